@@ -1,0 +1,16 @@
+// Parsers for command-line values: a bad value is a one-line error naming the option.
+import { InvalidArgumentError } from 'commander';
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
+  return port;
+}
+
+export function parseDomain(value: string): string {
+  const domain = value.toLowerCase().replace(/\.$/, '');
+  if (!/^[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*$/.test(domain)) {
+    throw new InvalidArgumentError('expected a DNS domain such as certgate.localhost');
+  }
+  return domain;
+}

@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { admitRequest } from './admission.ts';
+import type { CompiledApp, Route, RouteSnapshot, TlsPolicy } from './snapshot.ts';
+
+function app(name: string, mode: CompiledApp['mode']): CompiledApp {
+  return { key: name, id: name, name, mode, allowInsecure: false, upstream: { host: '127.0.0.1', port: 1, origin: 'http://127.0.0.1:1' } };
+}
+// The admission logic compares policies by identity only; these stand in for compiled ones.
+const policy = (label: string) => ({ label }) as unknown as TlsPolicy;
+const open = app('open', 'ignore');
+const strict = app('strict', 'require');
+const openPolicy = policy('open');
+const strictPolicy = policy('strict');
+const routes = new Map<string, Route>([
+  ['open.env.test', { hostname: 'open.env.test', app: open, tls: openPolicy }],
+  ['strict.env.test', { hostname: 'strict.env.test', app: strict, tls: strictPolicy }],
+  ['strict.example.com', { hostname: 'strict.example.com', app: strict, tls: policy('strict-custom') }],
+]);
+const snapshot: RouteSnapshot = { revision: 1, routes, fallback: policy('fallback') };
+const openRoute = routes.get('open.env.test')!;
+const strictRoute = routes.get('strict.env.test')!;
+
+test('a Host naming the connection\'s app is admitted, with port and any casing', () => {
+  const result = admitRequest(snapshot, strictRoute, 'STRICT.env.test:8443', 'strict.env.test');
+  assert.equal(result.admit, true);
+  assert.equal(result.admit && result.app, strict);
+});
+
+test('a custom domain of the same app is the same app', () => {
+  assert.equal(admitRequest(snapshot, strictRoute, 'strict.example.com', 'strict.env.test').admit, true);
+});
+
+test('SNI of a lenient app with the Host of a strict app is 421', () => {
+  const result = admitRequest(snapshot, openRoute, 'strict.env.test', 'open.env.test');
+  assert.deepEqual(result, { admit: false, status: 421, message: 'this connection was made for open.env.test and cannot serve strict.env.test', closeConnection: false });
+});
+
+test('an unknown Host on an app connection is 421', () => {
+  const result = admitRequest(snapshot, openRoute, 'nowhere.test', 'open.env.test');
+  assert.equal(!result.admit && result.status, 421);
+});
+
+test('no SNI: unknown hosts get 404 naming the host, app hosts 421', () => {
+  const unknown = admitRequest(snapshot, undefined, 'nowhere.test', undefined);
+  assert.equal(!unknown.admit && unknown.status, 404);
+  assert.match(!unknown.admit ? unknown.message : '', /nowhere\.test/);
+  const known = admitRequest(snapshot, undefined, 'strict.env.test', undefined);
+  assert.equal(!known.admit && known.status, 421);
+});
+
+test('a connection whose app policy changed is refused and closed', () => {
+  const changed: RouteSnapshot = {
+    revision: 2,
+    routes: new Map([...routes, ['open.env.test', { hostname: 'open.env.test', app: app('open', 'require'), tls: policy('open-v2') }]]),
+    fallback: snapshot.fallback,
+  };
+  const result = admitRequest(changed, openRoute, 'open.env.test', 'open.env.test');
+  assert.equal(!result.admit && result.status, 421);
+  assert.equal(!result.admit && result.closeConnection, true);
+  const deleted: RouteSnapshot = { revision: 3, routes: new Map(), fallback: snapshot.fallback };
+  assert.equal(admitRequest(deleted, openRoute, 'open.env.test', 'open.env.test').admit, false);
+});
+
+test('a missing Host falls back to the SNI; a malformed one is 400', () => {
+  assert.equal(admitRequest(snapshot, strictRoute, undefined, 'strict.env.test').admit, true);
+  const malformed = admitRequest(snapshot, strictRoute, 'strict.env.test:notaport', 'strict.env.test');
+  assert.equal(!malformed.admit && malformed.status, 400);
+  const none = admitRequest(snapshot, undefined, undefined, undefined);
+  assert.equal(!none.admit && none.status, 400);
+});

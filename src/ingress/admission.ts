@@ -1,0 +1,61 @@
+// Which app a request may reach (pure). The TLS policy was chosen by the SNI; the Host (HTTP/1.1) or
+// :authority (HTTP/2) must name that same app, and the app's policy must still be the one the
+// connection was made under. Anything else could carry a request past a stricter app's policy.
+import { hostFromAuthority } from '../model/hostnames.ts';
+import type { CompiledApp, Route, RouteSnapshot } from './snapshot.ts';
+
+export type Admission =
+  | { readonly admit: true; readonly app: CompiledApp; readonly host: string }
+  | {
+      readonly admit: false;
+      readonly status: 400 | 404 | 421;
+      readonly message: string;
+      /** The connection can't serve any further request either (its policy is outdated). */
+      readonly closeConnection: boolean;
+    };
+
+/**
+ * @param connectionRoute the route the SNI chose at the handshake; undefined when the connection was
+ *   made under no app's policy (no SNI, or an unknown name).
+ */
+export function admitRequest(
+  snapshot: RouteSnapshot,
+  connectionRoute: Route | undefined,
+  authority: string | undefined,
+  sniName: string | undefined,
+): Admission {
+  const host = authority === undefined ? sniName : hostFromAuthority(authority);
+  if (host === undefined) {
+    return { admit: false, status: 400, message: 'the request has no valid Host', closeConnection: false };
+  }
+  const target = snapshot.routes.get(host);
+  if (connectionRoute === undefined) {
+    if (target) {
+      return {
+        admit: false,
+        status: 421,
+        message: `${host} is served only to TLS connections that name it (SNI)`,
+        closeConnection: false,
+      };
+    }
+    return { admit: false, status: 404, message: `no app is served at ${host}`, closeConnection: false };
+  }
+  const current = snapshot.routes.get(connectionRoute.hostname);
+  if (current === undefined || current.tls !== connectionRoute.tls) {
+    return {
+      admit: false,
+      status: 421,
+      message: `the TLS policy of ${connectionRoute.hostname} changed since this connection was made; reconnect`,
+      closeConnection: true,
+    };
+  }
+  if (target === undefined || target.app.key !== current.app.key) {
+    return {
+      admit: false,
+      status: 421,
+      message: `this connection was made for ${connectionRoute.hostname} and cannot serve ${host}`,
+      closeConnection: false,
+    };
+  }
+  return { admit: true, app: current.app, host };
+}

@@ -1,0 +1,26 @@
+// Per-connection state, set once when the TLS handshake completes and read by every request on the
+// connection (HTTP/1.1 keep-alive or HTTP/2 streams).
+import type { Socket } from 'node:net';
+import type { Route } from './snapshot.ts';
+
+export interface ConnectionState {
+  /** The SNI name, lower-cased; undefined when the client sent none. */
+  readonly servername: string | undefined;
+  /** The app route the SNI chose; undefined when the connection is under no app's policy. */
+  readonly route: Route | undefined;
+  /** X-Forwarded-Client-Cert for this connection, computed once at the handshake. */
+  readonly clientCertificate: string | undefined;
+  readonly clientAddress: string;
+  readonly proto: 'http' | 'https';
+}
+
+const STATE = Symbol('certgate.connection');
+
+export function attachConnectionState(socket: Socket, state: ConnectionState): void {
+  (socket as unknown as Record<symbol, ConnectionState>)[STATE] = state;
+}
+
+/** Works on the HTTP/2 session's socket proxy too: it forwards property reads to the TLS socket. */
+export function connectionState(socket: Socket): ConnectionState | undefined {
+  return (socket as unknown as Record<symbol, ConnectionState | undefined>)[STATE];
+}

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+
+const context = {
+  clientAddress: '127.0.0.9',
+  proto: 'https' as const,
+  host: 'app.env.certgate.localhost:8443',
+  requestId: 'req-1',
+  clientCertificate: 'Hash=abc;Cert="x";Chain="x"',
+};
+
+function asPairs(flat: string[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+  return pairs;
+}
+
+test('client-certificate headers from the client are dropped in any casing and any number', () => {
+  const raw = [
+    'X-Forwarded-Client-Cert', 'Hash=forged',
+    'x-forwarded-client-cert', 'Hash=forged2',
+    'X-FORWARDED-CLIENT-CERT', 'Hash=forged3',
+    'X-ARR-ClientCert', 'forged',
+    'Client-Cert', ':Zm9v:',
+    'Client-Cert-Chain', ':Zm9v:',
+    'Accept', '*/*',
+  ];
+  const out = asPairs(upstreamRequestHeaders(raw, { ...context, clientCertificate: undefined }));
+  assert.deepEqual(out.filter(([name]) => /cert/i.test(name)), []);
+  const withCert = asPairs(upstreamRequestHeaders(raw, context));
+  assert.deepEqual(withCert.filter(([name]) => /cert/i.test(name)), [['x-forwarded-client-cert', context.clientCertificate]]);
+});
+
+test('hop-by-hop headers and those named in Connection are removed; forwarding headers are set', () => {
+  const raw = [
+    'Host', 'ignored.example',
+    'Connection', 'keep-alive, X-Secret-Hop',
+    'Keep-Alive', 'timeout=5',
+    'Transfer-Encoding', 'chunked',
+    'TE', 'trailers',
+    'Upgrade', 'h2c',
+    'X-Secret-Hop', 'drop me',
+    'X-Forwarded-For', '10.0.0.1',
+    'X-Forwarded-Proto', 'http',
+    'X-Forwarded-Host', 'evil.example',
+    'X-Request-Id', 'client-chosen',
+    'Accept', '*/*',
+  ];
+  const out = asPairs(upstreamRequestHeaders(raw, context));
+  assert.deepEqual(out, [
+    ['host', context.host],
+    ['Accept', '*/*'],
+    ['x-forwarded-for', '10.0.0.1, 127.0.0.9'],
+    ['x-forwarded-proto', 'https'],
+    ['x-forwarded-host', context.host],
+    ['x-request-id', 'req-1'],
+    ['x-forwarded-client-cert', context.clientCertificate],
+  ]);
+});
+
+test('HTTP/2 pseudo-headers are not forwarded as headers', () => {
+  const out = asPairs(upstreamRequestHeaders([':method', 'GET', ':authority', 'a', ':path', '/', 'accept', '*/*'], { ...context, clientCertificate: undefined }));
+  assert.equal(out.some(([name]) => name.startsWith(':')), false);
+});
+
+test('Expect is not forwarded (the ingress answers 100 Continue itself)', () => {
+  const out = asPairs(upstreamRequestHeaders(['Expect', '100-continue', 'Content-Length', '10'], context));
+  assert.equal(out.some(([name]) => name.toLowerCase() === 'expect'), false);
+});
+
+test('response hop-by-hop headers are removed', () => {
+  assert.deepEqual(
+    clientResponseHeaders({ connection: 'close, x-hop', 'x-hop': '1', 'keep-alive': 'x', 'transfer-encoding': 'chunked', 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] }),
+    { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] },
+  );
+});

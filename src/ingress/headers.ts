@@ -1,0 +1,120 @@
+// Request and response header rewriting between the client and the app (pure).
+
+/** Hop-by-hop headers (RFC 9110 7.6.1) and HTTP/2-forbidden connection headers: never forwarded. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  // Node answers `100 Continue` to the client itself; the app gets the body as it streams.
+  'expect',
+]);
+
+/**
+ * Headers that carry a client certificate in one platform or another. Apps (and certgate's own app
+ * library) may read any of them, so a client must never be able to supply one: all are removed in
+ * every mode, and only the ingress sets X-Forwarded-Client-Cert (Envoy SANITIZE_SET).
+ */
+const CLIENT_CERTIFICATE_HEADERS = new Set([
+  'x-forwarded-client-cert',
+  'x-arr-clientcert',
+  'client-cert',
+  'client-cert-chain',
+  'x-ssl-client-cert',
+  'x-client-cert',
+  'ssl-client-cert',
+  'x-amzn-mtls-clientcert',
+  'x-amzn-mtls-clientcert-leaf',
+]);
+
+/** Headers the ingress sets itself: whatever the client sent under these names is replaced. */
+const SET_BY_INGRESS = new Set(['x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'host']);
+
+export interface ForwardingContext {
+  /** The client's address, appended to X-Forwarded-For. */
+  readonly clientAddress: string;
+  readonly proto: 'http' | 'https';
+  /** The host the request named (Host or :authority), forwarded as Host and X-Forwarded-Host. */
+  readonly host: string;
+  readonly requestId: string;
+  /** The connection's X-Forwarded-Client-Cert value, when its app forwards one. */
+  readonly clientCertificate: string | undefined;
+}
+
+/**
+ * The headers for the app, as a flat [name, value, ...] list (undici's raw form), built from the
+ * client's raw header list (HTTP/1.1 `rawHeaders`, or HTTP/2 headers without pseudo-headers).
+ * For a WebSocket upgrade undici writes Connection and Upgrade itself.
+ */
+export function upstreamRequestHeaders(rawHeaders: readonly string[], context: ForwardingContext): string[] {
+  const named = connectionOptions(rawHeaders);
+  const out: string[] = ['host', context.host];
+  let forwardedFor: string | undefined;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const lower = name.toLowerCase();
+    if (lower.charCodeAt(0) === 58 /* ':' */) continue;
+    if (HOP_BY_HOP.has(lower) || CLIENT_CERTIFICATE_HEADERS.has(lower) || SET_BY_INGRESS.has(lower)) continue;
+    if (named !== undefined && named.has(lower)) continue;
+    const value = rawHeaders[i + 1]!;
+    if (lower === 'x-forwarded-for') {
+      forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+      continue;
+    }
+    out.push(name, value);
+  }
+  out.push(
+    'x-forwarded-for',
+    forwardedFor === undefined ? context.clientAddress : `${forwardedFor}, ${context.clientAddress}`,
+    'x-forwarded-proto',
+    context.proto,
+    'x-forwarded-host',
+    context.host,
+    'x-request-id',
+    context.requestId,
+  );
+  if (context.clientCertificate !== undefined) out.push('x-forwarded-client-cert', context.clientCertificate);
+  return out;
+}
+
+/** The app's response headers for the client, hop-by-hop headers removed. */
+export function clientResponseHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): Record<string, string | string[]> {
+  const connection = headers['connection'];
+  const named = connection === undefined ? undefined : tokenSet(Array.isArray(connection) ? connection.join(',') : connection);
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Header names listed in Connection are hop-by-hop too (RFC 9110 7.6.1). */
+function connectionOptions(rawHeaders: readonly string[]): Set<string> | undefined {
+  let set: Set<string> | undefined;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() !== 'connection') continue;
+    for (const token of tokenSet(rawHeaders[i + 1]!)) (set ??= new Set()).add(token);
+  }
+  // Never let Connection strip what the ingress itself sets or relies on.
+  set?.delete('host');
+  return set;
+}
+
+function tokenSet(value: string): Set<string> {
+  const set = new Set<string>();
+  for (const token of value.split(',')) {
+    const trimmed = token.trim().toLowerCase();
+    if (trimmed) set.add(trimmed);
+  }
+  return set;
+}

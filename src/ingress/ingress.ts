@@ -1,0 +1,127 @@
+// The ingress: the HTTPS listener (TLS per app, then HTTP/1.1 or HTTP/2) and the plain-HTTP
+// listener, serving whatever route snapshot was swapped in last. Swapping is one assignment:
+// connections and requests already admitted keep the objects they hold.
+import type http from 'node:http';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http.ts';
+import type { RouteSnapshot } from './snapshot.ts';
+import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './tls-listener.ts';
+import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools, type UpstreamOptions } from './upstream.ts';
+
+export interface IngressOptions {
+  readonly bindAddress: string;
+  readonly httpsPort: number;
+  /** The plain-HTTP port (redirects and `allowInsecure` apps); undefined: no plain listener. */
+  readonly httpPort: number | undefined;
+  /** The HTTPS port users reach, for redirects (default: the listening port). */
+  readonly publicHttpsPort?: number;
+  readonly tls?: Partial<TlsListenerLimits>;
+  readonly http?: Partial<HttpTimeouts>;
+  readonly upstream?: Partial<UpstreamOptions>;
+}
+
+export interface IngressAddresses {
+  readonly httpsPort: number;
+  readonly httpPort: number | undefined;
+}
+
+export class Ingress {
+  #snapshot: RouteSnapshot;
+  #draining = false;
+  readonly #options: IngressOptions;
+  readonly #log: Logger;
+  readonly #pools: UpstreamPools;
+  readonly #sockets = new Set<net.Socket>();
+  readonly #tlsServer: net.Server;
+  readonly #plainServer: net.Server | undefined;
+  readonly #plainHttp: http.Server | undefined;
+  readonly #http;
+  #httpsPort = 0;
+
+  constructor(initial: RouteSnapshot, options: IngressOptions, log: Logger) {
+    this.#snapshot = initial;
+    this.#options = options;
+    this.#log = log;
+    this.#pools = new UpstreamPools({ ...DEFAULT_UPSTREAM_OPTIONS, ...options.upstream });
+    const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.http };
+    const deps = {
+      snapshot: () => this.#snapshot,
+      pools: this.#pools,
+      log,
+      draining: () => this.#draining,
+      httpsPort: () => this.#options.publicHttpsPort ?? this.#httpsPort,
+    };
+    this.#http = createHttpServers(deps, timeouts);
+    this.#tlsServer = createTlsListener({
+      snapshot: () => this.#snapshot,
+      http1: this.#http.http1,
+      http2: this.#http.http2,
+      log,
+      limits: { ...DEFAULT_TLS_LIMITS, ...options.tls },
+      sockets: this.#sockets,
+    });
+    if (options.httpPort !== undefined) {
+      const plain = createPlainHttpServer(deps, timeouts);
+      this.#plainServer = net.createServer({ noDelay: true }, (socket) => {
+        this.#sockets.add(socket);
+        socket.on('close', () => this.#sockets.delete(socket));
+        plain.emit('connection', socket);
+      });
+      this.#plainHttp = plain;
+    }
+  }
+
+  get snapshot(): RouteSnapshot {
+    return this.#snapshot;
+  }
+
+  /** Takes effect for the next connection and the next request. */
+  swap(snapshot: RouteSnapshot): void {
+    this.#snapshot = snapshot;
+    const origins = new Set<string>();
+    for (const route of snapshot.routes.values()) if (route.app.upstream) origins.add(route.app.upstream.origin);
+    this.#pools.retainOnly(origins);
+  }
+
+  async listen(): Promise<IngressAddresses> {
+    this.#httpsPort = await listenOn(this.#tlsServer, this.#options.bindAddress, this.#options.httpsPort);
+    const httpPort = this.#plainServer
+      ? await listenOn(this.#plainServer, this.#options.bindAddress, this.#options.httpPort ?? 0)
+      : undefined;
+    return { httpsPort: this.#httpsPort, httpPort };
+  }
+
+  /**
+   * Graceful stop: no new connections, idle ones closed, in-flight requests given `graceMs` to
+   * finish, then everything left is closed.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    this.#draining = true;
+    const stopped = Promise.all([closeServer(this.#tlsServer), this.#plainServer ? closeServer(this.#plainServer) : undefined]);
+    const deadline = Date.now() + graceMs;
+    while (this.#sockets.size > 0 && Date.now() < deadline) {
+      this.#http.http1.closeIdleConnections();
+      this.#plainHttp?.closeIdleConnections();
+      for (const session of this.#http.sessions) session.close();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (const socket of this.#sockets) socket.destroy();
+    await stopped;
+    await this.#pools.close();
+  }
+}
+
+function listenOn(server: net.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+}

@@ -1,0 +1,209 @@
+// The route snapshot: everything the ingress needs per connection and per request, compiled from
+// the store once per change and then only read. SecureContexts are built here, before traffic
+// arrives, and reused across snapshots while their inputs are unchanged, so TLS sessions and
+// connections made under an unchanged policy stay valid when some other app changes.
+import { createHash } from 'node:crypto';
+import tls from 'node:tls';
+import { constants as cryptoConstants } from 'node:crypto';
+import { DEFAULT_TARGET_HOST, normalizeClientCertificateMode, type ClientCertificateMode } from '../model/ingress.ts';
+import { appFqdn, normalizeHostname } from '../model/hostnames.ts';
+import { resourceKey, type AppView, type EnvironmentView } from '../model/resources.ts';
+
+/** Key material for a server certificate: PEM pair, or a PKCS12 with its password. */
+export type ServerCredentials =
+  | { readonly kind: 'pem'; readonly certPem: string; readonly keyPem: string }
+  | { readonly kind: 'pkcs12'; readonly pfx: Uint8Array; readonly password: string };
+
+export interface SnapshotInput {
+  readonly revision: number;
+  readonly environments: readonly EnvironmentView[];
+  readonly apps: readonly AppView[];
+  /** Wildcard certificate of each environment's default domain, by environment resource key. */
+  readonly environmentCertificates: ReadonlyMap<string, ServerCredentials>;
+  /** Uploaded environment certificates, by certificate resource key. */
+  readonly uploadedCertificates: ReadonlyMap<string, ServerCredentials>;
+  /** Served when the SNI is absent or names no app. */
+  readonly fallbackCertificate: ServerCredentials;
+}
+
+export interface Upstream {
+  readonly host: string;
+  readonly port: number;
+  /** `http://host:port`, the key of the upstream connection pool. */
+  readonly origin: string;
+}
+
+/** An app as the ingress serves it. */
+export interface CompiledApp {
+  readonly key: string;
+  readonly id: string;
+  readonly name: string;
+  readonly mode: ClientCertificateMode;
+  readonly allowInsecure: boolean;
+  /** Undefined when the app names no targetPort: requests get 503. */
+  readonly upstream: Upstream | undefined;
+}
+
+/** How a TLS connection for one host name is set up: the app's policy and the certificate served. */
+export interface TlsPolicy {
+  readonly secureContext: tls.SecureContext;
+  readonly requestCert: boolean;
+  /** With requestCert, fails the handshake when the client sends no certificate (`require`). */
+  readonly rejectUnauthorized: boolean;
+}
+
+export interface Route {
+  readonly hostname: string;
+  readonly app: CompiledApp;
+  readonly tls: TlsPolicy;
+}
+
+export interface RouteSnapshot {
+  readonly revision: number;
+  readonly routes: ReadonlyMap<string, Route>;
+  readonly fallback: TlsPolicy;
+}
+
+export interface CompileResult {
+  readonly snapshot: RouteSnapshot;
+  /** Things left out of the snapshot, each naming the resource concerned. */
+  readonly problems: readonly string[];
+}
+
+/** TLS settings shared by every context: TLS 1.2+, no renegotiation (HTTP/2 forbids it; it was a DoS vector). */
+const BASE_CONTEXT_OPTIONS: tls.SecureContextOptions = Object.freeze({
+  minVersion: 'TLSv1.2',
+  secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
+});
+
+/**
+ * Keeps SecureContexts (and the TlsPolicy objects that hold them) across compilations. A policy
+ * object is reused only for identical inputs, so the ingress can tell by identity whether a
+ * connection's policy is still current.
+ */
+export class TlsPolicyCache {
+  #policies = new Map<string, TlsPolicy>();
+  #used = new Set<string>();
+
+  policy(scope: string, mode: ClientCertificateMode | 'none', credentials: ServerCredentials): TlsPolicy {
+    const fingerprint = credentialsFingerprint(credentials);
+    const key = `${scope}\n${mode}\n${fingerprint}`;
+    this.#used.add(key);
+    const cached = this.#policies.get(key);
+    if (cached) return cached;
+    const secureContext = tls.createSecureContext({ ...BASE_CONTEXT_OPTIONS, ...contextCredentials(credentials) });
+    // A session resumes only on a context with the same id context: tying it to the app, its mode and
+    // its certificate stops a session made under one app's (or mode's) policy skipping another's
+    // certificate check (nginx CVE-2025-23419). OpenSSL allows at most 32 bytes.
+    const sessionIdContext = createHash('sha256').update(key).digest('hex').slice(0, 32);
+    (secureContext as unknown as { context: { setSessionIdContext(id: string): void } }).context.setSessionIdContext(
+      sessionIdContext,
+    );
+    const policy: TlsPolicy = Object.freeze({
+      secureContext,
+      requestCert: mode === 'accept' || mode === 'require',
+      rejectUnauthorized: mode === 'require',
+    });
+    this.#policies.set(key, policy);
+    return policy;
+  }
+
+  /** Drops the policies the last compilation did not use. */
+  sweep(): void {
+    for (const key of this.#policies.keys()) if (!this.#used.has(key)) this.#policies.delete(key);
+    this.#used = new Set();
+  }
+}
+
+export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): CompileResult {
+  const problems: string[] = [];
+  const environments = new Map(input.environments.map((env) => [resourceKey(env.id), env]));
+  const routes = new Map<string, Route>();
+
+  const addRoute = (hostname: string, app: CompiledApp, credentials: ServerCredentials, where: string) => {
+    const existing = routes.get(hostname);
+    if (existing) {
+      problems.push(`${where}: host name ${hostname} is already served by ${existing.app.id}; left out`);
+      return;
+    }
+    try {
+      routes.set(hostname, Object.freeze({ hostname, app, tls: cache.policy(app.key, app.mode, credentials) }));
+    } catch (error) {
+      problems.push(`${where}: the certificate for ${hostname} cannot be used: ${(error as Error).message}`);
+    }
+  };
+
+  // Sorted by id so that a conflict always resolves the same way.
+  const apps = [...input.apps].sort((a, b) => resourceKey(a.id).localeCompare(resourceKey(b.id)));
+  for (const app of apps) {
+    const ingress = app.ingress;
+    if (!ingress) continue;
+    if (ingress.transport === 'tcp') {
+      problems.push(`${app.id}: transport tcp is not served by the HTTP ingress; left out`);
+      continue;
+    }
+    const environment = environments.get(resourceKey(app.environmentId));
+    if (!environment) {
+      problems.push(`${app.id}: environment ${app.environmentId} does not exist; left out`);
+      continue;
+    }
+    const mode = normalizeClientCertificateMode(ingress.clientCertificateMode);
+    if (!mode) {
+      // The control plane validates modes; a bad one here means a corrupt store. Fail closed.
+      problems.push(`${app.id}: clientCertificateMode ${String(ingress.clientCertificateMode)} is not valid; left out`);
+      continue;
+    }
+    const compiled: CompiledApp = Object.freeze({
+      key: resourceKey(app.id),
+      id: app.id,
+      name: app.name,
+      mode,
+      allowInsecure: ingress.allowInsecure === true,
+      upstream: upstreamOf(ingress.targetHost, ingress.targetPort),
+    });
+    const environmentCertificate = input.environmentCertificates.get(resourceKey(environment.id));
+    if (environmentCertificate) {
+      addRoute(appFqdn(app.name, environment.defaultDomain), compiled, environmentCertificate, app.id);
+    } else {
+      problems.push(`${app.id}: environment ${environment.id} has no server certificate; default domain not served`);
+    }
+    for (const domain of ingress.customDomains ?? []) {
+      const hostname = normalizeHostname(domain.name);
+      if (!hostname) {
+        problems.push(`${app.id}: custom domain ${JSON.stringify(domain.name)} is not a valid host name; left out`);
+        continue;
+      }
+      if (domain.bindingType === 'Disabled') continue;
+      const certificate = domain.certificateId ? input.uploadedCertificates.get(resourceKey(domain.certificateId)) : undefined;
+      if (!certificate) {
+        problems.push(`${app.id}: custom domain ${hostname} has no usable certificate (${domain.certificateId ?? 'none'}); left out`);
+        continue;
+      }
+      addRoute(hostname, compiled, certificate, app.id);
+    }
+  }
+
+  const fallback = cache.policy('fallback', 'none', input.fallbackCertificate);
+  cache.sweep();
+  return { snapshot: Object.freeze({ revision: input.revision, routes, fallback }), problems };
+}
+
+function upstreamOf(targetHost: string | undefined, targetPort: number | undefined): Upstream | undefined {
+  if (targetPort === undefined || !Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535) return undefined;
+  const host = targetHost ?? DEFAULT_TARGET_HOST;
+  const hostInUrl = host.includes(':') ? `[${host}]` : host;
+  return Object.freeze({ host, port: targetPort, origin: `http://${hostInUrl}:${targetPort}` });
+}
+
+function contextCredentials(credentials: ServerCredentials): tls.SecureContextOptions {
+  return credentials.kind === 'pem'
+    ? { cert: credentials.certPem, key: credentials.keyPem }
+    : { pfx: Buffer.from(credentials.pfx), passphrase: credentials.password };
+}
+
+function credentialsFingerprint(credentials: ServerCredentials): string {
+  const hash = createHash('sha256');
+  if (credentials.kind === 'pem') hash.update(credentials.certPem).update('\0').update(credentials.keyPem);
+  else hash.update(credentials.pfx).update('\0').update(credentials.password);
+  return hash.digest('hex');
+}

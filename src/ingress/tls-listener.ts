@@ -1,0 +1,158 @@
+// The bytes and TLS stages. Each TCP connection's ClientHello is read (bounded in size and time)
+// to learn the SNI before any TLS is spoken; the SNI picks the app's route and with it the TLS
+// policy, so each app's client-certificate mode is enforced in its own handshake on the shared port.
+import net from 'node:net';
+import tls from 'node:tls';
+import type http from 'node:http';
+import type http2 from 'node:http2';
+import type { Logger } from 'pino';
+import { formatXfcc } from '../xfcc/format.ts';
+import { readClientHello } from './clienthello.ts';
+import { attachConnectionState, type ConnectionState } from './connection.ts';
+import type { Route, RouteSnapshot } from './snapshot.ts';
+
+export interface TlsListenerLimits {
+  /** The whole ClientHello must arrive within this time. */
+  readonly clientHelloTimeoutMs: number;
+  readonly maxClientHelloBytes: number;
+  /** From the ClientHello to a finished handshake. */
+  readonly handshakeTimeoutMs: number;
+}
+
+export const DEFAULT_TLS_LIMITS: TlsListenerLimits = Object.freeze({
+  clientHelloTimeoutMs: 10_000,
+  maxClientHelloBytes: 16_384,
+  handshakeTimeoutMs: 10_000,
+});
+
+const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
+
+export interface TlsListenerDeps {
+  readonly snapshot: () => RouteSnapshot;
+  readonly http1: http.Server;
+  readonly http2: http2.Http2Server;
+  readonly log: Logger;
+  readonly limits: TlsListenerLimits;
+  /** Every live TLS socket, for draining on shutdown. */
+  readonly sockets: Set<net.Socket>;
+}
+
+export function createTlsListener(deps: TlsListenerDeps): net.Server {
+  const server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => acceptConnection(deps, socket));
+  server.on('error', (error) => deps.log.error({ err: error }, 'HTTPS listener error'));
+  return server;
+}
+
+function acceptConnection(deps: TlsListenerDeps, socket: net.Socket): void {
+  const { log, limits } = deps;
+  const peer = socket.remoteAddress ?? '';
+  // One buffer for the whole hello: appending costs only the new bytes, however they trickle in.
+  let buffer: Buffer | undefined;
+  let length = 0;
+  const fail = (reason: string) => {
+    cleanup();
+    log.info({ client: peer, reason }, 'connection closed before TLS');
+    socket.destroy();
+  };
+  const timer = setTimeout(() => fail('ClientHello not received in time'), limits.clientHelloTimeoutMs);
+  const onData = (chunk: Buffer) => {
+    if (length + chunk.length > limits.maxClientHelloBytes) {
+      fail(`ClientHello larger than ${limits.maxClientHelloBytes} bytes`);
+      return;
+    }
+    buffer ??= Buffer.allocUnsafe(limits.maxClientHelloBytes);
+    chunk.copy(buffer, length);
+    length += chunk.length;
+    const received = buffer.subarray(0, length);
+    const hello = readClientHello(received, limits.maxClientHelloBytes);
+    if (hello.status === 'incomplete') return;
+    if (hello.status === 'error') {
+      fail(hello.reason);
+      return;
+    }
+    cleanup();
+    socket.pause();
+    // Give the bytes back (a copy: the TLS socket reads them later): the ClientHello is read from
+    // the socket's buffer.
+    socket.unshift(Buffer.from(received));
+    startTls(deps, socket, hello.serverName, peer);
+  };
+  const onEarlyClose = () => cleanup();
+  const onEarlyError = (error: Error) => fail(`socket error: ${(error as NodeJS.ErrnoException).code ?? error.message}`);
+  function cleanup() {
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.off('close', onEarlyClose);
+    socket.off('error', onEarlyError);
+  }
+  socket.on('data', onData);
+  socket.on('close', onEarlyClose);
+  socket.on('error', onEarlyError);
+}
+
+function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string | undefined, peer: string): void {
+  const snapshot = deps.snapshot();
+  const route: Route | undefined = servername === undefined ? undefined : snapshot.routes.get(servername);
+  const policy = route?.tls ?? snapshot.fallback;
+  const tlsSocket = new tls.TLSSocket(socket, {
+    isServer: true,
+    secureContext: policy.secureContext,
+    requestCert: policy.requestCert,
+    rejectUnauthorized: policy.rejectUnauthorized,
+    ALPNProtocols: ALPN_PROTOCOLS,
+  });
+  deps.sockets.add(tlsSocket);
+  let secure = false;
+  const timer = setTimeout(() => {
+    deps.log.info({ client: peer, servername, reason: 'TLS handshake not finished in time' }, 'TLS handshake failed');
+    tlsSocket.destroy();
+  }, deps.limits.handshakeTimeoutMs);
+  tlsSocket.on('error', (error: NodeJS.ErrnoException) => {
+    if (!secure) {
+      deps.log.info({ client: peer, servername, app: route?.app.id, reason: error.code ?? error.message }, 'TLS handshake failed');
+    }
+    tlsSocket.destroy();
+  });
+  tlsSocket.on('close', () => {
+    clearTimeout(timer);
+    deps.sockets.delete(tlsSocket);
+  });
+  tlsSocket.once('secure', () => {
+    secure = true;
+    clearTimeout(timer);
+    const state: ConnectionState = Object.freeze({
+      servername,
+      route,
+      clientCertificate: route && route.app.mode !== 'ignore' ? clientCertificateHeader(tlsSocket) : undefined,
+      clientAddress: peer,
+      proto: 'https',
+    });
+    attachConnectionState(tlsSocket, state);
+    if (tlsSocket.alpnProtocol === 'h2') {
+      // Node's HTTP/2 server waits for a handshake it already missed unless told it is done.
+      (tlsSocket as unknown as { secureConnecting: boolean }).secureConnecting = false;
+      deps.http2.emit('connection', tlsSocket);
+    } else {
+      deps.http1.emit('connection', tlsSocket);
+    }
+  });
+}
+
+/**
+ * X-Forwarded-Client-Cert from the certificates the client sent, leaf first, in order.
+ * `getPeerX509Certificate().issuerCertificate` walks exactly what the client sent (unlike
+ * `getPeerCertificate(true)`, which mixes in the server's CA store). After a resumed handshake
+ * OpenSSL keeps only the leaf, so Chain then holds the leaf alone.
+ */
+function clientCertificateHeader(socket: tls.TLSSocket): string | undefined {
+  const leaf = socket.getPeerX509Certificate();
+  if (!leaf) return undefined;
+  const chain: Buffer[] = [];
+  const seen = new Set<string>();
+  for (let cert: typeof leaf | undefined = leaf; cert && chain.length < 16; cert = cert.issuerCertificate) {
+    if (seen.has(cert.fingerprint256)) break;
+    seen.add(cert.fingerprint256);
+    chain.push(cert.raw);
+  }
+  return formatXfcc(chain);
+}

@@ -1,0 +1,54 @@
+// WebSocket (HTTP/1.1 Upgrade) tunnels: the upgrade request goes to the app through its pool, and
+// on 101 the two sockets are joined.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Upstream } from './snapshot.ts';
+import type { UpstreamPools } from './upstream.ts';
+import { clientResponseHeaders } from './headers.ts';
+
+export function proxyUpgrade(
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  upstream: Upstream,
+  headers: string[],
+  protocol: string,
+  pools: UpstreamPools,
+  log: Logger,
+): void {
+  client.on('error', () => client.destroy());
+  pools.pool(upstream).upgrade(
+    { path: req.url ?? '/', method: req.method ?? 'GET', headers, protocol },
+    (error, data) => {
+      if (error) {
+        log.warn({ err: error, app: upstream.origin }, 'upgrade to app failed');
+        rejectUpgrade(client, 502, 'the app refused the upgrade');
+        return;
+      }
+      const { socket: app, headers: responseHeaders } = data;
+      const lines = ['HTTP/1.1 101 Switching Protocols', 'connection: upgrade', `upgrade: ${protocol}`];
+      for (const [name, value] of Object.entries(clientResponseHeaders(responseHeaders))) {
+        for (const item of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${item}`);
+      }
+      client.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length > 0) app.write(head);
+      app.on('error', () => client.destroy());
+      app.pipe(client);
+      client.pipe(app);
+      client.on('close', () => app.destroy());
+      app.on('close', () => client.destroy());
+    },
+  );
+}
+
+export function rejectUpgrade(client: Duplex, status: number, message: string): void {
+  const body = `${message}\n`;
+  client.end(
+    `HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+function statusText(status: number): string {
+  return { 400: 'Bad Request', 404: 'Not Found', 421: 'Misdirected Request', 502: 'Bad Gateway', 503: 'Service Unavailable' }[status] ?? 'Error';
+}

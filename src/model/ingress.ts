@@ -1,0 +1,39 @@
+// The container-app ingress settings certgate understands: the fields of
+// `properties.configuration.ingress` (Microsoft.App/containerApps, api-version 2025-01-01),
+// plus certgate's own `targetHost` (where the app listens; certgate runs no containers).
+
+export const CLIENT_CERTIFICATE_MODES = ['ignore', 'accept', 'require'] as const;
+export type ClientCertificateMode = (typeof CLIENT_CERTIFICATE_MODES)[number];
+
+export const TRANSPORTS = ['auto', 'http', 'http2', 'tcp'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+export interface CustomDomain {
+  readonly name: string;
+  readonly bindingType?: 'Disabled' | 'SniEnabled';
+  readonly certificateId?: string;
+}
+
+export interface IngressSettings {
+  readonly external?: boolean;
+  readonly targetPort?: number;
+  readonly exposedPort?: number;
+  readonly transport?: Transport;
+  readonly allowInsecure?: boolean;
+  readonly clientCertificateMode?: ClientCertificateMode;
+  readonly customDomains?: readonly CustomDomain[];
+  /** certgate extension: the host the app listens on (default 127.0.0.1). */
+  readonly targetHost?: string;
+  /** The remaining ARM fields (traffic, ipSecurityRestrictions, corsPolicy, ...) are kept as given. */
+  readonly [field: string]: unknown;
+}
+
+export const DEFAULT_TARGET_HOST = '127.0.0.1';
+
+/** Unset behaves as `ignore`, as in Azure Container Apps. ARM's type is an open string, so any casing is accepted. */
+export function normalizeClientCertificateMode(value: unknown): ClientCertificateMode | undefined {
+  if (value === undefined || value === null) return 'ignore';
+  if (typeof value !== 'string') return undefined;
+  const lower = value.toLowerCase();
+  return (CLIENT_CERTIFICATE_MODES as readonly string[]).includes(lower) ? (lower as ClientCertificateMode) : undefined;
+}

@@ -1,0 +1,39 @@
+// Schema versions. PRAGMA user_version records how far a database has been migrated; each step runs
+// in its own transaction, so a crash mid-migration leaves the previous version intact.
+import type { DatabaseSync } from 'node:sqlite';
+
+const MIGRATIONS: readonly string[] = [
+  // 1: resources as ARM documents, keyed by their lower-cased id; secrets kept apart from documents.
+  `CREATE TABLE resources (
+     key TEXT PRIMARY KEY,
+     type TEXT NOT NULL,
+     doc TEXT NOT NULL
+   );
+   CREATE INDEX resources_by_type ON resources (type, key);
+   CREATE TABLE secrets (
+     key TEXT PRIMARY KEY REFERENCES resources (key) ON DELETE CASCADE,
+     value BLOB NOT NULL
+   );
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   INSERT INTO meta (key, value) VALUES ('revision', '0');`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: DatabaseSync): void {
+  const { user_version: current } = db.prepare('PRAGMA user_version').get() as { user_version: number };
+  if (current > SCHEMA_VERSION) {
+    throw new Error(`the database schema is version ${current}, newer than this certgate knows (${SCHEMA_VERSION})`);
+  }
+  for (let version = current; version < SCHEMA_VERSION; version++) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(MIGRATIONS[version]!);
+      db.exec(`PRAGMA user_version = ${version + 1}`);
+      db.exec('COMMIT');
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+}

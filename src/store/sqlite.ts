@@ -1,0 +1,171 @@
+// The embedded store on node:sqlite. WAL with synchronous=FULL: a committed write survives a crash
+// of the process or the machine; every write is one transaction.
+import { DatabaseSync } from 'node:sqlite';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { resourceKey, type ResourceDocument, type StoredResource } from '../model/resources.ts';
+import { migrate } from './migrations.ts';
+import {
+  StoreError,
+  type ChangeListener,
+  type ListQuery,
+  type PutOptions,
+  type PutResult,
+  type Store,
+  type WriteOptions,
+} from './store.ts';
+
+interface Row {
+  doc: string;
+}
+
+export class SqliteStore implements Store {
+  readonly #db: DatabaseSync;
+  readonly #listeners = new Set<ChangeListener>();
+  readonly #statements;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.#db = new DatabaseSync(path);
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+    migrate(this.#db);
+    this.#statements = {
+      get: this.#db.prepare('SELECT doc FROM resources WHERE key = ?'),
+      listByType: this.#db.prepare('SELECT doc FROM resources WHERE type = ? ORDER BY key'),
+      listByTypeInScope: this.#db.prepare(
+        'SELECT doc FROM resources WHERE type = ? AND substr(key, 1, length(?)) = ? ORDER BY key',
+      ),
+      upsert: this.#db.prepare(
+        'INSERT INTO resources (key, type, doc) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET type = excluded.type, doc = excluded.doc',
+      ),
+      deleteTree: this.#db.prepare('DELETE FROM resources WHERE key = ? OR substr(key, 1, length(?)) = ?'),
+      getSecret: this.#db.prepare('SELECT value FROM secrets WHERE key = ?'),
+      putSecret: this.#db.prepare(
+        'INSERT INTO secrets (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      ),
+      revision: this.#db.prepare("SELECT CAST(value AS INTEGER) AS revision FROM meta WHERE key = 'revision'"),
+      bumpRevision: this.#db.prepare(
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision' RETURNING CAST(value AS INTEGER) AS revision",
+      ),
+    };
+  }
+
+  get(id: string): StoredResource | undefined {
+    const row = this.#statements.get.get(resourceKey(id)) as Row | undefined;
+    return row ? (JSON.parse(row.doc) as StoredResource) : undefined;
+  }
+
+  list(query: ListQuery): StoredResource[] {
+    const type = query.type.toLowerCase();
+    const rows = (
+      query.scope === undefined
+        ? this.#statements.listByType.all(type)
+        : this.#statements.listByTypeInScope.all(type, scopePrefix(query.scope), scopePrefix(query.scope))
+    ) as unknown as Row[];
+    return rows.map((row) => JSON.parse(row.doc) as StoredResource);
+  }
+
+  put(doc: ResourceDocument, options: PutOptions = {}): PutResult {
+    return this.update(doc.id, () => doc, options);
+  }
+
+  update(
+    id: string,
+    change: (current: StoredResource | undefined) => ResourceDocument,
+    options: PutOptions = {},
+  ): PutResult {
+    const result = this.#transaction(() => {
+      const current = this.get(id);
+      checkPreconditions(id, current, options);
+      const next = change(current);
+      if (resourceKey(next.id) !== resourceKey(id)) throw new Error(`update of ${id} returned a document for ${next.id}`);
+      const now = (options.now ?? new Date()).toISOString();
+      const stored: StoredResource = {
+        ...next,
+        etag: `"${randomUUID()}"`,
+        systemData: {
+          createdAt: current?.systemData.createdAt ?? now,
+          createdBy: current?.systemData.createdBy ?? options.actor ?? 'certgate',
+          createdByType: current?.systemData.createdByType ?? 'Application',
+          lastModifiedAt: now,
+          lastModifiedBy: options.actor ?? 'certgate',
+          lastModifiedByType: 'Application',
+        },
+      };
+      this.#statements.upsert.run(resourceKey(id), stored.type.toLowerCase(), JSON.stringify(stored));
+      if (options.secret) this.#statements.putSecret.run(resourceKey(id), options.secret);
+      return { resource: stored, created: current === undefined, revision: this.#bumpRevision() };
+    });
+    this.#notify(result.revision);
+    return result;
+  }
+
+  delete(id: string, options: WriteOptions = {}): { deleted: boolean; revision: number } {
+    const result = this.#transaction(() => {
+      const current = this.get(id);
+      checkPreconditions(id, current, options);
+      if (!current) return { deleted: false, revision: this.revision() };
+      const key = resourceKey(id);
+      this.#statements.deleteTree.run(key, scopePrefix(key), scopePrefix(key));
+      return { deleted: true, revision: this.#bumpRevision() };
+    });
+    if (result.deleted) this.#notify(result.revision);
+    return result;
+  }
+
+  getSecret(id: string): Uint8Array | undefined {
+    const row = this.#statements.getSecret.get(resourceKey(id)) as { value: Uint8Array } | undefined;
+    return row?.value;
+  }
+
+  revision(): number {
+    return (this.#statements.revision.get() as { revision: number }).revision;
+  }
+
+  subscribe(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  close(): void {
+    this.#listeners.clear();
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #bumpRevision(): number {
+    return (this.#statements.bumpRevision.get() as { revision: number }).revision;
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  #notify(revision: number): void {
+    for (const listener of this.#listeners) listener(revision);
+  }
+}
+
+function scopePrefix(id: string): string {
+  return `${resourceKey(id).replace(/\/+$/, '')}/`;
+}
+
+function checkPreconditions(id: string, current: StoredResource | undefined, options: WriteOptions): void {
+  if (options.ifNoneMatch === '*' && current) {
+    throw new StoreError('PreconditionFailed', `${id} already exists`);
+  }
+  if (options.ifMatch !== undefined) {
+    if (!current) throw new StoreError('PreconditionFailed', `${id} does not exist`);
+    if (options.ifMatch !== '*' && options.ifMatch !== current.etag) {
+      throw new StoreError('PreconditionFailed', `the etag of ${id} is ${current.etag}, not ${options.ifMatch}`);
+    }
+  }
+}

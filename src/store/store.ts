@@ -1,0 +1,63 @@
+// The store contract. Every backend (the embedded node:sqlite one now, PostgreSQL later) implements
+// it and runs the same contract tests. Writes are atomic: a resource is at its old or its new
+// version, never in between. Each write bumps `revision`; subscribers hear of it after commit,
+// which is the change feed the ingress recompiles its route snapshot from.
+import type { ResourceDocument, StoredResource } from '../model/resources.ts';
+
+export interface WriteOptions {
+  /** The write happens only when the stored etag equals this ('*': when the resource exists). */
+  readonly ifMatch?: string;
+  /** '*': the write happens only when the resource does not exist yet. */
+  readonly ifNoneMatch?: '*';
+  /** Who writes, for systemData. */
+  readonly actor?: string;
+  readonly now?: Date;
+}
+
+export interface PutOptions extends WriteOptions {
+  /** Secret material kept beside the resource (never part of the document). */
+  readonly secret?: Uint8Array;
+}
+
+export interface PutResult {
+  readonly resource: StoredResource;
+  readonly created: boolean;
+  readonly revision: number;
+}
+
+export interface ListQuery {
+  /** Resource type, compared case-insensitively. */
+  readonly type: string;
+  /** Only resources whose id starts with this scope id (e.g. a resource group id). */
+  readonly scope?: string;
+}
+
+export class StoreError extends Error {
+  readonly code: 'PreconditionFailed' | 'NotFound' | 'Conflict';
+  constructor(code: StoreError['code'], message: string) {
+    super(message);
+    this.name = 'StoreError';
+    this.code = code;
+  }
+}
+
+export type ChangeListener = (revision: number) => void;
+
+export interface Store {
+  get(id: string): StoredResource | undefined;
+  list(query: ListQuery): StoredResource[];
+  /** Create or replace. */
+  put(doc: ResourceDocument, options?: PutOptions): PutResult;
+  /**
+   * Read-modify-write in one transaction: `change` gets the current resource (undefined when absent)
+   * and returns the new document. Throwing from `change` aborts with nothing written.
+   */
+  update(id: string, change: (current: StoredResource | undefined) => ResourceDocument, options?: PutOptions): PutResult;
+  /** Deletes the resource and every resource below it (ids that start with `id + '/'`). */
+  delete(id: string, options?: WriteOptions): { deleted: boolean; revision: number };
+  getSecret(id: string): Uint8Array | undefined;
+  /** Monotonic counter of committed writes. */
+  revision(): number;
+  subscribe(listener: ChangeListener): () => void;
+  close(): void;
+}

@@ -1,0 +1,332 @@
+// `certgate serve` as users run it: the real CLI in a child process (directly and through
+// `npm start` with CERTGATE_* variables), its startup banner, a request to the ports it names,
+// a graceful SIGTERM with requests in flight, and bad flag values.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { curl, curlHttp, curlResult, run } from './support/clients.ts';
+import { SqliteStore } from '../src/store/sqlite.ts';
+import { appDocument, environmentDocument } from '../src/model/documents.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const NODE = join(ROOT, 'node_modules', '.bin', 'node');
+const MAIN = join(ROOT, 'src', 'main.ts');
+const SUBSCRIPTION = '00000000-0000-0000-0000-000000000001';
+
+const started = new Set<ChildProcess>();
+const dirs: string[] = [];
+
+after(() => {
+  // Only the processes these tests started, by their id (a whole group for npm).
+  for (const child of started) {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) continue;
+    try {
+      process.kill(child.spawnargs[0] === 'npm' ? -child.pid : child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(prefix: string): string {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+  dirs.push(dir);
+  return dir;
+}
+
+/** The environment without anything that would change how serve runs (CERTGATE_*, the test runner's). */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (name.startsWith('CERTGATE_') || name.startsWith('NODE_TEST') || name === 'NODE_OPTIONS') continue;
+    env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+interface Serve {
+  child: ChildProcess;
+  stderr(): string;
+  stdout(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  httpsPort: number;
+  httpPort: number;
+  dataDir: string;
+  caPath: string;
+}
+
+/** Starts a process and waits for serve's banner (the CA line is its last line). */
+async function startServe(command: string, args: string[], env: NodeJS.ProcessEnv, options: { detached?: boolean } = {}): Promise<Serve> {
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
+  started.add(child);
+  let stderr = '';
+  let stdout = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  // 'close': the process exited and its stdio closed, i.e. every process holding the pipes (npm's
+  // shell and serve too) is gone.
+  const exited = once(child, 'close').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  const banner = await Promise.race([
+    new Promise<string>((resolveBanner) => {
+      const check = () => {
+        if (/CA certificate: .*\n/.test(stderr)) {
+          child.stderr!.off('data', check);
+          resolveBanner(stderr);
+        }
+      };
+      child.stderr!.on('data', check);
+      check();
+    }),
+    exited.then(({ code, signal }) => {
+      throw new Error(`serve exited (${code ?? signal}) before it was ready:\n${stderr}\n${stdout}`);
+    }),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`serve not ready after 10 s:\n${stderr}`)), 10_000).unref()),
+  ]);
+  const httpsPort = Number(/HTTPS ingress: +https:\/\/127\.0\.0\.1:(\d+) /.exec(banner)?.[1]);
+  const httpPort = Number(/HTTP: +http:\/\/127\.0\.0\.1:(\d+) /.exec(banner)?.[1]);
+  const dataDir = /data dir: +(.+)\n/.exec(banner)?.[1] ?? '';
+  const caPath = /CA certificate: +(\S+)/.exec(banner)?.[1] ?? '';
+  return { child, stderr: () => stderr, stdout: () => stdout, exited, httpsPort, httpPort, dataDir, caPath };
+}
+
+/** Free ports: bound on port 0 by the OS, then released for serve to take. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const server = net.createServer();
+      await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+      return server;
+    }),
+  );
+  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise<void>((done) => server.close(() => done()))));
+  return ports;
+}
+
+function connectOutcome(port: number): Promise<'connected' | string> {
+  return new Promise((resolveOutcome) => {
+    const socket = net.connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolveOutcome('connected');
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => resolveOutcome(error.code ?? error.message));
+  });
+}
+
+/** A request without SNI (curl sends none for an IP address): the ingress answers 404 naming the host. */
+async function assertNoSniGets404(port: number): Promise<void> {
+  const result = await curl({ host: '127.0.0.1', port, extra: ['-k'] });
+  assert.equal(result.code, 0, result.stderr);
+  const { status, body } = curlResult(result);
+  assert.equal(status, 404);
+  assert.match(body, /no app is served at 127\.0\.0\.1/);
+}
+
+async function stop(serve: Serve, pid = serve.child.pid!): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  process.kill(pid, 'SIGTERM');
+  return Promise.race([
+    serve.exited,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('serve did not exit within 5 s of SIGTERM')), 5_000).unref()),
+  ]);
+}
+
+describe('certgate serve', { concurrency: true }, () => {
+  test('the banner names the ports, the data dir and the CA; the ports answer', async () => {
+    const dataDir = tempDir('certgate-serve-');
+    const serve = await startServe(
+      NODE,
+      [MAIN, 'serve', '--data-dir', dataDir, '--https-port', '0', '--http-port', '0', '--domain', 'certgate.localhost'],
+      cleanEnv(),
+    );
+    try {
+      assert.ok(serve.httpsPort > 0, serve.stderr());
+      assert.ok(serve.httpPort > 0, serve.stderr());
+      assert.notEqual(serve.httpsPort, serve.httpPort);
+      assert.match(serve.stderr(), /apps at https:\/\/<app>\.<environment>\.certgate\.localhost:\d+/);
+      assert.equal(serve.dataDir, dataDir);
+      assert.equal(serve.caPath, join(dataDir, 'ca', 'ca.pem'));
+      assert.ok(existsSync(serve.caPath), 'the CA file exists');
+      assert.match(readFileSync(serve.caPath, 'utf8'), /^-----BEGIN CERTIFICATE-----/);
+      assert.doesNotMatch(serve.stderr(), /\n\s+at /, 'no stack trace');
+
+      await assertNoSniGets404(serve.httpsPort);
+      // The default certificate chains to the CA the banner names (no -k).
+      const verified = await curl({ host: 'localhost', port: serve.httpsPort, caFile: serve.caPath });
+      assert.equal(verified.code, 0, verified.stderr);
+      assert.equal(curlResult(verified).status, 404);
+      assert.match(curlResult(verified).body, /no app is served at localhost/);
+      // The plain-HTTP port.
+      const plain = await curlHttp({ host: 'unknown.certgate.localhost', port: serve.httpPort });
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.equal(curlResult(plain).status, 404);
+      assert.match(curlResult(plain).body, /unknown\.certgate\.localhost/);
+    } finally {
+      const { code } = await stop(serve);
+      assert.equal(code, 0, serve.stderr());
+    }
+  });
+
+  test('npm start with CERTGATE_DATA_DIR, CERTGATE_HTTPS_PORT and CERTGATE_HTTP_PORT', async () => {
+    const dataDir = join(tempDir('certgate-npm-'), 'data');
+    const [httpsPort, httpPort] = (await freePorts(2)) as [number, number];
+    const serve = await startServe(
+      'npm',
+      ['start'],
+      cleanEnv({ CERTGATE_DATA_DIR: dataDir, CERTGATE_HTTPS_PORT: String(httpsPort), CERTGATE_HTTP_PORT: String(httpPort) }),
+      { detached: true },
+    );
+    try {
+      assert.equal(serve.httpsPort, httpsPort, serve.stderr());
+      assert.equal(serve.httpPort, httpPort, serve.stderr());
+      assert.equal(serve.dataDir, dataDir);
+      assert.equal(serve.caPath, join(dataDir, 'ca', 'ca.pem'));
+      assert.ok(existsSync(serve.caPath), 'the CA file exists');
+      assert.ok(existsSync(join(dataDir, 'certgate.db')), 'the store is in the data dir');
+      await assertNoSniGets404(httpsPort);
+    } finally {
+      // npm runs serve through a shell: signal the whole process group this test started.
+      const { code, signal } = await stop(serve, -serve.child.pid!);
+      // npm re-raises the signal it got; serve (its child, which held the same pipes until it
+      // exited) logged its graceful stop and no failure.
+      assert.ok(code === 0 || signal === 'SIGTERM', `npm exited with ${code ?? signal}:\n${serve.stderr()}`);
+      assert.match(serve.stdout(), /stopping: no new connections/);
+      assert.doesNotMatch(serve.stdout(), /unclean stop/);
+    }
+    assert.equal(await connectOutcome(httpsPort), 'ECONNREFUSED', 'serve itself has stopped');
+  });
+
+  test('SIGTERM: in-flight requests complete, new connections are refused, exit 0', async () => {
+    // The app answers each request 500 ms after it arrives.
+    const arrived: string[] = [];
+    let onArrival: (() => void) | undefined;
+    const app = http.createServer((req, res) => {
+      arrived.push(req.url ?? '');
+      onArrival?.();
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`slow answer for ${req.url}`);
+      }, 500);
+    });
+    await new Promise<void>((done) => app.listen(0, '127.0.0.1', done));
+    const appPort = (app.address() as net.AddressInfo).port;
+
+    // The serve process owns the store and only hears its own writes: configure the app first.
+    const dataDir = tempDir('certgate-sigterm-');
+    const store = new SqliteStore(join(dataDir, 'certgate.db'));
+    try {
+      const environment = store.put(
+        environmentDocument({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg', name: 'env1', defaultDomain: 'env1.certgate.localhost' }),
+      );
+      store.put(
+        appDocument({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg', name: 'slow', environmentId: environment.resource.id, ingress: { targetPort: appPort } }),
+      );
+    } finally {
+      store.close();
+    }
+    const host = 'slow.env1.certgate.localhost';
+
+    const serve = await startServe(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--https-port', '0', '--http-port', '0'], cleanEnv());
+    let session: http2.ClientHttp2Session | undefined;
+    try {
+      const bothArrived = new Promise<void>((done) => {
+        onArrival = () => {
+          if (arrived.length >= 2) done();
+        };
+      });
+      // One HTTP/1.1 request (curl) and one HTTP/2 stream (Node) in flight.
+      const h1 = curl({ host, port: serve.httpsPort, caFile: serve.caPath, http: '1.1', path: '/h1' });
+      session = http2.connect(`https://${host}:${serve.httpsPort}`, { host: '127.0.0.1', servername: host, ca: readFileSync(serve.caPath) });
+      session.on('error', () => {});
+      const h2 = new Promise<{ status: number; body: string }>((done, fail) => {
+        const stream = session!.request({ ':path': '/h2' });
+        let status = 0;
+        let body = '';
+        stream.on('response', (headers) => (status = Number(headers[':status'])));
+        stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        stream.on('end', () => done({ status, body }));
+        stream.on('error', fail);
+      });
+      await bothArrived;
+
+      const signalled = Date.now();
+      process.kill(serve.child.pid!, 'SIGTERM');
+      let refusedAfter: number | undefined;
+      while (Date.now() - signalled < 400) {
+        if ((await connectOutcome(serve.httpsPort)) === 'ECONNREFUSED') {
+          refusedAfter = Date.now() - signalled;
+          break;
+        }
+        await new Promise((done) => setTimeout(done, 10));
+      }
+      assert.ok(refusedAfter !== undefined, 'new HTTPS connections are refused while requests are still in flight');
+      assert.equal(await connectOutcome(serve.httpPort), 'ECONNREFUSED', 'the plain-HTTP port is closed too');
+
+      const h1Result = await h1;
+      assert.equal(h1Result.code, 0, h1Result.stderr);
+      assert.deepEqual(curlResult(h1Result), { status: 200, httpVersion: '1.1', body: 'slow answer for /h1' });
+      assert.deepEqual(await h2, { status: 200, body: 'slow answer for /h2' });
+      const { code, signal } = await Promise.race([
+        serve.exited,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('serve did not exit within 5 s of SIGTERM')), 5_000).unref()),
+      ]);
+      assert.equal(signal, null);
+      assert.equal(code, 0, serve.stderr());
+      assert.doesNotMatch(serve.stderr(), /\n\s+at /, 'no stack trace');
+      assert.match(serve.stdout(), /stopping: no new connections/);
+    } finally {
+      session?.destroy();
+      await new Promise<void>((done) => {
+        app.closeAllConnections();
+        app.close(() => done());
+      });
+    }
+  });
+
+  describe('bad flag values: a one-line error, a non-zero exit, no stack trace', { concurrency: true }, () => {
+    const cases: [string, string[], RegExp][] = [
+      ['--https-port abc', ['--https-port', 'abc'], /--https-port.*'abc' is invalid/],
+      ['--http-port 70000', ['--http-port', '70000'], /--http-port.*'70000' is invalid/],
+      ['--domain "bad domain"', ['--domain', 'bad domain'], /--domain.*is invalid/],
+      ['--log-level loud', ['--log-level', 'loud'], /--log-level.*'loud' is invalid/],
+      ['an unknown option', ['--bogus'], /unknown option '--bogus'/],
+    ];
+    for (const [label, args, expected] of cases) {
+      test(label, async () => {
+        const dataDir = tempDir('certgate-badflag-');
+        const result = await run(NODE, [MAIN, 'serve', '--data-dir', dataDir, ...args], undefined, 10_000);
+        assert.notEqual(result.code, 0);
+        const lines = result.stderr.trimEnd().split('\n');
+        assert.equal(lines.length, 1, `one line: ${result.stderr}`);
+        assert.match(lines[0]!, /^error: /);
+        assert.match(lines[0]!, expected);
+        assert.doesNotMatch(result.stderr, /\bat .*\.(ts|js):\d+/, 'no stack trace');
+        assert.equal(result.stdout, '');
+      });
+    }
+
+    test('a port already in use: a one-line error, exit 1', async () => {
+      const blocker = net.createServer();
+      await new Promise<void>((done) => blocker.listen(0, '127.0.0.1', done));
+      const busy = (blocker.address() as net.AddressInfo).port;
+      try {
+        const dataDir = tempDir('certgate-busy-');
+        const result = await run(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--https-port', String(busy), '--http-port', '0'], undefined, 10_000);
+        assert.equal(result.code, 1);
+        const lines = result.stderr.trimEnd().split('\n');
+        assert.equal(lines.length, 1, `one line: ${result.stderr}`);
+        assert.match(lines[0]!, /EADDRINUSE/);
+        assert.doesNotMatch(result.stderr, /\bat .*\.(ts|js):\d+/, 'no stack trace');
+      } finally {
+        await new Promise<void>((done) => blocker.close(() => done()));
+      }
+    });
+  });
+});
