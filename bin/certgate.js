@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Launcher for `npx certgate`: certgate needs Node.js 24 (type stripping, node:sqlite). When the
-// `node` on PATH is older, re-run this command with the Node 24 that package.json pins.
-import { spawnSync } from 'node:child_process';
+// `node` that runs this file is older, run the command with the Node 24 that package.json pins,
+// passing signals on so `certgate serve` still drains on SIGTERM.
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -10,10 +11,11 @@ if (major >= 24) {
   await import(main);
 } else {
   const pinned = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
-  const result = spawnSync(pinned, [main, ...process.argv.slice(2)], { stdio: 'inherit' });
-  if (result.error) {
-    console.error(`ERROR: certgate needs Node.js 24; run "npm install" first (${result.error.message})`);
+  const child = spawn(pinned, [main, ...process.argv.slice(2)], { stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('error', (error) => {
+    console.error(`ERROR: certgate needs Node.js 24; run "npm install" first (${error.message})`);
     process.exit(1);
-  }
-  process.exit(result.status ?? 1);
+  });
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
 }

@@ -127,3 +127,46 @@ export function parseIncluded(output: string): ParsedResponse {
     return { status, headers, body: rest };
   }
 }
+
+/** One HTTP/1.1 keep-alive connection over TLS, for sending requests one after another on it. */
+export interface KeepAliveConnection {
+  /** Sends a GET and resolves with the response's status and body (Content-Length bodies only). */
+  get(path: string, host: string): Promise<{ status: number; body: string }>;
+  close(): void;
+}
+
+export async function keepAliveConnection(options: { port: number; servername: string; ca: string }): Promise<KeepAliveConnection> {
+  const { connect } = await import('node:tls');
+  const socket = connect({ host: '127.0.0.1', port: options.port, servername: options.servername, ca: options.ca });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  let buffered = '';
+  let waiting: ((response: { status: number; body: string }) => void) | undefined;
+  const tryResolve = () => {
+    const headerEnd = buffered.indexOf('\r\n\r\n');
+    if (!waiting || headerEnd < 0) return;
+    const head = buffered.slice(0, headerEnd);
+    const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+    if (buffered.length < headerEnd + 4 + length) return;
+    const body = buffered.slice(headerEnd + 4, headerEnd + 4 + length);
+    buffered = buffered.slice(headerEnd + 4 + length);
+    const resolve = waiting;
+    waiting = undefined;
+    resolve({ status: Number(head.split(' ')[1]), body });
+  };
+  socket.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('latin1');
+    tryResolve();
+  });
+  return {
+    get(path, host) {
+      return new Promise((resolve) => {
+        waiting = resolve;
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      });
+    },
+    close: () => socket.destroy(),
+  };
+}

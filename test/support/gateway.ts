@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { Gateway } from '../../src/gateway/gateway.ts';
-import { appDocument, environmentDocument } from '../../src/model/documents.ts';
+import { appDocument, certificateDocument, encodeCertificateSecret, environmentDocument } from '../../src/model/documents.ts';
 import type { IngressSettings } from '../../src/model/ingress.ts';
 import { environmentId } from '../../src/model/resources.ts';
 import type { IngressOptions } from '../../src/ingress/ingress.ts';
@@ -27,6 +27,8 @@ export interface TestGateway {
   /** Creates or replaces an app and waits until the ingress serves it. Returns its host name. */
   putApp(name: string, environment: string, ingress: IngressSettings | undefined): Promise<string>;
   deleteApp(name: string): Promise<void>;
+  /** Stores an environment certificate (PKCS12 and password, as an upload does). Returns its id. */
+  putCertificate(environment: string, name: string, pfx: Uint8Array, password: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -69,6 +71,14 @@ export async function startTestGateway(options: Partial<IngressOptions> = {}): P
       );
       await waitForStore();
       return `${name}.${environment}.${BASE_DOMAIN}`;
+    },
+    async putCertificate(environment, name, pfx, password) {
+      const envId = environments.get(environment) ?? environmentId(SUBSCRIPTION, RESOURCE_GROUP, environment);
+      const { resource } = gateway.store.put(certificateDocument({ environmentId: envId, name, properties: {} }), {
+        secret: encodeCertificateSecret({ pfx, password }),
+      });
+      await waitForStore();
+      return resource.id;
     },
     async deleteApp(name) {
       gateway.store.delete(`/subscriptions/${SUBSCRIPTION}/resourceGroups/${RESOURCE_GROUP}/providers/Microsoft.App/containerApps/${name}`);
