@@ -68,7 +68,7 @@ test('If-Match: a stale etag is refused and changes nothing', () =>
 test('update is a read-modify-write; a throwing change writes nothing', () =>
   withStore((store) => {
     store.put(app);
-    store.update(app.id, (current) => ({ ...current!, tags: { a: '1' } }));
+    store.update(app.id, (current) => ({ doc: { ...current!, tags: { a: '1' } } }));
     assert.deepEqual(store.get(app.id)?.tags, { a: '1' });
     assert.throws(() => store.update(app.id, () => { throw new Error('invalid'); }), /invalid/);
     assert.deepEqual(store.get(app.id)?.tags, { a: '1' });

@@ -2,12 +2,13 @@
 // of the process or the machine; every write is one transaction.
 import { DatabaseSync } from 'node:sqlite';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { resourceKey, type ResourceDocument, type StoredResource } from '../model/resources.ts';
 import { migrate } from './migrations.ts';
 import {
   StoreError,
+  type Change,
   type ChangeListener,
   type ListQuery,
   type PutOptions,
@@ -28,6 +29,9 @@ export class SqliteStore implements Store {
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.#db = new DatabaseSync(path);
+    // The database holds secrets (certificate keys, principal hashes, the token key): owner only.
+    // SQLite gives its -wal and -shm files the same mode.
+    if (path !== ':memory:') chmodSync(path, 0o600);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
     migrate(this.#db);
     this.#statements = {
@@ -67,18 +71,15 @@ export class SqliteStore implements Store {
   }
 
   put(doc: ResourceDocument, options: PutOptions = {}): PutResult {
-    return this.update(doc.id, () => doc, options);
+    const { secret, ...writeOptions } = options;
+    return this.update(doc.id, () => (secret ? { doc, secret } : { doc }), writeOptions);
   }
 
-  update(
-    id: string,
-    change: (current: StoredResource | undefined) => ResourceDocument,
-    options: PutOptions = {},
-  ): PutResult {
+  update(id: string, change: (current: StoredResource | undefined) => Change, options: WriteOptions = {}): PutResult {
     const result = this.#transaction(() => {
       const current = this.get(id);
       checkPreconditions(id, current, options);
-      const next = change(current);
+      const { doc: next, secret } = change(current);
       if (resourceKey(next.id) !== resourceKey(id)) throw new Error(`update of ${id} returned a document for ${next.id}`);
       const now = (options.now ?? new Date()).toISOString();
       const stored: StoredResource = {
@@ -94,7 +95,7 @@ export class SqliteStore implements Store {
         },
       };
       this.#statements.upsert.run(resourceKey(id), stored.type.toLowerCase(), JSON.stringify(stored));
-      if (options.secret) this.#statements.putSecret.run(resourceKey(id), options.secret);
+      if (secret) this.#statements.putSecret.run(resourceKey(id), secret);
       return { resource: stored, created: current === undefined, revision: this.#bumpRevision() };
     });
     this.#notify(result.revision);

@@ -19,6 +19,12 @@ export interface PutOptions extends WriteOptions {
   readonly secret?: Uint8Array;
 }
 
+/** What an update writes: the document, and the secret kept beside it when that changes too. */
+export interface Change {
+  readonly doc: ResourceDocument;
+  readonly secret?: Uint8Array;
+}
+
 export interface PutResult {
   readonly resource: StoredResource;
   readonly created: boolean;
@@ -50,9 +56,10 @@ export interface Store {
   put(doc: ResourceDocument, options?: PutOptions): PutResult;
   /**
    * Read-modify-write in one transaction: `change` gets the current resource (undefined when absent)
-   * and returns the new document. Throwing from `change` aborts with nothing written.
+   * and returns the new document, with its secret when that changes too. Throwing from `change`
+   * aborts with nothing written.
    */
-  update(id: string, change: (current: StoredResource | undefined) => ResourceDocument, options?: PutOptions): PutResult;
+  update(id: string, change: (current: StoredResource | undefined) => Change, options?: WriteOptions): PutResult;
   /** Deletes the resource and every resource below it (ids that start with `id + '/'`). */
   delete(id: string, options?: WriteOptions): { deleted: boolean; revision: number };
   getSecret(id: string): Uint8Array | undefined;

@@ -10,6 +10,8 @@ import { appDocument, certificateDocument, encodeCertificateSecret, environmentD
 import type { IngressSettings } from '../../src/model/ingress.ts';
 import { environmentId } from '../../src/model/resources.ts';
 import type { IngressOptions } from '../../src/ingress/ingress.ts';
+import { ControlPlane, type AdminCredentials } from '../../src/control/control-plane.ts';
+import { readFileSync } from 'node:fs';
 
 export const SUBSCRIPTION = '00000000-0000-0000-0000-000000000001';
 export const RESOURCE_GROUP = 'rg';
@@ -23,6 +25,10 @@ export interface TestGateway {
   caPem: string;
   /** Log lines (parsed JSON) the gateway wrote. */
   logs: Record<string, unknown>[];
+  /** The management API, when started with `{ controlPlane: true }`. */
+  control: ControlPlane | undefined;
+  /** The first principal's credentials (from the data dir), with the control plane. */
+  credentials: AdminCredentials | undefined;
   createEnvironment(name: string): Promise<{ id: string; defaultDomain: string }>;
   /** Creates or replaces an app and waits until the ingress serves it. Returns its host name. */
   putApp(name: string, environment: string, ingress: IngressSettings | undefined): Promise<string>;
@@ -32,7 +38,8 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(options: Partial<IngressOptions> = {}): Promise<TestGateway> {
+export async function startTestGateway(options: Partial<IngressOptions> & { controlPlane?: boolean } = {}): Promise<TestGateway> {
+  const { controlPlane, ...ingressOptions } = options;
   const dataDir = await mkdtemp(join(tmpdir(), 'certgate-test-'));
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -43,9 +50,11 @@ export async function startTestGateway(options: Partial<IngressOptions> = {}): P
   });
   const log = pino({ level: 'info', base: undefined }, sink);
   const gateway = await Gateway.start(
-    { dataDir, ingress: { bindAddress: '127.0.0.1', httpsPort: 0, httpPort: 0, ...options } },
+    { dataDir, ingress: { bindAddress: '127.0.0.1', httpsPort: 0, httpPort: 0, ...ingressOptions } },
     log,
   );
+  const control = controlPlane ? await ControlPlane.start(gateway, { bindAddress: '127.0.0.1', port: 0, baseDomain: BASE_DOMAIN }, log) : undefined;
+  const credentials = control?.newCredentialsPath ? (JSON.parse(readFileSync(control.newCredentialsPath, 'utf8')) as AdminCredentials) : undefined;
   const environments = new Map<string, string>();
   const waitForStore = async () => gateway.waitForRevision(gateway.store.revision());
   return {
@@ -55,6 +64,8 @@ export async function startTestGateway(options: Partial<IngressOptions> = {}): P
     httpPort: gateway.addresses.httpPort ?? 0,
     caPem: gateway.ca.certPem,
     logs,
+    control,
+    credentials,
     async createEnvironment(name) {
       const defaultDomain = `${name}.${BASE_DOMAIN}`;
       const { resource } = gateway.store.put(
@@ -85,6 +96,7 @@ export async function startTestGateway(options: Partial<IngressOptions> = {}): P
       await waitForStore();
     },
     async close() {
+      await control?.close();
       await gateway.close(1_000);
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -1,0 +1,56 @@
+// Service principals: a client id and a secret, the secret stored only as a salted scrypt hash and
+// compared in constant time. Kept in the store (beside the resources, never listed by the ARM API).
+import { randomBytes, randomUUID, scrypt, timingSafeEqual, type BinaryLike, type ScryptOptions } from 'node:crypto';
+import type { Store } from '../../store/store.ts';
+
+export const PRINCIPAL_TYPE = 'certgate/servicePrincipals';
+const SCRYPT = { N: 16_384, r: 8, p: 1, keylen: 32 } as const;
+
+function scryptAsync(password: BinaryLike, salt: BinaryLike, keylen: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(password, salt, keylen, options, (error, key) => (error ? reject(error) : resolve(key))));
+}
+
+interface StoredSecret {
+  salt: string;
+  hash: string;
+  N: number;
+  r: number;
+  p: number;
+}
+
+export interface ServicePrincipal {
+  readonly clientId: string;
+  readonly displayName: string;
+}
+
+export function principalId(clientId: string): string {
+  return `/providers/certgate/servicePrincipals/${clientId}`;
+}
+
+/** Creates a principal; the returned secret is shown once and never stored. */
+export async function createPrincipal(store: Store, displayName: string): Promise<{ clientId: string; clientSecret: string }> {
+  const clientId = randomUUID();
+  const clientSecret = randomBytes(32).toString('base64url');
+  const salt = randomBytes(16);
+  const hash = await scryptAsync(clientSecret, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
+  const secret: StoredSecret = { salt: salt.toString('base64'), hash: hash.toString('base64'), N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p };
+  store.put(
+    { id: principalId(clientId), name: clientId, type: PRINCIPAL_TYPE, properties: { displayName } },
+    { secret: Buffer.from(JSON.stringify(secret)) },
+  );
+  return { clientId, clientSecret };
+}
+
+/** The principal when the secret is right; undefined otherwise (unknown id or wrong secret alike). */
+export async function authenticatePrincipal(store: Store, clientId: string, clientSecret: string): Promise<ServicePrincipal | undefined> {
+  const doc = /^[0-9a-f-]{36}$/i.test(clientId) ? store.get(principalId(clientId)) : undefined;
+  const raw = doc ? store.getSecret(doc.id) : undefined;
+  // An unknown client id still costs one scrypt, so timing does not tell which ids exist.
+  const stored: StoredSecret = raw
+    ? (JSON.parse(Buffer.from(raw).toString('utf8')) as StoredSecret)
+    : { salt: 'AAAAAAAAAAAAAAAAAAAAAA==', hash: Buffer.alloc(SCRYPT.keylen).toString('base64'), N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p };
+  const expected = Buffer.from(stored.hash, 'base64');
+  const actual = await scryptAsync(clientSecret, Buffer.from(stored.salt, 'base64'), expected.length, { N: stored.N, r: stored.r, p: stored.p });
+  if (!timingSafeEqual(actual, expected) || !doc) return undefined;
+  return { clientId: doc.name, displayName: String(doc.properties['displayName'] ?? doc.name) };
+}

@@ -1,0 +1,84 @@
+// The control plane: initialises what a fresh store needs (a subscription, the token signing key,
+// the first service principal) and serves the ARM API over HTTPS. Writes go through the shared
+// store; each answer waits until the gateway's ingress enforces it.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Gateway } from '../gateway/gateway.ts';
+import { loadOrCreateServerCertificate } from '../pki/local-ca.ts';
+import { createPrincipal, principalId, PRINCIPAL_TYPE } from './auth/principals.ts';
+import { tokenIssuer } from './auth/tokens.ts';
+import { createManagementServer } from './http/server.ts';
+import { ensureDefaultSubscription } from './resources/resource-manager.ts';
+import type { ControlContext } from './resources/context.ts';
+
+export interface ControlPlaneOptions {
+  readonly bindAddress: string;
+  readonly port: number;
+  /** Environments get `<name>.<baseDomain>` as default domain. */
+  readonly baseDomain: string;
+}
+
+export interface AdminCredentials {
+  readonly endpoint: string;
+  readonly tenantId: string;
+  readonly subscriptionId: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly caCertificate: string;
+}
+
+export const ADMIN_CREDENTIALS_FILE = 'admin-credentials.json';
+
+export class ControlPlane {
+  readonly port: number;
+  readonly endpoint: string;
+  readonly subscriptionId: string;
+  readonly tenantId: string;
+  /** Set on the first start only: where the first principal's credentials were written. */
+  readonly newCredentialsPath: string | undefined;
+  readonly #server;
+
+  private constructor(server: ReturnType<typeof createManagementServer>, port: number, endpoint: string, subscriptionId: string, tenantId: string, newCredentialsPath: string | undefined) {
+    this.#server = server;
+    this.port = port;
+    this.endpoint = endpoint;
+    this.subscriptionId = subscriptionId;
+    this.tenantId = tenantId;
+    this.newCredentialsPath = newCredentialsPath;
+  }
+
+  static async start(gateway: Gateway, options: ControlPlaneOptions, log: Logger): Promise<ControlPlane> {
+    const store = gateway.store;
+    const subscriptionId = ensureDefaultSubscription(store);
+    const tokens = tokenIssuer(store);
+    const context: ControlContext = { store, tokens, baseDomain: options.baseDomain, applied: (revision) => gateway.waitForRevision(revision) };
+    const tls = await loadOrCreateServerCertificate(gateway.dataDir, gateway.ca, ['localhost', '127.0.0.1', '::1']);
+    const server = createManagementServer({ context, tls: { cert: tls.certPem, key: tls.keyPem }, log: log.child({ component: 'management' }) });
+    await server.listen({ host: options.bindAddress, port: options.port });
+    const port = (server.server.address() as AddressInfo).port;
+    const host = options.bindAddress.includes(':') ? `[${options.bindAddress}]` : options.bindAddress;
+    const endpoint = `https://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${port}`;
+    let newCredentialsPath: string | undefined;
+    if (store.list({ type: PRINCIPAL_TYPE }).length === 0) {
+      const { clientId, clientSecret } = await createPrincipal(store, 'certgate administrator');
+      const credentials: AdminCredentials = { endpoint, tenantId: tokens.tenantId, subscriptionId, clientId, clientSecret, caCertificate: join(gateway.dataDir, 'ca', 'ca.pem') };
+      newCredentialsPath = join(gateway.dataDir, ADMIN_CREDENTIALS_FILE);
+      // Written once, readable by its owner only; the secret exists nowhere else. If it cannot be
+      // written, the principal is removed again so a later start can try anew.
+      try {
+        await writeFile(newCredentialsPath, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+      } catch (error) {
+        store.delete(principalId(clientId));
+        await server.close();
+        throw new Error(`cannot write the administrator credentials to ${newCredentialsPath}: ${(error as Error).message}`);
+      }
+    }
+    return new ControlPlane(server, port, endpoint, subscriptionId, tokens.tenantId, newCredentialsPath);
+  }
+
+  async close(): Promise<void> {
+    await this.#server.close();
+  }
+}

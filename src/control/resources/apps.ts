@@ -1,0 +1,146 @@
+// Microsoft.App/containerApps. The ingress settings are what certgate enforces; `template` and the
+// rest of `configuration` are stored as given (certgate runs no containers: the app is whatever
+// listens at ingress.targetHost, default 127.0.0.1, and ingress.targetPort).
+import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, resourceKey, type StoredResource } from '../../model/resources.ts';
+import { appFqdn, normalizeHostname } from '../../model/hostnames.ts';
+import type { IngressSettings } from '../../model/ingress.ts';
+import { errors } from '../arm/errors.ts';
+import { APP_SCHEMA } from '../validation/schemas.ts';
+import { certificateCovers } from './certificates.ts';
+import { renderTracked } from './render.ts';
+import type { ResourceKind } from './tracked.ts';
+import type { ControlContext } from './context.ts';
+
+/** Azure's rule: 2-32 lower-case letters, digits and hyphens, starting with a letter. */
+const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+
+export const appKind: ResourceKind = {
+  type: APP_TYPE,
+  schema: APP_SCHEMA,
+  readOnlyProperties: [
+    'provisioningState', 'runningStatus', 'deploymentErrors', 'latestRevisionName', 'latestReadyRevisionName',
+    'latestRevisionFqdn', 'customDomainVerificationId', 'outboundIpAddresses', 'eventStreamEndpoint', 'delegatedIdentities',
+  ],
+  storedEnvelope: ['kind', 'identity', 'managedBy', 'extendedLocation'],
+  prepare(context, id, name, body, current) {
+    if (!current && !NAME.test(name)) {
+      throw errors.invalidParameter(`The container app name '${name}' is not valid: use 2 to 32 lower-case letters, digits and hyphens, starting with a letter and ending with a letter or digit.`, 'name');
+    }
+    const properties = { ...body.properties };
+    if (current) {
+      // As in Azure Container Apps, an app stays in the environment it was created in.
+      const currentEnvironment = resourceKey(String(current.properties['managedEnvironmentId']));
+      for (const member of ['managedEnvironmentId', 'environmentId']) {
+        const given = properties[member];
+        if (given !== undefined && resourceKey(String(given)) !== currentEnvironment) {
+          throw errors.invalidParameter(`The environment of a container app cannot be changed (it is '${String(current.properties['managedEnvironmentId'])}').`, `properties.${member}`);
+        }
+      }
+    }
+    const environment = findEnvironment(context, properties);
+    properties['managedEnvironmentId'] = environment.id;
+    properties['environmentId'] = environment.id;
+    const configuration = { ...(properties['configuration'] as Record<string, unknown> | undefined) };
+    const ingress = configuration['ingress'] as (IngressSettings & { fqdn?: string }) | undefined;
+    if (ingress) {
+      const { fqdn: _computed, ...settings } = ingress;
+      checkIngress(context, settings, environment);
+      checkHostNames(context, id, name, environment, settings);
+      configuration['ingress'] = settings;
+    }
+    properties['configuration'] = configuration;
+    return { doc: { ...body, id: current?.id ?? id, name: current?.name ?? name, type: APP_TYPE, properties } };
+  },
+  render(context, doc) {
+    const properties = { ...doc.properties };
+    const environment = context.store.get(String(properties['managedEnvironmentId'] ?? ''));
+    const configuration: Record<string, unknown> = { activeRevisionsMode: 'Single', ...(properties['configuration'] as Record<string, unknown> | undefined) };
+    const ingress = configuration['ingress'] as Record<string, unknown> | undefined;
+    const fqdn = environment ? appFqdn(doc.name, String(environment.properties['defaultDomain'])) : undefined;
+    if (ingress) configuration['ingress'] = { ...ingress, ...(fqdn ? { fqdn } : {}) };
+    return renderTracked(doc, {
+      ...properties,
+      configuration,
+      provisioningState: 'Succeeded',
+      runningStatus: 'Running',
+      latestRevisionName: `${doc.name}--certgate`,
+      latestReadyRevisionName: `${doc.name}--certgate`,
+      ...(ingress && fqdn ? { latestRevisionFqdn: fqdn } : {}),
+      outboundIpAddresses: [],
+    });
+  },
+};
+
+function findEnvironment(context: ControlContext, properties: Record<string, unknown>): StoredResource {
+  const given = properties['managedEnvironmentId'] ?? properties['environmentId'];
+  const target = properties['managedEnvironmentId'] === undefined ? 'properties.environmentId' : 'properties.managedEnvironmentId';
+  if (typeof given !== 'string' || given === '') {
+    throw errors.invalidContent("The property 'properties.managedEnvironmentId' (the environment's resource id) is required.", 'properties.managedEnvironmentId');
+  }
+  if (properties['managedEnvironmentId'] !== undefined && properties['environmentId'] !== undefined && resourceKey(String(properties['environmentId'])) !== resourceKey(given)) {
+    throw errors.invalidContent('properties.managedEnvironmentId and properties.environmentId name different environments.', 'properties.environmentId');
+  }
+  const environment = context.store.get(given.replace(/\/+$/, ''));
+  if (!environment || environment.type.toLowerCase() !== ENVIRONMENT_TYPE.toLowerCase()) {
+    throw errors.invalidParameter(`The managed environment '${given}' does not exist.`, target);
+  }
+  return environment;
+}
+
+function checkIngress(context: ControlContext, ingress: IngressSettings, environment: StoredResource): void {
+  const mode = ingress.clientCertificateMode ?? 'ignore';
+  if (ingress.transport === 'tcp' && mode !== 'ignore') {
+    throw errors.invalidParameter(`clientCertificateMode '${mode}' needs an HTTP transport; with transport 'tcp' only 'ignore' is possible.`, 'properties.configuration.ingress.clientCertificateMode');
+  }
+  const seen = new Set<string>();
+  for (const [index, domain] of (ingress.customDomains ?? []).entries()) {
+    const target = `properties.configuration.ingress.customDomains[${index}]`;
+    const hostname = normalizeHostname(domain.name);
+    if (!hostname || hostname.includes('*') || hostname.startsWith('[')) {
+      throw errors.invalidParameter(`'${domain.name}' is not a valid custom domain name.`, `${target}.name`);
+    }
+    if (seen.has(hostname)) throw errors.invalidParameter(`The custom domain '${hostname}' is listed twice.`, `${target}.name`);
+    seen.add(hostname);
+    if (domain.bindingType === 'Disabled' && domain.certificateId === undefined) continue;
+    if (domain.certificateId === undefined) {
+      throw errors.invalidParameter(`The custom domain '${hostname}' needs a certificateId (an environment certificate) unless bindingType is 'Disabled'.`, `${target}.certificateId`);
+    }
+    const certificate = context.store.get(domain.certificateId);
+    if (!certificate || certificate.type.toLowerCase() !== CERTIFICATE_TYPE.toLowerCase()) {
+      throw errors.invalidParameter(`The certificate '${domain.certificateId}' does not exist.`, `${target}.certificateId`);
+    }
+    if (!resourceKey(certificate.id).startsWith(`${resourceKey(environment.id)}/`)) {
+      throw errors.invalidParameter(`The certificate '${domain.certificateId}' belongs to another environment than the app's.`, `${target}.certificateId`);
+    }
+    if (!certificateCovers(certificate, hostname)) {
+      throw errors.invalidParameter(`The certificate '${certificate.name}' does not cover '${hostname}' (its names: ${((certificate.properties['subjectAlternativeNames'] as string[]) ?? []).join(', ') || 'none'}).`, `${target}.certificateId`);
+    }
+  }
+}
+
+/** An app's host names (default and custom) must not be served by another app. */
+function checkHostNames(context: ControlContext, id: string, name: string, environment: StoredResource, ingress: IngressSettings): void {
+  const mine = new Map<string, string>([[appFqdn(name, String(environment.properties['defaultDomain'])), 'properties.configuration.ingress.fqdn']]);
+  for (const [index, domain] of (ingress.customDomains ?? []).entries()) {
+    const hostname = normalizeHostname(domain.name);
+    if (hostname) mine.set(hostname, `properties.configuration.ingress.customDomains[${index}].name`);
+  }
+  for (const other of context.store.list({ type: APP_TYPE })) {
+    if (resourceKey(other.id) === resourceKey(id)) continue;
+    for (const hostname of hostNamesOf(context, other)) {
+      const target = mine.get(hostname);
+      if (target) throw errors.conflict('HostNameInUse', `The host name '${hostname}' is already used by the container app '${other.id}'.`, target);
+    }
+  }
+}
+
+function hostNamesOf(context: ControlContext, app: StoredResource): string[] {
+  const view = appView(app);
+  const environment = context.store.get(view.environmentId);
+  const names = environment ? [appFqdn(app.name, String(environment.properties['defaultDomain']))] : [];
+  for (const domain of view.ingress?.customDomains ?? []) {
+    const hostname = normalizeHostname(domain.name);
+    if (hostname) names.push(hostname);
+  }
+  return names;
+}

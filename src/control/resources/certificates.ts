@@ -1,0 +1,97 @@
+// Microsoft.App/managedEnvironments/certificates: a PKCS12 and its password go in; the certificate's
+// public facts come out. The PKCS12 and password are kept only as the resource's secret (for the
+// ingress to serve custom domains) and are never returned.
+import { createHash, X509Certificate } from 'node:crypto';
+import { CERTIFICATE_TYPE, type StoredResource } from '../../model/resources.ts';
+import { encodeCertificateSecret } from '../../model/documents.ts';
+import { readPkcs12 } from '../../pki/pkcs12.ts';
+import { ArmError, errors } from '../arm/errors.ts';
+import { CERTIFICATE_SCHEMA } from '../validation/schemas.ts';
+import { renderTracked } from './render.ts';
+import type { ResourceKind } from './tracked.ts';
+import { APP_TYPE, appView, resourceKey } from '../../model/resources.ts';
+
+export const certificateKind: ResourceKind = {
+  type: CERTIFICATE_TYPE,
+  schema: CERTIFICATE_SCHEMA,
+  readOnlyProperties: [
+    'provisioningState', 'deploymentErrors', 'subjectName', 'subjectAlternativeNames', 'issuer', 'issueDate',
+    'expirationDate', 'thumbprint', 'thumbprintSha256', 'valid', 'publicKeyHash', 'certificateType', 'password', 'value',
+  ],
+  patchable: ['tags'],
+  prepare(_context, id, name, body, current) {
+    const properties = body.properties ?? {};
+    return { doc: { ...body, id: current?.id ?? id, name: current?.name ?? name, type: CERTIFICATE_TYPE, properties: { ...current?.properties, ...properties } } };
+  },
+  render(_context, doc) {
+    return renderTracked(doc, { ...doc.properties, provisioningState: 'Succeeded', valid: Date.parse(String(doc.properties['expirationDate'])) > Date.now() });
+  },
+  checkDelete(context, doc) {
+    const users = context.store.list({ type: APP_TYPE }).filter((app) =>
+      (appView(app).ingress?.customDomains ?? []).some((domain) => domain.certificateId !== undefined && resourceKey(domain.certificateId) === resourceKey(doc.id)),
+    );
+    if (users.length > 0) {
+      throw errors.conflict('CertificateInUse', `The certificate '${doc.name}' is bound to custom domains of: ${users.map((app) => app.name).join(', ')}. Remove the bindings first.`);
+    }
+  },
+};
+
+/**
+ * Reads an upload's `properties.value` (base64 PKCS12) and `properties.password` before the write:
+ * the facts to store, and the secret. A bad PKCS12 and a wrong password are distinct 400s.
+ */
+export async function readUploadedCertificate(body: unknown): Promise<{ properties: Record<string, unknown>; secret: Uint8Array }> {
+  const properties = (body as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
+  const value = properties['value'] ?? properties['Value'];
+  const password = properties['password'] ?? properties['Password'] ?? '';
+  if (properties['certificateKeyVaultProperties'] !== undefined) {
+    throw errors.invalidParameter('Certificates from Key Vault are not supported by certgate; upload the PKCS12 in properties.value.', 'properties.certificateKeyVaultProperties');
+  }
+  if (typeof value !== 'string' || value.length === 0) {
+    throw errors.invalidContent("The property 'properties.value' (the base64 PKCS12 file) is required.", 'properties.value');
+  }
+  if (typeof password !== 'string') throw errors.invalidContent("The property 'properties.password' must be a string.", 'properties.password');
+  if (!/^[A-Za-z0-9+/=\s]+$/.test(value)) throw new ArmError(400, 'InvalidCertificateValue', "The property 'properties.value' is not base64.", { target: 'properties.value' });
+  const pfx = Buffer.from(value, 'base64');
+  const read = await readPkcs12(pfx, password);
+  if (!read.ok) {
+    const code = read.code === 'Pkcs12WrongPassword' ? 'InvalidCertificatePassword' : 'InvalidCertificateValue';
+    const target = read.code === 'Pkcs12WrongPassword' ? 'properties.password' : 'properties.value';
+    const message =
+      read.code === 'Pkcs12WrongPassword'
+        ? 'The password does not open the PKCS12 file in properties.value (wrong password).'
+        : `properties.value is not a usable PKCS12 file: ${read.message}`;
+    throw new ArmError(400, code, message, { target });
+  }
+  return { properties: certificateFacts(read.certificate), secret: encodeCertificateSecret({ pfx, password }) };
+}
+
+function certificateFacts(certificate: X509Certificate): Record<string, unknown> {
+  const sans = (certificate.subjectAltName ?? '')
+    .split(', ')
+    .filter((entry) => entry.startsWith('DNS:'))
+    .map((entry) => entry.slice(4));
+  return {
+    subjectName: certificate.subject.replace(/\n/g, ', '),
+    issuer: certificate.issuer.replace(/\n/g, ', '),
+    issueDate: new Date(certificate.validFrom).toISOString(),
+    expirationDate: new Date(certificate.validTo).toISOString(),
+    // Azure's thumbprint is SHA-1, upper-case hex; certgate adds SHA-256 (equal to the XFCC Hash form).
+    thumbprint: certificate.fingerprint.replace(/:/g, ''),
+    thumbprintSha256: certificate.fingerprint256.replace(/:/g, '').toLowerCase(),
+    subjectAlternativeNames: sans,
+    publicKeyHash: createHash('sha256').update(certificate.publicKey.export({ type: 'spki', format: 'der' })).digest('base64'),
+    certificateType: 'ServerSSLCertificate',
+  };
+}
+
+/** Whether a certificate stored with these facts covers `hostname` (exact or one-label wildcard). */
+export function certificateCovers(doc: StoredResource, hostname: string): boolean {
+  const names = (doc.properties['subjectAlternativeNames'] as string[] | undefined) ?? [];
+  const host = hostname.toLowerCase();
+  return names.some((name) => {
+    const pattern = name.toLowerCase();
+    if (pattern === host) return true;
+    return pattern.startsWith('*.') && host.endsWith(pattern.slice(1)) && !host.slice(0, -pattern.length + 1).includes('.');
+  });
+}

@@ -1,0 +1,34 @@
+// What a resource handler gets from the HTTP layer, and what it answers.
+import type { Store } from '../../store/store.ts';
+import type { ArmPath } from '../arm/path.ts';
+import type { TokenIssuer } from '../auth/tokens.ts';
+
+export interface ControlContext {
+  readonly store: Store;
+  readonly tokens: TokenIssuer;
+  /** The base domain environments get their default domains under. */
+  readonly baseDomain: string;
+  /** Resolves once the ingress enforces the store at `revision`. */
+  readonly applied: (revision: number) => Promise<void>;
+}
+
+export interface ArmRequest {
+  readonly method: string;
+  readonly path: ArmPath;
+  /** The normalised request path (for nextLink). */
+  readonly pathname: string;
+  readonly query: URLSearchParams;
+  readonly body: unknown;
+  readonly ifMatch: string | undefined;
+  readonly ifNoneMatch: string | undefined;
+  /** `https://host:port` as the client addressed it, for absolute links. */
+  readonly baseUrl: string;
+  /** The authenticated principal's client id. */
+  readonly actor: string;
+}
+
+export interface ArmResponse {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
