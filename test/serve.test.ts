@@ -143,7 +143,7 @@ describe('certgate serve', { concurrency: true }, () => {
     const dataDir = tempDir('certgate-serve-');
     const serve = await startServe(
       NODE,
-      [MAIN, 'serve', '--data-dir', dataDir, '--https-port', '0', '--http-port', '0', '--domain', 'certgate.localhost'],
+      [MAIN, 'serve', '--data-dir', dataDir, '--https-port', '0', '--http-port', '0', '--management-port', '0', '--domain', 'certgate.localhost'],
       cleanEnv(),
     );
     try {
@@ -180,7 +180,7 @@ describe('certgate serve', { concurrency: true }, () => {
     const serve = await startServe(
       'npm',
       ['start'],
-      cleanEnv({ CERTGATE_DATA_DIR: dataDir, CERTGATE_HTTPS_PORT: String(httpsPort), CERTGATE_HTTP_PORT: String(httpPort) }),
+      cleanEnv({ CERTGATE_DATA_DIR: dataDir, CERTGATE_HTTPS_PORT: String(httpsPort), CERTGATE_HTTP_PORT: String(httpPort), CERTGATE_MANAGEMENT_PORT: '0' }),
       { detached: true },
     );
     try {
@@ -233,7 +233,7 @@ describe('certgate serve', { concurrency: true }, () => {
     }
     const host = 'slow.env1.certgate.localhost';
 
-    const serve = await startServe(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--https-port', '0', '--http-port', '0'], cleanEnv());
+    const serve = await startServe(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--https-port', '0', '--http-port', '0', '--management-port', '0'], cleanEnv());
     let session: http2.ClientHttp2Session | undefined;
     try {
       const bothArrived = new Promise<void>((done) => {
@@ -301,11 +301,12 @@ describe('certgate serve', { concurrency: true }, () => {
     for (const [label, args, expected] of cases) {
       test(label, async () => {
         const dataDir = tempDir('certgate-badflag-');
-        const result = await run(NODE, [MAIN, 'serve', '--data-dir', dataDir, ...args], undefined, 10_000);
-        assert.notEqual(result.code, 0);
+        const result = await run(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--management-port', '0', ...args], undefined, 10_000);
+        assert.equal(result.code, 2, 'a usage error, as az exits');
         const lines = result.stderr.trimEnd().split('\n');
-        assert.equal(lines.length, 1, `one line: ${result.stderr}`);
-        assert.match(lines[0]!, /^error: /);
+        assert.ok(lines.length <= 2, `the error and a hint to --help: ${result.stderr}`);
+        assert.match(lines[0]!, /^ERROR: /);
+        if (lines[1] !== undefined) assert.match(lines[1], /^Try 'certgate serve --help'/);
         assert.match(lines[0]!, expected);
         assert.doesNotMatch(result.stderr, /\bat .*\.(ts|js):\d+/, 'no stack trace');
         assert.equal(result.stdout, '');
@@ -318,7 +319,7 @@ describe('certgate serve', { concurrency: true }, () => {
       const busy = (blocker.address() as net.AddressInfo).port;
       try {
         const dataDir = tempDir('certgate-busy-');
-        const result = await run(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--https-port', String(busy), '--http-port', '0'], undefined, 10_000);
+        const result = await run(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--https-port', String(busy), '--http-port', '0', '--management-port', '0'], undefined, 10_000);
         assert.equal(result.code, 1);
         const lines = result.stderr.trimEnd().split('\n');
         assert.equal(lines.length, 1, `one line: ${result.stderr}`);

@@ -55,15 +55,15 @@ export function createManagementServer(options: ManagementServerOptions) {
     void sendArm(reply, { status: arm.status, body: arm.toJSON() });
   });
 
+  // One line per request, errors included: method, path, status and time; never headers or bodies.
+  app.addHook('onResponse', async (request, reply) => {
+    log.info({ method: request.method, path: splitRequestTarget(request.url).path, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'management request');
+  });
+
   app.route({
     method: ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'POST'],
     url: '*',
-    handler: async (request, reply) => {
-      const started = performance.now();
-      const response = await dispatch(context, request);
-      log.info({ method: request.method, path: splitRequestTarget(request.url).path, status: response.status, ms: Math.round(performance.now() - started) }, 'management request');
-      return sendArm(reply, response);
-    },
+    handler: async (request, reply) => sendArm(reply, await dispatch(context, request)),
   });
   return app;
 }

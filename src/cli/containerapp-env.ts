@@ -1,0 +1,162 @@
+// `certgate containerapp env ...` and `containerapp env certificate ...`, as in az.
+import { readFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import { Command, Option } from 'commander';
+import { CliError } from './errors.ts';
+import { addGlobalOptions, outputAction } from './output.ts';
+import { APP_VERSION, confirmDelete, environmentPath, groupPath, listAll, parseTags, RESOURCE_MANAGER_VERSION, withSession } from './session.ts';
+
+const V = `api-version=${APP_VERSION}`;
+
+interface EnvOptions {
+  name: string;
+  resourceGroup: string;
+}
+
+export function environmentCommand(): Command {
+  const env = new Command('env').description('Manage Container Apps environments (each has a default domain and a wildcard certificate).');
+
+  env.addCommand(
+    addGlobalOptions(
+      new Command('create')
+        .description('Create a Container Apps environment.')
+        .requiredOption('-n, --name <name>', 'Name of the environment.')
+        .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
+        .option('-l, --location <location>', "Location (default: the resource group's).")
+        .addOption(new Option('--tags <tags...>', 'Space-separated tags: key[=value].'))
+        .addHelpText('after', '\nExamples:\n  certgate containerapp env create --name env1 --resource-group demo\n'),
+    ).action(
+      outputAction(async (options: EnvOptions & { location?: string; tags?: string[] }, command: Command) =>
+        withSession(command, async ({ client, subscription }) => {
+          const location =
+            options.location ??
+            ((await client.arm('GET', `${groupPath(subscription, options.resourceGroup)}?api-version=${RESOURCE_MANAGER_VERSION}`)).json as { location: string }).location;
+          const tags = parseTags(options.tags);
+          return (await client.arm('PUT', `${environmentPath(subscription, options.resourceGroup, options.name)}?${V}`, { location, ...(tags ? { tags } : {}), properties: {} })).json;
+        }),
+      ),
+    ),
+  );
+
+  env.addCommand(
+    addGlobalOptions(
+      new Command('show')
+        .description('Show details of a Container Apps environment.')
+        .requiredOption('-n, --name <name>', 'Name of the environment.')
+        .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
+        .addHelpText('after', '\nExamples:\n  certgate containerapp env show -n env1 -g demo --query properties.defaultDomain -o tsv\n'),
+    ).action(
+      outputAction(async (options: EnvOptions, command: Command) =>
+        withSession(command, async ({ client, subscription }) => (await client.arm('GET', `${environmentPath(subscription, options.resourceGroup, options.name)}?${V}`)).json),
+      ),
+    ),
+  );
+
+  env.addCommand(
+    addGlobalOptions(
+      new Command('list')
+        .description('List Container Apps environments by subscription or resource group.')
+        .option('-g, --resource-group <group>', 'Name of the resource group.')
+        .addHelpText('after', '\nExamples:\n  certgate containerapp env list -g demo -o table\n'),
+    ).action(
+      outputAction(async (options: { resourceGroup?: string }, command: Command) =>
+        withSession(command, ({ client, subscription }) =>
+          listAll(client, `${options.resourceGroup ? groupPath(subscription, options.resourceGroup) : `/subscriptions/${subscription}`}/providers/Microsoft.App/managedEnvironments?${V}`),
+        ),
+      ),
+    ),
+  );
+
+  env.addCommand(
+    addGlobalOptions(
+      new Command('delete')
+        .description('Delete a Container Apps environment (it must have no apps).')
+        .requiredOption('-n, --name <name>', 'Name of the environment.')
+        .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
+        .option('-y, --yes', 'Do not prompt for confirmation.')
+        .addHelpText('after', '\nExamples:\n  certgate containerapp env delete -n env1 -g demo --yes\n'),
+    ).action(
+      outputAction(async (options: EnvOptions & { yes?: boolean }, command: Command) => {
+        await confirmDelete(`environment '${options.name}'`, options.yes);
+        await withSession(command, ({ client, subscription }) => client.arm('DELETE', `${environmentPath(subscription, options.resourceGroup, options.name)}?${V}`));
+        return undefined;
+      }),
+    ),
+  );
+
+  env.addCommand(certificateCommand());
+  return env;
+}
+
+function certificateCommand(): Command {
+  const certificate = new Command('certificate').description('Manage certificates of a Container Apps environment (for custom domains).');
+
+  certificate.addCommand(
+    addGlobalOptions(
+      new Command('upload')
+        .description('Add or update a certificate from a PKCS12 (.pfx/.p12) file.')
+        .requiredOption('-n, --name <name>', 'Name of the environment.')
+        .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
+        .requiredOption('-f, --certificate-file <file>', 'The PKCS12 file (.pfx or .p12) with the certificate and its key.')
+        .option('-p, --password <password>', 'The PKCS12 file\'s password.', '')
+        .option('-c, --certificate-name <name>', 'Name of the certificate resource (default: from the file name).')
+        .addHelpText('after', '\nExamples:\n  certgate containerapp env certificate upload -g demo -n env1 --certificate-file shop.pfx --password "$PFX_PASSWORD"\n'),
+    ).action(
+      outputAction(async (options: EnvOptions & { certificateFile: string; password: string; certificateName?: string }, command: Command) => {
+        let value: Buffer;
+        try {
+          value = await readFile(options.certificateFile);
+        } catch (error) {
+          throw new CliError(`Cannot read ${options.certificateFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        }
+        const name = options.certificateName ?? certificateNameFromFile(options.certificateFile);
+        return withSession(command, async ({ client, subscription }) => {
+          const envPath = environmentPath(subscription, options.resourceGroup, options.name);
+          const env = (await client.arm('GET', `${envPath}?${V}`)).json as { location: string };
+          return (await client.arm('PUT', `${envPath}/certificates/${encodeURIComponent(name)}?${V}`, { location: env.location, properties: { value: value.toString('base64'), password: options.password } })).json;
+        });
+      }),
+    ),
+  );
+
+  certificate.addCommand(
+    addGlobalOptions(
+      new Command('list')
+        .description('List the certificates of an environment.')
+        .requiredOption('-n, --name <name>', 'Name of the environment.')
+        .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
+        .addHelpText('after', '\nExamples:\n  certgate containerapp env certificate list -g demo -n env1 -o table\n'),
+    ).action(
+      outputAction(async (options: EnvOptions, command: Command) =>
+        withSession(command, ({ client, subscription }) => listAll(client, `${environmentPath(subscription, options.resourceGroup, options.name)}/certificates?${V}`)),
+      ),
+    ),
+  );
+
+  certificate.addCommand(
+    addGlobalOptions(
+      new Command('delete')
+        .description('Delete a certificate from an environment (it must not be bound to a custom domain).')
+        .requiredOption('-n, --name <name>', 'Name of the environment.')
+        .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
+        .requiredOption('-c, --certificate <name>', 'Name or resource id of the certificate.')
+        .option('-y, --yes', 'Do not prompt for confirmation.')
+        .addHelpText('after', '\nExamples:\n  certgate containerapp env certificate delete -g demo -n env1 --certificate shop --yes\n'),
+    ).action(
+      outputAction(async (options: EnvOptions & { certificate: string; yes?: boolean }, command: Command) => {
+        const name = options.certificate.includes('/') ? options.certificate.slice(options.certificate.lastIndexOf('/') + 1) : options.certificate;
+        await confirmDelete(`certificate '${name}'`, options.yes);
+        await withSession(command, ({ client, subscription }) =>
+          client.arm('DELETE', `${environmentPath(subscription, options.resourceGroup, options.name)}/certificates/${encodeURIComponent(name)}?${V}`),
+        );
+        return undefined;
+      }),
+    ),
+  );
+  return certificate;
+}
+
+/** az names an uploaded certificate after its file when --certificate-name is not given. */
+function certificateNameFromFile(file: string): string {
+  return basename(file, extname(file)).toLowerCase().replace(/[^a-z0-9-]/g, '-');
+}

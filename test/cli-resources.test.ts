@@ -1,0 +1,175 @@
+// The az-style resource commands, run as the real CLI against a running certgate.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestGateway, type TestGateway } from './support/gateway.ts';
+import { startEchoApp, type EchoApp } from './support/echo-app.ts';
+import { curl, curlResult } from './support/clients.ts';
+import { clientIdentities } from './support/vectors.ts';
+import { createCa, issueCertificate } from '../src/pki/issue.ts';
+import { exportPkcs12 } from '../src/pki/pkcs12.ts';
+import { certgate as runCertgate } from './support/cli.ts';
+
+let gw: TestGateway;
+let echo: EchoApp;
+let dir: string;
+let caFile: string;
+let ids: Awaited<ReturnType<typeof clientIdentities>>;
+
+function certgate(...args: string[]) {
+  return runCertgate(args, { env: { CERTGATE_CONFIG_DIR: join(dir, 'config') } });
+}
+
+async function ok(...args: string[]): Promise<string> {
+  const result = await certgate(...args);
+  assert.equal(result.code, 0, `certgate ${args.join(' ')}: ${result.stderr}`);
+  return result.stdout;
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'certgate-cli-'));
+  ids = await clientIdentities(dir);
+  echo = await startEchoApp();
+  gw = await startTestGateway({ controlPlane: true });
+  caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, gw.caPem);
+});
+
+after(async () => {
+  await gw?.close();
+  await echo?.close();
+});
+
+describe('login', () => {
+  test('before login, commands say how to log in', async () => {
+    const result = await certgate('group', 'list');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^ERROR: \(NotLoggedIn\) Please run 'certgate login'/);
+  });
+
+  test('login --data-dir stores a 0600 profile and prints the subscriptions as az does', async () => {
+    const subscriptions = JSON.parse(await ok('login', '--data-dir', gw.dataDir));
+    assert.deepEqual(subscriptions.map((s: { id: string; isDefault: boolean; state: string; user: { type: string } }) => [s.id, s.isDefault, s.state, s.user.type]), [
+      [gw.credentials!.subscriptionId, true, 'Enabled', 'servicePrincipal'],
+    ]);
+    assert.equal(statSync(join(dir, 'config', 'profile.json')).mode & 0o777, 0o600);
+  });
+
+  test('login with a wrong secret fails with one line and exit 1', async () => {
+    const result = await certgate('login', '--endpoint', gw.control!.endpoint, '--client-id', gw.credentials!.clientId, '--client-secret', 'wrong', '--ca', caFile, '--config-dir-unused-check');
+    assert.equal(result.code, 2, 'an unknown option is a usage error');
+    const wrong = await certgate('login', '--endpoint', gw.control!.endpoint, '--client-id', gw.credentials!.clientId, '--client-secret', 'wrong', '--ca', caFile);
+    assert.equal(wrong.code, 1);
+    assert.equal(wrong.stderr.trim().split('\n').length, 1);
+    assert.match(wrong.stderr, /^ERROR: \(invalid_client\) Login failed/);
+    // The good profile is still in place.
+    await ok('group', 'list');
+  });
+});
+
+describe('resources', () => {
+  test('group, environment and app, with --query and --output tsv', async () => {
+    assert.equal((await ok('group', 'create', '--name', 'demo', '--location', 'local', '--query', 'name', '-o', 'tsv')).trim(), 'demo');
+    assert.equal((await ok('containerapp', 'env', 'create', '-n', 'env1', '-g', 'demo', '--query', 'properties.defaultDomain', '-o', 'tsv')).trim(), 'env1.certgate.localhost');
+    const fqdn = await ok('containerapp', 'create', '-n', 'shop', '-g', 'demo', '--environment', 'env1', '--ingress', 'external', '--target-port', String(echo.port), '--query', 'properties.configuration.ingress.fqdn', '-o', 'tsv');
+    assert.equal(fqdn.trim(), 'shop.env1.certgate.localhost');
+    const id = (await ok('containerapp', 'show', '--name', 'shop', '--resource-group', 'demo', '--query', 'id', '--output', 'tsv')).trim();
+    assert.equal(id, `/subscriptions/${gw.credentials!.subscriptionId}/resourceGroups/demo/providers/Microsoft.App/containerApps/shop`);
+    assert.deepEqual((await ok('containerapp', 'list', '-g', 'demo', '--query', '[].name', '-o', 'tsv')).trim().split('\n'), ['shop']);
+    assert.deepEqual((await ok('containerapp', 'list', '--environment', 'env1', '--query', '[].name', '-o', 'tsv')).trim().split('\n'), ['shop']);
+    assert.equal(curlResult(await curl({ host: 'shop.env1.certgate.localhost', port: gw.httpsPort, caFile })).status, 200);
+  });
+
+  test('containerapp ingress update --client-certificate-mode require is enforced at once', async () => {
+    const mode = await ok('containerapp', 'ingress', 'update', '-n', 'shop', '-g', 'demo', '--client-certificate-mode', 'require', '--query', 'clientCertificateMode', '-o', 'tsv');
+    assert.equal(mode.trim(), 'require');
+    assert.notEqual((await curl({ host: 'shop.env1.certgate.localhost', port: gw.httpsPort, caFile })).code, 0);
+    const withCert = await curl({ host: 'shop.env1.certgate.localhost', port: gw.httpsPort, caFile, cert: ids.self.p12File, certType: 'P12', password: 'test' });
+    assert.equal(curlResult(withCert).status, 200);
+    const table = await ok('containerapp', 'ingress', 'show', '-n', 'shop', '-g', 'demo', '-o', 'table');
+    assert.match(table, /ClientCertificateMode/);
+    assert.match(table, /require/);
+  });
+
+  test('ingress enable and disable', async () => {
+    await ok('containerapp', 'create', '-n', 'plain', '-g', 'demo', '--environment', 'env1');
+    const shown = await certgate('containerapp', 'ingress', 'show', '-n', 'plain', '-g', 'demo');
+    assert.equal(shown.code, 1);
+    assert.match(shown.stderr, /ERROR: \(IngressDisabled\)/);
+    const enabled = JSON.parse(await ok('containerapp', 'ingress', 'enable', '-n', 'plain', '-g', 'demo', '--type', 'external', '--target-port', String(echo.port), '--client-certificate-mode', 'accept', '--allow-insecure'));
+    assert.equal(enabled.clientCertificateMode, 'accept');
+    assert.equal(enabled.allowInsecure, true);
+    await ok('containerapp', 'ingress', 'disable', '-n', 'plain', '-g', 'demo');
+    assert.equal((await certgate('containerapp', 'ingress', 'show', '-n', 'plain', '-g', 'demo')).code, 1);
+  });
+
+  test('environment certificate upload, list and delete', async () => {
+    const ca = await createCa({ commonName: 'CLI CA' });
+    const leaf = await issueCertificate({ issuer: ca, commonName: 'cli.example.test', kind: 'server', dnsNames: ['cli.example.test'] });
+    const pfx = join(dir, 'cli-example.pfx');
+    writeFileSync(pfx, await exportPkcs12({ certPem: leaf.certPem, keyPem: leaf.keyPem, password: 'pw' }));
+    const wrong = await certgate('containerapp', 'env', 'certificate', 'upload', '-g', 'demo', '-n', 'env1', '--certificate-file', pfx, '--password', 'nope');
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /^ERROR: \(InvalidCertificatePassword\)/);
+    const uploaded = JSON.parse(await ok('containerapp', 'env', 'certificate', 'upload', '-g', 'demo', '-n', 'env1', '--certificate-file', pfx, '--password', 'pw'));
+    assert.equal(uploaded.name, 'cli-example');
+    assert.match(uploaded.properties.subjectName, /CN=cli\.example\.test/);
+    assert.equal((await ok('containerapp', 'env', 'certificate', 'list', '-g', 'demo', '-n', 'env1', '--query', '[].name', '-o', 'tsv')).trim(), 'cli-example');
+    await ok('containerapp', 'env', 'certificate', 'delete', '-g', 'demo', '-n', 'env1', '--certificate', 'cli-example', '--yes');
+    assert.equal((await ok('containerapp', 'env', 'certificate', 'list', '-g', 'demo', '-n', 'env1', '-o', 'tsv')).trim(), '');
+  });
+
+  test('errors: ARM errors as az prints them, with az exit codes', async () => {
+    const missing = await certgate('containerapp', 'show', '-n', 'nope', '-g', 'demo');
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /^ERROR: \(ResourceNotFound\) The Resource 'Microsoft\.App\/containerApps\/nope' under resource group 'demo' was not found\./);
+    const usage = await certgate('containerapp', 'show', '-n', 'x');
+    assert.equal(usage.code, 2);
+    const deleting = await certgate('containerapp', 'delete', '-n', 'shop', '-g', 'demo');
+    assert.equal(deleting.code, 2, 'without a terminal, deleting needs --yes');
+    assert.match(deleting.stderr, /pass --yes/);
+  });
+});
+
+describe('rest', () => {
+  test('a path relative to the endpoint, with --uri-parameters', async () => {
+    const ids = await ok('rest', '--url', '/subscriptions', '--uri-parameters', 'api-version=2022-12-01', '--query', 'value[].subscriptionId', '-o', 'tsv');
+    assert.equal(ids.trim(), gw.credentials!.subscriptionId);
+  });
+
+  test('a management.azure.com URL goes to the endpoint, with a note on stderr; --body @file', async () => {
+    const appId = (await ok('containerapp', 'show', '-n', 'shop', '-g', 'demo', '--query', 'id', '-o', 'tsv')).trim();
+    const body = join(dir, 'patch.json');
+    writeFileSync(body, '{"properties": {"configuration": {"ingress": {"clientCertificateMode": "accept"}}}}');
+    const result = await certgate('rest', '--method', 'patch', '--url', `https://management.azure.com${appId}?api-version=2025-01-01`, '--body', `@${body}`, '--query', 'properties.configuration.ingress.clientCertificateMode', '-o', 'tsv');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trim(), 'accept');
+    assert.match(result.stderr, /WARNING: https:\/\/management\.azure\.com is Azure's; sending the request to https:\/\/127\.0\.0\.1:\d+ instead\./);
+  });
+
+  test('an error status is an error, with the response', async () => {
+    const result = await certgate('rest', '--method', 'patch', '--url', `/subscriptions/${gw.credentials!.subscriptionId}/resourceGroups/demo/providers/Microsoft.App/containerApps/shop?api-version=2025-01-01`, '--body', '{"properties":{"configuration":{"ingress":{"clientCertMode":"require"}}}}');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^ERROR: Bad Request\(\{"error":\{"code":"InvalidRequestContent".*clientCertificateMode/);
+  });
+
+  test('--skip-authorization-header sends none (and the endpoint refuses)', async () => {
+    const result = await certgate('rest', '--url', '/subscriptions?api-version=2022-12-01', '--skip-authorization-header');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /Unauthorized.*AuthenticationFailed/);
+  });
+
+  test('--headers are sent', async () => {
+    const appId = (await ok('containerapp', 'show', '-n', 'shop', '-g', 'demo', '--query', 'id', '-o', 'tsv')).trim();
+    const result = await certgate('rest', '--method', 'patch', '--url', `${appId}?api-version=2025-01-01`, '--headers', 'If-Match="stale"', '--body', '{"tags":{"a":"b"}}');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /Precondition Failed/);
+  });
+});
+
+test('logout forgets the profile', async () => {
+  await ok('logout');
+  assert.equal((await certgate('group', 'list')).code, 1);
+});

@@ -1,0 +1,36 @@
+// Runs the real certgate CLI (and other commands) as child processes for tests.
+import { execFile } from 'node:child_process';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const NODE = join(ROOT, 'node_modules', '.bin', 'node');
+export const MAIN = join(ROOT, 'src', 'main.ts');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment without variables that change how the CLI or Node runs, plus `extra`. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (name.startsWith('CERTGATE_') || name.startsWith('NODE_TEST') || name === 'NODE_OPTIONS' || name === 'NO_COLOR') continue;
+    env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+export function exec(command: string, args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((done) => {
+    execFile(command, args, { cwd: options.cwd, env: cleanEnv(options.env), timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** `certgate <args>` with the pinned Node. */
+export function certgate(args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+  return exec(NODE, [MAIN, ...args], options);
+}
