@@ -42,14 +42,18 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
-/** The environment without anything that would change how serve runs (CERTGATE_*, the test runner's). */
+/**
+ * The environment without anything that would change how serve runs (CERTGATE_*, the test runner's).
+ * One ingress process per server: these tests start several servers at once on two cores, and
+ * test/serve-workers.test.ts covers the worker pool.
+ */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (name.startsWith('CERTGATE_') || name.startsWith('NODE_TEST') || name === 'NODE_OPTIONS') continue;
     env[name] = value;
   }
-  return { ...env, ...extra };
+  return { ...env, CERTGATE_WORKERS: '1', ...extra };
 }
 
 interface Serve {
@@ -88,8 +92,12 @@ async function startServe(command: string, args: string[], env: NodeJS.ProcessEn
     exited.then(({ code, signal }) => {
       throw new Error(`serve exited (${code ?? signal}) before it was ready:\n${stderr}\n${stdout}`);
     }),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`serve not ready after 10 s:\n${stderr}`)), 10_000).unref()),
-  ]);
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`serve not ready after 20 s:\n${stderr}`)), 20_000).unref()),
+  ]).catch((error: unknown) => {
+    // Never leave a server behind: it would keep this test file (and the suite) from ending.
+    if (child.pid !== undefined && child.exitCode === null) process.kill(options.detached ? -child.pid : child.pid, 'SIGKILL');
+    throw error;
+  });
   const httpsPort = Number(/HTTPS ingress: +https:\/\/127\.0\.0\.1:(\d+) /.exec(banner)?.[1]);
   const httpPort = Number(/HTTP: +http:\/\/127\.0\.0\.1:(\d+) /.exec(banner)?.[1]);
   const dataDir = /data dir: +(.+)\n/.exec(banner)?.[1] ?? '';
@@ -301,7 +309,7 @@ describe('certgate serve', { concurrency: true }, () => {
     for (const [label, args, expected] of cases) {
       test(label, async () => {
         const dataDir = tempDir('certgate-badflag-');
-        const result = await run(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--management-port', '0', ...args], undefined, 10_000);
+        const result = await run(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--management-port', '0', ...args], undefined, 30_000);
         assert.equal(result.code, 2, 'a usage error, as az exits');
         const lines = result.stderr.trimEnd().split('\n');
         assert.ok(lines.length <= 2, `the error and a hint to --help: ${result.stderr}`);
@@ -319,7 +327,7 @@ describe('certgate serve', { concurrency: true }, () => {
       const busy = (blocker.address() as net.AddressInfo).port;
       try {
         const dataDir = tempDir('certgate-busy-');
-        const result = await run(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--https-port', String(busy), '--http-port', '0', '--management-port', '0'], undefined, 10_000);
+        const result = await run(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--https-port', String(busy), '--http-port', '0', '--management-port', '0'], undefined, 30_000);
         assert.equal(result.code, 1);
         const lines = result.stderr.trimEnd().split('\n');
         assert.equal(lines.length, 1, `one line: ${result.stderr}`);

@@ -1,5 +1,6 @@
 // Parsers for command-line values: a bad value is a one-line error naming the option.
 import { InvalidArgumentError } from 'commander';
+import { availableParallelism } from 'node:os';
 
 export function parsePort(value: string): number {
   const port = Number(value);
@@ -13,4 +14,11 @@ export function parseDomain(value: string): string {
     throw new InvalidArgumentError('expected a DNS domain such as certgate.localhost');
   }
   return domain;
+}
+
+export function parseWorkers(value: string): number {
+  if (value === 'auto') return availableParallelism();
+  const count = Number(value);
+  if (!/^\d+$/.test(value) || count < 1 || count > 256) throw new InvalidArgumentError("expected 'auto' or a number of processes from 1 to 256");
+  return count;
 }

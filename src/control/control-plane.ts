@@ -5,13 +5,25 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { Gateway } from '../gateway/gateway.ts';
+import type { IssuedCertificate } from '../pki/issue.ts';
+import type { Store } from '../store/store.ts';
 import { loadOrCreateServerCertificate } from '../pki/local-ca.ts';
 import { createPrincipal, principalId, PRINCIPAL_TYPE } from './auth/principals.ts';
 import { tokenIssuer } from './auth/tokens.ts';
 import { createManagementServer } from './http/server.ts';
 import { ensureDefaultSubscription } from './resources/resource-manager.ts';
 import type { ControlContext } from './resources/context.ts';
+
+/**
+ * What the control plane runs on: the store, the data dir and CA, and a way to wait until the
+ * ingress (every worker of it) enforces a revision. A Gateway is one; so is a worker pool's primary.
+ */
+export interface ControlPlaneHost {
+  readonly store: Store;
+  readonly dataDir: string;
+  readonly ca: IssuedCertificate;
+  waitForRevision(revision: number): Promise<void>;
+}
 
 export interface ControlPlaneOptions {
   readonly bindAddress: string;
@@ -49,7 +61,7 @@ export class ControlPlane {
     this.newCredentialsPath = newCredentialsPath;
   }
 
-  static async start(gateway: Gateway, options: ControlPlaneOptions, log: Logger): Promise<ControlPlane> {
+  static async start(gateway: ControlPlaneHost, options: ControlPlaneOptions, log: Logger): Promise<ControlPlane> {
     const store = gateway.store;
     const subscriptionId = ensureDefaultSubscription(store);
     const tokens = tokenIssuer(store);

@@ -15,7 +15,8 @@ import {
 } from '../model/resources.ts';
 import { Ingress, type IngressAddresses, type IngressOptions } from '../ingress/ingress.ts';
 import { compileSnapshot, TlsPolicyCache, type ServerCredentials, type SnapshotInput } from '../ingress/snapshot.ts';
-import { loadOrCreateLocalCa, loadOrCreateServerCertificate } from '../pki/local-ca.ts';
+import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
+import { ServerCertificates } from './server-certificates.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import { SqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/store.ts';
@@ -25,10 +26,16 @@ export interface GatewayOptions {
   readonly ingress: IngressOptions;
   /** An already open store; by default the embedded one in the data dir. */
   readonly store?: Store;
+  /** Shared by the worker processes of one gateway, so TLS sessions resume on any of them. */
+  readonly ticketKeySeed?: Buffer;
+  /**
+   * Also check the store for changes this often. Needed when another process writes the store
+   * (the in-process change feed only hears this process's writes); a worker also hears of them by IPC.
+   */
+  readonly pollIntervalMs?: number;
+  /** Called each time the ingress starts serving a new revision. */
+  readonly onApplied?: (revision: number) => void;
 }
-
-/** The name the fallback certificate is made for (served when SNI is absent or unknown). */
-const FALLBACK_HOSTNAMES = ['localhost'];
 
 export class Gateway {
   readonly store: Store;
@@ -37,15 +44,17 @@ export class Gateway {
   readonly dataDir: string;
   readonly #log: Logger;
   readonly #cache: TlsPolicyCache;
-  readonly #serverCertificates = new Map<string, Promise<ServerCredentials>>();
+  readonly #certificates: ServerCertificates;
   #applied: number;
   #compiling: Promise<void> | undefined;
   #waiters: { revision: number; resolve: () => void }[] = [];
   #unsubscribe: () => void = () => {};
   #addresses: IngressAddresses | undefined;
+  #onApplied: ((revision: number) => void) | undefined;
 
-  private constructor(dataDir: string, store: Store, ca: IssuedCertificate, ingress: Ingress, cache: TlsPolicyCache, applied: number, log: Logger) {
+  private constructor(dataDir: string, store: Store, ca: IssuedCertificate, certificates: ServerCertificates, ingress: Ingress, cache: TlsPolicyCache, applied: number, log: Logger) {
     this.dataDir = dataDir;
+    this.#certificates = certificates;
     this.store = store;
     this.ca = ca;
     this.ingress = ingress;
@@ -58,16 +67,22 @@ export class Gateway {
     const store = options.store ?? new SqliteStore(join(options.dataDir, 'certgate.db'));
     try {
       const ca = await loadOrCreateLocalCa(options.dataDir);
-      const cache = new TlsPolicyCache();
-      const certificates = new Map<string, Promise<ServerCredentials>>();
+      const cache = new TlsPolicyCache(options.ticketKeySeed);
+      const certificates = new ServerCertificates(options.dataDir, ca);
       const revision = store.revision();
-      const input = await gatherSnapshotInput(store, options.dataDir, ca, certificates, revision);
+      const input = await gatherSnapshotInput(store, certificates, revision);
       const { snapshot, problems } = compileSnapshot(input, cache);
       for (const problem of problems) log.warn({ problem }, 'configuration left out of the ingress');
       const ingress = new Ingress(snapshot, options.ingress, log);
-      const gateway = new Gateway(options.dataDir, store, ca, ingress, cache, revision, log);
-      for (const [key, value] of certificates) gateway.#serverCertificates.set(key, value);
-      gateway.#unsubscribe = store.subscribe(() => void gateway.refresh());
+      const gateway = new Gateway(options.dataDir, store, ca, certificates, ingress, cache, revision, log);
+      gateway.#onApplied = options.onApplied;
+      const unsubscribe = store.subscribe(() => void gateway.refresh());
+      const poll = options.pollIntervalMs ? setInterval(() => void gateway.refresh(), options.pollIntervalMs) : undefined;
+      poll?.unref();
+      gateway.#unsubscribe = () => {
+        unsubscribe();
+        clearInterval(poll);
+      };
       gateway.#addresses = await ingress.listen();
       return gateway;
     } catch (error) {
@@ -113,7 +128,7 @@ export class Gateway {
     while (this.store.revision() > this.#applied) {
       const revision = this.store.revision();
       try {
-        const input = await gatherSnapshotInput(this.store, this.dataDir, this.ca, this.#serverCertificates, revision);
+        const input = await gatherSnapshotInput(this.store, this.#certificates, revision);
         const { snapshot, problems } = compileSnapshot(input, this.#cache);
         for (const problem of problems) this.#log.warn({ problem, revision }, 'configuration left out of the ingress');
         this.ingress.swap(snapshot);
@@ -123,6 +138,7 @@ export class Gateway {
         this.#log.error({ err: error, revision }, 'route snapshot could not be built; the previous one stays');
       }
       this.#applied = revision;
+      this.#onApplied?.(revision);
       const ready = this.#waiters.filter((waiter) => waiter.revision <= revision);
       this.#waiters = this.#waiters.filter((waiter) => waiter.revision > revision);
       for (const waiter of ready) waiter.resolve();
@@ -130,33 +146,9 @@ export class Gateway {
   }
 }
 
-async function gatherSnapshotInput(
-  store: Store,
-  dataDir: string,
-  ca: IssuedCertificate,
-  serverCertificates: Map<string, Promise<ServerCredentials>>,
-  revision: number,
-): Promise<SnapshotInput> {
+async function gatherSnapshotInput(store: Store, certificates: ServerCertificates, revision: number): Promise<SnapshotInput> {
   const environments = store.list({ type: ENVIRONMENT_TYPE }).map(environmentView);
   const apps = store.list({ type: APP_TYPE }).map(appView);
-  // Issued (or read from the data dir) once per set of names, then kept in memory.
-  const serverCertificate = (hostnames: string[]): Promise<ServerCredentials> => {
-    const key = hostnames.join(',');
-    const cached = serverCertificates.get(key);
-    if (cached) return cached;
-    const credentials = loadOrCreateServerCertificate(dataDir, ca, hostnames).then(
-      (issued: IssuedCertificate): ServerCredentials => ({ kind: 'pem', certPem: issued.certPem, keyPem: issued.keyPem }),
-    );
-    credentials.catch(() => serverCertificates.delete(key));
-    serverCertificates.set(key, credentials);
-    return credentials;
-  };
-  const environmentCertificates = new Map<string, ServerCredentials>();
-  for (const environment of environments) {
-    if (!environment.defaultDomain) continue;
-    const domain = environment.defaultDomain.toLowerCase();
-    environmentCertificates.set(resourceKey(environment.id), await serverCertificate([`*.${domain}`, domain]));
-  }
   const uploadedCertificates = new Map<string, ServerCredentials>();
   for (const certificate of store.list({ type: CERTIFICATE_TYPE })) {
     const secret = store.getSecret(certificate.id);
@@ -168,8 +160,8 @@ async function gatherSnapshotInput(
     revision,
     environments,
     apps,
-    environmentCertificates,
+    environmentCertificates: await certificates.forEnvironments(environments),
     uploadedCertificates,
-    fallbackCertificate: await serverCertificate(FALLBACK_HOSTNAMES),
+    fallbackCertificate: await certificates.fallback(),
   };
 }

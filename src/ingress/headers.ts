@@ -98,6 +98,33 @@ export function clientResponseHeaders(
   return out;
 }
 
+/**
+ * The app's response headers for the client as a flat [name, value, ...] list (what
+ * `writeHead` takes for HTTP/1.1 and HTTP/2 alike), from undici's raw header buffers, hop-by-hop
+ * headers removed. Repeated headers (Set-Cookie) stay separate entries.
+ */
+export function clientResponseRawHeaders(raw: readonly Buffer[]): string[] {
+  const out: string[] = [];
+  let named: Set<string> | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const lower = name.toLowerCase();
+    if (lower === 'connection') {
+      const value = raw[i + 1]!.toString('latin1');
+      // The usual values name no header that would not be dropped anyway.
+      if (value === 'keep-alive' || value === 'close') continue;
+      for (const token of tokenSet(value)) (named ??= new Set()).add(token);
+      continue;
+    }
+    if (HOP_BY_HOP.has(lower)) continue;
+    out.push(lower, raw[i + 1]!.toString('latin1'));
+  }
+  if (named === undefined) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!named.has(out[i]!)) kept.push(out[i]!, out[i + 1]!);
+  return kept;
+}
+
 /** Header names listed in Connection are hop-by-hop too (RFC 9110 7.6.1). */
 function connectionOptions(rawHeaders: readonly string[]): Set<string> | undefined {
   let set: Set<string> | undefined;

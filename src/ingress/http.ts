@@ -6,7 +6,7 @@ import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { admitRequest } from './admission.ts';
+import { admitRequest, type Admission } from './admission.ts';
 import { connectionState, type ConnectionState } from './connection.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import { proxyRequest, sendPlain, type ClientRequest, type ClientResponse } from './proxy.ts';
@@ -96,13 +96,28 @@ function handleTlsRequest(deps: HttpStageDeps, req: ClientRequest, res: ClientRe
     sendPlain(res, 400, 'the :authority and Host headers name different hosts');
     return;
   }
-  const admission = admitRequest(deps.snapshot(), connection.route, authority, connection.servername);
+  const admission = admitCached(deps.snapshot(), connection, authority);
   if (!admission.admit) {
     sendPlain(res, admission.status, admission.message, admission.closeConnection);
     if (admission.closeConnection && 'stream' in req) req.stream.session?.close();
     return;
   }
   forward(deps, req, res, admission.app, connection, authority ?? admission.host);
+}
+
+/**
+ * The connection's last admission, reused while the snapshot and the Host are the same: every request
+ * of a keep-alive connection (or HTTP/2 session) names the same host, and admission depends on nothing
+ * else.
+ */
+const admissions = new WeakMap<ConnectionState, { snapshot: RouteSnapshot; authority: string | undefined; admission: Admission }>();
+
+function admitCached(snapshot: RouteSnapshot, connection: ConnectionState, authority: string | undefined): Admission {
+  const last = admissions.get(connection);
+  if (last !== undefined && last.snapshot === snapshot && last.authority === authority) return last.admission;
+  const admission = admitRequest(snapshot, connection.route, authority, connection.servername);
+  admissions.set(connection, { snapshot, authority, admission });
+  return admission;
 }
 
 function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: http.ServerResponse): void {

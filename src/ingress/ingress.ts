@@ -106,6 +106,9 @@ export class Ingress {
       for (const session of this.#http.sessions) session.close();
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    if (this.#sockets.size > 0) {
+      this.#log.warn({ connections: this.#sockets.size, graceMs }, 'closing connections still open after the grace period');
+    }
     for (const socket of this.#sockets) socket.destroy();
     await stopped;
     await this.#pools.close();

@@ -2,10 +2,9 @@
 // HTTP/2 clients alike (through Node's HTTP/2 compatibility API, which mirrors node:http).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { pipeline } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import { clientResponseHeaders } from './headers.ts';
+import { clientResponseRawHeaders } from './headers.ts';
 import type { Upstream } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
 
@@ -54,6 +53,95 @@ export function hasRequestBody(req: ClientRequest): boolean {
   return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
 }
 
+/**
+ * One request to the app through undici's dispatcher, its answer written straight to the client's
+ * response: raw header buffers in, a flat header list out, body chunks passed on as they come (with
+ * back-pressure both ways). No stream objects, pipeline or AbortController per request: those cost
+ * more than the rest of the proxying (see docs/performance.md).
+ */
+class ForwardHandler implements Dispatcher.DispatchHandler {
+  readonly #res: ClientResponse;
+  readonly #upstream: Upstream;
+  readonly #log: Logger;
+  #abort: ((error?: Error) => void) | undefined;
+  #resume: (() => void) | undefined;
+  /** The client went away, or the answer was replaced by an error: the app's answer is not wanted. */
+  #abandoned = false;
+  /** The client's side is full: undici was told to pause and waits for `drain`. */
+  #waitingForDrain = false;
+
+  constructor(res: ClientResponse, upstream: Upstream, log: Logger) {
+    this.#res = res;
+    this.#upstream = upstream;
+    this.#log = log;
+    // The client went away before the answer was complete: stop the app's request too.
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      this.#abandoned = true;
+      this.#abort?.(new Error('the client closed the connection'));
+    });
+  }
+
+  onConnect(abort: (error?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#abandoned) abort(new Error('the client closed the connection'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // 1xx (other than 100, which undici refuses): informational, not passed on.
+    if (statusCode < 200) return true;
+    this.#resume = resume;
+    const res = this.#res;
+    try {
+      (res as ServerResponse).writeHead(statusCode, clientResponseRawHeaders(rawHeaders));
+    } catch (writeError) {
+      // The app sent a header the client's protocol cannot carry.
+      this.#abandoned = true;
+      this.#log.warn({ err: writeError, app: this.#upstream.origin }, 'invalid response header from app');
+      sendPlain(res, 502, 'the app sent an invalid response (app_error)');
+      this.#abort?.(writeError as Error);
+      return false;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#abandoned) return false;
+    // Node corks the client's socket for the rest of the tick: a small answer's headers, body and
+    // end still leave in one TLS write.
+    if ((this.#res as ServerResponse).write(chunk)) return true;
+    // The client reads slower than the app sends: pause the app until the client drains.
+    if (!this.#waitingForDrain) {
+      this.#waitingForDrain = true;
+      this.#res.once('drain', () => {
+        this.#waitingForDrain = false;
+        this.#resume?.();
+      });
+    }
+    return false;
+  }
+
+  onComplete(): void {
+    if (!this.#abandoned) this.#res.end();
+  }
+
+  onError(error: Error): void {
+    if (this.#abandoned) return;
+    this.#abandoned = true;
+    const res = this.#res;
+    if (res.headersSent) {
+      // The app reset mid-response: HTTP/1.1 closes the connection and HTTP/2 resets the stream, so a
+      // truncated answer is never passed off as complete.
+      this.#log.warn({ err: error, app: this.#upstream.origin }, 'response from app aborted');
+      res.destroy(error);
+      return;
+    }
+    const failure = upstreamFailureStatus(error);
+    this.#log.warn({ err: error, app: this.#upstream.origin, reason: failure.reason }, 'request to app failed');
+    sendPlain(res, failure.status, `${failure.status === 504 ? 'the app did not answer in time' : 'the app is unavailable'} (${failure.reason})`);
+  }
+}
+
 export function proxyRequest(
   req: ClientRequest,
   res: ClientResponse,
@@ -62,43 +150,11 @@ export function proxyRequest(
   pools: UpstreamPools,
   log: Logger,
 ): void {
-  const abort = new AbortController();
-  // The client went away before the answer was complete: stop the app's request too.
-  res.once('close', () => {
-    if (!res.writableFinished) abort.abort();
-  });
-  const method = req.method ?? 'GET';
-  const options: Dispatcher.RequestOptions = {
+  const options: Dispatcher.DispatchOptions = {
     path: req.url ?? '/',
-    method: method as Dispatcher.HttpMethod,
+    method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
     headers,
     body: hasRequestBody(req) ? req : null,
-    signal: abort.signal,
   };
-  pools.pool(upstream).request(options, (error, data) => {
-    if (error) {
-      if (abort.signal.aborted) return;
-      const failure = upstreamFailureStatus(error);
-      log.warn({ err: error, app: upstream.origin, reason: failure.reason }, 'request to app failed');
-      sendPlain(res, failure.status, `${failure.status === 504 ? 'the app did not answer in time' : 'the app is unavailable'} (${failure.reason})`);
-      return;
-    }
-    const { statusCode, headers: responseHeaders, body } = data;
-    try {
-      (res as ServerResponse).writeHead(statusCode, clientResponseHeaders(responseHeaders));
-    } catch (writeError) {
-      // The app sent a header the client's protocol cannot carry.
-      body.destroy();
-      log.warn({ err: writeError, app: upstream.origin }, 'invalid response header from app');
-      sendPlain(res, 502, 'the app sent an invalid response (app_error)');
-      return;
-    }
-    // If the app resets mid-response, pipeline destroys the client's response: HTTP/1.1 closes the
-    // connection and HTTP/2 resets the stream, so a truncated answer is never passed off as complete.
-    pipeline(body, res as NodeJS.WritableStream, (streamError) => {
-      if (streamError && !abort.signal.aborted) {
-        log.warn({ err: streamError, app: upstream.origin }, 'response from app aborted');
-      }
-    });
-  });
+  pools.pool(upstream).dispatch(options, new ForwardHandler(res, upstream, log));
 }

@@ -2,7 +2,7 @@
 // the store once per change and then only read. SecureContexts are built here, before traffic
 // arrives, and reused across snapshots while their inputs are unchanged, so TLS sessions and
 // connections made under an unchanged policy stay valid when some other app changes.
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import tls from 'node:tls';
 import { constants as cryptoConstants } from 'node:crypto';
 import { DEFAULT_TARGET_HOST, normalizeClientCertificateMode, type ClientCertificateMode } from '../model/ingress.ts';
@@ -84,6 +84,16 @@ const BASE_CONTEXT_OPTIONS: tls.SecureContextOptions = Object.freeze({
 export class TlsPolicyCache {
   #policies = new Map<string, TlsPolicy>();
   #used = new Set<string>();
+  readonly #ticketKeySeed: Buffer | undefined;
+
+  /**
+   * @param ticketKeySeed when given, each context's session-ticket keys are derived from it and the
+   *   policy, so every worker process that shares the seed can resume the others' sessions (of the
+   *   same policy only). Without it each context gets random keys of its own.
+   */
+  constructor(ticketKeySeed?: Buffer) {
+    this.#ticketKeySeed = ticketKeySeed;
+  }
 
   policy(scope: string, mode: ClientCertificateMode | 'none', credentials: ServerCredentials): TlsPolicy {
     const fingerprint = credentialsFingerprint(credentials);
@@ -96,9 +106,9 @@ export class TlsPolicyCache {
     // its certificate stops a session made under one app's (or mode's) policy skipping another's
     // certificate check (nginx CVE-2025-23419). OpenSSL allows at most 32 bytes.
     const sessionIdContext = createHash('sha256').update(key).digest('hex').slice(0, 32);
-    (secureContext as unknown as { context: { setSessionIdContext(id: string): void } }).context.setSessionIdContext(
-      sessionIdContext,
-    );
+    const native = (secureContext as unknown as { context: { setSessionIdContext(id: string): void; setTicketKeys(keys: Buffer): void } }).context;
+    native.setSessionIdContext(sessionIdContext);
+    if (this.#ticketKeySeed) native.setTicketKeys(deriveTicketKeys(this.#ticketKeySeed, key));
     const policy: TlsPolicy = Object.freeze({
       secureContext,
       requestCert: mode === 'accept' || mode === 'require',
@@ -199,6 +209,12 @@ function contextCredentials(credentials: ServerCredentials): tls.SecureContextOp
   return credentials.kind === 'pem'
     ? { cert: credentials.certPem, key: credentials.keyPem }
     : { pfx: Buffer.from(credentials.pfx), passphrase: credentials.password };
+}
+
+/** 48 bytes (name, HMAC secret, AES key) for OpenSSL's ticket callback, unique to the seed and policy. */
+function deriveTicketKeys(seed: Buffer, policyKey: string): Buffer {
+  const block = (label: string) => createHmac('sha256', seed).update(label).update('\0').update(policyKey).digest();
+  return Buffer.concat([block('ticket-keys-1'), block('ticket-keys-2')]).subarray(0, 48);
 }
 
 function credentialsFingerprint(credentials: ServerCredentials): string {

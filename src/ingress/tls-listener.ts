@@ -25,7 +25,8 @@ export const DEFAULT_TLS_LIMITS: TlsListenerLimits = Object.freeze({
   handshakeTimeoutMs: 10_000,
 });
 
-const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
+/** ALPN in wire format (length-prefixed names), made once rather than for every connection. */
+const ALPN_PROTOCOLS = Buffer.from([2, ...Buffer.from('h2'), 8, ...Buffer.from('http/1.1')]);
 
 export interface TlsListenerDeps {
   readonly snapshot: () => RouteSnapshot;
@@ -39,7 +40,10 @@ export interface TlsListenerDeps {
 
 export function createTlsListener(deps: TlsListenerDeps): net.Server {
   const server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => acceptConnection(deps, socket));
-  server.on('error', (error) => deps.log.error({ err: error }, 'HTTPS listener error'));
+  // Errors while starting to listen are the caller's (listen rejects); later ones are logged.
+  server.on('error', (error) => {
+    if (server.listening) deps.log.error({ err: error }, 'HTTPS listener error');
+  });
   return server;
 }
 
@@ -60,21 +64,34 @@ function acceptConnection(deps: TlsListenerDeps, socket: net.Socket): void {
       fail(`ClientHello larger than ${limits.maxClientHelloBytes} bytes`);
       return;
     }
-    buffer ??= Buffer.allocUnsafe(limits.maxClientHelloBytes);
-    chunk.copy(buffer, length);
-    length += chunk.length;
-    const received = buffer.subarray(0, length);
+    let received: Buffer;
+    if (length === 0) {
+      // The usual case: the whole hello in the first chunk, read in place (no copy).
+      received = chunk;
+    } else {
+      buffer ??= Buffer.allocUnsafe(limits.maxClientHelloBytes);
+      chunk.copy(buffer, length);
+      received = buffer.subarray(0, length + chunk.length);
+    }
     const hello = readClientHello(received, limits.maxClientHelloBytes);
-    if (hello.status === 'incomplete') return;
+    if (hello.status === 'incomplete') {
+      if (length === 0) {
+        // Keep what came so far: the next chunk is appended to it.
+        buffer = Buffer.allocUnsafe(limits.maxClientHelloBytes);
+        chunk.copy(buffer, 0);
+      }
+      length += chunk.length;
+      return;
+    }
     if (hello.status === 'error') {
       fail(hello.reason);
       return;
     }
     cleanup();
     socket.pause();
-    // Give the bytes back (a copy: the TLS socket reads them later): the ClientHello is read from
-    // the socket's buffer.
-    socket.unshift(Buffer.from(received));
+    // Give the bytes back: the TLS socket reads the ClientHello from the socket's buffer. A chunk
+    // read in place is the socket's own; the reassembly buffer is copied out (it is not kept).
+    socket.unshift(received === chunk ? chunk : Buffer.from(received));
     startTls(deps, socket, hello.serverName, peer);
   };
   const onEarlyClose = () => cleanup();
@@ -148,11 +165,23 @@ function clientCertificateHeader(socket: tls.TLSSocket): string | undefined {
   const leaf = socket.getPeerX509Certificate();
   if (!leaf) return undefined;
   const chain: Buffer[] = [];
-  const seen = new Set<string>();
+  let key = '';
   for (let cert: typeof leaf | undefined = leaf; cert && chain.length < 16; cert = cert.issuerCertificate) {
-    if (seen.has(cert.fingerprint256)) break;
-    seen.add(cert.fingerprint256);
-    chain.push(cert.raw);
+    const raw = cert.raw;
+    // A self-signed certificate is its own issuer: stop at the first repeat.
+    if (chain.some((seen) => seen.equals(raw))) break;
+    chain.push(raw);
+    key += raw.toString('latin1');
   }
-  return formatXfcc(chain);
+  // A client reconnecting with the same certificates gets the header made the first time.
+  const cached = xfccCache.get(key);
+  if (cached !== undefined) return cached;
+  const header = formatXfcc(chain);
+  if (xfccCache.size >= XFCC_CACHE_ENTRIES) xfccCache.delete(xfccCache.keys().next().value!);
+  xfccCache.set(key, header);
+  return header;
 }
+
+/** X-Forwarded-Client-Cert values by the DER of the chain they were made from (oldest dropped first). */
+const xfccCache = new Map<string, string>();
+const XFCC_CACHE_ENTRIES = 256;

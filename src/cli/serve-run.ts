@@ -1,0 +1,119 @@
+// What `certgate serve` runs, loaded only when it runs (flag errors and --help stay fast).
+import cluster from 'node:cluster';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { ControlPlane, type ControlPlaneHost } from '../control/control-plane.ts';
+import { WorkerPool, runWorker } from '../gateway/cluster.ts';
+import { Gateway } from '../gateway/gateway.ts';
+import { ServerCertificates } from '../gateway/server-certificates.ts';
+import type { IngressAddresses } from '../ingress/ingress.ts';
+import { createLogger } from '../log.ts';
+import { ENVIRONMENT_TYPE, environmentView } from '../model/resources.ts';
+import { caCertificatePath, loadOrCreateLocalCa } from '../pki/local-ca.ts';
+import { SqliteStore } from '../store/sqlite.ts';
+import type { ServeOptions } from './serve.ts';
+
+export async function runServe(options: ServeOptions): Promise<void> {
+  const log = createLogger(options.logLevel);
+  const dataDir = resolve(options.dataDir);
+  const ingress = { bindAddress: options.bind, httpsPort: options.httpsPort, httpPort: options.httpPort };
+  if (cluster.isWorker) {
+    await runWorker({ dataDir, ingress }, log);
+    return;
+  }
+  let running: { addresses: IngressAddresses; control: ControlPlane; stop: (graceMs: number) => Promise<void> };
+  if (options.workers <= 1) {
+    // One process: ingress, store and management API together.
+    const gateway = await Gateway.start({ dataDir, ingress }, log);
+    const control = await startControlPlane(gateway, options, log, () => gateway.close(0));
+    running = { addresses: gateway.addresses, control, stop: (graceMs) => gateway.close(graceMs) };
+  } else {
+    // The primary owns the store's writes and the management API; the workers serve the ingress.
+    const store = new SqliteStore(join(dataDir, 'certgate.db'));
+    const ca = await loadOrCreateLocalCa(dataDir);
+    const pool = new WorkerPool(options.workers, log);
+    // The primary issues the server certificates a revision needs before the workers hear of it, so
+    // that they all serve the same ones (and so resume each other's TLS sessions).
+    const certificates = new ServerCertificates(dataDir, ca);
+    const prepare = () => Promise.all([certificates.fallback(), certificates.forEnvironments(store.list({ type: ENVIRONMENT_TYPE }).map(environmentView))]);
+    await prepare();
+    store.subscribe((revision) => {
+      prepare().then(
+        () => pool.broadcast(revision),
+        (error: unknown) => {
+          log.error({ err: error, revision }, 'server certificates could not be issued');
+          pool.broadcast(revision);
+        },
+      );
+    });
+    let addresses: IngressAddresses;
+    try {
+      addresses = await pool.start();
+    } catch (error) {
+      await pool.stop(0);
+      store.close();
+      throw error;
+    }
+    const host = { store, dataDir, ca, waitForRevision: (revision: number) => pool.waitForRevision(revision) };
+    const stop = async (graceMs: number) => {
+      await pool.stop(graceMs);
+      store.close();
+    };
+    const control = await startControlPlane(host, options, log, () => stop(0));
+    running = { addresses, control, stop };
+  }
+  const { control, addresses } = running;
+  printBanner(options, dataDir, addresses, control);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: no new connections, in-flight requests finish');
+    Promise.all([control.close(), running.stop(10_000)]).then(
+      () => {
+        log.flush();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'unclean stop');
+        log.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function startControlPlane(host: ControlPlaneHost, options: ServeOptions, log: Logger, undo: () => Promise<void>): Promise<ControlPlane> {
+  try {
+    return await ControlPlane.start(host, { bindAddress: options.managementBind, port: options.managementPort, baseDomain: options.domain }, log);
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+}
+
+function printBanner(options: ServeOptions, dataDir: string, addresses: IngressAddresses, control: ControlPlane): void {
+  const { httpsPort, httpPort } = addresses;
+  const lines = [
+    'certgate is running',
+    `  HTTPS ingress:  https://${options.bind}:${httpsPort} (apps at https://<app>.<environment>.${options.domain}:${httpsPort})`,
+    `  HTTP:           http://${options.bind}:${httpPort} (redirects to HTTPS)`,
+    `  management API: ${control.endpoint} (ARM; subscription ${control.subscriptionId})`,
+    `  workers:        ${options.workers} (ingress processes)`,
+    `  data dir:       ${dataDir}`,
+    `  CA certificate: ${caCertificatePath(dataDir)} (trust it to reach apps without -k)`,
+  ];
+  if (control.newCredentialsPath) {
+    lines.push(
+      '',
+      `First start: the administrator's credentials are in ${control.newCredentialsPath} (mode 0600; shown nowhere else).`,
+      'Next:',
+      `  npx certgate login --data-dir ${options.dataDir}`,
+      '  npx certgate group create --name demo --location local',
+      '  npx certgate containerapp env create --name env1 --resource-group demo',
+    );
+  }
+  process.stderr.write(`${lines.join('\n')}\n`);
+}

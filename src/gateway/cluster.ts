@@ -1,0 +1,167 @@
+// One process per core on the shared ports (node:cluster). The primary owns the store's writes
+// (the management API) and tells the workers of each committed revision; each worker runs the
+// ingress, compiles its own snapshot from the store, and says when it serves a revision. A write is
+// answered once every ready worker serves it. Workers share a per-run TLS ticket-key seed, so a
+// session resumes whichever worker the next connection lands on.
+import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { IngressAddresses } from '../ingress/ingress.ts';
+import { Gateway, type GatewayOptions } from './gateway.ts';
+
+type ToWorker = { type: 'revision'; revision: number } | { type: 'stop'; graceMs: number };
+type ToPrimary =
+  | { type: 'ready'; addresses: IngressAddresses; applied: number }
+  | { type: 'applied'; revision: number }
+  | { type: 'failed'; message: string };
+
+const SEED_VARIABLE = 'CERTGATE_TICKET_KEY_SEED';
+const RESTART_DELAY_MS = 1_000;
+
+/** In the primary: forks, watches and restarts the workers, and tracks what each serves. */
+export class WorkerPool {
+  readonly #log: Logger;
+  readonly #count: number;
+  readonly #applied = new Map<number, number>();
+  #addresses: IngressAddresses | undefined;
+  #waiters: { revision: number; resolve: () => void }[] = [];
+  #stopping = false;
+  #startFailure: string | undefined;
+  #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+
+  constructor(count: number, log: Logger) {
+    this.#count = count;
+    this.#log = log;
+  }
+
+  /** Forks the workers and resolves when all serve (or rejects if one cannot start). */
+  start(): Promise<IngressAddresses> {
+    const seed = randomBytes(32).toString('base64');
+    cluster.on('message', (worker, message: ToPrimary) => this.#onMessage(worker, message));
+    cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal, seed));
+    for (let i = 0; i < this.#count; i++) cluster.fork({ [SEED_VARIABLE]: seed });
+    return new Promise((resolve, reject) => {
+      this.#readyWaiters.push({ resolve: () => resolve(this.#addresses!), reject });
+    });
+  }
+
+  /** Tells every worker that the store is at `revision`. */
+  broadcast(revision: number): void {
+    for (const worker of Object.values(cluster.workers ?? {})) {
+      if (worker?.isConnected()) worker.send({ type: 'revision', revision } satisfies ToWorker);
+    }
+  }
+
+  /** Resolves once every ready worker serves `revision` or later. */
+  waitForRevision(revision: number): Promise<void> {
+    if (this.#lowestApplied() >= revision) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ revision, resolve }));
+  }
+
+  /** Asks every worker to drain and waits (at most graceMs + 2 s) for them to exit. */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
+    const exited = workers.map((worker) => new Promise<void>((resolve) => (worker.isDead() ? resolve() : worker.once('exit', () => resolve()))));
+    for (const worker of workers) if (worker.isConnected()) worker.send({ type: 'stop', graceMs } satisfies ToWorker);
+    const deadline = setTimeout(() => workers.forEach((worker) => worker.process.kill('SIGKILL')), graceMs + 2_000);
+    await Promise.all(exited);
+    clearTimeout(deadline);
+  }
+
+  #onMessage(worker: Worker, message: ToPrimary): void {
+    if (message.type === 'ready') {
+      this.#addresses ??= message.addresses;
+      this.#applied.set(worker.id, message.applied);
+      if (this.#applied.size === this.#count) for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
+    } else if (message.type === 'applied') {
+      this.#applied.set(worker.id, Math.max(this.#applied.get(worker.id) ?? 0, message.revision));
+    } else if (message.type === 'failed') {
+      this.#startFailure ??= message.message;
+    }
+    this.#release();
+  }
+
+  #onExit(worker: Worker, code: number | null, signal: string | null, seed: string): void {
+    const wasReady = this.#applied.delete(worker.id);
+    this.#release();
+    if (this.#stopping) return;
+    if (!wasReady && this.#addresses === undefined) {
+      // A worker that dies before the pool ever served: the configuration is wrong (a port taken, say).
+      const reason = this.#startFailure ?? `exit ${code ?? signal}`;
+      for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(new Error(reason));
+      return;
+    }
+    this.#log.error({ worker: worker.id, code, signal }, 'ingress worker died; starting another');
+    setTimeout(() => {
+      if (!this.#stopping) cluster.fork({ [SEED_VARIABLE]: seed });
+    }, RESTART_DELAY_MS).unref();
+  }
+
+  #lowestApplied(): number {
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const applied of this.#applied.values()) lowest = Math.min(lowest, applied);
+    return lowest;
+  }
+
+  #release(): void {
+    const lowest = this.#lowestApplied();
+    const ready = this.#waiters.filter((waiter) => waiter.revision <= lowest);
+    this.#waiters = this.#waiters.filter((waiter) => waiter.revision > lowest);
+    for (const waiter of ready) waiter.resolve();
+  }
+}
+
+/** In a worker: runs the ingress, follows the primary's revisions, and drains on request. */
+export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 'pollIntervalMs' | 'onApplied'>, log: Logger): Promise<void> {
+  const send = (message: ToPrimary) => {
+    if (process.connected) process.send?.(message);
+  };
+  let gateway: Gateway | undefined;
+  let stopRequested: number | undefined;
+  let stopping = false;
+  const stop = (graceMs: number) => {
+    // A stop that comes while the gateway is still starting is carried out as soon as it has started.
+    if (!gateway) {
+      stopRequested ??= graceMs;
+      return;
+    }
+    if (stopping) return;
+    stopping = true;
+    void gateway.close(graceMs).finally(() => process.exit(0));
+  };
+  // Listening before the gateway starts: a message sent meanwhile must not be lost.
+  process.on('message', (message: ToWorker) => {
+    if (message.type === 'revision') void gateway?.refresh();
+    else if (message.type === 'stop') stop(message.graceMs);
+  });
+  // The primary is gone (even killed with SIGKILL): stop serving rather than run unmanaged.
+  process.on('disconnect', () => stop(1_000));
+  // A terminal's Ctrl-C reaches the whole process group: the primary coordinates the stop.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => stop(10_000));
+  const seed = process.env[SEED_VARIABLE];
+  try {
+    gateway = await Gateway.start(
+      {
+        ...options,
+        ...(seed ? { ticketKeySeed: Buffer.from(seed, 'base64') } : {}),
+        // The IPC message is the fast path; polling covers a message that never came.
+        pollIntervalMs: 1_000,
+        onApplied: (revision) => send({ type: 'applied', revision }),
+      },
+      log.child({ worker: cluster.worker?.id }),
+    );
+  } catch (error) {
+    // The primary reports it (once, for all workers) and stops.
+    send({ type: 'failed', message: (error as Error).message });
+    process.disconnect?.();
+    process.exitCode = 1;
+    return;
+  }
+  if (stopRequested !== undefined) {
+    stop(stopRequested);
+    return;
+  }
+  send({ type: 'ready', addresses: gateway.addresses, applied: gateway.appliedRevision });
+}
