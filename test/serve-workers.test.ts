@@ -101,8 +101,19 @@ test('TLS sessions resume whichever worker the next connection lands on', async 
 test('a worker that dies is replaced, and the others keep serving meanwhile', async () => {
   const [victim] = workerPids();
   process.kill(victim!, 'SIGKILL');
-  const withCert = () => curl({ host: HOST, port: httpsPort, caFile, cert: ids.self.certFile, key: ids.self.keyFile });
-  assert.equal(curlResult(await withCert()).status, 200);
+  // A connection handed to the worker as it died is lost (the client retries, as here); the
+  // others are served by the surviving worker.
+  const withCert = () => curl({ host: HOST, port: httpsPort, caFile, cert: ids.self.certFile, key: ids.self.keyFile, extra: ['--max-time', '3'] });
+  const attempts = [];
+  for (let i = 0; i < 5; i++) {
+    const result = await withCert();
+    attempts.push(result.code);
+    if (result.code === 0) {
+      assert.equal(curlResult(result).status, 200);
+      break;
+    }
+  }
+  assert.ok(attempts.includes(0), `served while a worker was down (curl exit codes: ${attempts.join(', ')})`);
   // A new worker starts a second after the death; on a loaded machine its start can take a while.
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline && (workerPids().length < 2 || workerPids().includes(victim!))) await new Promise((resolve) => setTimeout(resolve, 100));

@@ -113,7 +113,7 @@ export class WorkerPool {
 }
 
 /** In a worker: runs the ingress, follows the primary's revisions, and drains on request. */
-export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 'pollIntervalMs' | 'onApplied'>, log: Logger): Promise<void> {
+export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 'pollIntervalMs' | 'onApplied' | 'issueServerCertificates'>, log: Logger): Promise<void> {
   const send = (message: ToPrimary) => {
     if (process.connected) process.send?.(message);
   };
@@ -148,6 +148,8 @@ export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 
         ...(seed ? { ticketKeySeed: Buffer.from(seed, 'base64') } : {}),
         // The IPC message is the fast path; polling covers a message that never came.
         pollIntervalMs: 1_000,
+        // The primary issues them, so that every worker serves the same ones.
+        issueServerCertificates: false,
         onApplied: (revision) => send({ type: 'applied', revision }),
       },
       log.child({ worker: cluster.worker?.id }),

@@ -35,6 +35,8 @@ export interface GatewayOptions {
   readonly pollIntervalMs?: number;
   /** Called each time the ingress starts serving a new revision. */
   readonly onApplied?: (revision: number) => void;
+  /** Whether this process issues the server certificates (default); a worker reads the primary's. */
+  readonly issueServerCertificates?: boolean;
 }
 
 export class Gateway {
@@ -68,7 +70,7 @@ export class Gateway {
     try {
       const ca = await loadOrCreateLocalCa(options.dataDir);
       const cache = new TlsPolicyCache(options.ticketKeySeed);
-      const certificates = new ServerCertificates(options.dataDir, ca);
+      const certificates = new ServerCertificates(options.dataDir, ca, { issue: options.issueServerCertificates ?? true });
       const revision = store.revision();
       const input = await gatherSnapshotInput(store, certificates, revision);
       const { snapshot, problems } = compileSnapshot(input, cache);

@@ -1,7 +1,8 @@
 // The server certificates certgate issues itself from its local CA: a wildcard for each
 // environment's default domain, and the fallback served without (or with an unknown) SNI. Issued
 // once, kept in the data dir, and held in memory after the first read.
-import { loadOrCreateServerCertificate } from '../pki/local-ca.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadOrCreateServerCertificate, loadStoredServerCertificate } from '../pki/local-ca.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import { resourceKey, type EnvironmentView } from '../model/resources.ts';
 import type { ServerCredentials } from '../ingress/snapshot.ts';
@@ -9,14 +10,24 @@ import type { ServerCredentials } from '../ingress/snapshot.ts';
 /** The names the fallback certificate is made for (served when SNI is absent or unknown). */
 const FALLBACK_HOSTNAMES = ['localhost'];
 
+/** How long a reading process waits for the issuing process to write a certificate. */
+const WAIT_FOR_ISSUER_MS = 10_000;
+
 export class ServerCertificates {
   readonly #dataDir: string;
   readonly #ca: IssuedCertificate;
+  readonly #issue: boolean;
   readonly #cache = new Map<string, Promise<ServerCredentials>>();
 
-  constructor(dataDir: string, ca: IssuedCertificate) {
+  /**
+   * @param issue whether this process issues missing certificates. With several processes exactly
+   *   one does (the primary): were each to issue its own, they would serve different certificates
+   *   and could not resume each other's TLS sessions. The others wait for its files.
+   */
+  constructor(dataDir: string, ca: IssuedCertificate, options: { issue: boolean } = { issue: true }) {
     this.#dataDir = dataDir;
     this.#ca = ca;
+    this.#issue = options.issue;
   }
 
   fallback(): Promise<ServerCredentials> {
@@ -38,11 +49,21 @@ export class ServerCertificates {
     const key = hostnames.join(',');
     const cached = this.#cache.get(key);
     if (cached) return cached;
-    const credentials = loadOrCreateServerCertificate(this.#dataDir, this.#ca, hostnames).then(
+    const credentials = (this.#issue ? loadOrCreateServerCertificate(this.#dataDir, this.#ca, hostnames) : this.#waitForIssuer(hostnames)).then(
       (issued): ServerCredentials => ({ kind: 'pem', certPem: issued.certPem, keyPem: issued.keyPem }),
     );
     credentials.catch(() => this.#cache.delete(key));
     this.#cache.set(key, credentials);
     return credentials;
+  }
+
+  async #waitForIssuer(hostnames: string[]): Promise<IssuedCertificate> {
+    const deadline = Date.now() + WAIT_FOR_ISSUER_MS;
+    for (;;) {
+      const stored = await loadStoredServerCertificate(this.#dataDir, this.#ca, hostnames);
+      if (stored) return stored;
+      if (Date.now() > deadline) throw new Error(`no server certificate for ${hostnames.join(', ')} was issued in the data dir`);
+      await sleep(50);
+    }
   }
 }

@@ -163,6 +163,24 @@ function chainAbove(ca: IssuedCertificate): string {
   return isSelfSigned(ca.certificate) ? '' : ca.certPem + ca.chainPem;
 }
 
+function serverCertificatePaths(dataDir: string, hostnames: string[]) {
+  const names = [...new Set(hostnames.map(canonicalName))];
+  const primary = names[0];
+  if (primary === undefined) throw new TypeError('a server certificate needs at least one hostname');
+  const directory = join(dataDir, 'server-certs');
+  const base = join(directory, fileNameFor(primary));
+  return { names, primary, directory, certPath: `${base}.pem`, keyPath: `${base}.key` };
+}
+
+/**
+ * The stored server certificate for `hostnames`, if there is a valid one (issued by `ca` for these
+ * names, not expiring within 30 days); never issues one. For processes that only read the data dir.
+ */
+export async function loadStoredServerCertificate(dataDir: string, ca: IssuedCertificate, hostnames: string[]): Promise<IssuedCertificate | undefined> {
+  const { names, certPath, keyPath } = serverCertificatePaths(dataDir, hostnames);
+  return loadServerCertificate(certPath, keyPath, ca, names);
+}
+
 /**
  * An ECDSA P-256 server certificate for `hostnames` (DNS names, wildcards or IP addresses) issued
  * by `ca`, stored as `<dataDir>/server-certs/<first hostname>.pem` and `.key`. It is reissued when
@@ -173,14 +191,7 @@ export async function loadOrCreateServerCertificate(
   ca: IssuedCertificate,
   hostnames: string[],
 ): Promise<IssuedCertificate> {
-  const names = [...new Set(hostnames.map(canonicalName))];
-  const primary = names[0];
-  if (primary === undefined) throw new TypeError('a server certificate needs at least one hostname');
-  const directory = join(dataDir, 'server-certs');
-  const base = join(directory, fileNameFor(primary));
-  const certPath = `${base}.pem`;
-  const keyPath = `${base}.key`;
-
+  const { names, primary, directory, certPath, keyPath } = serverCertificatePaths(dataDir, hostnames);
   const stored = await loadServerCertificate(certPath, keyPath, ca, names);
   if (stored) return stored;
 
