@@ -1,0 +1,581 @@
+// `npm run bench`: certgate against nginx, HAProxy and Caddy on this machine, side by side.
+//
+//   node bench/run.ts [--quick] [--rounds=N] [--seconds=N] [--idle=N] [--proxies=nginx,haproxy,caddy,certgate]
+//                     [--scenarios=...] [--no-certgate-alone] [--no-install] [--no-multicore] [--keep] [--out=DIR]
+//   (--help lists every option)
+//
+// Installs what it lacks from Debian (nginx-light, haproxy, caddy, apache2-utils, wrk, nghttp2-client;
+// a peer it cannot get is skipped and said so), makes one set of ECDSA P-256 certificates, starts one
+// upstream (nginx, a fixed answer), and measures each proxy in turn (A B C D A B C D ...) with one
+// worker pinned to CPU 0 while the load generator and the upstream share CPU 1. Then certgate alone:
+// mode-change enforcement after a PATCH, PATCHes per second, and the XFCC library (bench/xfcc.ts).
+// Writes bench/results/<UTC time>.json, .md and .svg. See docs/performance.md.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { modeChangeLatency, patchRate, type ModeChangeResult, type PatchRateResult } from './lib/certgate-scenarios.ts';
+import { abHandshakes, buildPreload, h2load, resumes, sTime, wrk, type LoadContext, type LoadResult } from './lib/load.ts';
+import { makeBenchPki, type BenchPki } from './lib/pki.ts';
+import { APP_HOST, BENCH_HOSTS, PROXIES, certgateSupportsWorkers, portIsFree, startUpstream, type CertgateApi, type ProxyDefinition, type RunningProxy } from './lib/proxies.ts';
+import { METRICS, formatNumber, formatRatio, formatSpread, markdownTable, pairRatio, spread, summarize, svgChart, type ChartPanel, type ProxyRound, type ScenarioResult, type Spread, type Summary } from './lib/report.ts';
+import {
+  addHostsEntries, aptInstall, initClockTicks, killAllServices, loadAverage, machineCpu, machineFacts, round, run, sleep, treeCpuSeconds, treeMemory, which, type Service,
+} from './lib/system.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const option = (name: string): string | undefined => argv.find((value) => value.startsWith(`--${name}=`))?.slice(name.length + 3);
+if (flag('help')) {
+  process.stdout.write(`${readHeader()}\n`);
+  process.exit(0);
+}
+const quick = flag('quick');
+const settings = {
+  quick,
+  rounds: Number(option('rounds') ?? (quick ? 1 : 3)),
+  seconds: Number(option('seconds') ?? (quick ? 3 : 10)),
+  idleConnections: Number(option('idle') ?? (quick ? 500 : 2000)),
+  modeChanges: Number(option('changes') ?? (quick ? 20 : 100)),
+  patchSeconds: quick ? 2 : 5,
+  xfccSeconds: quick ? 0.3 : 1,
+  keepAliveConnections: 32,
+  h2Clients: 4,
+  h2Streams: 32,
+  handshakeConcurrency: 16,
+  fixedRateConnections: 32,
+  install: !flag('no-install'),
+  multicore: !flag('no-multicore'),
+  keep: flag('keep'),
+  proxies: (option('proxies') ?? PROXIES.map((proxy) => proxy.name).join(',')).split(',').filter(Boolean),
+  out: option('out') ?? new URL('./results/', import.meta.url).pathname,
+  basePort: Number(option('port') ?? 18400),
+  scenarios: (option('scenarios') ?? 'memory,h1,h2,fixed,fixedOwn,handshakes,resumed,stime').split(','),
+  certgateAlone: !flag('no-certgate-alone'),
+};
+
+function readHeader(): string {
+  return [
+    'usage: node bench/run.ts [--quick] [--rounds=N] [--seconds=N] [--idle=N] [--changes=N] [--proxies=a,b]',
+    '                         [--scenarios=memory,h1,h2,fixed,fixedOwn,handshakes,resumed,stime] [--no-certgate-alone]',
+    '                         [--no-install] [--no-multicore] [--keep] [--out=DIR] [--port=N]',
+  ].join('\n');
+}
+
+const started = new Date();
+const log = (line: string) => process.stderr.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// Tools
+
+const LOAD_TOOLS: Record<string, string> = { wrk: 'wrk', h2load: 'nghttp2-client', ab: 'apache2-utils', taskset: 'util-linux', cc: 'gcc', openssl: 'openssl', curl: 'curl' };
+
+async function ensureTools(definitions: readonly ProxyDefinition[]): Promise<{ skipped: Record<string, string>; installed: string[] }> {
+  const wanted = new Map<string, string>();
+  // The upstream is nginx too.
+  for (const [command, pkg] of Object.entries({ ...LOAD_TOOLS, nginx: 'nginx-light' })) wanted.set(command, pkg);
+  for (const definition of definitions) for (const [command, pkg] of Object.entries(definition.needs)) wanted.set(command, pkg);
+  const missing = new Map<string, string>();
+  for (const [command, pkg] of wanted) if (!(await which(command))) missing.set(command, pkg);
+  const packages = [...new Set(missing.values())];
+  const skipped: Record<string, string> = {};
+  if (packages.length > 0) {
+    if (!settings.install) {
+      log(`missing (not installing, --no-install): ${[...missing.keys()].join(', ')}`);
+    } else {
+      const failed = await aptInstall(packages, log);
+      for (const [pkg, why] of failed) log(`could not install ${pkg}: ${why}`);
+    }
+  }
+  for (const [command, pkg] of wanted) {
+    if (await which(command)) continue;
+    const users = definitions.filter((definition) => command in definition.needs).map((definition) => definition.name);
+    if (users.length > 0) {
+      for (const user of users) skipped[user] = `${command} (Debian package ${pkg}) is not available`;
+      log(`skipping ${users.join(', ')}: ${command} (${pkg}) is not available`);
+    } else {
+      throw new Error(`${command} (Debian package ${pkg}) is needed and not available`);
+    }
+  }
+  return { skipped, installed: packages };
+}
+
+async function toolVersions(definitions: readonly ProxyDefinition[]): Promise<Record<string, string>> {
+  const versions: Record<string, string> = { node: process.version };
+  for (const definition of definitions) versions[definition.name] = await definition.version().catch((error: Error) => `unknown (${error.message})`);
+  const first = async (command: string, args: string[], pattern: RegExp) => {
+    const result = await run(command, args).catch(() => undefined);
+    const text = `${result?.stdout ?? ''}${result?.stderr ?? ''}`;
+    return pattern.exec(text)?.[1] ?? text.split('\n')[0]?.trim() ?? 'unknown';
+  };
+  versions['wrk'] = await first('wrk', ['-v'], /wrk (\S+)/);
+  versions['h2load'] = await first('h2load', ['--version'], /h2load (\S+)/);
+  versions['ab'] = await first('ab', ['-V'], /(Version \S+)/);
+  versions['openssl'] = await first('openssl', ['version'], /(OpenSSL \S+)/);
+  versions['nodeOpenssl'] = process.versions.openssl ?? 'unknown';
+  versions['upstream'] = `nginx ${await first('nginx', ['-v'], /nginx\/(\S+)/)}`;
+  return versions;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One scenario: the proxy's CPU counters around a load generator run.
+
+interface Pids {
+  proxy: number;
+  upstream: number;
+}
+
+async function measured<T extends LoadResult>(pids: Pids, perUnit: (result: T) => number, load: () => Promise<T>): Promise<T & ScenarioResult & { otherCpuPercent: number }> {
+  const cpuBefore = treeCpuSeconds(pids.proxy);
+  const upstreamBefore = treeCpuSeconds(pids.upstream);
+  const machineBefore = machineCpu();
+  const selfBefore = process.cpuUsage();
+  const wallStart = performance.now();
+  const result = await load();
+  const wall = (performance.now() - wallStart) / 1000;
+  const proxyCpuSeconds = treeCpuSeconds(pids.proxy) - cpuBefore;
+  const upstreamCpu = treeCpuSeconds(pids.upstream) - upstreamBefore;
+  const machineAfter = machineCpu();
+  const self = process.cpuUsage(selfBefore);
+  // Everything else the machine did meanwhile (another user's tests, say), in % of one core.
+  const ticksPerSecond = (machineAfter.total - machineBefore.total) / wall / os.cpus().length;
+  const machineBusy = (machineAfter.busy - machineBefore.busy) / ticksPerSecond;
+  const ours = proxyCpuSeconds + upstreamCpu + (result.generatorCpuPercent / 100) * wall + (self.user + self.system) / 1e6;
+  const units = perUnit(result);
+  return {
+    ...result,
+    proxyCpuSeconds: round(proxyCpuSeconds, 3),
+    proxyCpuPercent: round((proxyCpuSeconds / wall) * 100, 1),
+    cpuPerUnitUs: round((proxyCpuSeconds * 1e6) / Math.max(units, 1), 1),
+    otherCpuPercent: round(Math.max(0, ((machineBusy - ours) / wall) * 100), 1),
+  };
+}
+
+async function verifyProxy(pki: BenchPki, port: number): Promise<void> {
+  const result = await run('curl', ['-sS', '-o', '/dev/null', '-D', '-', '--max-time', '10', '--cacert', pki.caCert, '--cert', pki.clientCert, '--key', pki.clientKey, `https://${APP_HOST}:${port}/`]);
+  if (!/^HTTP\/\S+ 200/m.test(result.stdout)) throw new Error(`a request through the proxy did not get 200: ${result.stdout || result.stderr}`);
+  if (!/^x-xfcc: yes/im.test(result.stdout)) throw new Error('the upstream did not receive the client certificate header');
+}
+
+async function holdIdleConnections(pki: BenchPki, port: number, count: number, loadCpus: string | undefined): Promise<{ open: number; failed: number; lastError: string; seconds: number; release: () => Promise<void> }> {
+  const script = new URL('./idle-connections.ts', import.meta.url).pathname;
+  const args = [script, `--host=${APP_HOST}`, `--port=${port}`, `--cert=${pki.clientCert}`, `--key=${pki.clientKey}`, `--count=${count}`, '--parallel=50', '--hold=180'];
+  const [command, fullArgs] = loadCpus === undefined ? [process.execPath, args] : ['taskset', ['-c', loadCpus, process.execPath, ...args]];
+  const child = spawn(command, fullArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('idle connections: not all open after 150 s'));
+    }, 150_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolve(out.split('\n')[0]!);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`idle connections exited (${code}): ${stderr.slice(-500)}`));
+    });
+  });
+  const state = JSON.parse(line) as { open: number; failed: number; lastError: string; seconds: number };
+  return {
+    ...state,
+    async release() {
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+interface SlotOptions {
+  definition: ProxyDefinition;
+  round: number;
+  pki: BenchPki;
+  dir: string;
+  port: number;
+  upstream: Service;
+  upstreamPort: number;
+  preload: string;
+  proxyCpus: string | undefined;
+  loadCpus: string | undefined;
+  workers: number;
+  /** Requests per second for the fixed-rate scenario (undefined: skip it), given this slot's results so far. */
+  fixedRate: (current: ProxyRound) => number | undefined;
+  scenarios: ReadonlySet<string>;
+  label: string;
+}
+
+async function measureProxy(slot: SlotOptions): Promise<ProxyRound> {
+  const result: ProxyRound = { proxy: slot.label, round: slot.round, ok: false };
+  const { seconds } = settings;
+  let proxy: RunningProxy | undefined;
+  try {
+    log(`round ${slot.round}: ${slot.label}: starting`);
+    proxy = await slot.definition.start({ pki: slot.pki, dir: slot.dir, port: slot.port, upstreamPort: slot.upstreamPort, cpus: slot.proxyCpus, workers: slot.workers, log });
+    await verifyProxy(slot.pki, slot.port);
+    const pids: Pids = { proxy: proxy.service.pid, upstream: slot.upstream.pid };
+    const load: LoadContext = { pki: slot.pki, dir: slot.dir, preload: slot.preload, host: APP_HOST, port: slot.port, cpus: slot.loadCpus };
+    result.resumes = await resumes(load);
+    if (slot.scenarios.has('memory')) {
+      await sleep(1_000);
+      const idle = treeMemory(pids.proxy);
+      const held = await holdIdleConnections(slot.pki, slot.port, settings.idleConnections, slot.loadCpus);
+      await sleep(1_500);
+      const holding = treeMemory(pids.proxy);
+      await held.release();
+      result.memory = {
+        idle,
+        held: holding,
+        connections: settings.idleConnections,
+        open: held.open,
+        failed: held.failed,
+        openSeconds: round(held.seconds, 2),
+        perConnectionKiB: round(((holding.pssMiB - idle.pssMiB) * 1024) / Math.max(held.open, 1), 1),
+      };
+      log(`  memory: idle ${idle.pssMiB.toFixed(1)} MiB, ${held.open} connections ${holding.pssMiB.toFixed(1)} MiB (PSS)${held.failed ? `, ${held.failed} failed: ${held.lastError}` : ''}`);
+      await sleep(1_000);
+    }
+    // Warm-up (JIT, pools, caches), not measured.
+    await wrk(load, { connections: settings.keepAliveConnections, seconds: Math.min(2, seconds) });
+    if (slot.scenarios.has('h1')) {
+      result.h1 = await measured(pids, (r) => r.count, () => wrk(load, { connections: settings.keepAliveConnections, seconds }));
+      log(`  HTTP/1.1 keep-alive: ${formatNumber(result.h1.rate)} req/s, ${result.h1.cpuPerUnitUs} µs CPU/request, proxy ${result.h1.proxyCpuPercent}% wrk ${result.h1.generatorCpuPercent}% (p99 ${result.h1.latencyMs?.p99} ms)`);
+    }
+    if (slot.scenarios.has('h2')) {
+      result.h2 = await measured(pids, (r) => r.count, () => h2load(load, { clients: settings.h2Clients, streams: settings.h2Streams, seconds }));
+      log(`  HTTP/2: ${formatNumber(result.h2.rate)} req/s, ${result.h2.cpuPerUnitUs} µs CPU/request, proxy ${result.h2.proxyCpuPercent}% h2load ${result.h2.generatorCpuPercent}%${result.h2.notes?.length ? ` (${result.h2.notes.join('; ')})` : ''}`);
+    }
+    const rate = slot.fixedRate(result);
+    if (slot.scenarios.has('fixed') && rate !== undefined) {
+      const fixed = await measured(pids, (r) => r.count, () => wrk(load, { connections: settings.fixedRateConnections, seconds, rate }));
+      result.fixed = { ...fixed, targetRate: rate };
+      log(`  fixed ${formatNumber(rate)} req/s: achieved ${formatNumber(fixed.rate)}, p50 ${fixed.latencyMs?.p50} p99 ${fixed.latencyMs?.p99} p99.9 ${fixed.latencyMs?.p999} ms`);
+    }
+    if (slot.scenarios.has('fixedOwn') && result.h1) {
+      const own = Math.round(result.h1.rate / 2);
+      const fixed = await measured(pids, (r) => r.count, () => wrk(load, { connections: settings.fixedRateConnections, seconds, rate: own }));
+      result.fixedOwn = { ...fixed, targetRate: own };
+      log(`  fixed ${formatNumber(own)} req/s (half its own maximum): p50 ${fixed.latencyMs?.p50} p99 ${fixed.latencyMs?.p99} p99.9 ${fixed.latencyMs?.p999} ms`);
+    }
+    if (slot.scenarios.has('handshakes')) {
+      await sleep(500);
+      result.handshakes = await measured(pids, (r) => r.count, () => abHandshakes(load, { concurrency: settings.handshakeConcurrency, seconds }));
+      log(`  full handshakes (ab): ${formatNumber(result.handshakes.rate)}/s, ${(result.handshakes.cpuPerUnitUs / 1000).toFixed(2)} ms CPU each, proxy ${result.handshakes.proxyCpuPercent}% ab ${result.handshakes.generatorCpuPercent}% (${result.handshakes.tls})`);
+    }
+    if (slot.scenarios.has('resumed')) {
+      await sleep(500);
+      result.resumed = await measured(pids, (r) => r.count, () => wrk(load, { connections: settings.handshakeConcurrency, seconds: Math.max(2, Math.round(seconds / 2)), close: true }));
+      log(`  resumed connections (wrk): ${formatNumber(result.resumed.rate)}/s, ${(result.resumed.cpuPerUnitUs / 1000).toFixed(2)} ms CPU each (session resumption: ${result.resumes ? 'yes' : 'no'})`);
+    }
+    if (slot.scenarios.has('stime')) {
+      await sleep(500);
+      result.stime = await measured(pids, (r) => r.count, () => sTime(load, Math.max(2, Math.round(seconds / 2))));
+      log(`  one at a time (s_time -new): ${formatNumber(result.stime.rate)}/s`);
+    }
+    result.ok = true;
+  } catch (error) {
+    result.error = (error as Error).message;
+    log(`  ${slot.label} failed: ${result.error}`);
+  } finally {
+    await proxy?.stop();
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface CertgateAlone {
+  modeChange?: ModeChangeResult;
+  patch?: PatchRateResult[];
+  xfcc?: unknown;
+  error?: string;
+}
+
+async function certgateAlone(definition: ProxyDefinition, pki: BenchPki, dir: string, port: number, upstreamPort: number, proxyCpus: string | undefined): Promise<CertgateAlone> {
+  const out: CertgateAlone = {};
+  let proxy: RunningProxy | undefined;
+  try {
+    log('certgate alone: mode changes and PATCH rate');
+    proxy = await definition.start({ pki, dir, port, upstreamPort, cpus: proxyCpus, workers: 1, log });
+    const api = proxy.extra!['api'] as CertgateApi;
+    out.modeChange = await modeChangeLatency(api, port, settings.modeChanges);
+    log(`  mode change enforced after the PATCH returned: p50 ${out.modeChange.enforcedMs.p50} ms, p99 ${out.modeChange.enforcedMs.p99} ms (${out.modeChange.changes} changes; max attempts ${out.modeChange.attempts.max})`);
+    out.patch = [];
+    for (const concurrency of [1, 4]) {
+      const patch = await patchRate(api, proxy.service.pid, settings.patchSeconds, concurrency);
+      out.patch.push(patch);
+      log(`  PATCH rate (concurrency ${concurrency}): ${patch.patchesPerSecond}/s, ${patch.cpuMsPerPatch} ms certgate CPU each`);
+    }
+  } catch (error) {
+    out.error = (error as Error).message;
+    log(`  certgate alone failed: ${out.error}`);
+  } finally {
+    await proxy?.stop();
+  }
+  try {
+    const script = new URL('./xfcc.ts', import.meta.url).pathname;
+    const [command, args] = proxyCpus === undefined ? [process.execPath, [script]] : ['taskset', ['-c', proxyCpus, process.execPath, script]];
+    const result = await run(command, [...args, '--json', `--seconds=${settings.xfccSeconds}`], { timeoutMs: 300_000 });
+    out.xfcc = JSON.parse(result.stdout);
+    log(`  XFCC library: ${JSON.stringify((out.xfcc as { results: { name: string; opsPerSecond: number }[] }).results.map((r) => `${r.name} ${r.opsPerSecond}/s`))}`);
+  } catch (error) {
+    log(`  bench/xfcc.ts failed: ${(error as Error).message}`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets (issue 6), from the same rounds.
+
+interface TargetResult {
+  name: string;
+  target: string;
+  measured: string;
+  met: boolean | undefined;
+  /** How far from the target: measured ÷ required (≥ 1 met for "at least"; ≤ 1 met for "at most"). */
+  ofTarget?: number;
+  spread?: Spread;
+}
+
+function evaluateTargets(rounds: readonly ProxyRound[], alone: CertgateAlone | undefined, summary: Summary): TargetResult[] {
+  const metric = (key: string) => METRICS.find((m) => m.key === key)!;
+  const targets: TargetResult[] = [];
+  const atLeast = (name: string, required: number, value: Spread | undefined, unit: string, format: (s: Spread) => string) => {
+    targets.push({ name, target: `≥ ${required}${unit}`, measured: value ? format(value) : 'not measured', met: value ? value.median >= required : undefined, ofTarget: value ? round(value.median / required, 2) : undefined, spread: value });
+  };
+  const atMost = (name: string, required: number, value: Spread | undefined, unit: string, format: (s: Spread) => string) => {
+    targets.push({ name, target: `≤ ${required}${unit}`, measured: value ? format(value) : 'not measured', met: value ? value.median <= required : undefined, ofTarget: value ? round(value.median / required, 2) : undefined, spread: value });
+  };
+  const ratio = (s: Spread) => formatRatio(s);
+  atLeast('keep-alive requests/s vs nginx', 0.6, summary['h1.rate']?.['certgate']?.ratioToNginx, '× nginx', ratio);
+  atLeast('keep-alive requests/s vs Caddy', 1.5, pairRatio(rounds, metric('h1.rate'), 'certgate', 'caddy'), '× Caddy', ratio);
+  atLeast('full mTLS handshakes/s vs nginx', 1.2, summary['hs.rate']?.['certgate']?.ratioToNginx, '× nginx', ratio);
+  atMost('memory with idle mTLS connections vs nginx (PSS)', 1.5, summary['mem.held']?.['certgate']?.ratioToNginx, '× nginx', ratio);
+  atMost('p99 latency at the fixed rate', 2, summary['fx.p99']?.['certgate']?.value, ' ms', (s) => `${formatSpread(s)} ms`);
+  const mode = alone?.modeChange;
+  atMost('mode change enforced after the PATCH returns, p99', 50, mode ? { median: mode.enforcedMs.p99, min: mode.enforcedMs.p99, max: mode.enforcedMs.p99, n: 1 } : undefined, ' ms', (s) => `${formatNumber(s.median)} ms (p50 ${formatNumber(mode!.enforcedMs.p50)} ms)`);
+  return targets;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function chartPanels(summary: Summary, proxies: readonly string[], rounds: readonly ProxyRound[]): ChartPanel[] {
+  const panel = (key: string, title: string, unit: string, better: 'higher' | 'lower', transform = (v: number) => v, target?: { value: number; label: string }): ChartPanel | undefined => {
+    const row = summary[key];
+    if (!row) return undefined;
+    const bars = proxies
+      .filter((proxy) => row[proxy])
+      .map((proxy) => {
+        const cell = row[proxy]!;
+        const t = (s: Spread): Spread => ({ median: transform(s.median), min: transform(Math.min(s.min, s.max)), max: transform(Math.max(s.min, s.max)), n: s.n });
+        return { label: proxy, spread: t(cell.value), ratio: cell.ratioToNginx, highlight: proxy === 'certgate' };
+      });
+    return bars.length ? { title, unit, better, bars, target } : undefined;
+  };
+  const nginx = (key: string) => summary[key]?.['nginx']?.value.median;
+  const times = (key: string, factor: number, label: string) => {
+    const value = nginx(key);
+    return value === undefined ? undefined : { value: value * factor, label };
+  };
+  const fixedPanel = panel('fx.p99', 'p99 latency at half nginx’s maximum rate', 'ms', 'lower', (v) => v, { value: 2, label: 'target 2 ms' });
+  for (const bar of fixedPanel?.bars ?? []) {
+    const achieved = summary['fx.rate']?.[bar.label]?.value.median;
+    const wanted = rounds.filter((r) => r.proxy === bar.label && r.fixed).map((r) => r.fixed!.targetRate);
+    if (achieved !== undefined && wanted.length && achieved < 0.95 * Math.min(...wanted)) bar.note = `(saturated: ${formatNumber(achieved)}/s)`;
+  }
+  return [
+    panel('h1.rate', 'HTTP/1.1 keep-alive requests/s (mTLS)', 'req/s', 'higher', (v) => v, times('h1.rate', 0.6, 'target 0.6× nginx')),
+    panel('h1.cpu', 'CPU per keep-alive request', 'µs', 'lower'),
+    panel('hs.rate', 'Full mTLS handshakes/s (ab, one request each)', '/s', 'higher', (v) => v, times('hs.rate', 1.2, 'target 1.2× nginx')),
+    panel('hs.cpu', 'CPU per full mTLS handshake (+ 1 request)', 'ms', 'lower'),
+    panel('h2.rate', 'HTTP/2 requests/s (mTLS)', 'req/s', 'higher'),
+    panel('mem.held', `Memory holding ${settings.idleConnections.toLocaleString('en-US')} idle mTLS connections (PSS)`, 'MiB', 'lower', (v) => v, times('mem.held', 1.5, 'target 1.5× nginx')),
+    fixedPanel,
+    panel('rs.rate', 'Resumed TLS connections/s', '/s', 'higher'),
+  ].filter((p): p is ChartPanel => p !== undefined);
+}
+
+function markdownReport(report: Record<string, any>, summary: Summary, proxies: readonly string[], targets: TargetResult[], multicoreSummary: Summary | undefined, multicoreProxies: string[]): string {
+  const lines: string[] = [];
+  const s = report['settings'];
+  lines.push(`# certgate bench, ${report['startedAt']}`);
+  lines.push('');
+  lines.push(`${s.rounds} round(s), proxies in turn (${proxies.join(', ')}), ${s.seconds} s per scenario; each proxy one worker pinned to CPU ${report['pinning'].proxy ?? '(not pinned)'}, load generator and upstream on CPU ${report['pinning'].load ?? '(not pinned)'}. `
+    + 'Cells: median (min–max) over rounds; under it, the ratio to nginx from the same round, median (min–max).');
+  lines.push('');
+  lines.push(`Machine: ${report['machine'].cpuModel}, ${report['machine'].cpus} CPUs, ${report['machine'].memoryGiB} GiB, ${report['machine'].kernel}. `
+    + `Load average before ${report['load'].before.join(' ')}, after ${report['load'].after.join(' ')}; other processes used ${report['load'].otherCpuPercentMedian}% of a core (median over scenarios, max ${report['load'].otherCpuPercentMax}%).`);
+  lines.push('');
+  lines.push(`Versions: ${Object.entries(report['versions']).map(([k, v]) => `${k} ${v}`).join('; ')}.`);
+  if (Object.keys(report['skipped']).length) lines.push('', `Skipped: ${Object.entries(report['skipped']).map(([k, v]) => `${k} (${v})`).join('; ')}.`);
+  lines.push('', '## Targets (certgate, one core)', '', '| target | required | measured | met |', '|---|---|---|---|');
+  for (const target of targets) lines.push(`| ${target.name} | ${target.target} | ${target.measured} | ${target.met === undefined ? 'not measured' : target.met ? 'yes' : `no (${target.ofTarget}× of the target)`} |`);
+  const own = summary['fo.p99']?.['certgate'];
+  if (own) lines.push('', `At half of its own maximum (${formatSpread(summary['fo.rate']?.['certgate']?.value)} req/s) certgate's p99 is ${formatSpread(own.value)} ms.`);
+  const notes: string[] = [];
+  for (const proxy of proxies) {
+    for (const [scenario, generator, proxyKey, genKey] of [['HTTP/1.1', 'wrk', 'h1.proxy', 'h1.gen'], ['full handshakes', 'ab', 'hs.proxy', 'hs.gen']] as const) {
+      const gen = summary[genKey]?.[proxy]?.value.median;
+      const busy = summary[proxyKey]?.[proxy]?.value.median;
+      if (gen !== undefined && gen > 85) notes.push(`${proxy}, ${scenario}: ${generator} used ${formatNumber(gen)}% of its core and the proxy ${formatNumber(busy ?? 0)}% of its own: the load generator, not the proxy, set the rate; the CPU per request or handshake is the figure to compare.`);
+    }
+  }
+  if (notes.length) lines.push('', ...notes.map((note) => `- ${note}`));
+  lines.push('', '## All figures', '', markdownTable(summary, proxies));
+  const resumption = proxies.map((proxy) => `${proxy} ${report['rounds'].find((r: ProxyRound) => r.proxy === proxy && r.ok)?.resumes ? 'yes' : 'no'}`).join(', ');
+  lines.push('', `TLS session resumption (openssl s_client -sess_in): ${resumption}.`);
+  const alone = report['certgateAlone'] as CertgateAlone | undefined;
+  if (alone) {
+    lines.push('', '## certgate alone', '');
+    if (alone.modeChange) {
+      const m = alone.modeChange;
+      lines.push(`- Mode change (accept ⇄ require, ${m.changes} PATCHes): the first new connection after the PATCH returned had the new mode ${m.attempts.max === 1 ? 'every time' : `within ${m.attempts.max} attempts`}; enforced after p50 ${m.enforcedMs.p50} ms, p99 ${m.enforcedMs.p99} ms, max ${m.enforcedMs.max} ms (the time of that connection's handshake and request). The PATCH itself took p50 ${m.patchMs.p50} ms, p99 ${m.patchMs.p99} ms.`);
+    }
+    for (const patch of alone.patch ?? []) lines.push(`- Control-plane PATCHes (mode toggles), concurrency ${patch.concurrency}: ${patch.patchesPerSecond}/s, ${patch.cpuMsPerPatch} ms certgate CPU per PATCH${patch.failed ? `, ${patch.failed} failed` : ''}.`);
+    const xfcc = alone.xfcc as { results?: { name: string; opsPerSecond: number; microsecondsPerOp: number }[] } | undefined;
+    if (xfcc?.results) lines.push(`- XFCC library (bench/xfcc.ts, one core): ${xfcc.results.map((r) => `${r.name} ${r.opsPerSecond.toLocaleString('en-US')}/s (${r.microsecondsPerOp} µs)`).join(', ')}.`);
+    if (alone.error) lines.push(`- Failed: ${alone.error}`);
+  }
+  if (multicoreSummary) {
+    lines.push('', `## All cores (${os.cpus().length}): nothing pinned; proxies, upstream and load generator share the cores`, '');
+    lines.push('One process (nginx: worker) per core; certgate `serve --workers`. On a machine whose cores the load generator and the upstream also need, this shows the overhead of sharing them, not what spare cores would give.', '');
+    lines.push(markdownTable(multicoreSummary, multicoreProxies, METRICS.filter((m) => ['h1.rate', 'h1.cpu', 'h1.proxy', 'h1.gen', 'hs.rate', 'hs.cpu', 'hs.proxy', 'hs.gen'].includes(m.key))));
+  }
+  const failures = (report['rounds'] as ProxyRound[]).filter((r) => !r.ok);
+  if (failures.length) lines.push('', '## Failures', '', ...failures.map((f) => `- round ${f.round} ${f.proxy}: ${f.error}`));
+  lines.push('');
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  await initClockTicks();
+  const cpuCount = os.cpus().length;
+  const pinning = cpuCount >= 2 ? { proxy: '0', load: '1' } : { proxy: undefined, load: undefined };
+  if (cpuCount < 2) log('one CPU only: nothing is pinned, and proxy and load generator share it');
+  const wantedDefinitions = PROXIES.filter((definition) => settings.proxies.includes(definition.name));
+  const loadBefore = loadAverage();
+  const { skipped } = await ensureTools(wantedDefinitions);
+  const definitions = wantedDefinitions.filter((definition) => !(definition.name in skipped));
+  const versions = await toolVersions(definitions);
+  log(`versions: ${JSON.stringify(versions)}`);
+
+  for (let port = settings.basePort; port < settings.basePort + 60; port++) {
+    if (!(await portIsFree(port))) throw new Error(`port ${port} is in use: choose another base with --port=N`);
+  }
+  // The bench's own process (the idle-connection holder and the mode-change probes) stays off the proxy's CPU.
+  if (pinning.load !== undefined) await run('taskset', ['-a', '-pc', pinning.load, String(process.pid)]);
+
+  const dir = mkdtempSync(join(tmpdir(), 'certgate-bench-'));
+  const restoreHosts = addHostsEntries(BENCH_HOSTS);
+  const stopEverything = () => {
+    killAllServices();
+    restoreHosts();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping`);
+      stopEverything();
+      process.exit(130);
+    });
+  }
+  let upstream: Service | undefined;
+  try {
+    const pki = await makeBenchPki(dir, BENCH_HOSTS);
+    const preload = await buildPreload(new URL('./clientcert-preload.c', import.meta.url).pathname, dir);
+    const upstreamPort = settings.basePort;
+    upstream = await startUpstream(join(dir, 'upstream'), upstreamPort, pinning.load);
+    const portOf = (index: number) => settings.basePort + 10 + index * 5;
+    const scenarios = new Set(settings.scenarios);
+    const rounds: ProxyRound[] = [];
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const [index, definition] of definitions.entries()) {
+        // Half of nginx's maximum from this round (nginx goes first); without nginx, half of the first proxy's.
+        const fixedRate = (current: ProxyRound) => {
+          const reference = rounds.find((r) => r.round === round && r.proxy === 'nginx' && r.ok) ?? rounds.find((r) => r.round === round && r.ok) ?? current;
+          return reference.h1 ? Math.round(reference.h1.rate / 2) : undefined;
+        };
+        rounds.push(await measureProxy({
+          definition, round, pki, dir, port: portOf(index), upstream, upstreamPort, preload,
+          proxyCpus: pinning.proxy, loadCpus: pinning.load, workers: 1, fixedRate, scenarios, label: definition.name,
+        }));
+      }
+    }
+    const names = definitions.map((definition) => definition.name);
+    const certgateDefinition = definitions.find((definition) => definition.name === 'certgate');
+    const alone = certgateDefinition && settings.certgateAlone ? await certgateAlone(certgateDefinition, pki, dir, portOf(definitions.length), upstreamPort, pinning.proxy) : undefined;
+
+    // All cores: one process (or thread) per core, nothing pinned, for certgate (serve --workers) and nginx.
+    let multicore: ProxyRound[] = [];
+    const multicoreNames: string[] = [];
+    if (settings.multicore && cpuCount >= 2 && certgateDefinition && (await certgateSupportsWorkers())) {
+      for (const definition of definitions.filter((d) => d.name === 'nginx' || d.name === 'certgate')) {
+        const label = `${definition.name} ×${cpuCount}`;
+        multicoreNames.push(label);
+        multicore.push(await measureProxy({
+          definition, round: 1, pki, dir, port: portOf(definitions.length + 1 + multicoreNames.length), upstream, upstreamPort, preload,
+          proxyCpus: undefined, loadCpus: undefined, workers: cpuCount, fixedRate: () => undefined, scenarios: new Set(['h1', 'handshakes']), label,
+        }));
+      }
+    } else if (settings.multicore) {
+      log('all-cores figure skipped: needs 2+ CPUs and certgate serve --workers');
+    }
+
+    const loadAfter = loadAverage();
+    const summary = summarize(rounds, names);
+    const targets = evaluateTargets(rounds, alone, summary);
+    const others = [...rounds, ...multicore].flatMap((r) => [r.h1, r.h2, r.fixed, r.handshakes, r.resumed, r.stime])
+      .filter((x): x is NonNullable<typeof x> => x !== undefined)
+      .map((x) => (x as unknown as { otherCpuPercent: number }).otherCpuPercent);
+    const otherSpread = spread(others);
+    const report = {
+      benchmark: 'certgate ingress vs nginx, HAProxy, Caddy (issue 6)',
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      settings,
+      pinning,
+      machine: await machineFacts(),
+      load: { before: loadBefore, after: loadAfter, otherCpuPercentMedian: round(otherSpread?.median ?? 0, 1), otherCpuPercentMax: round(otherSpread?.max ?? 0, 1) },
+      versions,
+      skipped,
+      rounds,
+      summary,
+      targets,
+      certgateAlone: alone,
+      multicore: multicore.length ? { rounds: multicore, summary: summarize(multicore, multicoreNames, `nginx ×${cpuCount}`) } : undefined,
+    };
+    mkdirSync(settings.out, { recursive: true });
+    const stamp = started.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
+    const base = join(settings.out, `${stamp}${quick ? '-quick' : ''}`);
+    writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+    const markdown = markdownReport(report, summary, names, targets, report.multicore?.summary, multicoreNames);
+    writeFileSync(`${base}.md`, markdown);
+    const subtitle = `${settings.rounds} round(s) × ${settings.seconds} s · one worker on CPU 0, load + upstream on CPU 1 · bar: median, whiskers: min–max, ×: ratio to nginx (same round)`;
+    writeFileSync(`${base}.svg`, svgChart(`certgate vs nginx, HAProxy, Caddy: mutual TLS on one core (${started.toISOString().slice(0, 16)}Z)`, subtitle, chartPanels(summary, names, rounds)));
+    process.stdout.write(`\n${markdown}\n`);
+    log(`wrote ${base}.json, .md and .svg`);
+  } finally {
+    await upstream?.stop();
+    stopEverything();
+    if (!settings.keep) rmSync(dir, { recursive: true, force: true });
+    else log(`kept ${dir}`);
+  }
+}
+
+main().catch((error: unknown) => {
+  log(`failed: ${(error as Error).stack ?? String(error)}`);
+  killAllServices();
+  process.exit(1);
+});
