@@ -1,14 +1,15 @@
 // Profiles certgate under the bench's loads, reproducibly:
 //
-//   node bench/profile.ts [--scenario=keepalive,handshake,h2,fixed] [--rate=N] [--seconds=N] [--proxy=NAME] [--measure] [--no-perf] [--out=DIR]
+//   node bench/profile.ts [--scenario=keepalive,handshake,h2,fixed] [--rate=N] [--seconds=N] [--proxy=NAME]
+//                         [--measure] [--no-perf] [--folded] [--out=DIR]
 //
 // For each scenario: certgate (`serve`, one worker, pinned to CPU 0) runs with `--cpu-prof`, is
 // warmed up, then loaded (wrk keep-alive, ab full handshakes, or h2load) while `perf record -g`
 // samples the whole process (native frames: OpenSSL, kernel, libuv; JIT frames via
 // --perf-basic-prof). Writes, per scenario, into DIR (default bench/results/profile-<UTC time>/):
 //   <scenario>.cpuprofile      open in Chrome DevTools (Performance) or speedscope
-//   <scenario>.js.folded/.svg  folded stacks and flame graph of the V8 profile
-//   <scenario>.perf.folded/.svg the same from perf (when perf is installed)
+//   <scenario>.js.svg          flame graph of the V8 profile (with --folded, also the folded stacks)
+//   <scenario>.perf.svg        the same from perf (when perf is installed)
 //   summary.md                 self time by category and the top functions
 // With --measure, no profiler is attached: only the figures (req/s, CPU per request or handshake).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,8 @@ const usePerf = !argv.includes('--no-perf') && !argv.includes('--measure');
 // --measure: the figures alone, without any profiler attached (for before/after comparisons).
 // --proxy=NAME: profile (with perf) or measure another proxy the same way (nginx, haproxy, caddy).
 const proxyName = option('proxy') ?? 'certgate';
+// --folded: also write the folded stacks (for flamegraph.pl, speedscope; a few MB each).
+const keepFolded = argv.includes('--folded');
 const useCpuProf = !argv.includes('--measure') && proxyName === 'certgate';
 const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
 const out = option('out') ?? new URL(`./results/profile-${stamp}/`, import.meta.url).pathname;
@@ -112,14 +115,14 @@ async function main(): Promise<void> {
       for (let waited = 0; !existsSync(join(out, profileName)) && waited < 10_000; waited += 100) await sleep(100);
       const profile = JSON.parse(readFileSync(join(out, profileName), 'utf8'));
       const js = foldCpuProfile(profile, REPO);
-      writeFileSync(join(out, `${scenario}.js.folded`), foldedText(js));
+      if (keepFolded) writeFileSync(join(out, `${scenario}.js.folded`), foldedText(js));
       writeFileSync(join(out, `${scenario}.js.svg`), flameGraph(js, `certgate ${scenario}: V8 CPU profile (--cpu-prof, whole run), ${figure}`, jsCategory));
       summary.push(...describe(js, jsCategory, 'V8 profile (`--cpu-prof`; whole run including start-up and warm-up)'));
 
       if (perf && existsSync(perfData)) {
         const script = await run('perf', ['script', '-i', perfData, '-F', 'comm,tid,time,event,ip,sym,dso'], { timeoutMs: 300_000 });
         const native = foldPerfScript(script.stdout);
-        writeFileSync(join(out, `${scenario}.perf.folded`), foldedText(native));
+        if (keepFolded) writeFileSync(join(out, `${scenario}.perf.folded`), foldedText(native));
         writeFileSync(join(out, `${scenario}.perf.svg`), flameGraph(native, `certgate ${scenario}: perf record -g (native + JIT frames, load only), ${figure}`, nativeCategory));
         summary.push(...describe(native, nativeCategory, '`perf record -g` (every thread, load only)'));
         // Per thread: the main thread does the work; the others are GC helpers and libuv's pool.

@@ -214,6 +214,9 @@ interface SlotOptions {
   fixedRate: (current: ProxyRound) => number | undefined;
   scenarios: ReadonlySet<string>;
   label: string;
+  /** Keep-alive connections and concurrent handshakes (more when the proxy has every core). */
+  connections: number;
+  handshakeConcurrency: number;
 }
 
 async function measureProxy(slot: SlotOptions): Promise<ProxyRound> {
@@ -247,9 +250,9 @@ async function measureProxy(slot: SlotOptions): Promise<ProxyRound> {
       await sleep(1_000);
     }
     // Warm-up (JIT, pools, caches), not measured.
-    await wrk(load, { connections: settings.keepAliveConnections, seconds: Math.min(2, seconds) });
+    await wrk(load, { connections: slot.connections, seconds: Math.min(2, seconds) });
     if (slot.scenarios.has('h1')) {
-      result.h1 = await measured(pids, (r) => r.count, () => wrk(load, { connections: settings.keepAliveConnections, seconds }));
+      result.h1 = await measured(pids, (r) => r.count, () => wrk(load, { connections: slot.connections, seconds }));
       log(`  HTTP/1.1 keep-alive: ${formatNumber(result.h1.rate)} req/s, ${result.h1.cpuPerUnitUs} µs CPU/request, proxy ${result.h1.proxyCpuPercent}% wrk ${result.h1.generatorCpuPercent}% (p99 ${result.h1.latencyMs?.p99} ms)`);
     }
     if (slot.scenarios.has('h2')) {
@@ -270,7 +273,7 @@ async function measureProxy(slot: SlotOptions): Promise<ProxyRound> {
     }
     if (slot.scenarios.has('handshakes')) {
       await sleep(500);
-      result.handshakes = await measured(pids, (r) => r.count, () => abHandshakes(load, { concurrency: settings.handshakeConcurrency, seconds }));
+      result.handshakes = await measured(pids, (r) => r.count, () => abHandshakes(load, { concurrency: slot.handshakeConcurrency, seconds }));
       log(`  full handshakes (ab): ${formatNumber(result.handshakes.rate)}/s, ${(result.handshakes.cpuPerUnitUs / 1000).toFixed(2)} ms CPU each, proxy ${result.handshakes.proxyCpuPercent}% ab ${result.handshakes.generatorCpuPercent}% (${result.handshakes.tls})`);
     }
     if (slot.scenarios.has('resumed')) {
@@ -449,7 +452,7 @@ function markdownReport(report: Record<string, any>, summary: Summary, proxies: 
   }
   if (multicoreSummary) {
     lines.push('', `## All cores (${os.cpus().length}): nothing pinned; proxies, upstream and load generator share the cores`, '');
-    lines.push('One process (nginx: worker) per core; certgate `serve --workers`. On a machine whose cores the load generator and the upstream also need, this shows the overhead of sharing them, not what spare cores would give.', '');
+    lines.push('One process (nginx: worker) per core; certgate `serve --workers`; the upstream stays on CPU 1. On a machine whose cores the load generator and the upstream also need, this shows what sharing them costs, not what spare cores would give.', '');
     lines.push(markdownTable(multicoreSummary, multicoreProxies, METRICS.filter((m) => ['h1.rate', 'h1.cpu', 'h1.proxy', 'h1.gen', 'hs.rate', 'hs.cpu', 'hs.proxy', 'hs.gen'].includes(m.key))));
   }
   const failures = (report['rounds'] as ProxyRound[]).filter((r) => !r.ok);
@@ -510,6 +513,7 @@ async function main(): Promise<void> {
         rounds.push(await measureProxy({
           definition, round, pki, dir, port: portOf(index), upstream, upstreamPort, preload,
           proxyCpus: pinning.proxy, loadCpus: pinning.load, workers: 1, fixedRate, scenarios, label: definition.name,
+          connections: settings.keepAliveConnections, handshakeConcurrency: settings.handshakeConcurrency,
         }));
       }
     }
@@ -527,6 +531,9 @@ async function main(): Promise<void> {
         multicore.push(await measureProxy({
           definition, round: 1, pki, dir, port: portOf(definitions.length + 1 + multicoreNames.length), upstream, upstreamPort, preload,
           proxyCpus: undefined, loadCpus: undefined, workers: cpuCount, fixedRate: () => undefined, scenarios: new Set(['h1', 'handshakes']), label,
+          // As many as on one core: more connections only deepen the queues on the CPU the upstream
+          // and the load generator also use (tried: 4× the connections halved nginx's rate).
+          connections: settings.keepAliveConnections, handshakeConcurrency: settings.handshakeConcurrency,
         }));
       }
     } else if (settings.multicore) {

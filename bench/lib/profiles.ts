@@ -189,7 +189,7 @@ export function flameGraph(folded: Folded, title: string, category: (frame: stri
   }
   const width = 1400;
   const rowHeight = 17;
-  const minWidth = 0.5;
+  const minWidth = 1;
   let maxDepth = 0;
   const rects: string[] = [];
   const palette = new Map<string, string>();
