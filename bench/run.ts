@@ -18,7 +18,8 @@ import { modeChangeLatency, patchRate, type ModeChangeResult, type PatchRateResu
 import { abHandshakes, buildPreload, h2load, resumes, sTime, wrk, type LoadContext, type LoadResult } from './lib/load.ts';
 import { makeBenchPki, type BenchPki } from './lib/pki.ts';
 import { APP_HOST, BENCH_HOSTS, PROXIES, certgateSupportsWorkers, portIsFree, startUpstream, type CertgateApi, type ProxyDefinition, type RunningProxy } from './lib/proxies.ts';
-import { METRICS, formatNumber, formatRatio, formatSpread, markdownTable, pairRatio, spread, summarize, svgChart, type ChartPanel, type ProxyRound, type ScenarioResult, type Spread, type Summary } from './lib/report.ts';
+import { formatNumber, spread, summarize, type ProxyRound, type ScenarioResult } from './lib/report.ts';
+import { evaluateTargets, renderReport, type CertgateAlone } from './lib/render.ts';
 import {
   addHostsEntries, aptInstall, initClockTicks, killAllServices, loadAverage, machineCpu, machineFacts, round, run, sleep, treeCpuSeconds, treeMemory, which, type Service,
 } from './lib/system.ts';
@@ -298,12 +299,6 @@ async function measureProxy(slot: SlotOptions): Promise<ProxyRound> {
 
 // ---------------------------------------------------------------------------------------------
 
-interface CertgateAlone {
-  modeChange?: ModeChangeResult;
-  patch?: PatchRateResult[];
-  xfcc?: unknown;
-  error?: string;
-}
 
 async function certgateAlone(definition: ProxyDefinition, pki: BenchPki, dir: string, port: number, upstreamPort: number, proxyCpus: string | undefined): Promise<CertgateAlone> {
   const out: CertgateAlone = {};
@@ -336,129 +331,6 @@ async function certgateAlone(definition: ProxyDefinition, pki: BenchPki, dir: st
     log(`  bench/xfcc.ts failed: ${(error as Error).message}`);
   }
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Targets (issue 6), from the same rounds.
-
-interface TargetResult {
-  name: string;
-  target: string;
-  measured: string;
-  met: boolean | undefined;
-  /** How far from the target: measured ÷ required (≥ 1 met for "at least"; ≤ 1 met for "at most"). */
-  ofTarget?: number;
-  spread?: Spread;
-}
-
-function evaluateTargets(rounds: readonly ProxyRound[], alone: CertgateAlone | undefined, summary: Summary): TargetResult[] {
-  const metric = (key: string) => METRICS.find((m) => m.key === key)!;
-  const targets: TargetResult[] = [];
-  const atLeast = (name: string, required: number, value: Spread | undefined, unit: string, format: (s: Spread) => string) => {
-    targets.push({ name, target: `≥ ${required}${unit}`, measured: value ? format(value) : 'not measured', met: value ? value.median >= required : undefined, ofTarget: value ? round(value.median / required, 2) : undefined, spread: value });
-  };
-  const atMost = (name: string, required: number, value: Spread | undefined, unit: string, format: (s: Spread) => string) => {
-    targets.push({ name, target: `≤ ${required}${unit}`, measured: value ? format(value) : 'not measured', met: value ? value.median <= required : undefined, ofTarget: value ? round(value.median / required, 2) : undefined, spread: value });
-  };
-  const ratio = (s: Spread) => formatRatio(s);
-  atLeast('keep-alive requests/s vs nginx', 0.6, summary['h1.rate']?.['certgate']?.ratioToNginx, '× nginx', ratio);
-  atLeast('keep-alive requests/s vs Caddy', 1.5, pairRatio(rounds, metric('h1.rate'), 'certgate', 'caddy'), '× Caddy', ratio);
-  atLeast('full mTLS handshakes/s vs nginx', 1.2, summary['hs.rate']?.['certgate']?.ratioToNginx, '× nginx', ratio);
-  atMost('memory with idle mTLS connections vs nginx (PSS)', 1.5, summary['mem.held']?.['certgate']?.ratioToNginx, '× nginx', ratio);
-  atMost('p99 latency at the fixed rate', 2, summary['fx.p99']?.['certgate']?.value, ' ms', (s) => `${formatSpread(s)} ms`);
-  const mode = alone?.modeChange;
-  atMost('mode change enforced after the PATCH returns, p99', 50, mode ? { median: mode.enforcedMs.p99, min: mode.enforcedMs.p99, max: mode.enforcedMs.p99, n: 1 } : undefined, ' ms', (s) => `${formatNumber(s.median)} ms (p50 ${formatNumber(mode!.enforcedMs.p50)} ms)`);
-  return targets;
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function chartPanels(summary: Summary, proxies: readonly string[], rounds: readonly ProxyRound[]): ChartPanel[] {
-  const panel = (key: string, title: string, unit: string, better: 'higher' | 'lower', transform = (v: number) => v, target?: { value: number; label: string }): ChartPanel | undefined => {
-    const row = summary[key];
-    if (!row) return undefined;
-    const bars = proxies
-      .filter((proxy) => row[proxy])
-      .map((proxy) => {
-        const cell = row[proxy]!;
-        const t = (s: Spread): Spread => ({ median: transform(s.median), min: transform(Math.min(s.min, s.max)), max: transform(Math.max(s.min, s.max)), n: s.n });
-        return { label: proxy, spread: t(cell.value), ratio: cell.ratioToNginx, highlight: proxy === 'certgate' };
-      });
-    return bars.length ? { title, unit, better, bars, target } : undefined;
-  };
-  const nginx = (key: string) => summary[key]?.['nginx']?.value.median;
-  const times = (key: string, factor: number, label: string) => {
-    const value = nginx(key);
-    return value === undefined ? undefined : { value: value * factor, label };
-  };
-  const fixedPanel = panel('fx.p99', 'p99 latency at half nginx’s maximum rate', 'ms', 'lower', (v) => v, { value: 2, label: 'target 2 ms' });
-  for (const bar of fixedPanel?.bars ?? []) {
-    const achieved = summary['fx.rate']?.[bar.label]?.value.median;
-    const wanted = rounds.filter((r) => r.proxy === bar.label && r.fixed).map((r) => r.fixed!.targetRate);
-    if (achieved !== undefined && wanted.length && achieved < 0.95 * Math.min(...wanted)) bar.note = `(saturated: ${formatNumber(achieved)}/s)`;
-  }
-  return [
-    panel('h1.rate', 'HTTP/1.1 keep-alive requests/s (mTLS)', 'req/s', 'higher', (v) => v, times('h1.rate', 0.6, 'target 0.6× nginx')),
-    panel('h1.cpu', 'CPU per keep-alive request', 'µs', 'lower'),
-    panel('hs.rate', 'Full mTLS handshakes/s (ab, one request each)', '/s', 'higher', (v) => v, times('hs.rate', 1.2, 'target 1.2× nginx')),
-    panel('hs.cpu', 'CPU per full mTLS handshake (+ 1 request)', 'ms', 'lower'),
-    panel('h2.rate', 'HTTP/2 requests/s (mTLS)', 'req/s', 'higher'),
-    panel('mem.held', `Memory holding ${settings.idleConnections.toLocaleString('en-US')} idle mTLS connections (PSS)`, 'MiB', 'lower', (v) => v, times('mem.held', 1.5, 'target 1.5× nginx')),
-    fixedPanel,
-    panel('rs.rate', 'Resumed TLS connections/s', '/s', 'higher'),
-  ].filter((p): p is ChartPanel => p !== undefined);
-}
-
-function markdownReport(report: Record<string, any>, summary: Summary, proxies: readonly string[], targets: TargetResult[], multicoreSummary: Summary | undefined, multicoreProxies: string[]): string {
-  const lines: string[] = [];
-  const s = report['settings'];
-  lines.push(`# certgate bench, ${report['startedAt']}`);
-  lines.push('');
-  lines.push(`${s.rounds} round(s), proxies in turn (${proxies.join(', ')}), ${s.seconds} s per scenario; each proxy one worker pinned to CPU ${report['pinning'].proxy ?? '(not pinned)'}, load generator and upstream on CPU ${report['pinning'].load ?? '(not pinned)'}. `
-    + 'Cells: median (min–max) over rounds; under it, the ratio to nginx from the same round, median (min–max).');
-  lines.push('');
-  lines.push(`Machine: ${report['machine'].cpuModel}, ${report['machine'].cpus} CPUs, ${report['machine'].memoryGiB} GiB, ${report['machine'].kernel}. `
-    + `Load average before ${report['load'].before.join(' ')}, after ${report['load'].after.join(' ')}; other processes used ${report['load'].otherCpuPercentMedian}% of a core (median over scenarios, max ${report['load'].otherCpuPercentMax}%).`);
-  lines.push('');
-  lines.push(`Versions: ${Object.entries(report['versions']).map(([k, v]) => `${k} ${v}`).join('; ')}.`);
-  if (Object.keys(report['skipped']).length) lines.push('', `Skipped: ${Object.entries(report['skipped']).map(([k, v]) => `${k} (${v})`).join('; ')}.`);
-  lines.push('', '## Targets (certgate, one core)', '', '| target | required | measured | met |', '|---|---|---|---|');
-  for (const target of targets) lines.push(`| ${target.name} | ${target.target} | ${target.measured} | ${target.met === undefined ? 'not measured' : target.met ? 'yes' : `no (${target.ofTarget}× of the target)`} |`);
-  const own = summary['fo.p99']?.['certgate'];
-  if (own) lines.push('', `At half of its own maximum (${formatSpread(summary['fo.rate']?.['certgate']?.value)} req/s) certgate's p99 is ${formatSpread(own.value)} ms.`);
-  const notes: string[] = [];
-  for (const proxy of proxies) {
-    for (const [scenario, generator, proxyKey, genKey] of [['HTTP/1.1', 'wrk', 'h1.proxy', 'h1.gen'], ['full handshakes', 'ab', 'hs.proxy', 'hs.gen']] as const) {
-      const gen = summary[genKey]?.[proxy]?.value.median;
-      const busy = summary[proxyKey]?.[proxy]?.value.median;
-      if (gen !== undefined && gen > 85) notes.push(`${proxy}, ${scenario}: ${generator} used ${formatNumber(gen)}% of its core and the proxy ${formatNumber(busy ?? 0)}% of its own: the load generator, not the proxy, set the rate; the CPU per request or handshake is the figure to compare.`);
-    }
-  }
-  if (notes.length) lines.push('', ...notes.map((note) => `- ${note}`));
-  lines.push('', '## All figures', '', markdownTable(summary, proxies));
-  const resumption = proxies.map((proxy) => `${proxy} ${report['rounds'].find((r: ProxyRound) => r.proxy === proxy && r.ok)?.resumes ? 'yes' : 'no'}`).join(', ');
-  lines.push('', `TLS session resumption (openssl s_client -sess_in): ${resumption}.`);
-  const alone = report['certgateAlone'] as CertgateAlone | undefined;
-  if (alone) {
-    lines.push('', '## certgate alone', '');
-    if (alone.modeChange) {
-      const m = alone.modeChange;
-      lines.push(`- Mode change (accept ⇄ require, ${m.changes} PATCHes): the first new connection after the PATCH returned had the new mode ${m.attempts.max === 1 ? 'every time' : `within ${m.attempts.max} attempts`}; enforced after p50 ${m.enforcedMs.p50} ms, p99 ${m.enforcedMs.p99} ms, max ${m.enforcedMs.max} ms (the time of that connection's handshake and request). The PATCH itself took p50 ${m.patchMs.p50} ms, p99 ${m.patchMs.p99} ms.`);
-    }
-    for (const patch of alone.patch ?? []) lines.push(`- Control-plane PATCHes (mode toggles), concurrency ${patch.concurrency}: ${patch.patchesPerSecond}/s, ${patch.cpuMsPerPatch} ms certgate CPU per PATCH${patch.failed ? `, ${patch.failed} failed` : ''}.`);
-    const xfcc = alone.xfcc as { results?: { name: string; opsPerSecond: number; microsecondsPerOp: number }[] } | undefined;
-    if (xfcc?.results) lines.push(`- XFCC library (bench/xfcc.ts, one core): ${xfcc.results.map((r) => `${r.name} ${r.opsPerSecond.toLocaleString('en-US')}/s (${r.microsecondsPerOp} µs)`).join(', ')}.`);
-    if (alone.error) lines.push(`- Failed: ${alone.error}`);
-  }
-  if (multicoreSummary) {
-    lines.push('', `## All cores (${os.cpus().length}): nothing pinned; proxies, upstream and load generator share the cores`, '');
-    lines.push('One process (nginx: worker) per core; certgate `serve --workers`; the upstream stays on CPU 1. On a machine whose cores the load generator and the upstream also need, this shows what sharing them costs, not what spare cores would give.', '');
-    lines.push(markdownTable(multicoreSummary, multicoreProxies, METRICS.filter((m) => ['h1.rate', 'h1.cpu', 'h1.proxy', 'h1.gen', 'hs.rate', 'hs.cpu', 'hs.proxy', 'hs.gen'].includes(m.key))));
-  }
-  const failures = (report['rounds'] as ProxyRound[]).filter((r) => !r.ok);
-  if (failures.length) lines.push('', '## Failures', '', ...failures.map((f) => `- round ${f.round} ${f.proxy}: ${f.error}`));
-  lines.push('');
-  return lines.join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -542,7 +414,6 @@ async function main(): Promise<void> {
 
     const loadAfter = loadAverage();
     const summary = summarize(rounds, names);
-    const targets = evaluateTargets(rounds, alone, summary);
     const others = [...rounds, ...multicore].flatMap((r) => [r.h1, r.h2, r.fixed, r.handshakes, r.resumed, r.stime])
       .filter((x): x is NonNullable<typeof x> => x !== undefined)
       .map((x) => (x as unknown as { otherCpuPercent: number }).otherCpuPercent);
@@ -557,20 +428,20 @@ async function main(): Promise<void> {
       load: { before: loadBefore, after: loadAfter, otherCpuPercentMedian: round(otherSpread?.median ?? 0, 1), otherCpuPercentMax: round(otherSpread?.max ?? 0, 1) },
       versions,
       skipped,
+      proxies: names,
       rounds,
       summary,
-      targets,
+      targets: evaluateTargets(rounds, alone, summary),
       certgateAlone: alone,
-      multicore: multicore.length ? { rounds: multicore, summary: summarize(multicore, multicoreNames, `nginx ×${cpuCount}`) } : undefined,
+      multicore: multicore.length ? { proxies: multicoreNames, rounds: multicore, summary: summarize(multicore, multicoreNames, `nginx ×${cpuCount}`) } : undefined,
     };
     mkdirSync(settings.out, { recursive: true });
     const stamp = started.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
     const base = join(settings.out, `${stamp}${quick ? '-quick' : ''}`);
     writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-    const markdown = markdownReport(report, summary, names, targets, report.multicore?.summary, multicoreNames);
+    const { markdown, svg } = renderReport(report);
     writeFileSync(`${base}.md`, markdown);
-    const subtitle = `${settings.rounds} round(s) × ${settings.seconds} s · one worker on CPU 0, load + upstream on CPU 1 · bar: median, whiskers: min–max, ×: ratio to nginx (same round)`;
-    writeFileSync(`${base}.svg`, svgChart(`certgate vs nginx, HAProxy, Caddy: mutual TLS on one core (${started.toISOString().slice(0, 16)}Z)`, subtitle, chartPanels(summary, names, rounds)));
+    writeFileSync(`${base}.svg`, svg);
     process.stdout.write(`\n${markdown}\n`);
     log(`wrote ${base}.json, .md and .svg`);
   } finally {

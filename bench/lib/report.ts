@@ -236,7 +236,9 @@ export function svgChart(title: string, subtitle: string, panels: readonly Chart
         out.push(`<path d="M${x1.toFixed(1)} ${cy} H${x2.toFixed(1)} M${x1.toFixed(1)} ${cy - 5} V${cy + 5} M${x2.toFixed(1)} ${cy - 5} V${cy + 5}" stroke="#222" stroke-width="1.2" fill="none"/>`);
       }
       const ratio = bar.ratio && bar.label !== 'nginx' ? `  ×${bar.ratio.median.toFixed(2)}` : '';
-      out.push(`<text x="${plotX + plotWidth + 8}" y="${by + barHeight / 2 + 4}" font-size="12">${escape(`${formatNumber(bar.spread.median)} ${panel.unit}${ratio}${bar.note ? ` ${bar.note}` : ''}`)}</text>`);
+      const textY = bar.note ? by + 9 : by + barHeight / 2 + 4;
+      out.push(`<text x="${plotX + plotWidth + 8}" y="${textY}" font-size="12">${escape(`${formatNumber(bar.spread.median)} ${panel.unit}${ratio}`)}</text>`);
+      if (bar.note) out.push(`<text x="${plotX + plotWidth + 8}" y="${by + 21}" font-size="10" fill="#c92a2a">${escape(bar.note)}</text>`);
     });
     if (panel.target) {
       const tx = plotX + scale(panel.target.value);
