@@ -5,10 +5,11 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { curl, curlHttp, curlResult, run } from './support/clients.ts';
@@ -138,6 +139,20 @@ async function assertNoSniGets404(port: number): Promise<void> {
   assert.match(body, /no app is served at 127\.0\.0\.1/);
 }
 
+/** One request on a TLS 1.3 connection (no SNI); counts the session tickets that arrived with it. */
+async function ticketsAndCipher(port: number): Promise<{ tickets: number; cipher: string; status: number }> {
+  const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, minVersion: 'TLSv1.3' });
+  let tickets = 0;
+  socket.on('session', () => tickets++);
+  await once(socket, 'secureConnect');
+  const cipher = socket.getCipher().standardName;
+  socket.end('GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n');
+  let response = '';
+  socket.setEncoding('latin1').on('data', (chunk: string) => (response += chunk));
+  await once(socket, 'close');
+  return { tickets, cipher, status: Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1]) };
+}
+
 async function stop(serve: Serve, pid = serve.child.pid!): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   process.kill(pid, 'SIGTERM');
   return Promise.race([
@@ -179,6 +194,25 @@ describe('certgate serve', { concurrency: true }, () => {
     } finally {
       const { code } = await stop(serve);
       assert.equal(code, 0, serve.stderr());
+    }
+  });
+
+  test("TLS 1.3: one session ticket per full handshake and AES-128-GCM preferred; an operator's OPENSSL_CONF is respected", async () => {
+    const operatorConfig = join(tempDir('certgate-openssl-'), 'openssl.cnf');
+    writeFileSync(operatorConfig, '# an operator configuration that sets nothing\n');
+    const start = (extra: Record<string, string>) =>
+      startServe(NODE, [MAIN, 'serve', '--data-dir', tempDir('certgate-tickets-'), '--https-port', '0', '--http-port', '0', '--management-port', '0'], cleanEnv(extra));
+    const [certgateConfig, operator] = await Promise.all([start({}), start({ OPENSSL_CONF: operatorConfig })]);
+    try {
+      const ours = await ticketsAndCipher(certgateConfig.httpsPort);
+      assert.deepEqual(ours, { tickets: 1, cipher: 'TLS_AES_128_GCM_SHA256', status: 404 });
+      // The pid is the one the shell started (the re-exec replaced the process in place).
+      assert.equal(realpathSync(`/proc/${certgateConfig.child.pid}/exe`), realpathSync(NODE));
+      // OpenSSL's defaults (two tickets) under the operator's own configuration; the server's
+      // cipher order is certgate's own, set per context, so it holds either way.
+      assert.deepEqual(await ticketsAndCipher(operator.httpsPort), { tickets: 2, cipher: 'TLS_AES_128_GCM_SHA256', status: 404 });
+    } finally {
+      await Promise.all([stop(certgateConfig), stop(operator)]);
     }
   });
 

@@ -7,6 +7,7 @@ import { WorkerPool, runWorker } from '../gateway/cluster.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { ServerCertificates } from '../gateway/server-certificates.ts';
 import type { IngressAddresses } from '../ingress/ingress.ts';
+import { ensureOpenSslConfig, OPENSSL_CONFIG_PATH } from '../ingress/openssl-config.ts';
 import { createLogger } from '../log.ts';
 import { ENVIRONMENT_TYPE, environmentView } from '../model/resources.ts';
 import { caCertificatePath, loadOrCreateLocalCa } from '../pki/local-ca.ts';
@@ -14,7 +15,10 @@ import { SqliteStore } from '../store/sqlite.ts';
 import type { ServeOptions } from './serve.ts';
 
 export async function runServe(options: ServeOptions): Promise<void> {
+  // First of all: this may replace the process with one that loaded certgate's OpenSSL settings.
+  const openSsl = cluster.isWorker ? 'certgate' : ensureOpenSslConfig();
   const log = createLogger(options.logLevel);
+  log.debug({ openSslConfig: openSsl === 'certgate' ? OPENSSL_CONFIG_PATH : openSsl }, 'OpenSSL configuration');
   const dataDir = resolve(options.dataDir);
   const ingress = { bindAddress: options.bind, httpsPort: options.httpsPort, httpPort: options.httpPort };
   if (cluster.isWorker) {
