@@ -931,6 +931,104 @@ describe('app failures', () => {
   });
 });
 
+/**
+ * An app speaking raw HTTP/1.1 from a script: `answer(request, n)` gets each request head (and the
+ * number of the request on its connection, from 1) and returns the bytes to send, or 'destroy'.
+ */
+async function startRawApp(answer: (head: string, n: number) => string | 'destroy') {
+  const connections: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    connections.push(socket);
+    let buffered = '';
+    let n = 0;
+    socket.on('error', () => {});
+    socket.on('data', (data: Buffer) => {
+      buffered += data.toString('latin1');
+      let end: number;
+      while ((end = buffered.indexOf('\r\n\r\n')) !== -1) {
+        const head = buffered.slice(0, end);
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (buffered.length < end + 4 + length) return;
+        buffered = buffered.slice(end + 4 + length);
+        const reply = answer(head, ++n);
+        if (reply === 'destroy') {
+          socket.destroy();
+          return;
+        }
+        socket.write(reply, 'latin1');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connections,
+    close: () => new Promise<void>((resolve) => {
+      for (const socket of connections) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+describe('the upstream client against apps that misbehave', () => {
+  test('bytes after a response (an app smuggling a second one) never reach the next client', async () => {
+    let requests = 0;
+    const app = await startRawApp(() =>
+      ++requests === 1
+        ? 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled'
+        : 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh',
+    );
+    try {
+      const host = await gw.putApp('smuggler', 'env1', { targetPort: app.port });
+      const first = curlResult(await curlTo({ host }));
+      assert.deepEqual([first.status, first.body], [200, 'ok']);
+      const second = curlResult(await curlTo({ host }));
+      assert.deepEqual([second.status, second.body], [200, 'fresh']);
+      assert.equal(app.connections.length, 2, 'the connection with the extra bytes was dropped');
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('an app that closes a kept-alive connection as the next request arrives: a GET is sent again, a POST gets 502', async () => {
+    const app = await startRawApp((head, n) => (n === 1 ? `HTTP/1.1 200 OK\r\nContent-Length: ${head.length}\r\n\r\n${head}` : 'destroy'));
+    try {
+      const host = await gw.putApp('closer', 'env1', { targetPort: app.port });
+      assert.equal(curlResult(await curlTo({ host, path: '/one' })).status, 200);
+      // On the connection the app will close: sent again on a new one, and answered.
+      const again = curlResult(await curlTo({ host, path: '/two' }));
+      assert.equal(again.status, 200);
+      assert.match(again.body, /^GET \/two HTTP\/1\.1/);
+      assert.equal(app.connections.length, 2);
+      // A request with a body is not repeated (the app may have acted on it).
+      const post = curlResult(await curlTo({ host, path: '/three', extra: ['--data-binary', 'payload'] }));
+      assert.equal(post.status, 502);
+      await assertStillServing();
+    } finally {
+      await app.close();
+    }
+  });
+
+  for (const [label, response] of [
+    ['Content-Length with Transfer-Encoding', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'],
+    ['differing Content-Lengths', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!'],
+    ['a header split by a bare LF', 'HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 2\r\n\r\nok'],
+  ] as const) {
+    test(`${label}: 502, the connection dropped, the gateway still serves`, async () => {
+      const app = await startRawApp(() => response);
+      try {
+        const host = await gw.putApp(`bad-${label.length}`, 'env1', { targetPort: app.port });
+        const result = curlResult(await curlTo({ host }));
+        assert.equal(result.status, 502);
+        assert.match(result.body, /app_error/);
+        await assertStillServing();
+      } finally {
+        await app.close();
+      }
+    });
+  }
+});
+
 describe('WebSocket', () => {
   let wsHost: string;
   let wsAcceptHost: string;

@@ -100,24 +100,23 @@ export function clientResponseHeaders(
 
 /**
  * The app's response headers for the client as a flat [name, value, ...] list (what
- * `writeHead` takes for HTTP/1.1 and HTTP/2 alike), from undici's raw header buffers, hop-by-hop
- * headers removed. Repeated headers (Set-Cookie) stay separate entries.
+ * `writeHead` takes for HTTP/1.1 and HTTP/2 alike), from the app's raw [name, value, ...] list,
+ * hop-by-hop headers removed. Repeated headers (Set-Cookie) stay separate entries.
  */
-export function clientResponseRawHeaders(raw: readonly Buffer[]): string[] {
+export function clientResponseRawHeaders(raw: readonly string[]): string[] {
   const out: string[] = [];
   let named: Set<string> | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    const lower = name.toLowerCase();
+    const lower = raw[i]!.toLowerCase();
     if (lower === 'connection') {
-      const value = raw[i + 1]!.toString('latin1');
+      const value = raw[i + 1]!;
       // The usual values name no header that would not be dropped anyway.
       if (value === 'keep-alive' || value === 'close') continue;
       for (const token of tokenSet(value)) (named ??= new Set()).add(token);
       continue;
     }
     if (HOP_BY_HOP.has(lower)) continue;
-    out.push(lower, raw[i + 1]!.toString('latin1'));
+    out.push(lower, raw[i + 1]!);
   }
   if (named === undefined) return out;
   const kept: string[] = [];

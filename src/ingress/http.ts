@@ -156,9 +156,12 @@ function forward(
     proto: connection.proto,
     host: hostHeader,
     requestId: randomUUID(),
-    clientCertificate: app.mode === 'ignore' ? undefined : connection.clientCertificate,
+    // Written by the upstream client as a line of its own (below), unchecked: it is certgate's.
+    clientCertificate: undefined,
   });
-  proxyRequest(req, res, app.upstream, headers, deps.pools, deps.log);
+  const certificate = app.mode === 'ignore' ? undefined : connection.clientCertificate;
+  const trustedHeadLines = certificate === undefined ? '' : `x-forwarded-client-cert: ${certificate}\r\n`;
+  proxyRequest(req, res, app.upstream, headers, trustedHeadLines, deps.pools, deps.log);
 }
 
 function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {

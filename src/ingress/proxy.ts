@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
+import type { Exchange, ExchangeHandler, OutgoingRequest } from './http1-client.ts';
 import { clientResponseRawHeaders } from './headers.ts';
 import type { Upstream } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
@@ -12,9 +12,11 @@ export type ClientRequest = IncomingMessage | Http2ServerRequest;
 export type ClientResponse = ServerResponse | Http2ServerResponse;
 
 /** How a failure to reach the app is answered; these codes are stable and appear in logs. */
-export function upstreamFailureStatus(error: unknown): { status: 502 | 503 | 504; reason: string } {
+export function upstreamFailureStatus(error: unknown): { status: 400 | 502 | 503 | 504; reason: string } {
   const code = (error as { code?: string }).code ?? '';
   switch (code) {
+    case 'CERTGATE_BAD_REQUEST':
+      return { status: 400, reason: 'bad_request' };
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
@@ -22,8 +24,10 @@ export function upstreamFailureStatus(error: unknown): { status: 502 | 503 | 504
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return { status: 503, reason: 'app_unavailable' };
+    case 'CERTGATE_CONNECT_TIMEOUT':
     case 'UND_ERR_CONNECT_TIMEOUT':
       return { status: 503, reason: 'app_connect_timeout' };
+    case 'CERTGATE_RESPONSE_TIMEOUT':
     case 'UND_ERR_HEADERS_TIMEOUT':
       return { status: 504, reason: 'app_timeout' };
     default:
@@ -54,20 +58,18 @@ export function hasRequestBody(req: ClientRequest): boolean {
 }
 
 /**
- * One request to the app through undici's dispatcher, its answer written straight to the client's
- * response: raw header buffers in, a flat header list out, body chunks passed on as they come (with
- * back-pressure both ways). No stream objects, pipeline or AbortController per request: those cost
- * more than the rest of the proxying (see docs/performance.md).
+ * One request to the app through the ingress's HTTP/1.1 client, its answer written straight to the
+ * client's response: header strings in, a flat header list out, body chunks passed on as they come
+ * (with back-pressure both ways). No stream objects, pipeline or AbortController per request.
  */
-class ForwardHandler implements Dispatcher.DispatchHandler {
+class ForwardHandler implements ExchangeHandler {
   readonly #res: ClientResponse;
   readonly #upstream: Upstream;
   readonly #log: Logger;
-  #abort: ((error?: Error) => void) | undefined;
-  #resume: (() => void) | undefined;
+  exchange: Exchange | undefined;
   /** The client went away, or the answer was replaced by an error: the app's answer is not wanted. */
   #abandoned = false;
-  /** The client's side is full: undici was told to pause and waits for `drain`. */
+  /** The client's side is full: the app is paused until `drain`. */
   #waitingForDrain = false;
 
   constructor(res: ClientResponse, upstream: Upstream, log: Logger) {
@@ -78,19 +80,12 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     res.once('close', () => {
       if (res.writableFinished) return;
       this.#abandoned = true;
-      this.#abort?.(new Error('the client closed the connection'));
+      this.exchange?.abort();
     });
   }
 
-  onConnect(abort: (error?: Error) => void): void {
-    this.#abort = abort;
-    if (this.#abandoned) abort(new Error('the client closed the connection'));
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    // 1xx (other than 100, which undici refuses): informational, not passed on.
-    if (statusCode < 200) return true;
-    this.#resume = resume;
+  onHead(statusCode: number, rawHeaders: string[]): boolean {
+    if (this.#abandoned) return false;
     const res = this.#res;
     try {
       (res as ServerResponse).writeHead(statusCode, clientResponseRawHeaders(rawHeaders));
@@ -99,14 +94,13 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       this.#abandoned = true;
       this.#log.warn({ err: writeError, app: this.#upstream.origin }, 'invalid response header from app');
       sendPlain(res, 502, 'the app sent an invalid response (app_error)');
-      this.#abort?.(writeError as Error);
       return false;
     }
     return true;
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.#abandoned) return false;
+  onBody(chunk: Buffer): boolean {
+    if (this.#abandoned) return true;
     // Node corks the client's socket for the rest of the tick: a small answer's headers, body and
     // end still leave in one TLS write.
     if ((this.#res as ServerResponse).write(chunk)) return true;
@@ -115,13 +109,13 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       this.#waitingForDrain = true;
       this.#res.once('drain', () => {
         this.#waitingForDrain = false;
-        this.#resume?.();
+        this.exchange?.resume();
       });
     }
     return false;
   }
 
-  onComplete(): void {
+  onEnd(): void {
     if (!this.#abandoned) this.#res.end();
   }
 
@@ -138,8 +132,18 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     }
     const failure = upstreamFailureStatus(error);
     this.#log.warn({ err: error, app: this.#upstream.origin, reason: failure.reason }, 'request to app failed');
+    if (failure.status === 400) {
+      sendPlain(res, 400, `the request cannot be forwarded (${error.message})`);
+      return;
+    }
     sendPlain(res, failure.status, `${failure.status === 504 ? 'the app did not answer in time' : 'the app is unavailable'} (${failure.reason})`);
   }
+}
+
+/** The body's declared length, when the client declared one (HTTP/1.1 or HTTP/2 content-length). */
+function declaredBodyLength(req: ClientRequest): number | undefined {
+  const value = req.headers['content-length'];
+  return typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
 }
 
 export function proxyRequest(
@@ -147,14 +151,19 @@ export function proxyRequest(
   res: ClientResponse,
   upstream: Upstream,
   headers: string[],
+  trustedHeadLines: string,
   pools: UpstreamPools,
   log: Logger,
 ): void {
-  const options: Dispatcher.DispatchOptions = {
+  const body = hasRequestBody(req) ? req : null;
+  const handler = new ForwardHandler(res, upstream, log);
+  const request: OutgoingRequest = {
+    method: req.method ?? 'GET',
     path: req.url ?? '/',
-    method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
     headers,
-    body: hasRequestBody(req) ? req : null,
+    trustedHeadLines,
+    body,
+    bodyLength: body === null ? undefined : declaredBodyLength(req),
   };
-  pools.pool(upstream).dispatch(options, new ForwardHandler(res, upstream, log));
+  handler.exchange = pools.origin(upstream).request(request, handler);
 }

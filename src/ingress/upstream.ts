@@ -1,5 +1,8 @@
-// Connections to apps: one undici keep-alive pool per app origin, reused by every client connection.
+// Connections to apps: per app origin, one pool of the ingress's own HTTP/1.1 client
+// (http1-client.ts), reused by every client connection; WebSocket upgrades go through an undici
+// pool, made only for origins that see one.
 import { Pool } from 'undici';
+import { OriginPool } from './http1-client.ts';
 import type { Upstream } from './snapshot.ts';
 
 export interface UpstreamOptions {
@@ -9,6 +12,8 @@ export interface UpstreamOptions {
   readonly bodyTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxConnectionsPerApp: number;
+  /** Idle connections to an app are closed after this time. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({
@@ -16,43 +21,66 @@ export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({
   bodyTimeoutMs: 300_000,
   connectTimeoutMs: 5_000,
   maxConnectionsPerApp: 256,
+  keepAliveTimeoutMs: 30_000,
 });
 
 export class UpstreamPools {
-  readonly #pools = new Map<string, Pool>();
+  readonly #origins = new Map<string, OriginPool>();
+  readonly #upgrades = new Map<string, Pool>();
   readonly #options: UpstreamOptions;
 
   constructor(options: UpstreamOptions) {
     this.#options = options;
   }
 
-  pool(upstream: Upstream): Pool {
-    let pool = this.#pools.get(upstream.origin);
+  origin(upstream: Upstream): OriginPool {
+    let pool = this.#origins.get(upstream.origin);
+    if (!pool) {
+      pool = new OriginPool(upstream.host, upstream.port, {
+        responseTimeoutMs: this.#options.responseTimeoutMs,
+        bodyTimeoutMs: this.#options.bodyTimeoutMs,
+        connectTimeoutMs: this.#options.connectTimeoutMs,
+        maxConnections: this.#options.maxConnectionsPerApp,
+        keepAliveTimeoutMs: this.#options.keepAliveTimeoutMs,
+      });
+      this.#origins.set(upstream.origin, pool);
+    }
+    return pool;
+  }
+
+  /** For WebSocket upgrades (undici turns the connection over to the tunnel after 101). */
+  upgradePool(upstream: Upstream): Pool {
+    let pool = this.#upgrades.get(upstream.origin);
     if (!pool) {
       pool = new Pool(upstream.origin, {
         connections: this.#options.maxConnectionsPerApp,
         headersTimeout: this.#options.responseTimeoutMs,
-        bodyTimeout: this.#options.bodyTimeoutMs,
         connect: { timeout: this.#options.connectTimeoutMs },
-        keepAliveTimeout: 30_000,
       });
-      this.#pools.set(upstream.origin, pool);
+      this.#upgrades.set(upstream.origin, pool);
     }
     return pool;
   }
 
   /** Closes the pools of origins no app uses any more (in-flight requests finish first). */
   retainOnly(origins: ReadonlySet<string>): void {
-    for (const [origin, pool] of this.#pools) {
+    for (const [origin, pool] of this.#origins) {
       if (origins.has(origin)) continue;
-      this.#pools.delete(origin);
+      this.#origins.delete(origin);
+      pool.close();
+    }
+    for (const [origin, pool] of this.#upgrades) {
+      if (origins.has(origin)) continue;
+      this.#upgrades.delete(origin);
       void pool.close();
     }
   }
 
   async close(): Promise<void> {
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
-    await Promise.all(pools.map((pool) => pool.close()));
+    for (const pool of this.#origins.values()) pool.close();
+    this.#origins.clear();
+    const upgrades = [...this.#upgrades.values()];
+    this.#upgrades.clear();
+    await Promise.all(upgrades.map((pool) => pool.close()));
   }
 }

@@ -18,7 +18,7 @@ export function proxyUpgrade(
   log: Logger,
 ): void {
   client.on('error', () => client.destroy());
-  pools.pool(upstream).upgrade(
+  pools.upgradePool(upstream).upgrade(
     { path: req.url ?? '/', method: req.method ?? 'GET', headers, protocol },
     (error, data) => {
       if (error) {

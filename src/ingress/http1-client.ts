@@ -1,0 +1,458 @@
+// The ingress's HTTP/1.1 client for apps: per app origin, a pool of keep-alive TCP connections, one
+// request at a time on each. Built for the proxy's hot path (docs/performance.md): the request head
+// is one string written once, the response is parsed by the strict parser in http1-response.ts and
+// handed over as header strings and body views, and nothing else is allocated per request. A
+// connection is reused only after a complete, well-framed exchange.
+import net from 'node:net';
+import type { Readable } from 'node:stream';
+import { ResponseParseError, ResponseParser, type ResponseHead } from './http1-response.ts';
+
+export interface OriginPoolOptions {
+  /** How long the app may take to send its response head (then: UpstreamError app_timeout). */
+  readonly responseTimeoutMs: number;
+  /** How long the app may pause between body reads once its answer started. */
+  readonly bodyTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly maxConnections: number;
+  /** Idle connections are closed after this time (apps usually close theirs after 5–75 s). */
+  readonly keepAliveTimeoutMs: number;
+}
+
+/** Errors of the exchange with the app; `code` is what upstreamFailureStatus maps to 502/503/504. */
+export class UpstreamError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export interface ExchangeHandler {
+  /** The app's final response head. Returning false abandons the exchange. */
+  onHead(status: number, rawHeaders: string[]): boolean;
+  /** A piece of the body; returning false pauses the app until `Exchange.resume()`. */
+  onBody(chunk: Buffer): boolean;
+  onEnd(): void;
+  /** Called at most once, instead of (or after some of) the above; never after onEnd. */
+  onError(error: Error): void;
+}
+
+export interface OutgoingRequest {
+  readonly method: string;
+  readonly path: string;
+  /** [name, value, ...], already rewritten for the app (no hop-by-hop headers); each is checked. */
+  readonly headers: readonly string[];
+  /**
+   * Header lines the ingress formatted itself ("name: value\r\n"...), written as they are: the
+   * 2.4 KB X-Forwarded-Client-Cert is safe by construction and made once per connection.
+   */
+  readonly trustedHeadLines: string;
+  /** The request body, streamed; its framing comes from `bodyLength`. */
+  readonly body: Readable | null;
+  /** The body's Content-Length when the client gave one; otherwise the body is sent chunked. */
+  readonly bodyLength: number | undefined;
+}
+
+/** One request's life: queued, then on a connection, then done. The handle lets the proxy stop it. */
+export class Exchange {
+  readonly request: OutgoingRequest;
+  readonly handler: ExchangeHandler;
+  connection: UpstreamConnection | undefined;
+  finished = false;
+  /** Sent once already on a reused connection that the app had closed: not tried a third time. */
+  retried = false;
+
+  constructor(request: OutgoingRequest, handler: ExchangeHandler) {
+    this.request = request;
+    this.handler = handler;
+  }
+
+  /** The client went away: drop the request, and its connection if the answer was under way. */
+  abort(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.connection?.destroy();
+  }
+
+  /** The client drained: read from the app again. */
+  resume(): void {
+    this.connection?.resumeReading();
+  }
+
+  fail(error: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.handler.onError(error);
+  }
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** A request-target as it may appear on the wire: no controls, spaces or non-latin1 characters. */
+const INVALID_TARGET = /[^\x21-\x7e\x80-\xff]/;
+
+/**
+ * The request head for the app. Every name and value is checked (HTTP/2 clients' headers come
+ * from nghttp2's rules, not HTTP/1.1's), so nothing can split the head.
+ */
+export function requestHead(request: OutgoingRequest): string {
+  if (!TOKEN.test(request.method)) throw new UpstreamError('CERTGATE_BAD_REQUEST', 'invalid request method');
+  if (request.path.length === 0 || INVALID_TARGET.test(request.path)) throw new UpstreamError('CERTGATE_BAD_REQUEST', 'invalid request target');
+  let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
+  const headers = request.headers;
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const name = headers[i]!;
+    const value = headers[i + 1]!;
+    if (!TOKEN.test(name) || INVALID_VALUE.test(value)) throw new UpstreamError('CERTGATE_BAD_REQUEST', `invalid request header ${JSON.stringify(name)}`);
+    head += `${name}: ${value}\r\n`;
+  }
+  if (request.body !== null && request.bodyLength === undefined) head += 'transfer-encoding: chunked\r\n';
+  return `${head}${request.trustedHeadLines}\r\n`;
+}
+
+const CHUNKED_END = '0\r\n\r\n';
+
+/** A TCP connection to an app, carrying one exchange at a time. */
+export class UpstreamConnection {
+  readonly socket: net.Socket;
+  readonly #pool: OriginPool;
+  readonly #parser: ResponseParser;
+  #exchange: Exchange | undefined;
+  #connected = false;
+  #destroyed = false;
+  #requestSent = false;
+  /** Exchanges completed on this connection; a reused connection may have been closed by the app. */
+  #served = 0;
+
+  constructor(pool: OriginPool, host: string, port: number) {
+    this.#pool = pool;
+    this.socket = net.connect({ host, port, noDelay: true });
+    this.#parser = new ResponseParser({
+      onHead: (head) => this.#onHead(head),
+      onBody: (chunk) => {
+        const exchange = this.#exchange;
+        if (exchange !== undefined && !exchange.finished && !exchange.handler.onBody(chunk)) this.#pauseReading();
+      },
+      onEnd: () => {
+        const exchange = this.#exchange;
+        if (exchange === undefined || exchange.finished) return;
+        exchange.finished = true;
+        exchange.handler.onEnd();
+      },
+    });
+    const socket = this.socket;
+    socket.setTimeout(pool.options.connectTimeoutMs);
+    socket.once('connect', () => {
+      this.#connected = true;
+      this.#pool.connected(this);
+    });
+    socket.on('data', (data: Buffer) => this.#onData(data));
+    socket.on('timeout', () => this.#onTimeout());
+    socket.on('end', () => this.#onClose(undefined));
+    socket.on('error', (error) => this.#onClose(error));
+    socket.on('close', () => this.#onClose(undefined));
+  }
+
+  /** The client is slower than the app: stop reading, and stop the body clock (it is not the app's pause). */
+  #pauseReading(): void {
+    this.socket.pause();
+    this.socket.setTimeout(0);
+  }
+
+  resumeReading(): void {
+    if (this.#destroyed) return;
+    this.socket.setTimeout(this.#pool.options.bodyTimeoutMs);
+    this.socket.resume();
+  }
+
+  get idle(): boolean {
+    return this.#exchange === undefined && !this.#destroyed;
+  }
+
+  get reused(): boolean {
+    return this.#served > 0;
+  }
+
+  /** Sends the exchange's request (the connection is connected and idle). */
+  start(exchange: Exchange): void {
+    this.#exchange = exchange;
+    exchange.connection = this;
+    this.#requestSent = false;
+    let head: string;
+    try {
+      head = requestHead(exchange.request);
+    } catch (error) {
+      this.#exchange = undefined;
+      exchange.connection = undefined;
+      exchange.fail(error as Error);
+      this.#pool.release(this);
+      return;
+    }
+    this.#parser.expect(exchange.request.method);
+    this.socket.ref();
+    this.socket.setTimeout(this.#pool.options.responseTimeoutMs);
+    this.socket.resume();
+    const body = exchange.request.body;
+    if (body === null) {
+      this.socket.write(head, 'latin1');
+      this.#requestSent = true;
+      return;
+    }
+    this.socket.write(head, 'latin1');
+    this.#streamBody(exchange, body);
+  }
+
+  #streamBody(exchange: Exchange, body: Readable): void {
+    const chunked = exchange.request.bodyLength === undefined;
+    const expected = exchange.request.bodyLength ?? 0;
+    let sent = 0;
+    const socket = this.socket;
+    const onData = (chunk: Buffer) => {
+      if (this.#exchange !== exchange || exchange.finished) return;
+      sent += chunk.length;
+      if (!chunked && sent > expected) {
+        this.#abandon(exchange, new UpstreamError('CERTGATE_BAD_REQUEST', 'the request body is longer than its Content-Length'));
+        return;
+      }
+      const ok = chunked ? (socket.write(`${chunk.length.toString(16)}\r\n`), socket.write(chunk), socket.write('\r\n')) : socket.write(chunk);
+      if (!ok) {
+        body.pause();
+        socket.once('drain', () => body.resume());
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      if (this.#exchange !== exchange || exchange.finished && !this.#parser.complete) return;
+      if (!chunked && sent !== expected) {
+        this.#abandon(exchange, new UpstreamError('CERTGATE_BAD_REQUEST', 'the request body is shorter than its Content-Length'));
+        return;
+      }
+      if (chunked) socket.write(CHUNKED_END);
+      this.#requestSent = true;
+      // The app answered before the body was complete (an early 413, say): the exchange is over.
+      if (this.#parser.complete) this.#afterResponse();
+    };
+    const onAbort = () => {
+      cleanup();
+      // The client stopped sending: the app saw part of a body, so the connection cannot go on.
+      if (this.#exchange === exchange && !this.#requestSent) this.#abandon(exchange, new UpstreamError('CERTGATE_CLIENT_ABORTED', 'the client stopped sending the request body'));
+    };
+    const cleanup = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onAbort);
+      body.off('close', onAbort);
+    };
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onAbort);
+    body.once('close', onAbort);
+  }
+
+  #abandon(exchange: Exchange, error: Error): void {
+    exchange.fail(error);
+    this.destroy();
+  }
+
+  #onHead(head: ResponseHead): void {
+    const exchange = this.#exchange;
+    if (exchange === undefined || exchange.finished) return;
+    this.socket.setTimeout(this.#pool.options.bodyTimeoutMs);
+    if (!exchange.handler.onHead(head.status, head.rawHeaders)) {
+      exchange.finished = true;
+      this.destroy();
+    }
+  }
+
+  #onData(data: Buffer): void {
+    if (this.#destroyed) return;
+    try {
+      this.#parser.execute(data);
+    } catch (error) {
+      this.#exchange?.fail(error as Error);
+      this.destroy();
+      return;
+    }
+    if (this.#parser.complete && this.#exchange !== undefined) this.#afterResponse();
+  }
+
+  /** The response is complete: reuse the connection if the exchange as a whole was clean. */
+  #afterResponse(): void {
+    const exchange = this.#exchange!;
+    if (!this.#requestSent) {
+      // Still sending the body: stop; the connection is in the middle of a request.
+      if (exchange.request.body !== null) {
+        this.#exchange = undefined;
+        this.destroy();
+      }
+      return;
+    }
+    this.#exchange = undefined;
+    exchange.connection = undefined;
+    this.#served++;
+    if (!this.#parser.keepAlive) {
+      this.destroy();
+      return;
+    }
+    this.socket.setTimeout(this.#pool.options.keepAliveTimeoutMs);
+    this.#pool.release(this);
+  }
+
+  #onTimeout(): void {
+    const exchange = this.#exchange;
+    if (!this.#connected) {
+      this.#failConnect(new UpstreamError('CERTGATE_CONNECT_TIMEOUT', `no connection to the app within ${this.#pool.options.connectTimeoutMs} ms`));
+    } else if (exchange !== undefined && !exchange.finished) {
+      exchange.fail(
+        this.#parser.receivedAny
+          ? new UpstreamError('CERTGATE_BODY_TIMEOUT', `the app paused its answer for ${this.#pool.options.bodyTimeoutMs} ms`)
+          : new UpstreamError('CERTGATE_RESPONSE_TIMEOUT', `the app did not answer within ${this.#pool.options.responseTimeoutMs} ms`),
+      );
+    }
+    this.destroy();
+  }
+
+  #onClose(error: Error | undefined): void {
+    if (!this.#connected) {
+      this.#failConnect(error ?? new UpstreamError('CERTGATE_CONNECT_FAILED', 'the connection to the app closed while connecting'));
+      return;
+    }
+    const exchange = this.#exchange;
+    if (exchange !== undefined && !exchange.finished) {
+      let ended = false;
+      try {
+        ended = this.#parser.closed();
+      } catch (parseError) {
+        // Closed before any byte of the answer, on a connection that served before: the app closed
+        // it while idle just as the request left. A request without a body is sent again, once.
+        const safeToRetry = this.reused && !this.#parser.receivedAny && exchange.request.body === null && !exchange.retried;
+        this.#exchange = undefined;
+        exchange.connection = undefined;
+        if (safeToRetry) {
+          exchange.retried = true;
+          this.#pool.retry(exchange);
+        } else {
+          exchange.fail(error ?? (parseError as Error));
+        }
+      }
+      if (ended) this.#exchange = undefined;
+    }
+    this.destroy();
+  }
+
+  #failConnect(error: Error): void {
+    if (this.#destroyed) return;
+    this.destroy();
+    this.#pool.connectFailed(this, error);
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.socket.destroy();
+    this.#pool.forget(this);
+  }
+}
+
+/** The connections to one app origin, and the requests waiting for one. */
+export class OriginPool {
+  readonly options: OriginPoolOptions;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #all = new Set<UpstreamConnection>();
+  /** Most recently used last: reusing the warmest connection lets the others time out. */
+  readonly #idle: UpstreamConnection[] = [];
+  readonly #connecting = new Set<UpstreamConnection>();
+  readonly #queue: Exchange[] = [];
+  #closed = false;
+
+  constructor(host: string, port: number, options: OriginPoolOptions) {
+    this.#host = host;
+    this.#port = port;
+    this.options = options;
+  }
+
+  get connectionCount(): number {
+    return this.#all.size;
+  }
+
+  request(request: OutgoingRequest, handler: ExchangeHandler): Exchange {
+    const exchange = new Exchange(request, handler);
+    this.#dispatch(exchange, false);
+    return exchange;
+  }
+
+  #dispatch(exchange: Exchange, fresh: boolean): void {
+    if (this.#closed) {
+      exchange.fail(new UpstreamError('CERTGATE_POOL_CLOSED', 'the app is no longer served'));
+      return;
+    }
+    if (!fresh) {
+      const connection = this.#idle.pop();
+      if (connection !== undefined) {
+        connection.start(exchange);
+        return;
+      }
+    }
+    this.#queue.push(exchange);
+    // One new connection per waiting request beyond those already being opened, up to the limit.
+    if (this.#all.size < this.options.maxConnections && this.#connecting.size < this.#queue.length) {
+      const connection = new UpstreamConnection(this, this.#host, this.#port);
+      this.#all.add(connection);
+      this.#connecting.add(connection);
+    }
+  }
+
+  retry(exchange: Exchange): void {
+    this.#dispatch(exchange, true);
+  }
+
+  connected(connection: UpstreamConnection): void {
+    this.#connecting.delete(connection);
+    this.release(connection);
+  }
+
+  connectFailed(connection: UpstreamConnection, error: Error): void {
+    this.#connecting.delete(connection);
+    // The app is not reachable: the requests waiting for this connection learn it now (a queue
+    // longer than the connections being opened keeps its surplus for those).
+    const waiting = this.#queue.length - this.#connecting.size;
+    for (const exchange of this.#queue.splice(0, Math.max(1, waiting))) exchange.fail(error);
+  }
+
+  /** A connected connection is free: give it the oldest waiting request, or keep it idle. */
+  release(connection: UpstreamConnection): void {
+    if (!connection.idle) return;
+    while (this.#queue.length > 0) {
+      const exchange = this.#queue.shift()!;
+      if (exchange.finished) continue;
+      connection.start(exchange);
+      return;
+    }
+    if (this.#closed) {
+      connection.destroy();
+      return;
+    }
+    // An idle connection does not keep the process alive.
+    connection.socket.unref();
+    this.#idle.push(connection);
+  }
+
+  forget(connection: UpstreamConnection): void {
+    this.#all.delete(connection);
+    this.#connecting.delete(connection);
+    const index = this.#idle.indexOf(connection);
+    if (index !== -1) this.#idle.splice(index, 1);
+  }
+
+  /** Stops taking requests; idle connections close now, busy ones after their exchange. */
+  close(): void {
+    this.#closed = true;
+    for (const exchange of this.#queue.splice(0)) exchange.fail(new UpstreamError('CERTGATE_POOL_CLOSED', 'the app is no longer served'));
+    for (const connection of [...this.#idle]) connection.destroy();
+  }
+}
+
+export function isUpstreamParseError(error: unknown): boolean {
+  return error instanceof ResponseParseError;
+}
