@@ -220,6 +220,21 @@ interface SlotOptions {
   handshakeConcurrency: number;
 }
 
+/**
+ * Waits until the proxy is idle (under 3% of a core over a quarter second, at most 10 s), so that
+ * no scenario pays for the one before it (closing 2,000 connections, a garbage collector catching
+ * up on the last load). Returns the seconds waited.
+ */
+async function settle(pid: number): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < 10_000) {
+    const before = treeCpuSeconds(pid);
+    await sleep(250);
+    if (treeCpuSeconds(pid) - before < 0.0075) break;
+  }
+  return (performance.now() - started) / 1000;
+}
+
 async function measureProxy(slot: SlotOptions): Promise<ProxyRound> {
   const result: ProxyRound = { proxy: slot.label, round: slot.round, ok: false };
   const { seconds } = settings;
@@ -248,42 +263,46 @@ async function measureProxy(slot: SlotOptions): Promise<ProxyRound> {
         perConnectionKiB: round(((holding.pssMiB - idle.pssMiB) * 1024) / Math.max(held.open, 1), 1),
       };
       log(`  memory: idle ${idle.pssMiB.toFixed(1)} MiB, ${held.open} connections ${holding.pssMiB.toFixed(1)} MiB (PSS)${held.failed ? `, ${held.failed} failed: ${held.lastError}` : ''}`);
-      await sleep(1_000);
+      await settle(pids.proxy);
     }
     // Warm-up (JIT, pools, caches), not measured.
     await wrk(load, { connections: slot.connections, seconds: Math.min(2, seconds) });
+    await settle(pids.proxy);
     if (slot.scenarios.has('h1')) {
       result.h1 = await measured(pids, (r) => r.count, () => wrk(load, { connections: slot.connections, seconds }));
       log(`  HTTP/1.1 keep-alive: ${formatNumber(result.h1.rate)} req/s, ${result.h1.cpuPerUnitUs} µs CPU/request, proxy ${result.h1.proxyCpuPercent}% wrk ${result.h1.generatorCpuPercent}% (p99 ${result.h1.latencyMs?.p99} ms)`);
     }
     if (slot.scenarios.has('h2')) {
+      await settle(pids.proxy);
       result.h2 = await measured(pids, (r) => r.count, () => h2load(load, { clients: settings.h2Clients, streams: settings.h2Streams, seconds }));
       log(`  HTTP/2: ${formatNumber(result.h2.rate)} req/s, ${result.h2.cpuPerUnitUs} µs CPU/request, proxy ${result.h2.proxyCpuPercent}% h2load ${result.h2.generatorCpuPercent}%${result.h2.notes?.length ? ` (${result.h2.notes.join('; ')})` : ''}`);
     }
     const rate = slot.fixedRate(result);
     if (slot.scenarios.has('fixed') && rate !== undefined) {
+      await settle(pids.proxy);
       const fixed = await measured(pids, (r) => r.count, () => wrk(load, { connections: settings.fixedRateConnections, seconds, rate }));
       result.fixed = { ...fixed, targetRate: rate };
       log(`  fixed ${formatNumber(rate)} req/s: achieved ${formatNumber(fixed.rate)}, p50 ${fixed.latencyMs?.p50} p99 ${fixed.latencyMs?.p99} p99.9 ${fixed.latencyMs?.p999} ms`);
     }
     if (slot.scenarios.has('fixedOwn') && result.h1) {
       const own = Math.round(result.h1.rate / 2);
+      await settle(pids.proxy);
       const fixed = await measured(pids, (r) => r.count, () => wrk(load, { connections: settings.fixedRateConnections, seconds, rate: own }));
       result.fixedOwn = { ...fixed, targetRate: own };
       log(`  fixed ${formatNumber(own)} req/s (half its own maximum): p50 ${fixed.latencyMs?.p50} p99 ${fixed.latencyMs?.p99} p99.9 ${fixed.latencyMs?.p999} ms`);
     }
     if (slot.scenarios.has('handshakes')) {
-      await sleep(500);
+      await settle(pids.proxy);
       result.handshakes = await measured(pids, (r) => r.count, () => abHandshakes(load, { concurrency: slot.handshakeConcurrency, seconds }));
       log(`  full handshakes (ab): ${formatNumber(result.handshakes.rate)}/s, ${(result.handshakes.cpuPerUnitUs / 1000).toFixed(2)} ms CPU each, proxy ${result.handshakes.proxyCpuPercent}% ab ${result.handshakes.generatorCpuPercent}% (${result.handshakes.tls})`);
     }
     if (slot.scenarios.has('resumed')) {
-      await sleep(500);
+      await settle(pids.proxy);
       result.resumed = await measured(pids, (r) => r.count, () => wrk(load, { connections: settings.handshakeConcurrency, seconds: Math.max(2, Math.round(seconds / 2)), close: true }));
       log(`  resumed connections (wrk): ${formatNumber(result.resumed.rate)}/s, ${(result.resumed.cpuPerUnitUs / 1000).toFixed(2)} ms CPU each (session resumption: ${result.resumes ? 'yes' : 'no'})`);
     }
     if (slot.scenarios.has('stime')) {
-      await sleep(500);
+      await settle(pids.proxy);
       result.stime = await measured(pids, (r) => r.count, () => sTime(load, Math.max(2, Math.round(seconds / 2))));
       log(`  one at a time (s_time -new): ${formatNumber(result.stime.rate)}/s`);
     }
