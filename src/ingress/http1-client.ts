@@ -112,6 +112,13 @@ export function requestHead(request: OutgoingRequest): string {
 
 const CHUNKED_END = '0\r\n\r\n';
 
+/**
+ * Where every upstream connection's reads land. One buffer serves them all: each read is handed to
+ * its connection's parser at once, which copies what it keeps (head text, partial lines, body
+ * chunks), before the event loop performs the next read.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 /** A TCP connection to an app, carrying one exchange at a time. */
 export class UpstreamConnection {
   readonly socket: net.Socket;
@@ -126,12 +133,21 @@ export class UpstreamConnection {
 
   constructor(pool: OriginPool, host: string, port: number) {
     this.#pool = pool;
-    this.socket = net.connect({ host, port, noDelay: true });
+    // Reads land in one shared buffer and go straight to the parser: no stream 'data' events and
+    // no buffer allocated per read (see READ_BUFFER).
+    this.socket = net.connect({
+      host,
+      port,
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: (bytes: number, buffer: Uint8Array) => this.#onRead(bytes, buffer as Buffer) },
+    });
     this.#parser = new ResponseParser({
       onHead: (head) => this.#onHead(head),
       onBody: (chunk) => {
         const exchange = this.#exchange;
-        if (exchange !== undefined && !exchange.finished && !exchange.handler.onBody(chunk)) this.#pauseReading();
+        // A copy: `chunk` is a view of READ_BUFFER, which the next read overwrites, and the client's
+        // socket may hold what it is given until it drains.
+        if (exchange !== undefined && !exchange.finished && !exchange.handler.onBody(Buffer.from(chunk))) this.#pauseReading();
       },
       onEnd: () => {
         const exchange = this.#exchange;
@@ -146,7 +162,6 @@ export class UpstreamConnection {
       this.#connected = true;
       this.#pool.connected(this);
     });
-    socket.on('data', (data: Buffer) => this.#onData(data));
     socket.on('timeout', () => this.#onTimeout());
     socket.on('end', () => this.#onClose(undefined));
     socket.on('error', (error) => this.#onClose(error));
@@ -264,16 +279,18 @@ export class UpstreamConnection {
     }
   }
 
-  #onData(data: Buffer): void {
-    if (this.#destroyed) return;
+  #onRead(bytes: number, buffer: Buffer): boolean {
+    if (this.#destroyed) return false;
     try {
-      this.#parser.execute(data);
+      this.#parser.execute(buffer.subarray(0, bytes));
     } catch (error) {
       this.#exchange?.fail(error as Error);
       this.destroy();
-      return;
+      return false;
     }
     if (this.#parser.complete && this.#exchange !== undefined) this.#afterResponse();
+    // Reading stops when the client side asked for a pause (#pauseReading).
+    return !this.socket.isPaused();
   }
 
   /** The response is complete: reuse the connection if the exchange as a whole was clean. */
