@@ -47,12 +47,28 @@ const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
 const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]{1,12})[\t ]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
 const MAX_CHUNK_LINE = 4096;
+const DIGITS = /^\d{1,15}$/;
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
 
+const HEAD_GRAMMAR = /^HTTP\/1\.[01] [1-9]\d\d(?: [\t\x20-\x7e\x80-\xff]*)?(?:\r\n[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*)*$/;
+
+/** What is wrong with a head that failed HEAD_GRAMMAR, as an error. */
+function invalidHead(lines: readonly string[]): ResponseParseError {
+  if (!STATUS_LINE.test(lines[0]!)) return new ResponseParseError('the app sent an invalid status line');
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    const name = colon > 0 ? line.slice(0, colon) : '';
+    // Also refuses obs-fold (a line starting with whitespace) and whitespace before the colon.
+    if (!TOKEN.test(name)) return new ResponseParseError('the app sent an invalid header line');
+    if (INVALID_VALUE.test(line.slice(colon + 1))) return new ResponseParseError(`the app sent an invalid value for ${name}`);
+  }
+  return new ResponseParseError('the app sent an invalid response head');
+}
+
 /** The field value after the colon without its leading and trailing spaces and tabs. */
-function trimOws(line: string, from: number): string {
+function trimOws(line: string, from: number, to: number): string {
   let start = from;
-  let end = line.length;
+  let end = to;
   while (start < end && (line.charCodeAt(start) === 32 || line.charCodeAt(start) === 9)) start++;
   while (end > start && (line.charCodeAt(end - 1) === 32 || line.charCodeAt(end - 1) === 9)) end--;
   return line.slice(start, end);
@@ -196,40 +212,47 @@ export class ResponseParser {
   #head(data: Buffer, offset: number): number {
     const block = this.#block(data, offset, 'response head');
     if (block === undefined) return data.length;
-    const lines = block.text.split('\r\n');
-    const status = STATUS_LINE.exec(lines[0]!);
-    if (status === null) throw new ResponseParseError('the app sent an invalid status line');
-    const http10 = status[1] === '0';
-    const code = Number(status[2]);
+    const text = block.text;
+    // One pass over the whole head's grammar (status line, then `token: value` lines, CRLF only);
+    // the line-by-line checks run only to say what was wrong.
+    if (!HEAD_GRAMMAR.test(text)) throw invalidHead(text.split('\r\n'));
+    const http10 = text.charCodeAt(7) === 48; /* the '0' of HTTP/1.0 */
+    const code = Number(text.slice(9, 12));
     const rawHeaders: string[] = [];
     let contentLength: string | undefined;
     let transferEncoding: string | undefined;
     let close = false;
     let keepAliveToken = false;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      const name = colon > 0 ? line.slice(0, colon) : '';
-      // Also refuses obs-fold (a line starting with whitespace) and whitespace before the colon.
-      if (!TOKEN.test(name)) throw new ResponseParseError('the app sent an invalid header line');
-      const value = trimOws(line, colon + 1);
-      if (INVALID_VALUE.test(value)) throw new ResponseParseError(`the app sent an invalid value for ${name}`);
+    // Line by line without splitting: the grammar already holds, so each line is `name:value`.
+    for (let start = text.indexOf('\r\n') + 2; start > 1; ) {
+      const next = text.indexOf('\r\n', start);
+      const end = next === -1 ? text.length : next;
+      const colon = text.indexOf(':', start);
+      const name = text.slice(start, colon);
+      const value = trimOws(text, colon + 1, end);
+      start = next + 2;
       rawHeaders.push(name, value);
       switch (name.length) {
         case 10:
           if (name.toLowerCase() === 'connection') {
-            for (const token of value.toLowerCase().split(',')) {
-              const option = token.trim();
-              if (option === 'close') close = true;
-              else if (option === 'keep-alive') keepAliveToken = true;
+            const options = value.toLowerCase();
+            // The usual single values first; a list is split.
+            if (options === 'keep-alive') keepAliveToken = true;
+            else if (options === 'close') close = true;
+            else {
+              for (const token of options.split(',')) {
+                const option = token.trim();
+                if (option === 'close') close = true;
+                else if (option === 'keep-alive') keepAliveToken = true;
+              }
             }
           }
           break;
         case 14:
           if (name.toLowerCase() === 'content-length') {
-            for (const part of value.split(',')) {
+            for (const part of DIGITS.test(value) ? [value] : value.split(',')) {
               const length = part.trim();
-              if (!/^\d{1,15}$/.test(length)) throw new ResponseParseError('the app sent an invalid Content-Length');
+              if (!DIGITS.test(length)) throw new ResponseParseError('the app sent an invalid Content-Length');
               if (contentLength !== undefined && Number(contentLength) !== Number(length)) {
                 throw new ResponseParseError('the app sent differing Content-Length values');
               }
