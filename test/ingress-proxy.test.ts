@@ -970,6 +970,48 @@ async function startRawApp(answer: (head: string, n: number) => string | 'destro
   };
 }
 
+describe('idle client connections (keepAliveTimeoutMs 3 s here)', () => {
+  test('an idle keep-alive connection is closed after the keep-alive time, not before', async () => {
+    const socket = tls.connect({ host: '127.0.0.1', port: gw.httpsPort, servername: echoHost, ca: gw.caPem });
+    await once(socket, 'secureConnect');
+    socket.write(`GET /idle HTTP/1.1\r\nHost: ${echoHost}\r\n\r\n`);
+    await once(socket, 'data');
+    const idleFrom = performance.now();
+    socket.resume();
+    const closed = once(socket, 'close').then(() => performance.now() - idleFrom);
+    const elapsed = await withTimeout(closed, 8_000, 'the idle connection to close');
+    // 3 s, noticed by a sweep a quarter of a second apart at most (plus this machine's slack).
+    assert.ok(elapsed >= 2_900 && elapsed < 5_000, `closed after ${Math.round(elapsed)} ms`);
+  });
+
+  test('a connection with a response still in flight is not idle, however long the client takes to read it', async () => {
+    const socket = tls.connect({ host: '127.0.0.1', port: gw.httpsPort, servername: streamHost, ca: gw.caPem });
+    await once(socket, 'secureConnect');
+    socket.pause();
+    socket.write(`GET /download?length HTTP/1.1\r\nHost: ${streamHost}\r\n\r\n`);
+    // The client reads nothing for longer than the keep-alive time: 4 MiB cannot all be sent.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    assert.equal(socket.destroyed, false, 'the connection is still open');
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const complete = new Promise<void>((resolve, reject) => {
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        received += chunk.length;
+        const all = Buffer.concat(chunks);
+        const headEnd = all.indexOf('\r\n\r\n');
+        if (headEnd !== -1 && all.length - headEnd - 4 >= DOWNLOAD.length) resolve();
+      });
+      socket.on('close', () => reject(new Error(`closed after ${received} bytes`)));
+    });
+    socket.resume();
+    await withTimeout(complete, 5_000, 'the whole answer');
+    const all = Buffer.concat(chunks);
+    assert.equal(sha256(all.subarray(all.indexOf('\r\n\r\n') + 4)), sha256(DOWNLOAD));
+    socket.destroy();
+  });
+});
+
 describe('the upstream client against apps that misbehave', () => {
   test('bytes after a response (an app smuggling a second one) never reach the next client', async () => {
     let requests = 0;

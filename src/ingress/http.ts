@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { admitRequest, type Admission } from './admission.ts';
 import { connectionState, type ConnectionState } from './connection.ts';
+import type { KeepAliveSweeper } from './keep-alive.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import { proxyRequest, sendPlain, type ClientRequest, type ClientResponse } from './proxy.ts';
 import type { CompiledApp, RouteSnapshot } from './snapshot.ts';
@@ -26,6 +27,8 @@ export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = Object.freeze({ headersTimeou
 
 export interface HttpStageDeps {
   readonly snapshot: () => RouteSnapshot;
+  /** Closes idle HTTP/1.1 connections (Node's own keepAliveTimeout is off: see keep-alive.ts). */
+  readonly keepAlive: KeepAliveSweeper;
   readonly pools: UpstreamPools;
   readonly log: Logger;
   readonly draining: () => boolean;
@@ -37,7 +40,8 @@ function http1Options(timeouts: HttpTimeouts): http.ServerOptions {
     headersTimeout: timeouts.headersTimeoutMs,
     // Bodies may stream for as long as they flow; the upstream body timeout bounds stalls.
     requestTimeout: 0,
-    keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+    // Idle connections are closed by the KeepAliveSweeper instead (no socket timer per request).
+    keepAliveTimeout: 0,
     // Node checks headersTimeout on this interval (default 30 s): check often enough to honour it.
     connectionsCheckingInterval: Math.min(1_000, timeouts.headersTimeoutMs),
   };
@@ -46,6 +50,7 @@ function http1Options(timeouts: HttpTimeouts): http.ServerOptions {
 /** Node servers that never listen themselves: the listener hands them connections after TLS. */
 export function createHttpServers(deps: HttpStageDeps, timeouts: HttpTimeouts) {
   const http1 = http.createServer(http1Options(timeouts));
+  http1.on('connection', (socket: Duplex) => deps.keepAlive.add(socket));
   http1.on('request', (req, res) => handleTlsRequest(deps, req, res));
   http1.on('upgrade', (req, socket, head) => handleUpgrade(deps, req, socket, head));
   http1.on('clientError', (error, socket) => onClientError(deps.log, error, socket));
@@ -71,8 +76,10 @@ export function createHttpServers(deps: HttpStageDeps, timeouts: HttpTimeouts) {
 /** The plain-HTTP listener's server: redirects to HTTPS, or serves apps that allow insecure access. */
 export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeouts): http.Server {
   const server = http.createServer(http1Options(timeouts));
+  server.on('connection', (socket: Duplex) => deps.keepAlive.add(socket));
   server.on('request', (req, res) => handlePlainRequest(deps, req, res));
   server.on('upgrade', (req, socket, head) => {
+    deps.keepAlive.forget(socket);
     const host = hostFromAuthority(req.headers.host ?? '');
     const route = host === undefined ? undefined : deps.snapshot().routes.get(host);
     if (!route?.app.allowInsecure || !route.app.upstream) {
@@ -86,6 +93,7 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
 }
 
 function handleTlsRequest(deps: HttpStageDeps, req: ClientRequest, res: ClientResponse): void {
+  if (!('stream' in req)) deps.keepAlive.requestStarted(req.socket, res as http.ServerResponse);
   const connection = connectionState(req.socket as Socket);
   if (!connection) {
     sendPlain(res, 500, 'connection state missing');
@@ -121,6 +129,7 @@ function admitCached(snapshot: RouteSnapshot, connection: ConnectionState, autho
 }
 
 function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: http.ServerResponse): void {
+  deps.keepAlive.requestStarted(req.socket, res);
   const host = hostFromAuthority(req.headers.host ?? '');
   const route = host === undefined ? undefined : deps.snapshot().routes.get(host);
   if (!route || host === undefined) {
@@ -165,6 +174,7 @@ function forward(
 }
 
 function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  deps.keepAlive.forget(socket);
   const connection = connectionState(req.socket);
   if (!connection) {
     socket.destroy();

@@ -5,6 +5,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http.ts';
+import { KeepAliveSweeper } from './keep-alive.ts';
 import type { RouteSnapshot } from './snapshot.ts';
 import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './tls-listener.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools, type UpstreamOptions } from './upstream.ts';
@@ -32,6 +33,7 @@ export class Ingress {
   readonly #options: IngressOptions;
   readonly #log: Logger;
   readonly #pools: UpstreamPools;
+  readonly #keepAlive: KeepAliveSweeper;
   readonly #sockets = new Set<net.Socket>();
   readonly #tlsServer: net.Server;
   readonly #plainServer: net.Server | undefined;
@@ -45,8 +47,10 @@ export class Ingress {
     this.#log = log;
     this.#pools = new UpstreamPools({ ...DEFAULT_UPSTREAM_OPTIONS, ...options.upstream });
     const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.http };
+    this.#keepAlive = new KeepAliveSweeper(timeouts.keepAliveTimeoutMs);
     const deps = {
       snapshot: () => this.#snapshot,
+      keepAlive: this.#keepAlive,
       pools: this.#pools,
       log,
       draining: () => this.#draining,
@@ -111,6 +115,7 @@ export class Ingress {
     }
     for (const socket of this.#sockets) socket.destroy();
     await stopped;
+    this.#keepAlive.close();
     await this.#pools.close();
   }
 }
