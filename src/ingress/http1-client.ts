@@ -31,7 +31,7 @@ export interface ExchangeHandler {
   /** The app's final response head. Returning false abandons the exchange. */
   onHead(status: number, rawHeaders: string[]): boolean;
   /** A piece of the body; returning false pauses the app until `Exchange.resume()`. */
-  onBody(chunk: Buffer): boolean;
+  onBody(chunk: Buffer, last: boolean): boolean;
   onEnd(): void;
   /** Called at most once, instead of (or after some of) the above; never after onEnd. */
   onError(error: Error): void;
@@ -149,11 +149,11 @@ export class UpstreamConnection {
     });
     this.#parser = new ResponseParser({
       onHead: (head) => this.#onHead(head),
-      onBody: (chunk) => {
+      onBody: (chunk, last) => {
         const exchange = this.#exchange;
         // A copy: `chunk` is a view of READ_BUFFER, which the next read overwrites, and the client's
         // socket may hold what it is given until it drains.
-        if (exchange !== undefined && !exchange.finished && !exchange.handler.onBody(Buffer.from(chunk))) this.#pauseReading();
+        if (exchange !== undefined && !exchange.finished && !exchange.handler.onBody(Buffer.from(chunk), last)) this.#pauseReading();
       },
       onEnd: () => {
         const exchange = this.#exchange;

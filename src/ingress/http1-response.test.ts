@@ -6,16 +6,22 @@ import { ResponseParseError, ResponseParser, type ResponseHead } from './http1-r
 interface Parsed {
   heads: ResponseHead[];
   body: string;
+  /** The body as it stood when a chunk came marked last (undefined: none was). */
+  bodyAtLast: string | undefined;
   ended: number;
   parser: ResponseParser;
 }
 
 function parser(method = 'GET', maxHeadBytes?: number): Parsed {
-  const parsed: Parsed = { heads: [], body: '', ended: 0, parser: undefined as unknown as ResponseParser };
+  const parsed: Parsed = { heads: [], body: '', bodyAtLast: undefined, ended: 0, parser: undefined as unknown as ResponseParser };
   parsed.parser = new ResponseParser(
     {
       onHead: (head) => parsed.heads.push(head),
-      onBody: (chunk) => (parsed.body += chunk.toString('latin1')),
+      onBody: (chunk, last) => {
+        assert.equal(parsed.bodyAtLast, undefined, 'nothing after the chunk marked last');
+        parsed.body += chunk.toString('latin1');
+        if (last) parsed.bodyAtLast = parsed.body;
+      },
       onEnd: () => parsed.ended++,
     },
     maxHeadBytes === undefined ? undefined : { maxHeadBytes },
@@ -50,6 +56,7 @@ test('content-length body: head, body and end; the connection may be reused', ()
   assert.equal(parsed.heads[0]!.status, 200);
   assert.deepEqual(parsed.heads[0]!.rawHeaders, ['Content-Type', 'text/plain', 'Content-Length', '5', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
   assert.equal(parsed.body, 'hello');
+  assert.equal(parsed.bodyAtLast, 'hello', 'the final chunk of a Content-Length body is marked last');
   assert.equal(parsed.ended, 1);
   assert.equal(parsed.parser.keepAlive, true);
 });
@@ -155,6 +162,9 @@ test('property: any split of a valid response into reads gives the same head, bo
       assert.deepEqual(split.heads, whole.heads);
       assert.equal(split.body, whole.body);
       assert.equal(split.ended, 1);
+      // Marked last: the chunk that completes a Content-Length body, and only that one.
+      const lengthBody = /Content-Length: [1-9]/.test(wire);
+      assert.equal(split.bodyAtLast, lengthBody ? whole.body : undefined);
     }),
     { numRuns: 500 },
   );

@@ -19,7 +19,8 @@ export interface ResponseHead {
 export interface ResponseSink {
   /** The final (non-1xx) response head; 1xx interim responses are skipped. */
   onHead(head: ResponseHead): void;
-  onBody(chunk: Buffer): void;
+  /** `last`: this chunk completes a Content-Length body (onEnd follows at once). */
+  onBody(chunk: Buffer, last: boolean): void;
   onEnd(): void;
 }
 
@@ -153,7 +154,7 @@ export class ResponseParser {
           offset = this.#trailers(data, offset);
           break;
         case UNTIL_CLOSE:
-          this.#sink.onBody(offset === 0 ? data : data.subarray(offset));
+          this.#sink.onBody(offset === 0 ? data : data.subarray(offset), false);
           offset = data.length;
           break;
       }
@@ -176,8 +177,8 @@ export class ResponseParser {
   /** Passes on up to the bytes the body (or chunk) still has; returns where it stopped. */
   #body(data: Buffer, offset: number): number {
     const take = Math.min(this.#remaining, data.length - offset);
-    this.#sink.onBody(data.subarray(offset, offset + take));
     this.#remaining -= take;
+    this.#sink.onBody(data.subarray(offset, offset + take), this.#remaining === 0 && this.#state === LENGTH);
     return offset + take;
   }
 

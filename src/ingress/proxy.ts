@@ -69,6 +69,8 @@ class ForwardHandler implements ExchangeHandler {
   exchange: Exchange | undefined;
   /** The client went away, or the answer was replaced by an error: the app's answer is not wanted. */
   #abandoned = false;
+  /** The answer's last chunk was passed to end(). */
+  #ended = false;
   /** The client's side is full: the app is paused until `drain`. */
   #waitingForDrain = false;
 
@@ -99,8 +101,14 @@ class ForwardHandler implements ExchangeHandler {
     return true;
   }
 
-  onBody(chunk: Buffer): boolean {
+  onBody(chunk: Buffer, last: boolean): boolean {
     if (this.#abandoned) return true;
+    if (last) {
+      // The whole rest of the answer: one end() with it (one pass through Node's outgoing path).
+      this.#ended = true;
+      this.#res.end(chunk);
+      return true;
+    }
     // Node corks the client's socket for the rest of the tick: a small answer's headers, body and
     // end still leave in one TLS write.
     if ((this.#res as ServerResponse).write(chunk)) return true;
@@ -116,7 +124,7 @@ class ForwardHandler implements ExchangeHandler {
   }
 
   onEnd(): void {
-    if (!this.#abandoned) this.#res.end();
+    if (!this.#abandoned && !this.#ended) this.#res.end();
   }
 
   onError(error: Error): void {
