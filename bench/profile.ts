@@ -17,7 +17,7 @@ import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { abHandshakes, buildPreload, h2load, wrk, type LoadContext } from './lib/load.ts';
 import { makeBenchPki } from './lib/pki.ts';
-import { APP_HOST, BENCH_HOSTS, PROXIES, startUpstream } from './lib/proxies.ts';
+import { ALL_DEFINITIONS, APP_HOST, BENCH_HOSTS, startUpstream } from './lib/proxies.ts';
 import {
   categorize, flameGraph, foldCpuProfile, foldPerfScript, foldedText, inclusiveTime, jsCategory, nativeCategory, selfTime, topTable, type Folded,
 } from './lib/profiles.ts';
@@ -62,12 +62,12 @@ async function main(): Promise<void> {
     restoreHosts();
     process.exit(130);
   });
-  const summary: string[] = [`# certgate profiles, ${new Date().toISOString()}`, '', `certgate \`serve\`, one worker on CPU ${proxyCpus ?? '(any)'}; load on CPU ${loadCpus ?? '(any)'}; ${seconds} s of load per scenario after a warm-up. Node ${process.version}.`, ''];
+  const summary: string[] = [`# ${proxyName} profiles, ${new Date().toISOString()}`, '', `${proxyName === 'certgate' ? 'certgate `serve`' : proxyName}, one worker on CPU ${proxyCpus ?? '(any)'}; load on CPU ${loadCpus ?? '(any)'}; ${seconds} s of load per scenario after a warm-up. Node ${process.version}.`, ''];
   try {
     const pki = await makeBenchPki(dir, BENCH_HOSTS);
     const preload = await buildPreload(new URL('./clientcert-preload.c', import.meta.url).pathname, dir);
     const upstream = await startUpstream(join(dir, 'upstream'), BASE_PORT, loadCpus);
-    const certgate = PROXIES.find((proxy) => proxy.name === proxyName);
+    const certgate = ALL_DEFINITIONS.find((proxy) => proxy.name === proxyName);
     if (!certgate) throw new Error(`no proxy named ${proxyName}`);
     for (const [index, scenario] of scenarios.entries()) {
       const port = BASE_PORT + 10 + index * 5;
@@ -110,20 +110,21 @@ async function main(): Promise<void> {
       await proxy.stop();
       summary.push(`## ${scenario}: ${figure}`, '');
 
-      if (!useCpuProf) continue;
-      // V8 profile (written when certgate exits).
-      for (let waited = 0; !existsSync(join(out, profileName)) && waited < 10_000; waited += 100) await sleep(100);
-      const profile = JSON.parse(readFileSync(join(out, profileName), 'utf8'));
-      const js = foldCpuProfile(profile, REPO);
-      if (keepFolded) writeFileSync(join(out, `${scenario}.js.folded`), foldedText(js));
-      writeFileSync(join(out, `${scenario}.js.svg`), flameGraph(js, `certgate ${scenario}: V8 CPU profile (--cpu-prof, whole run), ${figure}`, jsCategory));
-      summary.push(...describe(js, jsCategory, 'V8 profile (`--cpu-prof`; whole run including start-up and warm-up)'));
+      if (useCpuProf) {
+        // V8 profile (written when certgate exits).
+        for (let waited = 0; !existsSync(join(out, profileName)) && waited < 10_000; waited += 100) await sleep(100);
+        const profile = JSON.parse(readFileSync(join(out, profileName), 'utf8'));
+        const js = foldCpuProfile(profile, REPO);
+        if (keepFolded) writeFileSync(join(out, `${scenario}.js.folded`), foldedText(js));
+        writeFileSync(join(out, `${scenario}.js.svg`), flameGraph(js, `certgate ${scenario}: V8 CPU profile (--cpu-prof, whole run), ${figure}`, jsCategory));
+        summary.push(...describe(js, jsCategory, 'V8 profile (`--cpu-prof`; whole run including start-up and warm-up)'));
+      }
 
       if (perf && existsSync(perfData)) {
         const script = await run('perf', ['script', '-i', perfData, '-F', 'comm,tid,time,event,ip,sym,dso'], { timeoutMs: 300_000 });
         const native = foldPerfScript(script.stdout);
         if (keepFolded) writeFileSync(join(out, `${scenario}.perf.folded`), foldedText(native));
-        writeFileSync(join(out, `${scenario}.perf.svg`), flameGraph(native, `certgate ${scenario}: perf record -g (native + JIT frames, load only), ${figure}`, nativeCategory));
+        writeFileSync(join(out, `${scenario}.perf.svg`), flameGraph(native, `${proxyName} ${scenario}: perf record -g (native + JIT frames, load only), ${figure}`, nativeCategory));
         summary.push(...describe(native, nativeCategory, '`perf record -g` (every thread, load only)'));
         // Per thread: the main thread does the work; the others are GC helpers and libuv's pool.
         const threads = new Map<string, number>();

@@ -1,6 +1,6 @@
 // `npm run bench`: certgate against nginx, HAProxy and Caddy on this machine, side by side.
 //
-//   node bench/run.ts [--quick] [--rounds=N] [--seconds=N] [--idle=N] [--proxies=nginx,haproxy,caddy,certgate]
+//   node bench/run.ts [--quick] [--rounds=N] [--seconds=N] [--idle=N] [--proxies=nginx,haproxy,caddy,certgate,node-floor]
 //                     [--scenarios=...] [--no-certgate-alone] [--no-install] [--no-multicore] [--keep] [--out=DIR]
 //   (--help lists every option)
 //
@@ -9,6 +9,8 @@
 // upstream (nginx, a fixed answer), and measures each proxy in turn (A B C D A B C D ...) with one
 // worker pinned to CPU 0 while the load generator and the upstream share CPU 1. Then certgate alone:
 // mode-change enforcement after a PATCH, PATCHes per second, and the XFCC library (bench/xfcc.ts).
+// node-floor, measured alongside, is not a proxy: Node's HTTPS server answering by itself with
+// certgate's TLS settings (bench/node-floor-server.ts), the floor under certgate.
 // Writes bench/results/<UTC time>.json, .md and .svg. See docs/performance.md.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { join } from 'node:path';
 import { modeChangeLatency, patchRate, type ModeChangeResult, type PatchRateResult } from './lib/certgate-scenarios.ts';
 import { abHandshakes, buildPreload, h2load, resumes, sTime, wrk, type LoadContext, type LoadResult } from './lib/load.ts';
 import { makeBenchPki, type BenchPki } from './lib/pki.ts';
-import { APP_HOST, BENCH_HOSTS, PROXIES, certgateSupportsWorkers, portIsFree, startUpstream, type CertgateApi, type ProxyDefinition, type RunningProxy } from './lib/proxies.ts';
+import { ALL_DEFINITIONS, APP_HOST, BENCH_HOSTS, certgateSupportsWorkers, portIsFree, startUpstream, type CertgateApi, type ProxyDefinition, type RunningProxy } from './lib/proxies.ts';
 import { formatNumber, spread, summarize, type ProxyRound, type ScenarioResult } from './lib/report.ts';
 import { evaluateTargets, renderReport, type CertgateAlone } from './lib/render.ts';
 import {
@@ -51,7 +53,7 @@ const settings = {
   install: !flag('no-install'),
   multicore: !flag('no-multicore'),
   keep: flag('keep'),
-  proxies: (option('proxies') ?? PROXIES.map((proxy) => proxy.name).join(',')).split(',').filter(Boolean),
+  proxies: (option('proxies') ?? ALL_DEFINITIONS.map((proxy) => proxy.name).join(',')).split(',').filter(Boolean),
   out: option('out') ?? new URL('./results/', import.meta.url).pathname,
   basePort: Number(option('port') ?? 18400),
   scenarios: (option('scenarios') ?? 'memory,h1,h2,fixed,fixedOwn,handshakes,resumed,stime').split(','),
@@ -359,7 +361,7 @@ async function main(): Promise<void> {
   const cpuCount = os.cpus().length;
   const pinning = cpuCount >= 2 ? { proxy: '0', load: '1' } : { proxy: undefined, load: undefined };
   if (cpuCount < 2) log('one CPU only: nothing is pinned, and proxy and load generator share it');
-  const wantedDefinitions = PROXIES.filter((definition) => settings.proxies.includes(definition.name));
+  const wantedDefinitions = ALL_DEFINITIONS.filter((definition) => settings.proxies.includes(definition.name));
   const loadBefore = loadAverage();
   const { skipped } = await ensureTools(wantedDefinitions);
   const definitions = wantedDefinitions.filter((definition) => !(definition.name in skipped));

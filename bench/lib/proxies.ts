@@ -400,3 +400,29 @@ async function configureCertgate(api: CertgateApi, context: ProxyContext): Promi
 }
 
 export const PROXIES: readonly ProxyDefinition[] = [nginx, haproxy, caddy, certgate];
+
+// A reference measured with the proxies: Node's HTTPS server answering by itself, with certgate's
+// TLS settings. Not a proxy: it shows certgate's floor (bench/node-floor-server.ts).
+const nodeFloor: ProxyDefinition = {
+  name: 'node-floor',
+  needs: {},
+  async version() {
+    return `Node ${process.version}, no proxying`;
+  },
+  async start(context) {
+    const args = [
+      ...(context.nodeArgs ?? []),
+      `--openssl-config=${join(REPO, 'src/ingress/openssl.cnf')}`,
+      join(REPO, 'bench/node-floor-server.ts'),
+      String(context.port),
+      context.pki.serverCert,
+      context.pki.serverKey,
+    ];
+    const service = startService('node-floor', process.execPath, args, { cpus: context.cpus, cwd: REPO });
+    await waitForPort(context.port, 30_000, service);
+    return { name: 'node-floor', service, stop: () => service.stop() };
+  },
+};
+
+/** Every definition a run measures by default: the proxies, then the Node floor. */
+export const ALL_DEFINITIONS: readonly ProxyDefinition[] = [...PROXIES, nodeFloor];

@@ -95,7 +95,8 @@ export function markdownReport(report: Record<string, any>, summary: Summary, pr
   lines.push(`# certgate bench, ${report['startedAt']}`);
   lines.push('');
   lines.push(`${s.rounds} round(s), proxies in turn (${proxies.join(', ')}), ${s.seconds} s per scenario; each proxy one worker pinned to CPU ${report['pinning'].proxy ?? '(not pinned)'}, load generator and upstream on CPU ${report['pinning'].load ?? '(not pinned)'}. `
-    + 'Cells: median (min–max) over rounds; under it, the ratio to nginx from the same round, median (min–max).');
+    + 'Cells: median (min–max) over rounds; under it, the ratio to nginx from the same round, median (min–max).'
+    + (proxies.includes('node-floor') ? ' node-floor is not a proxy: Node\'s HTTPS server answering by itself with certgate\'s TLS settings, the floor under certgate (bench/node-floor-server.ts).' : ''));
   lines.push('');
   lines.push(`Machine: ${report['machine'].cpuModel}, ${report['machine'].cpus} CPUs, ${report['machine'].memoryGiB} GiB, ${report['machine'].kernel}. `
     + `Load average before ${report['load'].before.join(' ')}, after ${report['load'].after.join(' ')}; other processes used ${report['load'].otherCpuPercentMedian}% of a core (median over scenarios, max ${report['load'].otherCpuPercentMax}%).`);
