@@ -1033,6 +1033,7 @@ describe('the upstream client against apps that misbehave', () => {
   });
 
   test('an app that closes a kept-alive connection as the next request arrives: a GET is sent again, a POST gets 502', async () => {
+    // (Each request below is the second on a connection the app then closes, except where noted.)
     const app = await startRawApp((head, n) => (n === 1 ? `HTTP/1.1 200 OK\r\nContent-Length: ${head.length}\r\n\r\n${head}` : 'destroy'));
     try {
       const host = await gw.putApp('closer', 'env1', { targetPort: app.port });
@@ -1045,6 +1046,10 @@ describe('the upstream client against apps that misbehave', () => {
       // A request with a body is not repeated (the app may have acted on it).
       const post = curlResult(await curlTo({ host, path: '/three', extra: ['--data-binary', 'payload'] }));
       assert.equal(post.status, 502);
+      // Nor is a POST without one: not idempotent. (A GET first, so the POST goes out on a reused connection.)
+      assert.equal(curlResult(await curlTo({ host, path: '/four' })).status, 200);
+      const emptyPost = curlResult(await curlTo({ host, path: '/five', extra: ['-X', 'POST'] }));
+      assert.equal(emptyPost.status, 502);
       await assertStillServing();
     } finally {
       await app.close();

@@ -112,6 +112,9 @@ export function requestHead(request: OutgoingRequest): string {
 
 const CHUNKED_END = '0\r\n\r\n';
 
+/** Methods a client may expect to be repeated without harm (RFC 9110 9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
 /**
  * Where every upstream connection's reads land. One buffer serves them all: each read is handed to
  * its connection's parser at once, which copies what it keeps (head text, partial lines, body
@@ -228,7 +231,8 @@ export class UpstreamConnection {
     let sent = 0;
     const socket = this.socket;
     const onData = (chunk: Buffer) => {
-      if (this.#exchange !== exchange || exchange.finished) return;
+      // An empty chunk would read as the chunked body's end.
+      if (this.#exchange !== exchange || exchange.finished || chunk.length === 0) return;
       sent += chunk.length;
       // The app cannot answer before it has the body: a slow upload does not run its clock.
       this.#deadline = performance.now() + this.#pool.options.responseTimeoutMs;
@@ -354,8 +358,10 @@ export class UpstreamConnection {
         ended = this.#parser.closed();
       } catch (parseError) {
         // Closed before any byte of the answer, on a connection that served before: the app closed
-        // it while idle just as the request left. A request without a body is sent again, once.
-        const safeToRetry = this.reused && !this.#parser.receivedAny && exchange.request.body === null && !exchange.retried;
+        // it while idle just as the request left. An idempotent request without a body (RFC 9110
+        // 9.2.2) is sent again, once; anything else may have been acted on and gets 502.
+        const safeToRetry =
+          this.reused && !this.#parser.receivedAny && exchange.request.body === null && IDEMPOTENT.has(exchange.request.method) && !exchange.retried;
         this.#exchange = undefined;
         exchange.connection = undefined;
         if (safeToRetry) {
