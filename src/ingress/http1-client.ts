@@ -97,6 +97,8 @@ const INVALID_TARGET = /[^\x21-\x7e\x80-\xff]/;
  */
 export function requestHead(request: OutgoingRequest): string {
   if (!TOKEN.test(request.method)) throw new UpstreamError('CERTGATE_BAD_REQUEST', 'invalid request method');
+  // A tunnel through the ingress would bypass everything the ingress does per request.
+  if (request.method === 'CONNECT') throw new UpstreamError('CERTGATE_BAD_REQUEST', 'CONNECT is not forwarded');
   if (request.path.length === 0 || INVALID_TARGET.test(request.path)) throw new UpstreamError('CERTGATE_BAD_REQUEST', 'invalid request target');
   let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
   const headers = request.headers;
