@@ -2,7 +2,7 @@
 import cluster from 'node:cluster';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { ControlPlane, type ControlPlaneHost } from '../control/control-plane.ts';
+import type { ControlPlane, ControlPlaneHost } from '../control/control-plane.ts';
 import { WorkerPool, runWorker } from '../gateway/cluster.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { ServerCertificates } from '../gateway/server-certificates.ts';
@@ -91,6 +91,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
 
 async function startControlPlane(host: ControlPlaneHost, options: ServeOptions, log: Logger, undo: () => Promise<void>): Promise<ControlPlane> {
   try {
+    // Loaded here, not at the top: ingress worker processes never serve the management API, and
+    // its modules (fastify, ajv and the compiled schemas) would take memory in every one of them.
+    const { ControlPlane } = await import('../control/control-plane.ts');
     return await ControlPlane.start(host, { bindAddress: options.managementBind, port: options.managementPort, baseDomain: options.domain }, log);
   } catch (error) {
     await undo();
