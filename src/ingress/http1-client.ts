@@ -5,7 +5,8 @@
 // connection is reused only after a complete, well-framed exchange.
 import net from 'node:net';
 import type { Readable } from 'node:stream';
-import { ResponseParseError, ResponseParser, type ResponseHead } from './http1-response.ts';
+import { INVALID_FIELD_VALUE, TOKEN } from './http-syntax.ts';
+import { ResponseParser, type ResponseHead } from './http1-response.ts';
 
 export interface OriginPoolOptions {
   /** How long the app may take to send its response head (then: UpstreamError app_timeout). */
@@ -86,8 +87,6 @@ export class Exchange {
   }
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 /** A request-target as it may appear on the wire: no controls, spaces or non-latin1 characters. */
 const INVALID_TARGET = /[^\x21-\x7e\x80-\xff]/;
 
@@ -105,7 +104,7 @@ export function requestHead(request: OutgoingRequest): string {
   for (let i = 0; i + 1 < headers.length; i += 2) {
     const name = headers[i]!;
     const value = headers[i + 1]!;
-    if (!TOKEN.test(name) || INVALID_VALUE.test(value)) throw new UpstreamError('CERTGATE_BAD_REQUEST', `invalid request header ${JSON.stringify(name)}`);
+    if (!TOKEN.test(name) || INVALID_FIELD_VALUE.test(value)) throw new UpstreamError('CERTGATE_BAD_REQUEST', `invalid request header ${JSON.stringify(name)}`);
     head += `${name}: ${value}\r\n`;
   }
   if (request.body !== null && request.bodyLength === undefined) head += 'transfer-encoding: chunked\r\n';
@@ -510,8 +509,4 @@ export class OriginPool {
       this.#sweeper = undefined;
     }
   }
-}
-
-export function isUpstreamParseError(error: unknown): boolean {
-  return error instanceof ResponseParseError;
 }

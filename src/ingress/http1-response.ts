@@ -4,6 +4,8 @@
 // dropped (RFC 9112 6.3, 11.2): Content-Length and Transfer-Encoding together, differing lengths,
 // codings other than chunked, obs-fold, bare CR or LF, bytes after the response.
 
+import { INVALID_FIELD_VALUE, TOKEN } from './http-syntax.ts';
+
 export class ResponseParseError extends Error {
   readonly code = 'CERTGATE_BAD_RESPONSE';
 }
@@ -42,9 +44,6 @@ const TRAILERS = 6;
 const UNTIL_CLOSE = 7;
 const DONE = 8;
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Field values: HTAB, visible ASCII, space, obs-text; never CR, LF, NUL or other controls. */
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
 const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]{1,12})[\t ]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
 const MAX_CHUNK_LINE = 4096;
@@ -61,7 +60,7 @@ function invalidHead(lines: readonly string[]): ResponseParseError {
     const name = colon > 0 ? line.slice(0, colon) : '';
     // Also refuses obs-fold (a line starting with whitespace) and whitespace before the colon.
     if (!TOKEN.test(name)) return new ResponseParseError('the app sent an invalid header line');
-    if (INVALID_VALUE.test(line.slice(colon + 1))) return new ResponseParseError(`the app sent an invalid value for ${name}`);
+    if (INVALID_FIELD_VALUE.test(line.slice(colon + 1))) return new ResponseParseError(`the app sent an invalid value for ${name}`);
   }
   return new ResponseParseError('the app sent an invalid response head');
 }
@@ -330,7 +329,7 @@ export class ResponseParser {
     // under way; nothing in certgate forwards trailers).
     for (const line of block.text.split('\r\n').slice(1)) {
       const colon = line.indexOf(':');
-      if (colon <= 0 || !TOKEN.test(line.slice(0, colon)) || INVALID_VALUE.test(line.slice(colon + 1))) {
+      if (colon <= 0 || !TOKEN.test(line.slice(0, colon)) || INVALID_FIELD_VALUE.test(line.slice(colon + 1))) {
         throw new ResponseParseError('the app sent an invalid trailer line');
       }
     }
