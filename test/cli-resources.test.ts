@@ -1,22 +1,22 @@
 // The az-style resource commands, run as the real CLI against a running certgate.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestGateway, type TestGateway } from './support/gateway.ts';
-import { startEchoApp, type EchoApp } from './support/echo-app.ts';
+import type { TestGateway } from './support/gateway.ts';
+import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
+import type { EchoApp } from './support/echo-app.ts';
 import { curl, curlResult } from './support/clients.ts';
-import { clientIdentities } from './support/vectors.ts';
 import { createCa, issueCertificate } from '../src/pki/issue.ts';
 import { exportPkcs12 } from '../src/pki/pkcs12.ts';
 import { certgate as runCertgate } from './support/cli.ts';
 
+let fixture: ControlPlaneFixture | undefined;
 let gw: TestGateway;
 let echo: EchoApp;
 let dir: string;
 let caFile: string;
-let ids: Awaited<ReturnType<typeof clientIdentities>>;
+let ids: ControlPlaneFixture['ids'];
 
 function certgate(...args: string[]) {
   return runCertgate(args, { env: { CERTGATE_CONFIG_DIR: join(dir, 'config') } });
@@ -29,17 +29,12 @@ async function ok(...args: string[]): Promise<string> {
 }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'certgate-cli-'));
-  ids = await clientIdentities(dir);
-  echo = await startEchoApp();
-  gw = await startTestGateway({ controlPlane: true });
-  caFile = join(dir, 'ca.pem');
-  writeFileSync(caFile, gw.caPem);
+  fixture = await startControlPlaneFixture('certgate-cli-');
+  ({ dir, ids, echo, gw, caFile } = fixture);
 });
 
 after(async () => {
-  await gw?.close();
-  await echo?.close();
+  await fixture?.close();
 });
 
 describe('login', () => {

@@ -2,24 +2,24 @@
 // ingress enforcing what it stores.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestGateway, type TestGateway } from './support/gateway.ts';
+import type { TestGateway } from './support/gateway.ts';
+import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
 import { armClient, type ArmClient } from './support/arm.ts';
-import { startEchoApp, type EchoApp } from './support/echo-app.ts';
+import type { EchoApp } from './support/echo-app.ts';
 import { curl, curlResult } from './support/clients.ts';
-import { clientIdentities } from './support/vectors.ts';
 import { createCa, issueCertificate } from '../src/pki/issue.ts';
 import { exportPkcs12 } from '../src/pki/pkcs12.ts';
 
 const V = 'api-version=2025-01-01';
+let fixture: ControlPlaneFixture | undefined;
 let gw: TestGateway;
 let arm: ArmClient;
 let echo: EchoApp;
 let dir: string;
 let caFile: string;
-let ids: Awaited<ReturnType<typeof clientIdentities>>;
+let ids: ControlPlaneFixture['ids'];
 let sub: string;
 let group: string;
 let envId: string;
@@ -31,12 +31,8 @@ const appBody = (ingress: Record<string, unknown>, extra: Record<string, unknown
 });
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'certgate-api-'));
-  ids = await clientIdentities(dir);
-  echo = await startEchoApp();
-  gw = await startTestGateway({ controlPlane: true });
-  caFile = join(dir, 'ca.pem');
-  writeFileSync(caFile, gw.caPem);
+  fixture = await startControlPlaneFixture('certgate-api-');
+  ({ dir, ids, echo, gw, caFile } = fixture);
   arm = await armClient(gw.credentials!, gw.caPem);
   sub = arm.subscription;
   group = `/subscriptions/${sub}/resourceGroups/rg1`;
@@ -48,8 +44,7 @@ before(async () => {
 
 after(async () => {
   await arm?.close();
-  await gw?.close();
-  await echo?.close();
+  await fixture?.close();
 });
 
 describe('authentication', () => {

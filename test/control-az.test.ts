@@ -11,14 +11,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestGateway, type TestGateway } from './support/gateway.ts';
+import type { TestGateway } from './support/gateway.ts';
+import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
 import { armClient, type ArmClient } from './support/arm.ts';
-import { startEchoApp, type EchoApp } from './support/echo-app.ts';
+import type { EchoApp } from './support/echo-app.ts';
 import { curl, curlResult } from './support/clients.ts';
-import { clientIdentities, P12_PASSWORD } from './support/vectors.ts';
+import { P12_PASSWORD } from './support/vectors.ts';
 
 const GROUP = 'az-rg';
 const ENVIRONMENT = 'azenv';
@@ -26,6 +25,7 @@ const APP = 'azapp';
 /** The body docs/azure-clients.md gives (and az sends it re-serialised, with spaces after ':' and ','). */
 const DOC_BODY = '{"properties":{"configuration":{"ingress":{"clientCertificateMode":"require"}}}}';
 
+let fixture: ControlPlaneFixture | undefined;
 let gw: TestGateway;
 let arm: ArmClient;
 let echo: EchoApp;
@@ -35,7 +35,7 @@ let endpoint: string;
 let subscription: string;
 let appId: string;
 let fqdn: string;
-let ids: Awaited<ReturnType<typeof clientIdentities>>;
+let ids: ControlPlaneFixture['ids'];
 
 function azPath(): string | undefined {
   try {
@@ -78,12 +78,8 @@ function ok(result: AzResult, what: string): string {
 
 before(async () => {
   assert.ok(azPath(), 'the Azure CLI (az) is not installed: on Debian, `apt-get install azure-cli` (.ci/run does)');
-  dir = mkdtempSync(join(tmpdir(), 'certgate-az-'));
-  ids = await clientIdentities(dir);
-  echo = await startEchoApp();
-  gw = await startTestGateway({ controlPlane: true });
-  caFile = join(dir, 'ca.pem');
-  writeFileSync(caFile, gw.caPem);
+  fixture = await startControlPlaneFixture('certgate-az-');
+  ({ dir, ids, echo, gw, caFile } = fixture);
   endpoint = gw.credentials!.endpoint;
   subscription = gw.credentials!.subscriptionId;
   // The app the seed flow changes, created over plain HTTPS (az has nothing to do with that part).
@@ -103,9 +99,7 @@ before(async () => {
 
 after(async () => {
   await arm?.close();
-  await gw?.close();
-  await echo?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await fixture?.close();
 });
 
 describe('az 2.45 (Debian azure-cli) against certgate', { concurrency: false }, () => {

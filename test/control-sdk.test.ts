@@ -7,21 +7,20 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClientSecretCredential } from '@azure/identity';
 import { ContainerAppsAPIClient, type ContainerApp } from '@azure/arm-appcontainers';
-import { startTestGateway, type TestGateway } from './support/gateway.ts';
+import type { TestGateway } from './support/gateway.ts';
+import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
 import { armClient, type ArmClient } from './support/arm.ts';
-import { startEchoApp, type EchoApp } from './support/echo-app.ts';
+import type { EchoApp } from './support/echo-app.ts';
 import { curl, curlResult } from './support/clients.ts';
-import { clientIdentities } from './support/vectors.ts';
 
 const GROUP = 'sdk-rg';
 const ENVIRONMENT = 'sdkenv';
 const APP = 'sdkapp';
 
+let fixture: ControlPlaneFixture | undefined;
 let gw: TestGateway;
 let arm: ArmClient;
 let echo: EchoApp;
@@ -30,16 +29,12 @@ let caFile: string;
 let agent: https.Agent;
 let credential: ClientSecretCredential;
 let client: ContainerAppsAPIClient;
-let ids: Awaited<ReturnType<typeof clientIdentities>>;
+let ids: ControlPlaneFixture['ids'];
 const sent: { method: string; url: string; status: number }[] = [];
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'certgate-sdk-'));
-  ids = await clientIdentities(dir);
-  echo = await startEchoApp();
-  gw = await startTestGateway({ controlPlane: true });
-  caFile = join(dir, 'ca.pem');
-  writeFileSync(caFile, gw.caPem);
+  fixture = await startControlPlaneFixture('certgate-sdk-');
+  ({ dir, ids, echo, gw, caFile } = fixture);
   const credentials = gw.credentials!;
   // The SDK has no resource-group operations (that is @azure/arm-resources): make the group directly.
   arm = await armClient(credentials, gw.caPem);
@@ -77,9 +72,7 @@ before(async () => {
 after(async () => {
   agent?.destroy();
   await arm?.close();
-  await gw?.close();
-  await echo?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await fixture?.close();
 });
 
 /** The management requests certgate logged (method, path, status), for asserting what the SDK sent. */
