@@ -1,5 +1,6 @@
 // The ARM error envelope and the one catalog of errors the control plane answers with.
 // {"error":{"code":"PascalCase","message":"...","target":"...","details":[...]}}
+import type { TokenRefusal } from '../auth/tokens.ts';
 
 export interface ArmErrorDetail {
   readonly code: string;
@@ -71,9 +72,32 @@ export const errors = {
     new ArmError(405, 'MethodNotAllowed', `The method ${method} is not allowed on ${path}.`),
   preconditionFailed: (message: string) => new ArmError(412, 'PreconditionFailed', message),
   conflict: (code: string, message: string, target?: string) => new ArmError(409, code, message, target === undefined ? {} : { target }),
-  unauthenticated: (message: string, authorizationUri: string) =>
-    new ArmError(401, 'AuthenticationFailed', message, {
+  unauthenticated: (message: string, authorizationUri: string, code = 'AuthenticationFailed') =>
+    new ArmError(401, code, message, {
       headers: { 'www-authenticate': `Bearer authorization_uri="${authorizationUri}", error="invalid_token", error_description="${message.replace(/"/g, "'")}"` },
     }),
+  /** A bearer token certgate refuses, with ARM's code for the reason. */
+  tokenRefused: (refusal: TokenRefusal, audience: string, authorizationUri: string) => {
+    switch (refusal.reason) {
+      case 'audience':
+        return errors.unauthenticated(
+          `The access token has been obtained for the wrong audience or resource '${refusal.audience}'. It should be '${audience}' (scope '${audience}.default').`,
+          authorizationUri,
+          'InvalidAuthenticationTokenAudience',
+        );
+      case 'expired':
+        return errors.unauthenticated('The access token has expired. Get a new token from the token endpoint.', authorizationUri, 'ExpiredAuthenticationToken');
+      case 'not_yet_valid':
+        return errors.unauthenticated('The access token is not valid yet (nbf is in the future).', authorizationUri, 'InvalidAuthenticationToken');
+      case 'subject':
+        return errors.unauthenticated('The access token names a principal that does not exist (deleted, or never created).', authorizationUri, 'InvalidAuthenticationToken');
+      case 'issuer':
+      case 'tenant':
+        return errors.unauthenticated(`The access token was not issued by this endpoint (its ${refusal.reason} is not ours).`, authorizationUri, 'InvalidAuthenticationToken');
+      case 'signature':
+      case 'malformed':
+        return errors.unauthenticated('The access token is malformed or its signature is not valid.', authorizationUri, 'InvalidAuthenticationToken');
+    }
+  },
   internal: () => new ArmError(500, 'InternalServerError', 'An internal error occurred; the request changed nothing. See the server log.'),
 } as const;

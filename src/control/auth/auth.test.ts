@@ -20,27 +20,82 @@ test('a principal authenticates with its secret only; the secret is not stored',
   }
 });
 
-test('tokens verify until they expire, and not after; a tampered token never verifies', () => {
+const EXPECTED = { audiences: ['https://endpoint'], issuers: ['https://endpoint/adfs'] };
+
+/** A store with one principal and its token issuer; the token is issued at `now`. */
+async function issued(now: number, audience = 'https://endpoint/') {
   const store = new SqliteStore(':memory:');
+  const { clientId } = await createPrincipal(store, 'ops');
+  const tokens = tokenIssuer(store);
+  const { token } = await tokens.issue(clientId, audience, 'https://endpoint/adfs', now);
+  return { store, tokens, token, clientId };
+}
+
+test('tokens verify until they expire, and not after; a tampered token never verifies', async () => {
+  const now = 1_800_000_000;
+  const { store, tokens, token, clientId } = await issued(now);
   try {
-    const tokens = tokenIssuer(store);
-    const now = 1_800_000_000;
-    const { token } = tokens.issue('client', 'https://endpoint/', 'https://endpoint/adfs', now);
-    assert.equal(tokens.verify(token, now + 10)?.sub, 'client');
-    assert.equal(tokens.verify(token, now + TOKEN_LIFETIME_SECONDS - 1)?.sub, 'client');
-    assert.equal(tokens.verify(token, now + TOKEN_LIFETIME_SECONDS), undefined, 'expired');
+    assert.equal((await tokens.verify(token, EXPECTED, now + 10)).ok, true);
+    const valid = await tokens.verify(token, EXPECTED, now + TOKEN_LIFETIME_SECONDS - 1);
+    assert.equal(valid.ok && valid.claims.sub, clientId);
+    assert.deepEqual(await tokens.verify(token, EXPECTED, now + TOKEN_LIFETIME_SECONDS), { ok: false, reason: 'expired' });
+    assert.deepEqual(await tokens.verify(token, EXPECTED, now - 120), { ok: false, reason: 'not_yet_valid' });
     const [header, payload, signature] = token.split('.');
     const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), sub: 'admin' })).toString('base64url');
-    assert.equal(tokens.verify(`${header}.${forged}.${signature}`, now + 10), undefined, 'tampered');
+    assert.deepEqual(await tokens.verify(`${header}.${forged}.${signature}`, EXPECTED, now + 10), { ok: false, reason: 'signature' }, 'tampered payload');
+    const flipped = `${signature!.slice(0, 10)}${signature![10] === 'A' ? 'B' : 'A'}${signature!.slice(11)}`;
+    assert.deepEqual(await tokens.verify(`${header}.${payload}.${flipped}`, EXPECTED, now + 10), { ok: false, reason: 'signature' }, 'tampered signature');
     // Another store (another certgate) has another key: its tokens are not ours.
     const other = new SqliteStore(':memory:');
     try {
-      assert.equal(tokenIssuer(other).verify(token, now + 10), undefined);
+      assert.equal((await tokenIssuer(other).verify(token, EXPECTED, now + 10)).ok, false);
     } finally {
       other.close();
     }
     // The same store keeps its key: a restarted certgate accepts the tokens it issued.
-    assert.equal(tokenIssuer(store).verify(token, now + 10)?.sub, 'client');
+    assert.equal((await tokenIssuer(store).verify(token, EXPECTED, now + 10)).ok, true);
+  } finally {
+    store.close();
+  }
+});
+
+test('a token is accepted only for our audience and issuer, and only for a principal that exists', async () => {
+  const now = 1_800_000_000;
+  const { store, tokens, token, clientId } = await issued(now);
+  try {
+    assert.deepEqual(await tokens.verify(token, { ...EXPECTED, audiences: ['https://other'] }, now + 10), { ok: false, reason: 'audience', audience: 'https://endpoint/' });
+    assert.deepEqual(await tokens.verify(token, { ...EXPECTED, issuers: ['https://other/adfs'] }, now + 10), { ok: false, reason: 'issuer' });
+    // A token signed with our key for a principal that does not exist (a forged or a deleted sub).
+    const ghost = await tokens.issue('00000000-0000-4000-8000-000000000000', 'https://endpoint/', 'https://endpoint/adfs', now);
+    assert.deepEqual(await tokens.verify(ghost.token, EXPECTED, now + 10), { ok: false, reason: 'subject' });
+    store.delete(principalId(clientId));
+    assert.deepEqual(await tokens.verify(token, EXPECTED, now + 10), { ok: false, reason: 'subject' }, 'deleting the principal revokes its tokens');
+  } finally {
+    store.close();
+  }
+});
+
+test('one signature encoding: the standard-base64, padded or non-canonical copies are refused', async () => {
+  const now = 1_800_000_000;
+  const { store, tokens, clientId } = await issued(now);
+  try {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    // A signature that base64 and base64url spell differently, with a last character whose unused bits are 0.
+    let token = '';
+    while (!/[-_]/.test(token.split('.')[2] ?? '') || alphabet.indexOf(token.at(-1)!) % 2 === 1) {
+      token = (await tokens.issue(clientId, 'https://endpoint/', 'https://endpoint/adfs', now)).token;
+    }
+    const [header, payload, signature] = token.split('.');
+    assert.equal((await tokens.verify(token, EXPECTED, now + 10)).ok, true);
+    const raw = Buffer.from(signature!, 'base64url');
+    const copies = [raw.toString('base64'), raw.toString('base64').replace(/=+$/, ''), `${signature}=`];
+    // The last character carries 4 bits and 2 unused ones: setting an unused bit decodes to the same bytes.
+    copies.push(`${signature!.slice(0, -1)}${alphabet[alphabet.indexOf(signature!.at(-1)!) | 1]}`);
+    for (const copy of copies) {
+      assert.notEqual(copy, signature);
+      assert.deepEqual(Buffer.from(copy, 'base64'), raw, 'the copy decodes to the same bytes');
+      assert.equal((await tokens.verify(`${header}.${payload}.${copy}`, EXPECTED, now + 10)).ok, false, copy);
+    }
   } finally {
     store.close();
   }

@@ -1,7 +1,11 @@
-// Access tokens: JWTs signed with HMAC-SHA256 by a key kept in the store, so any certgate process
-// sharing the store can check them without shared memory. They expire after an hour.
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+// Access tokens: JWTs signed with HMAC-SHA256 (by `jose`, not by hand) with a key kept in the store,
+// so any certgate process sharing the store can check them without shared memory. They expire after
+// an hour. A token is accepted only for one of this endpoint's audiences, from this endpoint's
+// issuer and tenant, for a principal that still exists, with the one canonical signature encoding.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import type { Store } from '../../store/store.ts';
+import { principalId } from './principals.ts';
 
 const SETTINGS_ID = '/providers/certgate/settings/tokens';
 export const TOKEN_LIFETIME_SECONDS = 3600;
@@ -19,12 +23,30 @@ export interface TokenClaims {
   readonly jti: string;
 }
 
+/** What the resource server expects of a token: the audiences it answers to and its issuer(s). */
+export interface TokenExpectation {
+  readonly audiences: readonly string[];
+  readonly issuers: readonly string[];
+}
+
+/** Why a token was refused, as ARM's error codes say it (InvalidAuthenticationToken...). */
+export type TokenRefusal =
+  | { readonly reason: 'malformed' | 'signature' | 'issuer' | 'tenant' | 'subject' }
+  | { readonly reason: 'audience'; readonly audience: string }
+  | { readonly reason: 'expired' | 'not_yet_valid' };
+
+export type TokenVerdict = { readonly ok: true; readonly claims: TokenClaims } | ({ readonly ok: false } & TokenRefusal);
+
 export interface TokenIssuer {
   readonly tenantId: string;
-  issue(clientId: string, audience: string, issuer: string, now?: number): { token: string; expiresIn: number };
-  /** The claims of a valid, unexpired token; undefined for anything else. */
-  verify(token: string, now?: number): TokenClaims | undefined;
+  issue(clientId: string, audience: string, issuer: string, now?: number): Promise<{ token: string; expiresIn: number }>;
+  /** The claims of a valid, unexpired token meeting `expected`; otherwise why not. */
+  verify(token: string, expected: TokenExpectation, now?: number): Promise<TokenVerdict>;
 }
+
+// The one encoding of a 32-byte HS256 signature: 43 base64url characters, no padding, and (checked
+// by re-encoding) a last character whose unused low bits are zero.
+const CANONICAL_SIGNATURE = /^[A-Za-z0-9_-]{43}$/;
 
 /** Loads the tenant id and signing key from the store, creating them on first use. */
 export function tokenIssuer(store: Store): TokenIssuer {
@@ -34,46 +56,61 @@ export function tokenIssuer(store: Store): TokenIssuer {
     key = randomBytes(32);
     settings = store.put({ id: SETTINGS_ID, name: 'tokens', type: 'certgate/settings', properties: { tenantId: randomUUID() } }, { secret: key }).resource;
   }
-  const signingKey = Buffer.from(key);
+  const signingKey = new Uint8Array(key);
   const tenantId = String(settings.properties['tenantId']);
-  const sign = (data: string) => createHmac('sha256', signingKey).update(data).digest();
-  const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
   return {
     tenantId,
-    issue(clientId, audience, issuer, now = Math.floor(Date.now() / 1000)) {
-      const claims: TokenClaims = {
-        sub: clientId,
-        appid: clientId,
-        oid: clientId,
-        tid: tenantId,
-        aud: audience,
-        iss: issuer,
-        iat: now,
-        nbf: now - 60,
-        exp: now + TOKEN_LIFETIME_SECONDS,
-        jti: randomUUID(),
-      };
-      const unsigned = `${header}.${base64url(JSON.stringify(claims))}`;
-      return { token: `${unsigned}.${sign(unsigned).toString('base64url')}`, expiresIn: TOKEN_LIFETIME_SECONDS };
+    async issue(clientId, audience, issuer, now = Math.floor(Date.now() / 1000)) {
+      const token = await new SignJWT({ appid: clientId, oid: clientId, tid: tenantId })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(clientId)
+        .setAudience(audience)
+        .setIssuer(issuer)
+        .setIssuedAt(now)
+        .setNotBefore(now - 60)
+        .setExpirationTime(now + TOKEN_LIFETIME_SECONDS)
+        .setJti(randomUUID())
+        .sign(signingKey);
+      return { token, expiresIn: TOKEN_LIFETIME_SECONDS };
     },
-    verify(token, now = Math.floor(Date.now() / 1000)) {
+    async verify(token, expected, now = Math.floor(Date.now() / 1000)) {
       const parts = token.split('.');
-      if (parts.length !== 3 || parts[0] !== header) return undefined;
-      const expected = sign(`${parts[0]}.${parts[1]}`);
-      const given = Buffer.from(parts[2]!, 'base64url');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+      const signature = parts[2] ?? '';
+      // jose decodes a signature leniently (padding, unused bits); only the canonical form is ours.
+      if (parts.length !== 3 || !CANONICAL_SIGNATURE.test(signature) || Buffer.from(signature, 'base64url').toString('base64url') !== signature) {
+        return { ok: false, reason: 'malformed' };
+      }
       let claims: TokenClaims;
       try {
-        claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as TokenClaims;
-      } catch {
-        return undefined;
+        const verified = await jwtVerify(token, signingKey, {
+          algorithms: ['HS256'],
+          typ: 'JWT',
+          currentDate: new Date(now * 1000),
+          requiredClaims: ['sub', 'aud', 'iss', 'exp', 'nbf', 'iat', 'tid', 'appid'],
+        });
+        claims = verified.payload as unknown as TokenClaims;
+      } catch (error) {
+        if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired' };
+        if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'nbf') return { ok: false, reason: 'not_yet_valid' };
+        if (error instanceof joseErrors.JWSSignatureVerificationFailed) return { ok: false, reason: 'signature' };
+        return { ok: false, reason: 'malformed' };
       }
-      if (typeof claims.exp !== 'number' || claims.exp <= now || claims.nbf > now || claims.tid !== tenantId) return undefined;
-      return claims;
+      // Checked here rather than by jose's options so the refusal can say which claim was wrong.
+      if (typeof claims.aud !== 'string' || !expected.audiences.includes(normaliseAudience(claims.aud))) {
+        return { ok: false, reason: 'audience', audience: String(claims.aud) };
+      }
+      if (!expected.issuers.includes(claims.iss)) return { ok: false, reason: 'issuer' };
+      if (claims.tid !== tenantId) return { ok: false, reason: 'tenant' };
+      // The subject is a principal that exists now: deleting a principal revokes its tokens.
+      if (typeof claims.sub !== 'string' || claims.appid !== claims.sub || !/^[0-9a-f-]{36}$/i.test(claims.sub) || !store.get(principalId(claims.sub))) {
+        return { ok: false, reason: 'subject' };
+      }
+      return { ok: true, claims };
     },
   };
 }
 
-function base64url(text: string): string {
-  return Buffer.from(text, 'utf8').toString('base64url');
+/** Audiences compare without trailing slashes: az asks for `https://host:port/`, the SDK for `https://host:port`. */
+export function normaliseAudience(audience: string): string {
+  return audience.replace(/\/+$/, '').toLowerCase();
 }

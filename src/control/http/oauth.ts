@@ -3,7 +3,17 @@
 // Azure SDK's ClientSecretCredential. Only the client-credentials grant exists.
 import type { Store } from '../../store/store.ts';
 import { authenticatePrincipal } from '../auth/principals.ts';
-import type { TokenIssuer } from '../auth/tokens.ts';
+import { normaliseAudience, type TokenExpectation, type TokenIssuer } from '../auth/tokens.ts';
+
+// ARM's public-cloud resource ids: the Azure SDK asks for https://management.azure.com/.default
+// whatever its endpoint, and az's public-cloud profile for management.core.windows.net. certgate is
+// the resource manager of its own cloud, so it answers to them too (its tokens verify nowhere else).
+const ARM_AUDIENCES = ['https://management.azure.com/', 'https://management.core.windows.net/'];
+
+/** The audiences and issuer of the tokens this endpoint (as the client addressed it) issues and accepts. */
+export function tokenExpectation(baseUrl: string): TokenExpectation {
+  return { audiences: [`${baseUrl}/`, ...ARM_AUDIENCES].map(normaliseAudience), issuers: [`${baseUrl}/adfs`] };
+}
 
 export interface OAuthResponse {
   readonly status: number;
@@ -86,7 +96,12 @@ export async function tokenEndpoint(
   if (!principal) return oauthError(401, 'invalid_client', 'The client id or secret is not valid.');
   const scope = form.get('scope') ?? '';
   const audience = scope.split(' ').find((item) => item.endsWith('/.default'))?.replace(/\/\.default$/, '') ?? form.get('resource') ?? `${baseUrl}/`;
-  const { token, expiresIn } = tokens.issue(principal.clientId, audience, `${baseUrl}/adfs`);
+  const expected = tokenExpectation(baseUrl);
+  // Tokens only for this endpoint: a token for any other resource would be refused by it anyway.
+  if (!expected.audiences.includes(normaliseAudience(audience))) {
+    return oauthError(400, 'invalid_resource', `certgate issues tokens only for its management endpoint (resource '${baseUrl}/', scope '${baseUrl}/.default'), not for '${audience}'.`);
+  }
+  const { token, expiresIn } = await tokens.issue(principal.clientId, audience, expected.issuers[0]!);
   return {
     status: 200,
     body: {

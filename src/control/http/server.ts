@@ -7,7 +7,7 @@ import { ArmError, errors } from '../arm/errors.ts';
 import { parseArmPath, splitRequestTarget } from '../arm/path.ts';
 import { handleArmRequest } from '../resources/router.ts';
 import type { ArmResponse, ControlContext } from '../resources/context.ts';
-import { cloudMetadata, jsonWebKeys, openIdConfiguration, tokenEndpoint, type OAuthResponse } from './oauth.ts';
+import { cloudMetadata, jsonWebKeys, openIdConfiguration, tokenEndpoint, tokenExpectation, type OAuthResponse } from './oauth.ts';
 
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -82,7 +82,7 @@ async function dispatch(context: ControlContext, request: FastifyRequest): Promi
   }
   if (lower === '/metadata/endpoints' && request.method === 'GET') return cloudMetadata(baseUrl);
 
-  const claims = authenticate(context, request.headers.authorization, baseUrl);
+  const claims = await authenticate(context, request.headers.authorization, baseUrl);
   const armPath = parseArmPath(path);
   if (!armPath) throw errors.noRoute(request.method, path);
   const header = (name: string) => {
@@ -102,14 +102,15 @@ async function dispatch(context: ControlContext, request: FastifyRequest): Promi
   });
 }
 
-function authenticate(context: ControlContext, authorization: string | undefined, baseUrl: string) {
+async function authenticate(context: ControlContext, authorization: string | undefined, baseUrl: string) {
   const authorizationUri = `${baseUrl}/adfs`;
   if (!authorization) throw errors.unauthenticated('Authentication failed: the Authorization header is missing. Send a bearer token from the token endpoint.', authorizationUri);
   const match = /^Bearer +(\S+)$/i.exec(authorization);
   if (!match) throw errors.unauthenticated("Authentication failed: the Authorization header must be 'Bearer <token>'.", authorizationUri);
-  const claims = context.tokens.verify(match[1]!);
-  if (!claims) throw errors.unauthenticated('Authentication failed: the access token is invalid or has expired.', authorizationUri);
-  return claims;
+  const expected = tokenExpectation(baseUrl);
+  const verdict = await context.tokens.verify(match[1]!, expected);
+  if (!verdict.ok) throw errors.tokenRefused(verdict, `${baseUrl}/`, authorizationUri);
+  return verdict.claims;
 }
 
 function sendArm(reply: FastifyReply, response: ArmResponse | OAuthResponse) {
