@@ -7,9 +7,10 @@ import { ArmError, errors } from '../arm/errors.ts';
 import { parseArmPath, splitRequestTarget } from '../arm/path.ts';
 import { handleArmRequest } from '../resources/router.ts';
 import type { ArmResponse, ControlContext } from '../resources/context.ts';
+import { LIMITS, checkJsonShape } from '../validation/limits.ts';
 import { cloudMetadata, jsonWebKeys, openIdConfiguration, tokenEndpoint, tokenExpectation, type OAuthResponse } from './oauth.ts';
 
-export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+export const MAX_BODY_BYTES = LIMITS.bodyBytes;
 
 export interface ManagementServerOptions {
   readonly context: ControlContext;
@@ -35,11 +36,21 @@ export function createManagementServer(options: ManagementServerOptions) {
       done(null, undefined);
       return;
     }
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(body as string));
+      parsed = JSON.parse(body as string);
     } catch (error) {
       done(errors.invalidContent(`The request body is not valid JSON: ${(error as Error).message}`), undefined);
+      return;
     }
+    // Depth, lengths and counts before any handler walks the body (recursively) or merges it.
+    try {
+      checkJsonShape(parsed);
+    } catch (error) {
+      done(error as Error, undefined);
+      return;
+    }
+    done(null, parsed);
   });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, new URLSearchParams(body as string));

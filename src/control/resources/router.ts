@@ -7,6 +7,7 @@ import { appKind } from './apps.ts';
 import { certificateKind, readUploadedCertificate } from './certificates.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
 import { environmentKind } from './environments.ts';
+import { checkResourceName } from '../validation/limits.ts';
 import {
   SUBSCRIPTION_TYPE,
   handleGroup,
@@ -78,6 +79,7 @@ async function handleTracked(context: ControlContext, request: ArmRequest, kind:
     case 'GET':
       return getResource(context, kind, address);
     case 'PUT':
+      checkResourceName(address.name);
       if (kind === certificateKind) {
         // The PKCS12 is opened before the write (it is slow and may fail): nothing is stored if it fails.
         return putResource(context, request, kind, address, await readUploadedCertificate(request.body));

@@ -3,6 +3,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { errors } from '../arm/errors.ts';
 import { isPlainObject } from '../arm/merge-patch.ts';
+import { checkDocumentLimits } from './limits.ts';
 import { nearestName } from './nearest-name.ts';
 
 type Schema = Record<string, unknown>;
@@ -17,6 +18,8 @@ const compiled = new WeakMap<Schema, ValidateFunction>();
  */
 export function validateBody<T>(body: unknown, schema: Schema): T {
   const canonical = canonicalize(body, schema, '');
+  // After canonical casing (`Tags` is `tags`) and, for a PATCH, after the merge: what would be stored.
+  checkDocumentLimits(canonical);
   let validate = compiled.get(schema);
   if (!validate) {
     validate = ajv.compile(schema);
