@@ -3,6 +3,7 @@
 //   node bench/run.ts [--quick] [--rounds=N] [--seconds=N] [--idle=N] [--proxies=nginx,haproxy,caddy,certgate,node-floor]
 //                     [--scenarios=...] [--no-certgate-alone] [--no-install] [--no-multicore] [--keep] [--out=DIR]
 //   (--help lists every option)
+//   node bench/run.ts --scenarios=attack --proxies=certgate --quick   (the "under attack" scenario alone)
 //
 // Installs what it lacks from Debian (nginx-light, haproxy, caddy, apache2-utils, wrk, nghttp2-client;
 // a peer it cannot get is skipped and said so), makes one set of ECDSA P-256 certificates, starts one
@@ -16,6 +17,8 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ATTACK_NAMES, renderUnderAttack, underAttack, type AttackFigures } from './lib/attack-scenario.ts';
+import type { AttackName } from './lib/attacks.ts';
 import { modeChangeLatency, patchRate, type ModeChangeResult, type PatchRateResult } from './lib/certgate-scenarios.ts';
 import { abHandshakes, buildPreload, h2load, resumes, sTime, wrk, type LoadContext, type LoadResult } from './lib/load.ts';
 import { makeBenchPki, type BenchPki } from './lib/pki.ts';
@@ -56,14 +59,24 @@ const settings = {
   proxies: (option('proxies') ?? ALL_DEFINITIONS.map((proxy) => proxy.name).join(',')).split(',').filter(Boolean),
   out: option('out') ?? new URL('./results/', import.meta.url).pathname,
   basePort: Number(option('port') ?? 18400),
-  scenarios: (option('scenarios') ?? 'memory,h1,h2,fixed,fixedOwn,handshakes,resumed,stime').split(','),
+  scenarios: (option('scenarios') ?? 'memory,h1,h2,fixed,fixedOwn,handshakes,resumed,stime,attack').split(','),
   certgateAlone: !flag('no-certgate-alone'),
+  // The "under attack" scenario (certgate only): per attack, a quiet figure, the attack, then the window after it.
+  attack: {
+    attacks: (option('attacks') ?? ATTACK_NAMES.join(',')).split(',').filter(Boolean) as AttackName[],
+    quietSeconds: quick ? 3 : 10,
+    attackSeconds: Number(option('attack-seconds') ?? (quick ? 5 : 20)),
+    afterSeconds: quick ? 10 : 30,
+  },
 };
+/** Only the "under attack" scenario asked for: no proxy rounds, no certgate-alone or all-cores figures. */
+const attackOnly = settings.scenarios.every((scenario) => scenario === 'attack');
 
 function readHeader(): string {
   return [
     'usage: node bench/run.ts [--quick] [--rounds=N] [--seconds=N] [--idle=N] [--changes=N] [--proxies=a,b]',
-    '                         [--scenarios=memory,h1,h2,fixed,fixedOwn,handshakes,resumed,stime] [--no-certgate-alone]',
+    '                         [--scenarios=memory,h1,h2,fixed,fixedOwn,handshakes,resumed,stime,attack] [--no-certgate-alone]',
+    '                         [--attacks=h2-stream-flood,h2-rapid-reset,slow-uploads,slow-headers] [--attack-seconds=N]',
     '                         [--no-install] [--no-multicore] [--keep] [--out=DIR] [--port=N]',
   ].join('\n');
 }
@@ -396,7 +409,7 @@ async function main(): Promise<void> {
     const portOf = (index: number) => settings.basePort + 10 + index * 5;
     const scenarios = new Set(settings.scenarios);
     const rounds: ProxyRound[] = [];
-    for (let round = 1; round <= settings.rounds; round++) {
+    for (let round = 1; round <= (attackOnly ? 0 : settings.rounds); round++) {
       for (const [index, definition] of definitions.entries()) {
         // Half of nginx's maximum from this round (nginx goes first); without nginx, half of the first proxy's.
         const fixedRate = (current: ProxyRound) => {
@@ -412,12 +425,12 @@ async function main(): Promise<void> {
     }
     const names = definitions.map((definition) => definition.name);
     const certgateDefinition = definitions.find((definition) => definition.name === 'certgate');
-    const alone = certgateDefinition && settings.certgateAlone ? await certgateAlone(certgateDefinition, pki, dir, portOf(definitions.length), upstreamPort, pinning.proxy) : undefined;
+    const alone = certgateDefinition && settings.certgateAlone && !attackOnly ? await certgateAlone(certgateDefinition, pki, dir, portOf(definitions.length), upstreamPort, pinning.proxy) : undefined;
 
     // All cores: one process (or thread) per core, nothing pinned, for certgate (serve --workers) and nginx.
     let multicore: ProxyRound[] = [];
     const multicoreNames: string[] = [];
-    if (settings.multicore && cpuCount >= 2 && certgateDefinition && (await certgateSupportsWorkers())) {
+    if (settings.multicore && !attackOnly && cpuCount >= 2 && certgateDefinition && (await certgateSupportsWorkers())) {
       for (const definition of definitions.filter((d) => d.name === 'nginx' || d.name === 'certgate')) {
         const label = `${definition.name} ×${cpuCount}`;
         multicoreNames.push(label);
@@ -429,8 +442,20 @@ async function main(): Promise<void> {
           connections: settings.keepAliveConnections, handshakeConcurrency: settings.handshakeConcurrency,
         }));
       }
-    } else if (settings.multicore) {
+    } else if (settings.multicore && !attackOnly) {
       log('all-cores figure skipped: needs 2+ CPUs and certgate serve --workers');
+    }
+
+    let attackFigures: AttackFigures[] | undefined;
+    if (scenarios.has('attack') && certgateDefinition) {
+      log(`under attack: ${settings.attack.attacks.join(', ')} (${settings.attack.attackSeconds} s each, ${settings.attack.afterSeconds} s after)`);
+      attackFigures = await underAttack({
+        definition: certgateDefinition, pki, dir, port: portOf(definitions.length + 4), proxyCpus: pinning.proxy, loadCpus: pinning.load,
+        quietSeconds: settings.attack.quietSeconds, attackSeconds: settings.attack.attackSeconds, afterSeconds: settings.attack.afterSeconds,
+        attacks: settings.attack.attacks, log,
+      });
+    } else if (scenarios.has('attack')) {
+      log('under attack: skipped (it measures certgate: add it to --proxies)');
     }
 
     const loadAfter = loadAverage();
@@ -455,16 +480,24 @@ async function main(): Promise<void> {
       targets: evaluateTargets(rounds, alone, summary),
       certgateAlone: alone,
       multicore: multicore.length ? { proxies: multicoreNames, rounds: multicore, summary: summarize(multicore, multicoreNames, `nginx ×${cpuCount}`) } : undefined,
+      underAttack: attackFigures,
     };
     mkdirSync(settings.out, { recursive: true });
     const stamp = started.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
     const base = join(settings.out, `${stamp}${quick ? '-quick' : ''}`);
     writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-    const { markdown, svg } = renderReport(report);
-    writeFileSync(`${base}.md`, markdown);
-    writeFileSync(`${base}.svg`, svg);
-    process.stdout.write(`\n${markdown}\n`);
-    log(`wrote ${base}.json, .md and .svg`);
+    if (attackOnly) {
+      const markdown = [`# certgate under attack (${report.startedAt.slice(0, 16)}Z${quick ? ', --quick' : ''})`, ...renderUnderAttack(attackFigures ?? [])].join('\n');
+      writeFileSync(`${base}.md`, `${markdown}\n`);
+      process.stdout.write(`\n${markdown}\n`);
+      log(`wrote ${base}.json and .md`);
+    } else {
+      const { markdown, svg } = renderReport(report);
+      writeFileSync(`${base}.md`, markdown);
+      writeFileSync(`${base}.svg`, svg);
+      process.stdout.write(`\n${markdown}\n`);
+      log(`wrote ${base}.json, .md and .svg`);
+    }
   } finally {
     await upstream?.stop();
     stopEverything();

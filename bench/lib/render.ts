@@ -1,5 +1,6 @@
 // The report from a run's results: targets, the Markdown tables and the SVG chart. Used by
 // bench/run.ts after measuring, and by bench/render.ts to redraw a saved run.
+import { renderUnderAttack } from './attack-scenario.ts';
 import type { ModeChangeResult, PatchRateResult } from './certgate-scenarios.ts';
 import { METRICS, formatNumber, formatRatio, formatSpread, markdownTable, pairRatio, summarize, svgChart, type ChartPanel, type ProxyRound, type Spread, type Summary } from './report.ts';
 import { round } from './system.ts';
@@ -155,7 +156,7 @@ export function renderReport(report: Record<string, any>): { markdown: string; s
   const multicoreRounds = (report['multicore']?.rounds ?? []) as ProxyRound[];
   const multicoreNames: string[] = report['multicore']?.proxies ?? [...new Set(multicoreRounds.map((r) => r.proxy))];
   const multicoreSummary = multicoreRounds.length ? summarize(multicoreRounds, multicoreNames, multicoreNames.find((name) => name.startsWith('nginx')) ?? 'nginx') : undefined;
-  const markdown = markdownReport(report, summary, names, targets, multicoreSummary, multicoreNames);
+  const markdown = [markdownReport(report, summary, names, targets, multicoreSummary, multicoreNames), ...renderUnderAttack(report['underAttack'] ?? [])].join('\n');
   const settings = report['settings'] as ReportSettings;
   const subtitle = `${settings.rounds} round(s) × ${settings.seconds} s · one worker on CPU 0, load + upstream on CPU 1 · bar: median, whiskers: min–max, ×: ratio to nginx (same round)`;
   const title = `certgate vs nginx, HAProxy, Caddy: mutual TLS on one core (${String(report['startedAt']).slice(0, 16)}Z)`;
