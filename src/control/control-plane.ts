@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import type { Store } from '../store/store.ts';
+import type { RevisionOutcome } from '../model/outcome.ts';
 import { loadOrCreateServerCertificate } from '../pki/local-ca.ts';
 import { createPrincipal, principalId, PRINCIPAL_TYPE } from './auth/principals.ts';
 import { tokenIssuer } from './auth/tokens.ts';
@@ -16,13 +17,14 @@ import type { ControlContext } from './resources/context.ts';
 
 /**
  * What the control plane runs on: the store, the data dir and CA, and a way to wait until the
- * ingress (every worker of it) enforces a revision. A Gateway is one; so is a worker pool's primary.
+ * ingress (every worker of it) compiled a revision, and learn whether it enforces it. A Gateway is
+ * one; so is a worker pool's primary.
  */
 export interface ControlPlaneHost {
   readonly store: Store;
   readonly dataDir: string;
   readonly ca: IssuedCertificate;
-  waitForRevision(revision: number): Promise<void>;
+  waitForRevision(revision: number): Promise<RevisionOutcome>;
 }
 
 export interface ControlPlaneOptions {
