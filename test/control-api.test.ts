@@ -6,7 +6,7 @@ import { statSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestGateway } from './support/gateway.ts';
 import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
-import { armClient, type ArmClient } from './support/arm.ts';
+import { armClient, createGroupAndEnvironment, type ArmClient } from './support/arm.ts';
 import type { EchoApp } from './support/echo-app.ts';
 import { curl, curlResult } from './support/clients.ts';
 import { createCa, issueCertificate } from '../src/pki/issue.ts';
@@ -35,11 +35,7 @@ before(async () => {
   ({ dir, ids, echo, gw, caFile } = fixture);
   arm = await armClient(gw.credentials!, gw.caPem);
   sub = arm.subscription;
-  group = `/subscriptions/${sub}/resourceGroups/rg1`;
-  assert.equal((await arm.call('PUT', `${group}?api-version=2021-04-01`, { location: 'local' })).status, 201);
-  const env = await arm.call('PUT', `${group}/providers/Microsoft.App/managedEnvironments/env1?${V}`, { location: 'local', properties: {} });
-  assert.equal(env.status, 201, env.text);
-  envId = env.json.id;
+  ({ group, envId } = await createGroupAndEnvironment(arm, V));
 });
 
 after(async () => {

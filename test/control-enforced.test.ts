@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestGateway } from './support/gateway.ts';
 import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
-import { armClient, type ArmClient } from './support/arm.ts';
+import { armClient, createGroupAndEnvironment, type ArmClient } from './support/arm.ts';
 import { curl, curlResult, run } from './support/clients.ts';
 import { createCa, issueCertificate } from '../src/pki/issue.ts';
 import { certificateDocument, encodeCertificateSecret } from '../src/model/documents.ts';
@@ -33,11 +33,8 @@ before(async () => {
   fixture = await startControlPlaneFixture('certgate-enforced-');
   gw = fixture.gw;
   arm = await armClient(gw.credentials!, gw.caPem);
-  const group = `/subscriptions/${arm.subscription}/resourceGroups/rg1`;
-  assert.equal((await arm.call('PUT', `${group}?api-version=2021-04-01`, { location: 'local' })).status, 201);
-  const env = await arm.call('PUT', `${group}/providers/Microsoft.App/managedEnvironments/env1?${V}`, { location: 'local', properties: {} });
-  assert.equal(env.status, 201, env.text);
-  envId = env.json.id;
+  const { group, envId: id } = await createGroupAndEnvironment(arm, V);
+  envId = id;
   appsPath = `${group}/providers/Microsoft.App/containerApps`;
   // A real legacy file, as `openssl pkcs12 -export -legacy` makes it: RC2-40 certificates.
   const ca = await createCa({ commonName: 'Legacy CA' });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ENVIRONMENT_SCHEMA, INGRESS_SCHEMA } from '../src/control/validation/schemas.ts';
 import { APP_INGRESS_MEMBERS, ENVIRONMENT_INGRESS_MEMBERS, type IngressMember } from '../src/control/validation/ingress-members.ts';
 import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
-import { armClient, type ArmClient } from './support/arm.ts';
+import { armClient, createGroupAndEnvironment, type ArmClient } from './support/arm.ts';
 import { ROOT } from './support/cli.ts';
 
 type Schema = { type?: string; properties?: Record<string, Schema>; additionalProperties?: unknown };
@@ -94,11 +94,7 @@ describe('refused values through the management API: 400 with the JSON path, not
   before(async () => {
     fixture = await startControlPlaneFixture('certgate-members-');
     arm = await armClient(fixture.gw.credentials!, fixture.gw.caPem);
-    group = `/subscriptions/${arm.subscription}/resourceGroups/rg1`;
-    assert.equal((await arm.call('PUT', `${group}?api-version=2021-04-01`, { location: 'local' })).status, 201);
-    const env = await arm.call('PUT', `${group}/providers/Microsoft.App/managedEnvironments/env1?${V}`, { location: 'local', properties: {} });
-    assert.equal(env.status, 201, env.text);
-    envId = env.json.id;
+    ({ group, envId } = await createGroupAndEnvironment(arm, V));
   });
   after(async () => {
     await arm?.close();
