@@ -4,7 +4,7 @@
 // previous routes keep serving; the next good write succeeds.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestGateway } from './support/gateway.ts';
 import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
@@ -121,5 +121,33 @@ describe('a revision the ingress cannot apply', () => {
     const custom = await curl({ host: 'legacy.example.test', port: gw.httpsPort, caFile: customCa });
     assert.equal(curlResult(custom).status, 200, custom.stderr);
     assert.equal((await served()).status, 200);
+  });
+
+  test('a revision the ingress cannot build at all is a 500 while the previous snapshot serves; the next good write recovers', async () => {
+    const echo = fixture!.echo;
+    const appPath = `${appsPath}/steady?${V}`;
+    const created = await arm.call('PUT', appPath, appBody({ targetPort: echo.port }));
+    assert.equal(created.status, 201, created.text);
+    const host = created.json.properties.configuration.ingress.fqdn as string;
+    const served = async () => curlResult(await curl({ host, port: gw.httpsPort, caFile: fixture!.caFile })).status;
+    assert.equal(await served(), 200);
+    // The gateway cannot write the new environment's wildcard key (a directory is in its place,
+    // which stops root too): building the snapshot fails as a whole.
+    const blocker = join(gw.dataDir, 'server-certs', 'wildcard.broken.certgate.localhost.key');
+    mkdirSync(blocker, { recursive: true });
+    writeFileSync(join(blocker, 'keep'), '');
+    const envPath = `${envId.replace(/\/env1$/, '/broken')}?${V}`;
+    const failed = await arm.call('PUT', envPath, { location: 'local', properties: {} });
+    assert.equal(failed.status, 500, failed.text);
+    assert.equal(failed.json.error.code, 'IngressApplyFailed');
+    assert.match(failed.json.error.message, /keeps serving the previous configuration/);
+    assert.equal(await served(), 200, 'the previous snapshot keeps serving');
+    rmSync(blocker, { recursive: true, force: true });
+    const retried = await arm.call('PATCH', envPath, { tags: { retry: '1' } });
+    assert.equal(retried.status, 200, retried.text);
+    const inBroken = await arm.call('PUT', `${appsPath}/fixed?${V}`, { location: 'local', properties: { managedEnvironmentId: retried.json.id, configuration: { ingress: { targetPort: echo.port } } } });
+    assert.equal(inBroken.status, 201, inBroken.text);
+    assert.equal(curlResult(await curl({ host: 'fixed.broken.certgate.localhost', port: gw.httpsPort, caFile: fixture!.caFile })).status, 200);
+    assert.equal(await served(), 200);
   });
 });
