@@ -106,6 +106,10 @@ describe('a revision the ingress cannot apply', () => {
     assert.match(bound.json.error.message, /'shop'/);
     assert.match(bound.json.error.message, /legacy\.example\.test cannot be used/);
     assert.equal(bound.json.error.details[0].code, 'certificate_unusable');
+    // Every read says so too, as ARM does for a failed deployment.
+    const shown = (await arm.call('GET', appPath)).json;
+    assert.equal(shown.properties.provisioningState, 'Failed');
+    assert.match(shown.properties.deploymentErrors, /legacy\.example\.test cannot be used/);
     // The app's other routes keep serving; the domain is not served with a certificate it does not have.
     assert.equal((await served()).status, 200);
     assert.notEqual((await curl({ host: 'legacy.example.test', port: gw.httpsPort, caFile: customCa })).code, 0);
@@ -118,6 +122,8 @@ describe('a revision the ingress cannot apply', () => {
     assert.equal(uploaded.status, 201, uploaded.text);
     const rebound = await arm.call('PATCH', appPath, { properties: { configuration: { ingress: { customDomains: [{ name: 'legacy.example.test', bindingType: 'SniEnabled', certificateId: uploaded.json.id }] } } } });
     assert.equal(rebound.status, 200, rebound.text);
+    assert.equal(rebound.json.properties.provisioningState, 'Succeeded');
+    assert.equal(rebound.json.properties.deploymentErrors, undefined);
     const custom = await curl({ host: 'legacy.example.test', port: gw.httpsPort, caFile: customCa });
     assert.equal(curlResult(custom).status, 200, custom.stderr);
     assert.equal((await served()).status, 200);

@@ -25,6 +25,8 @@ export interface ControlPlaneHost {
   readonly dataDir: string;
   readonly ca: IssuedCertificate;
   waitForRevision(revision: number): Promise<RevisionOutcome>;
+  /** The outcome of the last compilation (every worker's, merged). */
+  readonly lastOutcome: RevisionOutcome;
 }
 
 export interface ControlPlaneOptions {
@@ -67,7 +69,7 @@ export class ControlPlane {
     const store = gateway.store;
     const subscriptionId = ensureDefaultSubscription(store);
     const tokens = tokenIssuer(store);
-    const context: ControlContext = { store, tokens, baseDomain: options.baseDomain, applied: (revision) => gateway.waitForRevision(revision) };
+    const context: ControlContext = { store, tokens, baseDomain: options.baseDomain, applied: (revision) => gateway.waitForRevision(revision), outcome: () => gateway.lastOutcome };
     const tls = await loadOrCreateServerCertificate(gateway.dataDir, gateway.ca, ['localhost', '127.0.0.1', '::1']);
     const server = createManagementServer({ context, tls: { cert: tls.certPem, key: tls.keyPem }, log: log.child({ component: 'management' }) });
     await server.listen({ host: options.bindAddress, port: options.port });

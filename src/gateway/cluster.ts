@@ -62,6 +62,11 @@ export class WorkerPool {
     return new Promise((resolve) => this.#waiters.push({ revision, resolve }));
   }
 
+  /** The ready workers' last outcomes, merged. */
+  get lastOutcome(): RevisionOutcome {
+    return this.#merged();
+  }
+
   /** Asks every worker to drain and waits (at most graceMs + 2 s) for them to exit. */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;

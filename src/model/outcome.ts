@@ -33,6 +33,12 @@ export function problemsConcerning(outcome: RevisionOutcome, id: string): Config
   );
 }
 
+/** The problems of `id` itself: the parts of it the snapshot left out. */
+export function problemsOf(outcome: RevisionOutcome, id: string): ConfigurationProblem[] {
+  const key = resourceKey(id);
+  return outcome.problems.filter((problem) => resourceKey(problem.resource) === key);
+}
+
 /** One outcome for several compilations of the same store (the workers): the worst of them. */
 export function mergeOutcomes(outcomes: readonly RevisionOutcome[]): RevisionOutcome {
   const revision = Math.min(...outcomes.map((outcome) => outcome.revision));

@@ -11,6 +11,7 @@ import { certificateCovers } from './certificates.ts';
 import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
 import type { ControlContext } from './context.ts';
+import { problemsOf } from '../../model/outcome.ts';
 
 /** Azure's rule: 2-32 lower-case letters, digits and hyphens, starting with a letter. */
 const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
@@ -59,10 +60,13 @@ export const appKind: ResourceKind = {
     const ingress = configuration['ingress'] as Record<string, unknown> | undefined;
     const fqdn = environment ? appFqdn(doc.name, String(environment.properties['defaultDomain'])) : undefined;
     if (ingress) configuration['ingress'] = { ...ingress, ...(fqdn ? { fqdn } : {}) };
+    // What the ingress left out of this app (a write answered ConfigurationNotEnforced) shows on every read.
+    const problems = problemsOf(context.outcome(), doc.id);
     return renderTracked(doc, {
       ...properties,
       configuration,
-      provisioningState: 'Succeeded',
+      provisioningState: problems.length > 0 ? 'Failed' : 'Succeeded',
+      ...(problems.length > 0 ? { deploymentErrors: problems.map((problem) => problem.message).join('; ') } : {}),
       runningStatus: 'Running',
       latestRevisionName: `${doc.name}--certgate`,
       latestReadyRevisionName: `${doc.name}--certgate`,

@@ -11,6 +11,8 @@ export interface ControlContext {
   readonly baseDomain: string;
   /** Resolves once the ingress compiled the store at `revision`, with the outcome (see enforced.ts). */
   readonly applied: (revision: number) => Promise<RevisionOutcome>;
+  /** The last compilation's outcome: what a read reports as not enforced (provisioningState Failed). */
+  readonly outcome: () => RevisionOutcome;
 }
 
 export interface ArmRequest {
