@@ -129,7 +129,7 @@ describe('a revision the ingress cannot apply', () => {
     assert.equal((await served()).status, 200);
   });
 
-  test('a revision the ingress cannot build at all is a 500 while the previous snapshot serves; the next good write recovers', async () => {
+  test('a revision the ingress cannot build at all is a 500 while the previous snapshot serves; it is retried by itself, and the next write succeeds', async () => {
     const echo = fixture!.echo;
     const appPath = `${appsPath}/steady?${V}`;
     const created = await arm.call('PUT', appPath, appBody({ targetPort: echo.port }));
@@ -149,6 +149,10 @@ describe('a revision the ingress cannot apply', () => {
     assert.match(failed.json.error.message, /keeps serving the previous configuration/);
     assert.equal(await served(), 200, 'the previous snapshot keeps serving');
     rmSync(blocker, { recursive: true, force: true });
+    // The gateway tries the failed revision again by itself (after 1 s, then less often).
+    const deadline = Date.now() + 10_000;
+    while (gw.gateway.appliedRevision < gw.gateway.store.revision() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(gw.gateway.appliedRevision, gw.gateway.store.revision(), 'the failed revision was applied without another write');
     const retried = await arm.call('PATCH', envPath, { tags: { retry: '1' } });
     assert.equal(retried.status, 200, retried.text);
     const inBroken = await arm.call('PUT', `${appsPath}/fixed?${V}`, { location: 'local', properties: { managedEnvironmentId: retried.json.id, configuration: { ingress: { targetPort: echo.port } } } });

@@ -24,6 +24,10 @@ import type { IssuedCertificate } from '../pki/issue.ts';
 import { SqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/store.ts';
 
+/** A revision that could not be built is tried again after this, doubling up to the maximum. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+
 export interface GatewayOptions {
   readonly dataDir: string;
   readonly ingress: IngressOptions;
@@ -58,6 +62,9 @@ export class Gateway {
   #unsubscribe: () => void = () => {};
   #addresses: IngressAddresses | undefined;
   #onCompiled: ((outcome: RevisionOutcome) => void) | undefined;
+  /** While the last build failed: the pending retry and the delay of the next one. */
+  #retry: { timer: NodeJS.Timeout | undefined; delayMs: number; due: boolean } = { timer: undefined, delayMs: RETRY_FIRST_MS, due: false };
+  #closed = false;
 
   private constructor(dataDir: string, store: Store, ca: IssuedCertificate, certificates: ServerCertificates, ingress: Ingress, cache: TlsPolicyCache, outcome: RevisionOutcome, log: Logger) {
     this.dataDir = dataDir;
@@ -134,14 +141,17 @@ export class Gateway {
   }
 
   async close(graceMs?: number): Promise<void> {
+    this.#closed = true;
     this.#unsubscribe();
+    clearTimeout(this.#retry.timer);
     await this.ingress.close(graceMs);
     await this.#compiling;
     this.store.close();
   }
 
   async #compileLoop(): Promise<void> {
-    while (this.store.revision() > this.#outcome.revision) {
+    while (this.store.revision() > this.#outcome.revision || this.#retry.due) {
+      this.#retry.due = false;
       const revision = this.store.revision();
       let outcome: RevisionOutcome;
       try {
@@ -151,12 +161,15 @@ export class Gateway {
         this.ingress.swap(snapshot);
         this.#applied = revision;
         outcome = { revision, problems };
+        clearTimeout(this.#retry.timer);
+        this.#retry = { timer: undefined, delayMs: RETRY_FIRST_MS, due: false };
         this.#log.info({ revision, routes: snapshot.routes.size }, 'route snapshot applied');
       } catch (error) {
         // The old snapshot keeps serving; the writers waiting for this revision hear that it is not
         // enforced (they are not left waiting), and the next write compiles anew.
         this.#log.error({ err: error, revision }, 'route snapshot could not be built; the previous one stays');
         outcome = { revision, error: (error as Error).message, problems: [] };
+        this.#scheduleRetry();
       }
       this.#outcome = outcome;
       this.#onCompiled?.(outcome);
@@ -164,6 +177,23 @@ export class Gateway {
       this.#waiters = this.#waiters.filter((waiter) => waiter.revision > revision);
       for (const waiter of ready) waiter.resolve(outcome);
     }
+  }
+
+  /**
+   * A failure that is not the configuration's (a data dir that cannot be written, say) can pass by
+   * itself: the same revision is tried again, less often the longer it fails, so the ingress
+   * catches up without waiting for another write.
+   */
+  #scheduleRetry(): void {
+    if (this.#retry.timer || this.#closed) return;
+    const delayMs = this.#retry.delayMs;
+    this.#retry.delayMs = Math.min(delayMs * 2, RETRY_MAX_MS);
+    this.#retry.timer = setTimeout(() => {
+      this.#retry.timer = undefined;
+      this.#retry.due = true;
+      void this.refresh();
+    }, delayMs);
+    this.#retry.timer.unref();
   }
 }
 
