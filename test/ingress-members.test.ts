@@ -30,7 +30,7 @@ const tables: [string, string[], Readonly<Record<string, IngressMember>>, string
   ['properties.ingressConfiguration', environmentMembers, ENVIRONMENT_INGRESS_MEMBERS, 'ingressConfiguration.'],
 ];
 
-/** docs/ingress.md's `## Ingress settings` rows: first cell (member, in backticks) → the row's cells. */
+/** docs/ingress.md's `## Ingress settings` rows: first cell (the member, backticks optional) → the other cells. */
 function docsRows(): Map<string, string[]> {
   const doc = readFileSync(join(ROOT, 'docs', 'ingress.md'), 'utf8');
   const start = doc.indexOf('\n## Ingress settings\n');
@@ -38,8 +38,8 @@ function docsRows(): Map<string, string[]> {
   const section = doc.slice(start + 1).split(/\n## /)[0]!;
   const rows = new Map<string, string[]>();
   for (const line of section.split('\n')) {
-    const match = /^\| `([A-Za-z.]+)` \|(.*)\|$/.exec(line);
-    if (match) rows.set(match[1]!, match[2]!.split('|').map((cell) => cell.trim()));
+    const match = /^\| *`?([A-Za-z.]+)`? *\|(.*)\|$/.exec(line);
+    if (match && match[1] !== 'member') rows.set(match[1]!, match[2]!.split('|').map((cell) => cell.trim()));
   }
   return rows;
 }
@@ -73,7 +73,8 @@ describe('the schema walk', () => {
       for (const [name, entry] of Object.entries(table)) {
         const row = rows.get(`${prefix}${name}`);
         assert.ok(row, `docs/ingress.md lists \`${prefix}${name}\``);
-        assert.equal(row[0], entry.status, `${prefix}${name}: the status in the docs`);
+        // "what certgate does" starts with the status: "enforced: ...", "refused: ...", "read-only: ...".
+        assert.ok(row[0]?.startsWith(`${entry.status}:`), `${prefix}${name}: the docs say "${entry.status}:" first (${row[0]})`);
         assert.ok(row.some((cell) => cell.includes(entry.test)), `${prefix}${name}: the docs name ${entry.test}`);
       }
     });

@@ -92,7 +92,7 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
   clientCertificateMode: { status: 'enforced', does: '`ignore`, `accept`, `require`, any casing (see Client-certificate modes)', test: 'test/ingress-modes.test.ts' },
   corsPolicy: {
     status: 'refused',
-    does: 'refused: the ingress does not answer CORS yet',
+    does: 'the ingress does not answer CORS yet',
     test: 'test/ingress-members.test.ts',
     refuse: (value) => (value === undefined ? undefined : 'CORS is not answered by certgate yet'),
     refusedExample: { allowedOrigins: ['https://a.example'] },
@@ -109,28 +109,28 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
 export const ENVIRONMENT_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
   workloadProfileName: {
     status: 'refused',
-    does: 'refused: certgate has no workload profiles',
+    does: 'certgate has no workload profiles',
     test: 'test/ingress-members.test.ts',
     refuse: (value) => (value === undefined ? undefined : 'certgate has no workload profiles'),
     refusedExample: 'Consumption',
   },
   requestIdleTimeout: {
     status: 'refused',
-    does: 'refused: the idle timeout is fixed (60 s for client connections) until it is configurable',
+    does: 'the idle timeout is fixed (60 s for client connections) until it is configurable',
     test: 'test/ingress-members.test.ts',
     refuse: (value) => (value === undefined ? undefined : 'the request idle timeout is not configurable in certgate yet'),
     refusedExample: 10,
   },
   headerCountLimit: {
     status: 'refused',
-    does: 'refused: the header count limit is not configurable yet',
+    does: 'the header count limit is not configurable yet',
     test: 'test/ingress-members.test.ts',
     refuse: (value) => (value === undefined ? undefined : 'the header count limit is not configurable in certgate yet'),
     refusedExample: 50,
   },
   terminationGracePeriodSeconds: {
     status: 'refused',
-    does: 'refused: the drain period on stop is fixed (10 s) until it is configurable',
+    does: 'the drain period on stop is fixed (10 s) until it is configurable',
     test: 'test/ingress-members.test.ts',
     refuse: (value) => (value === undefined ? undefined : 'the termination grace period is not configurable in certgate yet'),
     refusedExample: 30,
