@@ -15,7 +15,7 @@ import {
   environmentView,
   resourceKey,
 } from '../model/resources.ts';
-import type { RevisionOutcome } from '../model/outcome.ts';
+import type { ConfigurationProblem, RevisionOutcome } from '../model/outcome.ts';
 import { Ingress, type IngressAddresses, type IngressOptions } from '../ingress/ingress.ts';
 import { compileSnapshot, TlsPolicyCache, type ServerCredentials, type SnapshotInput } from '../ingress/snapshot.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
@@ -87,7 +87,7 @@ export class Gateway {
       const revision = store.revision();
       const input = await gatherSnapshotInput(store, certificates, revision, log);
       const { snapshot, problems } = compileSnapshot(input, cache);
-      for (const problem of problems) log.warn({ problem, reason: problem.reason }, 'configuration left out of the ingress');
+      logProblems(log, problems, revision);
       const ingress = new Ingress(snapshot, options.ingress, log);
       const gateway = new Gateway(options.dataDir, store, ca, certificates, ingress, cache, { revision, problems }, log);
       gateway.#onCompiled = options.onCompiled;
@@ -157,7 +157,7 @@ export class Gateway {
       try {
         const input = await gatherSnapshotInput(this.store, this.#certificates, revision, this.#log);
         const { snapshot, problems } = compileSnapshot(input, this.#cache);
-        for (const problem of problems) this.#log.warn({ problem, reason: problem.reason, revision }, 'configuration left out of the ingress');
+        logProblems(this.#log, problems, revision);
         this.ingress.swap(snapshot);
         this.#applied = revision;
         outcome = { revision, problems };
@@ -195,6 +195,10 @@ export class Gateway {
     }, delayMs);
     this.#retry.timer.unref();
   }
+}
+
+function logProblems(log: Logger, problems: readonly ConfigurationProblem[], revision: number): void {
+  for (const { resource, reason, message } of problems) log.warn({ resource, reason, problem: message, revision }, 'configuration left out of the ingress');
 }
 
 async function gatherSnapshotInput(store: Store, certificates: ServerCertificates, revision: number, log: Logger): Promise<SnapshotInput> {
