@@ -12,6 +12,8 @@ import { curl, curlResult, run } from './support/clients.ts';
 import { clientIdentities } from './support/vectors.ts';
 import { MAIN, NODE } from './support/cli.ts';
 import type { AdminCredentials } from '../src/control/control-plane.ts';
+import { SqliteStore } from '../src/store/sqlite.ts';
+import { certificateDocument, encodeCertificateSecret } from '../src/model/documents.ts';
 
 const V = 'api-version=2025-01-01';
 let dataDir: string;
@@ -21,6 +23,7 @@ let arm: ArmClient;
 let echo: EchoApp;
 let caFile: string;
 let appPath: string;
+let envId: string;
 let ids: Awaited<ReturnType<typeof clientIdentities>>;
 const HOST = 'multi.env1.certgate.localhost';
 
@@ -50,6 +53,7 @@ before(async () => {
   const group = `/subscriptions/${credentials.subscriptionId}/resourceGroups/rg`;
   await arm.call('PUT', `${group}?api-version=2021-04-01`, { location: 'local' });
   const env = await arm.call('PUT', `${group}/providers/Microsoft.App/managedEnvironments/env1?${V}`, { location: 'local', properties: {} });
+  envId = env.json.id;
   appPath = `${group}/providers/Microsoft.App/containerApps/multi?${V}`;
   const app = await arm.call('PUT', appPath, { location: 'local', properties: { managedEnvironmentId: env.json.id, configuration: { ingress: { targetPort: echo.port } } } });
   assert.equal(app.status, 201, app.text);
@@ -96,6 +100,31 @@ test('TLS sessions resume whichever worker the next connection lands on', async 
     assert.match(again.stdout, /^Reused,/m, `resumption ${i}`);
     assert.match(again.stdout, /HTTP\/1\.1 200/);
   }
+});
+
+test('a binding the workers cannot load is answered with an ARM error, the app keeps serving, and a good write recovers', async () => {
+  // A legacy RC2 PKCS12 written straight into the store (the upload refuses it), so only the
+  // workers' compilation can find it unusable: their acknowledgement must carry the failure.
+  const key = join(dataDir, 'legacy.key');
+  const cert = join(dataDir, 'legacy.pem');
+  const p12 = join(dataDir, 'legacy.p12');
+  assert.equal((await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=legacy.example.test', '-days', '2'])).code, 0);
+  assert.equal((await run('openssl', ['pkcs12', '-export', '-legacy', '-certpbe', 'PBE-SHA1-RC2-40', '-in', cert, '-inkey', key, '-out', p12, '-passout', 'pass:pw'])).code, 0);
+  const store = new SqliteStore(join(dataDir, 'certgate.db'));
+  const { resource } = store.put(
+    certificateDocument({ environmentId: envId, name: 'stored-legacy', properties: { subjectAlternativeNames: ['legacy.example.test'] } }),
+    { secret: encodeCertificateSecret({ pfx: readFileSync(p12), password: 'pw' }) },
+  );
+  store.close();
+  const bind = (customDomains: unknown[]) => arm.call('PATCH', appPath, { properties: { configuration: { ingress: { customDomains } } } });
+  const bound = await bind([{ name: 'legacy.example.test', bindingType: 'SniEnabled', certificateId: resource.id }]);
+  assert.equal(bound.status, 400, bound.text);
+  assert.equal(bound.json.error.code, 'ConfigurationNotEnforced');
+  assert.equal(bound.json.error.details[0].code, 'certificate_unusable');
+  const withCert = await curl({ host: HOST, port: httpsPort, caFile, cert: ids.self.certFile, key: ids.self.keyFile });
+  assert.equal(curlResult(withCert).status, 200, withCert.stderr);
+  const unbound = await bind([]);
+  assert.equal(unbound.status, 200, unbound.text);
 });
 
 test('a worker that dies is replaced, and the others keep serving meanwhile', async () => {

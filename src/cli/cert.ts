@@ -16,6 +16,7 @@ import { exportPkcs12, readPkcs12 } from '../pki/pkcs12.ts';
 import { sha256Hex } from '../xfcc/index.ts';
 import { CliError, configureUsageErrors } from './errors.ts';
 import { addGlobalOptions, cliLogger, globalOptions, outputAction } from './output.ts';
+import { enumOption } from './options.ts';
 
 const KEY_TYPES: readonly KeyType[] = ['ec-p256', 'rsa-2048', 'rsa-3072'];
 const KINDS = ['client', 'server', 'intermediate'] as const;
@@ -413,7 +414,7 @@ function validity(options: ValidityOptions): { validityDays?: number; notBefore?
 }
 
 function keyTypeOption(): Option {
-  return new Option('--key-type <type>', 'key of the new certificate').choices(KEY_TYPES).default('ec-p256');
+  return enumOption('--key-type <type>', 'key of the new certificate', KEY_TYPES).default('ec-p256');
 }
 
 function passwordOptions(command: Command, what: string): Command {
@@ -539,7 +540,7 @@ function issueCommand(): Command {
     .option('--ca-key <file>', "the CA's private key (PEM or DER); not needed when --ca holds it (PKCS#12, or PEM with the key)")
     .option('--ca-password <password>', 'password of a PKCS#12 --ca or of an encrypted CA key')
     .requiredOption('--cn <common-name>', 'common name (CN) of the new certificate')
-    .addOption(new Option('--kind <kind>', 'what the certificate is for').choices(KINDS).default('client'))
+    .addOption(enumOption('--kind <kind>', 'what the certificate is for', KINDS).default('client'))
     .option('--dns <name>', 'DNS name in the subject alternative names (repeatable)', collect(checkDns))
     .option('--ip <address>', 'IP address in the subject alternative names (repeatable)', collect(checkIp))
     .option('--uri <uri>', 'URI in the subject alternative names, e.g. a SPIFFE ID (repeatable)', collect(checkUri))
@@ -861,7 +862,7 @@ function verifyCommand(): Command {
     .argument('<file>', 'the certificate (PEM, DER or PKCS#12); certificates after the first one are used as intermediates')
     .requiredOption('--ca <file>', 'trusted CA certificate(s) (PEM bundle, DER or PKCS#12); an intermediate here is trusted as it is')
     .option('--untrusted <file>', 'intermediate certificates that may complete the chain (repeatable)', collect())
-    .addOption(new Option('--purpose <purpose>', 'extended key usage the chain must allow').choices(PURPOSES).default('any'))
+    .addOption(enumOption('--purpose <purpose>', 'extended key usage the chain must allow', PURPOSES).default('any'))
     .option('--at <date>', 'check validity at this time instead of now (ISO 8601)', parseDate);
   passwordOptions(command, 'a PKCS#12 file');
   return addGlobalOptions(command, { subscription: false })

@@ -1,76 +1,18 @@
 // `certgate containerapp ...` (apps and their ingress), as in az, plus --target-host (where the app
 // listens: certgate runs no containers) and --client-certificate-mode (the option az lacks).
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { CLIENT_CERTIFICATE_MODES, TRANSPORTS } from '../model/ingress.ts';
+import { Command, Option } from 'commander';
 import { CliError } from './errors.ts';
 import { addGlobalOptions, outputAction } from './output.ts';
 import { environmentCommand } from './containerapp-env.ts';
-import { APP_VERSION, appPath, confirmDelete, environmentPath, groupPath, listAll, parseTags, withSession, type Session } from './session.ts';
-
-const V = `api-version=${APP_VERSION}`;
-
-interface AppOptions {
-  name: string;
-  resourceGroup: string;
-}
-
-interface IngressOptions {
-  type?: 'external' | 'internal';
-  targetPort?: number;
-  exposedPort?: number;
-  transport?: string;
-  allowInsecure?: boolean;
-  clientCertificateMode?: string;
-  targetHost?: string;
-}
-
-const parsePort = (value: string) => {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port < 1 || port > 65535) throw new InvalidArgumentError('expected a port from 1 to 65535.');
-  return port;
-};
-const parseBoolean = (value: string) => {
-  if (/^(true|yes|1)$/i.test(value)) return true;
-  if (/^(false|no|0)$/i.test(value)) return false;
-  throw new InvalidArgumentError('expected true or false.');
-};
-
-function ingressOptions(command: Command, forCreate: boolean): Command {
-  return command
-    .addOption(new Option(forCreate ? '--ingress <type>' : '--type <type>', 'The ingress type: reachable from outside the environment or not.').choices(['external', 'internal']))
-    .addOption(new Option('--target-port <port>', 'The port the app listens on.').argParser(parsePort))
-    .addOption(new Option('--exposed-port <port>', 'Additional exposed port (tcp transport only).').argParser(parsePort))
-    .addOption(new Option('--transport <transport>', 'Transport protocol.').choices([...TRANSPORTS]))
-    .addOption(new Option('--allow-insecure [bool]', 'Also serve plain HTTP (else HTTP redirects to HTTPS).').argParser(parseBoolean))
-    .addOption(new Option('--client-certificate-mode <mode>', 'Client certificates: ignore (never asked), accept (asked, optional), require (handshake fails without).').choices([...CLIENT_CERTIFICATE_MODES]))
-    .addOption(new Option('--target-host <host>', 'Host the app listens on (certgate; default 127.0.0.1).'));
-}
-
-function ingressPatch(options: IngressOptions & { ingress?: 'external' | 'internal' }): Record<string, unknown> {
-  const type = options.type ?? options.ingress;
-  const patch: Record<string, unknown> = {};
-  if (type !== undefined) patch['external'] = type === 'external';
-  if (options.targetPort !== undefined) patch['targetPort'] = options.targetPort;
-  if (options.exposedPort !== undefined) patch['exposedPort'] = options.exposedPort;
-  if (options.transport !== undefined) patch['transport'] = options.transport;
-  if (options.allowInsecure !== undefined) patch['allowInsecure'] = options.allowInsecure;
-  if (options.clientCertificateMode !== undefined) patch['clientCertificateMode'] = options.clientCertificateMode;
-  if (options.targetHost !== undefined) patch['targetHost'] = options.targetHost;
-  return patch;
-}
+import { ingressCommand, ingressOptions, ingressPatch, type IngressOptions } from './containerapp-ingress.ts';
+import { hostnameCommand } from './containerapp-hostname.ts';
+import { type AppOptions, V } from './containerapp-common.ts';
+import { appPath, confirmDelete, environmentPath, groupPath, listAll, parseTags, withSession, type Session } from './session.ts';
 
 async function environmentId(session: Session, group: string, environment: string): Promise<{ id: string; location: string }> {
   const path = environment.startsWith('/subscriptions/') ? environment : environmentPath(session.subscription, group, environment);
   const env = (await session.client.arm('GET', `${path}?${V}`)).json as { id: string; location: string };
   return { id: env.id, location: env.location };
-}
-
-async function patchIngress(session: Session, options: AppOptions, ingress: Record<string, unknown> | null): Promise<unknown> {
-  const path = `${appPath(session.subscription, options.resourceGroup, options.name)}?${V}`;
-  const app = (await session.client.arm('PATCH', path, { properties: { configuration: { ingress } } })).json as {
-    properties: { configuration: { ingress?: unknown } };
-  };
-  return app.properties.configuration.ingress;
 }
 
 export function containerappCommand(): Command {
@@ -203,69 +145,7 @@ export function containerappCommand(): Command {
   );
 
   containerapp.addCommand(ingressCommand());
+  containerapp.addCommand(hostnameCommand());
   containerapp.addCommand(environmentCommand());
   return containerapp;
-}
-
-function ingressCommand(): Command {
-  const ingress = new Command('ingress').description("Manage a container app's ingress, including its client-certificate mode.");
-  const appOptions = (command: Command) =>
-    command.requiredOption('-n, --name <name>', 'Name of the container app.').requiredOption('-g, --resource-group <group>', 'Name of the resource group.');
-
-  ingress.addCommand(
-    addGlobalOptions(
-      appOptions(new Command('show').description("Show a container app's ingress.")).addHelpText('after', '\nExamples:\n  certgate containerapp ingress show -n shop -g demo --query clientCertificateMode -o tsv\n'),
-    ).action(
-      outputAction(async (options: AppOptions, command: Command) =>
-        withSession(command, async ({ client, subscription }) => {
-          const app = (await client.arm('GET', `${appPath(subscription, options.resourceGroup, options.name)}?${V}`)).json as { properties: { configuration: { ingress?: unknown } } };
-          if (!app.properties.configuration.ingress) throw new CliError(`The ingress of '${options.name}' is disabled.`, { code: 'IngressDisabled' });
-          return app.properties.configuration.ingress;
-        }),
-      ),
-    ),
-  );
-
-  ingress.addCommand(
-    addGlobalOptions(
-      ingressOptions(appOptions(new Command('enable').description("Enable (or replace) a container app's ingress.")), false).addHelpText(
-        'after',
-        '\nExamples:\n  certgate containerapp ingress enable -n shop -g demo --type external --target-port 8080 --client-certificate-mode accept\n',
-      ),
-    ).action(
-      outputAction(async (options: AppOptions & IngressOptions, command: Command) => {
-        if (!options.type || options.targetPort === undefined) throw new CliError('--type and --target-port are required.', { kind: 'usage' });
-        return withSession(command, (session) => patchIngress(session, options, ingressPatch(options)));
-      }),
-    ),
-  );
-
-  ingress.addCommand(
-    addGlobalOptions(
-      ingressOptions(appOptions(new Command('update').description("Update a container app's ingress (only the options given change).")), false).addHelpText(
-        'after',
-        '\nExamples:\n  certgate containerapp ingress update -n shop -g demo --client-certificate-mode require\n',
-      ),
-    ).action(
-      outputAction(async (options: AppOptions & IngressOptions, command: Command) => {
-        const patch = ingressPatch(options);
-        if (Object.keys(patch).length === 0) throw new CliError('Nothing to update: give at least one ingress option.', { kind: 'usage' });
-        return withSession(command, async (session) => {
-          const app = (await session.client.arm('GET', `${appPath(session.subscription, options.resourceGroup, options.name)}?${V}`)).json as { properties: { configuration: { ingress?: unknown } } };
-          if (!app.properties.configuration.ingress) throw new CliError(`The ingress of '${options.name}' is disabled; use 'containerapp ingress enable'.`, { code: 'IngressDisabled' });
-          return patchIngress(session, options, patch);
-        });
-      }),
-    ),
-  );
-
-  ingress.addCommand(
-    addGlobalOptions(appOptions(new Command('disable').description("Disable a container app's ingress."))).action(
-      outputAction(async (options: AppOptions, command: Command) => {
-        await withSession(command, (session) => patchIngress(session, options, null));
-        return undefined;
-      }),
-    ),
-  );
-  return ingress;
 }

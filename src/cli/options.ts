@@ -1,5 +1,5 @@
 // Parsers for command-line values: a bad value is a one-line error naming the option.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 
 export function parsePort(value: string): number {
@@ -21,4 +21,24 @@ export function parseWorkers(value: string): number {
   const count = Number(value);
   if (!/^\d+$/.test(value) || count < 1 || count > 256) throw new InvalidArgumentError("expected 'auto' or a number of processes from 1 to 256");
   return count;
+}
+
+/**
+ * An option with a closed set of values, matched in any casing as az does (`--action allow`,
+ * `--client-certificate-mode Accept`), given to the command in the spelling of `values`.
+ */
+export function enumOption(flags: string, description: string, values: readonly string[]): Option {
+  const byLower = new Map(values.map((value) => [value.toLowerCase(), value]));
+  return new Option(flags, description).choices(values).argParser((value: string) => {
+    const match = byLower.get(value.toLowerCase());
+    if (match === undefined) throw new InvalidArgumentError(`Allowed choices are ${values.join(', ')}.`);
+    return match;
+  });
+}
+
+/** true/false in az's spellings (true, false, yes, no, 1, 0; any casing). */
+export function parseBoolean(value: string): boolean {
+  if (/^(true|yes|1)$/i.test(value)) return true;
+  if (/^(false|no|0)$/i.test(value)) return false;
+  throw new InvalidArgumentError('expected true or false.');
 }

@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { CliError } from './errors.ts';
 import { ManagementClient } from './management-client.ts';
 import { addGlobalOptions, cliLogger, globalOptions, outputAction } from './output.ts';
+import { enumOption } from './options.ts';
 import { loadProfile } from './profile.ts';
 
 const AZURE_RESOURCE_MANAGER = 'https://management.azure.com';
@@ -24,7 +25,7 @@ export function restCommand(): Command {
   return addGlobalOptions(
     new Command('rest')
       .description('Invoke a custom request on the certgate management endpoint.')
-      .addOption(new Option('-m, --method <method>', 'HTTP request method.').choices(['delete', 'get', 'head', 'options', 'patch', 'post', 'put']).default('get'))
+      .addOption(enumOption('-m, --method <method>', 'HTTP request method.', ['delete', 'get', 'head', 'options', 'patch', 'post', 'put']).default('get'))
       .option('-u, --url <url>', 'Request URL: absolute on the endpoint, https://management.azure.com/... (sent to the endpoint), or a path starting with /subscriptions.')
       .addOption(new Option('--uri <url>', 'Same as --url.').hideHelp())
       .option('-b, --body <body>', 'Request body: JSON, or @file to read it from a file.')

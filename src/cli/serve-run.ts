@@ -58,7 +58,15 @@ export async function runServe(options: ServeOptions): Promise<void> {
       store.close();
       throw error;
     }
-    const host = { store, dataDir, ca, waitForRevision: (revision: number) => pool.waitForRevision(revision) };
+    const host = {
+      store,
+      dataDir,
+      ca,
+      waitForRevision: (revision: number) => pool.waitForRevision(revision),
+      get lastOutcome() {
+        return pool.lastOutcome;
+      },
+    };
     const stop = async (graceMs: number) => {
       await pool.stop(graceMs);
       store.close();

@@ -1,7 +1,7 @@
 // `certgate serve`: the gateway on the embedded store.
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { parseDomain, parsePort, parseWorkers } from './options.ts';
+import { enumOption, parseDomain, parsePort, parseWorkers } from './options.ts';
 
 export const DEFAULT_BASE_DOMAIN = 'certgate.localhost';
 
@@ -28,7 +28,7 @@ export function serveCommand(): Command {
     .addOption(new Option('--management-bind <address>', 'address the management API listens on (loopback by default)').env('CERTGATE_MANAGEMENT_BIND').default('127.0.0.1'))
     .addOption(new Option('--domain <domain>', 'base domain: environments get <name>.<domain> as default domain').env('CERTGATE_DOMAIN').default(DEFAULT_BASE_DOMAIN).argParser(parseDomain))
     .addOption(new Option('--workers <n>', "ingress processes on the shared ports: a number, or 'auto' for one per CPU").env('CERTGATE_WORKERS').default(availableParallelism(), 'auto').argParser(parseWorkers))
-    .addOption(new Option('--log-level <level>', 'log level').env('CERTGATE_LOG_LEVEL').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
+    .addOption(enumOption('--log-level <level>', 'log level', ['trace', 'debug', 'info', 'warn', 'error', 'silent']).env('CERTGATE_LOG_LEVEL').default('info'))
     .addHelpText('after', '\nExample:\n  certgate serve --data-dir /var/lib/certgate --https-port 443 --http-port 80\n')
     .action(async (options: ServeOptions) => {
       const { runServe } = await import('./serve-run.ts');

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import type { Store } from '../store/store.ts';
+import type { RevisionOutcome } from '../model/outcome.ts';
 import { loadOrCreateServerCertificate } from '../pki/local-ca.ts';
 import { createPrincipal, principalId, PRINCIPAL_TYPE } from './auth/principals.ts';
 import { tokenIssuer } from './auth/tokens.ts';
@@ -16,13 +17,16 @@ import type { ControlContext } from './resources/context.ts';
 
 /**
  * What the control plane runs on: the store, the data dir and CA, and a way to wait until the
- * ingress (every worker of it) enforces a revision. A Gateway is one; so is a worker pool's primary.
+ * ingress (every worker of it) compiled a revision, and learn whether it enforces it. A Gateway is
+ * one; so is a worker pool's primary.
  */
 export interface ControlPlaneHost {
   readonly store: Store;
   readonly dataDir: string;
   readonly ca: IssuedCertificate;
-  waitForRevision(revision: number): Promise<void>;
+  waitForRevision(revision: number): Promise<RevisionOutcome>;
+  /** The outcome of the last compilation (every worker's, merged). */
+  readonly lastOutcome: RevisionOutcome;
 }
 
 export interface ControlPlaneOptions {
@@ -65,7 +69,7 @@ export class ControlPlane {
     const store = gateway.store;
     const subscriptionId = ensureDefaultSubscription(store);
     const tokens = tokenIssuer(store);
-    const context: ControlContext = { store, tokens, baseDomain: options.baseDomain, applied: (revision) => gateway.waitForRevision(revision) };
+    const context: ControlContext = { store, tokens, baseDomain: options.baseDomain, applied: (revision) => gateway.waitForRevision(revision), outcome: () => gateway.lastOutcome };
     const tls = await loadOrCreateServerCertificate(gateway.dataDir, gateway.ca, ['localhost', '127.0.0.1', '::1']);
     const server = createManagementServer({ context, tls: { cert: tls.certPem, key: tls.keyPem }, log: log.child({ component: 'management' }) });
     await server.listen({ host: options.bindAddress, port: options.port });

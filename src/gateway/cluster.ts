@@ -1,18 +1,20 @@
 // One process per core on the shared ports (node:cluster). The primary owns the store's writes
 // (the management API) and tells the workers of each committed revision; each worker runs the
-// ingress, compiles its own snapshot from the store, and says when it serves a revision. A write is
-// answered once every ready worker serves it. Workers share a per-run TLS ticket-key seed, so a
+// ingress, compiles its own snapshot from the store, and reports each compilation's outcome (served,
+// with what it left out, or failed). A write is answered once every ready worker compiled it, with
+// the worst of their outcomes: a worker that cannot build it makes the write fail. Workers share a per-run TLS ticket-key seed, so a
 // session resumes whichever worker the next connection lands on.
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { IngressAddresses } from '../ingress/ingress.ts';
+import { mergeOutcomes, type RevisionOutcome } from '../model/outcome.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 
 type ToWorker = { type: 'revision'; revision: number } | { type: 'stop'; graceMs: number };
 type ToPrimary =
-  | { type: 'ready'; addresses: IngressAddresses; applied: number }
-  | { type: 'applied'; revision: number }
+  | { type: 'ready'; addresses: IngressAddresses; outcome: RevisionOutcome }
+  | { type: 'compiled'; outcome: RevisionOutcome }
   | { type: 'failed'; message: string };
 
 const SEED_VARIABLE = 'CERTGATE_TICKET_KEY_SEED';
@@ -22,9 +24,10 @@ const RESTART_DELAY_MS = 1_000;
 export class WorkerPool {
   readonly #log: Logger;
   readonly #count: number;
-  readonly #applied = new Map<number, number>();
+  /** Each ready worker's last outcome, by worker id. */
+  readonly #compiled = new Map<number, RevisionOutcome>();
   #addresses: IngressAddresses | undefined;
-  #waiters: { revision: number; resolve: () => void }[] = [];
+  #waiters: { revision: number; resolve: (outcome: RevisionOutcome) => void }[] = [];
   #stopping = false;
   #startFailure: string | undefined;
   #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -52,10 +55,16 @@ export class WorkerPool {
     }
   }
 
-  /** Resolves once every ready worker serves `revision` or later. */
-  waitForRevision(revision: number): Promise<void> {
-    if (this.#lowestApplied() >= revision) return Promise.resolve();
+  /** Resolves once every ready worker compiled `revision` or later, with the worst of their outcomes. */
+  waitForRevision(revision: number): Promise<RevisionOutcome> {
+    const merged = this.#merged();
+    if (merged.revision >= revision) return Promise.resolve(merged);
     return new Promise((resolve) => this.#waiters.push({ revision, resolve }));
+  }
+
+  /** The ready workers' last outcomes, merged. */
+  get lastOutcome(): RevisionOutcome {
+    return this.#merged();
   }
 
   /** Asks every worker to drain and waits (at most graceMs + 2 s) for them to exit. */
@@ -72,10 +81,11 @@ export class WorkerPool {
   #onMessage(worker: Worker, message: ToPrimary): void {
     if (message.type === 'ready') {
       this.#addresses ??= message.addresses;
-      this.#applied.set(worker.id, message.applied);
-      if (this.#applied.size === this.#count) for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
-    } else if (message.type === 'applied') {
-      this.#applied.set(worker.id, Math.max(this.#applied.get(worker.id) ?? 0, message.revision));
+      this.#compiled.set(worker.id, message.outcome);
+      if (this.#compiled.size === this.#count) for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
+    } else if (message.type === 'compiled') {
+      const previous = this.#compiled.get(worker.id);
+      if (!previous || message.outcome.revision >= previous.revision) this.#compiled.set(worker.id, message.outcome);
     } else if (message.type === 'failed') {
       this.#startFailure ??= message.message;
     }
@@ -83,7 +93,7 @@ export class WorkerPool {
   }
 
   #onExit(worker: Worker, code: number | null, signal: string | null, seed: string): void {
-    const wasReady = this.#applied.delete(worker.id);
+    const wasReady = this.#compiled.delete(worker.id);
     this.#release();
     if (this.#stopping) return;
     if (!wasReady && this.#addresses === undefined) {
@@ -98,22 +108,22 @@ export class WorkerPool {
     }, RESTART_DELAY_MS).unref();
   }
 
-  #lowestApplied(): number {
-    let lowest = Number.POSITIVE_INFINITY;
-    for (const applied of this.#applied.values()) lowest = Math.min(lowest, applied);
-    return lowest;
+  /** The ready workers' outcomes as one; with none ready, waiters are released (nothing serves). */
+  #merged(): RevisionOutcome {
+    const outcomes = [...this.#compiled.values()];
+    return outcomes.length === 0 ? { revision: Number.POSITIVE_INFINITY, problems: [] } : mergeOutcomes(outcomes);
   }
 
   #release(): void {
-    const lowest = this.#lowestApplied();
-    const ready = this.#waiters.filter((waiter) => waiter.revision <= lowest);
-    this.#waiters = this.#waiters.filter((waiter) => waiter.revision > lowest);
-    for (const waiter of ready) waiter.resolve();
+    const merged = this.#merged();
+    const ready = this.#waiters.filter((waiter) => waiter.revision <= merged.revision);
+    this.#waiters = this.#waiters.filter((waiter) => waiter.revision > merged.revision);
+    for (const waiter of ready) waiter.resolve(merged);
   }
 }
 
 /** In a worker: runs the ingress, follows the primary's revisions, and drains on request. */
-export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 'pollIntervalMs' | 'onApplied' | 'issueServerCertificates'>, log: Logger): Promise<void> {
+export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 'pollIntervalMs' | 'onCompiled' | 'issueServerCertificates'>, log: Logger): Promise<void> {
   const send = (message: ToPrimary) => {
     if (process.connected) process.send?.(message);
   };
@@ -150,7 +160,7 @@ export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 
         pollIntervalMs: 1_000,
         // The primary issues them, so that every worker serves the same ones.
         issueServerCertificates: false,
-        onApplied: (revision) => send({ type: 'applied', revision }),
+        onCompiled: (outcome) => send({ type: 'compiled', outcome }),
       },
       log.child({ worker: cluster.worker?.id }),
     );
@@ -165,5 +175,5 @@ export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 
     stop(stopRequested);
     return;
   }
-  send({ type: 'ready', addresses: gateway.addresses, applied: gateway.appliedRevision });
+  send({ type: 'ready', addresses: gateway.addresses, outcome: gateway.lastOutcome });
 }

@@ -1,7 +1,9 @@
 // The gateway: store → change feed → snapshot compiler → ingress. Every committed write bumps the
 // store's revision; the gateway gathers what the snapshot needs (including certificate files from
 // the data dir), compiles it off the hot path and swaps it in. Writers can wait until their
-// revision is live, so a write that returned is enforced for the next connection.
+// revision is live, so a write that returned is enforced for the next connection; they learn the
+// compilation's outcome (what it left out, or that it failed), so a write that is not enforced is
+// answered with an error.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { decodeCertificateSecret } from '../model/documents.ts';
@@ -13,6 +15,7 @@ import {
   environmentView,
   resourceKey,
 } from '../model/resources.ts';
+import type { ConfigurationProblem, RevisionOutcome } from '../model/outcome.ts';
 import { Ingress, type IngressAddresses, type IngressOptions } from '../ingress/ingress.ts';
 import { compileSnapshot, TlsPolicyCache, type ServerCredentials, type SnapshotInput } from '../ingress/snapshot.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
@@ -20,6 +23,10 @@ import { ServerCertificates } from './server-certificates.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import { SqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/store.ts';
+
+/** A revision that could not be built is tried again after this, doubling up to the maximum. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
 
 export interface GatewayOptions {
   readonly dataDir: string;
@@ -33,8 +40,8 @@ export interface GatewayOptions {
    * (the in-process change feed only hears this process's writes); a worker also hears of them by IPC.
    */
   readonly pollIntervalMs?: number;
-  /** Called each time the ingress starts serving a new revision. */
-  readonly onApplied?: (revision: number) => void;
+  /** Called after each compilation, whether the ingress serves its snapshot or it failed. */
+  readonly onCompiled?: (outcome: RevisionOutcome) => void;
   /** Whether this process issues the server certificates (default); a worker reads the primary's. */
   readonly issueServerCertificates?: boolean;
 }
@@ -48,20 +55,26 @@ export class Gateway {
   readonly #cache: TlsPolicyCache;
   readonly #certificates: ServerCertificates;
   #applied: number;
+  /** The last compilation's outcome; its revision is the last one compiled (served or not). */
+  #outcome: RevisionOutcome;
   #compiling: Promise<void> | undefined;
-  #waiters: { revision: number; resolve: () => void }[] = [];
+  #waiters: { revision: number; resolve: (outcome: RevisionOutcome) => void }[] = [];
   #unsubscribe: () => void = () => {};
   #addresses: IngressAddresses | undefined;
-  #onApplied: ((revision: number) => void) | undefined;
+  #onCompiled: ((outcome: RevisionOutcome) => void) | undefined;
+  /** While the last build failed: the pending retry and the delay of the next one. */
+  #retry: { timer: NodeJS.Timeout | undefined; delayMs: number; due: boolean } = { timer: undefined, delayMs: RETRY_FIRST_MS, due: false };
+  #closed = false;
 
-  private constructor(dataDir: string, store: Store, ca: IssuedCertificate, certificates: ServerCertificates, ingress: Ingress, cache: TlsPolicyCache, applied: number, log: Logger) {
+  private constructor(dataDir: string, store: Store, ca: IssuedCertificate, certificates: ServerCertificates, ingress: Ingress, cache: TlsPolicyCache, outcome: RevisionOutcome, log: Logger) {
     this.dataDir = dataDir;
     this.#certificates = certificates;
     this.store = store;
     this.ca = ca;
     this.ingress = ingress;
     this.#cache = cache;
-    this.#applied = applied;
+    this.#applied = outcome.revision;
+    this.#outcome = outcome;
     this.#log = log;
   }
 
@@ -72,12 +85,12 @@ export class Gateway {
       const cache = new TlsPolicyCache(options.ticketKeySeed);
       const certificates = new ServerCertificates(options.dataDir, ca, { issue: options.issueServerCertificates ?? true });
       const revision = store.revision();
-      const input = await gatherSnapshotInput(store, certificates, revision);
+      const input = await gatherSnapshotInput(store, certificates, revision, log);
       const { snapshot, problems } = compileSnapshot(input, cache);
-      for (const problem of problems) log.warn({ problem }, 'configuration left out of the ingress');
+      logProblems(log, problems, revision);
       const ingress = new Ingress(snapshot, options.ingress, log);
-      const gateway = new Gateway(options.dataDir, store, ca, certificates, ingress, cache, revision, log);
-      gateway.#onApplied = options.onApplied;
+      const gateway = new Gateway(options.dataDir, store, ca, certificates, ingress, cache, { revision, problems }, log);
+      gateway.#onCompiled = options.onCompiled;
       const unsubscribe = store.subscribe(() => void gateway.refresh());
       const poll = options.pollIntervalMs ? setInterval(() => void gateway.refresh(), options.pollIntervalMs) : undefined;
       poll?.unref();
@@ -103,6 +116,11 @@ export class Gateway {
     return this.#applied;
   }
 
+  /** The outcome of the last compilation (at start: of the first). */
+  get lastOutcome(): RevisionOutcome {
+    return this.#outcome;
+  }
+
   /** Recompiles if the store moved on; concurrent calls share one compilation run. */
   refresh(): Promise<void> {
     this.#compiling ??= this.#compileLoop().finally(() => {
@@ -111,52 +129,93 @@ export class Gateway {
     return this.#compiling;
   }
 
-  /** Resolves once the ingress serves `revision` (or a later one). */
-  waitForRevision(revision: number): Promise<void> {
-    if (this.#applied >= revision) return Promise.resolve();
-    const promise = new Promise<void>((resolve) => this.#waiters.push({ revision, resolve }));
+  /**
+   * Resolves once `revision` (or a later one) was compiled, with that compilation's outcome: served
+   * (with what it left out), or failed while the previous snapshot keeps serving.
+   */
+  waitForRevision(revision: number): Promise<RevisionOutcome> {
+    if (this.#outcome.revision >= revision) return Promise.resolve(this.#outcome);
+    const promise = new Promise<RevisionOutcome>((resolve) => this.#waiters.push({ revision, resolve }));
     void this.refresh();
     return promise;
   }
 
   async close(graceMs?: number): Promise<void> {
+    this.#closed = true;
     this.#unsubscribe();
+    clearTimeout(this.#retry.timer);
     await this.ingress.close(graceMs);
     await this.#compiling;
     this.store.close();
   }
 
   async #compileLoop(): Promise<void> {
-    while (this.store.revision() > this.#applied) {
+    while (this.store.revision() > this.#outcome.revision || this.#retry.due) {
+      this.#retry.due = false;
       const revision = this.store.revision();
+      let outcome: RevisionOutcome;
       try {
-        const input = await gatherSnapshotInput(this.store, this.#certificates, revision);
+        const input = await gatherSnapshotInput(this.store, this.#certificates, revision, this.#log);
         const { snapshot, problems } = compileSnapshot(input, this.#cache);
-        for (const problem of problems) this.#log.warn({ problem, revision }, 'configuration left out of the ingress');
+        logProblems(this.#log, problems, revision);
         this.ingress.swap(snapshot);
+        this.#applied = revision;
+        outcome = { revision, problems };
+        clearTimeout(this.#retry.timer);
+        this.#retry = { timer: undefined, delayMs: RETRY_FIRST_MS, due: false };
         this.#log.info({ revision, routes: snapshot.routes.size }, 'route snapshot applied');
       } catch (error) {
-        // The old snapshot keeps serving; the revision counts as applied so writers are not stuck.
+        // The old snapshot keeps serving; the writers waiting for this revision hear that it is not
+        // enforced (they are not left waiting), and the next write compiles anew.
         this.#log.error({ err: error, revision }, 'route snapshot could not be built; the previous one stays');
+        outcome = { revision, error: (error as Error).message, problems: [] };
+        this.#scheduleRetry();
       }
-      this.#applied = revision;
-      this.#onApplied?.(revision);
+      this.#outcome = outcome;
+      this.#onCompiled?.(outcome);
       const ready = this.#waiters.filter((waiter) => waiter.revision <= revision);
       this.#waiters = this.#waiters.filter((waiter) => waiter.revision > revision);
-      for (const waiter of ready) waiter.resolve();
+      for (const waiter of ready) waiter.resolve(outcome);
     }
+  }
+
+  /**
+   * A failure that is not the configuration's (a data dir that cannot be written, say) can pass by
+   * itself: the same revision is tried again, less often the longer it fails, so the ingress
+   * catches up without waiting for another write.
+   */
+  #scheduleRetry(): void {
+    if (this.#retry.timer || this.#closed) return;
+    const delayMs = this.#retry.delayMs;
+    this.#retry.delayMs = Math.min(delayMs * 2, RETRY_MAX_MS);
+    this.#retry.timer = setTimeout(() => {
+      this.#retry.timer = undefined;
+      this.#retry.due = true;
+      void this.refresh();
+    }, delayMs);
+    this.#retry.timer.unref();
   }
 }
 
-async function gatherSnapshotInput(store: Store, certificates: ServerCertificates, revision: number): Promise<SnapshotInput> {
+function logProblems(log: Logger, problems: readonly ConfigurationProblem[], revision: number): void {
+  for (const { resource, reason, message } of problems) log.warn({ resource, reason, problem: message, revision }, 'configuration left out of the ingress');
+}
+
+async function gatherSnapshotInput(store: Store, certificates: ServerCertificates, revision: number, log: Logger): Promise<SnapshotInput> {
   const environments = store.list({ type: ENVIRONMENT_TYPE }).map(environmentView);
   const apps = store.list({ type: APP_TYPE }).map(appView);
   const uploadedCertificates = new Map<string, ServerCredentials>();
   for (const certificate of store.list({ type: CERTIFICATE_TYPE })) {
     const secret = store.getSecret(certificate.id);
     if (!secret) continue;
-    const { pfx, password } = decodeCertificateSecret(secret);
-    uploadedCertificates.set(resourceKey(certificate.id), { kind: 'pkcs12', pfx, password });
+    try {
+      const { pfx, password } = decodeCertificateSecret(secret);
+      uploadedCertificates.set(resourceKey(certificate.id), { kind: 'pkcs12', pfx, password });
+    } catch {
+      // One unreadable secret must not stop every other change: the domains bound to it are left
+      // out, and their writers hear so.
+      log.error({ certificate: certificate.id, reason: 'certificate_secret_unreadable' }, 'certificate secret cannot be read');
+    }
   }
   return {
     revision,

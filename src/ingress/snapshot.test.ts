@@ -66,8 +66,8 @@ test('an app with an invalid mode in the store is left out (fail closed), as are
   const { snapshot, problems } = compileSnapshot(input([app('bad', { targetPort: 1, clientCertificateMode: 'requier' as never }), app('off', undefined), orphan]), cache);
   assert.equal(snapshot.routes.size, 0);
   assert.equal(problems.length, 2);
-  assert.match(problems.join('\n'), /requier.*not valid/);
-  assert.match(problems.join('\n'), /does not exist/);
+  assert.match(problems.map((p) => p.message).join('\n'), /requier.*not valid/);
+  assert.match(problems.map((p) => p.message).join('\n'), /does not exist/);
 });
 
 test('a custom domain without a usable certificate is left out; an unusable certificate is reported', () => {
@@ -85,6 +85,6 @@ test('a custom domain without a usable certificate is left out; an unusable cert
     cache,
   );
   assert.deepEqual([...snapshot.routes.keys()], ['a.env.test']);
-  assert.match(problems.join('\n'), /missing\.example has no usable certificate/);
-  assert.match(problems.join('\n'), /broken\.example cannot be used/);
+  assert.match(problems.map((p) => p.message).join('\n'), /missing\.example has no usable certificate/);
+  assert.match(problems.map((p) => p.message).join('\n'), /broken\.example cannot be used/);
 });

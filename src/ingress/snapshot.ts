@@ -8,6 +8,7 @@ import { constants as cryptoConstants } from 'node:crypto';
 import { DEFAULT_TARGET_HOST, normalizeClientCertificateMode, type ClientCertificateMode } from '../model/ingress.ts';
 import { appFqdn, normalizeHostname } from '../model/hostnames.ts';
 import { resourceKey, type AppView, type EnvironmentView } from '../model/resources.ts';
+import type { ConfigurationProblem } from '../model/outcome.ts';
 
 /** Key material for a server certificate: PEM pair, or a PKCS12 with its password. */
 export type ServerCredentials =
@@ -67,7 +68,7 @@ export interface RouteSnapshot {
 export interface CompileResult {
   readonly snapshot: RouteSnapshot;
   /** Things left out of the snapshot, each naming the resource concerned. */
-  readonly problems: readonly string[];
+  readonly problems: readonly ConfigurationProblem[];
 }
 
 /**
@@ -140,20 +141,22 @@ export class TlsPolicyCache {
 }
 
 export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): CompileResult {
-  const problems: string[] = [];
+  const problems: ConfigurationProblem[] = [];
+  const problem = (resource: string, reason: string, message: string, related?: string) =>
+    problems.push(related === undefined ? { resource, reason, message } : { resource, related: [related], reason, message });
   const environments = new Map(input.environments.map((env) => [resourceKey(env.id), env]));
   const routes = new Map<string, Route>();
 
-  const addRoute = (hostname: string, app: CompiledApp, credentials: ServerCredentials, where: string) => {
+  const addRoute = (hostname: string, app: CompiledApp, credentials: ServerCredentials, certificateId: string) => {
     const existing = routes.get(hostname);
     if (existing) {
-      problems.push(`${where}: host name ${hostname} is already served by ${existing.app.id}; left out`);
+      problem(app.id, 'hostname_taken', `host name ${hostname} is already served by ${existing.app.id}; left out`, existing.app.id);
       return;
     }
     try {
       routes.set(hostname, Object.freeze({ hostname, app, tls: cache.policy(app.key, app.mode, credentials) }));
     } catch (error) {
-      problems.push(`${where}: the certificate for ${hostname} cannot be used: ${(error as Error).message}`);
+      problem(app.id, 'certificate_unusable', `the certificate for ${hostname} cannot be used by the ingress (${(error as Error).message}); left out`, certificateId);
     }
   };
 
@@ -163,18 +166,18 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
     const ingress = app.ingress;
     if (!ingress) continue;
     if (ingress.transport === 'tcp') {
-      problems.push(`${app.id}: transport tcp is not served by the HTTP ingress; left out`);
+      problem(app.id, 'transport_unsupported', 'transport tcp is not served by the HTTP ingress; left out');
       continue;
     }
     const environment = environments.get(resourceKey(app.environmentId));
     if (!environment) {
-      problems.push(`${app.id}: environment ${app.environmentId} does not exist; left out`);
+      problem(app.id, 'environment_missing', `environment ${app.environmentId} does not exist; left out`, app.environmentId);
       continue;
     }
     const mode = normalizeClientCertificateMode(ingress.clientCertificateMode);
     if (!mode) {
       // The control plane validates modes; a bad one here means a corrupt store. Fail closed.
-      problems.push(`${app.id}: clientCertificateMode ${String(ingress.clientCertificateMode)} is not valid; left out`);
+      problem(app.id, 'mode_invalid', `clientCertificateMode ${String(ingress.clientCertificateMode)} is not valid; left out`);
       continue;
     }
     const compiled: CompiledApp = Object.freeze({
@@ -187,23 +190,24 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
     });
     const environmentCertificate = input.environmentCertificates.get(resourceKey(environment.id));
     if (environmentCertificate) {
-      addRoute(appFqdn(app.name, environment.defaultDomain), compiled, environmentCertificate, app.id);
+      addRoute(appFqdn(app.name, environment.defaultDomain), compiled, environmentCertificate, environment.id);
     } else {
-      problems.push(`${app.id}: environment ${environment.id} has no server certificate; default domain not served`);
+      problem(app.id, 'environment_certificate_missing', `environment ${environment.id} has no server certificate; default domain not served`, environment.id);
     }
     for (const domain of ingress.customDomains ?? []) {
       const hostname = normalizeHostname(domain.name);
       if (!hostname) {
-        problems.push(`${app.id}: custom domain ${JSON.stringify(domain.name)} is not a valid host name; left out`);
+        problem(app.id, 'hostname_invalid', `custom domain ${JSON.stringify(domain.name)} is not a valid host name; left out`);
         continue;
       }
       if (domain.bindingType === 'Disabled') continue;
-      const certificate = domain.certificateId ? input.uploadedCertificates.get(resourceKey(domain.certificateId)) : undefined;
-      if (!certificate) {
-        problems.push(`${app.id}: custom domain ${hostname} has no usable certificate (${domain.certificateId ?? 'none'}); left out`);
+      const certificateId = domain.certificateId;
+      const certificate = certificateId ? input.uploadedCertificates.get(resourceKey(certificateId)) : undefined;
+      if (!certificate || !certificateId) {
+        problem(app.id, 'certificate_missing', `custom domain ${hostname} has no usable certificate (${domain.certificateId ?? 'none'}); left out`, domain.certificateId);
         continue;
       }
-      addRoute(hostname, compiled, certificate, app.id);
+      addRoute(hostname, compiled, certificate, certificateId);
     }
   }
 
@@ -217,6 +221,14 @@ function upstreamOf(targetHost: string | undefined, targetPort: number | undefin
   const host = targetHost ?? DEFAULT_TARGET_HOST;
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
   return Object.freeze({ host, port: targetPort, origin: `http://${hostInUrl}:${targetPort}` });
+}
+
+/**
+ * Throws (with OpenSSL's reason) when the ingress cannot serve these credentials: the check the
+ * control plane makes at upload, with the ingress's own options, so that what it accepts loads here.
+ */
+export function checkServerCredentials(credentials: ServerCredentials): void {
+  tls.createSecureContext({ ...BASE_CONTEXT_OPTIONS, ...contextCredentials(credentials) });
 }
 
 function contextCredentials(credentials: ServerCredentials): tls.SecureContextOptions {

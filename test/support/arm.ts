@@ -57,3 +57,13 @@ export async function armClient(credentials: AdminCredentials, caPem: string): P
   };
   return client;
 }
+
+/** Creates the resource group `rg1` and the environment `env1` in it; returns the group's path and the environment's id. */
+export async function createGroupAndEnvironment(arm: ArmClient, apiVersion = 'api-version=2025-01-01'): Promise<{ group: string; envId: string }> {
+  const group = `/subscriptions/${arm.subscription}/resourceGroups/rg1`;
+  const created = await arm.call('PUT', `${group}?api-version=2021-04-01`, { location: 'local' });
+  if (created.status !== 201) throw new Error(`resource group: ${created.status} ${created.text}`);
+  const env = await arm.call('PUT', `${group}/providers/Microsoft.App/managedEnvironments/env1?${apiVersion}`, { location: 'local', properties: {} });
+  if (env.status !== 201) throw new Error(`environment: ${env.status} ${env.text}`);
+  return { group, envId: env.json.id };
+}

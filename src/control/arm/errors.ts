@@ -99,5 +99,20 @@ export const errors = {
         return errors.unauthenticated('The access token is malformed or its signature is not valid.', authorizationUri, 'InvalidAuthenticationToken');
     }
   },
+  /** The ingress could build no snapshot: nothing of the store's latest state is enforced. */
+  ingressApplyFailed: (revision: number, reason: string) =>
+    new ArmError(
+      500,
+      'IngressApplyFailed',
+      `The change was stored (revision ${revision}) but the ingress could not apply it (${reason}); it keeps serving the previous configuration. Correct or revert the change with another write.`,
+    ),
+  /** The ingress serves the revision but leaves out part of the written resource. */
+  notEnforced: (target: string, name: string, details: ArmErrorDetail[]) =>
+    new ArmError(
+      400,
+      'ConfigurationNotEnforced',
+      `The change to '${name}' was stored but the ingress does not enforce it: ${details.map((detail) => detail.message).join('; ')}. Correct it with another write.`,
+      { target, details },
+    ),
   internal: () => new ArmError(500, 'InternalServerError', 'An internal error occurred; the request changed nothing. See the server log.'),
 } as const;

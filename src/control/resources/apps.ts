@@ -6,10 +6,12 @@ import { appFqdn, normalizeHostname } from '../../model/hostnames.ts';
 import type { IngressSettings } from '../../model/ingress.ts';
 import { errors } from '../arm/errors.ts';
 import { APP_SCHEMA } from '../validation/schemas.ts';
+import { APP_INGRESS_MEMBERS, refusedMember } from '../validation/ingress-members.ts';
 import { certificateCovers } from './certificates.ts';
 import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
 import type { ControlContext } from './context.ts';
+import { problemsOf } from '../../model/outcome.ts';
 
 /** Azure's rule: 2-32 lower-case letters, digits and hyphens, starting with a letter. */
 const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
@@ -58,10 +60,13 @@ export const appKind: ResourceKind = {
     const ingress = configuration['ingress'] as Record<string, unknown> | undefined;
     const fqdn = environment ? appFqdn(doc.name, String(environment.properties['defaultDomain'])) : undefined;
     if (ingress) configuration['ingress'] = { ...ingress, ...(fqdn ? { fqdn } : {}) };
+    // What the ingress left out of this app (a write answered ConfigurationNotEnforced) shows on every read.
+    const problems = problemsOf(context.outcome(), doc.id);
     return renderTracked(doc, {
       ...properties,
       configuration,
-      provisioningState: 'Succeeded',
+      provisioningState: problems.length > 0 ? 'Failed' : 'Succeeded',
+      ...(problems.length > 0 ? { deploymentErrors: problems.map((problem) => problem.message).join('; ') } : {}),
       runningStatus: 'Running',
       latestRevisionName: `${doc.name}--certgate`,
       latestReadyRevisionName: `${doc.name}--certgate`,
@@ -92,6 +97,9 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
   if (ingress.transport === 'tcp' && mode !== 'ignore') {
     throw errors.invalidParameter(`clientCertificateMode '${mode}' needs an HTTP transport; with transport 'tcp' only 'ignore' is possible.`, 'properties.configuration.ingress.clientCertificateMode');
   }
+  // Never stored and ignored: a value the ingress cannot apply is refused (ingress-members.ts).
+  const refused = refusedMember(ingress as Record<string, unknown>, APP_INGRESS_MEMBERS, 'properties.configuration.ingress');
+  if (refused) throw refused;
   const seen = new Set<string>();
   for (const [index, domain] of (ingress.customDomains ?? []).entries()) {
     const target = `properties.configuration.ingress.customDomains[${index}]`;

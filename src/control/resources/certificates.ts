@@ -5,6 +5,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { CERTIFICATE_TYPE, type StoredResource } from '../../model/resources.ts';
 import { encodeCertificateSecret } from '../../model/documents.ts';
 import { readPkcs12 } from '../../pki/pkcs12.ts';
+import { checkServerCredentials } from '../../ingress/snapshot.ts';
 import { ArmError, errors } from '../arm/errors.ts';
 import { CERTIFICATE_SCHEMA } from '../validation/schemas.ts';
 import { renderTracked } from './render.ts';
@@ -37,8 +38,18 @@ export const certificateKind: ResourceKind = {
 };
 
 /**
+ * What an operator runs to turn a legacy PKCS12 (RC2/RC4, as `openssl pkcs12 -export -legacy` or
+ * old Windows exports make) into one the server loads. Two steps: `-export` reads its input twice,
+ * so it cannot read a pipe.
+ */
+export const PKCS12_CONVERSION =
+  'openssl pkcs12 -legacy -in old.p12 -nodes -out old.pem && openssl pkcs12 -export -in old.pem -out new.p12 && rm old.pem';
+
+/**
  * Reads an upload's `properties.value` (base64 PKCS12) and `properties.password` before the write:
- * the facts to store, and the secret. A bad PKCS12 and a wrong password are distinct 400s.
+ * the facts to store, and the secret. A bad PKCS12 and a wrong password are distinct 400s; so is a
+ * file the server's ingress cannot load (checked with the ingress's own TLS options, in this server
+ * process), whose message says how to convert it.
  */
 export async function readUploadedCertificate(body: unknown): Promise<{ properties: Record<string, unknown>; secret: Uint8Array }> {
   const properties = (body as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
@@ -54,6 +65,7 @@ export async function readUploadedCertificate(body: unknown): Promise<{ properti
   if (!/^[A-Za-z0-9+/=\s]+$/.test(value)) throw new ArmError(400, 'InvalidCertificateValue', "The property 'properties.value' is not base64.", { target: 'properties.value' });
   const pfx = Buffer.from(value, 'base64');
   const read = await readPkcs12(pfx, password);
+  if (!read.ok && read.code === 'Pkcs12Unsupported') throw notLoadable(read.message);
   if (!read.ok) {
     const code = read.code === 'Pkcs12WrongPassword' ? 'InvalidCertificatePassword' : 'InvalidCertificateValue';
     const target = read.code === 'Pkcs12WrongPassword' ? 'properties.password' : 'properties.value';
@@ -63,7 +75,24 @@ export async function readUploadedCertificate(body: unknown): Promise<{ properti
         : `properties.value is not a usable PKCS12 file: ${read.message}`;
     throw new ArmError(400, code, message, { target });
   }
+  try {
+    checkServerCredentials({ kind: 'pkcs12', pfx, password });
+  } catch (error) {
+    throw notLoadable((error as Error).message);
+  }
   return { properties: certificateFacts(read.certificate), secret: encodeCertificateSecret({ pfx, password }) };
+}
+
+function notLoadable(reason: string): ArmError {
+  // The reason from the PKCS12 reader speaks of "this Node.js process" (right for the CLI); here it is the server.
+  const cause = reason.replace(/,? ?which this Node\.js process cannot run/, ', which the server cannot decrypt').replace(/; start Node\.js with .*$/, '');
+  return new ArmError(
+    400,
+    'CertificateNotLoadable',
+    `The certgate server's ingress cannot load the PKCS12 file in properties.value (${cause}). ` +
+      `Legacy files (RC2 or RC4 encryption, from 'openssl pkcs12 -export -legacy' or old Windows exports) must be converted; run: ${PKCS12_CONVERSION} and upload new.p12.`,
+    { target: 'properties.value' },
+  );
 }
 
 function certificateFacts(certificate: X509Certificate): Record<string, unknown> {

@@ -1,5 +1,6 @@
 // What a resource handler gets from the HTTP layer, and what it answers.
 import type { Store } from '../../store/store.ts';
+import type { RevisionOutcome } from '../../model/outcome.ts';
 import type { ArmPath } from '../arm/path.ts';
 import type { TokenIssuer } from '../auth/tokens.ts';
 
@@ -8,8 +9,10 @@ export interface ControlContext {
   readonly tokens: TokenIssuer;
   /** The base domain environments get their default domains under. */
   readonly baseDomain: string;
-  /** Resolves once the ingress enforces the store at `revision`. */
-  readonly applied: (revision: number) => Promise<void>;
+  /** Resolves once the ingress compiled the store at `revision`, with the outcome (see enforced.ts). */
+  readonly applied: (revision: number) => Promise<RevisionOutcome>;
+  /** The last compilation's outcome: what a read reports as not enforced (provisioningState Failed). */
+  readonly outcome: () => RevisionOutcome;
 }
 
 export interface ArmRequest {

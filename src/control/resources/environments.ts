@@ -3,6 +3,7 @@ import { defaultDomainFor } from '../../model/documents.ts';
 import { APP_TYPE, ENVIRONMENT_TYPE, appView, resourceKey, type StoredResource } from '../../model/resources.ts';
 import { errors } from '../arm/errors.ts';
 import { ENVIRONMENT_SCHEMA } from '../validation/schemas.ts';
+import { ENVIRONMENT_INGRESS_MEMBERS, refusedMember } from '../validation/ingress-members.ts';
 import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
 
@@ -17,6 +18,8 @@ export const environmentKind: ResourceKind = {
     if (!current && !NAME.test(name)) {
       throw errors.invalidParameter(`The environment name '${name}' is not valid: use 2 to 60 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen.`, 'name');
     }
+    const refused = refusedMember(body.properties?.['ingressConfiguration'] as Record<string, unknown> | undefined, ENVIRONMENT_INGRESS_MEMBERS, 'properties.ingressConfiguration');
+    if (refused) throw refused;
     const taken = new Set(context.store.list({ type: ENVIRONMENT_TYPE }).filter((env) => resourceKey(env.id) !== resourceKey(id)).map((env) => String(env.properties['defaultDomain']).toLowerCase()));
     const defaultDomain = current ? String(current.properties['defaultDomain']) : defaultDomainFor(id, name, context.baseDomain, (domain) => taken.has(domain));
     return {

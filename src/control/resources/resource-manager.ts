@@ -10,6 +10,7 @@ import { isPlainObject, mergePatch } from '../arm/merge-patch.ts';
 import type { Store } from '../../store/store.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
 import { listPage, writeOrThrow } from './tracked.ts';
+import { awaitEnforced } from './enforced.ts';
 
 export const SUBSCRIPTION_TYPE = 'Microsoft.Resources/subscriptions';
 export const GROUP_TYPE = 'Microsoft.Resources/resourceGroups';
@@ -96,13 +97,13 @@ export async function handleGroup(context: ControlContext, request: ArmRequest, 
           { actor: request.actor, ...(request.ifMatch === undefined ? {} : { ifMatch: request.ifMatch }) },
         ),
       );
-      await context.applied(result.revision);
+      await awaitEnforced(context, result.revision, id, group);
       return { status: result.created ? 201 : 200, body: renderGroup(result.resource) };
     }
     case 'DELETE': {
       // Deleting a group deletes everything in it.
       const result = context.store.delete(id);
-      await context.applied(result.revision);
+      await awaitEnforced(context, result.revision, id, group);
       return { status: result.deleted ? 200 : 204 };
     }
     default:

@@ -2,13 +2,14 @@
 // PUT create-or-replace, PATCH merge patch, GET, DELETE, list with paging. Each kind supplies its
 // schema, its semantic checks and how it is rendered. A write is validated completely before the
 // store sees it (a rejected request changes nothing), is one store transaction, and is answered
-// only once the ingress enforces it.
+// only once the ingress enforces it (an error when it cannot: enforced.ts).
 import { isPlainObject, mergePatch } from '../arm/merge-patch.ts';
 import { ArmError, errors } from '../arm/errors.ts';
 import { dropNulls, validateBody } from '../validation/validate.ts';
 import { StoreError, type WriteOptions } from '../../store/store.ts';
 import type { ResourceDocument, StoredResource } from '../../model/resources.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
+import { awaitEnforced } from './enforced.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -69,7 +70,7 @@ export async function putResource(context: ControlContext, request: ArmRequest, 
       writeOptions(request),
     ),
   );
-  await context.applied(result.revision);
+  await awaitEnforced(context, result.revision, address.id, address.name);
   return { status: result.created ? 201 : 200, body: kind.render(context, result.resource), headers: { etag: result.resource.etag } };
 }
 
@@ -107,7 +108,7 @@ export async function patchResource(context: ControlContext, request: ArmRequest
       writeOptions(request),
     ),
   );
-  await context.applied(result.revision);
+  await awaitEnforced(context, result.revision, address.id, address.name);
   return { status: 200, body: kind.render(context, result.resource), headers: { etag: result.resource.etag } };
 }
 
@@ -125,7 +126,7 @@ export async function deleteResource(context: ControlContext, request: ArmReques
   }
   kind.checkDelete?.(context, doc);
   const result = writeOrThrow(() => context.store.delete(address.id, request.ifMatch === undefined ? {} : { ifMatch: request.ifMatch }));
-  await context.applied(result.revision);
+  await awaitEnforced(context, result.revision, address.id, address.name);
   return { status: result.deleted ? 200 : 204 };
 }
 

@@ -41,6 +41,7 @@ const envelope = {
   extendedLocation: any,
 };
 
+/** Each member is enforced, refused in the values the ingress cannot apply, or read-only: ingress-members.ts. */
 export const INGRESS_SCHEMA: Schema = object({
   fqdn: string,
   external: boolean,
@@ -131,7 +132,13 @@ export const ENVIRONMENT_SCHEMA: Schema = object({
     infrastructureResourceGroup: string,
     peerAuthentication: any,
     peerTrafficConfiguration: any,
-    ingressConfiguration: any,
+    // Each member is enforced or refused: ingress-members.ts.
+    ingressConfiguration: object({
+      workloadProfileName: string,
+      requestIdleTimeout: integer(4, 30),
+      headerCountLimit: integer(1),
+      terminationGracePeriodSeconds: integer(0, 3600),
+    }),
     environmentMode: string,
     publicNetworkAccess: string,
     // Read-only: accepted and ignored.

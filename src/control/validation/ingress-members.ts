@@ -1,0 +1,147 @@
+// Every member of an app's `properties.configuration.ingress` and of an environment's
+// `properties.ingressConfiguration`, and what certgate does with it. A member is never accepted and
+// ignored: its author would believe the app is protected (an IP restriction, CORS, an internal
+// app). `test/ingress-members.test.ts` walks the schemas and fails for a member missing here or in
+// the `## Ingress settings` table of docs/ingress.md.
+//
+// - enforced: every value the schema accepts is applied by the ingress.
+// - refused: the values certgate cannot apply get a 400 naming the JSON path (`refuse` says which
+//   and why); the others are applied. When the ingress learns to apply a member, its `refuse` goes.
+// - read-only: computed by the server; a client may send it back, it is not stored.
+import { errors, type ArmError } from '../arm/errors.ts';
+
+export type MemberStatus = 'enforced' | 'refused' | 'read-only';
+
+export interface IngressMember {
+  readonly status: MemberStatus;
+  /** One line: what certgate does with it. */
+  readonly does: string;
+  /** The test file (from the repository root) that proves it. */
+  readonly test: string;
+  /** For refused values: why the ingress cannot apply `value`, or undefined when it can. */
+  readonly refuse?: (value: unknown) => string | undefined;
+  /** A value `refuse` refuses, for the test that sends it. */
+  readonly refusedExample?: unknown;
+}
+
+const nonEmpty = (value: unknown) => Array.isArray(value) && value.length > 0;
+
+export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
+  fqdn: { status: 'read-only', does: 'the default host name `<app>.<environment default domain>`, computed', test: 'test/control-api.test.ts' },
+  external: {
+    status: 'refused',
+    does: '`true` (default): served on the ingress listener; `false` (internal apps) refused: there is no internal listener yet',
+    test: 'test/ingress-members.test.ts',
+    refuse: (value) => (value === false ? 'internal apps (external: false) are not served by certgate yet; an internal app would be public' : undefined),
+    refusedExample: false,
+  },
+  targetPort: { status: 'enforced', does: 'the port the app listens on (with `targetHost`); unset: 503', test: 'test/ingress-proxy.test.ts' },
+  targetHost: { status: 'enforced', does: 'certgate extension: where the app listens, default 127.0.0.1', test: 'test/control-api.test.ts' },
+  exposedPort: {
+    status: 'refused',
+    does: '0 or unset accepted (HTTP apps use the shared ports); another port refused (TCP apps are not served)',
+    test: 'test/ingress-members.test.ts',
+    refuse: (value) => (typeof value === 'number' && value !== 0 ? 'exposedPort is only for transport tcp, which certgate does not serve' : undefined),
+    refusedExample: 5432,
+  },
+  transport: {
+    status: 'refused',
+    does: '`auto`/`http`: HTTP/1.1 and HTTP/2 to clients, HTTP/1.1 to the app; `http2` (h2c to the app) and `tcp` refused',
+    test: 'test/ingress-members.test.ts',
+    refuse: (value) =>
+      typeof value === 'string' && ['http2', 'tcp'].includes(value.toLowerCase())
+        ? `transport '${value}' is not served by certgate yet (only auto and http: HTTP/1.1 to the app)`
+        : undefined,
+    refusedExample: 'tcp',
+  },
+  traffic: {
+    status: 'refused',
+    does: 'certgate has no revisions: only the latest revision at 100% is accepted (az sends it); any other split refused',
+    test: 'test/ingress-members.test.ts',
+    refuse: (value) => {
+      if (!Array.isArray(value) || value.length === 0) return undefined;
+      const [only] = value as { latestRevision?: boolean; weight?: number; revisionName?: string }[];
+      const latestAtFull = value.length === 1 && only?.latestRevision === true && (only.weight ?? 100) === 100 && only.revisionName === undefined;
+      return latestAtFull ? undefined : 'certgate runs one revision per app: traffic must be [{"latestRevision": true, "weight": 100}]';
+    },
+    refusedExample: [{ revisionName: 'app--v1', weight: 50 }, { latestRevision: true, weight: 50 }],
+  },
+  customDomains: {
+    status: 'enforced',
+    does: 'served by SNI under the app\'s policy with an uploaded certificate that covers the name and that the ingress loads',
+    test: 'test/control-enforced.test.ts',
+  },
+  allowInsecure: { status: 'enforced', does: '`false`: plain HTTP answers 308 to HTTPS; `true`: the app is also served over HTTP', test: 'test/ingress-routing.test.ts' },
+  ipSecurityRestrictions: {
+    status: 'refused',
+    does: 'an empty list accepted; rules refused: they are not enforced yet',
+    test: 'test/ingress-members.test.ts',
+    refuse: (value) => (nonEmpty(value) ? 'IP security restrictions are not enforced by certgate yet' : undefined),
+    refusedExample: [{ name: 'office', ipAddressRange: '10.0.0.0/8', action: 'Allow' }],
+  },
+  stickySessions: {
+    status: 'refused',
+    does: '`affinity: none` accepted (one target per app); `sticky` refused',
+    test: 'test/ingress-members.test.ts',
+    refuse: (value) => {
+      const affinity = (value as { affinity?: unknown } | undefined)?.affinity;
+      return typeof affinity === 'string' && affinity.toLowerCase() === 'sticky' ? 'sticky sessions are not served by certgate yet' : undefined;
+    },
+    refusedExample: { affinity: 'sticky' },
+  },
+  clientCertificateMode: { status: 'enforced', does: '`ignore`, `accept`, `require`, any casing (see Client-certificate modes)', test: 'test/ingress-modes.test.ts' },
+  corsPolicy: {
+    status: 'refused',
+    does: 'the ingress does not answer CORS yet',
+    test: 'test/ingress-members.test.ts',
+    refuse: (value) => (value === undefined ? undefined : 'CORS is not answered by certgate yet'),
+    refusedExample: { allowedOrigins: ['https://a.example'] },
+  },
+  additionalPortMappings: {
+    status: 'refused',
+    does: 'an empty list accepted; extra ports refused: there are no extra listeners yet',
+    test: 'test/ingress-members.test.ts',
+    refuse: (value) => (nonEmpty(value) ? 'additional port mappings are not served by certgate yet' : undefined),
+    refusedExample: [{ external: false, targetPort: 9000, exposedPort: 9001 }],
+  },
+};
+
+export const ENVIRONMENT_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
+  workloadProfileName: {
+    status: 'refused',
+    does: 'certgate has no workload profiles',
+    test: 'test/ingress-members.test.ts',
+    refuse: (value) => (value === undefined ? undefined : 'certgate has no workload profiles'),
+    refusedExample: 'Consumption',
+  },
+  requestIdleTimeout: {
+    status: 'refused',
+    does: 'the idle timeout is fixed (60 s for client connections) until it is configurable',
+    test: 'test/ingress-members.test.ts',
+    refuse: (value) => (value === undefined ? undefined : 'the request idle timeout is not configurable in certgate yet'),
+    refusedExample: 10,
+  },
+  headerCountLimit: {
+    status: 'refused',
+    does: 'the header count limit is not configurable yet',
+    test: 'test/ingress-members.test.ts',
+    refuse: (value) => (value === undefined ? undefined : 'the header count limit is not configurable in certgate yet'),
+    refusedExample: 50,
+  },
+  terminationGracePeriodSeconds: {
+    status: 'refused',
+    does: 'the drain period on stop is fixed (10 s) until it is configurable',
+    test: 'test/ingress-members.test.ts',
+    refuse: (value) => (value === undefined ? undefined : 'the termination grace period is not configurable in certgate yet'),
+    refusedExample: 30,
+  },
+};
+
+/** The first value in `settings` the ingress cannot apply, as the 400 to answer (target: `base.member`). */
+export function refusedMember(settings: Readonly<Record<string, unknown>> | undefined, members: Readonly<Record<string, IngressMember>>, base: string): ArmError | undefined {
+  for (const [name, value] of Object.entries(settings ?? {})) {
+    const reason = members[name]?.refuse?.(value);
+    if (reason !== undefined) return errors.invalidParameter(`${base}.${name}: ${reason}; the value is refused rather than stored and not enforced.`, `${base}.${name}`);
+  }
+  return undefined;
+}

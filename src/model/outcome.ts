@@ -1,0 +1,55 @@
+// What compiling a store revision into the ingress's route snapshot gave: shared by the gateway
+// (which compiles), the worker pool (which merges its workers' outcomes) and the control plane
+// (which answers a write only when the ingress enforces it).
+import { resourceKey } from './resources.ts';
+
+/** Something the snapshot left out, naming the resource whose configuration is not served. */
+export interface ConfigurationProblem {
+  /** The resource not (completely) served, mostly an app. */
+  readonly resource: string;
+  /** Resources the problem comes from besides it (the certificate of a domain, the environment). */
+  readonly related?: readonly string[];
+  /** Stable lower_snake_case code, logged as `reason`. */
+  readonly reason: string;
+  readonly message: string;
+}
+
+/**
+ * The outcome of one compilation, which covers every revision up to `revision`. With `error` no
+ * snapshot was built and the previous one keeps serving; otherwise the snapshot was swapped in,
+ * without what `problems` names.
+ */
+export interface RevisionOutcome {
+  readonly revision: number;
+  readonly error?: string;
+  readonly problems: readonly ConfigurationProblem[];
+}
+
+/** The problems that concern `id` (as the resource not served or as a related one). */
+export function problemsConcerning(outcome: RevisionOutcome, id: string): ConfigurationProblem[] {
+  const key = resourceKey(id);
+  return outcome.problems.filter(
+    (problem) => resourceKey(problem.resource) === key || (problem.related ?? []).some((related) => resourceKey(related) === key),
+  );
+}
+
+/** The problems of `id` itself: the parts of it the snapshot left out. */
+export function problemsOf(outcome: RevisionOutcome, id: string): ConfigurationProblem[] {
+  const key = resourceKey(id);
+  return outcome.problems.filter((problem) => resourceKey(problem.resource) === key);
+}
+
+/** One outcome for several compilations of the same store (the workers): the worst of them. */
+export function mergeOutcomes(outcomes: readonly RevisionOutcome[]): RevisionOutcome {
+  const revision = Math.min(...outcomes.map((outcome) => outcome.revision));
+  const error = outcomes.find((outcome) => outcome.error !== undefined)?.error;
+  const seen = new Set<string>();
+  const problems: ConfigurationProblem[] = [];
+  for (const problem of outcomes.flatMap((outcome) => outcome.problems)) {
+    const key = `${resourceKey(problem.resource)}\n${problem.reason}\n${problem.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push(problem);
+  }
+  return error === undefined ? { revision, problems } : { revision, error, problems };
+}
