@@ -8,14 +8,10 @@ import { attachConnectionState } from './connection.ts';
 import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http.ts';
 import { compileRangeList } from './ip-rules.ts';
 import { KeepAliveSweeper } from './keep-alive.ts';
-import { DEFAULT_PROXY_PROTOCOL_LIMITS, readProxyHeader, type ProxyProtocolLimits, type ProxyProtocolSettings } from './proxy-accept.ts';
+import { DEFAULT_PROXY_PROTOCOL_LIMITS, readProxyHeader, type ProxyProtocolLimits, type ProxyProtocolListener, type ProxyProtocolSettings } from './proxy-accept.ts';
 import type { ListenerKind, RouteSnapshot } from './snapshot.ts';
 import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './tls-listener.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools, type UpstreamOptions } from './upstream.ts';
-
-/** Listener groups the PROXY protocol can be turned on for (`internal`: both internal ports). */
-export const PROXY_PROTOCOL_LISTENERS = ['https', 'http', 'internal'] as const;
-export type ProxyProtocolListener = (typeof PROXY_PROTOCOL_LISTENERS)[number];
 
 export interface ProxyProtocolOptions {
   readonly listeners: readonly ProxyProtocolListener[];

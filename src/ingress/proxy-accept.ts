@@ -7,6 +7,10 @@ import type net from 'node:net';
 import type { Logger } from 'pino';
 import { parseProxyHeader } from './proxy-protocol.ts';
 
+/** Listener groups the PROXY protocol can be turned on for (`internal`: both internal ports). */
+export const PROXY_PROTOCOL_LISTENERS = ['https', 'http', 'internal'] as const;
+export type ProxyProtocolListener = (typeof PROXY_PROTOCOL_LISTENERS)[number];
+
 export interface ProxyProtocolLimits {
   /** The whole header must arrive within this time (a balancer sends it at once). */
   readonly headerTimeoutMs: number;

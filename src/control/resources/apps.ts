@@ -4,6 +4,7 @@
 import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, resourceKey, type StoredResource } from '../../model/resources.ts';
 import { appFqdn, normalizeHostname } from '../../model/hostnames.ts';
 import type { IngressSettings } from '../../model/ingress.ts';
+import { ipRulesProblem } from '../../ingress/ip-rules.ts';
 import { errors } from '../arm/errors.ts';
 import { APP_SCHEMA } from '../validation/schemas.ts';
 import { certificateCovers } from './certificates.ts';
@@ -91,6 +92,11 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
   const mode = ingress.clientCertificateMode ?? 'ignore';
   if (ingress.transport === 'tcp' && mode !== 'ignore') {
     throw errors.invalidParameter(`clientCertificateMode '${mode}' needs an HTTP transport; with transport 'tcp' only 'ignore' is possible.`, 'properties.configuration.ingress.clientCertificateMode');
+  }
+  // The same rules the ingress compiles: a list it could not enforce as written is refused here.
+  const ipProblem = ipRulesProblem(ingress.ipSecurityRestrictions ?? []);
+  if (ipProblem) {
+    throw errors.invalidParameter(ipProblem.message, `properties.configuration.ingress.ipSecurityRestrictions[${ipProblem.index}].${ipProblem.member}`);
   }
   const seen = new Set<string>();
   for (const [index, domain] of (ingress.customDomains ?? []).entries()) {
