@@ -61,7 +61,7 @@ async function upgrade(options: { port: number; host: string; local: string; con
   const address = options.connectTo ?? '127.0.0.1';
   const socket = options.plain
     ? net.connect({ host: address, port: options.port, localAddress: options.local })
-    : tls.connect({ host: address, port: options.port, servername: options.host, ca: gw.caPem, rejectUnauthorized: !options.insecure, localAddress: options.local, ALPNProtocols: ['http/1.1'] });
+    : tls.connect({ socket: net.connect({ host: address, port: options.port, localAddress: options.local }), servername: options.host, ca: gw.caPem, rejectUnauthorized: !options.insecure, ALPNProtocols: ['http/1.1'] });
   let data = '';
   socket.on('data', (chunk: Buffer) => (data += chunk.toString('latin1')));
   const result = new Promise<string>((resolve) => {
@@ -168,7 +168,7 @@ describe('IP security restrictions', () => {
 
   test('a rule added while a keep-alive connection is open: its next request gets 403 and the connection closes', async () => {
     const host = await gw.putApp('later', 'env1', app({}));
-    const socket = tls.connect({ host: '127.0.0.1', port: gw.httpsPort, servername: host, ca: gw.caPem, localAddress: '127.0.0.3', ALPNProtocols: ['http/1.1'] });
+    const socket = tls.connect({ socket: net.connect({ host: '127.0.0.1', port: gw.httpsPort, localAddress: '127.0.0.3' }), servername: host, ca: gw.caPem, ALPNProtocols: ['http/1.1'] });
     await once(socket, 'secureConnect');
     let data = '';
     socket.on('data', (chunk: Buffer) => (data += chunk.toString('latin1')));
