@@ -32,14 +32,14 @@ export interface ProxyProtocolSettings extends ProxyProtocolLimits {
 export function readProxyHeader(socket: net.Socket, settings: ProxyProtocolSettings, log: Logger, listener: string, next: (clientAddress: string) => void): void {
   const peer = socket.remoteAddress ?? '';
   if (!settings.trusted(peer)) {
-    log.info({ client: peer, listener, reason: 'proxy_protocol_untrusted_source' }, 'connection closed before TLS');
+    log.info({ client: peer, listener, reason: 'proxy_protocol_untrusted_source' }, 'connection closed: PROXY protocol from an untrusted source');
     socket.destroy();
     return;
   }
   let received: Buffer = Buffer.alloc(0);
   const fail = (reason: string) => {
     cleanup();
-    log.info({ client: peer, listener, reason }, 'connection closed before TLS');
+    log.info({ client: peer, listener, reason }, 'connection closed: no valid PROXY protocol header');
     socket.destroy();
   };
   const timer = setTimeout(() => fail('proxy_protocol_timeout'), settings.headerTimeoutMs);
