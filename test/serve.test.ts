@@ -347,6 +347,36 @@ describe('certgate serve', { concurrency: true }, () => {
     }
   });
 
+  test('--proxy-protocol https --proxy-protocol-from 127.0.0.1: a connection must start with a PROXY header', async () => {
+    const serve = await startServe(
+      NODE,
+      [MAIN, 'serve', '--data-dir', tempDir('certgate-proxy-'), '--https-port', '0', '--http-port', '0', '--management-port', '0', '--proxy-protocol', 'https', '--proxy-protocol-from', '127.0.0.1'],
+      cleanEnv(),
+    );
+    try {
+      assert.match(serve.stderr(), /PROXY protocol: on https, from 127\.0\.0\.1 only/);
+      // A bare TLS client: closed before TLS, no answer at all.
+      const bare = await curl({ host: '127.0.0.1', port: serve.httpsPort, extra: ['-k'] });
+      assert.notEqual(bare.code, 0, 'no answer without a header');
+      // With a header: the ingress speaks TLS after it (no SNI here: 404 naming the host).
+      const raw = net.connect({ host: '127.0.0.1', port: serve.httpsPort });
+      await once(raw, 'connect');
+      raw.write('PROXY TCP4 192.0.2.1 127.0.0.1 5000 443\r\n');
+      const socket = tls.connect({ socket: raw, rejectUnauthorized: false });
+      await once(socket, 'secureConnect');
+      socket.end('GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n');
+      let response = '';
+      socket.setEncoding('latin1').on('data', (chunk: string) => (response += chunk));
+      await once(socket, 'close');
+      assert.match(response, /^HTTP\/1\.1 404 /);
+      // The plain-HTTP port was not listed: it takes no header.
+      const plain = await curlHttp({ host: 'unknown.certgate.localhost', port: serve.httpPort });
+      assert.equal(curlResult(plain).status, 404);
+    } finally {
+      await stop(serve);
+    }
+  });
+
   describe('bad flag values: a one-line error, a non-zero exit, no stack trace', { concurrency: true }, () => {
     const cases: [string, string[], RegExp][] = [
       ['--https-port abc', ['--https-port', 'abc'], /--https-port.*'abc' is invalid/],
