@@ -16,7 +16,7 @@ export function bindWarning(binds: readonly { flag: string; address: string }[],
   if (open.length === 0) return undefined;
   const listed = open.map((bind) => `${bind.flag} ${bind.address}`).join(' and ');
   return [
-    `WARNING: ${listed} listens beyond this machine, but apps are named under ${localDomain}, which only this machine resolves: remote clients cannot reach them by name.`,
+    `WARNING: ${listed} ${open.length > 1 ? "listen" : "listens"} beyond this machine, but apps are named under ${localDomain}, which only this machine resolves: remote clients cannot reach them by name.`,
     `  Choose a domain that resolves to this host: --domain apps.example.com (or CERTGATE_DOMAIN), with DNS records for *.<environment>.apps.example.com.`,
     `  It applies to environments created from then on (each keeps the default domain it was created with).`,
   ].join('\n');
