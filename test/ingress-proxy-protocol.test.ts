@@ -20,6 +20,7 @@ let gw: TestGateway;
 let echo: EchoApp;
 let open: string;
 let restricted: string;
+let notLocal: string;
 let caFile: string;
 const HEADER_TIMEOUT_MS = 300;
 
@@ -34,6 +35,7 @@ before(async () => {
   writeFileSync(caFile, gw.caPem);
   await gw.createEnvironment('env1');
   open = await gw.putApp('open', 'env1', { targetPort: echo.port, allowInsecure: true });
+  notLocal = await gw.putApp('notlocal', 'env1', { targetPort: echo.port, ipSecurityRestrictions: [{ name: 'lb', ipAddressRange: '127.0.0.1/32', action: 'Deny' }] });
   restricted = await gw.putApp('restricted', 'env1', {
     targetPort: echo.port,
     external: false,
@@ -128,6 +130,13 @@ describe('PROXY protocol, headers written by hand', () => {
 
   test('v2 LOCAL keeps the socket address (the balancer itself)', async () => {
     assert.deepEqual(await httpsThrough(gw.httpsPort, open, v2('local')), { status: 200, forwardedFor: '::ffff:127.0.0.1' });
+  });
+
+  test('an IPv4 Deny rule matches the IPv4-mapped socket address a LOCAL header keeps', async () => {
+    const refused = await httpsThrough(gw.httpsPort, notLocal, v2('local'));
+    assert.ok('error' in refused, JSON.stringify(refused));
+    assert.ok(gw.logs.some((line) => line['reason'] === 'ip_forbidden' && line['client'] === '::ffff:127.0.0.1'));
+    assert.deepEqual(await httpsThrough(gw.httpsPort, notLocal, v1('192.0.2.1')), { status: 200, forwardedFor: '192.0.2.1' });
   });
 
   test("the app's IP restrictions apply to the address the header names (internal listener)", async () => {

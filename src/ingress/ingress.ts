@@ -84,7 +84,7 @@ export class Ingress {
       log,
       draining: () => this.#draining,
       httpsPort: (kind: ListenerKind) =>
-        kind === 'internal' ? this.#boundPort('internal-https') : (this.#options.publicHttpsPort ?? this.#boundPort('https')),
+        (kind === 'internal' ? this.#boundPort('internal-https') : (this.#options.publicHttpsPort ?? this.#boundPort('https'))) ?? 0,
     };
     this.#http = createHttpServers(deps, timeouts);
     // One plain-HTTP server for every plain listener: each connection carries its listener's kind.
@@ -131,8 +131,9 @@ export class Ingress {
     return server;
   }
 
-  #boundPort(name: ListenerName): number {
-    return this.#listeners.find((listener) => listener.name === name)?.boundPort ?? 0;
+  /** The port a listener took; undefined when there is no such listener. */
+  #boundPort(name: ListenerName): number | undefined {
+    return this.#listeners.find((listener) => listener.name === name)?.boundPort;
   }
 
   get snapshot(): RouteSnapshot {
@@ -149,12 +150,17 @@ export class Ingress {
   }
 
   async listen(): Promise<IngressAddresses> {
-    for (const listener of this.#listeners) listener.boundPort = await listenOn(listener.server, listener.host, listener.port);
-    const bound = (name: ListenerName) => this.#listeners.find((listener) => listener.name === name)?.boundPort;
+    try {
+      for (const listener of this.#listeners) listener.boundPort = await listenOn(listener.server, listener.host, listener.port);
+    } catch (error) {
+      // One port taken: release the others, so that nothing half-started keeps listening.
+      await Promise.all(this.#listeners.map((listener) => closeServer(listener.server)));
+      throw error;
+    }
     return {
-      httpsPort: bound('https')!,
-      httpPort: bound('http'),
-      ...(this.#options.internal ? { internalHttpsPort: bound('internal-https')!, internalHttpPort: bound('internal-http') } : {}),
+      httpsPort: this.#boundPort('https')!,
+      httpPort: this.#boundPort('http'),
+      ...(this.#options.internal ? { internalHttpsPort: this.#boundPort('internal-https')!, internalHttpPort: this.#boundPort('internal-http') } : {}),
     };
   }
 
