@@ -44,6 +44,9 @@ test('the README quick start works as written', { timeout: 120_000 }, async () =
     CERTGATE_HTTPS_PORT: String(https),
     CERTGATE_HTTP_PORT: String(http),
     CERTGATE_MANAGEMENT_PORT: String(management),
+    // The internal listener's default ports (8444, 8081) may be taken on a shared machine.
+    CERTGATE_INTERNAL_HTTPS_PORT: '0',
+    CERTGATE_INTERNAL_HTTP_PORT: '0',
   };
   const gateway = spawn('npm', ['start', '--prefix', ROOT], { env, cwd: folder, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let banner = '';

@@ -19,6 +19,7 @@ const V = 'api-version=2025-01-01';
 let dataDir: string;
 let serve: ChildProcess;
 let httpsPort: number;
+let internalHttpsPort: number;
 let arm: ArmClient;
 let echo: EchoApp;
 let caFile: string;
@@ -47,6 +48,7 @@ before(async () => {
   });
   assert.match(banner, /workers: +2 /);
   httpsPort = Number(/HTTPS ingress: +https:\/\/127\.0\.0\.1:(\d+)/.exec(banner)![1]);
+  internalHttpsPort = Number(/internal HTTPS: +https:\/\/127\.0\.0\.1:(\d+)/.exec(banner)![1]);
   const credentials = JSON.parse(readFileSync(join(dataDir, 'admin-credentials.json'), 'utf8')) as AdminCredentials;
   caFile = credentials.caCertificate;
   arm = await armClient(credentials, readFileSync(caFile, 'utf8'));
@@ -125,6 +127,20 @@ test('a binding the workers cannot load is answered with an ARM error, the app k
   assert.equal(curlResult(withCert).status, 200, withCert.stderr);
   const unbound = await bind([]);
   assert.equal(unbound.status, 200, unbound.text);
+});
+
+test('every worker serves the internal listener: external: false moves the app off the external port when the PATCH returns', async () => {
+  for (const external of [false, true]) {
+    const patched = await arm.call('PATCH', appPath, { properties: { configuration: { ingress: { external } } } });
+    assert.equal(patched.status, 200, patched.text);
+    const [outside, inside] = await Promise.all([
+      // The app's mode is still `require` from the test above: every connection brings a certificate.
+      Promise.all(Array.from({ length: 8 }, () => curl({ host: HOST, port: httpsPort, extra: ['-k'], cert: ids.self.certFile, key: ids.self.keyFile }))),
+      Promise.all(Array.from({ length: 8 }, () => curl({ host: HOST, port: internalHttpsPort, caFile, cert: ids.self.certFile, key: ids.self.keyFile }))),
+    ]);
+    for (const result of outside) assert.equal(curlResult(result).status, external ? 200 : 404, result.stderr);
+    for (const result of inside) assert.equal(curlResult(result).status, 200, result.stderr);
+  }
 });
 
 test('a worker that dies is replaced, and the others keep serving meanwhile', async () => {

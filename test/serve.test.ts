@@ -13,6 +13,7 @@ import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { curl, curlHttp, curlResult, run } from './support/clients.ts';
+import { freePorts } from './support/ports.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { appDocument, environmentDocument } from '../src/model/documents.ts';
 
@@ -106,19 +107,6 @@ async function startServe(command: string, args: string[], env: NodeJS.ProcessEn
   return { child, stderr: () => stderr, stdout: () => stdout, exited, httpsPort, httpPort, dataDir, caPath };
 }
 
-/** Free ports: bound on port 0 by the OS, then released for serve to take. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const server = net.createServer();
-      await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-      return server;
-    }),
-  );
-  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise<void>((done) => server.close(() => done()))));
-  return ports;
-}
 
 function connectOutcome(port: number): Promise<'connected' | string> {
   return new Promise((resolveOutcome) => {
@@ -179,6 +167,8 @@ describe('certgate serve', { concurrency: true }, () => {
       assert.ok(existsSync(serve.caPath), 'the CA file exists');
       assert.match(readFileSync(serve.caPath, 'utf8'), /^-----BEGIN CERTIFICATE-----/);
       assert.doesNotMatch(serve.stderr(), /\n\s+at /, 'no stack trace');
+      assert.doesNotMatch(serve.stderr(), /WARNING/, 'loopback binds: no warning');
+      assert.match(serve.stderr(), /internal HTTPS: https:\/\/127\.0\.0\.1:\d+ /);
 
       await assertNoSniGets404(serve.httpsPort);
       // The default certificate chains to the CA the banner names (no -k).
@@ -222,12 +212,14 @@ describe('certgate serve', { concurrency: true }, () => {
     const serve = await startServe(
       'npm',
       ['start'],
-      cleanEnv({ CERTGATE_DATA_DIR: dataDir, CERTGATE_HTTPS_PORT: String(httpsPort), CERTGATE_HTTP_PORT: String(httpPort), CERTGATE_MANAGEMENT_PORT: '0' }),
+      cleanEnv({ CERTGATE_DATA_DIR: dataDir, CERTGATE_HTTPS_PORT: String(httpsPort), CERTGATE_HTTP_PORT: String(httpPort), CERTGATE_MANAGEMENT_PORT: '0', CERTGATE_INTERNAL_HTTPS_PORT: '0', CERTGATE_INTERNAL_HTTP_PORT: '0' }),
       { detached: true },
     );
     try {
       assert.equal(serve.httpsPort, httpsPort, serve.stderr());
       assert.equal(serve.httpPort, httpPort, serve.stderr());
+      assert.match(serve.stderr(), /internal HTTPS: https:\/\/127\.0\.0\.1:\d+ /, 'CERTGATE_INTERNAL_HTTPS_PORT=0: a free port');
+      assert.doesNotMatch(serve.stderr(), /internal HTTPS: https:\/\/127\.0\.0\.1:8444 /);
       assert.equal(serve.dataDir, dataDir);
       assert.equal(serve.caPath, join(dataDir, 'ca', 'ca.pem'));
       assert.ok(existsSync(serve.caPath), 'the CA file exists');
@@ -332,6 +324,59 @@ describe('certgate serve', { concurrency: true }, () => {
     }
   });
 
+  test('binding beyond loopback under certgate.localhost: a warning that says how to choose a domain', async (t) => {
+    // Each server runs in a network namespace of its own (only a loopback there), so 0.0.0.0 exposes nothing.
+    if ((await run('unshare', ['-n', 'true'])).code !== 0) {
+      t.skip('network namespaces are not available');
+      return;
+    }
+    const inNamespace = (args: string[]) =>
+      startServe('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', NODE, MAIN, 'serve', '--data-dir', tempDir('certgate-bind-'), '--https-port', '0', '--http-port', '0', '--management-port', '0', ...args], cleanEnv());
+    const [open, internal, named] = await Promise.all([
+      inNamespace(['--bind', '0.0.0.0']),
+      inNamespace(['--internal-bind', '::']),
+      inNamespace(['--bind', '0.0.0.0', '--domain', 'apps.example.test']),
+    ]);
+    try {
+      assert.match(open.stderr(), /WARNING: --bind 0\.0\.0\.0 listens beyond this machine, but apps are named under certgate\.localhost/);
+      assert.match(open.stderr(), /--domain apps\.example\.com \(or CERTGATE_DOMAIN\)/);
+      assert.match(internal.stderr(), /WARNING: --internal-bind :: listens beyond this machine/);
+      assert.doesNotMatch(named.stderr(), /WARNING/, 'a domain of its own: no warning');
+    } finally {
+      await Promise.all([stop(open), stop(internal), stop(named)]);
+    }
+  });
+
+  test('--proxy-protocol https --proxy-protocol-from 127.0.0.1: a connection must start with a PROXY header', async () => {
+    const serve = await startServe(
+      NODE,
+      [MAIN, 'serve', '--data-dir', tempDir('certgate-proxy-'), '--https-port', '0', '--http-port', '0', '--management-port', '0', '--proxy-protocol', 'https', '--proxy-protocol-from', '127.0.0.1'],
+      cleanEnv(),
+    );
+    try {
+      assert.match(serve.stderr(), /PROXY protocol: on https, from 127\.0\.0\.1 only/);
+      // A bare TLS client: closed before TLS, no answer at all.
+      const bare = await curl({ host: '127.0.0.1', port: serve.httpsPort, extra: ['-k'] });
+      assert.notEqual(bare.code, 0, 'no answer without a header');
+      // With a header: the ingress speaks TLS after it (no SNI here: 404 naming the host).
+      const raw = net.connect({ host: '127.0.0.1', port: serve.httpsPort });
+      await once(raw, 'connect');
+      raw.write('PROXY TCP4 192.0.2.1 127.0.0.1 5000 443\r\n');
+      const socket = tls.connect({ socket: raw, rejectUnauthorized: false });
+      await once(socket, 'secureConnect');
+      socket.end('GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n');
+      let response = '';
+      socket.setEncoding('latin1').on('data', (chunk: string) => (response += chunk));
+      await once(socket, 'close');
+      assert.match(response, /^HTTP\/1\.1 404 /);
+      // The plain-HTTP port was not listed: it takes no header.
+      const plain = await curlHttp({ host: 'unknown.certgate.localhost', port: serve.httpPort });
+      assert.equal(curlResult(plain).status, 404);
+    } finally {
+      await stop(serve);
+    }
+  });
+
   describe('bad flag values: a one-line error, a non-zero exit, no stack trace', { concurrency: true }, () => {
     const cases: [string, string[], RegExp][] = [
       ['--https-port abc', ['--https-port', 'abc'], /--https-port.*'abc' is invalid/],
@@ -339,6 +384,10 @@ describe('certgate serve', { concurrency: true }, () => {
       ['--domain "bad domain"', ['--domain', 'bad domain'], /--domain.*is invalid/],
       ['--log-level loud', ['--log-level', 'loud'], /--log-level.*'loud' is invalid/],
       ['an unknown option', ['--bogus'], /unknown option '--bogus'/],
+      ['--proxy-protocol without --proxy-protocol-from', ['--proxy-protocol', 'https'], /--proxy-protocol' needs '--proxy-protocol-from/],
+      ['--proxy-protocol with an unknown listener', ['--proxy-protocol', 'https,tls', '--proxy-protocol-from', '127.0.0.1'], /'tls' is not one of https, http, internal/],
+      ['--proxy-protocol-from with a bad range', ['--proxy-protocol', 'https', '--proxy-protocol-from', '10.0.0.0/40'], /'10\.0\.0\.0\/40' is not an IPv4 or IPv6/],
+      ['--internal-https-port abc', ['--internal-https-port', 'abc'], /--internal-https-port.*'abc' is invalid/],
     ];
     for (const [label, args, expected] of cases) {
       test(label, async () => {

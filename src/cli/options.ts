@@ -1,6 +1,7 @@
 // Parsers for command-line values: a bad value is a one-line error naming the option.
 import { InvalidArgumentError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
+import { parseIpRange } from '../ingress/ip-rules.ts';
 
 export function parsePort(value: string): number {
   const port = Number(value);
@@ -41,4 +42,25 @@ export function parseBoolean(value: string): boolean {
   if (/^(true|yes|1)$/i.test(value)) return true;
   if (/^(false|no|0)$/i.test(value)) return false;
   throw new InvalidArgumentError('expected true or false.');
+}
+
+/** A comma-separated list of addresses or CIDR ranges (`10.0.0.0/8,::1`). */
+export function parseRangeList(value: string): string[] {
+  const ranges = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  for (const range of ranges) {
+    if (!parseIpRange(range)) throw new InvalidArgumentError(`'${range}' is not an IPv4 or IPv6 address or CIDR range`);
+  }
+  if (ranges.length === 0) throw new InvalidArgumentError('expected at least one address or CIDR range');
+  return ranges;
+}
+
+/** A comma-separated subset of `choices` (`https,http`). */
+export function listOf<T extends string>(choices: readonly T[]): (value: string) => T[] {
+  return (value) => {
+    const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    for (const item of items) {
+      if (!(choices as readonly string[]).includes(item)) throw new InvalidArgumentError(`'${item}' is not one of ${choices.join(', ')}`);
+    }
+    return [...new Set(items)] as T[];
+  };
 }

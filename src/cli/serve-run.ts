@@ -12,7 +12,9 @@ import { createLogger } from '../log.ts';
 import { ENVIRONMENT_TYPE, environmentView } from '../model/resources.ts';
 import { caCertificatePath, loadOrCreateLocalCa } from '../pki/local-ca.ts';
 import { SqliteStore } from '../store/sqlite.ts';
-import type { ServeOptions } from './serve.ts';
+import { bindWarning } from './bind-warning.ts';
+import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve.ts';
+import type { IngressOptions } from '../ingress/ingress.ts';
 
 export async function runServe(options: ServeOptions): Promise<void> {
   // First of all: this may replace the process with one that loaded certgate's OpenSSL settings.
@@ -20,7 +22,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const log = createLogger(options.logLevel);
   log.debug({ openSslConfig: openSsl === 'certgate' ? OPENSSL_CONFIG_PATH : openSsl }, 'OpenSSL configuration');
   const dataDir = resolve(options.dataDir);
-  const ingress = { bindAddress: options.bind, httpsPort: options.httpsPort, httpPort: options.httpPort };
+  const ingress = ingressOptions(options);
   if (cluster.isWorker) {
     await runWorker({ dataDir, ingress }, log);
     return;
@@ -97,6 +99,22 @@ export async function runServe(options: ServeOptions): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** The ingress's listeners as the flags set them; the workers build the same from the same flags. */
+function ingressOptions(options: ServeOptions): IngressOptions {
+  return {
+    bindAddress: options.bind,
+    httpsPort: options.httpsPort,
+    httpPort: options.httpPort,
+    internal: {
+      bindAddress: options.internalBind,
+      // A setup that asks for free ports (tests, several instances) gets free internal ones too.
+      httpsPort: options.internalHttpsPort ?? (options.httpsPort === 0 ? 0 : DEFAULT_INTERNAL_HTTPS_PORT),
+      httpPort: options.internalHttpPort ?? (options.httpPort === 0 ? 0 : DEFAULT_INTERNAL_HTTP_PORT),
+    },
+    ...(options.proxyProtocol?.length ? { proxyProtocol: { listeners: options.proxyProtocol, trustedFrom: options.proxyProtocolFrom ?? [] } } : {}),
+  };
+}
+
 async function startControlPlane(host: ControlPlaneHost, options: ServeOptions, log: Logger, undo: () => Promise<void>): Promise<ControlPlane> {
   try {
     // Loaded here, not at the top: ingress worker processes never serve the management API, and
@@ -111,10 +129,22 @@ async function startControlPlane(host: ControlPlaneHost, options: ServeOptions, 
 
 function printBanner(options: ServeOptions, dataDir: string, addresses: IngressAddresses, control: ControlPlane): void {
   const { httpsPort, httpPort } = addresses;
+  const warning = bindWarning(
+    [
+      { flag: '--bind', address: options.bind },
+      { flag: '--internal-bind', address: options.internalBind },
+    ],
+    options.domain,
+    DEFAULT_BASE_DOMAIN,
+  );
+  if (warning) process.stderr.write(`${warning}\n`);
   const lines = [
     'certgate is running',
     `  HTTPS ingress:  https://${options.bind}:${httpsPort} (apps at https://<app>.<environment>.${options.domain}:${httpsPort})`,
     `  HTTP:           http://${options.bind}:${httpPort} (redirects to HTTPS)`,
+    `  internal HTTPS: https://${options.internalBind}:${addresses.internalHttpsPort} (every app, external: false ones included)`,
+    `  internal HTTP:  http://${options.internalBind}:${addresses.internalHttpPort}`,
+    ...(options.proxyProtocol?.length ? [`  PROXY protocol: on ${options.proxyProtocol.join(', ')}, from ${(options.proxyProtocolFrom ?? []).join(', ')} only`] : []),
     `  management API: ${control.endpoint} (ARM; subscription ${control.subscriptionId})`,
     `  workers:        ${options.workers} (ingress processes)`,
     `  data dir:       ${dataDir}`,

@@ -1,9 +1,13 @@
 // `certgate serve`: the gateway on the embedded store.
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { enumOption, parseDomain, parsePort, parseWorkers } from './options.ts';
+import { PROXY_PROTOCOL_LISTENERS, type ProxyProtocolListener } from '../ingress/proxy-accept.ts';
+import { enumOption, listOf, parseDomain, parsePort, parseRangeList, parseWorkers } from './options.ts';
 
 export const DEFAULT_BASE_DOMAIN = 'certgate.localhost';
+/** The internal listener's ports: next to the external ones, clear of 8443, 8080 and 9443. */
+export const DEFAULT_INTERNAL_HTTPS_PORT = 8444;
+export const DEFAULT_INTERNAL_HTTP_PORT = 8081;
 
 export interface ServeOptions {
   dataDir: string;
@@ -15,6 +19,12 @@ export interface ServeOptions {
   domain: string;
   logLevel: string;
   workers: number;
+  internalBind: string;
+  /** Unset: the default port, or 0 (any free port) when the external port is 0. */
+  internalHttpsPort: number | undefined;
+  internalHttpPort: number | undefined;
+  proxyProtocol: ProxyProtocolListener[] | undefined;
+  proxyProtocolFrom: string[] | undefined;
 }
 
 export function serveCommand(): Command {
@@ -24,13 +34,21 @@ export function serveCommand(): Command {
     .addOption(new Option('--bind <address>', 'address the ingress listens on (loopback by default)').env('CERTGATE_BIND').default('127.0.0.1'))
     .addOption(new Option('--https-port <port>', 'HTTPS port shared by every app').env('CERTGATE_HTTPS_PORT').default(8443).argParser(parsePort))
     .addOption(new Option('--http-port <port>', 'plain-HTTP port: redirects to HTTPS, or serves apps with allowInsecure').env('CERTGATE_HTTP_PORT').default(8080).argParser(parsePort))
+    .addOption(new Option('--internal-bind <address>', 'address of the internal listener, which serves apps with external: false (and the external ones)').env('CERTGATE_INTERNAL_BIND').default('127.0.0.1'))
+    .addOption(new Option('--internal-https-port <port>', 'HTTPS port of the internal listener').env('CERTGATE_INTERNAL_HTTPS_PORT').default(undefined, `${DEFAULT_INTERNAL_HTTPS_PORT}; 0 when --https-port is 0`).argParser(parsePort))
+    .addOption(new Option('--internal-http-port <port>', 'plain-HTTP port of the internal listener').env('CERTGATE_INTERNAL_HTTP_PORT').default(undefined, `${DEFAULT_INTERNAL_HTTP_PORT}; 0 when --http-port is 0`).argParser(parsePort))
+    .addOption(new Option('--proxy-protocol <listeners>', `expect a PROXY protocol v1/v2 header on these listeners (comma-separated: ${PROXY_PROTOCOL_LISTENERS.join(', ')})`).env('CERTGATE_PROXY_PROTOCOL').argParser(listOf(PROXY_PROTOCOL_LISTENERS)))
+    .addOption(new Option('--proxy-protocol-from <ranges>', 'addresses or CIDR ranges allowed to send PROXY headers (comma-separated; required with --proxy-protocol)').env('CERTGATE_PROXY_PROTOCOL_FROM').argParser(parseRangeList))
     .addOption(new Option('--management-port <port>', 'port of the management API').env('CERTGATE_MANAGEMENT_PORT').default(9443).argParser(parsePort))
     .addOption(new Option('--management-bind <address>', 'address the management API listens on (loopback by default)').env('CERTGATE_MANAGEMENT_BIND').default('127.0.0.1'))
     .addOption(new Option('--domain <domain>', 'base domain: environments get <name>.<domain> as default domain').env('CERTGATE_DOMAIN').default(DEFAULT_BASE_DOMAIN).argParser(parseDomain))
     .addOption(new Option('--workers <n>', "ingress processes on the shared ports: a number, or 'auto' for one per CPU").env('CERTGATE_WORKERS').default(availableParallelism(), 'auto').argParser(parseWorkers))
     .addOption(enumOption('--log-level <level>', 'log level', ['trace', 'debug', 'info', 'warn', 'error', 'silent']).env('CERTGATE_LOG_LEVEL').default('info'))
     .addHelpText('after', '\nExample:\n  certgate serve --data-dir /var/lib/certgate --https-port 443 --http-port 80\n')
-    .action(async (options: ServeOptions) => {
+    .action(async (options: ServeOptions, command: Command) => {
+      // Trusting every source would let any client claim any address (and pass any Allow list).
+      if (options.proxyProtocol?.length && !options.proxyProtocolFrom) command.error("error: option '--proxy-protocol' needs '--proxy-protocol-from <ranges>' (the load balancers' addresses)", { exitCode: 2 });
+      if (options.proxyProtocolFrom && !options.proxyProtocol?.length) command.error("error: option '--proxy-protocol-from' has no effect without '--proxy-protocol <listeners>'", { exitCode: 2 });
       const { runServe } = await import('./serve-run.ts');
       await runServe(options);
     });

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { admitRequest } from './admission.ts';
+import { compileIpRules } from './ip-rules.ts';
 import type { CompiledApp, Route, RouteSnapshot, TlsPolicy } from './snapshot.ts';
 
-function app(name: string, mode: CompiledApp['mode']): CompiledApp {
-  return { key: name, id: name, name, mode, allowInsecure: false, upstream: { host: '127.0.0.1', port: 1, origin: 'http://127.0.0.1:1' } };
+function app(name: string, mode: CompiledApp['mode'], extra: Partial<CompiledApp> = {}): CompiledApp {
+  return { key: name, id: name, name, mode, allowInsecure: false, upstream: { host: '127.0.0.1', port: 1, origin: 'http://127.0.0.1:1' }, external: true, ipRules: undefined, ...extra };
 }
 // The admission logic compares policies by identity only; these stand in for compiled ones.
 const policy = (label: string) => ({ label }) as unknown as TlsPolicy;
@@ -17,7 +18,7 @@ const routes = new Map<string, Route>([
   ['strict.env.test', { hostname: 'strict.env.test', app: strict, tls: strictPolicy }],
   ['strict.example.com', { hostname: 'strict.example.com', app: strict, tls: policy('strict-custom') }],
 ]);
-const snapshot: RouteSnapshot = { revision: 1, routes, fallback: policy('fallback') };
+const snapshot: RouteSnapshot = { revision: 1, routes, internalRoutes: routes, fallback: policy('fallback') };
 const openRoute = routes.get('open.env.test')!;
 const strictRoute = routes.get('strict.env.test')!;
 
@@ -50,15 +51,12 @@ test('no SNI: unknown hosts get 404 naming the host, app hosts 421', () => {
 });
 
 test('a connection whose app policy changed is refused and closed', () => {
-  const changed: RouteSnapshot = {
-    revision: 2,
-    routes: new Map([...routes, ['open.env.test', { hostname: 'open.env.test', app: app('open', 'require'), tls: policy('open-v2') }]]),
-    fallback: snapshot.fallback,
-  };
+  const changedRoutes = new Map([...routes, ['open.env.test', { hostname: 'open.env.test', app: app('open', 'require'), tls: policy('open-v2') }]]);
+  const changed: RouteSnapshot = { revision: 2, routes: changedRoutes, internalRoutes: changedRoutes, fallback: snapshot.fallback };
   const result = admitRequest(changed, openRoute, 'open.env.test', 'open.env.test');
   assert.equal(!result.admit && result.status, 421);
   assert.equal(!result.admit && result.closeConnection, true);
-  const deleted: RouteSnapshot = { revision: 3, routes: new Map(), fallback: snapshot.fallback };
+  const deleted: RouteSnapshot = { revision: 3, routes: new Map(), internalRoutes: new Map(), fallback: snapshot.fallback };
   assert.equal(admitRequest(deleted, openRoute, 'open.env.test', 'open.env.test').admit, false);
 });
 
@@ -68,4 +66,26 @@ test('a missing Host falls back to the SNI; a malformed one is 400', () => {
   assert.equal(!malformed.admit && malformed.status, 400);
   const none = admitRequest(snapshot, undefined, undefined, undefined);
   assert.equal(!none.admit && none.status, 400);
+});
+
+test('an internal app is unknown on the external listener and served on the internal one', () => {
+  const inner = app('inner', 'ignore', { external: false });
+  const innerRoute: Route = { hostname: 'inner.env.test', app: inner, tls: policy('inner') };
+  const split: RouteSnapshot = { revision: 4, routes, internalRoutes: new Map([...routes, ['inner.env.test', innerRoute]]), fallback: snapshot.fallback };
+  // On the external listener the SNI found no route (fallback certificate): what any unknown host gets.
+  assert.deepEqual(admitRequest(split, undefined, 'inner.env.test', 'inner.env.test', 'external'), { admit: false, status: 404, message: 'no app is served at inner.env.test', closeConnection: false });
+  assert.equal(admitRequest(split, innerRoute, 'inner.env.test', 'inner.env.test', 'internal').admit, true);
+  // External apps are reachable from inside too.
+  assert.equal(admitRequest(split, openRoute, 'open.env.test', 'open.env.test', 'internal').admit, true);
+});
+
+test("a connection whose client the app's new IP restrictions exclude gets 403 and is closed", () => {
+  const restricted = app('open', 'ignore', { ipRules: compileIpRules([{ ipAddressRange: '127.0.0.2', action: 'Deny' }]) });
+  const restrictedRoutes = new Map([...routes, ['open.env.test', { hostname: 'open.env.test', app: restricted, tls: openPolicy }]]);
+  const now: RouteSnapshot = { revision: 5, routes: restrictedRoutes, internalRoutes: restrictedRoutes, fallback: snapshot.fallback };
+  const denied = admitRequest(now, openRoute, 'open.env.test', 'open.env.test', 'external', '127.0.0.2');
+  assert.equal(!denied.admit && denied.status, 403);
+  assert.equal(!denied.admit && denied.closeConnection, true);
+  assert.match(!denied.admit ? denied.message : '', /ip_forbidden/);
+  assert.equal(admitRequest(now, openRoute, 'open.env.test', 'open.env.test', 'external', '127.0.0.3').admit, true);
 });

@@ -2,13 +2,13 @@
 // :authority (HTTP/2) must name that same app, and the app's policy must still be the one the
 // connection was made under. Anything else could carry a request past a stricter app's policy.
 import { hostFromAuthority } from '../model/hostnames.ts';
-import type { CompiledApp, Route, RouteSnapshot } from './snapshot.ts';
+import { routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
 
 export type Admission =
   | { readonly admit: true; readonly app: CompiledApp; readonly host: string }
   | {
       readonly admit: false;
-      readonly status: 400 | 404 | 421;
+      readonly status: 400 | 403 | 404 | 421;
       readonly message: string;
       /** The connection can't serve any further request either (its policy is outdated). */
       readonly closeConnection: boolean;
@@ -17,18 +17,24 @@ export type Admission =
 /**
  * @param connectionRoute the route the SNI chose at the handshake; undefined when the connection was
  *   made under no app's policy (no SNI, or an unknown name).
+ * @param listener the listener the connection came in on: an internal app is unknown on an external one.
+ * @param clientAddress checked against the app's IP restrictions as they are now (the accept path
+ *   checked them as they were when the connection was made).
  */
 export function admitRequest(
   snapshot: RouteSnapshot,
   connectionRoute: Route | undefined,
   authority: string | undefined,
   sniName: string | undefined,
+  listener: ListenerKind = 'external',
+  clientAddress?: string,
 ): Admission {
+  const routes = routesFor(snapshot, listener);
   const host = authority === undefined ? sniName : hostFromAuthority(authority);
   if (host === undefined) {
     return { admit: false, status: 400, message: 'the request has no valid Host', closeConnection: false };
   }
-  const target = snapshot.routes.get(host);
+  const target = routes.get(host);
   if (connectionRoute === undefined) {
     if (target) {
       return {
@@ -40,7 +46,7 @@ export function admitRequest(
     }
     return { admit: false, status: 404, message: `no app is served at ${host}`, closeConnection: false };
   }
-  const current = snapshot.routes.get(connectionRoute.hostname);
+  const current = routes.get(connectionRoute.hostname);
   if (current === undefined || current.tls !== connectionRoute.tls) {
     return {
       admit: false,
@@ -56,6 +62,11 @@ export function admitRequest(
       message: `this connection was made for ${connectionRoute.hostname} and cannot serve ${host}`,
       closeConnection: false,
     };
+  }
+  const rules = current.app.ipRules;
+  if (rules !== undefined && clientAddress !== undefined && !rules.allows(clientAddress)) {
+    // The app's restrictions changed since this connection was made, and now exclude its client.
+    return { admit: false, status: 403, message: `Forbidden: ${clientAddress} may not reach ${current.app.name} (ip_forbidden)`, closeConnection: true };
   }
   return { admit: true, app: current.app, host };
 }

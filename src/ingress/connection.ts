@@ -1,7 +1,7 @@
 // Per-connection state, set once when the TLS handshake completes and read by every request on the
 // connection (HTTP/1.1 keep-alive or HTTP/2 streams).
 import type { Socket } from 'node:net';
-import type { Route } from './snapshot.ts';
+import type { ListenerKind, Route } from './snapshot.ts';
 
 export interface ConnectionState {
   /** The SNI name, lower-cased; undefined when the client sent none. */
@@ -10,8 +10,11 @@ export interface ConnectionState {
   readonly route: Route | undefined;
   /** X-Forwarded-Client-Cert for this connection, computed once at the handshake. */
   readonly clientCertificate: string | undefined;
+  /** The client's address: the socket's, or the one a trusted PROXY-protocol header named. */
   readonly clientAddress: string;
   readonly proto: 'http' | 'https';
+  /** The listener the connection came in on; undefined means external. */
+  readonly listener?: ListenerKind;
 }
 
 const STATE = Symbol('certgate.connection');

@@ -11,7 +11,7 @@ import { connectionState, type ConnectionState } from './connection.ts';
 import type { KeepAliveSweeper } from './keep-alive.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import { proxyRequest, sendPlain, type ClientRequest, type ClientResponse } from './proxy.ts';
-import type { CompiledApp, RouteSnapshot } from './snapshot.ts';
+import { routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
 import { proxyUpgrade, rejectUpgrade } from './websocket.ts';
 import { hostFromAuthority } from '../model/hostnames.ts';
@@ -32,7 +32,8 @@ export interface HttpStageDeps {
   readonly pools: UpstreamPools;
   readonly log: Logger;
   readonly draining: () => boolean;
-  readonly httpsPort: () => number;
+  /** The HTTPS port users reach on each listener kind, for redirects. */
+  readonly httpsPort: (listener: ListenerKind) => number;
 }
 
 function http1Options(timeouts: HttpTimeouts): http.ServerOptions {
@@ -80,13 +81,18 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
   server.on('request', (req, res) => handlePlainRequest(deps, req, res));
   server.on('upgrade', (req, socket, head) => {
     deps.keepAlive.forget(socket);
+    const connection = plainConnection(req.socket);
     const host = hostFromAuthority(req.headers.host ?? '');
-    const route = host === undefined ? undefined : deps.snapshot().routes.get(host);
+    const route = host === undefined ? undefined : routesFor(deps.snapshot(), connection.listener).get(host);
+    if (route && !ipAllowed(route, connection)) {
+      rejectUpgrade(socket, 403, FORBIDDEN);
+      return;
+    }
     if (!route?.app.allowInsecure || !route.app.upstream) {
       rejectUpgrade(socket, route ? 400 : 404, route ? 'use https' : `no app is served at ${host ?? '(no host)'}`);
       return;
     }
-    forwardUpgrade(deps, req, socket, head, route.app, plainConnection(req.socket), route.hostname);
+    forwardUpgrade(deps, req, socket, head, route.app, connection, route.hostname);
   });
   server.on('clientError', (error, socket) => onClientError(deps.log, error, socket));
   return server;
@@ -123,28 +129,42 @@ const admissions = new WeakMap<ConnectionState, { snapshot: RouteSnapshot; autho
 function admitCached(snapshot: RouteSnapshot, connection: ConnectionState, authority: string | undefined): Admission {
   const last = admissions.get(connection);
   if (last !== undefined && last.snapshot === snapshot && last.authority === authority) return last.admission;
-  const admission = admitRequest(snapshot, connection.route, authority, connection.servername);
+  const admission = admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress);
   admissions.set(connection, { snapshot, authority, admission });
   return admission;
 }
 
+/** What a client an app's IP restrictions refuse gets over plain HTTP (ACA answers 403 too). */
+const FORBIDDEN = 'Forbidden (ip_forbidden)';
+
+function ipAllowed(route: Route, connection: ConnectionState): boolean {
+  return route.app.ipRules === undefined || route.app.ipRules.allows(connection.clientAddress);
+}
+
 function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: http.ServerResponse): void {
   deps.keepAlive.requestStarted(req.socket, res);
+  const connection = plainConnection(req.socket);
   const host = hostFromAuthority(req.headers.host ?? '');
-  const route = host === undefined ? undefined : deps.snapshot().routes.get(host);
+  const route = host === undefined ? undefined : routesFor(deps.snapshot(), connection.listener).get(host);
   if (!route || host === undefined) {
     sendPlain(res, host === undefined ? 400 : 404, host === undefined ? 'the request has no valid Host' : `no app is served at ${host}`);
     return;
   }
+  // Checked per request: on plain HTTP the Host is the only thing that names the app.
+  if (!ipAllowed(route, connection)) {
+    deps.log.info({ client: connection.clientAddress, app: route.app.id, reason: 'ip_forbidden' }, "request refused by the app's IP restrictions");
+    sendPlain(res, 403, FORBIDDEN);
+    return;
+  }
   if (!route.app.allowInsecure) {
     // allowInsecure false (the default): plain HTTP only ever redirects, it never reaches the app.
-    const port = deps.httpsPort();
+    const port = deps.httpsPort(connection.listener ?? 'external');
     const location = `https://${host}${port === 443 ? '' : `:${port}`}${req.url ?? '/'}`;
     res.writeHead(308, { location, 'content-length': 0, 'cache-control': 'no-store' });
     res.end();
     return;
   }
-  forward(deps, req, res, route.app, plainConnection(req.socket), req.headers.host ?? host);
+  forward(deps, req, res, route.app, connection, req.headers.host ?? host);
 }
 
 function forward(
@@ -180,7 +200,7 @@ function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: D
     socket.destroy();
     return;
   }
-  const admission = admitRequest(deps.snapshot(), connection.route, req.headers.host, connection.servername);
+  const admission = admitRequest(deps.snapshot(), connection.route, req.headers.host, connection.servername, connection.listener, connection.clientAddress);
   if (!admission.admit) {
     rejectUpgrade(socket, admission.status, admission.message);
     return;
@@ -223,7 +243,10 @@ function requestAuthority(req: ClientRequest): string | undefined | false {
 
 const plainStates = new WeakMap<Socket, ConnectionState>();
 
+/** The plain listener attached the state at accept (listener, PROXY-protocol address); else made here. */
 function plainConnection(socket: Socket): ConnectionState {
+  const attached = connectionState(socket);
+  if (attached) return attached;
   let state = plainStates.get(socket);
   if (!state) {
     state = Object.freeze({

@@ -1,14 +1,24 @@
-// The ingress: the HTTPS listener (TLS per app, then HTTP/1.1 or HTTP/2) and the plain-HTTP
-// listener, serving whatever route snapshot was swapped in last. Swapping is one assignment:
-// connections and requests already admitted keep the objects they hold.
+// The ingress: the HTTPS listeners (TLS per app, then HTTP/1.1 or HTTP/2) and the plain-HTTP
+// listeners, external and internal, serving whatever route snapshot was swapped in last. Swapping
+// is one assignment: connections and requests already admitted keep the objects they hold.
 import type http from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
+import { attachConnectionState } from './connection.ts';
 import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http.ts';
+import { compileRangeList } from './ip-rules.ts';
 import { KeepAliveSweeper } from './keep-alive.ts';
-import type { RouteSnapshot } from './snapshot.ts';
+import { DEFAULT_PROXY_PROTOCOL_LIMITS, readProxyHeader, type ProxyProtocolLimits, type ProxyProtocolListener, type ProxyProtocolSettings } from './proxy-accept.ts';
+import type { ListenerKind, RouteSnapshot } from './snapshot.ts';
 import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './tls-listener.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools, type UpstreamOptions } from './upstream.ts';
+
+export interface ProxyProtocolOptions {
+  readonly listeners: readonly ProxyProtocolListener[];
+  /** Addresses or CIDR ranges of the balancers; connections from anywhere else are closed. */
+  readonly trustedFrom: readonly string[];
+  readonly limits?: Partial<ProxyProtocolLimits>;
+}
 
 export interface IngressOptions {
   readonly bindAddress: string;
@@ -17,6 +27,13 @@ export interface IngressOptions {
   readonly httpPort: number | undefined;
   /** The HTTPS port users reach, for redirects (default: the listening port). */
   readonly publicHttpsPort?: number;
+  /**
+   * The internal listener: apps with `external: false` are served here only, external apps here
+   * too (as in ACA, where an external app is reachable from inside the environment). Undefined: none.
+   */
+  readonly internal?: { readonly bindAddress: string; readonly httpsPort: number; readonly httpPort: number | undefined };
+  /** PROXY protocol v1/v2 on the listed listeners; undefined: on none. */
+  readonly proxyProtocol?: ProxyProtocolOptions;
   readonly tls?: Partial<TlsListenerLimits>;
   readonly http?: Partial<HttpTimeouts>;
   readonly upstream?: Partial<UpstreamOptions>;
@@ -25,6 +42,20 @@ export interface IngressOptions {
 export interface IngressAddresses {
   readonly httpsPort: number;
   readonly httpPort: number | undefined;
+  readonly internalHttpsPort?: number;
+  readonly internalHttpPort?: number;
+}
+
+type ListenerName = 'https' | 'http' | 'internal-https' | 'internal-http';
+
+/** One listening socket: which apps it serves, how, and where. New kinds of port add a row here. */
+interface Listener {
+  readonly name: ListenerName;
+  readonly kind: ListenerKind;
+  readonly host: string;
+  readonly port: number;
+  readonly server: net.Server;
+  boundPort: number;
 }
 
 export class Ingress {
@@ -35,11 +66,9 @@ export class Ingress {
   readonly #pools: UpstreamPools;
   readonly #keepAlive: KeepAliveSweeper;
   readonly #sockets = new Set<net.Socket>();
-  readonly #tlsServer: net.Server;
-  readonly #plainServer: net.Server | undefined;
-  readonly #plainHttp: http.Server | undefined;
+  readonly #listeners: Listener[] = [];
+  readonly #plainHttp: http.Server;
   readonly #http;
-  #httpsPort = 0;
 
   constructor(initial: RouteSnapshot, options: IngressOptions, log: Logger) {
     this.#snapshot = initial;
@@ -54,26 +83,57 @@ export class Ingress {
       pools: this.#pools,
       log,
       draining: () => this.#draining,
-      httpsPort: () => this.#options.publicHttpsPort ?? this.#httpsPort,
+      httpsPort: (kind: ListenerKind) =>
+        (kind === 'internal' ? this.#boundPort('internal-https') : (this.#options.publicHttpsPort ?? this.#boundPort('https'))) ?? 0,
     };
     this.#http = createHttpServers(deps, timeouts);
-    this.#tlsServer = createTlsListener({
-      snapshot: () => this.#snapshot,
-      http1: this.#http.http1,
-      http2: this.#http.http2,
-      log,
-      limits: { ...DEFAULT_TLS_LIMITS, ...options.tls },
-      sockets: this.#sockets,
-    });
-    if (options.httpPort !== undefined) {
-      const plain = createPlainHttpServer(deps, timeouts);
-      this.#plainServer = net.createServer({ noDelay: true }, (socket) => {
-        this.#sockets.add(socket);
-        socket.on('close', () => this.#sockets.delete(socket));
-        plain.emit('connection', socket);
+    // One plain-HTTP server for every plain listener: each connection carries its listener's kind.
+    this.#plainHttp = createPlainHttpServer(deps, timeouts);
+    const proxy = proxyProtocolSettings(options.proxyProtocol);
+    const tlsListener = (name: ListenerName, kind: ListenerKind) =>
+      createTlsListener({
+        snapshot: () => this.#snapshot,
+        http1: this.#http.http1,
+        http2: this.#http.http2,
+        log,
+        limits: { ...DEFAULT_TLS_LIMITS, ...options.tls },
+        sockets: this.#sockets,
+        listener: kind,
+        name,
+        proxyProtocol: proxy?.(name),
       });
-      this.#plainHttp = plain;
+    const add = (name: ListenerName, kind: ListenerKind, host: string, port: number, server: net.Server) =>
+      this.#listeners.push({ name, kind, host, port, server, boundPort: 0 });
+    add('https', 'external', options.bindAddress, options.httpsPort, tlsListener('https', 'external'));
+    if (options.httpPort !== undefined) add('http', 'external', options.bindAddress, options.httpPort, this.#plainListener('http', 'external', proxy?.('http')));
+    if (options.internal) {
+      add('internal-https', 'internal', options.internal.bindAddress, options.internal.httpsPort, tlsListener('internal-https', 'internal'));
+      if (options.internal.httpPort !== undefined) {
+        add('internal-http', 'internal', options.internal.bindAddress, options.internal.httpPort, this.#plainListener('internal-http', 'internal', proxy?.('internal-http')));
+      }
     }
+  }
+
+  #plainListener(name: ListenerName, kind: ListenerKind, proxy: ProxyProtocolSettings | undefined): net.Server {
+    const hand = (socket: net.Socket, clientAddress: string) => {
+      attachConnectionState(socket, Object.freeze({ servername: undefined, route: undefined, clientCertificate: undefined, clientAddress, proto: 'http', listener: kind }));
+      this.#plainHttp.emit('connection', socket);
+    };
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+      if (proxy) readProxyHeader(socket, proxy, this.#log, name, (client) => hand(socket, client));
+      else hand(socket, socket.remoteAddress ?? '');
+    });
+    server.on('error', (error) => {
+      if (server.listening) this.#log.error({ err: error, listener: name }, 'HTTP listener error');
+    });
+    return server;
+  }
+
+  /** The port a listener took; undefined when there is no such listener. */
+  #boundPort(name: ListenerName): number | undefined {
+    return this.#listeners.find((listener) => listener.name === name)?.boundPort;
   }
 
   get snapshot(): RouteSnapshot {
@@ -84,16 +144,24 @@ export class Ingress {
   swap(snapshot: RouteSnapshot): void {
     this.#snapshot = snapshot;
     const origins = new Set<string>();
-    for (const route of snapshot.routes.values()) if (route.app.upstream) origins.add(route.app.upstream.origin);
+    // The internal routes are all of them (external apps included).
+    for (const route of snapshot.internalRoutes.values()) if (route.app.upstream) origins.add(route.app.upstream.origin);
     this.#pools.retainOnly(origins);
   }
 
   async listen(): Promise<IngressAddresses> {
-    this.#httpsPort = await listenOn(this.#tlsServer, this.#options.bindAddress, this.#options.httpsPort);
-    const httpPort = this.#plainServer
-      ? await listenOn(this.#plainServer, this.#options.bindAddress, this.#options.httpPort ?? 0)
-      : undefined;
-    return { httpsPort: this.#httpsPort, httpPort };
+    try {
+      for (const listener of this.#listeners) listener.boundPort = await listenOn(listener.server, listener.host, listener.port);
+    } catch (error) {
+      // One port taken: release the others, so that nothing half-started keeps listening.
+      await Promise.all(this.#listeners.map((listener) => closeServer(listener.server)));
+      throw error;
+    }
+    return {
+      httpsPort: this.#boundPort('https')!,
+      httpPort: this.#boundPort('http'),
+      ...(this.#options.internal ? { internalHttpsPort: this.#boundPort('internal-https')!, internalHttpPort: this.#boundPort('internal-http') } : {}),
+    };
   }
 
   /**
@@ -102,11 +170,11 @@ export class Ingress {
    */
   async close(graceMs = 10_000): Promise<void> {
     this.#draining = true;
-    const stopped = Promise.all([closeServer(this.#tlsServer), this.#plainServer ? closeServer(this.#plainServer) : undefined]);
+    const stopped = Promise.all(this.#listeners.map((listener) => closeServer(listener.server)));
     const deadline = Date.now() + graceMs;
     while (this.#sockets.size > 0 && Date.now() < deadline) {
       this.#http.http1.closeIdleConnections();
-      this.#plainHttp?.closeIdleConnections();
+      this.#plainHttp.closeIdleConnections();
       for (const session of this.#http.sessions) session.close();
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -118,6 +186,18 @@ export class Ingress {
     this.#keepAlive.close();
     await this.#pools.close();
   }
+}
+
+/** For each listener name, its PROXY-protocol settings when the protocol is on there. */
+function proxyProtocolSettings(options: ProxyProtocolOptions | undefined): ((name: ListenerName) => ProxyProtocolSettings | undefined) | undefined {
+  if (!options || options.listeners.length === 0) return undefined;
+  const settings: ProxyProtocolSettings = Object.freeze({
+    ...DEFAULT_PROXY_PROTOCOL_LIMITS,
+    ...options.limits,
+    trusted: compileRangeList(options.trustedFrom),
+  });
+  const on = new Set(options.listeners);
+  return (name) => (on.has(name === 'internal-https' || name === 'internal-http' ? 'internal' : name) ? settings : undefined);
 }
 
 function listenOn(server: net.Server, host: string, port: number): Promise<number> {

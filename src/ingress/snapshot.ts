@@ -9,6 +9,7 @@ import { DEFAULT_TARGET_HOST, normalizeClientCertificateMode, type ClientCertifi
 import { appFqdn, normalizeHostname } from '../model/hostnames.ts';
 import { resourceKey, type AppView, type EnvironmentView } from '../model/resources.ts';
 import type { ConfigurationProblem } from '../model/outcome.ts';
+import { compileIpRules, type IpMatcher } from './ip-rules.ts';
 
 /** Key material for a server certificate: PEM pair, or a PKCS12 with its password. */
 export type ServerCredentials =
@@ -43,7 +44,17 @@ export interface CompiledApp {
   readonly allowInsecure: boolean;
   /** Undefined when the app names no targetPort: requests get 503. */
   readonly upstream: Upstream | undefined;
+  /** `external: false`: served on the internal listener only. Unset counts as external (see docs/ingress.md). */
+  readonly external: boolean;
+  /** The app's ipSecurityRestrictions, compiled; undefined when it has none (every client allowed). */
+  readonly ipRules: IpMatcher | undefined;
 }
+
+/**
+ * Which listener a connection came in on. External listeners serve external apps only; the
+ * internal listener serves every app (in ACA an external app is reachable from inside too).
+ */
+export type ListenerKind = 'external' | 'internal';
 
 /** How a TLS connection for one host name is set up: the app's policy and the certificate served. */
 export interface TlsPolicy {
@@ -61,8 +72,16 @@ export interface Route {
 
 export interface RouteSnapshot {
   readonly revision: number;
+  /** The external listeners' routes: external apps only. */
   readonly routes: ReadonlyMap<string, Route>;
+  /** The internal listener's routes: every app, internal and external. */
+  readonly internalRoutes: ReadonlyMap<string, Route>;
   readonly fallback: TlsPolicy;
+}
+
+/** The routes a connection on `listener` may reach; a host missing here is an unknown host there. */
+export function routesFor(snapshot: RouteSnapshot, listener: ListenerKind | undefined): ReadonlyMap<string, Route> {
+  return listener === 'internal' ? snapshot.internalRoutes : snapshot.routes;
 }
 
 export interface CompileResult {
@@ -180,6 +199,14 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
       problem(app.id, 'mode_invalid', `clientCertificateMode ${String(ingress.clientCertificateMode)} is not valid; left out`);
       continue;
     }
+    let ipRules: IpMatcher | undefined;
+    try {
+      ipRules = compileIpRules(ingress.ipSecurityRestrictions);
+    } catch (error) {
+      // The control plane validates the rules; a bad one here means a corrupt store. Fail closed.
+      problem(app.id, 'ip_rules_invalid', `${(error as Error).message}; left out`);
+      continue;
+    }
     const compiled: CompiledApp = Object.freeze({
       key: resourceKey(app.id),
       id: app.id,
@@ -187,6 +214,8 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
       mode,
       allowInsecure: ingress.allowInsecure === true,
       upstream: upstreamOf(ingress.targetHost, ingress.targetPort),
+      external: ingress.external !== false,
+      ipRules,
     });
     const environmentCertificate = input.environmentCertificates.get(resourceKey(environment.id));
     if (environmentCertificate) {
@@ -213,7 +242,9 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
 
   const fallback = cache.policy('fallback', 'none', input.fallbackCertificate);
   cache.sweep();
-  return { snapshot: Object.freeze({ revision: input.revision, routes, fallback }), problems };
+  const external = new Map<string, Route>();
+  for (const [hostname, route] of routes) if (route.app.external) external.set(hostname, route);
+  return { snapshot: Object.freeze({ revision: input.revision, routes: external, internalRoutes: routes, fallback }), problems };
 }
 
 function upstreamOf(targetHost: string | undefined, targetPort: number | undefined): Upstream | undefined {

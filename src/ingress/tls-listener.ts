@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { formatXfcc } from '../xfcc/format.ts';
 import { readClientHello } from './clienthello.ts';
 import { attachConnectionState, type ConnectionState } from './connection.ts';
-import type { Route, RouteSnapshot } from './snapshot.ts';
+import { readProxyHeader, type ProxyProtocolSettings } from './proxy-accept.ts';
+import { routesFor, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
 
 export interface TlsListenerLimits {
   /** The whole ClientHello must arrive within this time. */
@@ -36,10 +37,25 @@ export interface TlsListenerDeps {
   readonly limits: TlsListenerLimits;
   /** Every live TLS socket, for draining on shutdown. */
   readonly sockets: Set<net.Socket>;
+  /** Which apps this listener serves (internal: all; external: external apps only). */
+  readonly listener: ListenerKind;
+  /** The listener's name in logs (`https`, `internal-https`). */
+  readonly name: string;
+  /** Set when the listener expects a PROXY-protocol header before the ClientHello. */
+  readonly proxyProtocol: ProxyProtocolSettings | undefined;
 }
 
+/**
+ * A TLS alert record, fatal `access_denied` (49), sent in the clear before any handshake: a client
+ * an app's IP restrictions refuse learns why (curl: "tlsv1 alert access denied") at no TLS cost.
+ */
+const ACCESS_DENIED_ALERT = Buffer.from([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x31]);
+
 export function createTlsListener(deps: TlsListenerDeps): net.Server {
-  const server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => acceptConnection(deps, socket));
+  const server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => {
+    if (deps.proxyProtocol) readProxyHeader(socket, deps.proxyProtocol, deps.log, deps.name, (client) => acceptConnection(deps, socket, client));
+    else acceptConnection(deps, socket, socket.remoteAddress ?? '');
+  });
   // Errors while starting to listen are the caller's (listen rejects); later ones are logged.
   server.on('error', (error) => {
     if (server.listening) deps.log.error({ err: error }, 'HTTPS listener error');
@@ -47,9 +63,8 @@ export function createTlsListener(deps: TlsListenerDeps): net.Server {
   return server;
 }
 
-function acceptConnection(deps: TlsListenerDeps, socket: net.Socket): void {
+function acceptConnection(deps: TlsListenerDeps, socket: net.Socket, peer: string): void {
   const { log, limits } = deps;
-  const peer = socket.remoteAddress ?? '';
   // One buffer for the whole hello: appending costs only the new bytes, however they trickle in.
   let buffer: Buffer | undefined;
   let length = 0;
@@ -109,7 +124,15 @@ function acceptConnection(deps: TlsListenerDeps, socket: net.Socket): void {
 
 function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string | undefined, peer: string): void {
   const snapshot = deps.snapshot();
-  const route: Route | undefined = servername === undefined ? undefined : snapshot.routes.get(servername);
+  const route: Route | undefined = servername === undefined ? undefined : routesFor(snapshot, deps.listener).get(servername);
+  // IP restrictions, once per connection, before the handshake does any work for the app.
+  if (route?.app.ipRules && !route.app.ipRules.allows(peer)) {
+    deps.log.info({ client: peer, servername, app: route.app.id, reason: 'ip_forbidden' }, 'connection refused by the app\'s IP restrictions');
+    socket.end(ACCESS_DENIED_ALERT);
+    // The alert is tiny; a client that does not read it is not waited for.
+    setTimeout(() => socket.destroy(), 1_000).unref();
+    return;
+  }
   const policy = route?.tls ?? snapshot.fallback;
   const tlsSocket = new tls.TLSSocket(socket, {
     isServer: true,
@@ -143,6 +166,7 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
       clientCertificate: route && route.app.mode !== 'ignore' ? clientCertificateHeader(tlsSocket) : undefined,
       clientAddress: peer,
       proto: 'https',
+      listener: deps.listener,
     });
     attachConnectionState(tlsSocket, state);
     if (tlsSocket.alpnProtocol === 'h2') {

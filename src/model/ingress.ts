@@ -14,6 +14,14 @@ export interface CustomDomain {
   readonly certificateId?: string;
 }
 
+/** ACA's IpSecurityRestrictionRule: all rules of an app are Allow, or all are Deny. */
+export interface IpSecurityRestrictionRule {
+  readonly name?: string;
+  readonly description?: string;
+  readonly ipAddressRange: string;
+  readonly action: 'Allow' | 'Deny';
+}
+
 export interface IngressSettings {
   readonly external?: boolean;
   readonly targetPort?: number;
@@ -22,9 +30,10 @@ export interface IngressSettings {
   readonly allowInsecure?: boolean;
   readonly clientCertificateMode?: ClientCertificateMode;
   readonly customDomains?: readonly CustomDomain[];
+  readonly ipSecurityRestrictions?: readonly IpSecurityRestrictionRule[];
   /** certgate extension: the host the app listens on (default 127.0.0.1). */
   readonly targetHost?: string;
-  /** The remaining ARM fields (traffic, ipSecurityRestrictions, corsPolicy, ...) are kept as given. */
+  /** The remaining ARM fields (traffic, corsPolicy, ...) are kept as given. */
   readonly [field: string]: unknown;
 }
 

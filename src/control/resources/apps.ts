@@ -4,6 +4,7 @@
 import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, resourceKey, type StoredResource } from '../../model/resources.ts';
 import { appFqdn, normalizeHostname } from '../../model/hostnames.ts';
 import type { IngressSettings } from '../../model/ingress.ts';
+import { ipRulesProblem } from '../../ingress/ip-rules.ts';
 import { errors } from '../arm/errors.ts';
 import { APP_SCHEMA } from '../validation/schemas.ts';
 import { APP_INGRESS_MEMBERS, refusedMember } from '../validation/ingress-members.ts';
@@ -100,6 +101,11 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
   // Never stored and ignored: a value the ingress cannot apply is refused (ingress-members.ts).
   const refused = refusedMember(ingress as Record<string, unknown>, APP_INGRESS_MEMBERS, 'properties.configuration.ingress');
   if (refused) throw refused;
+  // The same rules the ingress compiles: a list it could not enforce as written is refused here.
+  const ipProblem = ipRulesProblem(ingress.ipSecurityRestrictions ?? []);
+  if (ipProblem) {
+    throw errors.invalidParameter(ipProblem.message, `properties.configuration.ingress.ipSecurityRestrictions[${ipProblem.index}].${ipProblem.member}`);
+  }
   const seen = new Set<string>();
   for (const [index, domain] of (ingress.customDomains ?? []).entries()) {
     const target = `properties.configuration.ingress.customDomains[${index}]`;

@@ -29,11 +29,9 @@ const nonEmpty = (value: unknown) => Array.isArray(value) && value.length > 0;
 export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
   fqdn: { status: 'read-only', does: 'the default host name `<app>.<environment default domain>`, computed', test: 'test/control-api.test.ts' },
   external: {
-    status: 'refused',
-    does: '`true` (default): served on the ingress listener; `false` (internal apps) refused: there is no internal listener yet',
-    test: 'test/ingress-members.test.ts',
-    refuse: (value) => (value === false ? 'internal apps (external: false) are not served by certgate yet; an internal app would be public' : undefined),
-    refusedExample: false,
+    status: 'enforced',
+    does: '`true` (or unset): served on the external and the internal listeners; `false`: only on the internal listener (`--internal-bind`, loopback by default)',
+    test: 'test/ingress-listeners.test.ts',
   },
   targetPort: { status: 'enforced', does: 'the port the app listens on (with `targetHost`); unset: 503', test: 'test/ingress-proxy.test.ts' },
   targetHost: { status: 'enforced', does: 'certgate extension: where the app listens, default 127.0.0.1', test: 'test/control-api.test.ts' },
@@ -73,11 +71,9 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
   },
   allowInsecure: { status: 'enforced', does: '`false`: plain HTTP answers 308 to HTTPS; `true`: the app is also served over HTTP', test: 'test/ingress-routing.test.ts' },
   ipSecurityRestrictions: {
-    status: 'refused',
-    does: 'an empty list accepted; rules refused: they are not enforced yet',
-    test: 'test/ingress-members.test.ts',
-    refuse: (value) => (nonEmpty(value) ? 'IP security restrictions are not enforced by certgate yet' : undefined),
-    refusedExample: [{ name: 'office', ipAddressRange: '10.0.0.0/8', action: 'Allow' }],
+    status: 'enforced',
+    does: 'all Allow or all Deny (mixed: 400), CIDR v4/v6; checked per connection before the TLS handshake (alert access_denied) and per request on plain HTTP (403)',
+    test: 'test/ingress-listeners.test.ts',
   },
   stickySessions: {
     status: 'refused',
