@@ -5,6 +5,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http.ts';
+import { DEFAULT_HTTP2_LIMITS, type Http2Limits } from './http2-session.ts';
 import { KeepAliveSweeper } from './keep-alive.ts';
 import type { RouteSnapshot } from './snapshot.ts';
 import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './tls-listener.ts';
@@ -19,6 +20,8 @@ export interface IngressOptions {
   readonly publicHttpsPort?: number;
   readonly tls?: Partial<TlsListenerLimits>;
   readonly http?: Partial<HttpTimeouts>;
+  /** Bounds per HTTP/2 session (concurrent streams, rapid reset, memory). */
+  readonly http2?: Partial<Http2Limits>;
   readonly upstream?: Partial<UpstreamOptions>;
 }
 
@@ -56,7 +59,7 @@ export class Ingress {
       draining: () => this.#draining,
       httpsPort: () => this.#options.publicHttpsPort ?? this.#httpsPort,
     };
-    this.#http = createHttpServers(deps, timeouts);
+    this.#http = createHttpServers(deps, timeouts, { ...DEFAULT_HTTP2_LIMITS, ...options.http2 });
     this.#tlsServer = createTlsListener({
       snapshot: () => this.#snapshot,
       http1: this.#http.http1,
