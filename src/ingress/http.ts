@@ -139,6 +139,7 @@ function handleStream(
     path: headers[':path'] ?? '/',
     body,
     contentLength: headers['content-length'],
+    clientConnection: stream.session!,
   };
   forward(deps, request, rawHeaders, sink, admission.app, connection, authority ?? host ?? admission.host);
 }
@@ -146,7 +147,7 @@ function handleStream(
 function http1RequestLine(req: http.IncomingMessage): ClientRequestLine {
   const contentLength = req.headers['content-length'];
   const hasBody = req.headers['transfer-encoding'] !== undefined || (contentLength ?? '0') !== '0';
-  return { method: req.method ?? 'GET', path: req.url ?? '/', body: hasBody ? req : null, contentLength };
+  return { method: req.method ?? 'GET', path: req.url ?? '/', body: hasBody ? req : null, contentLength, clientConnection: req.socket };
 }
 
 /**

@@ -131,6 +131,11 @@ export interface ClientRequestLine {
   readonly body: Readable | null;
   /** The client's content-length header, if any. */
   readonly contentLength: string | string[] | undefined;
+  /**
+   * The client connection the request came on: the HTTP/1.1 socket, or the HTTP/2 session (for a
+   * per-connection share of the app's upstream connections; not yet passed to the pool).
+   */
+  readonly clientConnection: object;
 }
 
 /** The body's declared length, when the client declared one (HTTP/1.1 or HTTP/2 content-length). */
@@ -138,7 +143,7 @@ function declaredBodyLength(value: string | string[] | undefined): number | unde
   return typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
 }
 
-/** The one place an OutgoingRequest is made, for HTTP/1.1 and HTTP/2 clients alike. */
+/** The one place an OutgoingRequest is made, for HTTP/1.1 and HTTP/2 clients alike (and plain HTTP). */
 function outgoingRequest(request: ClientRequestLine, headers: string[], trustedHeadLines: string): OutgoingRequest {
   const body = request.body;
   return {
