@@ -107,6 +107,7 @@ class SessionGuard {
       'HTTP/2 session closed: the client reset too many streams before their answer',
     );
     // GOAWAY ENHANCE_YOUR_CALM, then the connection closes; the streams still open are dropped.
+    // (nghttp2 still parses the rest of the current read; those streams are never forwarded.)
     this.closedForAbuse = true;
     // (With an error: destroy(undefined, code) sends NO_ERROR, its first parameter defaulting to 0.)
     this.session.destroy(new Error('h2_rapid_reset'), NGHTTP2_ENHANCE_YOUR_CALM);
@@ -117,8 +118,8 @@ export function createHttp2Server(limits: Http2Limits, keepAliveTimeoutMs: numbe
   const server = http2.createServer({
     settings: { enableConnectProtocol: false, maxConcurrentStreams: limits.maxConcurrentStreams },
     maxSessionMemory: limits.maxSessionMemoryMb,
-    // Node's defaults, stated: a client refused past the stream bound this often, or sending this
-    // many invalid frames, is closed with ENHANCE_YOUR_CALM (floods that cost nghttp2 work).
+    // A client refused past the stream bound this often (Node's default, stated), or sending this
+    // many invalid frames (Node's default is 1,000), is closed: floods that cost nghttp2 work.
     maxSessionRejectedStreams: limits.maxRejectedStreams,
     maxSessionInvalidFrames: limits.maxInvalidFrames,
     maxHeaderListPairs: limits.maxHeaderListPairs,
