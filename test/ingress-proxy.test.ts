@@ -427,6 +427,21 @@ describe('HTTP/1.1 and HTTP/2 to clients (ALPN), HTTP/1.1 to the app', () => {
       session.close();
     }
   });
+
+  test('HEAD over HTTP/2 (Node client): the app\'s head with its content-length, no body, the stream ends', async () => {
+    const session = h2Connect(echoHost);
+    try {
+      const reply = await withTimeout(h2Request(session, '/head-h2', { ':method': 'HEAD' }), 3_000, 'the HEAD response');
+      assert.equal(reply.status, 200);
+      assert.ok(Number(reply.headers['content-length']) > 0, 'the length of the body a GET would get');
+      assert.equal(reply.body.length, 0);
+      assert.equal(lastEcho().method, 'HEAD');
+      // The session still serves after a stream Node ended at its head.
+      assert.equal((await h2Request(session, '/after-head')).status, 200);
+    } finally {
+      session.close();
+    }
+  });
 });
 
 describe('bodies are streamed both ways', () => {

@@ -2,15 +2,17 @@
 // against the route snapshot, their headers rewritten, and forwarded to the app.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { admitRequest, type Admission } from './admission.ts';
 import { connectionState, type ConnectionState } from './connection.ts';
+import { createHttp2Server, type Http2Limits } from './http2-session.ts';
 import type { KeepAliveSweeper } from './keep-alive.ts';
 import { upstreamRequestHeaders } from './headers.ts';
-import { proxyRequest, sendPlain, type ClientRequest, type ClientResponse } from './proxy.ts';
+import { proxyRequest, type ClientRequestLine } from './proxy.ts';
+import { Http1Sink, sendPlain, type Http2Sink, type ResponseSink } from './response-sink.ts';
 import { routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
 import { proxyUpgrade, rejectUpgrade } from './websocket.ts';
@@ -49,28 +51,15 @@ function http1Options(timeouts: HttpTimeouts): http.ServerOptions {
 }
 
 /** Node servers that never listen themselves: the listener hands them connections after TLS. */
-export function createHttpServers(deps: HttpStageDeps, timeouts: HttpTimeouts) {
+export function createHttpServers(deps: HttpStageDeps, timeouts: HttpTimeouts, http2Limits: Http2Limits) {
   const http1 = http.createServer(http1Options(timeouts));
   http1.on('connection', (socket: Duplex) => deps.keepAlive.add(socket));
   http1.on('request', (req, res) => handleTlsRequest(deps, req, res));
   http1.on('upgrade', (req, socket, head) => handleUpgrade(deps, req, socket, head));
   http1.on('clientError', (error, socket) => onClientError(deps.log, error, socket));
-
-  const http2Server = http2.createServer({
-    settings: { enableConnectProtocol: false },
-    maxSessionMemory: 10,
-  });
-  // Idle HTTP/2 sessions close after the keep-alive time, as HTTP/1.1 connections do.
-  // (Without a 'timeout' listener Node destroys the session abruptly.)
-  http2Server.setTimeout(timeouts.keepAliveTimeoutMs);
-  http2Server.on('timeout', (session: http2.ServerHttp2Session) => session.close());
-  http2Server.on('request', (req, res) => handleTlsRequest(deps, req, res));
-  http2Server.on('sessionError', (error) => deps.log.info({ err: error }, 'HTTP/2 session error'));
-  const sessions = new Set<http2.ServerHttp2Session>();
-  http2Server.on('session', (session) => {
-    sessions.add(session);
-    session.once('close', () => sessions.delete(session));
-  });
+  const { server: http2Server, sessions } = createHttp2Server(http2Limits, timeouts.keepAliveTimeoutMs, deps.log, (sink, headers, rawHeaders, connection) =>
+    handleStream(deps, sink, headers, rawHeaders, connection),
+  );
   return { http1, http2: http2Server, sessions };
 }
 
@@ -98,25 +87,73 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
   return server;
 }
 
-function handleTlsRequest(deps: HttpStageDeps, req: ClientRequest, res: ClientResponse): void {
-  if (!('stream' in req)) deps.keepAlive.requestStarted(req.socket, res as http.ServerResponse);
-  const connection = connectionState(req.socket as Socket);
+function handleTlsRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: http.ServerResponse): void {
+  deps.keepAlive.requestStarted(req.socket, res);
+  const connection = connectionState(req.socket);
   if (!connection) {
     sendPlain(res, 500, 'connection state missing');
     return;
   }
-  const authority = requestAuthority(req);
-  if (authority === false) {
-    sendPlain(res, 400, 'the :authority and Host headers name different hosts');
-    return;
-  }
+  const authority = req.headers.host;
   const admission = admitCached(deps.snapshot(), connection, authority);
   if (!admission.admit) {
     sendPlain(res, admission.status, admission.message, admission.closeConnection);
-    if (admission.closeConnection && 'stream' in req) req.stream.session?.close();
     return;
   }
-  forward(deps, req, res, admission.app, connection, authority ?? admission.host);
+  if (deps.draining()) res.shouldKeepAlive = false;
+  forward(deps, http1RequestLine(req), req.rawHeaders, new Http1Sink(res), admission.app, connection, authority ?? admission.host);
+}
+
+/** An HTTP/2 request stream (Node's core API), on the next turn after it arrived (http2-session.ts). */
+function handleStream(
+  deps: HttpStageDeps,
+  sink: Http2Sink,
+  headers: http2.IncomingHttpHeaders,
+  rawHeaders: string[],
+  connection: ConnectionState | undefined,
+): void {
+  if (!connection) {
+    sink.plain(500, 'connection state missing');
+    return;
+  }
+  // :authority (or Host when absent); both present must agree.
+  const authority = headers[':authority'];
+  const host = headers.host;
+  if (authority !== undefined && host !== undefined && hostFromAuthority(authority) !== hostFromAuthority(host)) {
+    sink.plain(400, 'the :authority and Host headers name different hosts');
+    return;
+  }
+  const admission = admitCached(deps.snapshot(), connection, authority ?? host);
+  if (!admission.admit) {
+    sink.plain(admission.status, admission.message, admission.closeConnection);
+    return;
+  }
+  const stream = sink.stream;
+  const body = stream.endAfterHeaders ? null : stream;
+  const expect = headers.expect;
+  if (expect !== undefined) {
+    // As Node's HTTP/1.1 server (and the compatibility API) do: 100 for 100-continue, 417 for
+    // expectations nobody can meet. The app gets the body as it streams, without Expect.
+    if (expect.toLowerCase() !== '100-continue') {
+      sink.plain(417, 'only the expectation 100-continue is supported');
+      return;
+    }
+    if (body !== null) stream.additionalHeaders({ ':status': 100 });
+  }
+  const request: ClientRequestLine = {
+    method: headers[':method'] ?? 'GET',
+    path: headers[':path'] ?? '/',
+    body,
+    contentLength: headers['content-length'],
+    clientConnection: stream.session!,
+  };
+  forward(deps, request, rawHeaders, sink, admission.app, connection, authority ?? host ?? admission.host);
+}
+
+function http1RequestLine(req: http.IncomingMessage): ClientRequestLine {
+  const contentLength = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (contentLength ?? '0') !== '0';
+  return { method: req.method ?? 'GET', path: req.url ?? '/', body: hasBody ? req : null, contentLength, clientConnection: req.socket };
 }
 
 /**
@@ -164,23 +201,25 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
     res.end();
     return;
   }
-  forward(deps, req, res, route.app, connection, req.headers.host ?? host);
+  if (deps.draining()) res.shouldKeepAlive = false;
+  forward(deps, http1RequestLine(req), req.rawHeaders, new Http1Sink(res), route.app, connection, req.headers.host ?? host);
 }
 
+/** Both protocols: the headers rewritten for the app, and the request forwarded. */
 function forward(
   deps: HttpStageDeps,
-  req: ClientRequest,
-  res: ClientResponse,
+  request: ClientRequestLine,
+  rawHeaders: readonly string[],
+  sink: ResponseSink,
   app: CompiledApp,
   connection: ConnectionState,
   hostHeader: string,
 ): void {
-  if (deps.draining() && 'shouldKeepAlive' in res) res.shouldKeepAlive = false;
   if (!app.upstream) {
-    sendPlain(res, 503, `${app.name} has no targetPort (app_unavailable)`);
+    sink.plain(503, `${app.name} has no targetPort (app_unavailable)`);
     return;
   }
-  const headers = upstreamRequestHeaders(req.rawHeaders, {
+  const headers = upstreamRequestHeaders(rawHeaders, {
     clientAddress: connection.clientAddress,
     proto: connection.proto,
     host: hostHeader,
@@ -190,7 +229,7 @@ function forward(
   });
   const certificate = app.mode === 'ignore' ? undefined : connection.clientCertificate;
   const trustedHeadLines = certificate === undefined ? '' : `x-forwarded-client-cert: ${certificate}\r\n`;
-  proxyRequest(req, res, app.upstream, headers, trustedHeadLines, deps.pools, deps.log);
+  proxyRequest(request, sink, app.upstream, headers, trustedHeadLines, deps.pools, deps.log);
 }
 
 function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -230,15 +269,6 @@ function forwardUpgrade(
     clientCertificate: app.mode === 'ignore' ? undefined : connection.clientCertificate,
   });
   proxyUpgrade(req, socket, head, app.upstream, headers, protocol, deps.pools, deps.log);
-}
-
-/** HTTP/2: :authority (or Host when absent); both present must agree. HTTP/1.1: Host. */
-function requestAuthority(req: ClientRequest): string | undefined | false {
-  if (!('stream' in req)) return req.headers.host;
-  const authority = req.headers[':authority'];
-  const host = req.headers.host;
-  if (authority !== undefined && host !== undefined && hostFromAuthority(authority) !== hostFromAuthority(host)) return false;
-  return authority ?? host;
 }
 
 const plainStates = new WeakMap<Socket, ConnectionState>();

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { attachConnectionState } from './connection.ts';
 import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http.ts';
 import { compileRangeList } from './ip-rules.ts';
+import { DEFAULT_HTTP2_LIMITS, type Http2Limits } from './http2-session.ts';
 import { KeepAliveSweeper } from './keep-alive.ts';
 import { DEFAULT_PROXY_PROTOCOL_LIMITS, readProxyHeader, type ProxyProtocolLimits, type ProxyProtocolListener, type ProxyProtocolSettings } from './proxy-accept.ts';
 import type { ListenerKind, RouteSnapshot } from './snapshot.ts';
@@ -36,6 +37,8 @@ export interface IngressOptions {
   readonly proxyProtocol?: ProxyProtocolOptions;
   readonly tls?: Partial<TlsListenerLimits>;
   readonly http?: Partial<HttpTimeouts>;
+  /** Bounds per HTTP/2 session (concurrent streams, rapid reset, memory). */
+  readonly http2?: Partial<Http2Limits>;
   readonly upstream?: Partial<UpstreamOptions>;
 }
 
@@ -86,7 +89,7 @@ export class Ingress {
       httpsPort: (kind: ListenerKind) =>
         (kind === 'internal' ? this.#boundPort('internal-https') : (this.#options.publicHttpsPort ?? this.#boundPort('https'))) ?? 0,
     };
-    this.#http = createHttpServers(deps, timeouts);
+    this.#http = createHttpServers(deps, timeouts, { ...DEFAULT_HTTP2_LIMITS, ...options.http2 });
     // One plain-HTTP server for every plain listener: each connection carries its listener's kind.
     this.#plainHttp = createPlainHttpServer(deps, timeouts);
     const proxy = proxyProtocolSettings(options.proxyProtocol);

@@ -1,15 +1,13 @@
 // Forwarding one admitted request to its app and streaming the answer back, for HTTP/1.1 and
-// HTTP/2 clients alike (through Node's HTTP/2 compatibility API, which mirrors node:http).
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+// HTTP/2 clients alike: the answer goes to a ResponseSink (response-sink.ts), an HTTP/1.1
+// ServerResponse or an HTTP/2 stream of Node's core API.
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Exchange, ExchangeHandler, OutgoingRequest } from './http1-client.ts';
 import { clientResponseRawHeaders } from './headers.ts';
+import type { ResponseSink } from './response-sink.ts';
 import type { Upstream } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
-
-export type ClientRequest = IncomingMessage | Http2ServerRequest;
-export type ClientResponse = ServerResponse | Http2ServerResponse;
 
 /** How a failure to reach the app is answered; these codes are stable and appear in logs. */
 export function upstreamFailureStatus(error: unknown): { status: 400 | 502 | 503 | 504; reason: string } {
@@ -35,35 +33,13 @@ export function upstreamFailureStatus(error: unknown): { status: 400 | 502 | 503
   }
 }
 
-export function sendPlain(res: ClientResponse, status: number, message: string, close = false): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = `${message}\n`;
-  const headers: Record<string, string | number> = {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-  };
-  // HTTP/2 has no Connection header; the caller closes the session instead.
-  if (close && (res as ServerResponse).shouldKeepAlive !== undefined) headers['connection'] = 'close';
-  (res as ServerResponse).writeHead(status, headers);
-  res.end(body);
-}
-
-export function hasRequestBody(req: ClientRequest): boolean {
-  if ('stream' in req) return !req.stream.endAfterHeaders;
-  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
-}
-
 /**
  * One request to the app through the ingress's HTTP/1.1 client, its answer written straight to the
- * client's response: header strings in, a flat header list out, body chunks passed on as they come
+ * client's sink: header strings in, a flat header list out, body chunks passed on as they come
  * (with back-pressure both ways). No stream objects, pipeline or AbortController per request.
  */
 class ForwardHandler implements ExchangeHandler {
-  readonly #res: ClientResponse;
+  readonly #sink: ResponseSink;
   readonly #upstream: Upstream;
   readonly #log: Logger;
   exchange: Exchange | undefined;
@@ -74,13 +50,13 @@ class ForwardHandler implements ExchangeHandler {
   /** The client's side is full: the app is paused until `drain`. */
   #waitingForDrain = false;
 
-  constructor(res: ClientResponse, upstream: Upstream, log: Logger) {
-    this.#res = res;
+  constructor(sink: ResponseSink, upstream: Upstream, log: Logger) {
+    this.#sink = sink;
     this.#upstream = upstream;
     this.#log = log;
-    // The client went away before the answer was complete: stop the app's request too.
-    res.once('close', () => {
-      if (res.writableFinished) return;
+    // The client went away before the answer was complete: stop the app's request too (a queued
+    // one is dropped, a sent one loses its connection).
+    sink.onAbandoned(() => {
       this.#abandoned = true;
       this.exchange?.abort();
     });
@@ -88,14 +64,13 @@ class ForwardHandler implements ExchangeHandler {
 
   onHead(statusCode: number, rawHeaders: string[]): boolean {
     if (this.#abandoned) return false;
-    const res = this.#res;
     try {
-      (res as ServerResponse).writeHead(statusCode, clientResponseRawHeaders(rawHeaders));
+      this.#sink.head(statusCode, clientResponseRawHeaders(rawHeaders));
     } catch (writeError) {
       // The app sent a header the client's protocol cannot carry.
       this.#abandoned = true;
       this.#log.warn({ err: writeError, app: this.#upstream.origin }, 'invalid response header from app');
-      sendPlain(res, 502, 'the app sent an invalid response (app_error)');
+      this.#sink.plain(502, 'the app sent an invalid response (app_error)');
       return false;
     }
     return true;
@@ -106,16 +81,16 @@ class ForwardHandler implements ExchangeHandler {
     if (last) {
       // The whole rest of the answer: one end() with it (one pass through Node's outgoing path).
       this.#ended = true;
-      this.#res.end(chunk);
+      this.#sink.end(chunk);
       return true;
     }
     // Node corks the client's socket for the rest of the tick: a small answer's headers, body and
     // end still leave in one TLS write.
-    if ((this.#res as ServerResponse).write(chunk)) return true;
+    if (this.#sink.write(chunk)) return true;
     // The client reads slower than the app sends: pause the app until the client drains.
     if (!this.#waitingForDrain) {
       this.#waitingForDrain = true;
-      this.#res.once('drain', () => {
+      this.#sink.onDrain(() => {
         this.#waitingForDrain = false;
         this.exchange?.resume();
       });
@@ -124,54 +99,72 @@ class ForwardHandler implements ExchangeHandler {
   }
 
   onEnd(): void {
-    if (!this.#abandoned && !this.#ended) this.#res.end();
+    if (!this.#abandoned && !this.#ended) this.#sink.end();
   }
 
   onError(error: Error): void {
     if (this.#abandoned) return;
     this.#abandoned = true;
-    const res = this.#res;
-    if (res.headersSent) {
+    const sink = this.#sink;
+    if (sink.headersSent) {
       // The app reset mid-response: HTTP/1.1 closes the connection and HTTP/2 resets the stream, so a
       // truncated answer is never passed off as complete.
       this.#log.warn({ err: error, app: this.#upstream.origin }, 'response from app aborted');
-      res.destroy(error);
+      sink.abort(error);
       return;
     }
     const failure = upstreamFailureStatus(error);
     this.#log.warn({ err: error, app: this.#upstream.origin, reason: failure.reason }, 'request to app failed');
     if (failure.status === 400) {
-      sendPlain(res, 400, `the request cannot be forwarded (${error.message})`);
+      sink.plain(400, `the request cannot be forwarded (${error.message})`);
       return;
     }
-    sendPlain(res, failure.status, `${failure.status === 504 ? 'the app did not answer in time' : 'the app is unavailable'} (${failure.reason})`);
+    sink.plain(failure.status, `${failure.status === 504 ? 'the app did not answer in time' : 'the app is unavailable'} (${failure.reason})`);
   }
 }
 
+/** What the proxy needs of a client's request, whichever protocol it came in. */
+export interface ClientRequestLine {
+  readonly method: string;
+  readonly path: string;
+  /** The request body stream, or null when the request has none. */
+  readonly body: Readable | null;
+  /** The client's content-length header, if any. */
+  readonly contentLength: string | string[] | undefined;
+  /**
+   * The client connection the request came on: the HTTP/1.1 socket, or the HTTP/2 session (for a
+   * per-connection share of the app's upstream connections; not yet passed to the pool).
+   */
+  readonly clientConnection: object;
+}
+
 /** The body's declared length, when the client declared one (HTTP/1.1 or HTTP/2 content-length). */
-function declaredBodyLength(req: ClientRequest): number | undefined {
-  const value = req.headers['content-length'];
+function declaredBodyLength(value: string | string[] | undefined): number | undefined {
   return typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
 }
 
+/** The one place an OutgoingRequest is made, for HTTP/1.1 and HTTP/2 clients alike (and plain HTTP). */
+function outgoingRequest(request: ClientRequestLine, headers: string[], trustedHeadLines: string): OutgoingRequest {
+  const body = request.body;
+  return {
+    method: request.method,
+    path: request.path,
+    headers,
+    trustedHeadLines,
+    body,
+    bodyLength: body === null ? undefined : declaredBodyLength(request.contentLength),
+  };
+}
+
 export function proxyRequest(
-  req: ClientRequest,
-  res: ClientResponse,
+  request: ClientRequestLine,
+  sink: ResponseSink,
   upstream: Upstream,
   headers: string[],
   trustedHeadLines: string,
   pools: UpstreamPools,
   log: Logger,
 ): void {
-  const body = hasRequestBody(req) ? req : null;
-  const handler = new ForwardHandler(res, upstream, log);
-  const request: OutgoingRequest = {
-    method: req.method ?? 'GET',
-    path: req.url ?? '/',
-    headers,
-    trustedHeadLines,
-    body,
-    bodyLength: body === null ? undefined : declaredBodyLength(req),
-  };
-  handler.exchange = pools.origin(upstream).request(request, handler);
+  const handler = new ForwardHandler(sink, upstream, log);
+  handler.exchange = pools.origin(upstream).request(outgoingRequest(request, headers, trustedHeadLines), handler);
 }
