@@ -10,6 +10,7 @@ const request = (overrides: Partial<OutgoingRequest>): OutgoingRequest => ({
   trustedHeadLines: '',
   body: null,
   bodyLength: undefined,
+  owner: {},
   ...overrides,
 });
 

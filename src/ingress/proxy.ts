@@ -12,11 +12,17 @@ export type ClientRequest = IncomingMessage | Http2ServerRequest;
 export type ClientResponse = ServerResponse | Http2ServerResponse;
 
 /** How a failure to reach the app is answered; these codes are stable and appear in logs. */
-export function upstreamFailureStatus(error: unknown): { status: 400 | 502 | 503 | 504; reason: string } {
+export function upstreamFailureStatus(error: unknown): { status: 400 | 408 | 502 | 503 | 504; reason: string } {
   const code = (error as { code?: string }).code ?? '';
   switch (code) {
     case 'CERTGATE_BAD_REQUEST':
       return { status: 400, reason: 'bad_request' };
+    case 'CERTGATE_REQUEST_BODY_TIMEOUT':
+      return { status: 408, reason: 'request_body_timeout' };
+    case 'CERTGATE_QUEUE_FULL':
+      return { status: 503, reason: 'queue_full' };
+    case 'CERTGATE_QUEUE_TIMEOUT':
+      return { status: 503, reason: 'queue_timeout' };
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
@@ -144,6 +150,11 @@ class ForwardHandler implements ExchangeHandler {
       sendPlain(res, 400, `the request cannot be forwarded (${error.message})`);
       return;
     }
+    if (failure.status === 408) {
+      // The rest of the body is not read: the connection cannot carry another request.
+      sendPlain(res, 408, `${error.message} (${failure.reason})`, true);
+      return;
+    }
     sendPlain(res, failure.status, `${failure.status === 504 ? 'the app did not answer in time' : 'the app is unavailable'} (${failure.reason})`);
   }
 }
@@ -172,6 +183,8 @@ export function proxyRequest(
     trustedHeadLines,
     body,
     bodyLength: body === null ? undefined : declaredBodyLength(req),
+    // The unit of fair share in the app's pool: the client's connection (HTTP/2: its session).
+    owner: 'stream' in req ? (req.stream.session ?? req.stream) : req.socket,
   };
   handler.exchange = pools.origin(upstream).request(request, handler);
 }
