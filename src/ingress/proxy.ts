@@ -1,7 +1,7 @@
 // Forwarding one admitted request to its app and streaming the answer back, for HTTP/1.1 and
 // HTTP/2 clients alike (through Node's HTTP/2 compatibility API, which mirrors node:http).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Logger } from 'pino';
 import type { Exchange, ExchangeHandler, OutgoingRequest } from './http1-client.ts';
 import { clientResponseRawHeaders } from './headers.ts';
@@ -153,6 +153,8 @@ class ForwardHandler implements ExchangeHandler {
     if (failure.status === 408) {
       // The rest of the body is not read: the connection cannot carry another request.
       sendPlain(res, 408, `${error.message} (${failure.reason})`, true);
+      // HTTP/2: the stream would stay open for the rest of the body; reset it once the answer is out.
+      if ('stream' in res) res.stream.close(http2.constants.NGHTTP2_NO_ERROR);
       return;
     }
     sendPlain(res, failure.status, `${failure.status === 504 ? 'the app did not answer in time' : 'the app is unavailable'} (${failure.reason})`);

@@ -67,8 +67,11 @@ export function h2Request(
     stream.setEncoding('utf8');
     stream.on('response', (headers) => (status = Number(headers[':status'])));
     stream.on('data', (chunk: string) => (body += chunk));
-    // A reset stream answers status 0 (or the status it had): the caller judges.
-    stream.on('close', () => resolve({ status, body, ms: performance.now() - started }));
+    // The answer is complete at its end, even if the request is still open (an early answer); a
+    // reset stream answers status 0 (or the status it had): the caller judges.
+    const done = () => resolve({ status, body, ms: performance.now() - started });
+    stream.on('end', done);
+    stream.on('close', done);
     stream.on('error', () => {});
   });
   return { stream, answer };
