@@ -54,6 +54,12 @@ export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({
 
 /** What a pool is built with: the per-app options, with the per-client share worked out. */
 export function originPoolOptions(options: UpstreamOptions): OriginPoolOptions {
+  // A zero or negative bound would refuse or expire everything: a configuration error, said at start.
+  for (const [name, value] of Object.entries(options)) {
+    if (value !== undefined && (typeof value !== 'number' || !(value >= (name === 'requestBodyMinBytesPerSecond' ? 0 : 1)))) {
+      throw new RangeError(`upstream option ${name} must be a positive number (got ${String(value)})`);
+    }
+  }
   return Object.freeze({
     responseTimeoutMs: options.responseTimeoutMs,
     bodyTimeoutMs: options.bodyTimeoutMs,
