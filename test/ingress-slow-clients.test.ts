@@ -135,6 +135,26 @@ test('an HTTP/2 upload sending one byte a second gets 408', async () => {
   }
 });
 
+/** Fails if `answer` takes longer than `ms` (an old pool made such requests wait for minutes). */
+const within = (answer: Promise<Answer>, ms: number, what: string) =>
+  Promise.race([answer, sleep(ms).then((): Answer => assert.fail(`${what}: no answer within ${ms} ms`))]);
+
+test('one HTTP/2 connection opening many POST streams that send no body holds at most its share: others are served, during and after', async () => {
+  const attacker = h2Session(gw, host);
+  try {
+    const streams = Array.from({ length: 60 }, (_, i) => h2Request(attacker, `/flood${i}`, { method: 'POST', endStream: false }));
+    await sleep(300);
+    const during = await within(h1Request(gw, host, '/during'), 1_500, 'another client during the flood');
+    assert.equal(during.status, 200);
+    attacker.destroy();
+    await Promise.all(streams.map((s) => s.answer));
+    const afterwards = await within(h1Request(gw, host, '/after'), 500, 'a client after the flood');
+    assert.equal(afterwards.status, 200);
+  } finally {
+    attacker.destroy();
+  }
+});
+
 test(`trickled request headers on the HTTPS port get 408 and the connection is closed within headersTimeoutMs (${HEADERS_TIMEOUT_MS} ms)`, async () => {
   const socket = await tlsConnect(gw, host);
   const result = await trickle(socket, `GET / HTTP/1.1\r\nHost: ${host}\r\n`, 'X', 200, 8_000);

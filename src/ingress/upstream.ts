@@ -23,7 +23,7 @@ export interface UpstreamOptions {
   /**
    * How many of an app's connections one client connection (an HTTP/1.1 connection, an HTTP/2
    * session) may hold at once; its further requests wait. Default: max(8, maxConnectionsPerApp / 8),
-   * so one connection never takes an app from everyone else.
+   * at most half the app's connections, so one connection never takes an app from everyone else.
    */
   readonly maxConnectionsPerClient?: number;
   /** The whole request body must reach the app within this time; else 408 request_body_timeout. */
@@ -52,6 +52,11 @@ export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({
   requestBodyMinBytesPerSecond: 1_024,
 });
 
+/** max(8, 1/8 of the app's connections), but never more than half of them (256: 32; 8: 4; 1: 1). */
+function defaultClientShare(maxConnectionsPerApp: number): number {
+  return Math.max(1, Math.min(Math.max(8, Math.floor(maxConnectionsPerApp / 8)), Math.ceil(maxConnectionsPerApp / 2)));
+}
+
 /** What a pool is built with: the per-app options, with the per-client share worked out. */
 export function originPoolOptions(options: UpstreamOptions): OriginPoolOptions {
   // A zero or negative bound would refuse or expire everything: a configuration error, said at start.
@@ -69,7 +74,7 @@ export function originPoolOptions(options: UpstreamOptions): OriginPoolOptions {
     maxQueued: options.maxQueuedPerApp,
     maxQueuedPerClient: options.maxQueuedPerClient,
     queueTimeoutMs: options.queueTimeoutMs,
-    maxConnectionsPerClient: options.maxConnectionsPerClient ?? Math.max(8, Math.floor(options.maxConnectionsPerApp / 8)),
+    maxConnectionsPerClient: options.maxConnectionsPerClient ?? defaultClientShare(options.maxConnectionsPerApp),
     requestBodyTimeoutMs: options.requestBodyTimeoutMs,
     requestBodyIdleTimeoutMs: options.requestBodyIdleTimeoutMs,
     requestBodyMinBytesPerSecond: options.requestBodyMinBytesPerSecond,
