@@ -2,7 +2,9 @@
 // request at a time on each. Built for the proxy's hot path (docs/performance.md): the request head
 // is one string written once, the response is parsed by the strict parser in http1-response.ts and
 // handed over as header strings and body views, and nothing else is allocated per request. A
-// connection is reused only after a complete, well-framed exchange.
+// connection is reused only after a complete, well-framed exchange. Requests waiting for a
+// connection queue per client connection (a bounded share each, round-robin, a bounded queue with a
+// deadline), and request bodies run on the client's clock: see docs/ingress.md, Limits and abuse.
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { INVALID_FIELD_VALUE, TOKEN } from './http-syntax.ts';
