@@ -8,7 +8,7 @@ import type http from 'node:http';
 import type tls from 'node:tls';
 import { startEchoApp, type EchoApp } from './support/echo-app.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
-import { h1Request, h2Request, h2Session, sleep, waitUntil, type Answer } from './support/http-clients.ts';
+import { h1Request, h2Request, h2Session, sleep, tlsConnect, waitUntil, type Answer } from './support/http-clients.ts';
 
 const MAX_CONNECTIONS = 8;
 const PER_CLIENT = 2;
@@ -98,6 +98,24 @@ test('one HTTP/2 connection with many streams holds at most its share of the app
   } finally {
     session.close();
   }
+});
+
+test('one HTTP/1.1 connection pipelining many requests holds at most its share of the app', async () => {
+  const socket = await tlsConnect(gw, host);
+  try {
+    let request = '';
+    for (let i = 0; i < 20; i++) request += `GET /hold?who=pipe&i=${i} HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+    socket.write(request);
+    await waitUntil(() => heldBy('pipe') >= 1, 3_000, 'the pipelined requests reach the app');
+    await sleep(300);
+    assert.ok(heldBy('pipe') <= PER_CLIENT, `one connection holds ${heldBy('pipe')} app connections`);
+    const other = await h1Request(gw, host, '/fast');
+    assert.equal(other.status, 200);
+    assert.ok(other.ms < 1_000, `another client answered after ${Math.round(other.ms)} ms`);
+  } finally {
+    socket.destroy();
+  }
+  await waitUntil(() => heldBy('pipe') === 0, 2_000, 'the app connections are freed when the client leaves');
 });
 
 /** `count` HTTP/1.1 requests to /hold, each on a connection of its own (each its own client). */
