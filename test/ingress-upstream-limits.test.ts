@@ -77,12 +77,12 @@ test('one HTTP/2 connection with many streams holds at most its share of the app
     // Another client, HTTP/1.1 and HTTP/2, is served at once while the flood waits.
     const other = await h1Request(gw, host, '/fast');
     assert.equal(other.status, 200);
-    assert.ok(other.ms < 1_000, `another client answered after ${Math.round(other.ms)} ms`);
+    assert.ok(other.ms < 1_500, `another client answered after ${Math.round(other.ms)} ms`);
     const otherSession = h2Session(gw, host);
     try {
       const second = await h2Request(otherSession, '/fast').answer;
       assert.equal(second.status, 200);
-      assert.ok(second.ms < 1_000, `another HTTP/2 client answered after ${Math.round(second.ms)} ms`);
+      assert.ok(second.ms < 1_500, `another HTTP/2 client answered after ${Math.round(second.ms)} ms`);
     } finally {
       otherSession.close();
     }
@@ -111,7 +111,7 @@ test('one HTTP/1.1 connection pipelining many requests holds at most its share o
     assert.ok(heldBy('pipe') <= PER_CLIENT, `one connection holds ${heldBy('pipe')} app connections`);
     const other = await h1Request(gw, host, '/fast');
     assert.equal(other.status, 200);
-    assert.ok(other.ms < 1_000, `another client answered after ${Math.round(other.ms)} ms`);
+    assert.ok(other.ms < 1_500, `another client answered after ${Math.round(other.ms)} ms`);
   } finally {
     socket.destroy();
   }
@@ -134,7 +134,7 @@ test('the queue is bounded (503 queue_full at once) and has a deadline (503 queu
   const full = await h1Request(gw, host, '/hold?who=late');
   assert.equal(full.status, 503);
   assert.equal(reason(full), 'queue_full', full.body);
-  assert.ok(full.ms < 500, `refused after ${Math.round(full.ms)} ms`);
+  assert.ok(full.ms < 1_000, `refused after ${Math.round(full.ms)} ms`);
 
   const timedOut = await Promise.all(queued);
   for (const answer of timedOut) {
@@ -148,7 +148,7 @@ test('the queue is bounded (503 queue_full at once) and has a deadline (503 queu
   for (const answer of await Promise.all(inFlight)) assert.equal(answer.status, 200);
   const afterwards = await h1Request(gw, host, '/fast');
   assert.equal(afterwards.status, 200);
-  assert.ok(afterwards.ms < 500, `answered ${Math.round(afterwards.ms)} ms after the flood`);
+  assert.ok(afterwards.ms < 1_500, `answered ${Math.round(afterwards.ms)} ms after the flood`);
 });
 
 test('a request whose client left while it waited leaves the queue at once', async () => {
@@ -185,7 +185,7 @@ test('after a flood from many clients stops, the pool opens connections for the 
   const answers = await Promise.all(waiting);
   for (const answer of answers) {
     assert.equal(answer.status, 200);
-    assert.ok(answer.ms < 1_000, `served ${Math.round(answer.ms)} ms after it was sent`);
+    assert.ok(answer.ms < 2_000, `served ${Math.round(answer.ms)} ms after it was sent`);
   }
   assert.ok(appConnections - connectionsBefore <= 4, 'no more new connections than waiting requests');
 });
