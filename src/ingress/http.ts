@@ -50,9 +50,21 @@ function http1Options(timeouts: HttpTimeouts): http.ServerOptions {
   };
 }
 
+/**
+ * Node enforces headersTimeout (408, then close) with a checker it starts when the server begins
+ * listening; these servers never listen (connections are handed to them), so it is started here.
+ * Without it a client trickling header bytes (slowloris) keeps its connection until the idle sweep.
+ * It also bounds a connection that never sends a request, and `closeIdleConnections()` needs it.
+ * Stopped by `server.close()`.
+ */
+function startHeadersTimeout(server: http.Server): http.Server {
+  server.emit('listening');
+  return server;
+}
+
 /** Node servers that never listen themselves: the listener hands them connections after TLS. */
 export function createHttpServers(deps: HttpStageDeps, timeouts: HttpTimeouts, http2Limits: Http2Limits) {
-  const http1 = http.createServer(http1Options(timeouts));
+  const http1 = startHeadersTimeout(http.createServer(http1Options(timeouts)));
   http1.on('connection', (socket: Duplex) => deps.keepAlive.add(socket));
   http1.on('request', (req, res) => handleTlsRequest(deps, req, res));
   http1.on('upgrade', (req, socket, head) => handleUpgrade(deps, req, socket, head));
@@ -65,7 +77,7 @@ export function createHttpServers(deps: HttpStageDeps, timeouts: HttpTimeouts, h
 
 /** The plain-HTTP listener's server: redirects to HTTPS, or serves apps that allow insecure access. */
 export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeouts): http.Server {
-  const server = http.createServer(http1Options(timeouts));
+  const server = startHeadersTimeout(http.createServer(http1Options(timeouts)));
   server.on('connection', (socket: Duplex) => deps.keepAlive.add(socket));
   server.on('request', (req, res) => handlePlainRequest(deps, req, res));
   server.on('upgrade', (req, socket, head) => {

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { requestHead, type OutgoingRequest } from './http1-client.ts';
+import { OriginPool, requestHead, type ExchangeHandler, type OutgoingRequest } from './http1-client.ts';
+import { DEFAULT_UPSTREAM_OPTIONS, originPoolOptions } from './upstream.ts';
 
 const request = (overrides: Partial<OutgoingRequest>): OutgoingRequest => ({
   method: 'GET',
@@ -10,6 +13,7 @@ const request = (overrides: Partial<OutgoingRequest>): OutgoingRequest => ({
   trustedHeadLines: '',
   body: null,
   bodyLength: undefined,
+  owner: {},
   ...overrides,
 });
 
@@ -43,5 +47,45 @@ test('nothing can split the head: bad names, values, targets and methods are ref
   ];
   for (const overrides of refused) {
     assert.throws(() => requestHead(request(overrides)), (error: { code?: string }) => error.code === 'CERTGATE_BAD_REQUEST', JSON.stringify(overrides));
+  }
+});
+
+test('waiting requests are served round-robin across client connections, not in arrival order', async () => {
+  const arrived: string[] = [];
+  const pending: http.ServerResponse[] = [];
+  const server = http.createServer((req, res) => {
+    arrived.push(req.url ?? '');
+    pending.push(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const pool = new OriginPool('127.0.0.1', (server.address() as AddressInfo).port, {
+    ...originPoolOptions(DEFAULT_UPSTREAM_OPTIONS),
+    maxConnections: 1,
+    maxConnectionsPerClient: 1,
+  });
+  const ended: string[] = [];
+  const handler = (name: string): ExchangeHandler => ({
+    onHead: () => true,
+    onBody: () => true,
+    onEnd: () => ended.push(name),
+    onError: (error) => ended.push(`${name}: ${error.message}`),
+  });
+  try {
+    const flooding = {};
+    const other = {};
+    for (let i = 0; i < 4; i++) pool.request(request({ path: `/a${i}`, owner: flooding }), handler(`a${i}`));
+    pool.request(request({ path: '/b0', owner: other }), handler('b0'));
+    // The app answers one request at a time; the one connection goes to each client in turn.
+    while (ended.length < 5) {
+      const res = pending.shift();
+      if (res === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+      else res.end('ok');
+    }
+    assert.deepEqual(arrived, ['/a0', '/b0', '/a1', '/a2', '/a3']);
+    assert.deepEqual(ended, ['a0', 'b0', 'a1', 'a2', 'a3']);
+  } finally {
+    pool.close();
+    server.closeAllConnections();
+    server.close();
   }
 });

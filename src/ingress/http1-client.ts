@@ -2,7 +2,9 @@
 // request at a time on each. Built for the proxy's hot path (docs/performance.md): the request head
 // is one string written once, the response is parsed by the strict parser in http1-response.ts and
 // handed over as header strings and body views, and nothing else is allocated per request. A
-// connection is reused only after a complete, well-framed exchange.
+// connection is reused only after a complete, well-framed exchange. Requests waiting for a
+// connection queue per client connection (a bounded share each, round-robin, a bounded queue with a
+// deadline), and request bodies run on the client's clock: see docs/ingress.md, Limits and abuse.
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { INVALID_FIELD_VALUE, TOKEN } from './http-syntax.ts';
@@ -17,6 +19,23 @@ export interface OriginPoolOptions {
   readonly maxConnections: number;
   /** Idle connections are closed after this time (apps usually close theirs after 5–75 s). */
   readonly keepAliveTimeoutMs: number;
+  /** Requests waiting for a connection, all clients together (then: 503 queue_full). */
+  readonly maxQueued: number;
+  /** Requests of one client connection waiting for a connection (then: 503 queue_full). */
+  readonly maxQueuedPerClient: number;
+  /** How long a request may wait for a connection (then: 503 queue_timeout). */
+  readonly queueTimeoutMs: number;
+  /** Connections one client connection's requests may hold at once; its further requests wait. */
+  readonly maxConnectionsPerClient: number;
+  /** The whole request body must arrive within this time (then: 408 request_body_timeout). */
+  readonly requestBodyTimeoutMs: number;
+  /**
+   * The request body may pause this long between chunks, and after this long it must have averaged
+   * at least `requestBodyMinBytesPerSecond` (a slow upload holds an app connection; nginx's
+   * client_body_timeout, Kestrel's MinRequestBodyDataRate).
+   */
+  readonly requestBodyIdleTimeoutMs: number;
+  readonly requestBodyMinBytesPerSecond: number;
 }
 
 /** Errors of the exchange with the app; `code` is what upstreamFailureStatus maps to 502/503/504. */
@@ -52,26 +71,41 @@ export interface OutgoingRequest {
   readonly body: Readable | null;
   /** The body's Content-Length when the client gave one; otherwise the body is sent chunked. */
   readonly bodyLength: number | undefined;
+  /**
+   * The client connection the request came on (HTTP/1.1: its socket; HTTP/2: its session): the
+   * unit of fairness, which may hold at most `maxConnectionsPerClient` of the app's connections.
+   */
+  readonly owner: object;
 }
 
 /** One request's life: queued, then on a connection, then done. The handle lets the proxy stop it. */
 export class Exchange {
   readonly request: OutgoingRequest;
   readonly handler: ExchangeHandler;
+  readonly #pool: OriginPool;
   connection: UpstreamConnection | undefined;
+  /** While the exchange waits for a connection: its client's place in the pool's queue. */
+  waiting: Client | undefined;
+  /** performance.now() when it started waiting. */
+  queuedAt = 0;
   finished = false;
   /** Sent once already on a reused connection that the app had closed: not tried a third time. */
   retried = false;
 
-  constructor(request: OutgoingRequest, handler: ExchangeHandler) {
+  constructor(request: OutgoingRequest, handler: ExchangeHandler, pool: OriginPool) {
     this.request = request;
     this.handler = handler;
+    this.#pool = pool;
   }
 
-  /** The client went away: drop the request, and its connection if the answer was under way. */
+  /**
+   * The client went away: drop the request at once, whether it waits in the queue (it leaves it)
+   * or is on a connection (the connection is closed: the app saw part of an exchange).
+   */
   abort(): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.waiting !== undefined) this.#pool.dequeue(this);
     this.connection?.destroy();
   }
 
@@ -140,6 +174,18 @@ export class UpstreamConnection {
    * every request (Node's socket timers cost ~5% of a proxied request).
    */
   #deadline: number;
+  /** The client whose exchange holds the connection (the pool's fair-share count). */
+  client: Client | undefined;
+  /**
+   * The request body is on its way: the client's clock runs (requestBody* options), not the app's.
+   * Checked by the sweep too: a chunk only records when and how much arrived.
+   */
+  #uploading = false;
+  #uploadStart = 0;
+  #uploadLast = 0;
+  #uploadBytes = 0;
+  /** The app does not read the body (its socket is full) since then: the app's clock runs instead. */
+  #uploadBlockedSince: number | undefined;
 
   constructor(pool: OriginPool, host: string, port: number) {
     this.#pool = pool;
@@ -214,16 +260,51 @@ export class UpstreamConnection {
     }
     this.#parser.expect(exchange.request.method);
     this.socket.ref();
-    this.#deadline = performance.now() + this.#pool.options.responseTimeoutMs;
     this.socket.resume();
     const body = exchange.request.body;
+    const now = performance.now();
     if (body === null) {
+      this.#deadline = now + this.#pool.options.responseTimeoutMs;
       this.socket.write(head, 'latin1');
       this.#requestSent = true;
       return;
     }
+    // The app cannot be expected to answer before it has the body: its clock starts at the body's end.
+    this.#deadline = Infinity;
+    this.#uploading = true;
+    this.#uploadStart = now;
+    this.#uploadLast = now;
+    this.#uploadBytes = 0;
+    this.#uploadBlockedSince = undefined;
     this.socket.write(head, 'latin1');
     this.#streamBody(exchange, body);
+  }
+
+  /** Why the upload is too slow (requestBody* options), or undefined while it is fine. */
+  #uploadTooSlow(now: number): string | undefined {
+    const options = this.#pool.options;
+    const elapsed = now - this.#uploadStart;
+    if (elapsed > options.requestBodyTimeoutMs) return `the request body took longer than ${options.requestBodyTimeoutMs} ms`;
+    if (now - this.#uploadLast > options.requestBodyIdleTimeoutMs) return `the request body paused for more than ${options.requestBodyIdleTimeoutMs} ms`;
+    if (elapsed > options.requestBodyIdleTimeoutMs && this.#uploadBytes * 1_000 < options.requestBodyMinBytesPerSecond * elapsed) {
+      return `the request body arrived slower than ${options.requestBodyMinBytesPerSecond} bytes/s`;
+    }
+    return undefined;
+  }
+
+  /** The app's socket is full: the time until it drains is the app's, not the client's. */
+  #uploadBlocked(): void {
+    this.#uploadBlockedSince = performance.now();
+    if (!this.#parser.receivedAny) this.#deadline = this.#uploadBlockedSince + this.#pool.options.responseTimeoutMs;
+  }
+
+  #uploadUnblocked(): void {
+    if (this.#uploadBlockedSince === undefined) return;
+    const now = performance.now();
+    this.#uploadStart += now - this.#uploadBlockedSince;
+    this.#uploadLast = now;
+    this.#uploadBlockedSince = undefined;
+    if (!this.#parser.receivedAny) this.#deadline = Infinity;
   }
 
   #streamBody(exchange: Exchange, body: Readable): void {
@@ -235,8 +316,9 @@ export class UpstreamConnection {
       // An empty chunk would read as the chunked body's end.
       if (this.#exchange !== exchange || exchange.finished || chunk.length === 0) return;
       sent += chunk.length;
-      // The app cannot answer before it has the body: a slow upload does not run its clock.
-      this.#deadline = performance.now() + this.#pool.options.responseTimeoutMs;
+      // The sweep judges the upload's pace from these two (no timer per chunk).
+      this.#uploadBytes = sent;
+      this.#uploadLast = performance.now();
       if (!chunked && sent > expected) {
         this.#abandon(exchange, new UpstreamError('CERTGATE_BAD_REQUEST', 'the request body is longer than its Content-Length'));
         return;
@@ -244,7 +326,11 @@ export class UpstreamConnection {
       const ok = chunked ? (socket.write(`${chunk.length.toString(16)}\r\n`), socket.write(chunk), socket.write('\r\n')) : socket.write(chunk);
       if (!ok) {
         body.pause();
-        socket.once('drain', () => body.resume());
+        this.#uploadBlocked();
+        socket.once('drain', () => {
+          this.#uploadUnblocked();
+          body.resume();
+        });
       }
     };
     const onEnd = () => {
@@ -256,6 +342,9 @@ export class UpstreamConnection {
       }
       if (chunked) socket.write(CHUNKED_END);
       this.#requestSent = true;
+      this.#uploading = false;
+      // Now the app has the whole request: its clock starts (unless it has answered already).
+      if (!this.#parser.receivedAny) this.#deadline = performance.now() + this.#pool.options.responseTimeoutMs;
       // The app answered before the body was complete (an early 413, say): the exchange is over.
       if (this.#parser.complete) this.#afterResponse();
     };
@@ -330,7 +419,17 @@ export class UpstreamConnection {
 
   /** Called by the pool's sweep: the connection's current deadline (connect, answer, body, idle) passed. */
   expireIf(now: number): void {
-    if (now > this.#deadline && !this.#destroyed) this.#onTimeout();
+    if (this.#destroyed) return;
+    if (now > this.#deadline) {
+      this.#onTimeout();
+      return;
+    }
+    if (!this.#uploading || this.#uploadBlockedSince !== undefined) return;
+    const slow = this.#uploadTooSlow(now);
+    const exchange = this.#exchange;
+    if (slow === undefined || exchange === undefined) return;
+    // The app saw part of a body: the connection cannot carry another request.
+    this.#abandon(exchange, new UpstreamError('CERTGATE_REQUEST_BODY_TIMEOUT', slow));
   }
 
   #onTimeout(): void {
@@ -386,9 +485,23 @@ export class UpstreamConnection {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.#uploading = false;
     this.socket.destroy();
     this.#pool.forget(this);
   }
+}
+
+/**
+ * One client connection's standing in a pool: the connections its exchanges hold and the exchanges
+ * it has waiting. The queue is one FIFO per client, served round-robin across clients, so one
+ * connection flooding the app (pipelining, thousands of HTTP/2 streams) waits behind its own
+ * requests only.
+ */
+export interface Client {
+  active: number;
+  readonly queue: Exchange[];
+  /** In the pool's round-robin ring (it has exchanges waiting). */
+  ringed: boolean;
 }
 
 /** The connections to one app origin, and the requests waiting for one. */
@@ -400,9 +513,20 @@ export class OriginPool {
   /** Most recently used last: reusing the warmest connection lets the others time out. */
   readonly #idle: UpstreamConnection[] = [];
   readonly #connecting = new Set<UpstreamConnection>();
-  readonly #queue: Exchange[] = [];
+  /** Per client connection; a weak key, so a client that is gone leaves nothing behind. */
+  readonly #clients = new WeakMap<object, Client>();
+  /** Clients with exchanges waiting, served in turn from `#cursor`. */
+  readonly #ring: Client[] = [];
+  #cursor = 0;
+  /** Exchanges waiting, all clients together. */
+  #queued = 0;
+  /**
+   * Waiting exchanges that could start now (their client is under its share): connections are
+   * opened for these, never for a client that already holds its share.
+   */
+  #ready = 0;
   #closed = false;
-  /** Runs while the pool has connections: expires those whose deadline passed. */
+  /** Runs while the pool has connections or waiting exchanges: expires what is overdue. */
   #sweeper: NodeJS.Timeout | undefined;
   /** A quarter of the shortest timeout (at most 250 ms): a deadline is noticed within that. */
   readonly #sweepMs: number;
@@ -411,54 +535,174 @@ export class OriginPool {
     this.#host = host;
     this.#port = port;
     this.options = options;
-    const shortest = Math.min(options.connectTimeoutMs, options.responseTimeoutMs, options.bodyTimeoutMs, options.keepAliveTimeoutMs);
+    const shortest = Math.min(
+      options.connectTimeoutMs,
+      options.responseTimeoutMs,
+      options.bodyTimeoutMs,
+      options.keepAliveTimeoutMs,
+      options.queueTimeoutMs,
+      options.requestBodyIdleTimeoutMs,
+    );
     this.#sweepMs = Math.max(10, Math.min(250, Math.floor(shortest / 4)));
   }
 
   #sweep(): void {
     const now = performance.now();
     for (const connection of this.#all) connection.expireIf(now);
-    if (this.#all.size === 0) {
+    this.#expireQueued(now);
+    if (this.#all.size === 0 && this.#queued === 0) {
       clearInterval(this.#sweeper);
       this.#sweeper = undefined;
     }
+  }
+
+  #startSweeper(): void {
+    // Never keeps the process alive by itself: busy sockets do, idle ones must not.
+    this.#sweeper ??= setInterval(() => this.#sweep(), this.#sweepMs).unref();
   }
 
   get connectionCount(): number {
     return this.#all.size;
   }
 
+  /** Exchanges waiting for a connection. */
+  get queuedCount(): number {
+    return this.#queued;
+  }
+
   request(request: OutgoingRequest, handler: ExchangeHandler): Exchange {
-    const exchange = new Exchange(request, handler);
-    this.#dispatch(exchange, false);
+    const exchange = new Exchange(request, handler, this);
+    if (this.#closed) {
+      exchange.fail(new UpstreamError('CERTGATE_POOL_CLOSED', 'the app is no longer served'));
+      return exchange;
+    }
+    let client = this.#clients.get(request.owner);
+    if (client === undefined) {
+      client = { active: 0, queue: [], ringed: false };
+      this.#clients.set(request.owner, client);
+    }
+    // An idle connection means nobody under their share is waiting: start at once.
+    if (client.active < this.options.maxConnectionsPerClient) {
+      const connection = this.#idle.pop();
+      if (connection !== undefined) {
+        this.#assign(client, connection, exchange);
+        return exchange;
+      }
+    }
+    if (this.#queued >= this.options.maxQueued || client.queue.length >= this.options.maxQueuedPerClient) {
+      exchange.fail(new UpstreamError('CERTGATE_QUEUE_FULL', `${this.#queued} requests are already waiting for the app`));
+      return exchange;
+    }
+    this.#enqueue(client, exchange, false);
     return exchange;
   }
 
-  #dispatch(exchange: Exchange, fresh: boolean): void {
-    if (this.#closed) {
-      exchange.fail(new UpstreamError('CERTGATE_POOL_CLOSED', 'the app is no longer served'));
-      return;
+  #readyOf(client: Client): number {
+    return Math.min(client.queue.length, Math.max(0, this.options.maxConnectionsPerClient - client.active));
+  }
+
+  #enqueue(client: Client, exchange: Exchange, first: boolean): void {
+    this.#ready -= this.#readyOf(client);
+    if (first) client.queue.unshift(exchange);
+    else client.queue.push(exchange);
+    this.#ready += this.#readyOf(client);
+    this.#queued++;
+    exchange.waiting = client;
+    exchange.queuedAt = performance.now();
+    if (!client.ringed) {
+      client.ringed = true;
+      this.#ring.push(client);
     }
-    if (!fresh) {
-      const connection = this.#idle.pop();
-      if (connection !== undefined) {
-        connection.start(exchange);
-        return;
-      }
-    }
-    this.#queue.push(exchange);
-    // One new connection per waiting request beyond those already being opened, up to the limit.
-    if (this.#all.size < this.options.maxConnections && this.#connecting.size < this.#queue.length) {
+    this.#startSweeper();
+    this.#grow();
+  }
+
+  /** Opens connections for the waiting exchanges that could start, up to the app's limit. */
+  #grow(): void {
+    while (!this.#closed && this.#all.size < this.options.maxConnections && this.#connecting.size < this.#ready) {
       const connection = new UpstreamConnection(this, this.#host, this.#port);
       this.#all.add(connection);
-      // Never keeps the process alive by itself: busy sockets do, idle ones must not.
-      this.#sweeper ??= setInterval(() => this.#sweep(), this.#sweepMs).unref();
       this.#connecting.add(connection);
+      this.#startSweeper();
+    }
+  }
+
+  /** Takes an exchange out of the queue (it starts, expires, fails, or its client left). */
+  dequeue(exchange: Exchange): void {
+    const client = exchange.waiting;
+    if (client === undefined) return;
+    exchange.waiting = undefined;
+    const index = client.queue.indexOf(exchange);
+    if (index === -1) return;
+    this.#ready -= this.#readyOf(client);
+    client.queue.splice(index, 1);
+    this.#ready += this.#readyOf(client);
+    this.#queued--;
+    if (client.queue.length === 0) this.#unring(client);
+  }
+
+  #unring(client: Client): void {
+    client.ringed = false;
+    const index = this.#ring.indexOf(client);
+    if (index === -1) return;
+    this.#ring.splice(index, 1);
+    if (index < this.#cursor) this.#cursor--;
+  }
+
+  /** The next exchange to start: the oldest of the next client in turn that is under its share. */
+  #next(): { client: Client; exchange: Exchange } | undefined {
+    const ring = this.#ring;
+    for (let tries = ring.length; tries > 0; tries--) {
+      if (this.#cursor >= ring.length) this.#cursor = 0;
+      const client = ring[this.#cursor]!;
+      this.#cursor++;
+      if (client.active >= this.options.maxConnectionsPerClient) continue;
+      const exchange = client.queue[0]!;
+      this.dequeue(exchange);
+      return { client, exchange };
+    }
+    return undefined;
+  }
+
+  #assign(client: Client, connection: UpstreamConnection, exchange: Exchange): void {
+    this.#ready -= this.#readyOf(client);
+    client.active++;
+    this.#ready += this.#readyOf(client);
+    connection.client = client;
+    connection.start(exchange);
+  }
+
+  /** The connection's exchange is over: its client holds one connection less. */
+  #unassign(connection: UpstreamConnection): void {
+    const client = connection.client;
+    if (client === undefined) return;
+    connection.client = undefined;
+    this.#ready -= this.#readyOf(client);
+    client.active--;
+    this.#ready += this.#readyOf(client);
+  }
+
+  #expireQueued(now: number): void {
+    const limit = now - this.options.queueTimeoutMs;
+    for (let i = this.#ring.length - 1; i >= 0; i--) {
+      const client = this.#ring[i];
+      // Each client's queue is oldest first: only its head can be overdue before the rest.
+      while (client !== undefined && client.queue.length > 0 && client.queue[0]!.queuedAt < limit) {
+        const exchange = client.queue[0]!;
+        this.dequeue(exchange);
+        exchange.fail(new UpstreamError('CERTGATE_QUEUE_TIMEOUT', `no connection to the app within ${this.options.queueTimeoutMs} ms`));
+      }
     }
   }
 
   retry(exchange: Exchange): void {
-    this.#dispatch(exchange, true);
+    const client = this.#clients.get(exchange.request.owner);
+    if (this.#closed || client === undefined) {
+      exchange.fail(new UpstreamError('CERTGATE_POOL_CLOSED', 'the app is no longer served'));
+      return;
+    }
+    // First in its client's line: it was already sent once. Never on an idle (maybe stale) connection.
+    this.#enqueue(client, exchange, true);
   }
 
   connected(connection: UpstreamConnection): void {
@@ -470,17 +714,22 @@ export class OriginPool {
     this.#connecting.delete(connection);
     // The app is not reachable: the requests waiting for this connection learn it now (a queue
     // longer than the connections being opened keeps its surplus for those).
-    const waiting = this.#queue.length - this.#connecting.size;
-    for (const exchange of this.#queue.splice(0, Math.max(1, waiting))) exchange.fail(error);
+    let failing = this.#connecting.size === 0 ? this.#queued : Math.max(1, this.#ready - this.#connecting.size);
+    while (failing-- > 0 && this.#ring.length > 0) {
+      if (this.#cursor >= this.#ring.length) this.#cursor = 0;
+      const exchange = this.#ring[this.#cursor]!.queue[0]!;
+      this.dequeue(exchange);
+      exchange.fail(error);
+    }
   }
 
-  /** A connected connection is free: give it the oldest waiting request, or keep it idle. */
+  /** A connected connection is free: give it the next waiting request in turn, or keep it idle. */
   release(connection: UpstreamConnection): void {
     if (!connection.idle) return;
-    while (this.#queue.length > 0) {
-      const exchange = this.#queue.shift()!;
-      if (exchange.finished) continue;
-      connection.start(exchange);
+    this.#unassign(connection);
+    const next = this.#next();
+    if (next !== undefined) {
+      this.#assign(next.client, connection, next.exchange);
       return;
     }
     if (this.#closed) {
@@ -494,15 +743,23 @@ export class OriginPool {
 
   forget(connection: UpstreamConnection): void {
     this.#all.delete(connection);
-    this.#connecting.delete(connection);
+    const wasConnecting = this.#connecting.delete(connection);
     const index = this.#idle.indexOf(connection);
     if (index !== -1) this.#idle.splice(index, 1);
+    this.#unassign(connection);
+    // A connection in use closed (finished, aborted, expired): its place goes to waiting work at
+    // once. One that failed to connect does not: connectFailed tells the waiting requests.
+    if (!wasConnecting) this.#grow();
   }
 
   /** Stops taking requests; idle connections close now, busy ones after their exchange. */
   close(): void {
     this.#closed = true;
-    for (const exchange of this.#queue.splice(0)) exchange.fail(new UpstreamError('CERTGATE_POOL_CLOSED', 'the app is no longer served'));
+    while (this.#ring.length > 0) {
+      const exchange = this.#ring[0]!.queue[0]!;
+      this.dequeue(exchange);
+      exchange.fail(new UpstreamError('CERTGATE_POOL_CLOSED', 'the app is no longer served'));
+    }
     for (const connection of [...this.#idle]) connection.destroy();
     if (this.#all.size === 0) {
       clearInterval(this.#sweeper);

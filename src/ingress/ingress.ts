@@ -186,6 +186,9 @@ export class Ingress {
     }
     for (const socket of this.#sockets) socket.destroy();
     await stopped;
+    // Stops Node's headersTimeout checkers (http.ts startHeadersTimeout).
+    this.#http.http1.close();
+    this.#plainHttp?.close();
     this.#keepAlive.close();
     await this.#pools.close();
   }

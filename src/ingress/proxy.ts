@@ -10,11 +10,17 @@ import type { Upstream } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
 
 /** How a failure to reach the app is answered; these codes are stable and appear in logs. */
-export function upstreamFailureStatus(error: unknown): { status: 400 | 502 | 503 | 504; reason: string } {
+export function upstreamFailureStatus(error: unknown): { status: 400 | 408 | 502 | 503 | 504; reason: string } {
   const code = (error as { code?: string }).code ?? '';
   switch (code) {
     case 'CERTGATE_BAD_REQUEST':
       return { status: 400, reason: 'bad_request' };
+    case 'CERTGATE_REQUEST_BODY_TIMEOUT':
+      return { status: 408, reason: 'request_body_timeout' };
+    case 'CERTGATE_QUEUE_FULL':
+      return { status: 503, reason: 'queue_full' };
+    case 'CERTGATE_QUEUE_TIMEOUT':
+      return { status: 503, reason: 'queue_timeout' };
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
@@ -119,6 +125,10 @@ class ForwardHandler implements ExchangeHandler {
       sink.plain(400, `the request cannot be forwarded (${error.message})`);
       return;
     }
+    if (failure.status === 408) {
+      sink.plainBeforeBody(408, `${error.message} (${failure.reason})`);
+      return;
+    }
     sink.plain(failure.status, `${failure.status === 504 ? 'the app did not answer in time' : 'the app is unavailable'} (${failure.reason})`);
   }
 }
@@ -153,6 +163,8 @@ function outgoingRequest(request: ClientRequestLine, headers: string[], trustedH
     trustedHeadLines,
     body,
     bodyLength: body === null ? undefined : declaredBodyLength(request.contentLength),
+    // The unit of fair share in the app's pool: the client's connection (HTTP/2: its session).
+    owner: request.clientConnection,
   };
 }
 

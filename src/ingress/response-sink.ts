@@ -2,7 +2,9 @@
 // HTTP/2 stream through Node's core API (no Http2ServerResponse compatibility objects). The proxy
 // writes to this interface only.
 import type { ServerResponse } from 'node:http';
-import type http2 from 'node:http2';
+import http2 from 'node:http2';
+
+const { NGHTTP2_NO_ERROR } = http2.constants;
 
 export interface ResponseSink {
   /** The response head went out: a failure can no longer be answered with a status. */
@@ -17,6 +19,11 @@ export interface ResponseSink {
   abort(error: Error): void;
   /** A short plain-text answer from the ingress; `close`: the client must reconnect (Connection: close, or GOAWAY). */
   plain(status: number, message: string, close?: boolean): void;
+  /**
+   * A short answer while the request body is still unread (408 for a slow upload): HTTP/1.1 closes
+   * the connection, HTTP/2 resets only this stream once the answer is out.
+   */
+  plainBeforeBody(status: number, message: string): void;
   /** Called once when the client goes away before the response is complete. */
   onAbandoned(callback: () => void): void;
 }
@@ -74,6 +81,11 @@ export class Http1Sink implements ResponseSink {
 
   plain(status: number, message: string, close = false): void {
     sendPlain(this.#res, status, message, close);
+  }
+
+  plainBeforeBody(status: number, message: string): void {
+    // The rest of the body is not read: the connection cannot carry another request.
+    sendPlain(this.#res, status, message, true);
   }
 
   onAbandoned(callback: () => void): void {
@@ -158,6 +170,12 @@ export class Http2Sink implements ResponseSink {
     stream.end(body);
     // HTTP/2 has no Connection header: GOAWAY, and the client opens a new connection.
     if (close) stream.session?.close();
+  }
+
+  plainBeforeBody(status: number, message: string): void {
+    this.plain(status, message);
+    // The stream would stay open for the rest of the body: reset it once the answer is out.
+    if (!this.stream.destroyed) this.stream.close(NGHTTP2_NO_ERROR);
   }
 
   onAbandoned(callback: () => void): void {

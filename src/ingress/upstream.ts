@@ -2,7 +2,7 @@
 // (http1-client.ts), reused by every client connection; WebSocket upgrades go through an undici
 // pool, made only for origins that see one.
 import { Pool } from 'undici';
-import { OriginPool } from './http1-client.ts';
+import { OriginPool, type OriginPoolOptions } from './http1-client.ts';
 import type { Upstream } from './snapshot.ts';
 
 export interface UpstreamOptions {
@@ -14,6 +14,26 @@ export interface UpstreamOptions {
   readonly maxConnectionsPerApp: number;
   /** Idle connections to an app are closed after this time. */
   readonly keepAliveTimeoutMs: number;
+  /** Requests waiting for a connection to one app, all clients together; beyond: 503 queue_full. */
+  readonly maxQueuedPerApp: number;
+  /** Requests of one client connection waiting for a connection to one app; beyond: 503 queue_full. */
+  readonly maxQueuedPerClient: number;
+  /** How long a request may wait for a connection to its app; then 503 queue_timeout. */
+  readonly queueTimeoutMs: number;
+  /**
+   * How many of an app's connections one client connection (an HTTP/1.1 connection, an HTTP/2
+   * session) may hold at once; its further requests wait. Default: max(8, maxConnectionsPerApp / 8),
+   * at most half the app's connections, so one connection never takes an app from everyone else.
+   */
+  readonly maxConnectionsPerClient?: number;
+  /** The whole request body must reach the app within this time; else 408 request_body_timeout. */
+  readonly requestBodyTimeoutMs: number;
+  /**
+   * A request body may pause at most this long, and from then on must average at least
+   * `requestBodyMinBytesPerSecond` since it began (slow uploads hold app connections); else 408.
+   */
+  readonly requestBodyIdleTimeoutMs: number;
+  readonly requestBodyMinBytesPerSecond: number;
 }
 
 export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({
@@ -22,27 +42,60 @@ export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({
   connectTimeoutMs: 5_000,
   maxConnectionsPerApp: 256,
   keepAliveTimeoutMs: 30_000,
+  maxQueuedPerApp: 1_024,
+  // Above the usual HTTP/2 limit of 100 concurrent streams: a browser's burst waits, a flood is cut.
+  maxQueuedPerClient: 128,
+  queueTimeoutMs: 10_000,
+  requestBodyTimeoutMs: 300_000,
+  requestBodyIdleTimeoutMs: 10_000,
+  // Kestrel's MinRequestBodyDataRate is 240 bytes/s; 1 KiB/s is still a 2G link's pace.
+  requestBodyMinBytesPerSecond: 1_024,
 });
+
+/** max(8, 1/8 of the app's connections), but never more than half of them (256: 32; 8: 4; 1: 1). */
+function defaultClientShare(maxConnectionsPerApp: number): number {
+  return Math.max(1, Math.min(Math.max(8, Math.floor(maxConnectionsPerApp / 8)), Math.ceil(maxConnectionsPerApp / 2)));
+}
+
+/** What a pool is built with: the per-app options, with the per-client share worked out. */
+export function originPoolOptions(options: UpstreamOptions): OriginPoolOptions {
+  // A zero or negative bound would refuse or expire everything: a configuration error, said at start.
+  for (const [name, value] of Object.entries(options)) {
+    if (value !== undefined && (typeof value !== 'number' || !(value >= (name === 'requestBodyMinBytesPerSecond' ? 0 : 1)))) {
+      throw new RangeError(`upstream option ${name} must be a positive number (got ${String(value)})`);
+    }
+  }
+  return Object.freeze({
+    responseTimeoutMs: options.responseTimeoutMs,
+    bodyTimeoutMs: options.bodyTimeoutMs,
+    connectTimeoutMs: options.connectTimeoutMs,
+    maxConnections: options.maxConnectionsPerApp,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs,
+    maxQueued: options.maxQueuedPerApp,
+    maxQueuedPerClient: options.maxQueuedPerClient,
+    queueTimeoutMs: options.queueTimeoutMs,
+    maxConnectionsPerClient: options.maxConnectionsPerClient ?? defaultClientShare(options.maxConnectionsPerApp),
+    requestBodyTimeoutMs: options.requestBodyTimeoutMs,
+    requestBodyIdleTimeoutMs: options.requestBodyIdleTimeoutMs,
+    requestBodyMinBytesPerSecond: options.requestBodyMinBytesPerSecond,
+  });
+}
 
 export class UpstreamPools {
   readonly #origins = new Map<string, OriginPool>();
   readonly #upgrades = new Map<string, Pool>();
   readonly #options: UpstreamOptions;
+  readonly #poolOptions: OriginPoolOptions;
 
   constructor(options: UpstreamOptions) {
     this.#options = options;
+    this.#poolOptions = originPoolOptions(options);
   }
 
   origin(upstream: Upstream): OriginPool {
     let pool = this.#origins.get(upstream.origin);
     if (!pool) {
-      pool = new OriginPool(upstream.host, upstream.port, {
-        responseTimeoutMs: this.#options.responseTimeoutMs,
-        bodyTimeoutMs: this.#options.bodyTimeoutMs,
-        connectTimeoutMs: this.#options.connectTimeoutMs,
-        maxConnections: this.#options.maxConnectionsPerApp,
-        keepAliveTimeoutMs: this.#options.keepAliveTimeoutMs,
-      });
+      pool = new OriginPool(upstream.host, upstream.port, this.#poolOptions);
       this.#origins.set(upstream.origin, pool);
     }
     return pool;
