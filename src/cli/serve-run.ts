@@ -20,7 +20,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const log = createLogger(options.logLevel);
   log.debug({ openSslConfig: openSsl === 'certgate' ? OPENSSL_CONFIG_PATH : openSsl }, 'OpenSSL configuration');
   const dataDir = resolve(options.dataDir);
-  const ingress = { bindAddress: options.bind, httpsPort: options.httpsPort, httpPort: options.httpPort };
+  const ingress = { bindAddress: options.bind, httpsPort: options.httpsPort, httpPort: options.httpPort, tlsCiphers: options.tlsCiphers };
   if (cluster.isWorker) {
     await runWorker({ dataDir, ingress }, log);
     return;

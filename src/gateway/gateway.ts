@@ -69,7 +69,7 @@ export class Gateway {
     const store = options.store ?? new SqliteStore(join(options.dataDir, 'certgate.db'));
     try {
       const ca = await loadOrCreateLocalCa(options.dataDir);
-      const cache = new TlsPolicyCache(options.ticketKeySeed);
+      const cache = new TlsPolicyCache(options.ticketKeySeed, options.ingress.tlsCiphers);
       const certificates = new ServerCertificates(options.dataDir, ca, { issue: options.issueServerCertificates ?? true });
       const revision = store.revision();
       const input = await gatherSnapshotInput(store, certificates, revision);

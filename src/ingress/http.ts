@@ -13,7 +13,8 @@ import { upstreamRequestHeaders } from './headers.ts';
 import { proxyRequest, sendPlain, type ClientRequest, type ClientResponse } from './proxy.ts';
 import type { CompiledApp, RouteSnapshot } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
-import { proxyUpgrade, rejectUpgrade } from './websocket.ts';
+import { originFormTarget } from './request-target.ts';
+import { isWebSocketUpgrade, proxyUpgrade, rejectUpgrade } from './websocket.ts';
 import { hostFromAuthority } from '../model/hostnames.ts';
 
 export interface HttpTimeouts {
@@ -44,6 +45,8 @@ function http1Options(timeouts: HttpTimeouts): http.ServerOptions {
     keepAliveTimeout: 0,
     // Node checks headersTimeout on this interval (default 30 s): check often enough to honour it.
     connectionsCheckingInterval: Math.min(1_000, timeouts.headersTimeoutMs),
+    // Only WebSocket becomes a tunnel; any other Upgrade is served as a plain request (websocket.ts).
+    shouldUpgradeCallback: isWebSocketUpgrade,
   };
 }
 
@@ -86,6 +89,7 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
       rejectUpgrade(socket, route ? 400 : 404, route ? 'use https' : `no app is served at ${host ?? '(no host)'}`);
       return;
     }
+    if (!toOriginForm(req, socket, route.hostname)) return;
     forwardUpgrade(deps, req, socket, head, route.app, plainConnection(req.socket), route.hostname);
   });
   server.on('clientError', (error, socket) => onClientError(deps.log, error, socket));
@@ -110,7 +114,25 @@ function handleTlsRequest(deps: HttpStageDeps, req: ClientRequest, res: ClientRe
     if (admission.closeConnection && 'stream' in req) req.stream.session?.close();
     return;
   }
+  if (!toOriginForm(req, res, admission.host)) return;
   forward(deps, req, res, admission.app, connection, authority ?? admission.host);
+}
+
+/**
+ * Rewrites an absolute-form target into origin form when it names the admitted host; otherwise
+ * answers 400 or 421 (request-target.ts). Returns whether the request may go on.
+ */
+function toOriginForm(req: ClientRequest | http.IncomingMessage, res: ClientResponse | Duplex, host: string): boolean {
+  const url = req.url ?? '/';
+  if (url.charCodeAt(0) === 47 /* '/' */) return true;
+  const target = originFormTarget(req.method ?? 'GET', url, host);
+  if (target.ok) {
+    req.url = target.path;
+    return true;
+  }
+  if ('writeHead' in res) sendPlain(res, target.status, target.message);
+  else rejectUpgrade(res, target.status, target.message);
+  return false;
 }
 
 /**
@@ -136,6 +158,7 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
     sendPlain(res, host === undefined ? 400 : 404, host === undefined ? 'the request has no valid Host' : `no app is served at ${host}`);
     return;
   }
+  if (!toOriginForm(req, res, host)) return;
   if (!route.app.allowInsecure) {
     // allowInsecure false (the default): plain HTTP only ever redirects, it never reaches the app.
     const port = deps.httpsPort();
@@ -160,6 +183,8 @@ function forward(
     sendPlain(res, 503, `${app.name} has no targetPort (app_unavailable)`);
     return;
   }
+  // RFC 6797 7.2: HSTS only over a secure transport. The app's own header, if any, replaces it.
+  if (app.hsts !== undefined && connection.proto === 'https') res.setHeader('strict-transport-security', app.hsts);
   const headers = upstreamRequestHeaders(req.rawHeaders, {
     clientAddress: connection.clientAddress,
     proto: connection.proto,
@@ -167,6 +192,7 @@ function forward(
     requestId: randomUUID(),
     // Written by the upstream client as a line of its own (below), unchecked: it is certgate's.
     clientCertificate: undefined,
+    stripHeaders: app.stripHeaders,
   });
   const certificate = app.mode === 'ignore' ? undefined : connection.clientCertificate;
   const trustedHeadLines = certificate === undefined ? '' : `x-forwarded-client-cert: ${certificate}\r\n`;
@@ -185,6 +211,7 @@ function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: D
     rejectUpgrade(socket, admission.status, admission.message);
     return;
   }
+  if (!toOriginForm(req, socket, admission.host)) return;
   forwardUpgrade(deps, req, socket, head, admission.app, connection, admission.host);
 }
 
@@ -208,6 +235,7 @@ function forwardUpgrade(
     host: req.headers.host ?? host,
     requestId: randomUUID(),
     clientCertificate: app.mode === 'ignore' ? undefined : connection.clientCertificate,
+    stripHeaders: app.stripHeaders,
   });
   proxyUpgrade(req, socket, head, app.upstream, headers, protocol, deps.pools, deps.log);
 }

@@ -6,7 +6,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http.ts';
 import { KeepAliveSweeper } from './keep-alive.ts';
-import type { RouteSnapshot } from './snapshot.ts';
+import type { RouteSnapshot, TlsCipherProfile } from './snapshot.ts';
 import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './tls-listener.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools, type UpstreamOptions } from './upstream.ts';
 
@@ -20,6 +20,8 @@ export interface IngressOptions {
   readonly tls?: Partial<TlsListenerLimits>;
   readonly http?: Partial<HttpTimeouts>;
   readonly upstream?: Partial<UpstreamOptions>;
+  /** TLS 1.2 suites offered: `modern` (AEAD only, the default) or `compatible` (adds CBC). */
+  readonly tlsCiphers?: TlsCipherProfile;
 }
 
 export interface IngressAddresses {
