@@ -53,6 +53,7 @@ export class Gateway {
   #unsubscribe: () => void = () => {};
   #addresses: IngressAddresses | undefined;
   #onApplied: ((revision: number) => void) | undefined;
+  #closing = false;
 
   private constructor(dataDir: string, store: Store, ca: IssuedCertificate, certificates: ServerCertificates, ingress: Ingress, cache: TlsPolicyCache, applied: number, log: Logger) {
     this.dataDir = dataDir;
@@ -107,6 +108,9 @@ export class Gateway {
   refresh(): Promise<void> {
     this.#compiling ??= this.#compileLoop().finally(() => {
       this.#compiling = undefined;
+      // A write that came after the loop's last look but before this point found the run still set
+      // and was told to wait for it: compile it now, or its writer would wait for ever.
+      if (!this.#closing && this.store.revision() > this.#applied) void this.refresh();
     });
     return this.#compiling;
   }
@@ -120,6 +124,7 @@ export class Gateway {
   }
 
   async close(graceMs?: number): Promise<void> {
+    this.#closing = true;
     this.#unsubscribe();
     await this.ingress.close(graceMs);
     await this.#compiling;

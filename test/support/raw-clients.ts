@@ -1,0 +1,54 @@
+// Hand-written HTTP/1.1 requests over TLS or plain TCP, for requests real clients will not send
+// (forged header spellings, absolute-form targets, odd Upgrade tokens). Each resolves with the raw
+// bytes the gateway sent back once it closes the connection (or after `waitMs`).
+import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+
+export interface RawOptions {
+  port: number;
+  /** TLS SNI; without it the request goes over plain TCP. */
+  servername?: string;
+  ca?: string;
+  identity?: { certFile: string; keyFile: string };
+  /** Give up waiting for the close after this long and resolve with what came (default 5 s). */
+  waitMs?: number;
+}
+
+export function rawRequest(options: RawOptions, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket =
+      options.servername === undefined
+        ? net.connect({ host: '127.0.0.1', port: options.port })
+        : tls.connect({
+            host: '127.0.0.1',
+            port: options.port,
+            servername: options.servername,
+            ca: options.ca,
+            cert: options.identity ? readFileSync(options.identity.certFile) : undefined,
+            key: options.identity ? readFileSync(options.identity.keyFile) : undefined,
+            ALPNProtocols: ['http/1.1'],
+          });
+    let response = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(response);
+    }, options.waitMs ?? 5_000);
+    socket.on(options.servername === undefined ? 'connect' : 'secureConnect', () => socket.write(request));
+    socket.on('data', (chunk: Buffer) => (response += chunk.toString('latin1')));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(response);
+    });
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      if (response) resolve(response);
+      else reject(error);
+    });
+  });
+}
+
+/** The status code of a raw response. */
+export function statusOf(response: string): number {
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
+}
