@@ -13,6 +13,8 @@ export interface RawOptions {
   identity?: { certFile: string; keyFile: string };
   /** Give up waiting for the close after this long and resolve with what came (default 5 s). */
   waitMs?: number;
+  /** Written once the first bytes of the answer came (what a client sends after a 101). */
+  then?: string;
 }
 
 export function rawRequest(options: RawOptions, request: string): Promise<string> {
@@ -35,7 +37,14 @@ export function rawRequest(options: RawOptions, request: string): Promise<string
       resolve(response);
     }, options.waitMs ?? 5_000);
     socket.on(options.servername === undefined ? 'connect' : 'secureConnect', () => socket.write(request));
-    socket.on('data', (chunk: Buffer) => (response += chunk.toString('latin1')));
+    let then = options.then;
+    socket.on('data', (chunk: Buffer) => {
+      response += chunk.toString('latin1');
+      if (then !== undefined) {
+        socket.write(then);
+        then = undefined;
+      }
+    });
     socket.on('close', () => {
       clearTimeout(timer);
       resolve(response);
