@@ -7,12 +7,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { environmentDocument } from '../src/model/documents.ts';
 import { startTestGateway, RESOURCE_GROUP, SUBSCRIPTION, BASE_DOMAIN, type TestGateway } from './support/gateway.ts';
-import { rawRequest, statusOf } from './support/raw-clients.ts';
+import { h2Session, rawRequest, statusOf } from './support/raw-clients.ts';
 import { clientIdentities, type ClientIdentity } from './support/vectors.ts';
 import { startWsgiApp, type WsgiApp, type WsgiRequest } from './support/wsgi-app.ts';
 
@@ -86,13 +86,7 @@ function assertClean(seen: WsgiRequest, expectedCertificate: string | undefined)
 }
 
 function h2Get(host: string, path: string, headers: http2.OutgoingHttpHeaders, identity?: ClientIdentity): Promise<number> {
-  const session = http2.connect(`https://${host}:${gw.httpsPort}`, {
-    host: '127.0.0.1',
-    servername: host,
-    ca: gw.caPem,
-    cert: identity ? readFileSync(identity.certFile) : undefined,
-    key: identity ? readFileSync(identity.keyFile) : undefined,
-  });
+  const session = h2Session(gw.httpsPort, host, gw.caPem, identity);
   return new Promise<number>((resolve, reject) => {
     session.on('error', reject);
     const stream = session.request({ ':path': path, ...headers });

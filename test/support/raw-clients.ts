@@ -1,6 +1,7 @@
 // Hand-written HTTP/1.1 requests over TLS or plain TCP, for requests real clients will not send
 // (forged header spellings, absolute-form targets, odd Upgrade tokens). Each resolves with the raw
 // bytes the gateway sent back once it closes the connection (or after `waitMs`).
+import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
@@ -60,4 +61,15 @@ export function rawRequest(options: RawOptions, request: string): Promise<string
 /** The status code of a raw response. */
 export function statusOf(response: string): number {
   return Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
+}
+
+/** An HTTP/2 session to `host` on the gateway's HTTPS port (SNI = host), with an optional client certificate. */
+export function h2Session(port: number, host: string, ca: string, identity?: { certFile: string; keyFile: string }): http2.ClientHttp2Session {
+  return http2.connect(`https://${host}:${port}`, {
+    host: '127.0.0.1',
+    servername: host,
+    ca,
+    cert: identity ? readFileSync(identity.certFile) : undefined,
+    key: identity ? readFileSync(identity.keyFile) : undefined,
+  });
 }
