@@ -26,6 +26,25 @@ const SET_BY_INGRESS = new Set(['x-forwarded-proto', 'x-forwarded-host', 'x-requ
  */
 const OWNED_WHEN_FOLDED = new Set([...SET_BY_INGRESS, 'x-forwarded-for']);
 
+/**
+ * Whether a client header is never forwarded (hop-by-hop, set by the ingress, an identity header),
+ * remembered for each lower-case name seen so far, so that a request's
+ * headers cost one map lookup each (folding and the prefix families run once per name). Bounded:
+ * once full (a client inventing names), further names are judged without being remembered.
+ */
+const strippedByName = new Map<string, boolean>();
+const MAX_REMEMBERED_NAMES = 4_096;
+
+function isStripped(lower: string): boolean {
+  const known = strippedByName.get(lower);
+  if (known !== undefined) return known;
+  const folded = foldHeaderName(lower);
+  const stripped =
+    HOP_BY_HOP.has(lower) || SET_BY_INGRESS.has(lower) || isIdentityHeader(folded) || (folded !== lower && OWNED_WHEN_FOLDED.has(folded));
+  if (strippedByName.size < MAX_REMEMBERED_NAMES) strippedByName.set(lower, stripped);
+  return stripped;
+}
+
 export interface ForwardingContext {
   /** The client's address, appended to X-Forwarded-For. */
   readonly clientAddress: string;
@@ -52,12 +71,11 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], context: F
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
     if (lower.charCodeAt(0) === 58 /* ':' */) continue;
-    if (HOP_BY_HOP.has(lower) || SET_BY_INGRESS.has(lower)) continue;
+    // Hop-by-hop, set by the ingress, or an identity header compared as apps read it
+    // (`x_forwarded_client_cert` is HTTP_X_FORWARDED_CLIENT_CERT to WSGI).
+    if (isStripped(lower)) continue;
     if (named !== undefined && named.has(lower)) continue;
-    // Compared as apps read them: `x_forwarded_client_cert` is HTTP_X_FORWARDED_CLIENT_CERT to WSGI.
-    const folded = foldHeaderName(lower);
-    if (isIdentityHeader(folded) || (folded !== lower && OWNED_WHEN_FOLDED.has(folded))) continue;
-    if (context.stripHeaders !== undefined && context.stripHeaders.has(folded)) continue;
+    if (context.stripHeaders !== undefined && context.stripHeaders.has(foldHeaderName(lower))) continue;
     const value = rawHeaders[i + 1]!;
     if (lower === 'x-forwarded-for') {
       forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
