@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
 import { armClient, type ArmClient } from './support/arm.ts';
-import { curl, curlResult, parseIncluded } from './support/clients.ts';
+import { curl, curlResult, parseIncluded, sClient } from './support/clients.ts';
 
 const V = 'api-version=2025-01-01';
 let fixture: ControlPlaneFixture;
@@ -54,4 +54,12 @@ test('stripHeaders and hsts are stored and enforced', async () => {
   assert.deepEqual(response.headers['strict-transport-security'], ['max-age=86400']);
   assert.equal(fixture.echo.received.at(-1)?.headers['x-tenant-id'], undefined);
   assert.equal(fixture.echo.received.at(-1)?.rawHeaders.some((name) => /tenant/i.test(name)), false);
+});
+
+test('the management API offers TLS 1.2 AEAD suites only', async () => {
+  const port = Number(new URL(arm.endpoint).port);
+  const refused = await sClient({ port, servername: 'localhost', tls: '1.2', extra: ['-cipher', 'ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:AES128-SHA'] });
+  assert.notEqual(refused.code, 0, refused.stdout);
+  const accepted = await sClient({ port, servername: 'localhost', tls: '1.2', extra: ['-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256'], request: 'Q\n' });
+  assert.match(accepted.stdout, /Cipher is ECDHE-(ECDSA|RSA)-AES128-GCM-SHA256/);
 });
