@@ -5,6 +5,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEchoApp, type EchoApp } from './support/echo-app.ts';
@@ -126,4 +129,53 @@ describe('a require app tells a client without a certificate why, every time (li
       assert.deepEqual(failures, [], `every refusal names the alert (${failures.length} of 40 did not)`);
     });
   }
+});
+
+/**
+ * A TLS 1.3 client without a certificate whose TCP socket outlives the TLS layer: after the alert it
+ * keeps the connection half-open and writes a byte every 100 ms (after `flood` bytes at once). The
+ * server's close shows as a write error (its kernel resets a closed socket): resolves with the time
+ * from the alert to that, or -1 after 5 s.
+ */
+async function lingerProbe(port: number, servername: string, ca: string, flood: number): Promise<{ alert: string; closedAfterMs: number }> {
+  const raw = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  await new Promise((resolve) => raw.once('connect', resolve));
+  // The TLS client runs over this bridge, so destroying it leaves the TCP socket open.
+  const bridge = new Duplex({
+    read() {},
+    write: (chunk, _encoding, callback) => raw.write(chunk, callback),
+    final: (callback) => callback(),
+    destroy: (error, callback) => callback(error),
+  });
+  const toTls = (chunk: Buffer) => bridge.push(chunk);
+  raw.on('data', toTls);
+  const client = tls.connect({ socket: bridge, servername, ca, minVersion: 'TLSv1.3' });
+  client.on('secureConnect', () => client.write(`GET / HTTP/1.1\r\nHost: ${servername}\r\n\r\n`));
+  const alert = await new Promise<string>((resolve) => client.once('error', (error) => resolve(error.message)));
+  const start = Date.now();
+  raw.off('data', toTls);
+  raw.on('data', () => {});
+  const closed = new Promise<number>((resolve) => {
+    raw.once('error', () => resolve(Date.now() - start));
+    raw.once('close', () => resolve(Date.now() - start));
+  });
+  if (flood > 0) raw.write(Buffer.alloc(flood, 0x41));
+  const ticker = setInterval(() => raw.write('x'), 100);
+  const closedAfterMs = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 5_000))]);
+  clearInterval(ticker);
+  raw.destroy();
+  return { alert, closedAfterMs };
+}
+
+describe('the lingering close is bounded (2 s, 64 KiB)', () => {
+  test('a client that never closes is closed about 2 s after the alert', async () => {
+    const { alert, closedAfterMs } = await lingerProbe(gw.httpsPort, strict, gw.caPem, 0);
+    assert.match(alert, /certificate required/);
+    assert.ok(closedAfterMs >= 1_800 && closedAfterMs < 3_500, `closed after ${closedAfterMs} ms`);
+  });
+
+  test('a client that keeps sending is closed once 64 KiB were discarded', async () => {
+    const { closedAfterMs } = await lingerProbe(gw.httpsPort, strict, gw.caPem, 256 * 1024);
+    assert.ok(closedAfterMs >= 0 && closedAfterMs < 1_500, `closed after ${closedAfterMs} ms`);
+  });
 });
