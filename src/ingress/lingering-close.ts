@@ -20,12 +20,33 @@ export interface LingerLimits {
 
 export const DEFAULT_LINGER: LingerLimits = Object.freeze({ ms: 2_000, bytes: 64 * 1024 });
 
-/** How often the byte bound is checked while lingering. */
-const POLL_MS = 50;
+/** How often lingering sockets are checked against their bounds (one timer for all of them). */
+const SWEEP_MS = 100;
+
+interface Lingering {
+  readonly raw: net.Socket;
+  /** Closed once it has read more than this (bytesRead of the raw socket). */
+  readonly byteLimit: number;
+  readonly deadline: number;
+  readonly finish: () => void;
+}
+
+const lingering = new Set<Lingering>();
+let sweeper: NodeJS.Timeout | undefined;
+
+function sweep(): void {
+  const now = Date.now();
+  for (const entry of lingering) if (now >= entry.deadline || entry.raw.bytesRead > entry.byteLimit) entry.finish();
+  if (lingering.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
 
 /**
  * Makes the handshake failure of `tlsSocket` (Node destroys it with the error) a lingering close
- * of `raw`, its TCP socket. Other destroys (timeouts, shutdown, after the handshake) are immediate.
+ * of `raw`, its TCP socket. Other destroys (timeouts, resets, shutdown, after the handshake) are
+ * immediate.
  * @param onFailure told of the handshake error once, when the linger starts
  */
 export function lingerOnHandshakeFailure(
@@ -38,35 +59,40 @@ export function lingerOnHandshakeFailure(
   /** Set while lingering: closes for real (any later destroy call also ends the linger). */
   let finish: (() => void) | undefined;
   tlsSocket.destroy = function (this: tls.TLSSocket, error?: Error) {
-    const established = (this as unknown as { _secureEstablished: boolean })._secureEstablished;
-    // Node's own handshake-error path is the only one that passes an error before `secure`.
-    if (finish !== undefined || error === undefined || error === null || established) {
-      if (finish !== undefined) {
-        finish();
-        return this;
-      }
-      return destroyNow.call(this, error ?? undefined);
+    if (finish !== undefined) {
+      finish();
+      return this;
     }
+    // Only a TLS failure before `secure` (Node's handshake-error path, OpenSSL's ERR_SSL_* codes)
+    // sent an alert worth lingering for; a reset or a timeout closes at once.
+    const established = (this as unknown as { _secureEstablished: boolean })._secureEstablished;
+    if (established || !isTlsError(error)) return destroyNow.call(this, error ?? undefined);
     onFailure(error);
-    const startBytes = raw.bytesRead;
-    let closed = false;
-    finish = () => {
-      if (closed) return;
-      closed = true;
-      clearTimeout(timer);
-      clearInterval(poll);
-      destroyNow.call(tlsSocket);
+    const entry: Lingering = {
+      raw,
+      byteLimit: raw.bytesRead + limits.bytes,
+      deadline: Date.now() + limits.ms,
+      finish: () => {
+        if (!lingering.delete(entry)) return;
+        destroyNow.call(tlsSocket);
+      },
     };
-    const timer = setTimeout(finish, limits.ms);
-    const poll = setInterval(() => {
-      if (raw.bytesRead - startBytes > limits.bytes) finish!();
-    }, POLL_MS);
+    finish = entry.finish;
+    lingering.add(entry);
+    sweeper ??= setInterval(sweep, SWEEP_MS).unref();
     // The alert is already written; FIN follows it once it has left (uv_shutdown waits for writes).
+    // The raw socket's own errors are of no interest any more: it is closed at the end regardless.
+    raw.on('error', () => {});
     raw.end();
     // The TLS layer keeps reading from the TCP socket (and discarding what it cannot decrypt); its
     // end-of-stream is the client's FIN: the client has read the alert and closed.
-    tlsSocket.once('end', finish);
+    tlsSocket.once('end', entry.finish);
     tlsSocket.resume();
     return this;
   } as typeof tlsSocket.destroy;
+}
+
+function isTlsError(error: Error | null | undefined): error is Error {
+  const code = (error as NodeJS.ErrnoException | null | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_SSL_');
 }

@@ -61,5 +61,5 @@ export function rejectUpgrade(client: Duplex, status: number, message: string): 
 }
 
 function statusText(status: number): string {
-  return { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 421: 'Misdirected Request', 502: 'Bad Gateway', 503: 'Service Unavailable' }[status] ?? 'Error';
+  return { 400: 'Bad Request', 404: 'Not Found', 421: 'Misdirected Request', 502: 'Bad Gateway', 503: 'Service Unavailable' }[status] ?? 'Error';
 }
