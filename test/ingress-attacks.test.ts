@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { startEchoApp, type EchoApp, type EchoRequest } from './support/echo-app.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
 import { curl, curlResult, run } from './support/clients.ts';
+import { h2Session } from './support/raw-clients.ts';
 import { clientIdentities, expectedHeader, VECTORS } from './support/vectors.ts';
 
 let gw: TestGateway;
@@ -98,13 +99,7 @@ describe('forged X-Forwarded-Client-Cert is removed in every mode', () => {
     test(`HTTP/2, ${c.label}`, async () => {
       const host = c.host();
       const identity = c.identity();
-      const session = http2.connect(`https://${host}:${gw.httpsPort}`, {
-        host: '127.0.0.1',
-        servername: host,
-        ca: gw.caPem,
-        cert: identity ? readFileSync(identity.certFile) : undefined,
-        key: identity ? readFileSync(identity.keyFile) : undefined,
-      });
+      const session = h2Session(gw.httpsPort, host, gw.caPem, identity);
       try {
         const body = await new Promise<string>((resolve, reject) => {
           const stream = session.request({

@@ -37,7 +37,11 @@ before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'certgate-workers-'));
   ids = await clientIdentities(dataDir);
   echo = await startEchoApp();
-  serve = spawn(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--https-port', '0', '--http-port', '0', '--management-port', '0', '--workers', '2', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  serve = spawn(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--https-port', '0', '--http-port', '0', '--management-port', '0', '--workers', '2', '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    // Not the default, so that the test below shows the setting reaches every worker.
+    env: { ...process.env, CERTGATE_TLS_CIPHERS: 'compatible' },
+  });
   let banner = '';
   await new Promise<void>((resolve, reject) => {
     serve.stderr!.on('data', (chunk: Buffer) => {
@@ -89,6 +93,13 @@ test('a PATCH is enforced by every worker when it returns: no new connection wit
   const withCert = await curl({ host: HOST, port: httpsPort, caFile, cert: ids.self.certFile, key: ids.self.keyFile });
   assert.equal(curlResult(withCert).status, 200);
   assert.equal(echo.received.at(-1)?.headers['x-forwarded-client-cert'], ids.self.expected);
+});
+
+test('CERTGATE_TLS_CIPHERS=compatible reaches every worker: a CBC suite is accepted on each connection', async () => {
+  for (let i = 0; i < 6; i++) {
+    const cbc = await run('openssl', ['s_client', '-connect', `127.0.0.1:${httpsPort}`, '-servername', HOST, '-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA'], 'Q\n');
+    assert.match(cbc.stdout, /Cipher is ECDHE-(ECDSA|RSA)-AES128-SHA\b/, `connection ${i}: ${cbc.stderr}`);
+  }
 });
 
 test('TLS sessions resume whichever worker the next connection lands on', async () => {

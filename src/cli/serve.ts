@@ -25,6 +25,7 @@ export interface ServeOptions {
   internalHttpPort: number | undefined;
   proxyProtocol: ProxyProtocolListener[] | undefined;
   proxyProtocolFrom: string[] | undefined;
+  tlsCiphers: 'modern' | 'compatible';
 }
 
 export function serveCommand(): Command {
@@ -43,6 +44,7 @@ export function serveCommand(): Command {
     .addOption(new Option('--management-bind <address>', 'address the management API listens on (loopback by default)').env('CERTGATE_MANAGEMENT_BIND').default('127.0.0.1'))
     .addOption(new Option('--domain <domain>', 'base domain: environments get <name>.<domain> as default domain').env('CERTGATE_DOMAIN').default(DEFAULT_BASE_DOMAIN).argParser(parseDomain))
     .addOption(new Option('--workers <n>', "ingress processes on the shared ports: a number, or 'auto' for one per CPU").env('CERTGATE_WORKERS').default(availableParallelism(), 'auto').argParser(parseWorkers))
+    .addOption(enumOption('--tls-ciphers <profile>', "TLS 1.2 suites: 'modern' (ECDHE with AES-GCM/ChaCha20 only) or 'compatible' (adds CBC suites for old clients)", ['modern', 'compatible']).env('CERTGATE_TLS_CIPHERS').default('modern'))
     .addOption(enumOption('--log-level <level>', 'log level', ['trace', 'debug', 'info', 'warn', 'error', 'silent']).env('CERTGATE_LOG_LEVEL').default('info'))
     .addHelpText('after', '\nExample:\n  certgate serve --data-dir /var/lib/certgate --https-port 443 --http-port 80\n')
     .action(async (options: ServeOptions, command: Command) => {

@@ -82,7 +82,7 @@ export class Gateway {
     const store = options.store ?? new SqliteStore(join(options.dataDir, 'certgate.db'));
     try {
       const ca = await loadOrCreateLocalCa(options.dataDir);
-      const cache = new TlsPolicyCache(options.ticketKeySeed);
+      const cache = new TlsPolicyCache(options.ticketKeySeed, options.ingress.tlsCiphers);
       const certificates = new ServerCertificates(options.dataDir, ca, { issue: options.issueServerCertificates ?? true });
       const revision = store.revision();
       const input = await gatherSnapshotInput(store, certificates, revision, log);
@@ -125,6 +125,9 @@ export class Gateway {
   refresh(): Promise<void> {
     this.#compiling ??= this.#compileLoop().finally(() => {
       this.#compiling = undefined;
+      // A write that came after the loop's last look but before this point found the run still set
+      // and was told to wait for it: compile it now, or its writer would wait for ever.
+      if (!this.#closed && this.store.revision() > this.#outcome.revision) void this.refresh();
     });
     return this.#compiling;
   }

@@ -75,3 +75,36 @@ test('response hop-by-hop headers are removed', () => {
     { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] },
   );
 });
+
+test('identity and ingress-owned header names are compared with _ and - alike, in any case', () => {
+  const raw = [
+    'x_forwarded_client_cert', 'Hash=forged1;Cert="forged"',
+    'X-Forwarded_Client-Cert', 'Hash=forged2',
+    'X_SSL_Client_Verify', 'SUCCESS',
+    'X-Forwarded-Tls-Client-Cert-Info', 'Subject="CN=admin"',
+    'x-ms-client-principal_name', 'admin',
+    'X-Client-Cert-Present', 'true',
+    'Cf-Client-Cert-Sha256', '00',
+    'x_request_id', 'forged',
+    'X_Forwarded_For', '6.6.6.6',
+    'x_forwarded_proto', 'https',
+    'X-Custom_Header', 'kept',
+    'X-Forwarded-For', '10.0.0.1',
+  ];
+  const out = asPairs(upstreamRequestHeaders(raw, context));
+  assert.deepEqual(out, [
+    ['host', context.host],
+    ['X-Custom_Header', 'kept'],
+    ['x-forwarded-for', '10.0.0.1, 127.0.0.9'],
+    ['x-forwarded-proto', 'https'],
+    ['x-forwarded-host', context.host],
+    ['x-request-id', 'req-1'],
+    ['x-forwarded-client-cert', context.clientCertificate],
+  ]);
+});
+
+test("the environment's stripHeaders are removed in any spelling", () => {
+  const raw = ['X-Tenant-Id', 'a', 'x_tenant_id', 'b', 'X-TENANT_ID', 'c', 'X-Tenant', 'kept'];
+  const out = asPairs(upstreamRequestHeaders(raw, { ...context, clientCertificate: undefined, stripHeaders: new Set(['x-tenant-id']) }));
+  assert.deepEqual(out.filter(([name]) => /tenant/i.test(name)), [['X-Tenant', 'kept']]);
+});

@@ -1,4 +1,5 @@
 // Request and response header rewriting between the client and the app (pure).
+import { foldHeaderName, isIdentityHeader } from './identity-headers.ts';
 
 /** Hop-by-hop headers (RFC 9110 7.6.1) and HTTP/2-forbidden connection headers: never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -16,25 +17,33 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-/**
- * Headers that carry a client certificate in one platform or another. Apps (and certgate's own app
- * library) may read any of them, so a client must never be able to supply one: all are removed in
- * every mode, and only the ingress sets X-Forwarded-Client-Cert (Envoy SANITIZE_SET).
- */
-const CLIENT_CERTIFICATE_HEADERS = new Set([
-  'x-forwarded-client-cert',
-  'x-arr-clientcert',
-  'client-cert',
-  'client-cert-chain',
-  'x-ssl-client-cert',
-  'x-client-cert',
-  'ssl-client-cert',
-  'x-amzn-mtls-clientcert',
-  'x-amzn-mtls-clientcert-leaf',
-]);
-
 /** Headers the ingress sets itself: whatever the client sent under these names is replaced. */
 const SET_BY_INGRESS = new Set(['x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'host']);
+
+/**
+ * Names the ingress sets or appends to, compared after folding `_` into `-`: a client's
+ * `X_Forwarded_For` or `x-request_id` would reach a CGI/WSGI app as the ingress's own header.
+ */
+const OWNED_WHEN_FOLDED = new Set([...SET_BY_INGRESS, 'x-forwarded-for']);
+
+/**
+ * Whether a client header is never forwarded (hop-by-hop, set by the ingress, an identity header),
+ * remembered for each lower-case name seen so far, so that a request's
+ * headers cost one map lookup each (folding and the prefix families run once per name). Bounded:
+ * once full (a client inventing names), further names are judged without being remembered.
+ */
+const strippedByName = new Map<string, boolean>();
+const MAX_REMEMBERED_NAMES = 4_096;
+
+function isStripped(lower: string): boolean {
+  const known = strippedByName.get(lower);
+  if (known !== undefined) return known;
+  const folded = foldHeaderName(lower);
+  const stripped =
+    HOP_BY_HOP.has(lower) || SET_BY_INGRESS.has(lower) || isIdentityHeader(folded) || (folded !== lower && OWNED_WHEN_FOLDED.has(folded));
+  if (strippedByName.size < MAX_REMEMBERED_NAMES) strippedByName.set(lower, stripped);
+  return stripped;
+}
 
 export interface ForwardingContext {
   /** The client's address, appended to X-Forwarded-For. */
@@ -45,6 +54,8 @@ export interface ForwardingContext {
   readonly requestId: string;
   /** The connection's X-Forwarded-Client-Cert value, when its app forwards one. */
   readonly clientCertificate: string | undefined;
+  /** More names to remove (the environment's `stripHeaders`), lower-case and folded. */
+  readonly stripHeaders?: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -60,8 +71,11 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], context: F
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
     if (lower.charCodeAt(0) === 58 /* ':' */) continue;
-    if (HOP_BY_HOP.has(lower) || CLIENT_CERTIFICATE_HEADERS.has(lower) || SET_BY_INGRESS.has(lower)) continue;
+    // Hop-by-hop, set by the ingress, or an identity header compared as apps read it
+    // (`x_forwarded_client_cert` is HTTP_X_FORWARDED_CLIENT_CERT to WSGI).
+    if (isStripped(lower)) continue;
     if (named !== undefined && named.has(lower)) continue;
+    if (context.stripHeaders !== undefined && context.stripHeaders.has(foldHeaderName(lower))) continue;
     const value = rawHeaders[i + 1]!;
     if (lower === 'x-forwarded-for') {
       forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;

@@ -15,7 +15,8 @@ import { proxyRequest, type ClientRequestLine } from './proxy.ts';
 import { Http1Sink, sendPlain, type Http2Sink, type ResponseSink } from './response-sink.ts';
 import { routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
-import { proxyUpgrade, rejectUpgrade } from './websocket.ts';
+import { originFormTarget } from './request-target.ts';
+import { isWebSocketUpgrade, proxyUpgrade, rejectUpgrade } from './websocket.ts';
 import { hostFromAuthority } from '../model/hostnames.ts';
 
 export interface HttpTimeouts {
@@ -47,6 +48,8 @@ function http1Options(timeouts: HttpTimeouts): http.ServerOptions {
     keepAliveTimeout: 0,
     // Node checks headersTimeout on this interval (default 30 s): check often enough to honour it.
     connectionsCheckingInterval: Math.min(1_000, timeouts.headersTimeoutMs),
+    // Only WebSocket becomes a tunnel; any other Upgrade is served as a plain request (websocket.ts).
+    shouldUpgradeCallback: isWebSocketUpgrade,
   };
 }
 
@@ -93,6 +96,7 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
       rejectUpgrade(socket, route ? 400 : 404, route ? 'use https' : `no app is served at ${host ?? '(no host)'}`);
       return;
     }
+    if (!toOriginForm(req, socket, route.hostname)) return;
     forwardUpgrade(deps, req, socket, head, route.app, connection, route.hostname);
   });
   server.on('clientError', (error, socket) => onClientError(deps.log, error, socket));
@@ -112,6 +116,7 @@ function handleTlsRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: h
     sendPlain(res, admission.status, admission.message, admission.closeConnection);
     return;
   }
+  if (!toOriginForm(req, res, admission.host)) return;
   if (deps.draining()) res.shouldKeepAlive = false;
   forward(deps, http1RequestLine(req), req.rawHeaders, new Http1Sink(res), admission.app, connection, authority ?? admission.host);
 }
@@ -152,9 +157,15 @@ function handleStream(
     }
     if (body !== null) stream.additionalHeaders({ ':status': 100 });
   }
+  const method = headers[':method'] ?? 'GET';
+  const target = originFormTarget(method, headers[':path'] ?? '/', admission.host);
+  if (!target.ok) {
+    sink.plain(target.status, target.message);
+    return;
+  }
   const request: ClientRequestLine = {
-    method: headers[':method'] ?? 'GET',
-    path: headers[':path'] ?? '/',
+    method,
+    path: target.path,
     body,
     contentLength: headers['content-length'],
     clientConnection: stream.session!,
@@ -166,6 +177,23 @@ function http1RequestLine(req: http.IncomingMessage): ClientRequestLine {
   const contentLength = req.headers['content-length'];
   const hasBody = req.headers['transfer-encoding'] !== undefined || (contentLength ?? '0') !== '0';
   return { method: req.method ?? 'GET', path: req.url ?? '/', body: hasBody ? req : null, contentLength, clientConnection: req.socket };
+}
+
+/**
+ * Rewrites an absolute-form target into origin form when it names the admitted host; otherwise
+ * answers 400 or 421 (request-target.ts). Returns whether the request may go on.
+ */
+function toOriginForm(req: http.IncomingMessage, res: http.ServerResponse | Duplex, host: string): boolean {
+  const url = req.url ?? '/';
+  if (url.charCodeAt(0) === 47 /* '/' */) return true;
+  const target = originFormTarget(req.method ?? 'GET', url, host);
+  if (target.ok) {
+    req.url = target.path;
+    return true;
+  }
+  if ('writeHead' in res) sendPlain(res, target.status, target.message);
+  else rejectUpgrade(res, target.status, target.message);
+  return false;
 }
 
 /**
@@ -205,6 +233,7 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
     sendPlain(res, 403, FORBIDDEN);
     return;
   }
+  if (!toOriginForm(req, res, host)) return;
   if (!route.app.allowInsecure) {
     // allowInsecure false (the default): plain HTTP only ever redirects, it never reaches the app.
     const port = deps.httpsPort(connection.listener ?? 'external');
@@ -238,10 +267,12 @@ function forward(
     requestId: randomUUID(),
     // Written by the upstream client as a line of its own (below), unchecked: it is certgate's.
     clientCertificate: undefined,
+    stripHeaders: app.stripHeaders,
   });
   const certificate = app.mode === 'ignore' ? undefined : connection.clientCertificate;
   const trustedHeadLines = certificate === undefined ? '' : `x-forwarded-client-cert: ${certificate}\r\n`;
-  proxyRequest(request, sink, app.upstream, headers, trustedHeadLines, deps.pools, deps.log);
+  // RFC 6797 7.2: HSTS only over a secure transport. The app's own header, if any, wins.
+  proxyRequest(request, sink, app.upstream, headers, trustedHeadLines, deps.pools, deps.log, connection.proto === 'https' ? app.hsts : undefined);
 }
 
 function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -256,6 +287,7 @@ function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: D
     rejectUpgrade(socket, admission.status, admission.message);
     return;
   }
+  if (!toOriginForm(req, socket, admission.host)) return;
   forwardUpgrade(deps, req, socket, head, admission.app, connection, admission.host);
 }
 
@@ -279,6 +311,7 @@ function forwardUpgrade(
     host: req.headers.host ?? host,
     requestId: randomUUID(),
     clientCertificate: app.mode === 'ignore' ? undefined : connection.clientCertificate,
+    stripHeaders: app.stripHeaders,
   });
   proxyUpgrade(req, socket, head, app.upstream, headers, protocol, deps.pools, deps.log);
 }

@@ -10,7 +10,7 @@ import { compileRangeList } from './ip-rules.ts';
 import { DEFAULT_HTTP2_LIMITS, type Http2Limits } from './http2-session.ts';
 import { KeepAliveSweeper } from './keep-alive.ts';
 import { DEFAULT_PROXY_PROTOCOL_LIMITS, readProxyHeader, type ProxyProtocolLimits, type ProxyProtocolListener, type ProxyProtocolSettings } from './proxy-accept.ts';
-import type { ListenerKind, RouteSnapshot } from './snapshot.ts';
+import type { ListenerKind, RouteSnapshot, TlsCipherProfile } from './snapshot.ts';
 import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './tls-listener.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools, type UpstreamOptions } from './upstream.ts';
 
@@ -40,6 +40,8 @@ export interface IngressOptions {
   /** Bounds per HTTP/2 session (concurrent streams, rapid reset, memory). */
   readonly http2?: Partial<Http2Limits>;
   readonly upstream?: Partial<UpstreamOptions>;
+  /** TLS 1.2 suites offered: `modern` (AEAD only, the default) or `compatible` (adds CBC). */
+  readonly tlsCiphers?: TlsCipherProfile;
 }
 
 export interface IngressAddresses {

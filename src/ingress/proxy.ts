@@ -48,6 +48,8 @@ class ForwardHandler implements ExchangeHandler {
   readonly #sink: ResponseSink;
   readonly #upstream: Upstream;
   readonly #log: Logger;
+  /** Strict-Transport-Security for the client, unless the app sends its own (HTTPS only). */
+  readonly #hsts: string | undefined;
   exchange: Exchange | undefined;
   /** The client went away, or the answer was replaced by an error: the app's answer is not wanted. */
   #abandoned = false;
@@ -56,8 +58,9 @@ class ForwardHandler implements ExchangeHandler {
   /** The client's side is full: the app is paused until `drain`. */
   #waitingForDrain = false;
 
-  constructor(sink: ResponseSink, upstream: Upstream, log: Logger) {
+  constructor(sink: ResponseSink, upstream: Upstream, log: Logger, hsts: string | undefined) {
     this.#sink = sink;
+    this.#hsts = hsts;
     this.#upstream = upstream;
     this.#log = log;
     // The client went away before the answer was complete: stop the app's request too (a queued
@@ -71,7 +74,9 @@ class ForwardHandler implements ExchangeHandler {
   onHead(statusCode: number, rawHeaders: string[]): boolean {
     if (this.#abandoned) return false;
     try {
-      this.#sink.head(statusCode, clientResponseRawHeaders(rawHeaders));
+      const headers = clientResponseRawHeaders(rawHeaders);
+      if (this.#hsts !== undefined && !hasHeader(headers, 'strict-transport-security')) headers.push('strict-transport-security', this.#hsts);
+      this.#sink.head(statusCode, headers);
     } catch (writeError) {
       // The app sent a header the client's protocol cannot carry.
       this.#abandoned = true;
@@ -176,7 +181,14 @@ export function proxyRequest(
   trustedHeadLines: string,
   pools: UpstreamPools,
   log: Logger,
+  hsts?: string,
 ): void {
-  const handler = new ForwardHandler(sink, upstream, log);
+  const handler = new ForwardHandler(sink, upstream, log, hsts);
   handler.exchange = pools.origin(upstream).request(outgoingRequest(request, headers, trustedHeadLines), handler);
+}
+
+/** Whether a flat [name, value, ...] list with lower-case names has `name`. */
+function hasHeader(headers: readonly string[], name: string): boolean {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return true;
+  return false;
 }

@@ -1,6 +1,6 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileSnapshot, TlsPolicyCache, type ServerCredentials, type SnapshotInput } from './snapshot.ts';
+import { CIPHERS, compileSnapshot, TlsPolicyCache, type ServerCredentials, type SnapshotInput } from './snapshot.ts';
 import { createCa, issueCertificate } from '../pki/issue.ts';
 import type { AppView } from '../model/resources.ts';
 import type { IngressSettings } from '../model/ingress.ts';
@@ -87,4 +87,25 @@ test('a custom domain without a usable certificate is left out; an unusable cert
   assert.deepEqual([...snapshot.routes.keys()], ['a.env.test']);
   assert.match(problems.map((p) => p.message).join('\n'), /missing\.example has no usable certificate/);
   assert.match(problems.map((p) => p.message).join('\n'), /broken\.example cannot be used/);
+});
+
+test("the environment's stripHeaders and the app's HSTS are compiled into the app once", () => {
+  const base = input([app('a', { targetPort: 1, hsts: { maxAge: 31_536_000, includeSubDomains: true, preload: true } }), app('b', { targetPort: 2, hsts: { maxAge: 600 } }), app('c', { targetPort: 3 })]);
+  const { snapshot } = compileSnapshot(
+    { ...base, environments: [{ id: ENV, name: 'env', defaultDomain: 'env.test', stripHeaders: ['X-Tenant-Id', 'x_internal_USER'] }] },
+    new TlsPolicyCache(),
+  );
+  const compiled = (host: string) => snapshot.routes.get(host)!.app;
+  assert.equal(compiled('a.env.test').hsts, 'max-age=31536000; includeSubDomains; preload');
+  assert.equal(compiled('b.env.test').hsts, 'max-age=600');
+  assert.equal(compiled('c.env.test').hsts, undefined);
+  assert.deepEqual([...compiled('c.env.test').stripHeaders!], ['x-tenant-id', 'x-internal-user']);
+  const none = compileSnapshot(input([app('a', { targetPort: 1 })]), new TlsPolicyCache()).snapshot;
+  assert.equal(none.routes.get('a.env.test')!.app.stripHeaders, undefined);
+});
+
+test('TLS 1.2 suites: modern offers ECDHE with AEAD only; compatible adds CBC', () => {
+  const modern = CIPHERS.modern.split(':').filter((suite) => !suite.startsWith('TLS_'));
+  assert.ok(modern.length > 0 && modern.every((suite) => /^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/.test(suite)), modern.join(':'));
+  assert.match(CIPHERS.compatible, /ECDHE-RSA-AES128-SHA256/);
 });

@@ -5,7 +5,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import tls from 'node:tls';
 import { constants as cryptoConstants } from 'node:crypto';
-import { DEFAULT_TARGET_HOST, normalizeClientCertificateMode, type ClientCertificateMode } from '../model/ingress.ts';
+import { DEFAULT_TARGET_HOST, hstsHeaderValue, normalizeClientCertificateMode, type ClientCertificateMode } from '../model/ingress.ts';
+import { foldHeaderName } from './identity-headers.ts';
 import { appFqdn, normalizeHostname } from '../model/hostnames.ts';
 import { resourceKey, type AppView, type EnvironmentView } from '../model/resources.ts';
 import type { ConfigurationProblem } from '../model/outcome.ts';
@@ -48,6 +49,10 @@ export interface CompiledApp {
   readonly external: boolean;
   /** The app's ipSecurityRestrictions, compiled; undefined when it has none (every client allowed). */
   readonly ipRules: IpMatcher | undefined;
+  /** The environment's `stripHeaders`, lower-case with `_` folded into `-`; undefined when none. */
+  readonly stripHeaders?: ReadonlySet<string> | undefined;
+  /** The Strict-Transport-Security value for HTTPS responses (`ingress.hsts`); undefined when none. */
+  readonly hsts?: string | undefined;
 }
 
 /**
@@ -90,22 +95,38 @@ export interface CompileResult {
   readonly problems: readonly ConfigurationProblem[];
 }
 
+/** Which TLS 1.2 suites are offered (`certgate serve --tls-ciphers`). TLS 1.3 always has its three AEAD suites. */
+export const TLS_CIPHER_PROFILES = ['modern', 'compatible'] as const;
+export type TlsCipherProfile = (typeof TLS_CIPHER_PROFILES)[number];
+
 /**
  * TLS 1.3 suites in the server's order: AES-128-GCM first (its SHA-256 key schedule and cipher cost
  * less per handshake and per record than AES-256-GCM's SHA-384, as Go and Mozilla order them), and
- * ChaCha20 kept first for clients that prefer it (no AES hardware). TLS 1.2 keeps Node's defaults.
+ * ChaCha20 kept first for clients that prefer it (no AES hardware).
  */
-const CIPHERS = [
-  'TLS_AES_128_GCM_SHA256',
-  'TLS_AES_256_GCM_SHA384',
-  'TLS_CHACHA20_POLY1305_SHA256',
-  ...tls.DEFAULT_CIPHERS.split(':').filter((cipher) => !cipher.startsWith('TLS_')),
-].join(':');
+const TLS13_CIPHERS = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
+
+/**
+ * `modern` (the default): TLS 1.2 with ECDHE key exchange and AEAD only (Mozilla's "intermediate"
+ * without DHE). No CBC suite (Lucky13, padding oracles) and no RSA key exchange (no forward secrecy,
+ * ROBOT). `compatible`: Node's default list, which adds ECDHE/RSA CBC suites for old clients.
+ */
+export const CIPHERS: Readonly<Record<TlsCipherProfile, string>> = Object.freeze({
+  modern: [
+    ...TLS13_CIPHERS,
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+  ].join(':'),
+  compatible: [...TLS13_CIPHERS, ...tls.DEFAULT_CIPHERS.split(':').filter((cipher) => !cipher.startsWith('TLS_'))].join(':'),
+});
 
 /** TLS settings shared by every context: TLS 1.2+, no renegotiation (HTTP/2 forbids it; it was a DoS vector). */
 const BASE_CONTEXT_OPTIONS: tls.SecureContextOptions = Object.freeze({
   minVersion: 'TLSv1.2',
-  ciphers: CIPHERS,
   secureOptions:
     cryptoConstants.SSL_OP_NO_RENEGOTIATION | cryptoConstants.SSL_OP_CIPHER_SERVER_PREFERENCE | cryptoConstants.SSL_OP_PRIORITIZE_CHACHA,
 });
@@ -119,14 +140,16 @@ export class TlsPolicyCache {
   #policies = new Map<string, TlsPolicy>();
   #used = new Set<string>();
   readonly #ticketKeySeed: Buffer | undefined;
+  readonly #ciphers: string;
 
   /**
    * @param ticketKeySeed when given, each context's session-ticket keys are derived from it and the
    *   policy, so every worker process that shares the seed can resume the others' sessions (of the
    *   same policy only). Without it each context gets random keys of its own.
    */
-  constructor(ticketKeySeed?: Buffer) {
+  constructor(ticketKeySeed?: Buffer, cipherProfile: TlsCipherProfile = 'modern') {
     this.#ticketKeySeed = ticketKeySeed;
+    this.#ciphers = CIPHERS[cipherProfile];
   }
 
   policy(scope: string, mode: ClientCertificateMode | 'none', credentials: ServerCredentials): TlsPolicy {
@@ -135,7 +158,7 @@ export class TlsPolicyCache {
     this.#used.add(key);
     const cached = this.#policies.get(key);
     if (cached) return cached;
-    const secureContext = tls.createSecureContext({ ...BASE_CONTEXT_OPTIONS, ...contextCredentials(credentials) });
+    const secureContext = tls.createSecureContext({ ...BASE_CONTEXT_OPTIONS, ciphers: this.#ciphers, ...contextCredentials(credentials) });
     // A session resumes only on a context with the same id context: tying it to the app, its mode and
     // its certificate stops a session made under one app's (or mode's) policy skipping another's
     // certificate check (nginx CVE-2025-23419). OpenSSL allows at most 32 bytes.
@@ -216,6 +239,8 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
       upstream: upstreamOf(ingress.targetHost, ingress.targetPort),
       external: ingress.external !== false,
       ipRules,
+      stripHeaders: stripHeadersOf(environment.stripHeaders),
+      hsts: hstsHeaderValue(ingress.hsts),
     });
     const environmentCertificate = input.environmentCertificates.get(resourceKey(environment.id));
     if (environmentCertificate) {
@@ -245,6 +270,12 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
   const external = new Map<string, Route>();
   for (const [hostname, route] of routes) if (route.app.external) external.set(hostname, route);
   return { snapshot: Object.freeze({ revision: input.revision, routes: external, internalRoutes: routes, fallback }), problems };
+}
+
+/** One set per environment would do; apps are few enough that one per app costs nothing. */
+function stripHeadersOf(names: readonly string[] | undefined): ReadonlySet<string> | undefined {
+  if (names === undefined || names.length === 0) return undefined;
+  return new Set(names.map((name) => foldHeaderName(name.toLowerCase())));
 }
 
 function upstreamOf(targetHost: string | undefined, targetPort: number | undefined): Upstream | undefined {

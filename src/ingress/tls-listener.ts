@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { formatXfcc } from '../xfcc/format.ts';
 import { readClientHello } from './clienthello.ts';
 import { attachConnectionState, type ConnectionState } from './connection.ts';
+import { DEFAULT_LINGER, lingerOnHandshakeFailure } from './lingering-close.ts';
 import { readProxyHeader, type ProxyProtocolSettings } from './proxy-accept.ts';
 import { routesFor, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
 
@@ -147,10 +148,15 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
     deps.log.info({ client: peer, servername, reason: 'TLS handshake not finished in time' }, 'TLS handshake failed');
     tlsSocket.destroy();
   }, deps.limits.handshakeTimeoutMs);
+  const logFailure = (error: NodeJS.ErrnoException) =>
+    deps.log.info({ client: peer, servername, app: route?.app.id, reason: error.code ?? error.message }, 'TLS handshake failed');
+  // The client must read the alert that says why (certificate_required): close without a reset.
+  lingerOnHandshakeFailure(tlsSocket, socket, DEFAULT_LINGER, (error) => {
+    clearTimeout(timer);
+    logFailure(error);
+  });
   tlsSocket.on('error', (error: NodeJS.ErrnoException) => {
-    if (!secure) {
-      deps.log.info({ client: peer, servername, app: route?.app.id, reason: error.code ?? error.message }, 'TLS handshake failed');
-    }
+    if (!secure && !tlsSocket.destroyed) logFailure(error);
     tlsSocket.destroy();
   });
   tlsSocket.on('close', () => {

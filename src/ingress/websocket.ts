@@ -7,6 +7,17 @@ import type { Upstream } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
 import { clientResponseHeaders } from './headers.ts';
 
+/**
+ * Node's `shouldUpgradeCallback`: only a GET with `Upgrade: websocket` (one token, any case) is
+ * tunnelled. Any other Upgrade (h2c, a made-up token) is served as a normal request with Upgrade
+ * and Connection removed (RFC 9110 7.8 lets a server ignore it), so nothing an app answers can turn
+ * the connection into a raw tunnel that carries unparsed bytes, forged identity headers included.
+ */
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  const upgrade = req.headers.upgrade;
+  return req.method === 'GET' && upgrade !== undefined && upgrade.trim().toLowerCase() === 'websocket';
+}
+
 export function proxyUpgrade(
   req: IncomingMessage,
   client: Duplex,

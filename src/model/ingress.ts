@@ -33,8 +33,25 @@ export interface IngressSettings {
   readonly ipSecurityRestrictions?: readonly IpSecurityRestrictionRule[];
   /** certgate extension: the host the app listens on (default 127.0.0.1). */
   readonly targetHost?: string;
-  /** The remaining ARM fields (traffic, corsPolicy, ...) are kept as given. */
+  /** certgate extension: Strict-Transport-Security on the app's HTTPS responses. */
+  readonly hsts?: HstsSettings;
+  /** The remaining ARM fields (traffic, ipSecurityRestrictions, corsPolicy, ...) are kept as given. */
   readonly [field: string]: unknown;
+}
+
+export interface HstsSettings {
+  readonly maxAge: number;
+  readonly includeSubDomains?: boolean;
+  readonly preload?: boolean;
+}
+
+/** The Strict-Transport-Security value (RFC 6797 6.1), or undefined when the app sets none. */
+export function hstsHeaderValue(settings: HstsSettings | undefined): string | undefined {
+  if (settings === undefined || settings === null || !Number.isInteger(settings.maxAge) || settings.maxAge < 0) return undefined;
+  let value = `max-age=${settings.maxAge}`;
+  if (settings.includeSubDomains === true) value += '; includeSubDomains';
+  if (settings.preload === true) value += '; preload';
+  return value;
 }
 
 export const DEFAULT_TARGET_HOST = '127.0.0.1';

@@ -58,6 +58,8 @@ export interface EnvironmentView {
   readonly id: string;
   readonly name: string;
   readonly defaultDomain: string;
+  /** certgate extension `properties.certgate.stripHeaders`: more request headers its apps never get from clients. */
+  readonly stripHeaders?: readonly string[];
 }
 
 /** What the ingress needs of a container app. `ingress` is undefined when ingress is disabled. */
@@ -69,7 +71,14 @@ export interface AppView {
 }
 
 export function environmentView(doc: ResourceDocument): EnvironmentView {
-  return { id: doc.id, name: doc.name, defaultDomain: String(doc.properties['defaultDomain'] ?? '') };
+  const certgate = doc.properties['certgate'] as { stripHeaders?: unknown } | undefined;
+  const strip = certgate?.stripHeaders;
+  return {
+    id: doc.id,
+    name: doc.name,
+    defaultDomain: String(doc.properties['defaultDomain'] ?? ''),
+    stripHeaders: Array.isArray(strip) ? strip.filter((name): name is string => typeof name === 'string') : [],
+  };
 }
 
 export function appView(doc: ResourceDocument): AppView {

@@ -9,6 +9,7 @@ import { handleArmRequest } from '../resources/router.ts';
 import type { ArmResponse, ControlContext } from '../resources/context.ts';
 import { LIMITS, checkJsonShape } from '../validation/limits.ts';
 import { cloudMetadata, jsonWebKeys, openIdConfiguration, tokenEndpoint, tokenExpectation, type OAuthResponse } from './oauth.ts';
+import { CIPHERS } from '../../ingress/snapshot.ts';
 
 export const MAX_BODY_BYTES = LIMITS.bodyBytes;
 
@@ -21,7 +22,8 @@ export interface ManagementServerOptions {
 export function createManagementServer(options: ManagementServerOptions) {
   const { context, log } = options;
   const app = Fastify({
-    https: { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' },
+    // The ingress's default suites (TLS 1.2 AEAD only): its clients (az, the SDKs) all have them.
+    https: { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', ciphers: CIPHERS.modern },
     loggerInstance: log,
     // One line per request is logged by the route itself (method, path, status, time; never headers).
     logController: new LogController({ disableRequestLogging: true }),

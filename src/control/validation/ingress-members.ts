@@ -34,6 +34,11 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
     test: 'test/ingress-listeners.test.ts',
   },
   targetPort: { status: 'enforced', does: 'the port the app listens on (with `targetHost`); unset: 503', test: 'test/ingress-proxy.test.ts' },
+  hsts: {
+    status: 'enforced',
+    does: "certgate extension: Strict-Transport-Security on the app's HTTPS responses, never on plain HTTP",
+    test: 'test/ingress-tls-policy.test.ts',
+  },
   targetHost: { status: 'enforced', does: 'certgate extension: where the app listens, default 127.0.0.1', test: 'test/control-api.test.ts' },
   exposedPort: {
     status: 'refused',

@@ -41,6 +41,29 @@ const envelope = {
   extendedLocation: any,
 };
 
+/** An HTTP field name (RFC 9110 5.1 token). */
+const HEADER_NAME: Schema = { type: 'string', minLength: 1, maxLength: 128, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" };
+
+/** Two years, the longest max-age browsers' preload lists ask for. */
+export const HSTS_MAX_AGE_LIMIT = 63_072_000;
+/** The HSTS preload list requires at least a year and includeSubDomains (hstspreload.org). */
+export const HSTS_PRELOAD_MIN_AGE = 31_536_000;
+
+const HSTS_SCHEMA: Schema = {
+  ...object({ maxAge: integer(0, HSTS_MAX_AGE_LIMIT), includeSubDomains: boolean, preload: boolean }, ['maxAge']),
+  if: { properties: { preload: { const: true } }, required: ['preload'] },
+  then: {
+    properties: { maxAge: integer(HSTS_PRELOAD_MIN_AGE), includeSubDomains: { const: true, 'x-message': 'must be true when preload is true' } },
+    required: ['includeSubDomains'],
+  },
+};
+
+/** certgate's per-environment extensions (`properties.certgate`). */
+export const ENVIRONMENT_EXTENSION_SCHEMA: Schema = object({
+  // More request headers removed from every client request to the environment's apps.
+  stripHeaders: { type: 'array', maxItems: 100, items: HEADER_NAME },
+});
+
 /** Each member is enforced, refused in the values the ingress cannot apply, or read-only: ingress-members.ts. */
 export const INGRESS_SCHEMA: Schema = object({
   fqdn: string,
@@ -72,6 +95,8 @@ export const INGRESS_SCHEMA: Schema = object({
   additionalPortMappings: arrayOf(object({ external: boolean, targetPort: integer(1, 65535), exposedPort: integer(0, 65535) }, ['external', 'targetPort'])),
   // certgate: where the app listens (a host name or IP address; certgate runs no containers).
   targetHost: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:_-]+$' },
+  // certgate: Strict-Transport-Security on the app's HTTPS responses (never on plain HTTP).
+  hsts: HSTS_SCHEMA,
 });
 
 export const APP_SCHEMA: Schema = object({
@@ -141,6 +166,8 @@ export const ENVIRONMENT_SCHEMA: Schema = object({
     }),
     environmentMode: string,
     publicNetworkAccess: string,
+    // certgate extensions (docs/management-api.md).
+    certgate: ENVIRONMENT_EXTENSION_SCHEMA,
     // Read-only: accepted and ignored.
     provisioningState: any,
     deploymentErrors: any,

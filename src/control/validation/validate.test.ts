@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArmError } from '../arm/errors.ts';
-import { APP_SCHEMA } from './schemas.ts';
+import { APP_SCHEMA, ENVIRONMENT_SCHEMA } from './schemas.ts';
 import { dropNulls, validateBody } from './validate.ts';
 import { nearestName } from './nearest-name.ts';
 
@@ -63,4 +63,33 @@ test('nearest names', () => {
   assert.equal(nearestName('targetport', ['targetPort', 'exposedPort']), 'targetPort');
   assert.equal(nearestName('allowInsecur', ['allowInsecure']), 'allowInsecure');
   assert.equal(nearestName('zzzz', ['clientCertificateMode']), undefined);
+});
+
+test('ingress.hsts: maxAge required and bounded; preload needs a year and includeSubDomains', () => {
+  const hsts = (value: unknown) => ingress({ hsts: value });
+  validateBody(hsts({ maxAge: 0 }), APP_SCHEMA);
+  validateBody(hsts({ maxAge: 31_536_000, includeSubDomains: true, preload: true }), APP_SCHEMA);
+  assert.match(rejects(hsts({ includeSubDomains: true })).message, /'properties\.configuration\.ingress\.hsts\.maxAge' is required/);
+  assert.match(rejects(hsts({ maxAge: 63_072_001 })).message, /hsts\.maxAge' must be <= 63072000/);
+  assert.match(rejects(hsts({ maxAge: 86_400, includeSubDomains: true, preload: true })).message, /hsts\.maxAge' must be >= 31536000/);
+  assert.match(rejects(hsts({ maxAge: 31_536_000, preload: true })).message, /hsts\.includeSubDomains' is required/);
+  assert.match(rejects(hsts({ maxAge: 31_536_000, includeSubDomains: false, preload: true })).message, /must be true when preload is true/);
+  assert.match(rejects(hsts({ maxAge: 1, maxage2: 1 })).message, /hsts\.maxage2' is not known/);
+});
+
+test('properties.certgate.stripHeaders: header-name tokens, at most 100', () => {
+  const environment = (stripHeaders: unknown) => ({ location: 'x', properties: { certgate: { stripHeaders } } });
+  validateBody(environment(['X-Tenant-Id', 'x_internal_user']), ENVIRONMENT_SCHEMA);
+  const reject = (body: unknown) => {
+    try {
+      validateBody(body, ENVIRONMENT_SCHEMA);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return assert.fail('accepted');
+  };
+  assert.match(reject(environment(['X Tenant'])), /'properties\.certgate\.stripHeaders\[0\]' must match pattern/);
+  assert.match(reject(environment(Array.from({ length: 101 }, (_, i) => `x-h${i}`))), /must NOT have more than 100 items/);
+  assert.match(reject(environment('X-Tenant-Id')), /must be of type array/);
+  assert.match(reject({ location: 'x', properties: { certgate: { stripHeader: [] } } }), /'properties\.certgate\.stripHeader' is not known/);
 });

@@ -90,6 +90,11 @@ function toArmError(error: ErrorObject | undefined) {
       const missing = (error.params as { missingProperty: string }).missingProperty;
       return errors.invalidContent(`The property '${join(path, missing)}' is required.`, join(path, missing));
     }
+    case 'const': {
+      const message = parent?.['x-message'];
+      return errors.invalidContent(`${capitalize(at)} ${typeof message === 'string' ? message : 'is not valid'}.`, path);
+    }
+    case 'maxItems':
     case 'minimum':
     case 'maximum':
     case 'minLength':
