@@ -8,7 +8,11 @@ export interface ConnectionState {
   readonly servername: string | undefined;
   /** The app route the SNI chose; undefined when the connection is under no app's policy. */
   readonly route: Route | undefined;
-  /** X-Forwarded-Client-Cert for this connection, computed once at the handshake. */
+  /**
+   * X-Forwarded-Client-Cert for every request of this connection, decided once at the handshake
+   * (client-certificate.ts): undefined when the app's mode is ignore or the client sent no
+   * certificate, and always on plain HTTP. Written by the upstream request writer only.
+   */
   readonly clientCertificate: string | undefined;
   /** The client's address: the socket's, or the one a trusted PROXY-protocol header named. */
   readonly clientAddress: string;

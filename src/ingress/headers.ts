@@ -52,8 +52,6 @@ export interface ForwardingContext {
   /** The host the request named (Host or :authority), forwarded as Host and X-Forwarded-Host. */
   readonly host: string;
   readonly requestId: string;
-  /** The connection's X-Forwarded-Client-Cert value, when its app forwards one. */
-  readonly clientCertificate: string | undefined;
   /** More names to remove (the environment's `stripHeaders`), lower-case and folded. */
   readonly stripHeaders?: ReadonlySet<string> | undefined;
 }
@@ -61,7 +59,9 @@ export interface ForwardingContext {
 /**
  * The headers for the app, as a flat [name, value, ...] list (undici's raw form), built from the
  * client's raw header list (HTTP/1.1 `rawHeaders`, or HTTP/2 headers without pseudo-headers).
- * For a WebSocket upgrade undici writes Connection and Upgrade itself.
+ * For a WebSocket upgrade undici writes Connection and Upgrade itself. X-Forwarded-Client-Cert is
+ * not among them: any the client sent is dropped here, and the connection's own is written by the
+ * upstream request writer (http1-client.ts `requestHead`, websocket.ts for upgrades).
  */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], context: ForwardingContext): string[] {
   const named = connectionOptions(rawHeaders);
@@ -93,7 +93,6 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], context: F
     'x-request-id',
     context.requestId,
   );
-  if (context.clientCertificate !== undefined) out.push('x-forwarded-client-cert', context.clientCertificate);
   return out;
 }
 

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { admitRequest, type Admission } from './admission.ts';
-import { connectionState, type ConnectionState } from './connection.ts';
+import { attachConnectionState, connectionState, type ConnectionState } from './connection.ts';
 import { createHttp2Server, type Http2Limits } from './http2-session.ts';
 import type { KeepAliveSweeper } from './keep-alive.ts';
 import { upstreamRequestHeaders } from './headers.ts';
@@ -66,7 +66,8 @@ function startHeadersTimeout(server: http.Server): http.Server {
 }
 
 /** Node servers that never listen themselves: the listener hands them connections after TLS. */
-export function createHttpServers(deps: HttpStageDeps, timeouts: HttpTimeouts, http2Limits: Http2Limits) {
+export function createHttpServers(stageDeps: HttpStageDeps, timeouts: HttpTimeouts, http2Limits: Http2Limits) {
+  const deps: TlsStage = { ...stageDeps, admissions: new WeakMap() };
   const http1 = startHeadersTimeout(http.createServer(http1Options(timeouts)));
   http1.on('connection', (socket: Duplex) => deps.keepAlive.add(socket));
   http1.on('request', (req, res) => handleTlsRequest(deps, req, res));
@@ -103,7 +104,7 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
   return server;
 }
 
-function handleTlsRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: http.ServerResponse): void {
+function handleTlsRequest(deps: TlsStage, req: http.IncomingMessage, res: http.ServerResponse): void {
   deps.keepAlive.requestStarted(req.socket, res);
   const connection = connectionState(req.socket);
   if (!connection) {
@@ -111,7 +112,7 @@ function handleTlsRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: h
     return;
   }
   const authority = req.headers.host;
-  const admission = admitCached(deps.snapshot(), connection, authority);
+  const admission = admitCached(deps, connection, authority);
   if (!admission.admit) {
     sendPlain(res, admission.status, admission.message, admission.closeConnection);
     return;
@@ -123,7 +124,7 @@ function handleTlsRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: h
 
 /** An HTTP/2 request stream (Node's core API), on the next turn after it arrived (http2-session.ts). */
 function handleStream(
-  deps: HttpStageDeps,
+  deps: TlsStage,
   sink: Http2Sink,
   headers: http2.IncomingHttpHeaders,
   rawHeaders: string[],
@@ -140,7 +141,7 @@ function handleStream(
     sink.plain(400, 'the :authority and Host headers name different hosts');
     return;
   }
-  const admission = admitCached(deps.snapshot(), connection, authority ?? host);
+  const admission = admitCached(deps, connection, authority ?? host);
   if (!admission.admit) {
     sink.plain(admission.status, admission.message, admission.closeConnection);
     return;
@@ -196,18 +197,25 @@ function toOriginForm(req: http.IncomingMessage, res: http.ServerResponse | Dupl
   return false;
 }
 
+/** Each connection's last admission (admitCached), per HTTP stage: entries go with their connections. */
+type AdmissionCache = WeakMap<ConnectionState, { snapshot: RouteSnapshot; authority: string | undefined; admission: Admission }>;
+
+/** The TLS servers' stage: the deps, and the per-connection state the stage keeps itself. */
+interface TlsStage extends HttpStageDeps {
+  readonly admissions: AdmissionCache;
+}
+
 /**
  * The connection's last admission, reused while the snapshot and the Host are the same: every request
  * of a keep-alive connection (or HTTP/2 session) names the same host, and admission depends on nothing
  * else.
  */
-const admissions = new WeakMap<ConnectionState, { snapshot: RouteSnapshot; authority: string | undefined; admission: Admission }>();
-
-function admitCached(snapshot: RouteSnapshot, connection: ConnectionState, authority: string | undefined): Admission {
-  const last = admissions.get(connection);
+function admitCached(stage: TlsStage, connection: ConnectionState, authority: string | undefined): Admission {
+  const snapshot = stage.snapshot();
+  const last = stage.admissions.get(connection);
   if (last !== undefined && last.snapshot === snapshot && last.authority === authority) return last.admission;
   const admission = admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress);
-  admissions.set(connection, { snapshot, authority, admission });
+  stage.admissions.set(connection, { snapshot, authority, admission });
   return admission;
 }
 
@@ -260,19 +268,24 @@ function forward(
     sink.plain(503, `${app.name} has no targetPort (app_unavailable)`);
     return;
   }
-  const headers = upstreamRequestHeaders(rawHeaders, {
+  const headers = forwardedHeaders(rawHeaders, app, connection, hostHeader);
+  // RFC 6797 7.2: HSTS only over a secure transport. The app's own header, if any, wins.
+  proxyRequest(request, sink, app.upstream, headers, connection.clientCertificate, deps.pools, deps.log, connection.proto === 'https' ? app.hsts : undefined);
+}
+
+/**
+ * The client's headers rewritten for the app, for requests and upgrades alike. The connection's
+ * X-Forwarded-Client-Cert is not among them: it was decided at the handshake and is written by the
+ * upstream request writer (http1-client.ts `requestHead`; websocket.ts for upgrades).
+ */
+function forwardedHeaders(rawHeaders: readonly string[], app: CompiledApp, connection: ConnectionState, host: string): string[] {
+  return upstreamRequestHeaders(rawHeaders, {
     clientAddress: connection.clientAddress,
     proto: connection.proto,
-    host: hostHeader,
+    host,
     requestId: randomUUID(),
-    // Written by the upstream client as a line of its own (below), unchecked: it is certgate's.
-    clientCertificate: undefined,
     stripHeaders: app.stripHeaders,
   });
-  const certificate = app.mode === 'ignore' ? undefined : connection.clientCertificate;
-  const trustedHeadLines = certificate === undefined ? '' : `x-forwarded-client-cert: ${certificate}\r\n`;
-  // RFC 6797 7.2: HSTS only over a secure transport. The app's own header, if any, wins.
-  proxyRequest(request, sink, app.upstream, headers, trustedHeadLines, deps.pools, deps.log, connection.proto === 'https' ? app.hsts : undefined);
 }
 
 function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -305,34 +318,22 @@ function forwardUpgrade(
     rejectUpgrade(socket, app.upstream ? 400 : 503, app.upstream ? 'missing Upgrade header' : `${app.name} has no targetPort`);
     return;
   }
-  const headers = upstreamRequestHeaders(req.rawHeaders, {
-    clientAddress: connection.clientAddress,
-    proto: connection.proto,
-    host: req.headers.host ?? host,
-    requestId: randomUUID(),
-    clientCertificate: app.mode === 'ignore' ? undefined : connection.clientCertificate,
-    stripHeaders: app.stripHeaders,
-  });
-  proxyUpgrade(req, socket, head, app.upstream, headers, protocol, deps.pools, deps.log);
+  const headers = forwardedHeaders(req.rawHeaders, app, connection, req.headers.host ?? host);
+  proxyUpgrade(req, socket, head, app.upstream, headers, connection.clientCertificate, protocol, deps.pools, deps.log);
 }
 
-const plainStates = new WeakMap<Socket, ConnectionState>();
-
-/** The plain listener attached the state at accept (listener, PROXY-protocol address); else made here. */
+/** The plain listener attached the state at accept (listener, PROXY-protocol address); else made here, once. */
 function plainConnection(socket: Socket): ConnectionState {
   const attached = connectionState(socket);
   if (attached) return attached;
-  let state = plainStates.get(socket);
-  if (!state) {
-    state = Object.freeze({
-      servername: undefined,
-      route: undefined,
-      clientCertificate: undefined,
-      clientAddress: socket.remoteAddress ?? '',
-      proto: 'http' as const,
-    });
-    plainStates.set(socket, state);
-  }
+  const state: ConnectionState = Object.freeze({
+    servername: undefined,
+    route: undefined,
+    clientCertificate: undefined,
+    clientAddress: socket.remoteAddress ?? '',
+    proto: 'http' as const,
+  });
+  attachConnectionState(socket, state);
   return state;
 }
 

@@ -10,18 +10,19 @@ const request = (overrides: Partial<OutgoingRequest>): OutgoingRequest => ({
   method: 'GET',
   path: '/a?b=c',
   headers: ['host', 'app.example', 'accept', '*/*'],
-  trustedHeadLines: '',
+  clientCertificate: undefined,
   body: null,
   bodyLength: undefined,
   owner: {},
   ...overrides,
 });
 
-test('the request head: request line, headers, the ingress lines, the blank line', () => {
+test("the request head: request line, headers, the connection's X-Forwarded-Client-Cert last, the blank line", () => {
   assert.equal(
-    requestHead(request({ trustedHeadLines: 'x-forwarded-client-cert: Hash=ab\r\n' })),
-    'GET /a?b=c HTTP/1.1\r\nhost: app.example\r\naccept: */*\r\nx-forwarded-client-cert: Hash=ab\r\n\r\n',
+    requestHead(request({ clientCertificate: 'Hash=ab;Cert="x"' })),
+    'GET /a?b=c HTTP/1.1\r\nhost: app.example\r\naccept: */*\r\nx-forwarded-client-cert: Hash=ab;Cert="x"\r\n\r\n',
   );
+  assert.equal(requestHead(request({})), 'GET /a?b=c HTTP/1.1\r\nhost: app.example\r\naccept: */*\r\n\r\n');
 });
 
 test('a body without a declared length is sent chunked; with one, as it is', () => {

@@ -63,10 +63,11 @@ export interface OutgoingRequest {
   /** [name, value, ...], already rewritten for the app (no hop-by-hop headers); each is checked. */
   readonly headers: readonly string[];
   /**
-   * Header lines the ingress formatted itself ("name: value\r\n"...), written as they are: the
-   * 2.4 KB X-Forwarded-Client-Cert is safe by construction and made once per connection.
+   * The connection's X-Forwarded-Client-Cert (client-certificate.ts), or undefined for none. Written
+   * last and unchecked: the 2.4 KB value is safe by construction (base64 and percent-encoding) and
+   * decided once per connection, so checking it on every request would only cost.
    */
-  readonly trustedHeadLines: string;
+  readonly clientCertificate: string | undefined;
   /** The request body, streamed; its framing comes from `bodyLength`. */
   readonly body: Readable | null;
   /** The body's Content-Length when the client gave one; otherwise the body is sent chunked. */
@@ -121,6 +122,9 @@ export class Exchange {
   }
 }
 
+/** The header the ingress alone writes: any a client sent is dropped (headers.ts). */
+export const CLIENT_CERTIFICATE_HEADER = 'x-forwarded-client-cert';
+
 /** A request-target as it may appear on the wire: no controls, spaces or non-latin1 characters. */
 const INVALID_TARGET = /[^\x21-\x7e\x80-\xff]/;
 
@@ -142,7 +146,8 @@ export function requestHead(request: OutgoingRequest): string {
     head += `${name}: ${value}\r\n`;
   }
   if (request.body !== null && request.bodyLength === undefined) head += 'transfer-encoding: chunked\r\n';
-  return `${head}${request.trustedHeadLines}\r\n`;
+  const certificate = request.clientCertificate;
+  return certificate === undefined ? `${head}\r\n` : `${head}${CLIENT_CERTIFICATE_HEADER}: ${certificate}\r\n\r\n`;
 }
 
 const CHUNKED_END = '0\r\n\r\n';

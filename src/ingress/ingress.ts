@@ -4,6 +4,7 @@
 import type http from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
+import { ClientCertificateHeaders } from './client-certificate.ts';
 import { attachConnectionState } from './connection.ts';
 import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http.ts';
 import { compileRangeList } from './ip-rules.ts';
@@ -70,6 +71,8 @@ export class Ingress {
   readonly #log: Logger;
   readonly #pools: UpstreamPools;
   readonly #keepAlive: KeepAliveSweeper;
+  /** This ingress's X-Forwarded-Client-Cert values: per instance, never shared between gateways. */
+  readonly #clientCertificates = new ClientCertificateHeaders();
   readonly #sockets = new Set<net.Socket>();
   readonly #listeners: Listener[] = [];
   readonly #plainHttp: http.Server;
@@ -106,6 +109,7 @@ export class Ingress {
         listener: kind,
         name,
         proxyProtocol: proxy?.(name),
+        clientCertificates: this.#clientCertificates,
       });
     const add = (name: ListenerName, kind: ListenerKind, host: string, port: number, server: net.Server) =>
       this.#listeners.push({ name, kind, host, port, server, boundPort: 0 });

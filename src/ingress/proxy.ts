@@ -159,13 +159,13 @@ function declaredBodyLength(value: string | string[] | undefined): number | unde
 }
 
 /** The one place an OutgoingRequest is made, for HTTP/1.1 and HTTP/2 clients alike (and plain HTTP). */
-function outgoingRequest(request: ClientRequestLine, headers: string[], trustedHeadLines: string): OutgoingRequest {
+function outgoingRequest(request: ClientRequestLine, headers: string[], clientCertificate: string | undefined): OutgoingRequest {
   const body = request.body;
   return {
     method: request.method,
     path: request.path,
     headers,
-    trustedHeadLines,
+    clientCertificate,
     body,
     bodyLength: body === null ? undefined : declaredBodyLength(request.contentLength),
     // The unit of fair share in the app's pool: the client's connection (HTTP/2: its session).
@@ -178,13 +178,13 @@ export function proxyRequest(
   sink: ResponseSink,
   upstream: Upstream,
   headers: string[],
-  trustedHeadLines: string,
+  clientCertificate: string | undefined,
   pools: UpstreamPools,
   log: Logger,
   hsts?: string,
 ): void {
   const handler = new ForwardHandler(sink, upstream, log, hsts);
-  handler.exchange = pools.origin(upstream).request(outgoingRequest(request, headers, trustedHeadLines), handler);
+  handler.exchange = pools.origin(upstream).request(outgoingRequest(request, headers, clientCertificate), handler);
 }
 
 /** Whether a flat [name, value, ...] list with lower-case names has `name`. */

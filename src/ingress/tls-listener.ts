@@ -6,8 +6,8 @@ import tls from 'node:tls';
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { Logger } from 'pino';
-import { formatXfcc } from '../xfcc/format.ts';
 import { readClientHello } from './clienthello.ts';
+import type { ClientCertificateHeaders } from './client-certificate.ts';
 import { attachConnectionState, type ConnectionState } from './connection.ts';
 import { DEFAULT_LINGER, lingerOnHandshakeFailure } from './lingering-close.ts';
 import { readProxyHeader, type ProxyProtocolSettings } from './proxy-accept.ts';
@@ -44,6 +44,8 @@ export interface TlsListenerDeps {
   readonly name: string;
   /** Set when the listener expects a PROXY-protocol header before the ClientHello. */
   readonly proxyProtocol: ProxyProtocolSettings | undefined;
+  /** The ingress's X-Forwarded-Client-Cert values (one cache per ingress, bounded). */
+  readonly clientCertificates: ClientCertificateHeaders;
 }
 
 /**
@@ -169,7 +171,7 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
     const state: ConnectionState = Object.freeze({
       servername,
       route,
-      clientCertificate: route && route.app.mode !== 'ignore' ? clientCertificateHeader(tlsSocket) : undefined,
+      clientCertificate: route ? deps.clientCertificates.decide(tlsSocket, route.app.mode) : undefined,
       clientAddress: peer,
       proto: 'https',
       listener: deps.listener,
@@ -184,34 +186,3 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
     }
   });
 }
-
-/**
- * X-Forwarded-Client-Cert from the certificates the client sent, leaf first, in order.
- * `getPeerX509Certificate().issuerCertificate` walks exactly what the client sent (unlike
- * `getPeerCertificate(true)`, which mixes in the server's CA store). After a resumed handshake
- * OpenSSL keeps only the leaf, so Chain then holds the leaf alone.
- */
-function clientCertificateHeader(socket: tls.TLSSocket): string | undefined {
-  const leaf = socket.getPeerX509Certificate();
-  if (!leaf) return undefined;
-  const chain: Buffer[] = [];
-  let key = '';
-  for (let cert: typeof leaf | undefined = leaf; cert && chain.length < 16; cert = cert.issuerCertificate) {
-    const raw = cert.raw;
-    // A self-signed certificate is its own issuer: stop at the first repeat.
-    if (chain.some((seen) => seen.equals(raw))) break;
-    chain.push(raw);
-    key += raw.toString('latin1');
-  }
-  // A client reconnecting with the same certificates gets the header made the first time.
-  const cached = xfccCache.get(key);
-  if (cached !== undefined) return cached;
-  const header = formatXfcc(chain);
-  if (xfccCache.size >= XFCC_CACHE_ENTRIES) xfccCache.delete(xfccCache.keys().next().value!);
-  xfccCache.set(key, header);
-  return header;
-}
-
-/** X-Forwarded-Client-Cert values by the DER of the chain they were made from (oldest dropped first). */
-const xfccCache = new Map<string, string>();
-const XFCC_CACHE_ENTRIES = 256;

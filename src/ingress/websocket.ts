@@ -3,6 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { CLIENT_CERTIFICATE_HEADER } from './http1-client.ts';
 import type { Upstream } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
 import { clientResponseHeaders } from './headers.ts';
@@ -18,17 +19,24 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
   return req.method === 'GET' && upgrade !== undefined && upgrade.trim().toLowerCase() === 'websocket';
 }
 
+/**
+ * undici writes the upgrade request's head, so the connection's X-Forwarded-Client-Cert (decided at
+ * the handshake, as for every request) is handed to it here as the last header, under the name
+ * `requestHead` writes; undici checks it like any other value (upgrades are rare, a request is not).
+ */
 export function proxyUpgrade(
   req: IncomingMessage,
   client: Duplex,
   head: Buffer,
   upstream: Upstream,
   headers: string[],
+  clientCertificate: string | undefined,
   protocol: string,
   pools: UpstreamPools,
   log: Logger,
 ): void {
   client.on('error', () => client.destroy());
+  if (clientCertificate !== undefined) headers.push(CLIENT_CERTIFICATE_HEADER, clientCertificate);
   pools.upgradePool(upstream).upgrade(
     { path: req.url ?? '/', method: req.method ?? 'GET', headers, protocol },
     (error, data) => {
