@@ -1,113 +1,17 @@
-// The store contract, against the embedded node:sqlite backend on a real file.
-import { test } from 'node:test';
-import assert from 'node:assert/strict';
+// The store contract (test/support/store-contract.ts) against every backend: today the embedded
+// node:sqlite one on a real file.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../src/store/sqlite.ts';
-import { StoreError } from '../src/store/store.ts';
-import { appDocument, environmentDocument } from '../src/model/documents.ts';
-import { APP_TYPE, ENVIRONMENT_TYPE, resourceGroupId } from '../src/model/resources.ts';
+import { storeContract } from './support/store-contract.ts';
 
-async function withStore(work: (store: SqliteStore, path: string) => Promise<void> | void) {
+storeContract('SQLite (node:sqlite, a file)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'certgate-store-'));
   const path = join(dir, 'certgate.db');
-  const store = new SqliteStore(path);
-  try {
-    await work(store, path);
-  } finally {
-    store.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-const env = environmentDocument({ subscriptionId: 's1', resourceGroup: 'RG', name: 'env1', defaultDomain: 'env1.test' });
-const app = appDocument({ subscriptionId: 's1', resourceGroup: 'RG', name: 'app1', environmentId: env.id, ingress: { targetPort: 80 } });
-
-test('put creates then replaces, with etag, systemData and a revision per write', () =>
-  withStore((store) => {
-    assert.equal(store.revision(), 0);
-    const first = store.put(env, { now: new Date('2026-01-01T00:00:00Z') });
-    assert.equal(first.created, true);
-    assert.equal(first.revision, 1);
-    const second = store.put(env, { now: new Date('2026-01-02T00:00:00Z') });
-    assert.equal(second.created, false);
-    assert.notEqual(second.resource.etag, first.resource.etag);
-    assert.equal(second.resource.systemData.createdAt, '2026-01-01T00:00:00.000Z');
-    assert.equal(second.resource.systemData.lastModifiedAt, '2026-01-02T00:00:00.000Z');
-    assert.equal(store.revision(), 2);
-  }));
-
-test('ids compare case-insensitively and keep their casing', () =>
-  withStore((store) => {
-    store.put(env);
-    const found = store.get(env.id.toUpperCase());
-    assert.equal(found?.id, env.id);
-  }));
-
-test('list by type and scope', () =>
-  withStore((store) => {
-    store.put(env);
-    store.put(app);
-    store.put(appDocument({ subscriptionId: 's1', resourceGroup: 'other', name: 'app2', environmentId: env.id }));
-    // Ordered by lower-cased id: resource group "other" before "rg".
-    assert.deepEqual(store.list({ type: APP_TYPE }).map((r) => r.name), ['app2', 'app1']);
-    assert.deepEqual(store.list({ type: APP_TYPE, scope: resourceGroupId('s1', 'rg') }).map((r) => r.name), ['app1']);
-    assert.deepEqual(store.list({ type: ENVIRONMENT_TYPE.toLowerCase() }).map((r) => r.name), ['env1']);
-  }));
-
-test('If-Match: a stale etag is refused and changes nothing', () =>
-  withStore((store) => {
-    const { resource } = store.put(env);
-    store.put(env);
-    assert.throws(() => store.put({ ...env, tags: { changed: 'yes' } }, { ifMatch: resource.etag }), (error: unknown) => error instanceof StoreError && error.code === 'PreconditionFailed');
-    assert.equal(store.get(env.id)?.tags, undefined);
-    assert.equal(store.revision(), 2);
-  }));
-
-test('update is a read-modify-write; a throwing change writes nothing', () =>
-  withStore((store) => {
-    store.put(app);
-    store.update(app.id, (current) => ({ doc: { ...current!, tags: { a: '1' } } }));
-    assert.deepEqual(store.get(app.id)?.tags, { a: '1' });
-    assert.throws(() => store.update(app.id, () => { throw new Error('invalid'); }), /invalid/);
-    assert.deepEqual(store.get(app.id)?.tags, { a: '1' });
-  }));
-
-test('delete removes the resource and everything below it, with its secrets', () =>
-  withStore((store) => {
-    store.put(env);
-    store.put({ id: `${env.id}/certificates/c1`, name: 'c1', type: `${ENVIRONMENT_TYPE}/certificates`, properties: {} }, { secret: new Uint8Array([1, 2, 3]) });
-    store.put(app);
-    assert.deepEqual([...store.getSecret(`${env.id}/certificates/c1`)!], [1, 2, 3]);
-    assert.equal(store.delete(resourceGroupId('s1', 'RG')).deleted, false, 'a missing resource is not deleted');
-    assert.equal(store.delete(env.id).deleted, true);
-    assert.equal(store.get(`${env.id}/certificates/c1`), undefined);
-    assert.equal(store.getSecret(`${env.id}/certificates/c1`), undefined);
-    assert.ok(store.get(app.id), 'a sibling stays');
-  }));
-
-test('subscribers hear each committed revision', () =>
-  withStore((store) => {
-    const heard: number[] = [];
-    const unsubscribe = store.subscribe((revision) => heard.push(revision));
-    store.put(env);
-    store.delete(env.id);
-    store.delete(env.id);
-    unsubscribe();
-    store.put(env);
-    assert.deepEqual(heard, [1, 2]);
-  }));
-
-test('data survives reopening the file', () =>
-  withStore((store, path) => {
-    store.put(env);
-    store.close();
-    const reopened = new SqliteStore(path);
-    try {
-      assert.equal(reopened.get(env.id)?.name, 'env1');
-      assert.equal(reopened.revision(), 1);
-    } finally {
-      reopened.close();
-    }
-  }));
+  return {
+    store: new SqliteStore(path),
+    reopen: () => new SqliteStore(path),
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+});
