@@ -10,8 +10,7 @@ import http2 from 'node:http2';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { environmentDocument } from '../src/model/documents.ts';
-import { startTestGateway, RESOURCE_GROUP, SUBSCRIPTION, BASE_DOMAIN, type TestGateway } from './support/gateway.ts';
+import { startTestGateway, type TestGateway } from './support/gateway.ts';
 import { h2Session, rawRequest, statusOf } from './support/raw-clients.ts';
 import { clientIdentities, type ClientIdentity } from './support/vectors.ts';
 import { startWsgiApp, type WsgiApp, type WsgiRequest } from './support/wsgi-app.ts';
@@ -54,16 +53,7 @@ before(async () => {
   ids = await clientIdentities(dir);
   wsgi = await startWsgiApp();
   gw = await startTestGateway();
-  gw.gateway.store.put(
-    environmentDocument({
-      subscriptionId: SUBSCRIPTION,
-      resourceGroup: RESOURCE_GROUP,
-      name: 'env1',
-      defaultDomain: `env1.${BASE_DOMAIN}`,
-      properties: { certgate: { stripHeaders: ['X-Tenant-Id', 'x_internal_user'] } },
-    }),
-  );
-  await gw.gateway.waitForRevision(gw.gateway.store.revision());
+  await gw.createEnvironment('env1', { certgate: { stripHeaders: ['X-Tenant-Id', 'x_internal_user'] } });
   lenient = await gw.putApp('lenient', 'env1', { targetPort: wsgi.port, clientCertificateMode: 'accept' });
   insecure = await gw.putApp('insecure', 'env1', { targetPort: wsgi.port, clientCertificateMode: 'ignore', allowInsecure: true });
 });

@@ -93,7 +93,9 @@ test('each environment has its own wildcard certificate and apps of the same nam
 });
 
 test('a host name claimed by two apps is served by one of them only, and the conflict is logged', async () => {
-  await gw.putApp('squatter', 'env2', {
+  // The control plane refuses a second claim (and a certificate of another environment): this store
+  // is one it did not write, and the ingress must still serve the name to one app only.
+  await gw.putUncheckedApp('squatter', 'env2', {
     targetPort: echo.port,
     clientCertificateMode: 'ignore',
     customDomains: [{ name: 'shop.example.test', bindingType: 'SniEnabled', certificateId: (await gw.gateway.store.list({ type: 'Microsoft.App/managedEnvironments/certificates' }))[0]!.id }],
@@ -141,6 +143,9 @@ test('an app whose ingress is removed is no longer served', async () => {
 });
 
 test('apps with transport tcp are not served by the HTTP ingress', async () => {
-  const host = await gw.putApp('raw', 'env1', { targetPort: echo.port, transport: 'tcp' });
+  // The control plane refuses transport tcp (and the fixture writes through it); the ingress must
+  // not serve such a document either.
+  await assert.rejects(gw.putApp('raw', 'env1', { targetPort: echo.port, transport: 'tcp' }), /400 InvalidParameter: properties\.configuration\.ingress\.transport/);
+  const host = await gw.putUncheckedApp('raw', 'env1', { targetPort: echo.port, transport: 'tcp' });
   assert.equal(curlResult(await curl({ host, port: gw.httpsPort, extra: ['-k'] })).status, 404);
 });
