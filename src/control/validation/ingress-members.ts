@@ -33,7 +33,7 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
     does: '`true` (or unset): served on the external and the internal listeners; `false`: only on the internal listener (`--internal-bind`, loopback by default)',
     test: 'test/ingress-listeners.test.ts',
   },
-  targetPort: { status: 'enforced', does: 'the port the app listens on (with `targetHost`); unset: 503', test: 'test/ingress-proxy.test.ts' },
+  targetPort: { status: 'enforced', does: 'the port the app listens on (with `targetHost`); unset: 503', test: 'test/ingress-upstream-failures.test.ts' },
   hsts: {
     status: 'enforced',
     does: "certgate extension: Strict-Transport-Security on the app's HTTPS responses, never on plain HTTP",
