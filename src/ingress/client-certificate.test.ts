@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
+import { serverSide } from '../../test/support/loopback.ts';
 import { ClientCertificateHeaders } from './client-certificate.ts';
 
 const vectors = new URL('../../test/fixtures/xfcc-vectors/', import.meta.url);
@@ -12,21 +11,9 @@ const read = (name: string): string => readFileSync(new URL(name, vectors), 'utf
 const der = (name: string): Buffer => new X509Certificate(read(name)).raw;
 
 /** The server side of one real handshake in which the client sent `cert` (leaf first). */
-async function serverSocketWith(cert: string, key: string): Promise<{ socket: tls.TLSSocket; close(): void }> {
+function serverSocketWith(cert: string, key: string) {
   const server = tls.createServer({ cert: read('self.pem'), key: read('self.key'), requestCert: true, rejectUnauthorized: false });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const accepted = once(server, 'secureConnection') as Promise<[tls.TLSSocket]>;
-  const client = tls.connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', cert, key, rejectUnauthorized: false });
-  const [socket] = await accepted;
-  return {
-    socket,
-    close() {
-      client.destroy();
-      socket.destroy();
-      server.close();
-    },
-  };
+  return serverSide<tls.TLSSocket>(server, 'secureConnection', (port) => tls.connect({ port, host: '127.0.0.1', cert, key, rejectUnauthorized: false }));
 }
 
 test('decided from the handshake: the certificate the client sent, byte for byte; none under ignore', async () => {
