@@ -4,7 +4,8 @@
 //
 // Jazzer instruments ES modules in a loader hook that only sees JavaScript, so the run preloads
 // register-ts.mjs (TypeScript stripped before Jazzer's hook) and, on glibc < 2.38,
-// jazzer-glibc-compat.mjs (see there). Only src/xfcc and src/app-auth are instrumented.
+// jazzer-glibc-compat.mjs (see there). Only src/xfcc, src/app-auth and src/ingress are
+// instrumented.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,7 +15,10 @@ const FUZZ_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(FUZZ_DIR);
 const JAZZER_CLI = join(ROOT, 'node_modules', '@jazzer.js', 'core', 'dist', 'cli.js');
 
-export const TARGETS = ['xfcc-parse', 'read-client-certificate', 'verify'];
+export const TARGETS = ['xfcc-parse', 'read-client-certificate', 'verify', 'clienthello', 'http1-response'];
+
+/** libFuzzer's -dict for each target: tokens of the format it reads. */
+const DICTIONARIES = { clienthello: 'clienthello.dict', 'http1-response': 'http1.dict' };
 
 /**
  * @typedef {{ execs: number, initialCoverage: number, coverage: number, features: number, corpus: number }} FuzzStats
@@ -36,12 +40,13 @@ export function runFuzzer(options) {
     '--sync',
     '-i', join(ROOT, 'src', 'xfcc') + '/',
     '-i', join(ROOT, 'src', 'app-auth') + '/',
+    '-i', join(ROOT, 'src', 'ingress') + '/',
     '-e', 'node_modules',
     '-e', '.test.ts',
     '-e', join('app-auth', 'testing.ts'),
     '--',
     `-max_total_time=${seconds}`,
-    `-dict=${join(FUZZ_DIR, 'xfcc.dict')}`,
+    `-dict=${join(FUZZ_DIR, DICTIONARIES[target] ?? 'xfcc.dict')}`,
     `-artifact_prefix=${artifactPrefix}`,
     '-max_len=8192',
     '-print_final_stats=1',

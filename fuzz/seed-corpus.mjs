@@ -3,6 +3,9 @@
 // changing a target's input layout: node fuzz/seed-corpus.mjs. The fuzzers' own PKI (fuzz/pki) is
 // made on the first run only (--new-pki to replace it; the corpus then refers to old certificates).
 import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { formatXfcc, percentEncode } from '../src/xfcc/index.ts';
 import { derToPem } from '../src/xfcc/format.ts';
@@ -27,6 +30,35 @@ const [leaf, int, , self, genLeaf, genInt] = POOL;
 const b64 = (der) => Buffer.from(der).toString('base64');
 const bytes = (...parts) => Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'latin1') : Buffer.from(part))));
 const albEncode = (text) => encodeURIComponent(text).replace(/%2B/g, '+').replace(/%3D/g, '=').replace(/%2F/g, '/');
+
+/** The first bytes a real TLS client (Node's, OpenSSL underneath) sends, captured on loopback. */
+async function clientHello(options) {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection');
+  const client = tls.connect({ host: '127.0.0.1', port: server.address().port, rejectUnauthorized: false, ...options });
+  client.on('error', () => {});
+  const [socket] = await accepted;
+  const [first] = await once(socket, 'data');
+  client.destroy();
+  socket.destroy();
+  server.close();
+  return first;
+}
+
+/** The same ClientHello with its handshake message split over two TLS records. */
+function twoRecords(hello) {
+  const handshake = hello.subarray(5);
+  const half = Math.floor(handshake.length / 2);
+  const record = (fragment) => Buffer.concat([Buffer.from([0x16, 0x03, 0x01, fragment.length >> 8, fragment.length & 0xff]), fragment]);
+  return Buffer.concat([record(handshake.subarray(0, half)), record(handshake.subarray(half))]);
+}
+
+const sniAlpn = await clientHello({ servername: 'shop.env1.certgate.localhost', ALPNProtocols: ['h2', 'http/1.1'] });
+const tls12 = await clientHello({ servername: 'Shop.Example.Test', maxVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] });
+const noSni = await clientHello({});
+const crlf = '\r\n';
 
 const seeds = {
   'xfcc-parse': {
@@ -60,6 +92,28 @@ const seeds = {
     'leaf-der': bytes([0x03], leaf),
     'generated-leaf-der': bytes([0x03], genLeaf),
     'revoked-chain': bytes([0x00], formatXfcc([new X509Certificate(readFileSync(new URL('revoked.pem', pki))).raw, genInt])),
+  },
+  // Byte 0: the size limit (bit 0: 512 bytes); then the client's bytes.
+  clienthello: {
+    'sni-alpn': bytes([0x00], sniAlpn),
+    'tls12-mixed-case-sni': bytes([0x00], tls12),
+    'no-sni': bytes([0x00], noSni),
+    'two-records': bytes([0x00], twoRecords(sniAlpn)),
+    'over-small-limit': bytes([0x01], sniAlpn),
+    'plain-http': bytes([0x00], `GET / HTTP/1.1${crlf}Host: shop.env1.certgate.localhost${crlf}${crlf}`),
+  },
+  // Byte 0: bit 0 HEAD, bit 1 a 256-byte head limit; byte 1: the read size minus one; then the app's bytes.
+  'http1-response': {
+    'content-length': bytes([0x00, 0x06], `HTTP/1.1 200 OK${crlf}Content-Type: text/plain${crlf}Content-Length: 5${crlf}${crlf}hello`),
+    chunked: bytes([0x00, 0x02], `HTTP/1.1 200 OK${crlf}Transfer-Encoding: chunked${crlf}${crlf}5;ext=1${crlf}hello${crlf}0${crlf}Trailer-A: b${crlf}${crlf}`),
+    'continue-then-ok': bytes([0x00, 0xff], `HTTP/1.1 100 Continue${crlf}${crlf}HTTP/1.1 200 OK${crlf}content-length: 2${crlf}${crlf}ok`),
+    'http10-until-close': bytes([0x00, 0x03], `HTTP/1.0 200 OK${crlf}Connection: keep-alive${crlf}${crlf}until the close`),
+    'no-content': bytes([0x00, 0x00], `HTTP/1.1 204 No Content${crlf}Content-Length: 10${crlf}${crlf}`),
+    'head-response': bytes([0x01, 0x10], `HTTP/1.1 200 OK${crlf}Content-Length: 1000${crlf}Connection: close${crlf}${crlf}`),
+    'small-limit': bytes([0x02, 0x07], `HTTP/1.1 200 OK${crlf}X-Long: ${'a'.repeat(230)}${crlf}Content-Length: 0${crlf}${crlf}`),
+    // A head of exactly the 256-byte limit, its CRLF CRLF split over two reads of 129 bytes.
+    'head-at-limit-split': bytes([0x02, 0x80], `HTTP/1.1 200 OK${crlf}Content-Length: 0${crlf}X-Pad: ${'a'.repeat(256 - 43)}${crlf}${crlf}`),
+    'repeated-length': bytes([0x00, 0x04], `HTTP/1.1 200 OK${crlf}Content-Length: 3, 3${crlf}Content-Length: 3${crlf}${crlf}abc`),
   },
 };
 

@@ -1,7 +1,8 @@
-// A short coverage-guided fuzzing run of each target (Jazzer.js), seeded with the committed
-// corpus: fails on any crash, uncaught exception or broken invariant the fuzzer finds, and checks
-// that the TypeScript under test is instrumented (the seeds already reach covered code).
-// The long run is `node fuzz/run.mjs --seconds=600`, which grows fuzz/corpus.
+// A short coverage-guided fuzzing run of each target (Jazzer.js): the app library's XFCC parsers
+// and verifier, and the ingress's two network-facing parsers (clienthello.ts, http1-response.ts).
+// Seeded with the committed corpus: fails on any crash, uncaught exception or broken invariant the
+// fuzzer finds, and checks that the TypeScript under test is instrumented (the seeds already reach
+// covered code). The long run is `node fuzz/run.mjs --seconds=600`, which grows fuzz/corpus.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';

@@ -134,6 +134,27 @@ test('an oversized head is refused, whole or in pieces', () => {
   }, /exceeds 1024 bytes/);
 });
 
+test('a head of exactly the limit is accepted however the reads split its CRLF CRLF (found by fuzz/http1-response)', () => {
+  const start = 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Pad: ';
+  const wire = Buffer.from(`${start}${'a'.repeat(256 - start.length)}\r\n\r\n`, 'latin1');
+  for (let cut = 250; cut < wire.length; cut++) {
+    const parsed = parser('GET', 256);
+    parsed.parser.execute(wire.subarray(0, cut));
+    parsed.parser.execute(wire.subarray(cut));
+    assert.equal(parsed.ended, 1, `cut at ${cut}`);
+  }
+  // One byte more is refused, whole or in pieces.
+  const over = Buffer.from(`${start}${'a'.repeat(257 - start.length)}\r\n\r\n`, 'latin1');
+  assert.throws(() => parser('GET', 256).parser.execute(over), /exceeds 256 bytes/);
+  for (let cut = 250; cut < over.length; cut++) {
+    const parsed = parser('GET', 256);
+    assert.throws(() => {
+      parsed.parser.execute(over.subarray(0, cut));
+      parsed.parser.execute(over.subarray(cut));
+    }, /exceeds 256 bytes/, `cut at ${cut}`);
+  }
+});
+
 test('bytes when no response is expected, and a close before or during the answer', () => {
   const idle = parseInPieces('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', []);
   assert.throws(() => idle.parser.execute(Buffer.from('x')), /no response was expected/);
