@@ -10,6 +10,7 @@ import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type H
 import { compileRangeList } from './ip-rules.ts';
 import { DEFAULT_HTTP2_LIMITS, type Http2Limits } from './http2-session.ts';
 import { KeepAliveSweeper } from './keep-alive.ts';
+import { LingeringCloses } from './lingering-close.ts';
 import { DEFAULT_PROXY_PROTOCOL_LIMITS, readProxyHeader, type ProxyProtocolLimits, type ProxyProtocolListener, type ProxyProtocolSettings } from './proxy-accept.ts';
 import type { ListenerKind, RouteSnapshot, TlsCipherProfile } from './snapshot.ts';
 import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './tls-listener.ts';
@@ -73,6 +74,8 @@ export class Ingress {
   readonly #keepAlive: KeepAliveSweeper;
   /** This ingress's X-Forwarded-Client-Cert values: per instance, never shared between gateways. */
   readonly #clientCertificates = new ClientCertificateHeaders();
+  /** Sockets waiting for their clients to read a handshake-failure alert (this ingress's only). */
+  readonly #lingering = new LingeringCloses();
   readonly #sockets = new Set<net.Socket>();
   readonly #listeners: Listener[] = [];
   readonly #plainHttp: http.Server;
@@ -110,6 +113,7 @@ export class Ingress {
         name,
         proxyProtocol: proxy?.(name),
         clientCertificates: this.#clientCertificates,
+        lingering: this.#lingering,
       });
     const add = (name: ListenerName, kind: ListenerKind, host: string, port: number, server: net.Server) =>
       this.#listeners.push({ name, kind, host, port, server, boundPort: 0 });
@@ -191,6 +195,7 @@ export class Ingress {
       this.#log.warn({ connections: this.#sockets.size, graceMs }, 'closing connections still open after the grace period');
     }
     for (const socket of this.#sockets) socket.destroy();
+    this.#lingering.close();
     await stopped;
     // Stops Node's headersTimeout checkers (http.ts startHeadersTimeout).
     this.#http.http1.close();

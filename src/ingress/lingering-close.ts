@@ -31,65 +31,89 @@ interface Lingering {
   readonly finish: () => void;
 }
 
-const lingering = new Set<Lingering>();
-let sweeper: NodeJS.Timeout | undefined;
-
-function sweep(): void {
-  const now = Date.now();
-  for (const entry of lingering) if (now >= entry.deadline || entry.raw.bytesRead > entry.byteLimit) entry.finish();
-  if (lingering.size === 0) {
-    clearInterval(sweeper);
-    sweeper = undefined;
-  }
-}
-
 /**
- * Makes the handshake failure of `tlsSocket` (Node destroys it with the error) a lingering close
- * of `raw`, its TCP socket. Other destroys (timeouts, resets, shutdown, after the handshake) are
- * immediate.
- * @param onFailure told of the handshake error once, when the linger starts
+ * The lingering closes of one ingress: its sockets waiting for their clients to read the alert,
+ * checked by one timer while any wait (never shared with another ingress in the process).
  */
-export function lingerOnHandshakeFailure(
-  tlsSocket: tls.TLSSocket,
-  raw: net.Socket,
-  limits: LingerLimits,
-  onFailure: (error: Error) => void,
-): void {
-  const destroyNow = tlsSocket.destroy;
-  /** Set while lingering: closes for real (any later destroy call also ends the linger). */
-  let finish: (() => void) | undefined;
-  tlsSocket.destroy = function (this: tls.TLSSocket, error?: Error) {
-    if (finish !== undefined) {
-      finish();
-      return this;
-    }
-    // Only a TLS failure before `secure` (Node's handshake-error path, OpenSSL's ERR_SSL_* codes)
-    // sent an alert worth lingering for; a reset or a timeout closes at once.
-    const established = (this as unknown as { _secureEstablished: boolean })._secureEstablished;
-    if (established || !isTlsError(error)) return destroyNow.call(this, error ?? undefined);
-    onFailure(error);
-    const entry: Lingering = {
-      raw,
-      byteLimit: raw.bytesRead + limits.bytes,
-      deadline: Date.now() + limits.ms,
-      finish: () => {
-        if (!lingering.delete(entry)) return;
-        destroyNow.call(tlsSocket);
-      },
+export class LingeringCloses {
+  readonly #limits: LingerLimits;
+  readonly #entries = new Set<Lingering>();
+  #sweeper: NodeJS.Timeout | undefined;
+
+  constructor(limits: LingerLimits = DEFAULT_LINGER) {
+    this.#limits = limits;
+  }
+
+  /** Sockets lingering now. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Makes the handshake failure of `tlsSocket` (Node destroys it with the error) a lingering close
+   * of `raw`, its TCP socket. Other destroys (timeouts, resets, shutdown, after the handshake) are
+   * immediate.
+   * @param onFailure told of the handshake error once, when the linger starts
+   */
+  onHandshakeFailure(tlsSocket: tls.TLSSocket, raw: net.Socket, onFailure: (error: Error) => void): void {
+    const entries = this.#entries;
+    const limits = this.#limits;
+    const destroyNow = tlsSocket.destroy;
+    /** Set while lingering: closes for real (any later destroy call also ends the linger). */
+    let finish: (() => void) | undefined;
+    const start = (entry: Lingering) => {
+      entries.add(entry);
+      this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS).unref();
     };
-    finish = entry.finish;
-    lingering.add(entry);
-    sweeper ??= setInterval(sweep, SWEEP_MS).unref();
-    // The alert is already written; FIN follows it once it has left (uv_shutdown waits for writes).
-    // The raw socket's own errors are of no interest any more: it is closed at the end regardless.
-    raw.on('error', () => {});
-    raw.end();
-    // The TLS layer keeps reading from the TCP socket (and discarding what it cannot decrypt); its
-    // end-of-stream is the client's FIN: the client has read the alert and closed.
-    tlsSocket.once('end', entry.finish);
-    tlsSocket.resume();
-    return this;
-  } as typeof tlsSocket.destroy;
+    tlsSocket.destroy = function (this: tls.TLSSocket, error?: Error) {
+      if (finish !== undefined) {
+        finish();
+        return this;
+      }
+      // Only a TLS failure before `secure` (Node's handshake-error path, OpenSSL's ERR_SSL_* codes)
+      // sent an alert worth lingering for; a reset or a timeout closes at once.
+      const established = (this as unknown as { _secureEstablished: boolean })._secureEstablished;
+      if (established || !isTlsError(error)) return destroyNow.call(this, error ?? undefined);
+      onFailure(error);
+      const entry: Lingering = {
+        raw,
+        byteLimit: raw.bytesRead + limits.bytes,
+        deadline: Date.now() + limits.ms,
+        finish: () => {
+          if (!entries.delete(entry)) return;
+          destroyNow.call(tlsSocket);
+        },
+      };
+      finish = entry.finish;
+      start(entry);
+      // The alert is already written; FIN follows it once it has left (uv_shutdown waits for writes).
+      // The raw socket's own errors are of no interest any more: it is closed at the end regardless.
+      raw.on('error', () => {});
+      raw.end();
+      // The TLS layer keeps reading from the TCP socket (and discarding what it cannot decrypt); its
+      // end-of-stream is the client's FIN: the client has read the alert and closed.
+      tlsSocket.once('end', entry.finish);
+      tlsSocket.resume();
+      return this;
+    } as typeof tlsSocket.destroy;
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const entry of this.#entries) if (now >= entry.deadline || entry.raw.bytesRead > entry.byteLimit) entry.finish();
+    if (this.#entries.size === 0) this.#stopSweeping();
+  }
+
+  #stopSweeping(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  /** Shutdown: every lingering socket is closed now. */
+  close(): void {
+    for (const entry of [...this.#entries]) entry.finish();
+    this.#stopSweeping();
+  }
 }
 
 function isTlsError(error: Error | null | undefined): error is Error {

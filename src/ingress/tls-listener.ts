@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { readClientHello } from './clienthello.ts';
 import type { ClientCertificateHeaders } from './client-certificate.ts';
 import { attachConnectionState, type ConnectionState } from './connection.ts';
-import { DEFAULT_LINGER, lingerOnHandshakeFailure } from './lingering-close.ts';
+import type { LingeringCloses } from './lingering-close.ts';
 import { readProxyHeader, type ProxyProtocolSettings } from './proxy-accept.ts';
 import { routesFor, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
 
@@ -46,6 +46,8 @@ export interface TlsListenerDeps {
   readonly proxyProtocol: ProxyProtocolSettings | undefined;
   /** The ingress's X-Forwarded-Client-Cert values (one cache per ingress, bounded). */
   readonly clientCertificates: ClientCertificateHeaders;
+  /** The ingress's lingering closes after failed handshakes. */
+  readonly lingering: LingeringCloses;
 }
 
 /**
@@ -153,7 +155,7 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
   const logFailure = (error: NodeJS.ErrnoException) =>
     deps.log.info({ client: peer, servername, app: route?.app.id, reason: error.code ?? error.message }, 'TLS handshake failed');
   // The client must read the alert that says why (certificate_required): close without a reset.
-  lingerOnHandshakeFailure(tlsSocket, socket, DEFAULT_LINGER, (error) => {
+  deps.lingering.onHandshakeFailure(tlsSocket, socket, (error) => {
     clearTimeout(timer);
     logFailure(error);
   });
