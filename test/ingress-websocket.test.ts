@@ -10,7 +10,7 @@ import https from 'node:https';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { expectedSelfSigned, VECTORS } from './support/vectors.ts';
-import { useProxyFixture, UUID, gw, echo, wsApp, wsAccept, wsFrame, frameReader, withTimeout } from './support/proxy-fixture.ts';
+import { useProxyFixture, UUID, gw, echo, wsApp, wsAccept, wsFrame, frameReader, withTimeout, closedPort } from './support/proxy-fixture.ts';
 
 useProxyFixture();
 
@@ -106,5 +106,16 @@ describe('WebSocket', () => {
     } finally {
       socket.destroy();
     }
+  });
+
+  test("an app that answers the upgrade with anything but 101, or is not there: 502, the gateway still serves", async () => {
+    // The echo app is a plain Node server with no upgrade handler; the closed port refuses.
+    const refusing = await gw.putApp('ws-refusing', 'env1', { targetPort: echo.port });
+    const gone = await gw.putApp('ws-gone', 'env1', { targetPort: await closedPort() });
+    await assert.rejects(upgrade(refusing), /no upgrade: HTTP 502/);
+    await assert.rejects(upgrade(gone), /no upgrade: HTTP 502/);
+    const { response, socket } = await upgrade(wsHost);
+    socket.destroy();
+    assert.equal(response.statusCode, 101);
   });
 });

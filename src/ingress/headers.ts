@@ -57,11 +57,11 @@ export interface ForwardingContext {
 }
 
 /**
- * The headers for the app, as a flat [name, value, ...] list (undici's raw form), built from the
+ * The headers for the app, as a flat [name, value, ...] list, built from the
  * client's raw header list (HTTP/1.1 `rawHeaders`, or HTTP/2 headers without pseudo-headers).
- * For a WebSocket upgrade undici writes Connection and Upgrade itself. X-Forwarded-Client-Cert is
- * not among them: any the client sent is dropped here, and the connection's own is written by the
- * upstream request writer (http1-client.ts `requestHead`, websocket.ts for upgrades).
+ * For a WebSocket upgrade websocket.ts adds Connection and Upgrade. X-Forwarded-Client-Cert is not
+ * among them: any the client sent is dropped here, and the connection's own is written by the
+ * upstream request writer (http1-client.ts `requestHead`), for requests and upgrades alike.
  */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], context: ForwardingContext): string[] {
   const named = connectionOptions(rawHeaders);
@@ -93,21 +93,6 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], context: F
     'x-request-id',
     context.requestId,
   );
-  return out;
-}
-
-/** The app's response headers for the client, hop-by-hop headers removed. */
-export function clientResponseHeaders(
-  headers: Readonly<Record<string, string | string[] | undefined>>,
-): Record<string, string | string[]> {
-  const connection = headers['connection'];
-  const named = connection === undefined ? undefined : tokenSet(Array.isArray(connection) ? connection.join(',') : connection);
-  const out: Record<string, string | string[]> = {};
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
-    out[name] = value;
-  }
   return out;
 }
 

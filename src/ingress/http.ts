@@ -276,7 +276,7 @@ function forward(
 /**
  * The client's headers rewritten for the app, for requests and upgrades alike. The connection's
  * X-Forwarded-Client-Cert is not among them: it was decided at the handshake and is written by the
- * upstream request writer (http1-client.ts `requestHead`; websocket.ts for upgrades).
+ * upstream request writer (http1-client.ts `requestHead`), for requests and upgrades alike.
  */
 function forwardedHeaders(rawHeaders: readonly string[], app: CompiledApp, connection: ConnectionState, host: string): string[] {
   return upstreamRequestHeaders(rawHeaders, {

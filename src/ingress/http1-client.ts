@@ -123,7 +123,7 @@ export class Exchange {
 }
 
 /** The header the ingress alone writes: any a client sent is dropped (headers.ts). */
-export const CLIENT_CERTIFICATE_HEADER = 'x-forwarded-client-cert';
+const CLIENT_CERTIFICATE_HEADER = 'x-forwarded-client-cert';
 
 /** A request-target as it may appear on the wire: no controls, spaces or non-latin1 characters. */
 const INVALID_TARGET = /[^\x21-\x7e\x80-\xff]/;

@@ -12,7 +12,7 @@ interface Parsed {
   parser: ResponseParser;
 }
 
-function parser(method = 'GET', maxHeadBytes?: number): Parsed {
+function parser(method = 'GET', maxHeadBytes?: number, upgrade = false): Parsed {
   const parsed: Parsed = { heads: [], body: '', bodyAtLast: undefined, ended: 0, parser: undefined as unknown as ResponseParser };
   parsed.parser = new ResponseParser(
     {
@@ -26,7 +26,7 @@ function parser(method = 'GET', maxHeadBytes?: number): Parsed {
     },
     maxHeadBytes === undefined ? undefined : { maxHeadBytes },
   );
-  parsed.parser.expect(method);
+  parsed.parser.expect(method, upgrade);
   return parsed;
 }
 
@@ -88,6 +88,15 @@ test('1xx interim responses are skipped; 101 unasked is an error', () => {
   assert.deepEqual(parsed.heads.map((head) => head.status), [201]);
   assert.equal(parsed.ended, 1);
   rejects('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n', /switched protocols/);
+});
+
+test('after an upgrade request, 101 is the final answer and every byte after it is the new protocol\'s', () => {
+  const upgrade = parser('GET', undefined, true);
+  upgrade.parser.execute(Buffer.from('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x02hi', 'latin1'));
+  upgrade.parser.execute(Buffer.from('HTTP/1.1 200 OK\r\n\r\n'));
+  assert.deepEqual(upgrade.heads, [{ status: 101, rawHeaders: ['Upgrade', 'websocket', 'Connection', 'Upgrade'], keepAlive: false }]);
+  assert.equal(upgrade.body, '\x81\x02hiHTTP/1.1 200 OK\r\n\r\n');
+  assert.equal(upgrade.ended, 0);
 });
 
 test('keep-alive: Connection: close, HTTP/1.0 without keep-alive, HTTP/1.0 with keep-alive', () => {

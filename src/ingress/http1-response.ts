@@ -19,7 +19,11 @@ export interface ResponseHead {
 }
 
 export interface ResponseSink {
-  /** The final (non-1xx) response head; 1xx interim responses are skipped. */
+  /**
+   * The final (non-1xx) response head; 1xx interim responses are skipped. After an upgrade request
+   * (`expect(method, true)`), 101 is final too: every byte after it is the new protocol's, passed
+   * to `onBody` as it comes.
+   */
   onHead(head: ResponseHead): void;
   /** `last`: this chunk completes a Content-Length body (onEnd follows at once). */
   onBody(chunk: Buffer, last: boolean): void;
@@ -43,6 +47,8 @@ const CHUNK_END = 5;
 const TRAILERS = 6;
 const UNTIL_CLOSE = 7;
 const DONE = 8;
+/** After a 101 to an upgrade request: the bytes are no longer HTTP. */
+const SWITCHED = 9;
 
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
 const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]{1,12})[\t ]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
@@ -86,17 +92,22 @@ export class ResponseParser {
   #crlfSeen = 0;
   #keepAlive = false;
   #receivedAny = false;
+  #upgrade = false;
 
   constructor(sink: ResponseSink, limits: ResponseParserLimits = DEFAULT_RESPONSE_LIMITS) {
     this.#sink = sink;
     this.#limits = limits;
   }
 
-  /** Expect the response to a request just sent; a HEAD request's response has no body. */
-  expect(method: string): void {
+  /**
+   * Expect the response to a request just sent; a HEAD request's response has no body.
+   * @param upgrade the request asked to switch protocols (a WebSocket upgrade): 101 is its answer
+   */
+  expect(method: string, upgrade = false): void {
     if (this.#state !== IDLE && this.#state !== DONE) throw new Error('a response is still being parsed');
     this.#state = HEAD;
     this.#noBody = method === 'HEAD';
+    this.#upgrade = upgrade;
     this.#receivedAny = false;
     this.#keepAlive = false;
   }
@@ -153,6 +164,7 @@ export class ResponseParser {
           offset = this.#trailers(data, offset);
           break;
         case UNTIL_CLOSE:
+        case SWITCHED:
           this.#sink.onBody(offset === 0 ? data : data.subarray(offset), false);
           offset = data.length;
           break;
@@ -269,8 +281,14 @@ export class ResponseParser {
           break;
       }
     }
+    if (code === 101 && this.#upgrade) {
+      this.#keepAlive = false;
+      this.#sink.onHead({ status: code, rawHeaders, keepAlive: false });
+      this.#state = SWITCHED;
+      return block.next;
+    }
     if (code < 200) {
-      // 101 only answers an upgrade, which this client never asks for; other 1xx are interim.
+      // 101 answers only an upgrade; to anything else it is an error. Other 1xx are interim.
       if (code === 101) throw new ResponseParseError('the app switched protocols without being asked');
       return block.next;
     }

@@ -1,7 +1,6 @@
 // Connections to apps: per app origin, one pool of the ingress's own HTTP/1.1 client
-// (http1-client.ts), reused by every client connection; WebSocket upgrades go through an undici
-// pool, made only for origins that see one.
-import { Pool } from 'undici';
+// (http1-client.ts), reused by every client connection. WebSocket upgrades open a connection of
+// their own (websocket.ts), which becomes the tunnel; how many may be opening at once is bounded here.
 import { OriginPool, type OriginPoolOptions } from './http1-client.ts';
 import type { Upstream } from './snapshot.ts';
 
@@ -81,15 +80,43 @@ export function originPoolOptions(options: UpstreamOptions): OriginPoolOptions {
   });
 }
 
+/** What a WebSocket upgrade to an app is bounded by (websocket.ts). */
+export interface UpgradeLimits {
+  readonly connectTimeoutMs: number;
+  /** The app's 101 must arrive within this time. */
+  readonly responseTimeoutMs: number;
+}
+
 export class UpstreamPools {
   readonly #origins = new Map<string, OriginPool>();
-  readonly #upgrades = new Map<string, Pool>();
+  /** Upgrades waiting for their app's answer, per origin (each holds a connection being set up). */
+  readonly #upgrading = new Map<string, number>();
   readonly #options: UpstreamOptions;
   readonly #poolOptions: OriginPoolOptions;
+  readonly upgradeLimits: UpgradeLimits;
 
   constructor(options: UpstreamOptions) {
     this.#options = options;
     this.#poolOptions = originPoolOptions(options);
+    this.upgradeLimits = Object.freeze({ connectTimeoutMs: options.connectTimeoutMs, responseTimeoutMs: options.responseTimeoutMs });
+  }
+
+  /**
+   * Takes one of the app's upgrade slots (as many as it has pooled connections), or returns false
+   * when all are taken: a flood of upgrades that the app answers slowly cannot open connections
+   * without bound. The slot is given back with `upgradeDone` once the app answered (or failed).
+   */
+  startUpgrade(upstream: Upstream): boolean {
+    const busy = this.#upgrading.get(upstream.origin) ?? 0;
+    if (busy >= this.#options.maxConnectionsPerApp) return false;
+    this.#upgrading.set(upstream.origin, busy + 1);
+    return true;
+  }
+
+  upgradeDone(upstream: Upstream): void {
+    const busy = (this.#upgrading.get(upstream.origin) ?? 1) - 1;
+    if (busy <= 0) this.#upgrading.delete(upstream.origin);
+    else this.#upgrading.set(upstream.origin, busy);
   }
 
   origin(upstream: Upstream): OriginPool {
@@ -101,20 +128,6 @@ export class UpstreamPools {
     return pool;
   }
 
-  /** For WebSocket upgrades (undici turns the connection over to the tunnel after 101). */
-  upgradePool(upstream: Upstream): Pool {
-    let pool = this.#upgrades.get(upstream.origin);
-    if (!pool) {
-      pool = new Pool(upstream.origin, {
-        connections: this.#options.maxConnectionsPerApp,
-        headersTimeout: this.#options.responseTimeoutMs,
-        connect: { timeout: this.#options.connectTimeoutMs },
-      });
-      this.#upgrades.set(upstream.origin, pool);
-    }
-    return pool;
-  }
-
   /** Closes the pools of origins no app uses any more (in-flight requests finish first). */
   retainOnly(origins: ReadonlySet<string>): void {
     for (const [origin, pool] of this.#origins) {
@@ -122,18 +135,10 @@ export class UpstreamPools {
       this.#origins.delete(origin);
       pool.close();
     }
-    for (const [origin, pool] of this.#upgrades) {
-      if (origins.has(origin)) continue;
-      this.#upgrades.delete(origin);
-      void pool.close();
-    }
   }
 
   async close(): Promise<void> {
     for (const pool of this.#origins.values()) pool.close();
     this.#origins.clear();
-    const upgrades = [...this.#upgrades.values()];
-    this.#upgrades.clear();
-    await Promise.all(upgrades.map((pool) => pool.close()));
   }
 }

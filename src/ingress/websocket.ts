@@ -1,12 +1,14 @@
-// WebSocket (HTTP/1.1 Upgrade) tunnels: the upgrade request goes to the app through its pool, and
-// on 101 the two sockets are joined.
+// WebSocket (HTTP/1.1 Upgrade) tunnels: the upgrade request goes to the app through certgate's own
+// HTTP/1.1 request writer and response parser, and on 101 the two sockets are joined.
 import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { CLIENT_CERTIFICATE_HEADER } from './http1-client.ts';
+import { requestHead } from './http1-client.ts';
+import { ResponseParser } from './http1-response.ts';
 import type { Upstream } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
-import { clientResponseHeaders } from './headers.ts';
+import { clientResponseRawHeaders } from './headers.ts';
 
 /**
  * Node's `shouldUpgradeCallback`: only a GET with `Upgrade: websocket` (one token, any case) is
@@ -20,9 +22,11 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
 }
 
 /**
- * undici writes the upgrade request's head, so the connection's X-Forwarded-Client-Cert (decided at
- * the handshake, as for every request) is handed to it here as the last header, under the name
- * `requestHead` writes; undici checks it like any other value (upgrades are rare, a request is not).
+ * The upgrade request goes to the app on a connection of its own, its head written by the same
+ * writer as every proxied request (`requestHead`: the connection's X-Forwarded-Client-Cert last),
+ * the answer read by the same strict parser; on 101 the two sockets are joined, and what came after
+ * the app's 101 (its first frame) is passed on first. Any other answer, a malformed one, a refused
+ * connection or no answer in time: 502.
  */
 export function proxyUpgrade(
   req: IncomingMessage,
@@ -36,29 +40,89 @@ export function proxyUpgrade(
   log: Logger,
 ): void {
   client.on('error', () => client.destroy());
-  if (clientCertificate !== undefined) headers.push(CLIENT_CERTIFICATE_HEADER, clientCertificate);
-  pools.upgradePool(upstream).upgrade(
-    { path: req.url ?? '/', method: req.method ?? 'GET', headers, protocol },
-    (error, data) => {
-      if (error) {
-        log.warn({ err: error, app: upstream.origin }, 'upgrade to app failed');
-        rejectUpgrade(client, 502, 'the app refused the upgrade');
+  let requestText: string;
+  try {
+    requestText = requestHead({
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers: [...headers, 'connection', 'upgrade', 'upgrade', protocol],
+      clientCertificate,
+      body: null,
+      bodyLength: undefined,
+      owner: client,
+    });
+  } catch (error) {
+    rejectUpgrade(client, 400, `the request cannot be forwarded (${(error as Error).message})`);
+    return;
+  }
+  if (!pools.startUpgrade(upstream)) {
+    rejectUpgrade(client, 503, 'the app has too many upgrades in progress (queue_full)');
+    return;
+  }
+  const limits = pools.upgradeLimits;
+  const app = net.connect({ host: upstream.host, port: upstream.port, noDelay: true });
+  let settled = false;
+  const fail = (reason: string, error?: Error) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    pools.upgradeDone(upstream);
+    app.destroy();
+    log.warn({ err: error, app: upstream.origin, reason }, 'upgrade to app failed');
+    rejectUpgrade(client, 502, 'the app refused the upgrade');
+  };
+  let timer = setTimeout(() => fail('app_connect_timeout'), limits.connectTimeoutMs);
+  const parser = new ResponseParser({
+    onHead: (response) => {
+      if (response.status !== 101) {
+        fail(`app answered ${response.status}`);
         return;
       }
-      const { socket: app, headers: responseHeaders } = data;
+      settled = true;
+      clearTimeout(timer);
+      pools.upgradeDone(upstream);
       const lines = ['HTTP/1.1 101 Switching Protocols', 'connection: upgrade', `upgrade: ${protocol}`];
-      for (const [name, value] of Object.entries(clientResponseHeaders(responseHeaders))) {
-        for (const item of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${item}`);
-      }
+      const raw = clientResponseRawHeaders(response.rawHeaders);
+      for (let i = 0; i < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
       client.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (head.length > 0) app.write(head);
-      app.on('error', () => client.destroy());
-      app.pipe(client);
-      client.pipe(app);
-      client.on('close', () => app.destroy());
-      app.on('close', () => client.destroy());
     },
-  );
+    // After the 101: the app's first bytes of the new protocol, in the read that carried the 101.
+    onBody: (chunk) => {
+      if (settled && !client.destroyed) client.write(Buffer.from(chunk));
+    },
+    onEnd: () => {},
+  });
+  parser.expect(req.method ?? 'GET', true);
+  app.once('connect', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fail('app_timeout'), limits.responseTimeoutMs);
+    app.write(requestText, 'latin1');
+  });
+  const onData = (data: Buffer) => {
+    try {
+      parser.execute(data);
+    } catch (error) {
+      fail('app_error', error as Error);
+      return;
+    }
+    if (!settled || app.destroyed) return;
+    // Switched: from here on the bytes are the tunnel's.
+    app.off('data', onData);
+    if (head.length > 0) app.write(head);
+    app.pipe(client);
+    client.pipe(app);
+  };
+  app.on('data', onData);
+  app.on('error', (error) => (settled ? client.destroy() : fail('app_unavailable', error)));
+  app.on('close', () => (settled ? client.destroy() : fail('app_closed')));
+  client.on('close', () => {
+    if (!settled) {
+      settled = true;
+      clearTimeout(timer);
+      pools.upgradeDone(upstream);
+    }
+    app.destroy();
+  });
 }
 
 export function rejectUpgrade(client: Duplex, status: number, message: string): void {
