@@ -6,12 +6,14 @@ import type { ControlPlane, ControlPlaneHost } from '../control/control-plane.ts
 import { WorkerPool, runWorker } from '../gateway/cluster.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { ServerCertificates } from '../gateway/server-certificates.ts';
-import type { IngressAddresses } from '../ingress/ingress.ts';
+import { DEFAULT_DRAIN_GRACE_MS, type IngressAddresses } from '../ingress/ingress.ts';
+import { drainGraceMs } from '../ingress/snapshot.ts';
 import { ensureOpenSslConfig, OPENSSL_CONFIG_PATH } from '../ingress/openssl-config.ts';
 import { createLogger } from '../log.ts';
 import { ENVIRONMENT_TYPE, environmentView } from '../model/resources.ts';
 import { caCertificatePath, loadOrCreateLocalCa } from '../pki/local-ca.ts';
 import { SqliteStore } from '../store/sqlite.ts';
+import type { Store } from '../store/store.ts';
 import type { ServeOptions } from './serve.ts';
 
 export async function runServe(options: ServeOptions): Promise<void> {
@@ -25,12 +27,12 @@ export async function runServe(options: ServeOptions): Promise<void> {
     await runWorker({ dataDir, ingress }, log);
     return;
   }
-  let running: { addresses: IngressAddresses; control: ControlPlane; stop: (graceMs: number) => Promise<void> };
+  let running: { addresses: IngressAddresses; control: ControlPlane; store: Store; stop: (graceMs: number) => Promise<void> };
   if (options.workers <= 1) {
     // One process: ingress, store and management API together.
     const gateway = await Gateway.start({ dataDir, ingress }, log);
     const control = await startControlPlane(gateway, options, log, () => gateway.close(0));
-    running = { addresses: gateway.addresses, control, stop: (graceMs) => gateway.close(graceMs) };
+    running = { addresses: gateway.addresses, control, store: gateway.store, stop: (graceMs) => gateway.close(graceMs) };
   } else {
     // The primary owns the store's writes and the management API; the workers serve the ingress.
     const store = new SqliteStore(join(dataDir, 'certgate.db'));
@@ -64,7 +66,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
       store.close();
     };
     const control = await startControlPlane(host, options, log, () => stop(0));
-    running = { addresses, control, stop };
+    running = { addresses, control, store, stop };
   }
   const { control, addresses } = running;
   printBanner(options, dataDir, addresses, control);
@@ -72,8 +74,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping: no new connections, in-flight requests finish');
-    Promise.all([control.close(), running.stop(10_000)]).then(
+    // The environments' terminationGracePeriodSeconds (the largest: certgate drains per process).
+    const graceMs = drainGraceMs(running.store.list({ type: ENVIRONMENT_TYPE }).map(environmentView)) ?? DEFAULT_DRAIN_GRACE_MS;
+    log.info({ signal, graceMs }, 'stopping: no new connections, in-flight requests finish');
+    Promise.all([control.close(), running.stop(graceMs)]).then(
       () => {
         log.flush();
         process.exit(0);

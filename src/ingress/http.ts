@@ -11,10 +11,12 @@ import { connectionState, type ConnectionState } from './connection.ts';
 import type { KeepAliveSweeper } from './keep-alive.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import { proxyRequest, sendPlain, type ClientRequest, type ClientResponse } from './proxy.ts';
-import type { CompiledApp, RouteSnapshot } from './snapshot.ts';
+import { corsPreflight, corsResponseHeaders } from './cors.ts';
+import { DEFAULT_HEADER_COUNT_LIMIT, type CompiledApp, type RouteSnapshot } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
 import { proxyUpgrade, rejectUpgrade } from './websocket.ts';
 import { hostFromAuthority } from '../model/hostnames.ts';
+import { MAX_HEADER_COUNT_LIMIT } from '../model/ingress.ts';
 
 export interface HttpTimeouts {
   /** A client must send its request headers within this time (slow-headers attacks). */
@@ -58,6 +60,9 @@ export function createHttpServers(deps: HttpStageDeps, timeouts: HttpTimeouts) {
   const http2Server = http2.createServer({
     settings: { enableConnectProtocol: false },
     maxSessionMemory: 10,
+    // Node's default (128 entries) would reset streams below a larger environment headerCountLimit;
+    // the limit itself is checked per request (431), pseudo-headers not counted.
+    maxHeaderListPairs: MAX_HEADER_COUNT_LIMIT + 8,
   });
   // Idle HTTP/2 sessions close after the keep-alive time, as HTTP/1.1 connections do.
   // (Without a 'timeout' listener Node destroys the session abruptly.)
@@ -156,6 +161,17 @@ function forward(
   hostHeader: string,
 ): void {
   if (deps.draining() && 'shouldKeepAlive' in res) res.shouldKeepAlive = false;
+  if (headerCount(req.rawHeaders) > (app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT)) {
+    sendPlain(res, 431, `the request has more than ${app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT} header fields (too_many_headers)`);
+    return;
+  }
+  // The environment's ingress answers CORS preflights itself: the app never sees them.
+  const preflight = corsPreflight(app.cors, req.method ?? '', req.headers);
+  if (preflight !== undefined) {
+    (res as http.ServerResponse).writeHead(preflight.status, preflight.headers as string[]);
+    res.end();
+    return;
+  }
   if (!app.upstream) {
     sendPlain(res, 503, `${app.name} has no targetPort (app_unavailable)`);
     return;
@@ -170,7 +186,15 @@ function forward(
   });
   const certificate = app.mode === 'ignore' ? undefined : connection.clientCertificate;
   const trustedHeadLines = certificate === undefined ? '' : `x-forwarded-client-cert: ${certificate}\r\n`;
-  proxyRequest(req, res, app.upstream, headers, trustedHeadLines, deps.pools, deps.log);
+  const cors = corsResponseHeaders(app.cors, req.headers.origin);
+  proxyRequest(req, res, app.upstream, headers, trustedHeadLines, deps.pools, deps.log, cors);
+}
+
+/** Header fields as ACA's headerCountLimit counts them: HTTP/2 pseudo-headers (:method, ...) are not fields. */
+function headerCount(rawHeaders: readonly string[]): number {
+  let count = rawHeaders.length / 2;
+  for (let i = 0; i < rawHeaders.length && rawHeaders[i]!.startsWith(':'); i += 2) count--;
+  return count;
 }
 
 function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -198,6 +222,10 @@ function forwardUpgrade(
   host: string,
 ): void {
   const protocol = req.headers.upgrade;
+  if (headerCount(req.rawHeaders) > (app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT)) {
+    rejectUpgrade(socket, 431, `the request has more than ${app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT} header fields (too_many_headers)`);
+    return;
+  }
   if (!app.upstream || !protocol) {
     rejectUpgrade(socket, app.upstream ? 400 : 503, app.upstream ? 'missing Upgrade header' : `${app.name} has no targetPort`);
     return;

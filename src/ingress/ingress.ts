@@ -6,7 +6,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http.ts';
 import { KeepAliveSweeper } from './keep-alive.ts';
-import type { RouteSnapshot } from './snapshot.ts';
+import type { RouteSnapshot, Upstream } from './snapshot.ts';
 import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './tls-listener.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools, type UpstreamOptions } from './upstream.ts';
 
@@ -21,6 +21,9 @@ export interface IngressOptions {
   readonly http?: Partial<HttpTimeouts>;
   readonly upstream?: Partial<UpstreamOptions>;
 }
+
+/** How long a stop waits for requests in flight when no environment sets terminationGracePeriodSeconds. */
+export const DEFAULT_DRAIN_GRACE_MS = 10_000;
 
 export interface IngressAddresses {
   readonly httpsPort: number;
@@ -83,9 +86,9 @@ export class Ingress {
   /** Takes effect for the next connection and the next request. */
   swap(snapshot: RouteSnapshot): void {
     this.#snapshot = snapshot;
-    const origins = new Set<string>();
-    for (const route of snapshot.routes.values()) if (route.app.upstream) origins.add(route.app.upstream.origin);
-    this.#pools.retainOnly(origins);
+    const upstreams: Upstream[] = [];
+    for (const route of snapshot.routes.values()) if (route.app.upstream) upstreams.push(route.app.upstream);
+    this.#pools.retainOnly(upstreams);
   }
 
   async listen(): Promise<IngressAddresses> {
@@ -98,9 +101,10 @@ export class Ingress {
 
   /**
    * Graceful stop: no new connections, idle ones closed, in-flight requests given `graceMs` to
-   * finish, then everything left is closed.
+   * finish, then everything left is closed. Without `graceMs`: the environments'
+   * terminationGracePeriodSeconds (the largest), else 10 s.
    */
-  async close(graceMs = 10_000): Promise<void> {
+  async close(graceMs = this.#snapshot.drainGraceMs ?? DEFAULT_DRAIN_GRACE_MS): Promise<void> {
     this.#draining = true;
     const stopped = Promise.all([closeServer(this.#tlsServer), this.#plainServer ? closeServer(this.#plainServer) : undefined]);
     const deadline = Date.now() + graceMs;

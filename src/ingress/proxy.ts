@@ -5,6 +5,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from 'pino';
 import type { Exchange, ExchangeHandler, OutgoingRequest } from './http1-client.ts';
 import { clientResponseRawHeaders } from './headers.ts';
+import { withCorsHeaders } from './cors.ts';
 import type { Upstream } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
 
@@ -66,6 +67,8 @@ class ForwardHandler implements ExchangeHandler {
   readonly #res: ClientResponse;
   readonly #upstream: Upstream;
   readonly #log: Logger;
+  /** CORS headers for an allowed origin (cors.ts), in place of the app's own. */
+  readonly #cors: readonly string[] | undefined;
   exchange: Exchange | undefined;
   /** The client went away, or the answer was replaced by an error: the app's answer is not wanted. */
   #abandoned = false;
@@ -74,8 +77,9 @@ class ForwardHandler implements ExchangeHandler {
   /** The client's side is full: the app is paused until `drain`. */
   #waitingForDrain = false;
 
-  constructor(res: ClientResponse, upstream: Upstream, log: Logger) {
+  constructor(res: ClientResponse, upstream: Upstream, log: Logger, cors: readonly string[] | undefined) {
     this.#res = res;
+    this.#cors = cors;
     this.#upstream = upstream;
     this.#log = log;
     // The client went away before the answer was complete: stop the app's request too.
@@ -90,7 +94,8 @@ class ForwardHandler implements ExchangeHandler {
     if (this.#abandoned) return false;
     const res = this.#res;
     try {
-      (res as ServerResponse).writeHead(statusCode, clientResponseRawHeaders(rawHeaders));
+      const headers = clientResponseRawHeaders(rawHeaders);
+      (res as ServerResponse).writeHead(statusCode, this.#cors === undefined ? headers : withCorsHeaders(headers, this.#cors));
     } catch (writeError) {
       // The app sent a header the client's protocol cannot carry.
       this.#abandoned = true;
@@ -162,9 +167,10 @@ export function proxyRequest(
   trustedHeadLines: string,
   pools: UpstreamPools,
   log: Logger,
+  cors?: readonly string[],
 ): void {
   const body = hasRequestBody(req) ? req : null;
-  const handler = new ForwardHandler(res, upstream, log);
+  const handler = new ForwardHandler(res, upstream, log, cors);
   const request: OutgoingRequest = {
     method: req.method ?? 'GET',
     path: req.url ?? '/',

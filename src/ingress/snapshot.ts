@@ -8,6 +8,7 @@ import { constants as cryptoConstants } from 'node:crypto';
 import { DEFAULT_TARGET_HOST, normalizeClientCertificateMode, type ClientCertificateMode } from '../model/ingress.ts';
 import { appFqdn, normalizeHostname } from '../model/hostnames.ts';
 import { resourceKey, type AppView, type EnvironmentView } from '../model/resources.ts';
+import { compileCors, type CompiledCors, type CorsPolicySettings } from './cors.ts';
 
 /** Key material for a server certificate: PEM pair, or a PKCS12 with its password. */
 export type ServerCredentials =
@@ -29,9 +30,19 @@ export interface SnapshotInput {
 export interface Upstream {
   readonly host: string;
   readonly port: number;
-  /** `http://host:port`, the key of the upstream connection pool. */
+  /** `http://host:port`. */
   readonly origin: string;
+  /**
+   * The environment's requestIdleTimeout when set: the longest the app may take to start its answer
+   * or pause within it. Undefined: the ingress's own response and body timeouts.
+   */
+  readonly requestIdleTimeoutMs?: number | undefined;
+  /** The key of the upstream connection pool: the origin, plus the idle timeout when it is the environment's. */
+  readonly poolKey?: string;
 }
+
+/** ACA's default headerCountLimit: a request with more header fields gets 431. */
+export const DEFAULT_HEADER_COUNT_LIMIT = 100;
 
 /** An app as the ingress serves it. */
 export interface CompiledApp {
@@ -42,6 +53,10 @@ export interface CompiledApp {
   readonly allowInsecure: boolean;
   /** Undefined when the app names no targetPort: requests get 503. */
   readonly upstream: Upstream | undefined;
+  /** corsPolicy, compiled; undefined: the ingress adds no CORS answer. */
+  readonly cors?: CompiledCors | undefined;
+  /** The environment's headerCountLimit: more header fields than this get 431. */
+  readonly headerCountLimit?: number;
 }
 
 /** How a TLS connection for one host name is set up: the app's policy and the certificate served. */
@@ -62,6 +77,12 @@ export interface RouteSnapshot {
   readonly revision: number;
   readonly routes: ReadonlyMap<string, Route>;
   readonly fallback: TlsPolicy;
+  /**
+   * How long a graceful stop waits for requests in flight: the largest terminationGracePeriodSeconds
+   * any environment sets (ACA drains per environment; certgate drains the whole process). Undefined
+   * when no environment sets one.
+   */
+  readonly drainGraceMs?: number | undefined;
 }
 
 export interface CompileResult {
@@ -177,13 +198,25 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
       problems.push(`${app.id}: clientCertificateMode ${String(ingress.clientCertificateMode)} is not valid; left out`);
       continue;
     }
+    let cors: CompiledCors | undefined;
+    try {
+      cors = ingress['corsPolicy'] ? compileCors(ingress['corsPolicy'] as CorsPolicySettings) : undefined;
+    } catch (error) {
+      // The control plane refuses such policies; one here means a corrupt store. Fail closed.
+      problems.push(`${app.id}: corsPolicy is not valid (${(error as Error).message}); left out`);
+      continue;
+    }
+    const settings = environment.ingressConfiguration;
+    const idleMinutes = settings?.requestIdleTimeout;
     const compiled: CompiledApp = Object.freeze({
       key: resourceKey(app.id),
       id: app.id,
       name: app.name,
       mode,
       allowInsecure: ingress.allowInsecure === true,
-      upstream: upstreamOf(ingress.targetHost, ingress.targetPort),
+      upstream: upstreamOf(ingress.targetHost, ingress.targetPort, idleMinutes === undefined ? undefined : idleMinutes * 60_000),
+      cors,
+      headerCountLimit: settings?.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT,
     });
     const environmentCertificate = input.environmentCertificates.get(resourceKey(environment.id));
     if (environmentCertificate) {
@@ -209,14 +242,26 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
 
   const fallback = cache.policy('fallback', 'none', input.fallbackCertificate);
   cache.sweep();
-  return { snapshot: Object.freeze({ revision: input.revision, routes, fallback }), problems };
+  return { snapshot: Object.freeze({ revision: input.revision, routes, fallback, drainGraceMs: drainGraceMs(input.environments) }), problems };
 }
 
-function upstreamOf(targetHost: string | undefined, targetPort: number | undefined): Upstream | undefined {
+/** The largest terminationGracePeriodSeconds the environments set, in ms; undefined when none sets one. */
+export function drainGraceMs(environments: readonly EnvironmentView[]): number | undefined {
+  let longest: number | undefined;
+  for (const env of environments) {
+    const seconds = env.ingressConfiguration?.terminationGracePeriodSeconds;
+    if (seconds !== undefined) longest = Math.max(longest ?? 0, seconds * 1_000);
+  }
+  return longest;
+}
+
+function upstreamOf(targetHost: string | undefined, targetPort: number | undefined, requestIdleTimeoutMs: number | undefined): Upstream | undefined {
   if (targetPort === undefined || !Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535) return undefined;
   const host = targetHost ?? DEFAULT_TARGET_HOST;
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
-  return Object.freeze({ host, port: targetPort, origin: `http://${hostInUrl}:${targetPort}` });
+  const origin = `http://${hostInUrl}:${targetPort}`;
+  const poolKey = requestIdleTimeoutMs === undefined ? origin : `${origin} idle=${requestIdleTimeoutMs}`;
+  return Object.freeze({ host, port: targetPort, origin, requestIdleTimeoutMs, poolKey });
 }
 
 function contextCredentials(credentials: ServerCredentials): tls.SecureContextOptions {

@@ -34,16 +34,17 @@ export class UpstreamPools {
   }
 
   origin(upstream: Upstream): OriginPool {
-    let pool = this.#origins.get(upstream.origin);
+    let pool = this.#origins.get(upstream.poolKey ?? upstream.origin);
     if (!pool) {
       pool = new OriginPool(upstream.host, upstream.port, {
-        responseTimeoutMs: this.#options.responseTimeoutMs,
-        bodyTimeoutMs: this.#options.bodyTimeoutMs,
+        // The environment's requestIdleTimeout replaces both: how long the app may stay silent.
+        responseTimeoutMs: upstream.requestIdleTimeoutMs ?? this.#options.responseTimeoutMs,
+        bodyTimeoutMs: upstream.requestIdleTimeoutMs ?? this.#options.bodyTimeoutMs,
         connectTimeoutMs: this.#options.connectTimeoutMs,
         maxConnections: this.#options.maxConnectionsPerApp,
         keepAliveTimeoutMs: this.#options.keepAliveTimeoutMs,
       });
-      this.#origins.set(upstream.origin, pool);
+      this.#origins.set(upstream.poolKey ?? upstream.origin, pool);
     }
     return pool;
   }
@@ -62,11 +63,13 @@ export class UpstreamPools {
     return pool;
   }
 
-  /** Closes the pools of origins no app uses any more (in-flight requests finish first). */
-  retainOnly(origins: ReadonlySet<string>): void {
-    for (const [origin, pool] of this.#origins) {
-      if (origins.has(origin)) continue;
-      this.#origins.delete(origin);
+  /** Closes the pools no app uses any more (in-flight requests finish first). */
+  retainOnly(upstreams: readonly Upstream[]): void {
+    const keys = new Set(upstreams.map((upstream) => upstream.poolKey ?? upstream.origin));
+    const origins = new Set(upstreams.map((upstream) => upstream.origin));
+    for (const [key, pool] of this.#origins) {
+      if (keys.has(key)) continue;
+      this.#origins.delete(key);
       pool.close();
     }
     for (const [origin, pool] of this.#upgrades) {

@@ -37,3 +37,9 @@ export function normalizeClientCertificateMode(value: unknown): ClientCertificat
   const lower = value.toLowerCase();
   return (CLIENT_CERTIFICATE_MODES as readonly string[]).includes(lower) ? (lower as ClientCertificateMode) : undefined;
 }
+
+/**
+ * The largest environment headerCountLimit certgate accepts: Node's HTTP/1.1 parser keeps at most
+ * 2000 header fields, and the HTTP/2 server is configured for this many (maxHeaderListPairs).
+ */
+export const MAX_HEADER_COUNT_LIMIT = 1000;

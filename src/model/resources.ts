@@ -58,6 +58,17 @@ export interface EnvironmentView {
   readonly id: string;
   readonly name: string;
   readonly defaultDomain: string;
+  /** `properties.ingressConfiguration` as validated by the control plane (undefined: ACA's defaults). */
+  readonly ingressConfiguration?: EnvironmentIngressConfiguration;
+}
+
+/** The environment's ingress settings (Microsoft.App, stable since 2025-07-01). */
+export interface EnvironmentIngressConfiguration {
+  /** Minutes (4-30). */
+  readonly requestIdleTimeout?: number;
+  readonly headerCountLimit?: number;
+  readonly terminationGracePeriodSeconds?: number;
+  readonly workloadProfileName?: string;
 }
 
 /** What the ingress needs of a container app. `ingress` is undefined when ingress is disabled. */
@@ -69,7 +80,8 @@ export interface AppView {
 }
 
 export function environmentView(doc: ResourceDocument): EnvironmentView {
-  return { id: doc.id, name: doc.name, defaultDomain: String(doc.properties['defaultDomain'] ?? '') };
+  const ingressConfiguration = doc.properties['ingressConfiguration'] as EnvironmentIngressConfiguration | undefined;
+  return { id: doc.id, name: doc.name, defaultDomain: String(doc.properties['defaultDomain'] ?? ''), ...(ingressConfiguration ? { ingressConfiguration } : {}) };
 }
 
 export function appView(doc: ResourceDocument): AppView {

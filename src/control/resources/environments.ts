@@ -17,6 +17,10 @@ export const environmentKind: ResourceKind = {
     if (!current && !NAME.test(name)) {
       throw errors.invalidParameter(`The environment name '${name}' is not valid: use 2 to 60 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen.`, 'name');
     }
+    const workloadProfile = (body.properties?.['ingressConfiguration'] as { workloadProfileName?: string } | undefined)?.workloadProfileName;
+    if (workloadProfile !== undefined && workloadProfile !== '') {
+      throw errors.invalidParameter('ingressConfiguration.workloadProfileName is not supported: certgate has no workload profiles (its ingress runs in the certgate process). Leave it empty or unset.', 'properties.ingressConfiguration.workloadProfileName');
+    }
     const taken = new Set(context.store.list({ type: ENVIRONMENT_TYPE }).filter((env) => resourceKey(env.id) !== resourceKey(id)).map((env) => String(env.properties['defaultDomain']).toLowerCase()));
     const defaultDomain = current ? String(current.properties['defaultDomain']) : defaultDomainFor(id, name, context.baseDomain, (domain) => taken.has(domain));
     return {
