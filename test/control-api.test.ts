@@ -151,7 +151,7 @@ describe('container apps', () => {
       stickySessions: { affinity: 'none' },
       clientCertificateMode: 'Accept',
       corsPolicy: { allowedOrigins: ['https://a.example'], allowedMethods: ['GET'], allowedHeaders: ['x'], exposeHeaders: ['y'], maxAge: 60, allowCredentials: true },
-      additionalPortMappings: [{ external: false, targetPort: 9000, exposedPort: 9001 }],
+      additionalPortMappings: [],
       targetHost: '127.0.0.1',
     };
     const created = await arm.call('PUT', `${appPath('roundtrip')}?${V}`, appBody(ingress));

@@ -107,6 +107,9 @@ export class Gateway {
   refresh(): Promise<void> {
     this.#compiling ??= this.#compileLoop().finally(() => {
       this.#compiling = undefined;
+      // A write between the loop's last check and now found #compiling still set and was not
+      // compiled (a waiter resolved by the loop can write again before this runs): go again.
+      if (this.store.revision() > this.#applied) void this.refresh();
     });
     return this.#compiling;
   }

@@ -1,0 +1,296 @@
+// ACA ingress members beyond client certificates (issue 11): CORS answered by the ingress, the
+// environment's ingressConfiguration applied, and every value certgate cannot apply refused with a
+// 400 naming its path (and changing nothing). Real clients (curl over HTTP/1.1 and HTTP/2), a real
+// app, writes through the management API.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BASE_DOMAIN, RESOURCE_GROUP, SUBSCRIPTION, startTestGateway, type TestGateway } from './support/gateway.ts';
+import { environmentDocument } from '../src/model/documents.ts';
+import { armClient, type ArmClient } from './support/arm.ts';
+import { startEchoApp, type EchoApp } from './support/echo-app.ts';
+import { curl, curlHttp, curlResult, parseIncluded, type CurlOptions } from './support/clients.ts';
+
+const V = 'api-version=2025-07-01';
+const PREVIEW = 'api-version=2025-10-02-preview';
+/** The ingress's own response timeout here: short, so the environment's requestIdleTimeout shows. */
+const RESPONSE_TIMEOUT_MS = 500;
+
+let gw: TestGateway;
+let arm: ArmClient;
+let echo: EchoApp;
+let dir: string;
+let caFile: string;
+let group: string;
+let envId: string;
+let envDomain: string;
+
+const appPath = (name: string) => `${group}/providers/Microsoft.App/containerApps/${name}`;
+const envPath = (name: string) => `${group}/providers/Microsoft.App/managedEnvironments/${name}`;
+const appBody = (ingress: Record<string, unknown>, environment = envId) => ({ location: 'local', properties: { managedEnvironmentId: environment, configuration: { ingress } } });
+
+async function putApp(name: string, ingress: Record<string, unknown>, environment = envId): Promise<void> {
+  const result = await arm.call('PUT', `${appPath(name)}?${V}`, appBody(ingress, environment));
+  assert.ok(result.status === 200 || result.status === 201, result.text);
+}
+
+async function putEnvironment(name: string, properties: Record<string, unknown>): Promise<{ id: string; defaultDomain: string }> {
+  const result = await arm.call('PUT', `${envPath(name)}?${V}`, { location: 'local', properties });
+  assert.ok(result.status === 200 || result.status === 201, result.text);
+  return { id: result.json.id, defaultDomain: result.json.properties.defaultDomain };
+}
+
+/** curl -i through the HTTPS port; the parsed response. */
+async function request(host: string, options: Partial<CurlOptions> = {}) {
+  const result = await curl({ host, port: gw.httpsPort, caFile, ...options, extra: ['-i', ...(options.extra ?? [])] });
+  assert.equal(result.code, 0, result.stderr);
+  return parseIncluded(curlResult(result).body);
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'certgate-features-'));
+  echo = await startEchoApp((req, res) => {
+    if (req.url === '/slow') {
+      setTimeout(() => res.end('slow answer'), 1_500);
+      return true;
+    }
+    if (req.url === '/own-cors') {
+      res.writeHead(200, { 'access-control-allow-origin': '*', 'content-length': 2 });
+      res.end('ok');
+      return true;
+    }
+    return false;
+  });
+  gw = await startTestGateway({ controlPlane: true, upstream: { responseTimeoutMs: RESPONSE_TIMEOUT_MS } });
+  caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, gw.caPem);
+  arm = await armClient(gw.credentials!, gw.caPem);
+  group = `/subscriptions/${arm.subscription}/resourceGroups/rg1`;
+  assert.equal((await arm.call('PUT', `${group}?api-version=2021-04-01`, { location: 'local' })).status, 201);
+  ({ id: envId, defaultDomain: envDomain } = await putEnvironment('env1', {}));
+});
+
+after(async () => {
+  await arm?.close();
+  await gw?.close();
+  await echo?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('corsPolicy: answered by the ingress', () => {
+  const policy = {
+    allowedOrigins: ['https://web.example', 'https://*.contoso.com'],
+    allowedMethods: ['GET', 'PUT'],
+    allowedHeaders: ['x-token'],
+    exposeHeaders: ['x-total'],
+    maxAge: 600,
+    allowCredentials: true,
+  };
+  const preflight = (origin: string) => ['-X', 'OPTIONS', '-H', `Origin: ${origin}`, '-H', 'Access-Control-Request-Method: PUT', '-H', 'Access-Control-Request-Headers: x-token'];
+  let host: string;
+  before(async () => {
+    await putApp('cors', { targetPort: echo.port, corsPolicy: policy, allowInsecure: true });
+    host = `cors.${envDomain}`;
+  });
+
+  for (const http of ['1.1', '2'] as const) {
+    test(`a preflight from an allowed origin is answered 200 by the ingress, never reaching the app (HTTP/${http})`, async () => {
+      const seen = echo.received.length;
+      const response = await request(host, { http, extra: preflight('https://web.example') });
+      assert.equal(response.status, 200);
+      assert.deepEqual(response.headers['access-control-allow-origin'], ['https://web.example']);
+      assert.deepEqual(response.headers['access-control-allow-methods'], ['GET, PUT']);
+      assert.deepEqual(response.headers['access-control-allow-headers'], ['x-token']);
+      assert.deepEqual(response.headers['access-control-max-age'], ['600']);
+      assert.deepEqual(response.headers['access-control-allow-credentials'], ['true']);
+      assert.deepEqual(response.headers['vary'], ['Origin']);
+      assert.equal(response.body, '');
+      assert.equal(echo.received.length, seen, 'the app saw no request');
+    });
+
+    test(`a real request from an allowed origin gets the CORS headers on the app's answer (HTTP/${http})`, async () => {
+      const response = await request(host, { http, headers: ['Origin: https://shop.contoso.com'] });
+      assert.equal(response.status, 200);
+      assert.equal(JSON.parse(response.body).headers.origin, 'https://shop.contoso.com', 'the app got the request');
+      assert.deepEqual(response.headers['access-control-allow-origin'], ['https://shop.contoso.com']);
+      assert.deepEqual(response.headers['access-control-allow-credentials'], ['true']);
+      assert.deepEqual(response.headers['access-control-expose-headers'], ['x-total']);
+      assert.deepEqual(response.headers['vary'], ['Origin']);
+      assert.equal(response.headers['access-control-allow-methods'], undefined, 'preflight-only headers are not added');
+    });
+  }
+
+  test('a disallowed origin gets no CORS headers; its preflight goes to the app (as Envoy does)', async () => {
+    const real = await request(host, { headers: ['Origin: https://evil.example'] });
+    assert.equal(real.status, 200);
+    assert.equal(Object.keys(real.headers).some((name) => name.startsWith('access-control-')), false);
+    const seen = echo.received.length;
+    const response = await request(host, { extra: preflight('https://evil.contoso.com.evil.example') });
+    assert.equal(Object.keys(response.headers).some((name) => name.startsWith('access-control-')), false);
+    assert.equal(echo.received.length, seen + 1);
+    assert.equal(echo.received.at(-1)?.method, 'OPTIONS');
+  });
+
+  test("the app's own Access-Control-Allow-Origin is replaced for an allowed origin", async () => {
+    const response = await request(host, { path: '/own-cors', headers: ['Origin: https://web.example'] });
+    assert.deepEqual(response.headers['access-control-allow-origin'], ['https://web.example']);
+  });
+
+  test('the plain-HTTP port of an allowInsecure app answers preflights too', async () => {
+    const seen = echo.received.length;
+    const result = await curlHttp({ host, port: gw.httpPort, extra: ['-i', ...preflight('https://web.example')] });
+    const response = parseIncluded(curlResult(result).body);
+    assert.equal(response.status, 200);
+    assert.deepEqual(response.headers['access-control-allow-origin'], ['https://web.example']);
+    assert.equal(echo.received.length, seen);
+  });
+
+  test("allowCredentials with '*' is refused at write time (400 naming the path) and changes nothing", async () => {
+    const result = await arm.call('PATCH', `${appPath('cors')}?${V}`, { properties: { configuration: { ingress: { corsPolicy: { allowedOrigins: ['*'], allowCredentials: true } } } } });
+    assert.equal(result.status, 400, result.text);
+    assert.equal(result.json.error.target, 'properties.configuration.ingress.corsPolicy.allowCredentials');
+    const stored = await arm.call('GET', `${appPath('cors')}?${V}`);
+    assert.deepEqual(stored.json.properties.configuration.ingress.corsPolicy, policy);
+    const response = await request(host, { extra: preflight('https://other.example') });
+    assert.equal(response.headers['access-control-allow-origin'], undefined, 'still the old policy');
+  });
+});
+
+describe('ingress members certgate cannot apply are refused with a 400 naming the path', () => {
+  before(async () => putApp('strict', { targetPort: echo.port }));
+  const cases: { label: string; ingress: Record<string, unknown>; target: string; version?: string }[] = [
+    { label: "transport 'tcp'", ingress: { transport: 'tcp' }, target: 'transport' },
+    { label: "transport 'http2' (h2c)", ingress: { transport: 'HTTP2' }, target: 'transport' },
+    { label: 'an exposedPort', ingress: { exposedPort: 9000 }, target: 'exposedPort' },
+    { label: 'additionalPortMappings', ingress: { additionalPortMappings: [{ external: true, targetPort: 9000 }] }, target: 'additionalPortMappings[0]' },
+    { label: 'a traffic split', ingress: { traffic: [{ latestRevision: true, weight: 50 }, { revisionName: 'strict--old', weight: 50 }] }, target: 'traffic[1]' },
+    { label: 'latest revision at less than 100%', ingress: { traffic: [{ latestRevision: true, weight: 90 }] }, target: 'traffic[0].weight' },
+    { label: 'a revision that does not exist', ingress: { traffic: [{ revisionName: 'strict--v2', weight: 100 }] }, target: 'traffic[0].revisionName' },
+    { label: 'a traffic entry naming no revision', ingress: { traffic: [{ weight: 100 }] }, target: 'traffic[0].latestRevision' },
+    { label: "stickySessions 'sticky'", ingress: { stickySessions: { affinity: 'Sticky' } }, target: 'stickySessions.affinity' },
+    { label: 'a CORS origin that is not an origin', ingress: { corsPolicy: { allowedOrigins: ['https://a.example/path'] } }, target: 'corsPolicy.allowedOrigins[0]' },
+    { label: 'a CORS method that is not a token', ingress: { corsPolicy: { allowedOrigins: ['*'], allowedMethods: ['GET POST'] } }, target: 'corsPolicy.allowedMethods[0]' },
+    { label: 'targetPortHttpScheme on a stable api-version', ingress: { targetPortHttpScheme: 'http' }, target: 'targetPortHttpScheme' },
+    { label: "targetPortHttpScheme 'https' (TLS to the app) on a preview api-version", ingress: { targetPortHttpScheme: 'https' }, target: 'targetPortHttpScheme', version: PREVIEW },
+  ];
+  for (const { label, ingress, target, version } of cases) {
+    test(label, async () => {
+      const before = (await arm.call('GET', `${appPath('strict')}?${V}`)).json;
+      const result = await arm.call('PATCH', `${appPath('strict')}?${version ?? V}`, { properties: { configuration: { ingress } } });
+      assert.equal(result.status, 400, result.text);
+      assert.equal(result.json.error.target, `properties.configuration.ingress.${target}`, result.text);
+      const after = (await arm.call('GET', `${appPath('strict')}?${V}`)).json;
+      assert.deepEqual(after.properties.configuration.ingress, before.properties.configuration.ingress, 'nothing changed');
+      assert.equal(after.etag, before.etag);
+    });
+  }
+
+  test('what certgate does apply is accepted: latest revision at 100% (with a label), affinity none, scheme http on a preview version', async () => {
+    for (const ingress of [
+      { traffic: [{ latestRevision: true, weight: 100, label: 'main' }], stickySessions: { affinity: 'none' } },
+      { traffic: [{ revisionName: 'strict--certgate', weight: 100 }] },
+      { exposedPort: 0, additionalPortMappings: [] },
+    ]) {
+      const result = await arm.call('PATCH', `${appPath('strict')}?${V}`, { properties: { configuration: { ingress } } });
+      assert.equal(result.status, 200, result.text);
+    }
+    const preview = await arm.call('PATCH', `${appPath('strict')}?${PREVIEW}`, { properties: { configuration: { ingress: { targetPortHttpScheme: 'http' } } } });
+    assert.equal(preview.status, 200, preview.text);
+    assert.equal(curlResult(await curl({ host: `strict.${envDomain}`, port: gw.httpsPort, caFile })).status, 200);
+  });
+});
+
+describe('environment ingressConfiguration', () => {
+  test('values out of ACA\'s ranges, and a workload profile, are refused with a 400 naming the path', async () => {
+    for (const [ingressConfiguration, target] of [
+      [{ requestIdleTimeout: 3 }, 'requestIdleTimeout'],
+      [{ requestIdleTimeout: 31 }, 'requestIdleTimeout'],
+      [{ headerCountLimit: 0 }, 'headerCountLimit'],
+      [{ terminationGracePeriodSeconds: 3601 }, 'terminationGracePeriodSeconds'],
+      [{ workloadProfileName: 'Consumption' }, 'workloadProfileName'],
+      [{ idleTimeout: 4 }, 'idleTimeout'],
+    ] as const) {
+      const result = await arm.call('PUT', `${envPath('env-bad')}?${V}`, { location: 'local', properties: { ingressConfiguration } });
+      assert.equal(result.status, 400, result.text);
+      assert.equal(result.json.error.target, `properties.ingressConfiguration.${target}`, result.text);
+    }
+    assert.equal((await arm.call('GET', `${envPath('env-bad')}?${V}`)).status, 404, 'nothing was created');
+  });
+
+  test('headerCountLimit: a request with more header fields gets 431 before reaching the app (HTTP/1.1 and HTTP/2)', async () => {
+    const env = await putEnvironment('env-headers', { ingressConfiguration: { headerCountLimit: 6 } });
+    await putApp('few-headers', { targetPort: echo.port }, env.id);
+    const host = `few-headers.${env.defaultDomain}`;
+    // curl sends Host, User-Agent and Accept (HTTP/2: :authority instead of Host, not counted).
+    for (const http of ['1.1', '2'] as const) {
+      const three = ['a: 1', 'b: 2', 'c: 3'];
+      assert.equal((await request(host, { http, headers: three })).status, 200, `HTTP/${http}: 6 (or 5) fields pass`);
+      const seen = echo.received.length;
+      const response = await request(host, { http, headers: [...three, 'd: 4', 'e: 5'] });
+      assert.equal(response.status, 431, `HTTP/${http}`);
+      assert.match(response.body, /too_many_headers/);
+      assert.equal(echo.received.length, seen, 'the app saw nothing');
+    }
+  });
+
+  test('headerCountLimit defaults to ACA\'s 100', async () => {
+    await putApp('many-headers', { targetPort: echo.port });
+    const host = `many-headers.${envDomain}`;
+    const headers = (count: number) => Array.from({ length: count }, (_, i) => `x-h${i}: ${i}`);
+    assert.equal((await request(host, { http: '1.1', headers: headers(97) })).status, 200, '100 fields with Host, User-Agent, Accept');
+    assert.equal((await request(host, { http: '1.1', headers: headers(98) })).status, 431);
+    // HTTP/2: :authority is a pseudo-header, not a field.
+    assert.equal((await request(host, { http: '2', headers: headers(98) })).status, 200);
+    assert.equal((await request(host, { http: '2', headers: headers(99) })).status, 431);
+  });
+
+  test('requestIdleTimeout: the app may stay silent that long (here longer than the ingress\'s own 0.5 s response timeout)', async () => {
+    const env = await putEnvironment('env-idle', { ingressConfiguration: { requestIdleTimeout: 4 } });
+    await putApp('patient', { targetPort: echo.port }, env.id);
+    await putApp('impatient', { targetPort: echo.port });
+    const patient = await request(`patient.${env.defaultDomain}`, { path: '/slow' });
+    assert.equal(patient.status, 200);
+    assert.equal(patient.body, 'slow answer');
+    const route = gw.gateway.ingress.snapshot.routes.get(`patient.${env.defaultDomain}`);
+    assert.equal(route?.app.upstream?.requestIdleTimeoutMs, 4 * 60_000);
+    // Without the setting, the ingress's own timeout applies: 504.
+    assert.equal((await request(`impatient.${envDomain}`, { path: '/slow' })).status, 504);
+  });
+});
+
+describe('environment terminationGracePeriodSeconds', () => {
+  test('a stop waits that long for requests in flight (the largest over environments), then closes them', async () => {
+    const own = await startTestGateway();
+    const slow = await startEchoApp((_req, res) => {
+      setTimeout(() => res.end('done'), 4_000);
+      return true;
+    });
+    try {
+      const { gateway } = own;
+      const put = (name: string, seconds: number) =>
+        gateway.store.put(
+          environmentDocument({ subscriptionId: SUBSCRIPTION, resourceGroup: RESOURCE_GROUP, name, defaultDomain: `${name}.${BASE_DOMAIN}`, properties: { ingressConfiguration: { terminationGracePeriodSeconds: seconds } } }),
+        );
+      put('grace-a', 0);
+      put('grace-b', 1);
+      await gateway.waitForRevision(gateway.store.revision());
+      assert.equal(gateway.ingress.snapshot.drainGraceMs, 1_000);
+      const host = await own.putApp('slow', 'grace-a', { targetPort: slow.port });
+      const file = join(dir, 'own-ca.pem');
+      writeFileSync(file, own.caPem);
+      const inFlight = curl({ host, port: own.httpsPort, caFile: file });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const started = performance.now();
+      await gateway.ingress.close();
+      const took = performance.now() - started;
+      assert.ok(took >= 900 && took < 2_500, `drained for ${Math.round(took)} ms`);
+      const result = await inFlight;
+      assert.notEqual(curlResult(result).status, 200, 'the request still in flight after the grace period was cut');
+    } finally {
+      await own.close();
+      await slow.close();
+    }
+  });
+});
