@@ -5,6 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BASE_DOMAIN, RESOURCE_GROUP, SUBSCRIPTION, startTestGateway, type TestGateway } from './support/gateway.ts';
@@ -162,7 +164,6 @@ describe('ingress members certgate cannot apply are refused with a 400 naming th
   before(async () => putApp('strict', { targetPort: echo.port }));
   const cases: { label: string; ingress: Record<string, unknown>; target: string; version?: string }[] = [
     { label: "transport 'tcp'", ingress: { transport: 'tcp' }, target: 'transport' },
-    { label: "transport 'http2' (h2c)", ingress: { transport: 'HTTP2' }, target: 'transport' },
     { label: 'an exposedPort', ingress: { exposedPort: 9000 }, target: 'exposedPort' },
     { label: 'additionalPortMappings', ingress: { additionalPortMappings: [{ external: true, targetPort: 9000 }] }, target: 'additionalPortMappings[0]' },
     { label: 'a traffic split', ingress: { traffic: [{ latestRevision: true, weight: 50 }, { revisionName: 'strict--old', weight: 50 }] }, target: 'traffic[1]' },
@@ -292,5 +293,71 @@ describe('environment terminationGracePeriodSeconds', () => {
       await own.close();
       await slow.close();
     }
+  });
+});
+
+describe("transport 'http2': h2c (HTTP/2 with prior knowledge) to the app", () => {
+  let app: http2.Http2Server;
+  let port: number;
+  const seen: { httpVersion: string; method: string; path: string; headers: http2.IncomingHttpHeaders; body: string }[] = [];
+  before(async () => {
+    // An h2c-only app: it does not speak HTTP/1.1 at all.
+    app = http2.createServer();
+    app.on('stream', (stream, headers) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        seen.push({ httpVersion: '2.0', method: String(headers[':method']), path: String(headers[':path']), headers, body: Buffer.concat(chunks).toString() });
+        if (headers[':path'] === '/slow') {
+          setTimeout(() => stream.destroyed || stream.respond({ ':status': 200 }) || stream.end('late'), 2_000);
+          return;
+        }
+        stream.respond({ ':status': 201, 'content-type': 'text/plain', 'x-app': 'h2c', 'set-cookie': ['a=1', 'b=2'] });
+        stream.end(`h2c says ${String(headers[':method'])} ${String(headers[':path'])} ${Buffer.concat(chunks).length}`);
+      });
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    port = (app.address() as AddressInfo).port;
+    await putApp('h2c', { targetPort: port, transport: 'http2', clientCertificateMode: 'ignore' });
+  });
+  after(() => new Promise<void>((resolve) => app.close(() => resolve())));
+
+  for (const http of ['1.1', '2'] as const) {
+    test(`a client on HTTP/${http} reaches the h2c app; body both ways, the app's headers back`, async () => {
+      const response = await request(`h2c.${envDomain}`, { http, path: '/upload?x=1', extra: ['--data-binary', 'x'.repeat(70_000)] });
+      assert.equal(response.status, 201);
+      assert.equal(response.body, 'h2c says POST /upload?x=1 70000');
+      assert.deepEqual(response.headers['x-app'], ['h2c']);
+      assert.deepEqual(response.headers['set-cookie'], ['a=1', 'b=2']);
+      const request_ = seen.at(-1)!;
+      assert.equal(request_.headers[':authority'], `h2c.${envDomain}:${gw.httpsPort}`);
+      assert.equal(request_.headers['x-forwarded-proto'], 'https');
+      assert.equal(request_.headers['host'], undefined, 'Host became :authority');
+    });
+  }
+
+  test('many concurrent requests share the pooled session', async () => {
+    const sessions = new Set<unknown>();
+    const onSession = (session: unknown) => sessions.add(session);
+    app.on('session', onSession);
+    try {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => request(`h2c.${envDomain}`, { path: `/n${i}` })));
+      assert.ok(results.every((r) => r.status === 201));
+      assert.ok(sessions.size <= 1, `${sessions.size} new sessions`);
+    } finally {
+      app.off('session', onSession);
+    }
+  });
+
+  test("the h2c app's silence is bounded by the response timeout (504), and a stopped app is 503", async () => {
+    assert.equal((await request(`h2c.${envDomain}`, { path: '/slow' })).status, 504);
+    const closed = http2.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    await putApp('h2c-down', { targetPort: closedPort, transport: 'http2' });
+    const down = await request(`h2c-down.${envDomain}`);
+    assert.equal(down.status, 503);
+    assert.match(down.body, /app_unavailable/);
   });
 });

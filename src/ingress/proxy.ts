@@ -3,11 +3,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from 'pino';
-import type { Exchange, ExchangeHandler, OutgoingRequest } from './http1-client.ts';
+import type { ExchangeHandler, OutgoingRequest } from './http1-client.ts';
 import { clientResponseRawHeaders } from './headers.ts';
 import { withCorsHeaders } from './cors.ts';
 import type { Upstream } from './snapshot.ts';
-import type { UpstreamPools } from './upstream.ts';
+import type { ExchangeHandle, UpstreamPools } from './upstream.ts';
 
 export type ClientRequest = IncomingMessage | Http2ServerRequest;
 export type ClientResponse = ServerResponse | Http2ServerResponse;
@@ -69,7 +69,7 @@ class ForwardHandler implements ExchangeHandler {
   readonly #log: Logger;
   /** CORS headers for an allowed origin (cors.ts), in place of the app's own. */
   readonly #cors: readonly string[] | undefined;
-  exchange: Exchange | undefined;
+  exchange: ExchangeHandle | undefined;
   /** The client went away, or the answer was replaced by an error: the app's answer is not wanted. */
   #abandoned = false;
   /** The answer's last chunk was passed to end(). */

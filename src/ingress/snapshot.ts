@@ -37,8 +37,10 @@ export interface Upstream {
    * or pause within it. Undefined: the ingress's own response and body timeouts.
    */
   readonly requestIdleTimeoutMs?: number | undefined;
-  /** The key of the upstream connection pool: the origin, plus the idle timeout when it is the environment's. */
+  /** The key of the upstream connection pool: the origin, plus protocol and idle timeout when not the defaults. */
   readonly poolKey?: string;
+  /** transport `http2`: h2c (HTTP/2 with prior knowledge) to the app; otherwise HTTP/1.1. */
+  readonly protocol?: 'http1' | 'h2c';
 }
 
 /** ACA's default headerCountLimit: a request with more header fields gets 431. */
@@ -214,7 +216,7 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
       name: app.name,
       mode,
       allowInsecure: ingress.allowInsecure === true,
-      upstream: upstreamOf(ingress.targetHost, ingress.targetPort, idleMinutes === undefined ? undefined : idleMinutes * 60_000),
+      upstream: upstreamOf(ingress.targetHost, ingress.targetPort, idleMinutes === undefined ? undefined : idleMinutes * 60_000, ingress.transport === 'http2' ? 'h2c' : 'http1'),
       cors,
       headerCountLimit: settings?.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT,
     });
@@ -255,13 +257,13 @@ export function drainGraceMs(environments: readonly EnvironmentView[]): number |
   return longest;
 }
 
-function upstreamOf(targetHost: string | undefined, targetPort: number | undefined, requestIdleTimeoutMs: number | undefined): Upstream | undefined {
+function upstreamOf(targetHost: string | undefined, targetPort: number | undefined, requestIdleTimeoutMs: number | undefined, protocol: 'http1' | 'h2c'): Upstream | undefined {
   if (targetPort === undefined || !Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535) return undefined;
   const host = targetHost ?? DEFAULT_TARGET_HOST;
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
   const origin = `http://${hostInUrl}:${targetPort}`;
-  const poolKey = requestIdleTimeoutMs === undefined ? origin : `${origin} idle=${requestIdleTimeoutMs}`;
-  return Object.freeze({ host, port: targetPort, origin, requestIdleTimeoutMs, poolKey });
+  const poolKey = `${origin}${protocol === 'h2c' ? ' h2c' : ''}${requestIdleTimeoutMs === undefined ? '' : ` idle=${requestIdleTimeoutMs}`}`;
+  return Object.freeze({ host, port: targetPort, origin, requestIdleTimeoutMs, poolKey, protocol });
 }
 
 function contextCredentials(credentials: ServerCredentials): tls.SecureContextOptions {

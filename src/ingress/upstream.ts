@@ -2,8 +2,21 @@
 // (http1-client.ts), reused by every client connection; WebSocket upgrades go through an undici
 // pool, made only for origins that see one.
 import { Pool } from 'undici';
-import { OriginPool } from './http1-client.ts';
+import { OriginPool, type ExchangeHandler, type OutgoingRequest } from './http1-client.ts';
+import { H2cOriginPool } from './h2c-client.ts';
 import type { Upstream } from './snapshot.ts';
+
+/** What the proxy holds of one request to an app, whichever client carries it. */
+export interface ExchangeHandle {
+  abort(): void;
+  resume(): void;
+}
+
+/** A pool of connections to one app: HTTP/1.1 (OriginPool) or h2c (H2cOriginPool). */
+export interface AppPool {
+  request(request: OutgoingRequest, handler: ExchangeHandler): ExchangeHandle;
+  close(): void;
+}
 
 export interface UpstreamOptions {
   /** How long the app may take to send its response headers before the client gets 504. */
@@ -24,8 +37,11 @@ export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({
   keepAliveTimeoutMs: 30_000,
 });
 
+/** Streams per h2c session to an app (nghttp2's and most servers' default limit is 100). */
+const H2C_STREAMS_PER_SESSION = 100;
+
 export class UpstreamPools {
-  readonly #origins = new Map<string, OriginPool>();
+  readonly #origins = new Map<string, AppPool>();
   readonly #upgrades = new Map<string, Pool>();
   readonly #options: UpstreamOptions;
 
@@ -33,8 +49,21 @@ export class UpstreamPools {
     this.#options = options;
   }
 
-  origin(upstream: Upstream): OriginPool {
+  origin(upstream: Upstream): AppPool {
     let pool = this.#origins.get(upstream.poolKey ?? upstream.origin);
+    if (!pool && upstream.protocol === 'h2c') {
+      pool = new H2cOriginPool(upstream.origin, {
+        responseTimeoutMs: upstream.requestIdleTimeoutMs ?? this.#options.responseTimeoutMs,
+        bodyTimeoutMs: upstream.requestIdleTimeoutMs ?? this.#options.bodyTimeoutMs,
+        connectTimeoutMs: this.#options.connectTimeoutMs,
+        // As many requests in flight as the HTTP/1.1 pool allows connections, over a few sessions.
+        maxSessions: Math.max(1, Math.ceil(this.#options.maxConnectionsPerApp / H2C_STREAMS_PER_SESSION)),
+        maxStreamsPerSession: H2C_STREAMS_PER_SESSION,
+        maxQueued: this.#options.maxConnectionsPerApp * 4,
+        keepAliveTimeoutMs: this.#options.keepAliveTimeoutMs,
+      });
+      this.#origins.set(upstream.poolKey ?? upstream.origin, pool);
+    }
     if (!pool) {
       pool = new OriginPool(upstream.host, upstream.port, {
         // The environment's requestIdleTimeout replaces both: how long the app may stay silent.

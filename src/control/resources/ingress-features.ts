@@ -18,9 +18,6 @@ export function checkIngressFeatures(appName: string, ingress: IngressSettings):
   if (ingress.transport === 'tcp') {
     throw errors.invalidParameter("transport 'tcp' is not served: certgate's ingress proxies HTTP only and has no TCP listeners yet. Use 'auto' or 'http'.", `${AT}.transport`);
   }
-  if (ingress.transport === 'http2') {
-    throw errors.invalidParameter("transport 'http2' (HTTP/2 cleartext, h2c, to the app) is not supported yet: certgate talks HTTP/1.1 to apps. Use 'auto' or 'http'; clients still get HTTP/2 from the ingress.", `${AT}.transport`);
-  }
   if (ingress['targetPortHttpScheme'] === 'https') {
     throw errors.invalidParameter("targetPortHttpScheme 'https' (TLS from the ingress to the app) is not supported yet: certgate reaches apps over plain HTTP. Use 'http'.", `${AT}.targetPortHttpScheme`);
   }
