@@ -6,6 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { createSelfSigned, tlsOptions } from '../src/pki/issue.ts';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,7 +177,7 @@ describe('ingress members certgate cannot apply are refused with a 400 naming th
     { label: 'a CORS origin that is not an origin', ingress: { corsPolicy: { allowedOrigins: ['https://a.example/path'] } }, target: 'corsPolicy.allowedOrigins[0]' },
     { label: 'a CORS method that is not a token', ingress: { corsPolicy: { allowedOrigins: ['*'], allowedMethods: ['GET POST'] } }, target: 'corsPolicy.allowedMethods[0]' },
     { label: 'targetPortHttpScheme on a stable api-version', ingress: { targetPortHttpScheme: 'http' }, target: 'targetPortHttpScheme' },
-    { label: "targetPortHttpScheme 'https' (TLS to the app) on a preview api-version", ingress: { targetPortHttpScheme: 'https' }, target: 'targetPortHttpScheme', version: PREVIEW },
+    { label: "targetPortHttpScheme 'https' with transport 'http2' (h2c is cleartext)", ingress: { targetPortHttpScheme: 'https', transport: 'http2' }, target: 'targetPortHttpScheme', version: PREVIEW },
   ];
   for (const { label, ingress, target, version } of cases) {
     test(label, async () => {
@@ -359,5 +362,47 @@ describe("transport 'http2': h2c (HTTP/2 with prior knowledge) to the app", () =
     const down = await request(`h2c-down.${envDomain}`);
     assert.equal(down.status, 503);
     assert.match(down.body, /app_unavailable/);
+  });
+});
+
+describe("targetPortHttpScheme 'https' (preview api-versions): TLS to the app", () => {
+  let app: https.Server;
+  before(async () => {
+    // The app's own self-signed certificate, as a container would serve: not verified by the ingress.
+    const certificate = await createSelfSigned({ commonName: 'app.internal', kind: 'server', dnsNames: ['app.internal'] });
+    app = https.createServer(tlsOptions(certificate), (req, res) => {
+      const socket = req.socket as TLSSocket;
+      const body = JSON.stringify({ encrypted: socket.encrypted === true, protocol: socket.getProtocol(), host: req.headers.host, xfp: req.headers['x-forwarded-proto'] });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const port = (app.address() as AddressInfo).port;
+    const result = await arm.call('PUT', `${appPath('tls-app')}?${PREVIEW}`, appBody({ targetPort: port, targetPortHttpScheme: 'HTTPS' }));
+    assert.equal(result.status, 201, result.text);
+    assert.equal(result.json.properties.configuration.ingress.targetPortHttpScheme, 'https');
+  });
+  after(() => new Promise<void>((resolve) => {
+    app.closeAllConnections();
+    app.close(() => resolve());
+  }));
+
+  for (const http of ['1.1', '2'] as const) {
+    test(`requests reach the app over TLS (HTTP/${http} client), twice on the pooled connection`, async () => {
+      for (let i = 0; i < 2; i++) {
+        const response = await request(`tls-app.${envDomain}`, { http });
+        assert.equal(response.status, 200, response.body);
+        const seen = JSON.parse(response.body);
+        assert.equal(seen.encrypted, true);
+        assert.match(seen.protocol, /^TLSv1\.[23]$/);
+        assert.equal(seen.xfp, 'https');
+      }
+    });
+  }
+
+  test("with scheme 'http' the same TLS-only app is not reachable (the scheme is what decides)", async () => {
+    const port = (app.address() as AddressInfo).port;
+    await putApp('tls-app-plain', { targetPort: port });
+    assert.equal((await request(`tls-app-plain.${envDomain}`)).status, 502);
   });
 });

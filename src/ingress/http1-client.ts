@@ -4,6 +4,7 @@
 // handed over as header strings and body views, and nothing else is allocated per request. A
 // connection is reused only after a complete, well-framed exchange.
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import { INVALID_FIELD_VALUE, TOKEN } from './http-syntax.ts';
 import { ResponseParser, type ResponseHead } from './http1-response.ts';
@@ -17,6 +18,11 @@ export interface OriginPoolOptions {
   readonly maxConnections: number;
   /** Idle connections are closed after this time (apps usually close theirs after 5–75 s). */
   readonly keepAliveTimeoutMs: number;
+  /**
+   * targetPortHttpScheme `https`: TLS to the app. The app's certificate is not verified (ACA has no
+   * setting for a CA to verify it against; apps serve self-signed ones): encryption, not authentication.
+   */
+  readonly tls?: boolean;
 }
 
 /** Errors of the exchange with the app; `code` is what upstreamFailureStatus maps to 502/503/504. */
@@ -145,12 +151,15 @@ export class UpstreamConnection {
     this.#pool = pool;
     // Reads land in one shared buffer and go straight to the parser: no stream 'data' events and
     // no buffer allocated per read (see READ_BUFFER).
-    this.socket = net.connect({
+    const options = {
       host,
       port,
       noDelay: true,
       onread: { buffer: READ_BUFFER, callback: (bytes: number, buffer: Uint8Array) => this.#onRead(bytes, buffer as Buffer) },
-    });
+    };
+    this.socket = pool.options.tls
+      ? tls.connect({ ...options, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...(net.isIP(host) ? {} : { servername: host }) })
+      : net.connect(options);
     this.#parser = new ResponseParser({
       onHead: (head) => this.#onHead(head),
       onBody: (chunk, last) => {
@@ -168,7 +177,7 @@ export class UpstreamConnection {
     });
     const socket = this.socket;
     this.#deadline = performance.now() + pool.options.connectTimeoutMs;
-    socket.once('connect', () => {
+    socket.once(pool.options.tls ? 'secureConnect' : 'connect', () => {
       this.#connected = true;
       this.#pool.connected(this);
     });

@@ -41,6 +41,8 @@ export interface Upstream {
   readonly poolKey?: string;
   /** transport `http2`: h2c (HTTP/2 with prior knowledge) to the app; otherwise HTTP/1.1. */
   readonly protocol?: 'http1' | 'h2c';
+  /** targetPortHttpScheme `https`: HTTP/1.1 over TLS to the app (its certificate is not verified). */
+  readonly tls?: boolean;
 }
 
 /** ACA's default headerCountLimit: a request with more header fields gets 431. */
@@ -216,7 +218,7 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
       name: app.name,
       mode,
       allowInsecure: ingress.allowInsecure === true,
-      upstream: upstreamOf(ingress.targetHost, ingress.targetPort, idleMinutes === undefined ? undefined : idleMinutes * 60_000, ingress.transport === 'http2' ? 'h2c' : 'http1'),
+      upstream: upstreamOf(ingress.targetHost, ingress.targetPort, idleMinutes === undefined ? undefined : idleMinutes * 60_000, ingress.transport === 'http2' ? 'h2c' : 'http1', ingress['targetPortHttpScheme'] === 'https'),
       cors,
       headerCountLimit: settings?.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT,
     });
@@ -257,13 +259,15 @@ export function drainGraceMs(environments: readonly EnvironmentView[]): number |
   return longest;
 }
 
-function upstreamOf(targetHost: string | undefined, targetPort: number | undefined, requestIdleTimeoutMs: number | undefined, protocol: 'http1' | 'h2c'): Upstream | undefined {
+function upstreamOf(targetHost: string | undefined, targetPort: number | undefined, requestIdleTimeoutMs: number | undefined, protocol: 'http1' | 'h2c', tls: boolean): Upstream | undefined {
   if (targetPort === undefined || !Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535) return undefined;
   const host = targetHost ?? DEFAULT_TARGET_HOST;
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
-  const origin = `http://${hostInUrl}:${targetPort}`;
+  // h2c is cleartext by definition: with transport http2 the scheme is ignored (the control plane refuses both together).
+  const secure = tls && protocol === 'http1';
+  const origin = `${secure ? 'https' : 'http'}://${hostInUrl}:${targetPort}`;
   const poolKey = `${origin}${protocol === 'h2c' ? ' h2c' : ''}${requestIdleTimeoutMs === undefined ? '' : ` idle=${requestIdleTimeoutMs}`}`;
-  return Object.freeze({ host, port: targetPort, origin, requestIdleTimeoutMs, poolKey, protocol });
+  return Object.freeze({ host, port: targetPort, origin, requestIdleTimeoutMs, poolKey, protocol, tls: secure });
 }
 
 function contextCredentials(credentials: ServerCredentials): tls.SecureContextOptions {

@@ -72,6 +72,7 @@ export class UpstreamPools {
         connectTimeoutMs: this.#options.connectTimeoutMs,
         maxConnections: this.#options.maxConnectionsPerApp,
         keepAliveTimeoutMs: this.#options.keepAliveTimeoutMs,
+        tls: upstream.tls === true,
       });
       this.#origins.set(upstream.poolKey ?? upstream.origin, pool);
     }
@@ -85,7 +86,8 @@ export class UpstreamPools {
       pool = new Pool(upstream.origin, {
         connections: this.#options.maxConnectionsPerApp,
         headersTimeout: this.#options.responseTimeoutMs,
-        connect: { timeout: this.#options.connectTimeoutMs },
+        // TLS apps (targetPortHttpScheme https): not verified, as for their requests (http1-client.ts).
+        connect: { timeout: this.#options.connectTimeoutMs, ...(upstream.tls ? { rejectUnauthorized: false } : {}) },
       });
       this.#upgrades.set(upstream.origin, pool);
     }

@@ -18,8 +18,8 @@ export function checkIngressFeatures(appName: string, ingress: IngressSettings):
   if (ingress.transport === 'tcp') {
     throw errors.invalidParameter("transport 'tcp' is not served: certgate's ingress proxies HTTP only and has no TCP listeners yet. Use 'auto' or 'http'.", `${AT}.transport`);
   }
-  if (ingress['targetPortHttpScheme'] === 'https') {
-    throw errors.invalidParameter("targetPortHttpScheme 'https' (TLS from the ingress to the app) is not supported yet: certgate reaches apps over plain HTTP. Use 'http'.", `${AT}.targetPortHttpScheme`);
+  if (ingress['targetPortHttpScheme'] === 'https' && ingress.transport === 'http2') {
+    throw errors.invalidParameter("targetPortHttpScheme 'https' with transport 'http2' is not supported: certgate speaks HTTP/2 to apps only as h2c (cleartext). Use transport 'auto' or 'http' for TLS to the app.", `${AT}.targetPortHttpScheme`);
   }
   if (ingress.exposedPort !== undefined && ingress.exposedPort !== 0) {
     throw errors.invalidParameter('exposedPort is the port of a TCP app (transport tcp), which certgate does not serve yet; leave it 0 or unset.', `${AT}.exposedPort`);
