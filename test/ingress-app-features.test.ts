@@ -9,7 +9,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { createSelfSigned, tlsOptions } from '../src/pki/issue.ts';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BASE_DOMAIN, RESOURCE_GROUP, SUBSCRIPTION, startTestGateway, type TestGateway } from './support/gateway.ts';
@@ -22,6 +22,8 @@ const V = 'api-version=2025-07-01';
 const PREVIEW = 'api-version=2025-10-02-preview';
 /** The ingress's own response timeout here: short, so the environment's requestIdleTimeout shows. */
 const RESPONSE_TIMEOUT_MS = 500;
+const TCP_MAX_CONNECTIONS = 4;
+const TCP_IDLE_MS = 800;
 
 let gw: TestGateway;
 let arm: ArmClient;
@@ -68,7 +70,7 @@ before(async () => {
     }
     return false;
   });
-  gw = await startTestGateway({ controlPlane: true, upstream: { responseTimeoutMs: RESPONSE_TIMEOUT_MS } });
+  gw = await startTestGateway({ controlPlane: true, upstream: { responseTimeoutMs: RESPONSE_TIMEOUT_MS }, tcp: { maxConnectionsPerPort: TCP_MAX_CONNECTIONS, idleTimeoutMs: TCP_IDLE_MS } });
   caFile = join(dir, 'ca.pem');
   writeFileSync(caFile, gw.caPem);
   arm = await armClient(gw.credentials!, gw.caPem);
@@ -166,9 +168,11 @@ describe('corsPolicy: answered by the ingress', () => {
 describe('ingress members certgate cannot apply are refused with a 400 naming the path', () => {
   before(async () => putApp('strict', { targetPort: echo.port }));
   const cases: { label: string; ingress: Record<string, unknown>; target: string; version?: string }[] = [
-    { label: "transport 'tcp'", ingress: { transport: 'tcp' }, target: 'transport' },
-    { label: 'an exposedPort', ingress: { exposedPort: 9000 }, target: 'exposedPort' },
-    { label: 'additionalPortMappings', ingress: { additionalPortMappings: [{ external: true, targetPort: 9000 }] }, target: 'additionalPortMappings[0]' },
+    { label: "transport 'tcp' without an exposedPort", ingress: { transport: 'tcp' }, target: 'exposedPort' },
+    { label: "transport 'tcp' with a CORS policy (not applied to bytes)", ingress: { transport: 'tcp', exposedPort: 1, corsPolicy: { allowedOrigins: ['*'] } }, target: 'corsPolicy' },
+    { label: 'an exposed port that is one of the ingress ports', ingress: { additionalPortMappings: [{ external: true, targetPort: 9, exposedPort: -1 }] }, target: 'additionalPortMappings[0].exposedPort' },
+    { label: 'an exposedPort without transport tcp', ingress: { exposedPort: 9000 }, target: 'exposedPort' },
+    { label: 'additionalPortMappings with ipSecurityRestrictions (not applied to TCP ports)', ingress: { additionalPortMappings: [{ external: true, targetPort: 9000 }], ipSecurityRestrictions: [{ name: 'a', ipAddressRange: '10.0.0.0/8', action: 'Allow' }] }, target: 'ipSecurityRestrictions' },
     { label: 'a traffic split', ingress: { traffic: [{ latestRevision: true, weight: 50 }, { revisionName: 'strict--old', weight: 50 }] }, target: 'traffic[1]' },
     { label: 'latest revision at less than 100%', ingress: { traffic: [{ latestRevision: true, weight: 90 }] }, target: 'traffic[0].weight' },
     { label: 'a revision that does not exist', ingress: { traffic: [{ revisionName: 'strict--v2', weight: 100 }] }, target: 'traffic[0].revisionName' },
@@ -179,8 +183,10 @@ describe('ingress members certgate cannot apply are refused with a 400 naming th
     { label: 'targetPortHttpScheme on a stable api-version', ingress: { targetPortHttpScheme: 'http' }, target: 'targetPortHttpScheme' },
     { label: "targetPortHttpScheme 'https' with transport 'http2' (h2c is cleartext)", ingress: { targetPortHttpScheme: 'https', transport: 'http2' }, target: 'targetPortHttpScheme', version: PREVIEW },
   ];
-  for (const { label, ingress, target, version } of cases) {
+  for (const { label, ingress: given, target, version } of cases) {
     test(label, async () => {
+      // -1 stands for the gateway's HTTPS port (known once it listens).
+      const ingress = JSON.parse(JSON.stringify(given).replace('-1', String(gw.httpsPort)));
       const before = (await arm.call('GET', `${appPath('strict')}?${V}`)).json;
       const result = await arm.call('PATCH', `${appPath('strict')}?${version ?? V}`, { properties: { configuration: { ingress } } });
       assert.equal(result.status, 400, result.text);
@@ -404,5 +410,127 @@ describe("targetPortHttpScheme 'https' (preview api-versions): TLS to the app", 
     const port = (app.address() as AddressInfo).port;
     await putApp('tls-app-plain', { targetPort: port });
     assert.equal((await request(`tls-app-plain.${envDomain}`)).status, 502);
+  });
+});
+
+/** A port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Connects, sends `text`, and resolves with what came back before the connection closed or `waitMs` passed. */
+function tcpExchange(port: number, text: string, waitMs = 300, host = '127.0.0.1'): Promise<{ data: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    let data = '';
+    let closed = false;
+    socket.on('data', (chunk) => (data += chunk.toString()));
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      closed = true;
+    });
+    socket.once('connect', () => socket.write(text));
+    setTimeout(() => {
+      socket.destroy();
+      resolve({ data, closed });
+    }, waitMs);
+  });
+}
+
+describe("transport 'tcp' on exposedPort, and additionalPortMappings: TCP listeners", () => {
+  let tcpApp: net.Server;
+  let tcpAppPort: number;
+  before(async () => {
+    // A line-echo TCP app that says which port it is.
+    tcpApp = net.createServer((socket) => socket.on('data', (chunk) => socket.write(`echo ${chunk.toString()}`)));
+    await new Promise<void>((resolve) => tcpApp.listen(0, '127.0.0.1', resolve));
+    tcpAppPort = (tcpApp.address() as AddressInfo).port;
+  });
+  after(() => new Promise<void>((resolve) => tcpApp.close(() => resolve())));
+
+  test('a TCP app is reached on its exposedPort (bytes both ways); removing it closes the port', async () => {
+    const exposed = await freePort();
+    await putApp('raw-tcp', { transport: 'tcp', targetPort: tcpAppPort, exposedPort: exposed, external: true });
+    assert.equal((await tcpExchange(exposed, 'hello')).data, 'echo hello');
+    assert.ok(gw.gateway.ingress.tcpPorts.includes(exposed));
+    assert.equal((await arm.call('DELETE', `${appPath('raw-tcp')}?${V}`)).status, 200);
+    const after = await tcpExchange(exposed, 'again');
+    assert.equal(after.data, '');
+    assert.equal(after.closed, true, 'connection refused');
+  });
+
+  test('additionalPortMappings expose extra TCP ports of an HTTP app', async () => {
+    const exposed = await freePort();
+    await putApp('extra-ports', { targetPort: echo.port, additionalPortMappings: [{ external: true, targetPort: tcpAppPort, exposedPort: exposed }] });
+    assert.equal((await tcpExchange(exposed, 'side door')).data, 'echo side door');
+    assert.equal((await request(`extra-ports.${envDomain}`)).status, 200, 'the HTTP route still works');
+  });
+
+  test('external TCP ports listen on the bind address (127.0.0.2 here), internal ones on loopback 127.0.0.1 only', async () => {
+    const own = await startTestGateway({ bindAddress: '127.0.0.2' });
+    try {
+      await own.createEnvironment('envtcp');
+      const [outside, inside] = [await freePort(), await freePort()];
+      await own.putApp('public-tcp', 'envtcp', { transport: 'tcp', targetPort: tcpAppPort, exposedPort: outside, external: true });
+      await own.putApp('private-tcp', 'envtcp', { transport: 'tcp', targetPort: tcpAppPort, exposedPort: inside, external: false });
+      assert.equal((await tcpExchange(outside, 'a', 300, '127.0.0.2')).data, 'echo a');
+      assert.equal((await tcpExchange(outside, 'b', 300, '127.0.0.1')).data, '');
+      assert.equal((await tcpExchange(inside, 'c', 300, '127.0.0.1')).data, 'echo c');
+      assert.equal((await tcpExchange(inside, 'd', 300, '127.0.0.2')).data, '', 'the internal port is not on the external address');
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('two apps cannot expose one port (409 PortInUse), nor the ingress\'s own ports (400); nothing changes', async () => {
+    const exposed = await freePort();
+    await putApp('port-owner', { transport: 'tcp', targetPort: tcpAppPort, exposedPort: exposed });
+    const clash = await arm.call('PUT', `${appPath('port-thief')}?${V}`, appBody({ targetPort: echo.port, additionalPortMappings: [{ external: true, targetPort: 9, exposedPort: exposed }] }));
+    assert.equal(clash.status, 409, clash.text);
+    assert.equal(clash.json.error.code, 'PortInUse');
+    assert.equal(clash.json.error.target, 'properties.configuration.ingress.additionalPortMappings[0].exposedPort');
+    assert.equal((await arm.call('GET', `${appPath('port-thief')}?${V}`)).status, 404);
+    for (const reserved of [gw.httpsPort, gw.httpPort, gw.control!.port]) {
+      const result = await arm.call('PATCH', `${appPath('port-owner')}?${V}`, { properties: { configuration: { ingress: { exposedPort: reserved } } } });
+      assert.equal(result.status, 400, result.text);
+      assert.equal(result.json.error.target, 'properties.configuration.ingress.exposedPort');
+    }
+    assert.equal((await tcpExchange(exposed, 'still')).data, 'echo still');
+  });
+
+  test(`an idle TCP connection is closed after the idle timeout (${TCP_IDLE_MS} ms here); a busy one is not`, async () => {
+    const exposed = await freePort();
+    await putApp('idle-tcp', { transport: 'tcp', targetPort: tcpAppPort, exposedPort: exposed });
+    const idle = await tcpExchange(exposed, 'x', TCP_IDLE_MS + 700);
+    assert.equal(idle.closed, true);
+    // Busy: a byte every 300 ms for twice the idle time.
+    const socket = net.connect({ port: exposed, host: '127.0.0.1' });
+    let closed = false;
+    socket.once('close', () => (closed = true));
+    const ticker = setInterval(() => socket.write('.'), 300);
+    await new Promise((resolve) => setTimeout(resolve, TCP_IDLE_MS * 2));
+    clearInterval(ticker);
+    assert.equal(closed, false);
+    socket.destroy();
+  });
+
+  test(`at most ${TCP_MAX_CONNECTIONS} connections per exposed port; the next is closed at once, and one is accepted again after one closes`, async () => {
+    const exposed = await freePort();
+    await putApp('bounded-tcp', { transport: 'tcp', targetPort: tcpAppPort, exposedPort: exposed });
+    const held = await Promise.all(Array.from({ length: TCP_MAX_CONNECTIONS }, () => new Promise<net.Socket>((resolve) => {
+      const socket = net.connect({ port: exposed, host: '127.0.0.1' }, () => resolve(socket));
+    })));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const refused = await tcpExchange(exposed, 'one more', 300);
+    assert.equal(refused.data, '');
+    assert.equal(refused.closed, true);
+    held[0]!.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal((await tcpExchange(exposed, 'freed')).data, 'echo freed');
+    for (const socket of held) socket.destroy();
   });
 });

@@ -60,7 +60,13 @@ export async function runServe(options: ServeOptions): Promise<void> {
       store.close();
       throw error;
     }
-    const host = { store, dataDir, ca, waitForRevision: (revision: number) => pool.waitForRevision(revision) };
+    const host = {
+      store,
+      dataDir,
+      ca,
+      waitForRevision: (revision: number) => pool.waitForRevision(revision),
+      reservedPorts: () => [addresses.httpsPort, ...(addresses.httpPort === undefined ? [] : [addresses.httpPort])],
+    };
     const stop = async (graceMs: number) => {
       await pool.stop(graceMs);
       store.close();

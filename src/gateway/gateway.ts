@@ -98,6 +98,12 @@ export class Gateway {
     return this.#addresses;
   }
 
+  /** The ingress's own ports: no app may expose them as TCP ports. */
+  reservedPorts(): readonly number[] {
+    const addresses = this.#addresses;
+    return addresses ? [addresses.httpsPort, ...(addresses.httpPort === undefined ? [] : [addresses.httpPort])] : [];
+  }
+
   /** The store revision the ingress serves. */
   get appliedRevision(): number {
     return this.#applied;
@@ -136,7 +142,8 @@ export class Gateway {
         const input = await gatherSnapshotInput(this.store, this.#certificates, revision);
         const { snapshot, problems } = compileSnapshot(input, this.#cache);
         for (const problem of problems) this.#log.warn({ problem, revision }, 'configuration left out of the ingress');
-        this.ingress.swap(snapshot);
+        // Resolves once the TCP listeners match too, so a write is acknowledged only when they do.
+        await this.ingress.swap(snapshot);
         this.#log.info({ revision, routes: snapshot.routes.size }, 'route snapshot applied');
       } catch (error) {
         // The old snapshot keeps serving; the revision counts as applied so writers are not stuck.

@@ -9,6 +9,7 @@ import { KeepAliveSweeper } from './keep-alive.ts';
 import type { RouteSnapshot, Upstream } from './snapshot.ts';
 import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './tls-listener.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools, type UpstreamOptions } from './upstream.ts';
+import { DEFAULT_TCP_LIMITS, TcpProxy, type TcpLimits } from './tcp-proxy.ts';
 
 export interface IngressOptions {
   readonly bindAddress: string;
@@ -20,6 +21,7 @@ export interface IngressOptions {
   readonly tls?: Partial<TlsListenerLimits>;
   readonly http?: Partial<HttpTimeouts>;
   readonly upstream?: Partial<UpstreamOptions>;
+  readonly tcp?: Partial<TcpLimits>;
 }
 
 /** How long a stop waits for requests in flight when no environment sets terminationGracePeriodSeconds. */
@@ -42,6 +44,9 @@ export class Ingress {
   readonly #plainServer: net.Server | undefined;
   readonly #plainHttp: http.Server | undefined;
   readonly #http;
+  readonly #tcp: TcpProxy;
+  /** The TCP listeners' reconciliation in progress (one at a time, in snapshot order). */
+  #tcpApplied: Promise<void> = Promise.resolve();
   #httpsPort = 0;
 
   constructor(initial: RouteSnapshot, options: IngressOptions, log: Logger) {
@@ -60,6 +65,7 @@ export class Ingress {
       httpsPort: () => this.#options.publicHttpsPort ?? this.#httpsPort,
     };
     this.#http = createHttpServers(deps, timeouts);
+    this.#tcp = new TcpProxy(options.bindAddress, { ...DEFAULT_TCP_LIMITS, ...options.tcp }, log);
     this.#tlsServer = createTlsListener({
       snapshot: () => this.#snapshot,
       http1: this.#http.http1,
@@ -83,12 +89,30 @@ export class Ingress {
     return this.#snapshot;
   }
 
-  /** Takes effect for the next connection and the next request. */
-  swap(snapshot: RouteSnapshot): void {
+  /**
+   * Takes effect for the next connection and the next request; the returned promise resolves once
+   * the TCP listeners match the snapshot too.
+   */
+  swap(snapshot: RouteSnapshot): Promise<void> {
     this.#snapshot = snapshot;
+    const applied = this.#applyTcp(snapshot);
     const upstreams: Upstream[] = [];
     for (const route of snapshot.routes.values()) if (route.app.upstream) upstreams.push(route.app.upstream);
     this.#pools.retainOnly(upstreams);
+    return applied;
+  }
+
+  /** The exposed TCP ports listened on. */
+  get tcpPorts(): number[] {
+    return this.#tcp.ports;
+  }
+
+  #applyTcp(snapshot: RouteSnapshot): Promise<void> {
+    this.#tcpApplied = this.#tcpApplied.then(async () => {
+      if (this.#draining) return;
+      for (const problem of await this.#tcp.apply(snapshot.tcpPorts ?? new Map())) this.#log.warn({ problem }, 'configuration left out of the ingress');
+    });
+    return this.#tcpApplied;
   }
 
   async listen(): Promise<IngressAddresses> {
@@ -96,6 +120,7 @@ export class Ingress {
     const httpPort = this.#plainServer
       ? await listenOn(this.#plainServer, this.#options.bindAddress, this.#options.httpPort ?? 0)
       : undefined;
+    await this.#applyTcp(this.#snapshot);
     return { httpsPort: this.#httpsPort, httpPort };
   }
 
@@ -107,6 +132,9 @@ export class Ingress {
   async close(graceMs = this.#snapshot.drainGraceMs ?? DEFAULT_DRAIN_GRACE_MS): Promise<void> {
     this.#draining = true;
     const stopped = Promise.all([closeServer(this.#tlsServer), this.#plainServer ? closeServer(this.#plainServer) : undefined]);
+    // TCP connections carry no requests to wait for: they close with their listeners.
+    await this.#tcpApplied;
+    await this.#tcp.close();
     const deadline = Date.now() + graceMs;
     while (this.#sockets.size > 0 && Date.now() < deadline) {
       this.#http.http1.closeIdleConnections();

@@ -9,6 +9,7 @@ import { DEFAULT_TARGET_HOST, normalizeClientCertificateMode, type ClientCertifi
 import { appFqdn, normalizeHostname } from '../model/hostnames.ts';
 import { resourceKey, type AppView, type EnvironmentView } from '../model/resources.ts';
 import { compileCors, type CompiledCors, type CorsPolicySettings } from './cors.ts';
+import type { TcpRoute } from './tcp-proxy.ts';
 
 /** Key material for a server certificate: PEM pair, or a PKCS12 with its password. */
 export type ServerCredentials =
@@ -87,6 +88,8 @@ export interface RouteSnapshot {
    * when no environment sets one.
    */
   readonly drainGraceMs?: number | undefined;
+  /** TCP listeners: exposed port → app (transport tcp on exposedPort, and additionalPortMappings). */
+  readonly tcpPorts?: ReadonlyMap<number, TcpRoute>;
 }
 
 export interface CompileResult {
@@ -168,6 +171,7 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
   const problems: string[] = [];
   const environments = new Map(input.environments.map((env) => [resourceKey(env.id), env]));
   const routes = new Map<string, Route>();
+  const tcpPorts = new Map<number, TcpRoute>();
 
   const addRoute = (hostname: string, app: CompiledApp, credentials: ServerCredentials, where: string) => {
     const existing = routes.get(hostname);
@@ -187,8 +191,25 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
   for (const app of apps) {
     const ingress = app.ingress;
     if (!ingress) continue;
+    const host = ingress.targetHost ?? DEFAULT_TARGET_HOST;
+    const addTcp = (exposed: number | undefined, target: number | undefined, external: boolean, where: string) => {
+      if (!exposed || !target) {
+        problems.push(`${app.id}: ${where} names no exposed or target port; left out`);
+        return;
+      }
+      const existing = tcpPorts.get(exposed);
+      if (existing) {
+        problems.push(`${app.id}: ${where}: port ${exposed} is already served for ${existing.appId}; left out`);
+        return;
+      }
+      tcpPorts.set(exposed, Object.freeze({ appId: app.id, external, host, port: target }));
+    };
+    for (const [index, mapping] of ((ingress['additionalPortMappings'] as { external?: boolean; targetPort?: number; exposedPort?: number }[] | undefined) ?? []).entries()) {
+      addTcp(mapping.exposedPort || mapping.targetPort, mapping.targetPort, mapping.external === true, `additionalPortMappings[${index}]`);
+    }
     if (ingress.transport === 'tcp') {
-      problems.push(`${app.id}: transport tcp is not served by the HTTP ingress; left out`);
+      // A TCP app has no host name route: it is reached on its exposed port only.
+      addTcp(ingress.exposedPort, ingress.targetPort, ingress.external !== false, 'exposedPort');
       continue;
     }
     const environment = environments.get(resourceKey(app.environmentId));
@@ -246,7 +267,7 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
 
   const fallback = cache.policy('fallback', 'none', input.fallbackCertificate);
   cache.sweep();
-  return { snapshot: Object.freeze({ revision: input.revision, routes, fallback, drainGraceMs: drainGraceMs(input.environments) }), problems };
+  return { snapshot: Object.freeze({ revision: input.revision, routes, fallback, drainGraceMs: drainGraceMs(input.environments), tcpPorts }), problems };
 }
 
 /** The largest terminationGracePeriodSeconds the environments set, in ms; undefined when none sets one. */

@@ -7,7 +7,7 @@ import type { IngressSettings } from '../../model/ingress.ts';
 import { errors } from '../arm/errors.ts';
 import { APP_SCHEMA } from '../validation/schemas.ts';
 import { certificateCovers } from './certificates.ts';
-import { checkIngressFeatures } from './ingress-features.ts';
+import { checkExposedPorts, checkIngressFeatures } from './ingress-features.ts';
 import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
 import type { ControlContext } from './context.ts';
@@ -47,6 +47,8 @@ export const appKind: ResourceKind = {
       const { fqdn: _computed, ...settings } = ingress;
       checkIngress(context, settings, environment);
       checkIngressFeatures(current?.name ?? name, settings);
+      const others = context.store.list({ type: APP_TYPE }).filter((app) => resourceKey(app.id) !== resourceKey(id)).map((app) => ({ id: app.id, ingress: appView(app).ingress }));
+      checkExposedPorts(settings, context.reservedPorts?.() ?? [], others);
       checkHostNames(context, id, name, environment, settings);
       configuration['ingress'] = settings;
     }

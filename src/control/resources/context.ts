@@ -10,6 +10,8 @@ export interface ControlContext {
   readonly baseDomain: string;
   /** Resolves once the ingress enforces the store at `revision`. */
   readonly applied: (revision: number) => Promise<void>;
+  /** Ports the gateway itself listens on (HTTPS, HTTP, management): no app may expose them. */
+  readonly reservedPorts?: () => readonly number[];
 }
 
 export interface ArmRequest {
