@@ -243,6 +243,10 @@ describe('environment ingressConfiguration', () => {
       assert.match(response.body, /too_many_headers/);
       assert.equal(echo.received.length, seen, 'the app saw nothing');
     }
+    // A WebSocket upgrade is held to the same limit.
+    const upgrade = ['Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='];
+    const refused = await request(host, { http: '1.1', headers: upgrade });
+    assert.equal(refused.status, 431);
   });
 
   test('headerCountLimit defaults to ACA\'s 100', async () => {
