@@ -39,6 +39,8 @@ export class H2cExchange {
   readonly request: OutgoingRequest;
   readonly handler: ExchangeHandler;
   stream: http2.ClientHttp2Stream | undefined;
+  /** The request's HTTP/2 headers, made once (kept while the exchange waits for a stream). */
+  headers: http2.OutgoingHttpHeaders | undefined;
   finished = false;
   #paused = false;
   readonly #bodyTimeoutMs: number;
@@ -98,18 +100,16 @@ export class H2cOriginPool {
       exchange.fail(new UpstreamError('CERTGATE_POOL_CLOSED', 'the app is no longer served'));
       return exchange;
     }
-    let headers: http2.OutgoingHttpHeaders;
     try {
-      headers = h2Headers(request);
+      exchange.headers = h2Headers(request);
     } catch (error) {
       exchange.fail(error as Error);
       return exchange;
     }
     const session = this.#freeSession();
     if (session !== undefined) {
-      this.#start(session, exchange, headers);
+      this.#start(session, exchange);
     } else if (this.#queue.length < this.options.maxQueued) {
-      (exchange as H2cExchange & { headers?: http2.OutgoingHttpHeaders }).headers = headers;
       this.#queue.push(exchange);
     } else {
       exchange.fail(new UpstreamError('CERTGATE_QUEUE_FULL', `more than ${this.options.maxQueued} requests wait for the app`));
@@ -180,15 +180,15 @@ export class H2cOriginPool {
       const session = this.#closed ? undefined : this.#freeSession();
       if (session === undefined) return;
       this.#queue.shift();
-      this.#start(session, exchange, (exchange as H2cExchange & { headers?: http2.OutgoingHttpHeaders }).headers!);
+      this.#start(session, exchange);
     }
   }
 
-  #start(entry: Session, exchange: H2cExchange, headers: http2.OutgoingHttpHeaders): void {
+  #start(entry: Session, exchange: H2cExchange): void {
     const { request, handler } = exchange;
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = entry.session.request(headers, { endStream: request.body === null });
+      stream = entry.session.request(exchange.headers!, { endStream: request.body === null });
     } catch (error) {
       exchange.fail(error as Error);
       return;

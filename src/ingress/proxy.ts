@@ -25,6 +25,8 @@ export function upstreamFailureStatus(error: unknown): { status: 400 | 502 | 503
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return { status: 503, reason: 'app_unavailable' };
+    case 'CERTGATE_QUEUE_FULL':
+      return { status: 503, reason: 'queue_full' };
     case 'CERTGATE_CONNECT_TIMEOUT':
     case 'UND_ERR_CONNECT_TIMEOUT':
       return { status: 503, reason: 'app_connect_timeout' };
