@@ -23,6 +23,7 @@ const PREVIEW = 'api-version=2025-10-02-preview';
 /** The ingress's own response timeout here: short, so the environment's requestIdleTimeout shows. */
 const RESPONSE_TIMEOUT_MS = 500;
 const TCP_MAX_CONNECTIONS = 4;
+const TCP_MAX_PER_CLIENT = 2;
 const TCP_IDLE_MS = 800;
 
 let gw: TestGateway;
@@ -70,7 +71,7 @@ before(async () => {
     }
     return false;
   });
-  gw = await startTestGateway({ controlPlane: true, upstream: { responseTimeoutMs: RESPONSE_TIMEOUT_MS }, tcp: { maxConnectionsPerPort: TCP_MAX_CONNECTIONS, idleTimeoutMs: TCP_IDLE_MS } });
+  gw = await startTestGateway({ controlPlane: true, upstream: { responseTimeoutMs: RESPONSE_TIMEOUT_MS }, tcp: { maxConnectionsPerPort: TCP_MAX_CONNECTIONS, maxConnectionsPerClient: TCP_MAX_PER_CLIENT, idleTimeoutMs: TCP_IDLE_MS } });
   caFile = join(dir, 'ca.pem');
   writeFileSync(caFile, gw.caPem);
   arm = await armClient(gw.credentials!, gw.caPem);
@@ -427,9 +428,9 @@ async function freePort(): Promise<number> {
 }
 
 /** Connects, sends `text`, and resolves with what came back before the connection closed or `waitMs` passed. */
-function tcpExchange(port: number, text: string, waitMs = 300, host = '127.0.0.1'): Promise<{ data: string; closed: boolean }> {
+function tcpExchange(port: number, text: string, waitMs = 300, host = '127.0.0.1', localAddress?: string): Promise<{ data: string; closed: boolean }> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
+    const socket = net.connect({ host, port, ...(localAddress ? { localAddress } : {}) });
     let data = '';
     let closed = false;
     socket.on('data', (chunk) => (data += chunk.toString()));
@@ -515,26 +516,37 @@ describe("transport 'tcp' on exposedPort, and additionalPortMappings: TCP listen
     const socket = net.connect({ port: exposed, host: '127.0.0.1' });
     let closed = false;
     socket.once('close', () => (closed = true));
-    const ticker = setInterval(() => socket.write('.'), 300);
+    const ticker = setInterval(() => socket.write('.'), 300).unref();
     await new Promise((resolve) => setTimeout(resolve, TCP_IDLE_MS * 2));
     clearInterval(ticker);
     assert.equal(closed, false);
     socket.destroy();
   });
 
-  test(`at most ${TCP_MAX_CONNECTIONS} connections per exposed port; the next is closed at once, and one is accepted again after one closes`, async () => {
+  test(`at most ${TCP_MAX_PER_CLIENT} connections per client address and ${TCP_MAX_CONNECTIONS} per exposed port; beyond, closed at once; accepted again once one closes`, async () => {
     const exposed = await freePort();
     await putApp('bounded-tcp', { transport: 'tcp', targetPort: tcpAppPort, exposedPort: exposed });
-    const held = await Promise.all(Array.from({ length: TCP_MAX_CONNECTIONS }, () => new Promise<net.Socket>((resolve) => {
-      const socket = net.connect({ port: exposed, host: '127.0.0.1' }, () => resolve(socket));
-    })));
+    const open = (localAddress: string) => new Promise<net.Socket>((resolve) => {
+      const socket = net.connect({ port: exposed, host: '127.0.0.1', localAddress }, () => resolve(socket));
+    });
+    const held = [await open('127.0.0.2'), await open('127.0.0.2')];
+    // Busy, so the idle timeout does not free them meanwhile.
+    const ticker = setInterval(() => held.forEach((socket) => socket.destroyed || socket.write('.')), 200).unref();
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const refused = await tcpExchange(exposed, 'one more', 300);
-    assert.equal(refused.data, '');
-    assert.equal(refused.closed, true);
+    const overClient = await tcpExchange(exposed, 'third from .2', 300, '127.0.0.1', '127.0.0.2');
+    assert.equal(overClient.data, '', 'a third connection from one client is refused');
+    assert.equal(overClient.closed, true);
+    assert.equal((await tcpExchange(exposed, 'from .3', 300, '127.0.0.1', '127.0.0.3')).data, 'echo from .3', 'another client still gets in');
+    // (The server side of that exchange closes a moment after the client's.)
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    held.push(await open('127.0.0.3'), await open('127.0.0.4'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const overPort = await tcpExchange(exposed, 'fifth', 300, '127.0.0.1', '127.0.0.5');
+    assert.equal(overPort.data, '', 'the port is full');
     held[0]!.destroy();
     await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.equal((await tcpExchange(exposed, 'freed')).data, 'echo freed');
+    assert.equal((await tcpExchange(exposed, 'freed', 300, '127.0.0.1', '127.0.0.2')).data, 'echo freed');
+    clearInterval(ticker);
     for (const socket of held) socket.destroy();
   });
 });

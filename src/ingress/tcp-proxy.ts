@@ -17,12 +17,14 @@ export interface TcpRoute {
 export interface TcpLimits {
   /** Open connections per exposed port; beyond: new ones are closed at once (one client cannot take them all for long: idle timeout). */
   readonly maxConnectionsPerPort: number;
+  /** Open connections per exposed port from one client address: one client cannot take a port's whole budget. */
+  readonly maxConnectionsPerClient: number;
   /** A connection with no bytes either way for this long is closed. */
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs: number;
 }
 
-export const DEFAULT_TCP_LIMITS: TcpLimits = Object.freeze({ maxConnectionsPerPort: 1_024, idleTimeoutMs: 240_000, connectTimeoutMs: 5_000 });
+export const DEFAULT_TCP_LIMITS: TcpLimits = Object.freeze({ maxConnectionsPerPort: 1_024, maxConnectionsPerClient: 64, idleTimeoutMs: 240_000, connectTimeoutMs: 5_000 });
 
 /** The loopback address internal TCP ports listen on. */
 export const INTERNAL_TCP_ADDRESS = '127.0.0.1';
@@ -32,6 +34,8 @@ interface Listener {
   readonly bindAddress: string;
   route: TcpRoute;
   readonly sockets: Set<net.Socket>;
+  /** Open connections by client address. */
+  readonly perClient: Map<string, number>;
 }
 
 export class TcpProxy {
@@ -89,7 +93,7 @@ export class TcpProxy {
 
   async #listen(port: number, route: TcpRoute): Promise<Listener> {
     const server = net.createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true });
-    const listener: Listener = { server, bindAddress: this.#addressFor(route), route, sockets: new Set() };
+    const listener: Listener = { server, bindAddress: this.#addressFor(route), route, sockets: new Set(), perClient: new Map() };
     server.maxConnections = this.#limits.maxConnectionsPerPort;
     server.on('connection', (socket) => this.#proxy(listener, socket));
     server.on('drop', () => this.#log.warn({ port, reason: 'tcp_connection_limit' }, 'TCP connection refused: too many open on this port'));
@@ -104,15 +108,29 @@ export class TcpProxy {
   }
 
   #proxy(listener: Listener, client: net.Socket): void {
+    const address = client.remoteAddress ?? '';
+    const open = listener.perClient.get(address) ?? 0;
+    if (open >= this.#limits.maxConnectionsPerClient) {
+      this.#log.warn({ app: listener.route.appId, reason: 'tcp_client_limit' }, 'TCP connection refused: this client has too many open on this port');
+      client.destroy();
+      return;
+    }
+    listener.perClient.set(address, open + 1);
     const { host, port } = listener.route;
     listener.sockets.add(client);
     const app = net.connect({ host, port, noDelay: true, allowHalfOpen: true });
     const connectTimer = setTimeout(() => app.destroy(new Error('connect timeout')), this.#limits.connectTimeoutMs);
+    let closed = false;
     const close = () => {
       clearTimeout(connectTimer);
-      listener.sockets.delete(client);
       client.destroy();
       app.destroy();
+      if (closed) return;
+      closed = true;
+      listener.sockets.delete(client);
+      const left = (listener.perClient.get(address) ?? 1) - 1;
+      if (left > 0) listener.perClient.set(address, left);
+      else listener.perClient.delete(address);
     };
     app.once('connect', () => {
       clearTimeout(connectTimer);
