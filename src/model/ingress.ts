@@ -24,7 +24,10 @@ export interface IngressSettings {
   readonly customDomains?: readonly CustomDomain[];
   /** certgate extension: the host the app listens on (default 127.0.0.1). */
   readonly targetHost?: string;
-  /** The remaining ARM fields (traffic, ipSecurityRestrictions, corsPolicy, ...) are kept as given. */
+  /**
+   * The remaining ARM fields (traffic, ipSecurityRestrictions, corsPolicy, ...) are kept as given,
+   * once the control plane has checked that the ingress applies them (control/resources/ingress-features.ts).
+   */
   readonly [field: string]: unknown;
 }
 
