@@ -6,7 +6,8 @@ import type { ControlPlane, ControlPlaneHost } from '../control/control-plane.ts
 import { WorkerPool, runWorker } from '../gateway/cluster.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { ServerCertificates } from '../gateway/server-certificates.ts';
-import type { IngressAddresses } from '../ingress/ingress.ts';
+import { DEFAULT_DRAIN_GRACE_MS, type IngressAddresses } from '../ingress/ingress.ts';
+import { drainGraceMs } from '../ingress/snapshot.ts';
 import { ensureOpenSslConfig, OPENSSL_CONFIG_PATH } from '../ingress/openssl-config.ts';
 import { createLogger } from '../log.ts';
 import { ENVIRONMENT_TYPE, environmentView } from '../model/resources.ts';
@@ -15,6 +16,7 @@ import { SqliteStore } from '../store/sqlite.ts';
 import { bindWarning } from './bind-warning.ts';
 import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve.ts';
 import type { IngressOptions } from '../ingress/ingress.ts';
+import type { Store } from '../store/store.ts';
 
 export async function runServe(options: ServeOptions): Promise<void> {
   // First of all: this may replace the process with one that loaded certgate's OpenSSL settings.
@@ -27,12 +29,12 @@ export async function runServe(options: ServeOptions): Promise<void> {
     await runWorker({ dataDir, ingress }, log);
     return;
   }
-  let running: { addresses: IngressAddresses; control: ControlPlane; stop: (graceMs: number) => Promise<void> };
+  let running: { addresses: IngressAddresses; control: ControlPlane; store: Store; stop: (graceMs: number) => Promise<void> };
   if (options.workers <= 1) {
     // One process: ingress, store and management API together.
     const gateway = await Gateway.start({ dataDir, ingress }, log);
     const control = await startControlPlane(gateway, options, log, () => gateway.close(0));
-    running = { addresses: gateway.addresses, control, stop: (graceMs) => gateway.close(graceMs) };
+    running = { addresses: gateway.addresses, control, store: gateway.store, stop: (graceMs) => gateway.close(graceMs) };
   } else {
     // The primary owns the store's writes and the management API; the workers serve the ingress.
     const store = new SqliteStore(join(dataDir, 'certgate.db'));
@@ -68,13 +70,14 @@ export async function runServe(options: ServeOptions): Promise<void> {
       get lastOutcome() {
         return pool.lastOutcome;
       },
+      reservedPorts: () => [addresses.httpsPort, ...(addresses.httpPort === undefined ? [] : [addresses.httpPort])],
     };
     const stop = async (graceMs: number) => {
       await pool.stop(graceMs);
       store.close();
     };
     const control = await startControlPlane(host, options, log, () => stop(0));
-    running = { addresses, control, stop };
+    running = { addresses, control, store, stop };
   }
   const { control, addresses } = running;
   printBanner(options, dataDir, addresses, control);
@@ -82,8 +85,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping: no new connections, in-flight requests finish');
-    Promise.all([control.close(), running.stop(10_000)]).then(
+    // The environments' terminationGracePeriodSeconds (the largest: certgate drains per process).
+    const graceMs = drainGraceMs(running.store.list({ type: ENVIRONMENT_TYPE }).map(environmentView)) ?? DEFAULT_DRAIN_GRACE_MS;
+    log.info({ signal, graceMs }, 'stopping: no new connections, in-flight requests finish');
+    Promise.all([control.close(), running.stop(graceMs)]).then(
       () => {
         log.flush();
         process.exit(0);

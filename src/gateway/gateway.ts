@@ -111,6 +111,12 @@ export class Gateway {
     return this.#addresses;
   }
 
+  /** The ingress's own ports: no app may expose them as TCP ports. */
+  reservedPorts(): readonly number[] {
+    const addresses = this.#addresses;
+    return addresses ? [addresses.httpsPort, ...(addresses.httpPort === undefined ? [] : [addresses.httpPort])] : [];
+  }
+
   /** The store revision the ingress serves. */
   get appliedRevision(): number {
     return this.#applied;
@@ -160,10 +166,11 @@ export class Gateway {
       try {
         const input = await gatherSnapshotInput(this.store, this.#certificates, revision, this.#log);
         const { snapshot, problems } = compileSnapshot(input, this.#cache);
-        logProblems(this.#log, problems, revision);
-        this.ingress.swap(snapshot);
+        // Resolves once the TCP listeners match too, so a write is acknowledged only when they do.
+        const all = [...problems, ...(await this.ingress.swap(snapshot))];
+        logProblems(this.#log, all, revision);
         this.#applied = revision;
-        outcome = { revision, problems };
+        outcome = { revision, problems: all };
         clearTimeout(this.#retry.timer);
         this.#retry = { timer: undefined, delayMs: RETRY_FIRST_MS, due: false };
         this.#log.info({ revision, routes: snapshot.routes.size }, 'route snapshot applied');

@@ -11,6 +11,8 @@ import { appFqdn, normalizeHostname } from '../model/hostnames.ts';
 import { resourceKey, type AppView, type EnvironmentView } from '../model/resources.ts';
 import type { ConfigurationProblem } from '../model/outcome.ts';
 import { compileIpRules, type IpMatcher } from './ip-rules.ts';
+import { compileCors, type CompiledCors, type CorsPolicySettings } from './cors.ts';
+import type { TcpRoute } from './tcp-proxy.ts';
 
 /** Key material for a server certificate: PEM pair, or a PKCS12 with its password. */
 export type ServerCredentials =
@@ -32,9 +34,23 @@ export interface SnapshotInput {
 export interface Upstream {
   readonly host: string;
   readonly port: number;
-  /** `http://host:port`, the key of the upstream connection pool. */
+  /** `http://host:port`. */
   readonly origin: string;
+  /**
+   * The environment's requestIdleTimeout when set: the longest the app may take to start its answer
+   * or pause within it. Undefined: the ingress's own response and body timeouts.
+   */
+  readonly requestIdleTimeoutMs?: number | undefined;
+  /** The key of the upstream connection pool: the origin, plus protocol and idle timeout when not the defaults. */
+  readonly poolKey?: string;
+  /** transport `http2`: h2c (HTTP/2 with prior knowledge) to the app; otherwise HTTP/1.1. */
+  readonly protocol?: 'http1' | 'h2c';
+  /** targetPortHttpScheme `https`: HTTP/1.1 over TLS to the app (its certificate is not verified). */
+  readonly tls?: boolean;
 }
+
+/** ACA's default headerCountLimit: a request with more header fields gets 431. */
+export const DEFAULT_HEADER_COUNT_LIMIT = 100;
 
 /** An app as the ingress serves it. */
 export interface CompiledApp {
@@ -53,6 +69,10 @@ export interface CompiledApp {
   readonly stripHeaders?: ReadonlySet<string> | undefined;
   /** The Strict-Transport-Security value for HTTPS responses (`ingress.hsts`); undefined when none. */
   readonly hsts?: string | undefined;
+  /** corsPolicy, compiled; undefined: the ingress adds no CORS answer. */
+  readonly cors?: CompiledCors | undefined;
+  /** The environment's headerCountLimit: more header fields than this get 431. */
+  readonly headerCountLimit?: number;
 }
 
 /**
@@ -82,6 +102,14 @@ export interface RouteSnapshot {
   /** The internal listener's routes: every app, internal and external. */
   readonly internalRoutes: ReadonlyMap<string, Route>;
   readonly fallback: TlsPolicy;
+  /**
+   * How long a graceful stop waits for requests in flight: the largest terminationGracePeriodSeconds
+   * any environment sets (ACA drains per environment; certgate drains the whole process). Undefined
+   * when no environment sets one.
+   */
+  readonly drainGraceMs?: number | undefined;
+  /** TCP listeners: exposed port → app (transport tcp on exposedPort, and additionalPortMappings). */
+  readonly tcpPorts?: ReadonlyMap<number, TcpRoute>;
 }
 
 /** The routes a connection on `listener` may reach; a host missing here is an unknown host there. */
@@ -188,6 +216,7 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
     problems.push(related === undefined ? { resource, reason, message } : { resource, related: [related], reason, message });
   const environments = new Map(input.environments.map((env) => [resourceKey(env.id), env]));
   const routes = new Map<string, Route>();
+  const tcpPorts = new Map<number, TcpRoute>();
 
   const addRoute = (hostname: string, app: CompiledApp, credentials: ServerCredentials, certificateId: string) => {
     const existing = routes.get(hostname);
@@ -207,8 +236,25 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
   for (const app of apps) {
     const ingress = app.ingress;
     if (!ingress) continue;
+    const host = ingress.targetHost ?? DEFAULT_TARGET_HOST;
+    const addTcp = (exposed: number | undefined, target: number | undefined, external: boolean, where: string) => {
+      if (!exposed || !target) {
+        problem(app.id, 'port_missing', `${where} names no exposed or target port; left out`);
+        return;
+      }
+      const existing = tcpPorts.get(exposed);
+      if (existing) {
+        problem(app.id, 'port_taken', `${where}: port ${exposed} is already served for ${existing.appId}; left out`, existing.appId);
+        return;
+      }
+      tcpPorts.set(exposed, Object.freeze({ appId: app.id, external, host, port: target }));
+    };
+    for (const [index, mapping] of ((ingress['additionalPortMappings'] as { external?: boolean; targetPort?: number; exposedPort?: number }[] | undefined) ?? []).entries()) {
+      addTcp(mapping.exposedPort || mapping.targetPort, mapping.targetPort, mapping.external === true, `additionalPortMappings[${index}]`);
+    }
     if (ingress.transport === 'tcp') {
-      problem(app.id, 'transport_unsupported', 'transport tcp is not served by the HTTP ingress; left out');
+      // A TCP app has no host name route: it is reached on its exposed port only.
+      addTcp(ingress.exposedPort, ingress.targetPort, ingress.external !== false, 'exposedPort');
       continue;
     }
     const environment = environments.get(resourceKey(app.environmentId));
@@ -230,17 +276,29 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
       problem(app.id, 'ip_rules_invalid', `${(error as Error).message}; left out`);
       continue;
     }
+    let cors: CompiledCors | undefined;
+    try {
+      cors = ingress['corsPolicy'] ? compileCors(ingress['corsPolicy'] as CorsPolicySettings) : undefined;
+    } catch (error) {
+      // The control plane refuses such policies; one here means a corrupt store. Fail closed.
+      problem(app.id, 'cors_invalid', `corsPolicy is not valid (${(error as Error).message}); left out`);
+      continue;
+    }
+    const settings = environment.ingressConfiguration;
+    const idleMinutes = settings?.requestIdleTimeout;
     const compiled: CompiledApp = Object.freeze({
       key: resourceKey(app.id),
       id: app.id,
       name: app.name,
       mode,
       allowInsecure: ingress.allowInsecure === true,
-      upstream: upstreamOf(ingress.targetHost, ingress.targetPort),
+      upstream: upstreamOf(ingress.targetHost, ingress.targetPort, idleMinutes === undefined ? undefined : idleMinutes * 60_000, ingress.transport === 'http2' ? 'h2c' : 'http1', ingress['targetPortHttpScheme'] === 'https'),
       external: ingress.external !== false,
       ipRules,
       stripHeaders: stripHeadersOf(environment.stripHeaders),
       hsts: hstsHeaderValue(ingress.hsts),
+      cors,
+      headerCountLimit: settings?.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT,
     });
     const environmentCertificate = input.environmentCertificates.get(resourceKey(environment.id));
     if (environmentCertificate) {
@@ -269,7 +327,10 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
   cache.sweep();
   const external = new Map<string, Route>();
   for (const [hostname, route] of routes) if (route.app.external) external.set(hostname, route);
-  return { snapshot: Object.freeze({ revision: input.revision, routes: external, internalRoutes: routes, fallback }), problems };
+  return {
+    snapshot: Object.freeze({ revision: input.revision, routes: external, internalRoutes: routes, fallback, drainGraceMs: drainGraceMs(input.environments), tcpPorts }),
+    problems,
+  };
 }
 
 /** One set per environment would do; apps are few enough that one per app costs nothing. */
@@ -278,11 +339,25 @@ function stripHeadersOf(names: readonly string[] | undefined): ReadonlySet<strin
   return new Set(names.map((name) => foldHeaderName(name.toLowerCase())));
 }
 
-function upstreamOf(targetHost: string | undefined, targetPort: number | undefined): Upstream | undefined {
+/** The largest terminationGracePeriodSeconds the environments set, in ms; undefined when none sets one. */
+export function drainGraceMs(environments: readonly EnvironmentView[]): number | undefined {
+  let longest: number | undefined;
+  for (const env of environments) {
+    const seconds = env.ingressConfiguration?.terminationGracePeriodSeconds;
+    if (seconds !== undefined) longest = Math.max(longest ?? 0, seconds * 1_000);
+  }
+  return longest;
+}
+
+function upstreamOf(targetHost: string | undefined, targetPort: number | undefined, requestIdleTimeoutMs: number | undefined, protocol: 'http1' | 'h2c', tls: boolean): Upstream | undefined {
   if (targetPort === undefined || !Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535) return undefined;
   const host = targetHost ?? DEFAULT_TARGET_HOST;
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
-  return Object.freeze({ host, port: targetPort, origin: `http://${hostInUrl}:${targetPort}` });
+  // h2c is cleartext by definition: with transport http2 the scheme is ignored (the control plane refuses both together).
+  const secure = tls && protocol === 'http1';
+  const origin = `${secure ? 'https' : 'http'}://${hostInUrl}:${targetPort}`;
+  const poolKey = `${origin}${protocol === 'h2c' ? ' h2c' : ''}${requestIdleTimeoutMs === undefined ? '' : ` idle=${requestIdleTimeoutMs}`}`;
+  return Object.freeze({ host, port: targetPort, origin, requestIdleTimeoutMs, poolKey, protocol, tls: secure });
 }
 
 /**
