@@ -48,8 +48,9 @@ export const appKind: ResourceKind = {
     const ingress = configuration['ingress'] as (IngressSettings & { fqdn?: string }) | undefined;
     if (ingress) {
       const { fqdn: _computed, ...settings } = ingress;
-      checkIngress(context, settings, environment);
+      // The precise checks first (they name the entry at fault), then the members table's refusals.
       checkIngressFeatures(current?.name ?? name, settings);
+      checkIngress(context, settings, environment);
       const others = context.store.list({ type: APP_TYPE }).filter((app) => resourceKey(app.id) !== resourceKey(id)).map((app) => ({ id: app.id, ingress: appView(app).ingress }));
       checkExposedPorts(settings, context.reservedPorts?.() ?? [], others);
       checkHostNames(context, id, name, environment, settings);

@@ -79,6 +79,10 @@ export function checkIngressFeatures(appName: string, ingress: IngressSettings):
     }
   }
   checkTraffic(appName, ingress['traffic'] as readonly TrafficWeight[] | undefined);
+  const sticky = ingress['stickySessions'] as { affinity?: string } | undefined;
+  if (sticky?.affinity === 'sticky') {
+    throw errors.invalidParameter("stickySessions affinity 'sticky' is not supported: certgate has no revisions or replicas, so there is only one backend to stick to and no affinity cookie is set. Use 'none'.", `${AT}.stickySessions.affinity`);
+  }
   const cors = ingress['corsPolicy'] as CorsPolicySettings | undefined;
   if (cors !== undefined) {
     try {
