@@ -3,14 +3,13 @@
 // and a row in docs/management-api.md's `## Environment settings`; every refused value is answered 400
 // with its JSON path by the real management API, storing nothing; what az sends by default is
 // accepted, and its secrets are never returned.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENVIRONMENT_SCHEMA } from '../src/control/validation/schemas.ts';
 import { ENVIRONMENT_MEMBERS } from '../src/control/validation/environment-members.ts';
-import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
-import { armClient, createGroupAndEnvironment, type ArmClient } from './support/arm.ts';
+import { useArmSession } from './support/control-fixture.ts';
 import { curl, curlResult } from './support/clients.ts';
 import { ROOT } from './support/cli.ts';
 
@@ -50,36 +49,24 @@ describe('the environment schema walk', () => {
 
 describe('environment settings through the management API', () => {
   const V = 'api-version=2025-07-01';
-  let fixture: ControlPlaneFixture | undefined;
-  let arm: ArmClient;
-  let group: string;
-  let envId: string;
-  before(async () => {
-    fixture = await startControlPlaneFixture('certgate-env-members-');
-    arm = await armClient(fixture.gw.credentials!, fixture.gw.caPem);
-    ({ group, envId } = await createGroupAndEnvironment(arm, V));
-  });
-  after(async () => {
-    await arm?.close();
-    await fixture?.close();
-  });
-  const envPath = (name: string) => `${group}/providers/Microsoft.App/managedEnvironments/${name}?${V}`;
+  const session = useArmSession('certgate-env-members-', V);
+  const envPath = (name: string) => `${session.group}/providers/Microsoft.App/managedEnvironments/${name}?${V}`;
 
   for (const [name, entry] of Object.entries(ENVIRONMENT_MEMBERS).filter(([, entry]) => entry.status === 'refused')) {
     test(`${name}: ${JSON.stringify(entry.refusedExample)} is 400 InvalidParameter with its path, nothing stored`, async () => {
       const path = envPath(`refused-${name.toLowerCase()}`);
-      const refused = await arm.call('PUT', path, { location: 'local', properties: { [name]: entry.refusedExample } });
+      const refused = await session.arm.call('PUT', path, { location: 'local', properties: { [name]: entry.refusedExample } });
       assert.equal(refused.status, 400, refused.text);
       assert.equal(refused.json.error.code, 'InvalidParameter');
       assert.equal(refused.json.error.target, `properties.${name}${entry.refuse!(entry.refusedExample)!.at}`);
       assert.match(refused.json.error.message, /refused rather than stored/);
-      assert.equal((await arm.call('GET', path)).status, 404);
+      assert.equal((await session.arm.call('GET', path)).status, 404);
     });
   }
 
   test('the red-team body: an internal environment without public access is refused, and an existing one cannot be patched to it', async () => {
     const attack = { vnetConfiguration: { internal: true }, publicNetworkAccess: 'Disabled', peerAuthentication: { mtls: { enabled: true } }, peerTrafficConfiguration: { encryption: { enabled: true } }, zoneRedundant: true };
-    const refused = await arm.call('PUT', envPath('private'), { location: 'local', properties: attack });
+    const refused = await session.arm.call('PUT', envPath('private'), { location: 'local', properties: attack });
     assert.equal(refused.status, 400, refused.text);
     assert.equal(refused.json.error.target, 'properties.vnetConfiguration.internal');
     for (const [member, value, target] of [
@@ -90,17 +77,17 @@ describe('environment settings through the management API', () => {
       ['peerTrafficConfiguration', { encryption: { enabled: true } }, 'peerTrafficConfiguration.encryption.enabled'],
       ['customDomainConfiguration', { certificateValue: 'MII', certificatePassword: 'x' }, 'customDomainConfiguration.certificateValue'],
     ] as const) {
-      const patched = await arm.call('PATCH', `${envId}?${V}`, { properties: { [member]: value } });
+      const patched = await session.arm.call('PATCH', `${session.envId}?${V}`, { properties: { [member]: value } });
       assert.equal(patched.status, 400, patched.text);
       assert.equal(patched.json.error.target, `properties.${target}`);
     }
-    const env = (await arm.call('GET', `${envId}?${V}`)).json;
+    const env = (await session.arm.call('GET', `${session.envId}?${V}`)).json;
     assert.equal(env.properties.vnetConfiguration, undefined);
     assert.equal(env.properties.publicNetworkAccess, undefined);
     // The external listener still serves the environment's external apps, as the docs say.
-    const app = await arm.call('PUT', `${group}/providers/Microsoft.App/containerApps/outside?${V}`, { location: 'local', properties: { managedEnvironmentId: envId, configuration: { ingress: { external: true, targetPort: fixture!.echo.port } } } });
+    const app = await session.arm.call('PUT', `${session.group}/providers/Microsoft.App/containerApps/outside?${V}`, { location: 'local', properties: { managedEnvironmentId: session.envId, configuration: { ingress: { external: true, targetPort: session.fixture.echo.port } } } });
     assert.equal(app.status, 201, app.text);
-    assert.equal(curlResult(await curl({ host: `outside.${env.properties.defaultDomain}`, port: fixture!.gw.httpsPort, caFile: fixture!.caFile })).status, 200);
+    assert.equal(curlResult(await curl({ host: `outside.${env.properties.defaultDomain}`, port: session.fixture.gw.httpsPort, caFile: session.fixture.caFile })).status, 200);
   });
 
   test("az's default body is accepted (stored only), and no secret is returned by PUT, GET or LIST", async () => {
@@ -122,11 +109,11 @@ describe('environment settings through the management API', () => {
         infrastructureResourceGroup: 'ME_env',
       },
     };
-    const created = await arm.call('PUT', envPath('azdefault'), body);
+    const created = await session.arm.call('PUT', envPath('azdefault'), body);
     assert.equal(created.status, 201, created.text);
-    const got = await arm.call('GET', envPath('azdefault'));
-    const listed = await arm.call('GET', `${group}/providers/Microsoft.App/managedEnvironments?${V}`);
-    const bySubscription = await arm.call('GET', `/subscriptions/${arm.subscription}/providers/Microsoft.App/managedEnvironments?${V}`);
+    const got = await session.arm.call('GET', envPath('azdefault'));
+    const listed = await session.arm.call('GET', `${session.group}/providers/Microsoft.App/managedEnvironments?${V}`);
+    const bySubscription = await session.arm.call('GET', `/subscriptions/${session.arm.subscription}/providers/Microsoft.App/managedEnvironments?${V}`);
     for (const text of [created.text, got.text, listed.text, bySubscription.text]) {
       assert.ok(!text.includes(sharedKey) && !text.includes(daprKey) && !text.includes('IngestionEndpoint'), `no secret in ${text.slice(0, 200)}`);
     }
