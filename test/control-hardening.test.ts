@@ -52,6 +52,10 @@ describe('app secrets', () => {
     const replaced = await session.arm.call('PUT', appPath('secretive'), { location: 'local', properties: { managedEnvironmentId: session.envId, configuration: { ...properties.configuration, ingress: { targetPort: 8081 } } } });
     assert.equal(replaced.status, 200, replaced.text);
     assert.deepEqual(replaced.json.properties.configuration.secrets, got.json.properties.configuration.secrets);
+    // ...and the value stays stored under its name (read from the store: no API returns it).
+    const stored = session.fixture.gw.gateway.store.get(got.json.id)!.properties['configuration'] as { secrets: { name: string; value?: string }[] };
+    assert.equal(stored.secrets.find((secret) => secret.name === 'db')?.value, value);
+    assert.ok(!JSON.stringify(session.fixture.gw.logs).includes(value), 'never logged');
   });
 });
 

@@ -180,7 +180,8 @@ function baseUrlOf(request: FastifyRequest): string {
 }
 
 function hasBody(request: FastifyRequest): boolean {
-  return request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0' || request.headers['transfer-encoding'] !== undefined;
+  const length = request.headers['content-length'];
+  return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined;
 }
 
 /**
