@@ -10,6 +10,7 @@ import { APP_SCHEMA } from '../validation/schemas.ts';
 import { APP_INGRESS_MEMBERS, refusedMember } from '../validation/ingress-members.ts';
 import { certificateCovers } from './certificates.ts';
 import { checkExposedPorts, checkIngressFeatures } from './ingress-features.ts';
+import { checkAppConfiguration, keepSecretValues, withoutSecretValues } from './app-configuration.ts';
 import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
 import type { ControlContext } from './context.ts';
@@ -45,6 +46,8 @@ export const appKind: ResourceKind = {
     properties['managedEnvironmentId'] = environment.id;
     properties['environmentId'] = environment.id;
     const configuration = { ...(properties['configuration'] as Record<string, unknown> | undefined) };
+    checkAppConfiguration(configuration);
+    keepSecretValues(configuration, current?.properties['configuration'] as Record<string, unknown> | undefined);
     const ingress = configuration['ingress'] as (IngressSettings & { fqdn?: string }) | undefined;
     if (ingress) {
       const { fqdn: _computed, ...settings } = ingress;
@@ -62,7 +65,7 @@ export const appKind: ResourceKind = {
   render(context, doc) {
     const properties = { ...doc.properties };
     const environment = context.store.get(String(properties['managedEnvironmentId'] ?? ''));
-    const configuration: Record<string, unknown> = { activeRevisionsMode: 'Single', ...(properties['configuration'] as Record<string, unknown> | undefined) };
+    const configuration: Record<string, unknown> = { activeRevisionsMode: 'Single', ...withoutSecretValues((properties['configuration'] as Record<string, unknown> | undefined) ?? {}) };
     const ingress = configuration['ingress'] as Record<string, unknown> | undefined;
     const fqdn = environment ? appFqdn(doc.name, String(environment.properties['defaultDomain'])) : undefined;
     if (ingress) configuration['ingress'] = { ...ingress, ...(fqdn ? { fqdn } : {}) };
