@@ -52,6 +52,7 @@ export const appKind: ResourceKind = {
     if (ingress) {
       const { fqdn: _computed, ...settings } = ingress;
       // The precise checks first (they name the entry at fault), then the members table's refusals.
+      checkModeTransport(settings);
       checkIngressFeatures(current?.name ?? name, settings);
       checkIngress(context, settings, environment);
       const others = context.store.list({ type: APP_TYPE }).filter((app) => resourceKey(app.id) !== resourceKey(id)).map((app) => ({ id: app.id, ingress: appView(app).ingress }));
@@ -101,11 +102,15 @@ function findEnvironment(context: ControlContext, properties: Record<string, unk
   return environment;
 }
 
-function checkIngress(context: ControlContext, ingress: IngressSettings, environment: StoredResource): void {
+/** A client-certificate mode needs an HTTP transport: said before anything else about TCP apps. */
+function checkModeTransport(ingress: IngressSettings): void {
   const mode = ingress.clientCertificateMode ?? 'ignore';
   if (ingress.transport === 'tcp' && mode !== 'ignore') {
     throw errors.invalidParameter(`clientCertificateMode '${mode}' needs an HTTP transport; with transport 'tcp' only 'ignore' is possible.`, 'properties.configuration.ingress.clientCertificateMode');
   }
+}
+
+function checkIngress(context: ControlContext, ingress: IngressSettings, environment: StoredResource): void {
   // Never stored and ignored: a value the ingress cannot apply is refused (ingress-members.ts).
   const refused = refusedMember(ingress as Record<string, unknown>, APP_INGRESS_MEMBERS, 'properties.configuration.ingress');
   if (refused) throw refused;
