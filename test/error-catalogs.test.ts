@@ -1,0 +1,40 @@
+// One error catalog per boundary (management API, CLI, ingress reasons, PKI), each checked against
+// its doc page both ways, and the code that produces errors checked for codes that bypass it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { INGRESS_REASONS, upstreamFailure } from '../src/ingress/reasons.ts';
+import { assertDocumented } from './support/catalog-docs.ts';
+
+const SRC = join(import.meta.dirname, '..', 'src');
+
+/** The non-test TypeScript files under src/`folder`, with their text. */
+function sources(folder: string): { file: string; text: string }[] {
+  return readdirSync(join(SRC, folder), { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+    .map((file) => ({ file: `${folder}/${file}`, text: readFileSync(join(SRC, folder, file), 'utf8') }));
+}
+
+test('ingress: every reason code is in docs/ingress.md "Reason codes" with its status, and only those', () => {
+  assertDocumented(INGRESS_REASONS, 'ingress.md', '## Reason codes');
+});
+
+test('ingress: reason codes are lower_snake_case, and every `reason:` literal in src/ingress is one of them', () => {
+  for (const code of Object.keys(INGRESS_REASONS)) assert.match(code, /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/, code);
+  const bypassing: string[] = [];
+  for (const { file, text } of sources('ingress')) {
+    for (const match of text.matchAll(/\breason: '([^']*)'/g)) if (!Object.hasOwn(INGRESS_REASONS, match[1]!)) bypassing.push(`${file}: ${match[1]}`);
+    // Plain-text bodies end with `(reason)`: each such code must be in the catalog too.
+    for (const match of text.matchAll(/\(([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\)['`]/g)) if (!Object.hasOwn(INGRESS_REASONS, match[1]!)) bypassing.push(`${file}: (${match[1]})`);
+  }
+  assert.deepEqual(bypassing, []);
+});
+
+test('ingress: upstream failures map to catalog codes; an unknown code is app_error (502)', () => {
+  assert.deepEqual(upstreamFailure({ code: 'ECONNREFUSED' }), { status: 503, reason: 'app_unavailable' });
+  assert.deepEqual(upstreamFailure({ code: 'CERTGATE_QUEUE_FULL' }), { status: 503, reason: 'queue_full' });
+  assert.deepEqual(upstreamFailure({ code: 'UND_ERR_HEADERS_TIMEOUT' }), { status: 504, reason: 'app_timeout' });
+  assert.deepEqual(upstreamFailure({ code: 'toString' }), { status: 502, reason: 'app_error' });
+  assert.deepEqual(upstreamFailure(new Error('no code')), { status: 502, reason: 'app_error' });
+});
