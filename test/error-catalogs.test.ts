@@ -4,7 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ARM_ERRORS, ArmError, errors, OAUTH_ERRORS } from '../src/control/arm/errors.ts';
 import { INGRESS_REASONS, upstreamFailure } from '../src/ingress/reasons.ts';
+import { CONFIGURATION_PROBLEMS } from '../src/model/outcome.ts';
 import { assertDocumented } from './support/catalog-docs.ts';
 
 const SRC = join(import.meta.dirname, '..', 'src');
@@ -37,4 +39,29 @@ test('ingress: upstream failures map to catalog codes; an unknown code is app_er
   assert.deepEqual(upstreamFailure({ code: 'UND_ERR_HEADERS_TIMEOUT' }), { status: 504, reason: 'app_timeout' });
   assert.deepEqual(upstreamFailure({ code: 'toString' }), { status: 502, reason: 'app_error' });
   assert.deepEqual(upstreamFailure(new Error('no code')), { status: 502, reason: 'app_error' });
+});
+
+test('management API: every ARM error code, token endpoint error and ConfigurationNotEnforced detail is in docs/management-api.md, and only those', () => {
+  assertDocumented(ARM_ERRORS, 'management-api.md', '### ARM errors');
+  assertDocumented(OAUTH_ERRORS, 'management-api.md', '### Token endpoint errors');
+  assertDocumented(CONFIGURATION_PROBLEMS, 'management-api.md', '### ConfigurationNotEnforced details');
+  for (const code of Object.keys(ARM_ERRORS)) assert.match(code, /^[A-Z][A-Za-z]+$/, code);
+});
+
+test('management API: src/control builds every error through the catalog (no inline ArmError, no free-form code)', () => {
+  const bypassing: string[] = [];
+  for (const { file, text } of sources('control')) {
+    if (file !== 'control/arm/errors.ts' && /new ArmError\(/.test(text)) bypassing.push(`${file}: new ArmError( outside the catalog`);
+    // A code literal handed to an error builder (errors.conflict('HostNameInUse', ...), code: '...').
+    for (const match of text.matchAll(/(?:errors\.\w+\(|new ArmError\(|\bcode: |oauthError\()\s*'([A-Za-z_]+)'/g)) {
+      const code = match[1]!;
+      if (!Object.hasOwn(ARM_ERRORS, code) && !Object.hasOwn(OAUTH_ERRORS, code)) bypassing.push(`${file}: ${code}`);
+    }
+  }
+  assert.deepEqual(bypassing, []);
+});
+
+test('management API: the status of an ArmError is its catalog status', () => {
+  for (const code of Object.keys(ARM_ERRORS) as (keyof typeof ARM_ERRORS)[]) assert.equal(new ArmError(code, 'm').status, ARM_ERRORS[code].status);
+  assert.equal(errors.conflict('HostNameInUse', 'taken', 'properties.configuration.ingress.customDomains[0].name').status, 409);
 });

@@ -16,9 +16,11 @@ export function documentedCodes(page: string, heading: string): Map<string, Docu
   const text = readFileSync(join(import.meta.dirname, '..', '..', 'docs', page), 'utf8');
   const start = text.indexOf(`\n${heading}\n`);
   assert.ok(start >= 0, `docs/${page} has no section '${heading}'`);
-  const level = heading.slice(0, heading.indexOf(' ') + 1);
-  const next = text.indexOf(`\n${level}`, start + heading.length + 2);
-  const section = text.slice(start, next < 0 ? undefined : next);
+  // The section ends at the next heading of the same level or above.
+  const depth = heading.indexOf(' ');
+  const after = text.slice(start + heading.length + 2);
+  const next = after.search(new RegExp(`^#{1,${depth}} `, 'm'));
+  const section = next < 0 ? after : after.slice(0, next);
   const rows = new Map<string, DocumentedCode>();
   for (const match of section.matchAll(/^\| `([A-Za-z0-9_.]+)` \| (\d+|—) \| (.+) \|$/gm)) {
     assert.ok(!rows.has(match[1]!), `docs/${page} '${heading}' lists ${match[1]} twice`);
