@@ -4,9 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CLI_ERRORS, CliError, EXIT_CODES, exitCodeFor } from '../src/cli/errors.ts';
 import { ARM_ERRORS, ArmError, errors, OAUTH_ERRORS } from '../src/control/arm/errors.ts';
 import { INGRESS_REASONS, upstreamFailure } from '../src/ingress/reasons.ts';
 import { CONFIGURATION_PROBLEMS } from '../src/model/outcome.ts';
+import { PKI_ERRORS } from '../src/pki/codes.ts';
 import { assertDocumented } from './support/catalog-docs.ts';
 
 const SRC = join(import.meta.dirname, '..', 'src');
@@ -64,4 +66,32 @@ test('management API: src/control builds every error through the catalog (no inl
 test('management API: the status of an ArmError is its catalog status', () => {
   for (const code of Object.keys(ARM_ERRORS) as (keyof typeof ARM_ERRORS)[]) assert.equal(new ArmError(code, 'm').status, ARM_ERRORS[code].status);
   assert.equal(errors.conflict('HostNameInUse', 'taken', 'properties.configuration.ingress.customDomains[0].name').status, 409);
+});
+
+test('CLI: every CLI error code is in docs/cli.md "CLI error codes" with its exit code, and only those', () => {
+  assertDocumented(CLI_ERRORS, 'cli.md', '### CLI error codes');
+  for (const [code, entry] of Object.entries(CLI_ERRORS)) {
+    assert.ok(Object.values(EXIT_CODES).includes(entry.status as never), `${code}: exit code ${entry.status} is one of EXIT_CODES`);
+    assert.equal(exitCodeFor(new CliError('m', { code: code as keyof typeof CLI_ERRORS })), entry.status, `${code}: the exit code the CLI returns`);
+  }
+});
+
+test('CLI: every code literal in src/cli is a CLI or PKI code', () => {
+  const bypassing: string[] = [];
+  for (const { file, text } of sources('cli')) {
+    for (const match of text.matchAll(/\bcode: '([A-Za-z0-9]+)'/g)) {
+      if (!Object.hasOwn(CLI_ERRORS, match[1]!) && !Object.hasOwn(PKI_ERRORS, match[1]!)) bypassing.push(`${file}: ${match[1]}`);
+    }
+  }
+  assert.deepEqual(bypassing, []);
+});
+
+test('PKI: every PKI code is in docs/cli.md "PKI codes", and only those; src/pki throws only PkiErrors', () => {
+  assertDocumented(PKI_ERRORS, 'cli.md', '### PKI codes');
+  const bypassing: string[] = [];
+  for (const { file, text } of sources('pki')) {
+    for (const match of text.matchAll(/throw new (\w*Error)\(/g)) if (match[1] !== 'PkiError') bypassing.push(`${file}: ${match[1]}`);
+    for (const match of text.matchAll(/new (?:PkiError|Pkcs12Failure)\('([A-Za-z0-9]+)'/g)) if (!Object.hasOwn(PKI_ERRORS, match[1]!)) bypassing.push(`${file}: ${match[1]}`);
+  }
+  assert.deepEqual(bypassing, []);
 });
