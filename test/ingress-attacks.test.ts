@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startEchoApp, type EchoApp, type EchoRequest } from './support/echo-app.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
 import { curl, curlResult, run } from './support/clients.ts';
-import { h2Session } from './support/raw-clients.ts';
+import { h2Session, rawRequest, statusOf } from './support/raw-clients.ts';
 import { clientIdentities, expectedHeader, VECTORS } from './support/vectors.ts';
 
 let gw: TestGateway;
@@ -320,6 +320,16 @@ describe('hostile and broken clients', () => {
     const line = find();
     assert.ok(line, 'handshake_failed is logged');
     assert.match(String(line['cause']), /^ERR_SSL_|CERTIFICATE/i);
+  });
+
+  test('a request head that does not parse, or is too large: 400 / 431, logged with a reason code and the parser code as the cause', async () => {
+    const tlsTo = { port: gw.httpsPort, servername: open, ca: gw.caPem, waitMs: 3_000 };
+    const before = gw.logs.length;
+    assert.equal(statusOf(await rawRequest(tlsTo, `GET / HTTP/1.1\r\nHost: ${open}\r\nBad Header\r\n\r\n`)), 400);
+    assert.equal(statusOf(await rawRequest(tlsTo, `GET / HTTP/1.1\r\nHost: ${open}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)), 431);
+    const reasons = gw.logs.slice(before).map((line) => `${String(line['reason'])} ${String(line['cause'])}`);
+    assert.ok(reasons.some((line) => /^malformed_request HPE_/.test(line)), reasons.join('; '));
+    assert.ok(reasons.includes('request_head_too_large HPE_HEADER_OVERFLOW'), reasons.join('; '));
   });
 
   test('many broken connections at once do not disturb a good one', async () => {
