@@ -98,7 +98,7 @@ class ForwardHandler implements ExchangeHandler {
     const failure = upstreamFailure(error);
     this.#log.warn({ err: error, app: this.#upstream.origin, reason: failure.reason }, 'request to app failed');
     if (failure.status === 400) {
-      sink.plain(400, `the request cannot be forwarded (${error.message})`);
+      sink.plain(400, `the request cannot be forwarded: ${error.message} (${failure.reason})`);
       return;
     }
     if (failure.status === 408) {

@@ -44,6 +44,7 @@ export const INGRESS_REASONS = defineCatalog({
   handshake_timeout: { status: undefined, meaning: 'the TLS handshake did not finish within the handshake timeout' },
   handshake_failed: { status: undefined, meaning: "the TLS handshake failed (OpenSSL's code, e.g. a missing required certificate, is logged as `cause`)" },
   h2_rapid_reset: { status: undefined, meaning: 'an HTTP/2 client reset too many streams before their answer: GOAWAY ENHANCE_YOUR_CALM, then the connection closes' },
+  h2_session_error: { status: undefined, meaning: "the HTTP/2 session failed (a protocol error, a flood Node's limits stop); Node's code is logged as `cause`" },
   proxy_protocol_untrusted_source: { status: undefined, meaning: 'a connection to a PROXY-protocol listener from a source that is not trusted' },
   proxy_protocol_timeout: { status: undefined, meaning: 'the PROXY protocol header did not arrive in time' },
   proxy_protocol_missing: { status: undefined, meaning: 'the connection does not start with a PROXY protocol signature' },
