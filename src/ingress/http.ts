@@ -17,6 +17,7 @@ import { DEFAULT_HEADER_COUNT_LIMIT, routesFor, type CompiledApp, type ListenerK
 import { corsPreflight, corsResponseHeaders, type HeaderLookup } from './cors.ts';
 import type { UpstreamPools } from './upstream.ts';
 import { originFormTarget } from './request-target.ts';
+import { INGRESS_REASONS, type IngressReason } from './reasons.ts';
 import { isWebSocketUpgrade, proxyUpgrade, rejectUpgrade } from './websocket.ts';
 import { hostFromAuthority } from '../model/hostnames.ts';
 
@@ -94,7 +95,7 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
       return;
     }
     if (!route?.app.allowInsecure || !route.app.upstream) {
-      rejectUpgrade(socket, route ? 400 : 404, route ? 'use https' : `no app is served at ${host ?? '(no host)'}`);
+      rejectUpgrade(socket, route ? 400 : 404, route ? 'use https (https_required)' : `no app is served at ${host ?? '(no host)'} (no_app)`);
       return;
     }
     if (!toOriginForm(req, socket, route.hostname)) return;
@@ -108,7 +109,7 @@ function handleTlsRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: h
   deps.keepAlive.requestStarted(req.socket, res);
   const connection = connectionState(req.socket);
   if (!connection) {
-    sendPlain(res, 500, 'connection state missing');
+    sendPlain(res, 500, 'connection state missing (internal_error)');
     return;
   }
   const authority = req.headers.host;
@@ -131,14 +132,14 @@ function handleStream(
   connection: ConnectionState | undefined,
 ): void {
   if (!connection) {
-    sink.plain(500, 'connection state missing');
+    sink.plain(500, 'connection state missing (internal_error)');
     return;
   }
   // :authority (or Host when absent); both present must agree.
   const authority = headers[':authority'];
   const host = headers.host;
   if (authority !== undefined && host !== undefined && hostFromAuthority(authority) !== hostFromAuthority(host)) {
-    sink.plain(400, 'the :authority and Host headers name different hosts');
+    sink.plain(400, 'the :authority and Host headers name different hosts (authority_mismatch)');
     return;
   }
   const admission = admitCached(deps.snapshot(), connection, authority ?? host);
@@ -153,7 +154,7 @@ function handleStream(
     // As Node's HTTP/1.1 server (and the compatibility API) do: 100 for 100-continue, 417 for
     // expectations nobody can meet. The app gets the body as it streams, without Expect.
     if (expect.toLowerCase() !== '100-continue') {
-      sink.plain(417, 'only the expectation 100-continue is supported');
+      sink.plain(417, 'only the expectation 100-continue is supported (expectation_unsupported)');
       return;
     }
     if (body !== null) stream.additionalHeaders({ ':status': 100 });
@@ -225,7 +226,7 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
   const host = hostFromAuthority(req.headers.host ?? '');
   const route = host === undefined ? undefined : routesFor(deps.snapshot(), connection.listener).get(host);
   if (!route || host === undefined) {
-    sendPlain(res, host === undefined ? 400 : 404, host === undefined ? 'the request has no valid Host' : `no app is served at ${host}`);
+    sendPlain(res, host === undefined ? 400 : 404, host === undefined ? 'the request has no valid Host (bad_host)' : `no app is served at ${host} (no_app)`);
     return;
   }
   // Checked per request: on plain HTTP the Host is the only thing that names the app.
@@ -327,7 +328,7 @@ function forwardUpgrade(
     return;
   }
   if (!app.upstream || !protocol) {
-    rejectUpgrade(socket, app.upstream ? 400 : 503, app.upstream ? 'missing Upgrade header' : `${app.name} has no targetPort`);
+    rejectUpgrade(socket, app.upstream ? 400 : 503, app.upstream ? 'missing Upgrade header (missing_upgrade)' : `${app.name} has no targetPort (app_unavailable)`);
     return;
   }
   const headers = upstreamRequestHeaders(req.rawHeaders, {
@@ -362,11 +363,19 @@ function plainConnection(socket: Socket): ConnectionState {
 }
 
 function onClientError(log: Logger, error: Error & { code?: string }, socket: Duplex): void {
-  log.info({ reason: error.code ?? error.message }, 'malformed HTTP request; connection closed');
+  const reason = clientErrorReason(error.code);
+  log.info({ reason, cause: error.code ?? error.message }, 'HTTP/1.1 request refused; connection closed');
   if (socket.writable && !(socket as Socket).destroyed) {
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const status = INGRESS_REASONS[reason].status ?? 400;
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   } else {
     socket.destroy();
   }
+}
+
+/** Node's HTTP/1.1 server reports these for a request it did not hand over (its code is logged as `cause`). */
+function clientErrorReason(code: string | undefined): IngressReason {
+  if (code === 'HPE_HEADER_OVERFLOW') return 'request_head_too_large';
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'request_head_timeout';
+  return code?.startsWith('HPE_') ? 'malformed_request' : 'client_socket_error';
 }

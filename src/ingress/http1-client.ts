@@ -10,6 +10,7 @@ import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import { INVALID_FIELD_VALUE, TOKEN } from './http-syntax.ts';
 import { ResponseParser, type ResponseHead } from './http1-response.ts';
+import type { UpstreamErrorCode } from './reasons.ts';
 
 export interface OriginPoolOptions {
   /** How long the app may take to send its response head (then: UpstreamError app_timeout). */
@@ -44,10 +45,10 @@ export interface OriginPoolOptions {
   readonly tls?: boolean;
 }
 
-/** Errors of the exchange with the app; `code` is what upstreamFailureStatus maps to 502/503/504. */
+/** Errors of the exchange with the app; `code` is what reasons.ts `upstreamFailure` maps to a reason and status. */
 export class UpstreamError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  readonly code: UpstreamErrorCode;
+  constructor(code: UpstreamErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
   }

@@ -136,7 +136,7 @@ export function createHttp2Server(limits: Http2Limits, keepAliveTimeoutMs: numbe
   server.on('timeout', (session: http2.ServerHttp2Session) => session.close());
   const guards = new WeakMap<http2.ServerHttp2Session, SessionGuard>();
   server.on('sessionError', (error, session: http2.ServerHttp2Session) => {
-    if (!guards.get(session)?.closedForAbuse) log.info({ err: error }, 'HTTP/2 session error');
+    if (!guards.get(session)?.closedForAbuse) log.info({ err: error, reason: 'h2_session_error', cause: (error as NodeJS.ErrnoException).code ?? error.message }, 'HTTP/2 session error');
   });
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (session) => {

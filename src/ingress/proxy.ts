@@ -4,43 +4,12 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ExchangeHandler, OutgoingRequest } from './http1-client.ts';
+import { upstreamFailure } from './reasons.ts';
 import { clientResponseRawHeaders } from './headers.ts';
 import type { ResponseSink } from './response-sink.ts';
 import { withCorsHeaders } from './cors.ts';
 import type { Upstream } from './snapshot.ts';
 import type { ExchangeHandle, UpstreamPools } from './upstream.ts';
-
-/** How a failure to reach the app is answered; these codes are stable and appear in logs. */
-export function upstreamFailureStatus(error: unknown): { status: 400 | 408 | 502 | 503 | 504; reason: string } {
-  const code = (error as { code?: string }).code ?? '';
-  switch (code) {
-    case 'CERTGATE_BAD_REQUEST':
-      return { status: 400, reason: 'bad_request' };
-    case 'CERTGATE_REQUEST_BODY_TIMEOUT':
-      return { status: 408, reason: 'request_body_timeout' };
-    case 'CERTGATE_QUEUE_FULL':
-      return { status: 503, reason: 'queue_full' };
-    case 'CERTGATE_QUEUE_TIMEOUT':
-      return { status: 503, reason: 'queue_timeout' };
-    case 'ECONNREFUSED':
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-    case 'EADDRNOTAVAIL':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return { status: 503, reason: 'app_unavailable' };
-    case 'CERTGATE_QUEUE_FULL':
-      return { status: 503, reason: 'queue_full' };
-    case 'CERTGATE_CONNECT_TIMEOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return { status: 503, reason: 'app_connect_timeout' };
-    case 'CERTGATE_RESPONSE_TIMEOUT':
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return { status: 504, reason: 'app_timeout' };
-    default:
-      return { status: 502, reason: 'app_error' };
-  }
-}
 
 /**
  * One request to the app through the ingress's HTTP/1.1 client, its answer written straight to the
@@ -131,10 +100,10 @@ class ForwardHandler implements ExchangeHandler {
       sink.abort(error);
       return;
     }
-    const failure = upstreamFailureStatus(error);
+    const failure = upstreamFailure(error);
     this.#log.warn({ err: error, app: this.#upstream.origin, reason: failure.reason }, 'request to app failed');
     if (failure.status === 400) {
-      sink.plain(400, `the request cannot be forwarded (${error.message})`);
+      sink.plain(400, `the request cannot be forwarded: ${error.message} (${failure.reason})`);
       return;
     }
     if (failure.status === 408) {

@@ -9,7 +9,7 @@ import { DEFAULT_TARGET_HOST, hstsHeaderValue, normalizeClientCertificateMode, t
 import { foldHeaderName } from './identity-headers.ts';
 import { appFqdn, normalizeHostname } from '../model/hostnames.ts';
 import { resourceKey, type AppView, type EnvironmentView } from '../model/resources.ts';
-import type { ConfigurationProblem } from '../model/outcome.ts';
+import type { ConfigurationProblem, ConfigurationProblemCode } from '../model/outcome.ts';
 import { compileIpRules, type IpMatcher } from './ip-rules.ts';
 import { compileCors, type CompiledCors, type CorsPolicySettings } from './cors.ts';
 import type { TcpRoute } from './tcp-proxy.ts';
@@ -212,7 +212,7 @@ export class TlsPolicyCache {
 
 export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): CompileResult {
   const problems: ConfigurationProblem[] = [];
-  const problem = (resource: string, reason: string, message: string, related?: string) =>
+  const problem = (resource: string, reason: ConfigurationProblemCode, message: string, related?: string) =>
     problems.push(related === undefined ? { resource, reason, message } : { resource, related: [related], reason, message });
   const environments = new Map(input.environments.map((env) => [resourceKey(env.id), env]));
   const routes = new Map<string, Route>();

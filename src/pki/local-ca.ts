@@ -8,6 +8,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createCa, isSelfSigned, issueCertificate } from './issue.ts';
 import type { IssuedCertificate } from './issue.ts';
+import { PkiError } from './codes.ts';
 
 const CA_COMMON_NAME = 'certgate local CA';
 const RENEW_WITHIN_MS = 30 * 24 * 60 * 60 * 1000;
@@ -60,22 +61,22 @@ async function loadCa(dataDir: string): Promise<IssuedCertificate | undefined> {
   // Half a CA is never replaced: clients may already trust the certificate.
   if (certPem === undefined || keyPem === undefined) {
     const [missing, present] = certPem === undefined ? [certPath, keyPath] : [keyPath, certPath];
-    throw new Error(`${missing} is missing but ${present} exists: restore it, or remove both to create a new local CA`);
+    throw new PkiError('LocalCaIncomplete', `${missing} is missing but ${present} exists: restore it, or remove both to create a new local CA`);
   }
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(certPem);
   } catch (error) {
-    throw new Error(`${certPath}: not a PEM certificate (${errorMessage(error)})`);
+    throw new PkiError('LocalCaCertificateInvalid', `${certPath}: not a PEM certificate (${errorMessage(error)})`, { cause: error });
   }
-  if (!certificate.ca) throw new Error(`${certPath}: not a CA certificate`);
+  if (!certificate.ca) throw new PkiError('LocalCaCertificateInvalid', `${certPath}: not a CA certificate`);
   let key: KeyObject;
   try {
     key = createPrivateKey(keyPem);
   } catch (error) {
-    throw new Error(`${keyPath}: not a PEM private key (${errorMessage(error)})`);
+    throw new PkiError('LocalCaKeyInvalid', `${keyPath}: not a PEM private key (${errorMessage(error)})`, { cause: error });
   }
-  if (!certificate.checkPrivateKey(key)) throw new Error(`${keyPath} does not match ${certPath}`);
+  if (!certificate.checkPrivateKey(key)) throw new PkiError('LocalCaKeyMismatch', `${keyPath} does not match ${certPath}`);
   return {
     certPem,
     keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,
@@ -109,7 +110,7 @@ export async function loadOrCreateLocalCa(dataDir: string): Promise<IssuedCertif
       const winner = await loadCa(dataDir);
       if (winner) return winner;
     }
-    throw new Error(`cannot create the local CA in ${dirname(caCertificatePath(dataDir))}: ${errorMessage(error)}`);
+    throw new PkiError('LocalCaNotCreated', `cannot create the local CA in ${dirname(caCertificatePath(dataDir))}: ${errorMessage(error)}`, { cause: error });
   }
 }
 
@@ -166,7 +167,7 @@ function chainAbove(ca: IssuedCertificate): string {
 function serverCertificatePaths(dataDir: string, hostnames: string[]) {
   const names = [...new Set(hostnames.map(canonicalName))];
   const primary = names[0];
-  if (primary === undefined) throw new TypeError('a server certificate needs at least one hostname');
+  if (primary === undefined) throw new PkiError('HostnameRequired', 'a server certificate needs at least one hostname');
   const directory = join(dataDir, 'server-certs');
   const base = join(directory, fileNameFor(primary));
   return { names, primary, directory, certPath: `${base}.pem`, keyPath: `${base}.key` };

@@ -6,6 +6,7 @@ import {
   randomBytes,
   X509Certificate,
 } from 'node:crypto';
+import { PkiError, type PkiErrorCode } from './codes.ts';
 import type { KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
@@ -27,14 +28,8 @@ export type ExportPkcs12Options = {
   friendlyName?: string;
 };
 
-export type Pkcs12ErrorCode =
-  | 'Pkcs12Malformed'
-  | 'Pkcs12WrongPassword'
-  | 'Pkcs12NoKey'
-  | 'Pkcs12NoCertificate'
-  | 'Pkcs12KeyMismatch'
-  /** A valid file using an algorithm this process cannot run, e.g. RC2 without the legacy provider. */
-  | 'Pkcs12Unsupported';
+/** The PKCS#12 codes of the PKI catalog (codes.ts). */
+export type Pkcs12ErrorCode = Extract<PkiErrorCode, `Pkcs12${string}`>;
 
 export type ReadPkcs12Result =
   | {
@@ -79,11 +74,10 @@ const ITERATIONS = 2048;
 
 const engine = new pkijs.CryptoEngine({ name: 'webcrypto', crypto: globalThis.crypto });
 
-class Pkcs12Failure extends Error {
-  readonly code: Pkcs12ErrorCode;
+class Pkcs12Failure extends PkiError {
+  declare readonly code: Pkcs12ErrorCode;
   constructor(code: Pkcs12ErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }
 
@@ -227,7 +221,7 @@ export async function exportPkcs12(opts: ExportPkcs12Options): Promise<Uint8Arra
   const legacy = opts.legacy ?? false;
   const leaf = new X509Certificate(opts.certPem);
   const key = createPrivateKey(opts.keyPem);
-  if (!leaf.checkPrivateKey(key)) throw new Error('the private key does not match the certificate');
+  if (!leaf.checkPrivateKey(key)) throw new PkiError('Pkcs12KeyMismatch', 'the private key does not match the certificate');
 
   // localKeyId pairs the key bag with its certificate bag; OpenSSL uses the certificate's SHA-1.
   const attributes = [

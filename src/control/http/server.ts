@@ -238,7 +238,7 @@ function toArmError(error: Error & { code?: string; statusCode?: number }, reque
       return errors.invalidContent('The Content-Length does not match the body.');
   }
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-    return new ArmError(error.statusCode, 'BadRequest', error.message);
+    return errors.badRequest(error.message, error);
   }
   return errors.internal();
 }
