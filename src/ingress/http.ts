@@ -119,7 +119,7 @@ function handleTlsRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: h
   }
   if (!toOriginForm(req, res, admission.host)) return;
   if (deps.draining()) res.shouldKeepAlive = false;
-  forward(deps, http1RequestLine(req), req.rawHeaders, req.headers, new Http1Sink(res), admission.app, connection, authority ?? admission.host);
+  forward(deps, http1RequestLine(req, connection), req.rawHeaders, req.headers, new Http1Sink(res), admission.app, connection, authority ?? admission.host);
 }
 
 /** An HTTP/2 request stream (Node's core API), on the next turn after it arrived (http2-session.ts). */
@@ -170,14 +170,19 @@ function handleStream(
     body,
     contentLength: headers['content-length'],
     clientConnection: stream.session!,
+    clientAddress: connection.clientAddress,
   };
   forward(deps, request, rawHeaders, headers, sink, admission.app, connection, authority ?? host ?? admission.host);
 }
 
-function http1RequestLine(req: http.IncomingMessage): ClientRequestLine {
+function http1RequestLine(req: http.IncomingMessage, connection: ConnectionState): ClientRequestLine {
   const contentLength = req.headers['content-length'];
   const hasBody = req.headers['transfer-encoding'] !== undefined || (contentLength ?? '0') !== '0';
-  return { method: req.method ?? 'GET', path: req.url ?? '/', body: hasBody ? req : null, contentLength, clientConnection: req.socket };
+  return { method: req.method ?? 'GET', path: req.url ?? '/', body: hasBody ? req : null,
+    contentLength,
+    clientConnection: req.socket,
+    clientAddress: connection.clientAddress,
+  };
 }
 
 /**
@@ -244,7 +249,7 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
     return;
   }
   if (deps.draining()) res.shouldKeepAlive = false;
-  forward(deps, http1RequestLine(req), req.rawHeaders, req.headers, new Http1Sink(res), route.app, connection, req.headers.host ?? host);
+  forward(deps, http1RequestLine(req, connection), req.rawHeaders, req.headers, new Http1Sink(res), route.app, connection, req.headers.host ?? host);
 }
 
 /** Both protocols: the headers rewritten for the app, and the request forwarded. */

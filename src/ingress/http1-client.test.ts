@@ -14,6 +14,7 @@ const request = (overrides: Partial<OutgoingRequest>): OutgoingRequest => ({
   body: null,
   bodyLength: undefined,
   owner: {},
+  ownerAddress: '192.0.2.1',
   ...overrides,
 });
 

@@ -18,6 +18,8 @@ export function upstreamFailureStatus(error: unknown): { status: 400 | 408 | 502
       return { status: 400, reason: 'bad_request' };
     case 'CERTGATE_REQUEST_BODY_TIMEOUT':
       return { status: 408, reason: 'request_body_timeout' };
+    case 'CERTGATE_CLIENT_WRITE_TIMEOUT':
+      return { status: 408, reason: 'client_write_timeout' };
     case 'CERTGATE_QUEUE_FULL':
       return { status: 503, reason: 'queue_full' };
     case 'CERTGATE_QUEUE_TIMEOUT':
@@ -127,7 +129,7 @@ class ForwardHandler implements ExchangeHandler {
     if (sink.headersSent) {
       // The app reset mid-response: HTTP/1.1 closes the connection and HTTP/2 resets the stream, so a
       // truncated answer is never passed off as complete.
-      this.#log.warn({ err: error, app: this.#upstream.origin }, 'response from app aborted');
+      this.#log.warn({ err: error, app: this.#upstream.origin, reason: upstreamFailureStatus(error).reason }, 'response from app aborted');
       sink.abort(error);
       return;
     }
@@ -155,9 +157,11 @@ export interface ClientRequestLine {
   readonly contentLength: string | string[] | undefined;
   /**
    * The client connection the request came on: the HTTP/1.1 socket, or the HTTP/2 session (for a
-   * per-connection share of the app's upstream connections; not yet passed to the pool).
+   * per-connection share of the app's upstream connections).
    */
   readonly clientConnection: object;
+  /** The client's address (after PROXY protocol), for the per-address share of the app's connections. */
+  readonly clientAddress: string;
 }
 
 /** The body's declared length, when the client declared one (HTTP/1.1 or HTTP/2 content-length). */
@@ -177,6 +181,7 @@ function outgoingRequest(request: ClientRequestLine, headers: string[], trustedH
     bodyLength: body === null ? undefined : declaredBodyLength(request.contentLength),
     // The unit of fair share in the app's pool: the client's connection (HTTP/2: its session).
     owner: request.clientConnection,
+    ownerAddress: request.clientAddress,
   };
 }
 
