@@ -18,6 +18,7 @@ import { corsPreflight, corsResponseHeaders, type HeaderLookup } from './cors.ts
 import type { UpstreamPools } from './upstream.ts';
 import { originFormTarget } from './request-target.ts';
 import { isWebSocketUpgrade, proxyUpgrade, rejectUpgrade } from './websocket.ts';
+import type { TunnelRegistry } from './tunnels.ts';
 import { hostFromAuthority } from '../model/hostnames.ts';
 
 export interface HttpTimeouts {
@@ -38,6 +39,8 @@ export interface HttpStageDeps {
   readonly draining: () => boolean;
   /** The HTTPS port users reach on each listener kind, for redirects. */
   readonly httpsPort: (listener: ListenerKind) => number;
+  /** Open WebSocket tunnels, checked again on every snapshot swap (tunnels.ts). */
+  readonly tunnels: TunnelRegistry;
 }
 
 function http1Options(timeouts: HttpTimeouts): http.ServerOptions {
@@ -98,6 +101,12 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
       return;
     }
     if (!toOriginForm(req, socket, route.hostname)) return;
+    // Checked again on each swap: the route must still allow insecure access, and the client's address.
+    const hostname = route.hostname;
+    deps.tunnels.add(socket, (snapshot) => {
+      const now = routesFor(snapshot, connection.listener).get(hostname);
+      return now !== undefined && now.app.allowInsecure && ipAllowed(now, connection);
+    });
     forwardUpgrade(deps, req, socket, head, route.app, connection, route.hostname);
   });
   server.on('clientError', (error, socket) => onClientError(deps.log, error, socket));
@@ -314,6 +323,12 @@ function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: D
     return;
   }
   if (!toOriginForm(req, socket, admission.host)) return;
+  // Checked again on each swap, as its request was (IP rules, listener, TLS policy).
+  const authority = req.headers.host;
+  deps.tunnels.add(
+    socket,
+    (snapshot) => admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress).admit,
+  );
   forwardUpgrade(deps, req, socket, head, admission.app, connection, admission.host);
 }
 
