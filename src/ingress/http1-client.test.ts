@@ -90,3 +90,36 @@ test('waiting requests are served round-robin across client connections, not in 
     server.close();
   }
 });
+
+test('the per-address share: connections of one address together hold at most maxConnectionsPerAddress; another address starts at once', async () => {
+  const arrived: string[] = [];
+  const pending: http.ServerResponse[] = [];
+  const server = http.createServer((req, res) => {
+    arrived.push(req.url ?? '');
+    pending.push(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const pool = new OriginPool('127.0.0.1', (server.address() as AddressInfo).port, {
+    ...originPoolOptions(DEFAULT_UPSTREAM_OPTIONS),
+    maxConnections: 4,
+    maxConnectionsPerClient: 2,
+    maxConnectionsPerAddress: 2,
+  });
+  const handler: ExchangeHandler = { onHead: () => true, onBody: () => true, onEnd: () => {}, onError: () => {} };
+  try {
+    // Three connections of 192.0.2.1, each within its share of 2: together only 2.
+    for (const owner of [{}, {}, {}]) for (let i = 0; i < 2; i++) pool.request(request({ path: `/a${arrived.length}-${i}`, owner, ownerAddress: '192.0.2.1' }), handler);
+    pool.request(request({ path: '/b', owner: {}, ownerAddress: '192.0.2.2' }), handler);
+    const deadline = Date.now() + 2_000;
+    while (!arrived.includes('/b') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(arrived.includes('/b'), 'the other address is served while the first holds its share');
+    assert.equal(arrived.filter((path) => path.startsWith('/a')).length, 2, arrived.join(' '));
+    assert.equal(pool.queuedCount, 4);
+  } finally {
+    for (const res of pending) res.end();
+    pool.close();
+    server.closeAllConnections();
+    server.close();
+  }
+});

@@ -644,6 +644,8 @@ export class OriginPool {
       }
     }
     if (this.#queued >= this.options.maxQueued || client.queue.length >= this.options.maxQueuedPerClient) {
+      // Refused: an address with nothing counted is not kept (a flood of refused addresses leaves nothing).
+      this.#change(client, () => {});
       exchange.fail(new UpstreamError('CERTGATE_QUEUE_FULL', `${this.#queued} requests are already waiting for the app`));
       return exchange;
     }
