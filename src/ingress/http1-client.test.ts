@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { OriginPool, requestHead, type ExchangeHandler, type OutgoingRequest } from './http1-client.ts';
+import { OriginPool, requestHead, type ExchangeHandler, type OriginPoolOptions, type OutgoingRequest } from './http1-client.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, originPoolOptions } from './upstream.ts';
 
 const request = (overrides: Partial<OutgoingRequest>): OutgoingRequest => ({
@@ -51,7 +51,8 @@ test('nothing can split the head: bad names, values, targets and methods are ref
   }
 });
 
-test('waiting requests are served round-robin across client connections, not in arrival order', async () => {
+/** An app that holds every request (`pending`) and a pool to it with `limits`. */
+async function holdingApp(limits: Partial<OriginPoolOptions>) {
   const arrived: string[] = [];
   const pending: http.ServerResponse[] = [];
   const server = http.createServer((req, res) => {
@@ -59,11 +60,12 @@ test('waiting requests are served round-robin across client connections, not in 
     pending.push(res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const pool = new OriginPool('127.0.0.1', (server.address() as AddressInfo).port, {
-    ...originPoolOptions(DEFAULT_UPSTREAM_OPTIONS),
-    maxConnections: 1,
-    maxConnectionsPerClient: 1,
-  });
+  const pool = new OriginPool('127.0.0.1', (server.address() as AddressInfo).port, { ...originPoolOptions(DEFAULT_UPSTREAM_OPTIONS), ...limits });
+  return { arrived, pending, server, pool };
+}
+
+test('waiting requests are served round-robin across client connections, not in arrival order', async () => {
+  const { arrived, pending, server, pool } = await holdingApp({ maxConnections: 1, maxConnectionsPerClient: 1 });
   const ended: string[] = [];
   const handler = (name: string): ExchangeHandler => ({
     onHead: () => true,
@@ -92,19 +94,7 @@ test('waiting requests are served round-robin across client connections, not in 
 });
 
 test('the per-address share: connections of one address together hold at most maxConnectionsPerAddress; another address starts at once', async () => {
-  const arrived: string[] = [];
-  const pending: http.ServerResponse[] = [];
-  const server = http.createServer((req, res) => {
-    arrived.push(req.url ?? '');
-    pending.push(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const pool = new OriginPool('127.0.0.1', (server.address() as AddressInfo).port, {
-    ...originPoolOptions(DEFAULT_UPSTREAM_OPTIONS),
-    maxConnections: 4,
-    maxConnectionsPerClient: 2,
-    maxConnectionsPerAddress: 2,
-  });
+  const { arrived, pending, server, pool } = await holdingApp({ maxConnections: 4, maxConnectionsPerClient: 2, maxConnectionsPerAddress: 2 });
   const handler: ExchangeHandler = { onHead: () => true, onBody: () => true, onEnd: () => {}, onError: () => {} };
   try {
     // Three connections of 192.0.2.1, each within its share of 2: together only 2.
