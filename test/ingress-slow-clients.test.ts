@@ -224,6 +224,7 @@ test(`clients that never read a large answer: the app's connections are freed af
   // The two waiting readers get connections in turn and are cut too.
   await waitUntil(() => bigSockets.size === 0, 4 * CLIENT_WRITE_TIMEOUT_MS + 3_000, 'the app connections are closed');
   assert.ok(performance.now() - started > CLIENT_WRITE_TIMEOUT_MS / 2, 'not before the timeout');
+  assert.ok(gw.logs.some((line) => line.reason === 'client_write_timeout'), 'logged with its reason');
   // The clients' connections are closed (they got a truncated answer, never one passed off as whole).
   for (const socket of readers) socket.resume();
   await Promise.race([Promise.all(closed), sleep(3_000).then(() => assert.fail('a client connection is still open'))]);
