@@ -98,7 +98,8 @@ test('the per-address share: connections of one address together hold at most ma
   const handler: ExchangeHandler = { onHead: () => true, onBody: () => true, onEnd: () => {}, onError: () => {} };
   try {
     // Three connections of 192.0.2.1, each within its share of 2: together only 2.
-    for (const owner of [{}, {}, {}]) for (let i = 0; i < 2; i++) pool.request(request({ path: `/a${arrived.length}-${i}`, owner, ownerAddress: '192.0.2.1' }), handler);
+    const owners = [{}, {}, {}];
+    for (const owner of owners) for (let i = 0; i < 2; i++) pool.request(request({ path: `/a${arrived.length}-${i}`, owner, ownerAddress: '192.0.2.1' }), handler);
     pool.request(request({ path: '/b', owner: {}, ownerAddress: '192.0.2.2' }), handler);
     const deadline = Date.now() + 2_000;
     while (!arrived.includes('/b') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -106,6 +107,45 @@ test('the per-address share: connections of one address together hold at most ma
     assert.ok(arrived.includes('/b'), 'the other address is served while the first holds its share');
     assert.equal(arrived.filter((path) => path.startsWith('/a')).length, 2, arrived.join(' '));
     assert.equal(pool.queuedCount, 4);
+    // The app answers one at a time: 192.0.2.1 never holds more than 2.
+    const inFlightA = () => pending.filter((res) => !res.writableEnded && res.req.url!.startsWith('/a')).length;
+    while (pool.queuedCount > 0 || pending.some((res) => !res.writableEnded)) {
+      assert.ok(inFlightA() <= 2, `192.0.2.1 holds ${inFlightA()}`);
+      pending.find((res) => !res.writableEnded)?.end('ok');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // All done (the address is dropped); an old and a new connection of the same address: 2 again.
+    const again = [owners[0]!, {}];
+    for (const owner of again) for (let i = 0; i < 3; i++) pool.request(request({ path: `/again-${i}`, owner, ownerAddress: '192.0.2.1' }), handler);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(pending.filter((res) => !res.writableEnded).length, 2);
+    assert.equal(pool.queuedCount, 4);
+  } finally {
+    for (const res of pending) res.end();
+    pool.close();
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+test('the per-address share holds when an address waits with nothing held and then gets a freed connection', async () => {
+  const { pending, server, pool } = await holdingApp({ maxConnections: 2, maxConnectionsPerClient: 1, maxConnectionsPerAddress: 1 });
+  const handler: ExchangeHandler = { onHead: () => true, onBody: () => true, onEnd: () => {}, onError: () => {} };
+  const open = () => pending.filter((res) => !res.writableEnded);
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+  try {
+    pool.request(request({ path: '/x1', owner: {}, ownerAddress: '192.0.2.1' }), handler);
+    pool.request(request({ path: '/x2', owner: {}, ownerAddress: '192.0.2.2' }), handler);
+    await settle();
+    // 192.0.2.3 waits holding nothing; it gets the first freed connection.
+    pool.request(request({ path: '/y1', owner: {}, ownerAddress: '192.0.2.3' }), handler);
+    open().find((res) => res.req.url === '/x1')!.end('ok');
+    await settle();
+    pool.request(request({ path: '/y2', owner: {}, ownerAddress: '192.0.2.3' }), handler);
+    open().find((res) => res.req.url === '/x2')!.end('ok');
+    await settle();
+    assert.deepEqual(open().map((res) => res.req.url), ['/y1'], 'one connection for 192.0.2.3; /y2 waits');
+    assert.equal(pool.queuedCount, 1);
   } finally {
     for (const res of pending) res.end();
     pool.close();

@@ -631,9 +631,8 @@ export class OriginPool {
     if (client === undefined) {
       client = { active: 0, queue: [], ringed: false, address: this.#address(request.ownerAddress) };
       this.#clients.set(request.owner, client);
-    } else if (this.#addresses.get(client.address.key) !== client.address) {
-      // Its address was dropped while the client was idle (nothing of it is counted): join anew.
-      client.address = this.#address(client.address.key);
+    } else {
+      this.#attach(client);
     }
     // An idle connection means nobody under their share is waiting: start at once.
     if (this.#underShare(client)) {
@@ -660,6 +659,14 @@ export class OriginPool {
       this.#addresses.set(key, address);
     }
     return address;
+  }
+
+  /**
+   * The pool drops an address once nothing of it is counted (no connection held, nothing that could
+   * start): a client of it then joins its address anew (it has nothing counted itself, so nothing moves).
+   */
+  #attach(client: Client): void {
+    if (this.#addresses.get(client.address.key) !== client.address) client.address = this.#address(client.address.key);
   }
 
   #underShare(client: Client): boolean {
@@ -689,7 +696,7 @@ export class OriginPool {
   }
 
   #enqueue(client: Client, exchange: Exchange, first: boolean): void {
-    if (this.#addresses.get(client.address.key) !== client.address) client.address = this.#address(client.address.key);
+    this.#attach(client);
     this.#change(client, () => {
       if (first) client.queue.unshift(exchange);
       else client.queue.push(exchange);
@@ -751,6 +758,8 @@ export class OriginPool {
   }
 
   #assign(client: Client, connection: UpstreamConnection, exchange: Exchange): void {
+    // Taking its last waiting exchange out of the line (#next) may have dropped its address.
+    this.#attach(client);
     this.#change(client, () => {
       client.active++;
       client.address.active++;
