@@ -19,6 +19,7 @@ import type { UpstreamPools } from './upstream.ts';
 import { originFormTarget } from './request-target.ts';
 import { INGRESS_REASONS, type IngressReason } from './reasons.ts';
 import { isWebSocketUpgrade, proxyUpgrade, rejectUpgrade } from './websocket.ts';
+import type { TunnelRegistry } from './tunnels.ts';
 import { hostFromAuthority } from '../model/hostnames.ts';
 
 export interface HttpTimeouts {
@@ -39,6 +40,8 @@ export interface HttpStageDeps {
   readonly draining: () => boolean;
   /** The HTTPS port users reach on each listener kind, for redirects. */
   readonly httpsPort: (listener: ListenerKind) => number;
+  /** Open WebSocket tunnels, checked again on every snapshot swap (tunnels.ts). */
+  readonly tunnels: TunnelRegistry;
 }
 
 function http1Options(timeouts: HttpTimeouts): http.ServerOptions {
@@ -99,6 +102,12 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
       return;
     }
     if (!toOriginForm(req, socket, route.hostname)) return;
+    // Checked again on each swap: the route must still allow insecure access, and the client's address.
+    const hostname = route.hostname;
+    deps.tunnels.add(socket, (snapshot) => {
+      const now = routesFor(snapshot, connection.listener).get(hostname);
+      return now !== undefined && now.app.allowInsecure && ipAllowed(now, connection);
+    });
     forwardUpgrade(deps, req, socket, head, route.app, connection, route.hostname);
   });
   server.on('clientError', (error, socket) => onClientError(deps.log, error, socket));
@@ -120,7 +129,7 @@ function handleTlsRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: h
   }
   if (!toOriginForm(req, res, admission.host)) return;
   if (deps.draining()) res.shouldKeepAlive = false;
-  forward(deps, http1RequestLine(req), req.rawHeaders, req.headers, new Http1Sink(res), admission.app, connection, authority ?? admission.host);
+  forward(deps, http1RequestLine(req, connection), req.rawHeaders, req.headers, new Http1Sink(res), admission.app, connection, authority ?? admission.host);
 }
 
 /** An HTTP/2 request stream (Node's core API), on the next turn after it arrived (http2-session.ts). */
@@ -171,14 +180,19 @@ function handleStream(
     body,
     contentLength: headers['content-length'],
     clientConnection: stream.session!,
+    clientAddress: connection.clientAddress,
   };
   forward(deps, request, rawHeaders, headers, sink, admission.app, connection, authority ?? host ?? admission.host);
 }
 
-function http1RequestLine(req: http.IncomingMessage): ClientRequestLine {
+function http1RequestLine(req: http.IncomingMessage, connection: ConnectionState): ClientRequestLine {
   const contentLength = req.headers['content-length'];
   const hasBody = req.headers['transfer-encoding'] !== undefined || (contentLength ?? '0') !== '0';
-  return { method: req.method ?? 'GET', path: req.url ?? '/', body: hasBody ? req : null, contentLength, clientConnection: req.socket };
+  return { method: req.method ?? 'GET', path: req.url ?? '/', body: hasBody ? req : null,
+    contentLength,
+    clientConnection: req.socket,
+    clientAddress: connection.clientAddress,
+  };
 }
 
 /**
@@ -245,7 +259,7 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
     return;
   }
   if (deps.draining()) res.shouldKeepAlive = false;
-  forward(deps, http1RequestLine(req), req.rawHeaders, req.headers, new Http1Sink(res), route.app, connection, req.headers.host ?? host);
+  forward(deps, http1RequestLine(req, connection), req.rawHeaders, req.headers, new Http1Sink(res), route.app, connection, req.headers.host ?? host);
 }
 
 /** Both protocols: the headers rewritten for the app, and the request forwarded. */
@@ -310,6 +324,12 @@ function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: D
     return;
   }
   if (!toOriginForm(req, socket, admission.host)) return;
+  // Checked again on each swap, as its request was (IP rules, listener, TLS policy).
+  const authority = req.headers.host;
+  deps.tunnels.add(
+    socket,
+    (snapshot) => admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress).admit,
+  );
   forwardUpgrade(deps, req, socket, head, admission.app, connection, admission.host);
 }
 

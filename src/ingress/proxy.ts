@@ -96,7 +96,7 @@ class ForwardHandler implements ExchangeHandler {
     if (sink.headersSent) {
       // The app reset mid-response: HTTP/1.1 closes the connection and HTTP/2 resets the stream, so a
       // truncated answer is never passed off as complete.
-      this.#log.warn({ err: error, app: this.#upstream.origin }, 'response from app aborted');
+      this.#log.warn({ err: error, app: this.#upstream.origin, reason: upstreamFailure(error).reason }, 'response from app aborted');
       sink.abort(error);
       return;
     }
@@ -124,9 +124,11 @@ export interface ClientRequestLine {
   readonly contentLength: string | string[] | undefined;
   /**
    * The client connection the request came on: the HTTP/1.1 socket, or the HTTP/2 session (for a
-   * per-connection share of the app's upstream connections; not yet passed to the pool).
+   * per-connection share of the app's upstream connections).
    */
   readonly clientConnection: object;
+  /** The client's address (after PROXY protocol), for the per-address share of the app's connections. */
+  readonly clientAddress: string;
 }
 
 /** The body's declared length, when the client declared one (HTTP/1.1 or HTTP/2 content-length). */
@@ -146,6 +148,7 @@ function outgoingRequest(request: ClientRequestLine, headers: string[], trustedH
     bodyLength: body === null ? undefined : declaredBodyLength(request.contentLength),
     // The unit of fair share in the app's pool: the client's connection (HTTP/2: its session).
     owner: request.clientConnection,
+    ownerAddress: request.clientAddress,
   };
 }
 
