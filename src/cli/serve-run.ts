@@ -110,6 +110,7 @@ function ingressOptions(options: ServeOptions): IngressOptions {
     bindAddress: options.bind,
     httpsPort: options.httpsPort,
     httpPort: options.httpPort,
+    tlsCiphers: options.tlsCiphers,
     internal: {
       bindAddress: options.internalBind,
       // A setup that asks for free ports (tests, several instances) gets free internal ones too.
