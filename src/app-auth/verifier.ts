@@ -9,8 +9,8 @@ import { createClientCertificateReader } from '../xfcc/sources.ts';
 import type { CertificateFormat, ClientCertificateReader, ForwardedCertificate, HeaderBag } from '../xfcc/sources.ts';
 import { LruCache } from './cache.ts';
 import type { CacheStats } from './cache.ts';
-import { allowsClientAuth, describeCertificate, hasKeyUsage, KEY_USAGE } from './certificate-info.ts';
-import type { CertificateInfo, SubjectAltNames } from './certificate-info.ts';
+import { allowsClientAuth, describeCertificate, hasKeyUsage, KEY_USAGE } from '../pki/facts.ts';
+import type { CertificateInfo, SubjectAltNames } from '../pki/facts.ts';
 import type { VerifyErrorCode } from './codes.ts';
 import { compileOptions, sanMatches } from './options.ts';
 import type { CompiledOptions, VerifierOptions } from './options.ts';
@@ -159,8 +159,8 @@ function verifyCertificate(
   let path: CertificateInfo[] = [leaf];
   let until = leaf.notAfter;
   if (options.anchors.length > 0) {
-    const built = buildPath(leaf, forwarded.chain.slice(1), { options, now, describe, signedBy });
-    if (!built.ok) return refuse(built);
+    const built = buildPath(leaf, forwarded.chain.slice(1), { options, purpose: 'clientAuth', now, describe, signedBy });
+    if (!built.ok) return refuse({ code: built.code, message: built.message });
     path = built.path;
     until = built.validUntil;
   }

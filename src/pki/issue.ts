@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 // @peculiar/x509 (through tsyringe) needs the Reflect metadata API loaded first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { isSelfSigned } from './facts.ts';
 
 x509.cryptoProvider.set(globalThis.crypto);
 
@@ -198,10 +199,7 @@ function privateKeyPem(key: webcrypto.CryptoKey): string {
   return pemWithNewline(KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' }) as string);
 }
 
-/** Self-issued and verifiable with its own key: a root, or a self-signed leaf. */
-export function isSelfSigned(cert: X509Certificate): boolean {
-  return cert.subject === cert.issuer && cert.verify(cert.publicKey);
-}
+
 
 async function selfSigned(
   commonName: string,
