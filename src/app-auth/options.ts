@@ -4,7 +4,7 @@
 
 import { X509Certificate } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import { splitPemBundle } from '../pki/pem.ts';
+import { decodeCertificates } from '../xfcc/certificates.ts';
 import type { ReaderOptions } from '../xfcc/sources.ts';
 import { describeCertificate } from '../pki/facts.ts';
 import { indexAnchors } from './path.ts';
@@ -158,9 +158,9 @@ function parseCertificateInput(input: CertificateInput, where: string): X509Cert
   if (input instanceof X509Certificate) return [input];
   try {
     if (typeof input === 'string') {
-      const blocks = splitPemBundle(input);
-      if (blocks === undefined) throw new Error('not a sequence of CERTIFICATE PEM blocks');
-      return blocks.map((block) => new X509Certificate(block));
+      const decoded = decodeCertificates(input);
+      if (!decoded.ok) throw new Error(decoded.message);
+      return decoded.certificates;
     }
     if (input instanceof Uint8Array) return [new X509Certificate(input)];
   } catch (error) {

@@ -124,6 +124,20 @@ export function sha1Thumbprint(certificate: X509Certificate): string {
   return certificate.fingerprint.replaceAll(':', '');
 }
 
+/** Names `issuer` as its issuer (names, key identifiers, keyCertSign) and is signed by its key. */
+export function issuedBy(child: X509Certificate, issuer: X509Certificate): boolean {
+  return child.checkIssued(issuer) && child.verify(issuer.publicKey);
+}
+
+/** Whether `child`'s signature verifies with `issuer`'s key; false for a key type that cannot check it. */
+export function signedBy(child: CertificateInfo, issuer: CertificateInfo): boolean {
+  try {
+    return child.certificate.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
 /** Self-issued and verifiable with its own key: a root, or a self-signed leaf. */
 export function isSelfSigned(certificate: X509Certificate): boolean {
   return certificate.subject === certificate.issuer && certificate.verify(certificate.publicKey);

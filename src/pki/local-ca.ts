@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, open, readFile, rename, rm } from 'node:fs/promi
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createCa, issueCertificate } from './issue.ts';
-import { describeCertificate, isSelfSigned } from './facts.ts';
+import { describeCertificate, isSelfSigned, issuedBy } from './facts.ts';
 import type { IssuedCertificate } from './issue.ts';
 
 const CA_COMMON_NAME = 'certgate local CA';
@@ -123,10 +123,6 @@ function sameNames(certificate: X509Certificate, wanted: string[]): boolean {
   return present.size === wanted.length && wanted.every((name) => present.has(name));
 }
 
-function issuedBy(certificate: X509Certificate, ca: IssuedCertificate): boolean {
-  return certificate.checkIssued(ca.certificate) && certificate.verify(ca.certificate.publicKey);
-}
-
 function fileNameFor(hostname: string): string {
   return hostname.replace(/^\*\./, 'wildcard.').replace(/[^a-z0-9.-]/g, '_');
 }
@@ -146,7 +142,7 @@ async function loadServerCertificate(
     const key = createPrivateKey(keyPem);
     const usable =
       certificate.checkPrivateKey(key) &&
-      issuedBy(certificate, ca) &&
+      issuedBy(certificate, ca.certificate) &&
       certificate.validToDate.getTime() - Date.now() > RENEW_WITHIN_MS &&
       sameNames(certificate, hostnames);
     if (!usable) return undefined;

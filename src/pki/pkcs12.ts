@@ -9,7 +9,7 @@ import {
 import type { KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { isSelfSigned } from './facts.ts';
+import { isSelfSigned, issuedBy } from './facts.ts';
 import { certificatesInPem } from './pem.ts';
 
 export type ExportPkcs12Options = {
@@ -411,7 +411,7 @@ async function parsePkcs12(data: Uint8Array, password: string): Promise<ReadPkcs
   const chain: X509Certificate[] = [];
   const others = contents.certificates.filter((cert) => cert !== leaf);
   for (let current = leaf; ; ) {
-    const issuerIndex = others.findIndex((cert) => current.checkIssued(cert) && current.verify(cert.publicKey));
+    const issuerIndex = others.findIndex((cert) => issuedBy(current, cert));
     const issuer = others[issuerIndex];
     if (!issuer || isSelfSigned(issuer)) break;
     chain.push(issuer);

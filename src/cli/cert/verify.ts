@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import type { X509Certificate } from 'node:crypto';
 import { buildPath, checkValidity, indexAnchors } from '../../app-auth/path.ts';
 import type { PathFailure } from '../../app-auth/path.ts';
-import { allowsPurpose, describeCertificate } from '../../pki/facts.ts';
+import { allowsPurpose, describeCertificate, signedBy } from '../../pki/facts.ts';
 import type { CertificateInfo, Purpose } from '../../pki/facts.ts';
 import { CliError } from '../errors.ts';
 import { enumOption } from '../options.ts';
@@ -69,13 +69,7 @@ export function verifyCertificate(
     purpose: PURPOSE[purpose],
     now: at.getTime(),
     describe: describeCertificate,
-    signedBy: (child, issuer) => {
-      try {
-        return child.certificate.verify(issuer.publicKey);
-      } catch {
-        return false; // a key type that cannot check this signature
-      }
-    },
+    signedBy,
   });
   if (!built.ok) {
     const code = CLI_CODES[built.code] ?? 'CertificateUntrusted';
