@@ -59,6 +59,6 @@ describe('buildPath with a purpose', () => {
     });
     assert.ok(!built.ok);
     assert.equal(built.code, 'UNTRUSTED_ISSUER');
-    assert.equal(built.without?.subject, 'CN=api');
+    assert.equal(built.certificate?.subject, 'CN=api');
   });
 });

@@ -20,7 +20,11 @@ export interface PathFailure {
 
 export type PathResult =
   | { ok: true; path: CertificateInfo[]; validUntil: number }
-  | ({ ok: false; /** For UNTRUSTED_ISSUER: the certificate whose issuer was not found. */ without?: CertificateInfo } & PathFailure);
+  | ({
+      ok: false;
+      /** What the failure is about: the certificate without an issuer (UNTRUSTED_ISSUER), or the issuer that failed a check. */
+      certificate?: CertificateInfo;
+    } & PathFailure);
 
 /** The trust inputs a path is built from (the app library's compiled options are one). */
 export interface PathOptions {
@@ -68,10 +72,10 @@ export function buildPath(leaf: CertificateInfo, forwarded: readonly X509Certifi
     pool.set(intermediate.subjectKey, [...(pool.get(intermediate.subjectKey) ?? []), intermediate.certificate]);
   }
 
-  let best: { depth: number; failure: PathFailure; without?: CertificateInfo } | undefined;
-  const record = (depth: number, failure: PathFailure, without?: CertificateInfo): void => {
+  let best: { depth: number; failure: PathFailure; certificate?: CertificateInfo } | undefined;
+  const record = (depth: number, failure: PathFailure, certificate?: CertificateInfo): void => {
     // The failure deepest in the path says most about why no path exists.
-    if (best === undefined || depth > best.depth) best = { depth, failure, ...(without ? { without } : {}) };
+    if (best === undefined || depth > best.depth) best = { depth, failure, ...(certificate ? { certificate } : {}) };
   };
   let budget = SEARCH_BUDGET;
 
@@ -121,7 +125,7 @@ export function buildPath(leaf: CertificateInfo, forwarded: readonly X509Certifi
       if (--budget < 0) return { ok: false, code: 'PATH_SEARCH_LIMIT', message: `gave up after ${SEARCH_BUDGET} issuer candidates` };
       const failure = checkIssuer(path, candidate, context);
       if (failure !== undefined) {
-        record(path.length, failure);
+        record(path.length, failure, candidate.info);
         continue;
       }
       const extended = [...path, candidate.info];
@@ -145,7 +149,7 @@ export function buildPath(leaf: CertificateInfo, forwarded: readonly X509Certifi
   if (options.anchorFingerprints.has(leaf.fingerprint)) return { ok: true, path: [leaf], validUntil: leaf.notAfter };
   const found = extend([leaf]);
   if (found !== undefined) return found;
-  return { ok: false, ...(best?.failure ?? { code: 'UNTRUSTED_ISSUER', message: 'no path to a trust anchor' }), ...(best?.without ? { without: best.without } : {}) };
+  return { ok: false, ...(best?.failure ?? { code: 'UNTRUSTED_ISSUER', message: 'no path to a trust anchor' }), ...(best?.certificate ? { certificate: best.certificate } : {}) };
 }
 
 function checkIssuer(path: readonly CertificateInfo[], candidate: Candidate, context: PathContext): PathFailure | undefined {

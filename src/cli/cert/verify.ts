@@ -71,30 +71,47 @@ export function verifyCertificate(
     describe: describeCertificate,
     signedBy,
   });
-  if (!built.ok) {
-    const code = CLI_CODES[built.code] ?? 'CertificateUntrusted';
-    const without = built.code === 'UNTRUSTED_ISSUER' ? built.without : undefined;
-    if (without === undefined) throw new CliError(built.message, { code });
-    throw new CliError(
-      without.selfIssued
-        ? `'${without.subject}' is self-signed and not among the trusted certificates (--ca)`
-        : `no issuer of '${without.subject}' (issued by '${without.issuer}') among the trusted (--ca) or intermediate (--untrusted) certificates`,
-      { code },
-    );
-  }
-  const timing = checkValidity(leafInfo, at.getTime(), '');
-  if (timing?.code === 'CERT_EXPIRED') {
-    throw new CliError(`'${leafInfo.subject}' expired on ${isoSeconds(leaf.validToDate)}`, { code: 'CertificateExpired' });
-  }
-  if (timing?.code === 'CERT_NOT_YET_VALID') {
-    throw new CliError(`'${leafInfo.subject}' is not valid before ${isoSeconds(leaf.validFromDate)}`, { code: 'CertificateNotYetValid' });
-  }
+  // As openssl does, the leaf's own validity is named before its issuers'.
+  if (!built.ok && !isTimeCode(built.code)) throw pathError(built);
+  checkTime(leafInfo, at);
+  if (!built.ok) throw pathError(built);
   if (!allowsPurpose(leafInfo, PURPOSE[purpose])) {
     throw new CliError(`'${leafInfo.subject}' is not for ${purpose} authentication (its extended key usage lacks ${purpose}Auth)`, {
       code: 'CertificatePurposeInvalid',
     });
   }
   return built.path;
+}
+
+type TimeCode = 'CERT_EXPIRED' | 'CERT_NOT_YET_VALID';
+
+function isTimeCode(code: PathFailure['code']): code is TimeCode {
+  return code === 'CERT_EXPIRED' || code === 'CERT_NOT_YET_VALID';
+}
+
+function timeError(info: CertificateInfo, code: TimeCode): CliError {
+  return code === 'CERT_EXPIRED'
+    ? new CliError(`'${info.subject}' expired on ${isoSeconds(new Date(info.notAfter))}`, { code: 'CertificateExpired' })
+    : new CliError(`'${info.subject}' is not valid before ${isoSeconds(new Date(info.notBefore))}`, { code: 'CertificateNotYetValid' });
+}
+
+function checkTime(info: CertificateInfo, at: Date): void {
+  const code = checkValidity(info, at.getTime(), '')?.code;
+  if (code !== undefined && isTimeCode(code)) throw timeError(info, code);
+}
+
+function pathError(failure: PathFailure & { certificate?: CertificateInfo }): CliError {
+  const code = CLI_CODES[failure.code] ?? 'CertificateUntrusted';
+  const about = failure.certificate;
+  if (about === undefined) return new CliError(failure.message, { code });
+  if (isTimeCode(failure.code)) return timeError(about, failure.code);
+  if (failure.code !== 'UNTRUSTED_ISSUER') return new CliError(failure.message, { code });
+  return new CliError(
+    about.selfIssued
+      ? `'${about.subject}' is self-signed and not among the trusted certificates (--ca)`
+      : `no issuer of '${about.subject}' (issued by '${about.issuer}') among the trusted (--ca) or intermediate (--untrusted) certificates`,
+    { code },
+  );
 }
 
 interface VerifyOptions extends PasswordOptions {
