@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { PkiError } from './codes.ts';
+import { isSelfSigned } from './facts.ts';
 
 x509.cryptoProvider.set(globalThis.crypto);
 
@@ -199,10 +200,7 @@ function privateKeyPem(key: webcrypto.CryptoKey): string {
   return pemWithNewline(KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' }) as string);
 }
 
-/** Self-issued and verifiable with its own key: a root, or a self-signed leaf. */
-export function isSelfSigned(cert: X509Certificate): boolean {
-  return cert.subject === cert.issuer && cert.verify(cert.publicKey);
-}
+
 
 async function selfSigned(
   commonName: string,

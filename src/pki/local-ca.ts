@@ -3,10 +3,8 @@ import type { KeyObject } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, open, readFile, rename, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
-// @peculiar/x509 (through tsyringe) needs the Reflect metadata API loaded first.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-import { createCa, isSelfSigned, issueCertificate } from './issue.ts';
+import { createCa, issueCertificate } from './issue.ts';
+import { describeCertificate, isSelfSigned, issuedBy } from './facts.ts';
 import type { IssuedCertificate } from './issue.ts';
 import { PkiError } from './codes.ts';
 
@@ -119,16 +117,11 @@ function canonicalName(name: string): string {
   return isIP(name) === 6 ? new URL(`http://[${name}]/`).hostname.slice(1, -1) : name.toLowerCase();
 }
 
-function sameNames(certificatePem: string, wanted: string[]): boolean {
-  const san = new x509.X509Certificate(certificatePem).getExtension(x509.SubjectAlternativeNameExtension);
-  const present = new Set(
-    (san?.names.toJSON() ?? []).filter((n) => n.type === 'dns' || n.type === 'ip').map((n) => canonicalName(n.value)),
-  );
+function sameNames(certificate: X509Certificate, wanted: string[]): boolean {
+  const info = describeCertificate(certificate);
+  if (typeof info === 'string') return false;
+  const present = new Set([...info.san.dns, ...info.san.ip].map(canonicalName));
   return present.size === wanted.length && wanted.every((name) => present.has(name));
-}
-
-function issuedBy(certificate: X509Certificate, ca: IssuedCertificate): boolean {
-  return certificate.checkIssued(ca.certificate) && certificate.verify(ca.certificate.publicKey);
 }
 
 function fileNameFor(hostname: string): string {
@@ -150,9 +143,9 @@ async function loadServerCertificate(
     const key = createPrivateKey(keyPem);
     const usable =
       certificate.checkPrivateKey(key) &&
-      issuedBy(certificate, ca) &&
+      issuedBy(certificate, ca.certificate) &&
       certificate.validToDate.getTime() - Date.now() > RENEW_WITHIN_MS &&
-      sameNames(certPem, hostnames);
+      sameNames(certificate, hostnames);
     if (!usable) return undefined;
     return { certPem, keyPem, chainPem: chainAbove(ca), certificate };
   } catch {

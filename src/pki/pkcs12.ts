@@ -10,7 +10,8 @@ import { PkiError, type PkiErrorCode } from './codes.ts';
 import type { KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { isSelfSigned } from './issue.ts';
+import { isSelfSigned, issuedBy } from './facts.ts';
+import { certificatesInPem } from './pem.ts';
 
 export type ExportPkcs12Options = {
   certPem: string;
@@ -39,6 +40,8 @@ export type ReadPkcs12Result =
       /** The issuers above the certificate found in the file, nearest first, without the self-signed root. */
       chainPem: string;
       certificate: X509Certificate;
+      /** chainPem's certificates. */
+      chain: X509Certificate[];
     }
   | { ok: false; code: Pkcs12ErrorCode; message: string };
 
@@ -208,12 +211,6 @@ async function decrypt(
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function certificatesInPem(pem: string): X509Certificate[] {
-  return (pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map(
-    (block) => new X509Certificate(block),
-  );
 }
 
 /** Writes a PKCS#12 (PFX) file holding the key, the certificate and `chainPem`, laid out as OpenSSL does. */
@@ -408,7 +405,7 @@ async function parsePkcs12(data: Uint8Array, password: string): Promise<ReadPkcs
   const chain: X509Certificate[] = [];
   const others = contents.certificates.filter((cert) => cert !== leaf);
   for (let current = leaf; ; ) {
-    const issuerIndex = others.findIndex((cert) => current.checkIssued(cert) && current.verify(cert.publicKey));
+    const issuerIndex = others.findIndex((cert) => issuedBy(current, cert));
     const issuer = others[issuerIndex];
     if (!issuer || isSelfSigned(issuer)) break;
     chain.push(issuer);
@@ -422,6 +419,7 @@ async function parsePkcs12(data: Uint8Array, password: string): Promise<ReadPkcs
     keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,
     chainPem: chain.map((cert) => cert.toString()).join(''),
     certificate: leaf,
+    chain,
   };
 }
 

@@ -1,7 +1,8 @@
 // Microsoft.App/managedEnvironments/certificates: a PKCS12 and its password go in; the certificate's
 // public facts come out. The PKCS12 and password are kept only as the resource's secret (for the
 // ingress to serve custom domains) and are never returned.
-import { createHash, X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
+import { describeCertificate, sha1Thumbprint } from '../../pki/facts.ts';
 import { CERTIFICATE_TYPE, type StoredResource } from '../../model/resources.ts';
 import { encodeCertificateSecret } from '../../model/documents.ts';
 import { readPkcs12 } from '../../pki/pkcs12.ts';
@@ -93,20 +94,18 @@ function notLoadable(reason: string): ArmError {
 }
 
 function certificateFacts(certificate: X509Certificate): Record<string, unknown> {
-  const sans = (certificate.subjectAltName ?? '')
-    .split(', ')
-    .filter((entry) => entry.startsWith('DNS:'))
-    .map((entry) => entry.slice(4));
+  const info = describeCertificate(certificate);
+  if (typeof info === 'string') throw errors.invalidCertificate('InvalidCertificateValue', `properties.value is not a usable PKCS12 file: ${info}`, 'properties.value');
   return {
-    subjectName: certificate.subject.replace(/\n/g, ', '),
-    issuer: certificate.issuer.replace(/\n/g, ', '),
-    issueDate: new Date(certificate.validFrom).toISOString(),
-    expirationDate: new Date(certificate.validTo).toISOString(),
+    subjectName: info.subject,
+    issuer: info.issuer,
+    issueDate: new Date(info.notBefore).toISOString(),
+    expirationDate: new Date(info.notAfter).toISOString(),
     // Azure's thumbprint is SHA-1, upper-case hex; certgate adds SHA-256 (equal to the XFCC Hash form).
-    thumbprint: certificate.fingerprint.replace(/:/g, ''),
-    thumbprintSha256: certificate.fingerprint256.replace(/:/g, '').toLowerCase(),
-    subjectAlternativeNames: sans,
-    publicKeyHash: createHash('sha256').update(certificate.publicKey.export({ type: 'spki', format: 'der' })).digest('base64'),
+    thumbprint: sha1Thumbprint(certificate),
+    thumbprintSha256: info.fingerprint,
+    subjectAlternativeNames: [...info.san.dns],
+    publicKeyHash: Buffer.from(info.spkiSha256, 'hex').toString('base64'),
     certificateType: 'ServerSSLCertificate',
   };
 }
