@@ -24,7 +24,7 @@ async function loadedBy(args: readonly string[]): Promise<string[]> {
 }
 
 /** The packages and certgate folders that only the server needs. */
-const SERVER_MODULES = /\/node_modules\/(fastify|@fastify\/|ajv|pino|pkijs|asn1js|@peculiar\/|jose)|\/src\/(control\/(?!admin-credentials\.ts)|ingress\/|gateway\/|store\/|pki\/)/;
+const SERVER_MODULES = /\/node_modules\/(fastify|@fastify\/|ajv|pino|pkijs|asn1js|@peculiar\/|jose)|\/src\/(control\/(?!admin-credentials\.ts)|ingress\/|gateway\/|store\/|pki\/(?!codes\.ts))/;
 
 for (const args of [['login', '--help'], ['login', '--data-dir', '/nonexistent-certgate-data']]) {
   test(`certgate ${args.join(' ')} loads no server modules`, async () => {

@@ -5,6 +5,7 @@
 import { defineCatalog } from '../model/error-catalog.ts';
 
 export const PKI_ERRORS = defineCatalog({
+  CertificateMalformed: { status: undefined, meaning: 'a certificate extension does not parse (the certificate is refused)' },
   Pkcs12Malformed: { status: undefined, meaning: 'the file is not a PKCS#12 (PFX) file, or its structure is damaged' },
   Pkcs12WrongPassword: { status: undefined, meaning: "the password does not open the PKCS#12 file (its MAC does not verify)" },
   Pkcs12NoKey: { status: undefined, meaning: 'the PKCS#12 file holds no private key' },

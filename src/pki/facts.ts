@@ -5,6 +5,7 @@
 // `cert show`/`verify` and the control plane's certificate resources. Not @peculiar/x509: it
 // needs the global Reflect metadata polyfill, which the app library must not force on apps.
 
+import { PkiError } from './codes.ts';
 import { createHash, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import * as pkijs from 'pkijs';
@@ -269,7 +270,7 @@ function describe(certificate: X509Certificate): CertificateInfo | string {
 function expect<T>(value: unknown, type: abstract new (...args: never[]) => T, oid: string): T {
   // On a schema mismatch pkijs returns a default-constructed value with `parsingError` set.
   if (!(value instanceof type) || (value as { parsingError?: unknown }).parsingError !== undefined) {
-    throw new Error(`extension ${oid} is malformed`);
+    throw new PkiError('CertificateMalformed', `extension ${oid} is malformed`);
   }
   return value;
 }
