@@ -4,6 +4,7 @@
 import { Pool } from 'undici';
 import { OriginPool, type OriginPoolOptions } from './http1-client.ts';
 import type { Upstream } from './snapshot.ts';
+import { TunnelCounts } from './websocket-tunnels.ts';
 
 export interface UpstreamOptions {
   /** How long the app may take to send its response headers before the client gets 504. */
@@ -34,6 +35,17 @@ export interface UpstreamOptions {
    */
   readonly requestBodyIdleTimeoutMs: number;
   readonly requestBodyMinBytesPerSecond: number;
+  /**
+   * WebSocket tunnels open (or being set up) to one app, all clients together; beyond: 503
+   * websocket_tunnels_full. A tunnel holds a connection to the app for as long as it lives.
+   */
+  readonly websocketMaxTunnelsPerApp: number;
+  /** Tunnels to one app from one client address; beyond: 503 websocket_client_tunnels_full. */
+  readonly websocketMaxTunnelsPerClient: number;
+  /** From the upgrade request to the app's 101 (waiting for a connection included); then 504. */
+  readonly websocketHandshakeTimeoutMs: number;
+  /** A tunnel that carries no byte either way for this long is closed. */
+  readonly websocketIdleTimeoutMs: number;
 }
 
 export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({
@@ -50,6 +62,13 @@ export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({
   requestBodyIdleTimeoutMs: 10_000,
   // Kestrel's MinRequestBodyDataRate is 240 bytes/s; 1 KiB/s is still a 2G link's pace.
   requestBodyMinBytesPerSecond: 1_024,
+  // Per worker process. A tunnel per browser tab is the usual pattern: 64 from one address leaves
+  // room for an office behind one NAT, and keeps one client from holding all of an app's tunnels.
+  websocketMaxTunnelsPerApp: 1_024,
+  websocketMaxTunnelsPerClient: 64,
+  websocketHandshakeTimeoutMs: 10_000,
+  // Envoy's stream idle timeout for upgrades is 5 minutes too; chat apps ping well within it.
+  websocketIdleTimeoutMs: 300_000,
 });
 
 /** max(8, 1/8 of the app's connections), but never more than half of them (256: 32; 8: 4; 1: 1). */
@@ -84,12 +103,15 @@ export function originPoolOptions(options: UpstreamOptions): OriginPoolOptions {
 export class UpstreamPools {
   readonly #origins = new Map<string, OriginPool>();
   readonly #upgrades = new Map<string, Pool>();
-  readonly #options: UpstreamOptions;
   readonly #poolOptions: OriginPoolOptions;
+  readonly options: UpstreamOptions;
+  /** WebSocket tunnels per app and per client address (websocket.ts). */
+  readonly tunnels: TunnelCounts;
 
   constructor(options: UpstreamOptions) {
-    this.#options = options;
+    this.options = options;
     this.#poolOptions = originPoolOptions(options);
+    this.tunnels = new TunnelCounts(options.websocketMaxTunnelsPerApp, options.websocketMaxTunnelsPerClient);
   }
 
   origin(upstream: Upstream): OriginPool {
@@ -106,9 +128,10 @@ export class UpstreamPools {
     let pool = this.#upgrades.get(upstream.origin);
     if (!pool) {
       pool = new Pool(upstream.origin, {
-        connections: this.#options.maxConnectionsPerApp,
-        headersTimeout: this.#options.responseTimeoutMs,
-        connect: { timeout: this.#options.connectTimeoutMs },
+        // Handshakes at once (an upgraded socket leaves the pool; the tunnel counts bound those).
+        connections: this.options.maxConnectionsPerApp,
+        headersTimeout: this.options.websocketHandshakeTimeoutMs,
+        connect: { timeout: this.options.connectTimeoutMs },
       });
       this.#upgrades.set(upstream.origin, pool);
     }
