@@ -112,6 +112,9 @@ function ingressOptions(options: ServeOptions): IngressOptions {
       httpPort: options.internalHttpPort ?? (options.httpPort === 0 ? 0 : DEFAULT_INTERNAL_HTTP_PORT),
     },
     ...(options.proxyProtocol?.length ? { proxyProtocol: { listeners: options.proxyProtocol, trustedFrom: options.proxyProtocolFrom ?? [] } } : {}),
+    tlsCiphers: options.tlsCiphers,
+    // The limit flags (serve-limits.ts); unset ones keep the ingress's defaults.
+    ...options.limits,
   };
 }
 
