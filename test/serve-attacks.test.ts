@@ -8,13 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { h2RapidReset, h2StreamFlood, slowHeaders, type AttackResult, type AttackTarget } from '../bench/lib/attacks.ts';
-import { MAIN, NODE, cleanEnv } from './support/cli.ts';
-import { sleep, waitUntil } from './support/http-clients.ts';
+import { MAIN, NODE, cleanEnv, serveBanner } from './support/cli.ts';
+import { h2Probe, sleep, waitUntil } from './support/http-clients.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { appDocument, environmentDocument } from '../src/model/documents.ts';
 
@@ -63,14 +62,7 @@ before(async () => {
     { env: cleanEnv({ CERTGATE_HEADERS_TIMEOUT: '1s' }), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   serve.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  let banner = '';
-  await new Promise<void>((resolve, reject) => {
-    serve.stderr!.on('data', (chunk: Buffer) => {
-      banner += chunk.toString();
-      if (banner.includes('CA certificate:')) resolve();
-    });
-    serve.once('exit', (code) => reject(new Error(`serve exited ${code}: ${banner}`)));
-  });
+  const banner = await serveBanner(serve);
   assert.match(banner, /workers: +2 /);
   httpsPort = Number(/HTTPS ingress: +https:\/\/127\.0\.0\.1:(\d+)/.exec(banner)![1]);
   ca = readFileSync(/CA certificate: +(\S+)/.exec(banner)![1]!);
@@ -91,28 +83,8 @@ after(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** A normal client: a GET over a new HTTP/2 connection (landing on either worker), answered within `ms`. */
-async function probe(ms = 2_000): Promise<number> {
-  const session = http2.connect(`https://${HOST}:${httpsPort}`, { host: '127.0.0.1', servername: HOST, ca });
-  session.on('error', () => {});
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      const stream = session.request({ ':path': '/probe' });
-      stream.on('response', (headers) => {
-        clearTimeout(timer);
-        resolve(Number(headers[':status']));
-      });
-      stream.on('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      stream.resume();
-    });
-  } finally {
-    session.destroy();
-  }
-}
+/** A normal client: a GET over a new HTTP/2 connection (landing on either worker), answered within 2 s. */
+const probe = () => h2Probe({ port: httpsPort, host: HOST, ca });
 
 /** Runs `attack` while a normal client probes every 200 ms (new connections, so both workers); every probe must be answered. */
 async function during(attack: Promise<AttackResult>): Promise<{ result: AttackResult; probes: number[] }> {
