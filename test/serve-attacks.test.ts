@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +103,16 @@ async function during(attack: Promise<AttackResult>): Promise<{ result: AttackRe
   await probing;
   return { result, probes };
 }
+
+test('--h2-max-concurrent-streams reaches both workers: every connection is advertised the bound', async () => {
+  for (let i = 0; i < 6; i++) {
+    const session = http2.connect(`https://${HOST}:${httpsPort}`, { host: '127.0.0.1', servername: HOST, ca });
+    session.on('error', () => {});
+    const [settings] = (await once(session, 'remoteSettings')) as [http2.Settings];
+    session.destroy();
+    assert.equal(settings.maxConcurrentStreams, MAX_STREAMS, `connection ${i}`);
+  }
+});
 
 test('HTTP/2 stream flood (5,000 POSTs without DATA per connection, 2.5 s): the app holds at most the stream bound per connection, others are served during and after', async () => {
   let maxHeld = 0;
