@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { curl, curlHttp, curlResult, run } from './support/clients.ts';
 import { freePorts } from './support/ports.ts';
+import { certgate } from './support/cli.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { appDocument, environmentDocument } from '../src/model/documents.ts';
 
@@ -449,6 +450,12 @@ describe('certgate serve', { concurrency: true }, () => {
         assert.equal(result.stdout, '');
       });
     }
+
+    test('a bad limit in an environment variable: the error names the variable', async () => {
+      const result = await certgate(['serve', '--data-dir', tempDir('certgate-badenv-'), '--management-port', '0'], { env: { CERTGATE_UPSTREAM_QUEUE_TIMEOUT: 'soon' } });
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /^ERROR: option '--upstream-queue-timeout <duration>' value 'soon' from env 'CERTGATE_UPSTREAM_QUEUE_TIMEOUT' is invalid\. expected a duration/);
+    });
 
     test('a port already in use: a one-line error, exit 1', async () => {
       const blocker = net.createServer();
