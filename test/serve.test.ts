@@ -95,7 +95,7 @@ async function startServe(command: string, args: string[], env: NodeJS.ProcessEn
     exited.then(({ code, signal }) => {
       throw new Error(`serve exited (${code ?? signal}) before it was ready:\n${stderr}\n${stdout}`);
     }),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`serve not ready after 20 s:\n${stderr}`)), 20_000).unref()),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`serve not ready after 45 s:\n${stderr}`)), 45_000).unref()),
   ]).catch((error: unknown) => {
     // Never leave a server behind: it would keep this test file (and the suite) from ending.
     if (child.pid !== undefined && child.exitCode === null) process.kill(options.detached ? -child.pid : child.pid, 'SIGKILL');
@@ -431,9 +431,6 @@ describe('certgate serve', { concurrency: true }, () => {
       ['--proxy-protocol-from with a bad range', ['--proxy-protocol', 'https', '--proxy-protocol-from', '10.0.0.0/40'], /'10\.0\.0\.0\/40' is not an IPv4 or IPv6/],
       ['--internal-https-port abc', ['--internal-https-port', 'abc'], /--internal-https-port.*'abc' is invalid/],
       ['--headers-timeout 0', ['--headers-timeout', '0'], /--headers-timeout <duration>' argument '0' is invalid\. expected a duration from 1ms to 24h/],
-      ['--upstream-queue-timeout 10minutes', ['--upstream-queue-timeout', '10minutes'], /--upstream-queue-timeout.*'10minutes' is invalid/],
-      ['--h2-max-concurrent-streams 0', ['--h2-max-concurrent-streams', '0'], /--h2-max-concurrent-streams.*'0' is invalid\. expected a whole number/],
-      ['--request-body-min-rate fast', ['--request-body-min-rate', 'fast'], /--request-body-min-rate.*'fast' is invalid\. expected bytes per second/],
       ['--upstream-max-connections-per-client above --upstream-max-connections', ['--upstream-max-connections', '4', '--upstream-max-connections-per-client', '8'], /'--upstream-max-connections-per-client' \(8\) cannot exceed '--upstream-max-connections' \(4\)/],
     ];
     for (const [label, args, expected] of cases) {
