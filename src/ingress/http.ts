@@ -359,7 +359,7 @@ function forwardUpgrade(
     clientCertificate: app.mode === 'ignore' ? undefined : connection.clientCertificate,
     stripHeaders: app.stripHeaders,
   });
-  proxyUpgrade(req, socket, head, app.upstream, headers, protocol, deps.pools, deps.log);
+  proxyUpgrade(req, socket, head, app.upstream, headers, protocol, connection.clientAddress, deps.pools, deps.log);
 }
 
 const plainStates = new WeakMap<Socket, ConnectionState>();
