@@ -17,6 +17,7 @@ import { sha256Hex } from '../xfcc/index.ts';
 import { CliError, configureUsageErrors } from './errors.ts';
 import { addGlobalOptions, cliLogger, globalOptions, outputAction } from './output.ts';
 import { enumOption } from './options.ts';
+import { normalizeHostname } from '../model/hostnames.ts';
 
 const KEY_TYPES: readonly KeyType[] = ['ec-p256', 'rsa-2048', 'rsa-3072'];
 const KINDS = ['client', 'server', 'intermediate'] as const;
@@ -375,7 +376,8 @@ function collect(check?: (value: string) => void) {
 }
 
 const checkDns = (value: string) => {
-  if (!/^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(value)) {
+  // The one host-name rule; a certificate may also name a wildcard (`*.example.com`).
+  if (normalizeHostname(value.startsWith('*.') ? value.slice(2) : value) === undefined) {
     throw new InvalidArgumentError(`'${value}' is not a DNS name`);
   }
 };

@@ -10,7 +10,7 @@ export type Transport = (typeof TRANSPORTS)[number];
 
 export interface CustomDomain {
   readonly name: string;
-  readonly bindingType?: 'Disabled' | 'SniEnabled';
+  readonly bindingType?: 'Disabled' | 'SniEnabled' | 'Auto';
   readonly certificateId?: string;
 }
 
