@@ -3,7 +3,7 @@
 // listens at ingress.targetHost, default 127.0.0.1, and ingress.targetPort).
 import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, resourceKey, type StoredResource } from '../../model/resources.ts';
 import { appFqdn, hostNamesOf, normalizeHostname } from '../../model/hostnames.ts';
-import type { IngressSettings } from '../../model/ingress.ts';
+import { clientCertificatePolicy, type IngressSettings } from '../../model/ingress.ts';
 import { ipRulesProblem } from '../../ingress/ip-rules.ts';
 import { errors } from '../arm/errors.ts';
 import { APP_SCHEMA } from '../validation/schemas.ts';
@@ -94,7 +94,7 @@ function findEnvironment(context: ControlContext, properties: Record<string, unk
 }
 
 function checkIngress(context: ControlContext, ingress: IngressSettings, environment: StoredResource): void {
-  const mode = ingress.clientCertificateMode ?? 'ignore';
+  const mode = clientCertificatePolicy(ingress.clientCertificateMode)?.mode ?? ingress.clientCertificateMode;
   if (ingress.transport === 'tcp' && mode !== 'ignore') {
     throw errors.invalidParameter(`clientCertificateMode '${mode}' needs an HTTP transport; with transport 'tcp' only 'ignore' is possible.`, 'properties.configuration.ingress.clientCertificateMode');
   }
