@@ -94,9 +94,10 @@ function findEnvironment(context: ControlContext, properties: Record<string, unk
 }
 
 function checkIngress(context: ControlContext, ingress: IngressSettings, environment: StoredResource): void {
-  const mode = clientCertificatePolicy(ingress.clientCertificateMode)?.mode ?? ingress.clientCertificateMode;
-  if (ingress.transport === 'tcp' && mode !== 'ignore') {
-    throw errors.invalidParameter(`clientCertificateMode '${mode}' needs an HTTP transport; with transport 'tcp' only 'ignore' is possible.`, 'properties.configuration.ingress.clientCertificateMode');
+  // The schema refused anything but a mode, in any casing.
+  const policy = clientCertificatePolicy(ingress.clientCertificateMode);
+  if (ingress.transport === 'tcp' && policy?.requestCert) {
+    throw errors.invalidParameter(`clientCertificateMode '${policy.mode}' needs an HTTP transport; with transport 'tcp' only 'ignore' is possible.`, 'properties.configuration.ingress.clientCertificateMode');
   }
   // Never stored and ignored: a value the ingress cannot apply is refused (ingress-members.ts).
   const refused = refusedMember(ingress as Record<string, unknown>, APP_INGRESS_MEMBERS, 'properties.configuration.ingress');
