@@ -5,6 +5,7 @@
 // compilation's outcome (what it left out, or that it failed), so a write that is not enforced is
 // answered with an error.
 import type { Logger } from 'pino';
+import type { ControlPlaneHost } from '../control/control-plane.ts';
 import { decodeCertificateSecret } from '../model/documents.ts';
 import {
   APP_TYPE,
@@ -47,7 +48,8 @@ export interface GatewayOptions {
   readonly issueServerCertificates?: boolean;
 }
 
-export class Gateway {
+/** The single-process host: store, compiler and ingress in this process (src/gateway/host.ts chooses it). */
+export class Gateway implements ControlPlaneHost {
   readonly store: Store;
   readonly ingress: Ingress;
   readonly ca: IssuedCertificate;
