@@ -146,6 +146,7 @@ describe('container apps', () => {
       ipSecurityRestrictions: [],
       stickySessions: { affinity: 'none' },
       clientCertificateMode: 'Accept',
+      corsPolicy: { allowedOrigins: ['https://a.example'], allowedMethods: ['GET'], allowedHeaders: ['x'], exposeHeaders: ['y'], maxAge: 60, allowCredentials: true },
       additionalPortMappings: [],
       targetHost: '127.0.0.1',
     };

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ControlPlane } from '../control/control-plane.ts';
 import { runWorker } from '../gateway/cluster.ts';
-import { startIngressHost, type IngressHost } from '../gateway/host.ts';
+import { startIngressHost, stopGraceMs, type IngressHost } from '../gateway/host.ts';
 import type { IngressAddresses, IngressOptions } from '../ingress/ingress.ts';
 import { ensureOpenSslConfig, OPENSSL_CONFIG_PATH } from '../ingress/openssl-config.ts';
 import { createLogger } from '../log.ts';
@@ -34,8 +34,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping: no new connections, in-flight requests finish');
-    Promise.all([control.close(), host.close(10_000)]).then(
+    // The environments' terminationGracePeriodSeconds (the largest: certgate drains per process).
+    const graceMs = stopGraceMs(host);
+    log.info({ signal, graceMs }, 'stopping: no new connections, in-flight requests finish');
+    Promise.all([control.close(), host.close(graceMs)]).then(
       () => {
         log.flush();
         process.exit(0);

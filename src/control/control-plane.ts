@@ -27,6 +27,8 @@ export interface ControlPlaneHost {
   waitForRevision(revision: number): Promise<RevisionOutcome>;
   /** The outcome of the last compilation (every worker's, merged). */
   readonly lastOutcome: RevisionOutcome;
+  /** The ingress's own ports (HTTPS, HTTP). */
+  reservedPorts?(): readonly number[];
 }
 
 export interface ControlPlaneOptions {
@@ -69,11 +71,20 @@ export class ControlPlane {
     const store = gateway.store;
     const subscriptionId = ensureDefaultSubscription(store);
     const tokens = tokenIssuer(store);
-    const context: ControlContext = { store, tokens, baseDomain: options.baseDomain, applied: (revision) => gateway.waitForRevision(revision), outcome: () => gateway.lastOutcome };
+    let managementPort = options.port;
+    const context: ControlContext = {
+      store,
+      tokens,
+      baseDomain: options.baseDomain,
+      applied: (revision) => gateway.waitForRevision(revision),
+      outcome: () => gateway.lastOutcome,
+      reservedPorts: () => [...(gateway.reservedPorts?.() ?? []), managementPort],
+    };
     const tls = await loadOrCreateServerCertificate(gateway.dataDir, gateway.ca, ['localhost', '127.0.0.1', '::1']);
     const server = createManagementServer({ context, tls: { cert: tls.certPem, key: tls.keyPem }, log: log.child({ component: 'management' }) });
     await server.listen({ host: options.bindAddress, port: options.port });
     const port = (server.server.address() as AddressInfo).port;
+    managementPort = port;
     const host = options.bindAddress.includes(':') ? `[${options.bindAddress}]` : options.bindAddress;
     const endpoint = `https://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${port}`;
     let newCredentialsPath: string | undefined;

@@ -16,7 +16,7 @@ import {
   resourceKey,
 } from '../model/resources.ts';
 import type { ConfigurationProblem, RevisionOutcome } from '../model/outcome.ts';
-import { Ingress, type IngressAddresses, type IngressOptions } from '../ingress/ingress.ts';
+import { Ingress, ingressPorts, type IngressAddresses, type IngressOptions } from '../ingress/ingress.ts';
 import { compileSnapshot, TlsPolicyCache, type CompileResult, type ServerCredentials } from '../ingress/snapshot.ts';
 import { buildRouteSpecs } from './route-specs.ts';
 import { RevisionWaiters } from './revision-waiters.ts';
@@ -113,6 +113,11 @@ export class Gateway implements ControlPlaneHost {
     return this.#addresses;
   }
 
+  /** The ingress's own ports: no app may expose them as TCP ports. */
+  reservedPorts(): readonly number[] {
+    return this.#addresses ? ingressPorts(this.#addresses) : [];
+  }
+
   /** The store revision the ingress serves. */
   get appliedRevision(): number {
     return this.#applied;
@@ -160,10 +165,11 @@ export class Gateway implements ControlPlaneHost {
       let outcome: RevisionOutcome;
       try {
         const { snapshot, problems } = await compileRevision(this.store, this.#certificates, this.#cache, revision, this.#log);
-        logProblems(this.#log, problems, revision);
-        this.ingress.swap(snapshot);
+        // Resolves once the TCP listeners match too, so a write is acknowledged only when they do.
+        const all = [...problems, ...(await this.ingress.swap(snapshot))];
+        logProblems(this.#log, all, revision);
         this.#applied = revision;
-        outcome = { revision, problems };
+        outcome = { revision, problems: all };
         clearTimeout(this.#retry.timer);
         this.#retry = { timer: undefined, delayMs: RETRY_FIRST_MS, due: false };
         this.#log.info({ revision, routes: snapshot.routes.size }, 'route snapshot applied');
@@ -220,6 +226,6 @@ async function compileRevision(store: Store, certificates: ServerCertificates, c
     }
   }
   const built = buildRouteSpecs({ environments, apps, environmentCertificates: await certificates.forEnvironments(environments), uploadedCertificates });
-  const compiled = compileSnapshot({ revision, specs: built.specs, fallbackCertificate: await certificates.fallback() }, cache);
+  const compiled = compileSnapshot({ revision, specs: built.specs, tcpPorts: built.tcpPorts, drainGraceMs: built.drainGraceMs, fallbackCertificate: await certificates.fallback() }, cache);
   return { snapshot: compiled.snapshot, problems: [...built.problems, ...compiled.problems] };
 }

@@ -3,12 +3,16 @@
 // is a ControlPlaneHost, so the management API runs on it the same way.
 import type { Logger } from 'pino';
 import type { ControlPlaneHost } from '../control/control-plane.ts';
-import type { IngressAddresses, IngressOptions } from '../ingress/ingress.ts';
+import { DEFAULT_DRAIN_GRACE_MS, type IngressAddresses, type IngressOptions } from '../ingress/ingress.ts';
+import { ENVIRONMENT_TYPE, environmentView } from '../model/resources.ts';
 import { Gateway } from './gateway.ts';
 import { ClusterPrimary } from './primary.ts';
+import { drainGraceMs } from './route-specs.ts';
 
 export interface IngressHost extends ControlPlaneHost {
   readonly addresses: IngressAddresses;
+  /** The ingress's own ports (HTTPS, HTTP): no app may expose them as TCP ports. */
+  reservedPorts(): readonly number[];
   /** Stops accepting, lets requests in flight finish (at most graceMs), closes the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -26,4 +30,9 @@ export interface IngressHostOptions {
  */
 export function startIngressHost(options: IngressHostOptions, log: Logger): Promise<IngressHost> {
   return options.workers <= 1 ? Gateway.start({ dataDir: options.dataDir, ingress: options.ingress }, log) : ClusterPrimary.start(options.dataDir, options.workers, log);
+}
+
+/** How long a stop lets requests in flight finish: the environments' largest terminationGracePeriodSeconds, else 10 s. */
+export function stopGraceMs(host: IngressHost): number {
+  return drainGraceMs(host.store.list({ type: ENVIRONMENT_TYPE }).map(environmentView)) ?? DEFAULT_DRAIN_GRACE_MS;
 }

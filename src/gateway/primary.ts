@@ -4,7 +4,7 @@
 // sessions), and tells the workers of each revision; writers wait on the worker pool.
 import type { Logger } from 'pino';
 import type { ControlPlaneHost } from '../control/control-plane.ts';
-import type { IngressAddresses } from '../ingress/ingress.ts';
+import { ingressPorts, type IngressAddresses } from '../ingress/ingress.ts';
 import type { RevisionOutcome } from '../model/outcome.ts';
 import { ENVIRONMENT_TYPE, environmentView } from '../model/resources.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
@@ -70,6 +70,10 @@ export class ClusterPrimary implements ControlPlaneHost {
 
   get lastOutcome(): RevisionOutcome {
     return this.#pool.lastOutcome;
+  }
+
+  reservedPorts(): readonly number[] {
+    return ingressPorts(this.addresses);
   }
 
   /** Drains the workers (at most graceMs, default 10 s) and closes the store. */

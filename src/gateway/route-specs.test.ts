@@ -36,7 +36,7 @@ function input(apps: AppView[], revision = 1): RouteSpecInput & { revision: numb
 /** What the gateway does with one revision's documents. */
 function compile(documents: RouteSpecInput & { revision: number }, cache: TlsPolicyCache): CompileResult {
   const built = buildRouteSpecs(documents);
-  const compiled = compileSnapshot({ revision: documents.revision, specs: built.specs, fallbackCertificate: fallback }, cache);
+  const compiled = compileSnapshot({ revision: documents.revision, specs: built.specs, tcpPorts: built.tcpPorts, drainGraceMs: built.drainGraceMs, fallbackCertificate: fallback }, cache);
   return { snapshot: compiled.snapshot, problems: [...built.problems, ...compiled.problems] };
 }
 

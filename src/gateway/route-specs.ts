@@ -2,15 +2,18 @@
 // the ingress. Each app becomes a CompiledApp (its client-certificate policy decided here, once,
 // from the mode; upstream, IP rules, HSTS, stripped headers) and the host names it is served at
 // (model/hostnames.ts hostNamesOf, the list the control plane checks conflicts against), each
-// with its server certificate. The ingress (src/ingress/snapshot.ts) builds TLS policies and
-// routes from these specs only. Pure: what is left out is returned as problems naming the resource.
+// with its server certificate; TCP apps become port routes. The ingress (src/ingress/snapshot.ts)
+// builds TLS policies and routes from these specs only. Pure: what is left out is returned as
+// problems naming the resource.
 import { clientCertificatePolicy, DEFAULT_TARGET_HOST, hstsHeaderValue } from '../model/ingress.ts';
 import { hostNamesOf, normalizeHostname } from '../model/hostnames.ts';
 import { resourceKey, type AppView, type EnvironmentView } from '../model/resources.ts';
 import type { ConfigurationProblem } from '../model/outcome.ts';
 import { foldHeaderName } from '../ingress/identity-headers.ts';
 import { compileIpRules, type IpMatcher } from '../ingress/ip-rules.ts';
-import type { CompiledApp, HostSpec, RouteSpec, ServerCredentials, Upstream } from '../ingress/snapshot.ts';
+import { compileCors, type CompiledCors, type CorsPolicySettings } from '../ingress/cors.ts';
+import { DEFAULT_HEADER_COUNT_LIMIT, type CompiledApp, type HostSpec, type RouteSpec, type ServerCredentials, type Upstream } from '../ingress/snapshot.ts';
+import type { TcpRoute } from '../ingress/tcp-proxy.ts';
 
 export interface RouteSpecInput {
   readonly environments: readonly EnvironmentView[];
@@ -24,6 +27,10 @@ export interface RouteSpecInput {
 export interface RouteSpecs {
   /** Sorted by app id, so that a host-name conflict always resolves the same way. */
   readonly specs: readonly RouteSpec[];
+  /** TCP listeners: exposed port → app (transport tcp on exposedPort, and additionalPortMappings). */
+  readonly tcpPorts: ReadonlyMap<number, TcpRoute>;
+  /** The largest terminationGracePeriodSeconds any environment sets, in ms (drainGraceMs). */
+  readonly drainGraceMs: number | undefined;
   readonly problems: readonly ConfigurationProblem[];
 }
 
@@ -33,12 +40,30 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
     problems.push(related === undefined ? { resource, reason, message } : { resource, related: [related], reason, message });
   const environments = new Map(input.environments.map((env) => [resourceKey(env.id), env]));
   const specs: RouteSpec[] = [];
+  const tcpPorts = new Map<number, TcpRoute>();
   const apps = [...input.apps].sort((a, b) => resourceKey(a.id).localeCompare(resourceKey(b.id)));
   for (const app of apps) {
     const ingress = app.ingress;
     if (!ingress) continue;
+    const host = ingress.targetHost ?? DEFAULT_TARGET_HOST;
+    const addTcp = (exposed: number | undefined, target: number | undefined, external: boolean, where: string) => {
+      if (!exposed || !target) {
+        problem(app.id, 'port_missing', `${where} names no exposed or target port; left out`);
+        return;
+      }
+      const existing = tcpPorts.get(exposed);
+      if (existing) {
+        problem(app.id, 'port_taken', `${where}: port ${exposed} is already served for ${existing.appId}; left out`, existing.appId);
+        return;
+      }
+      tcpPorts.set(exposed, Object.freeze({ appId: app.id, external, host, port: target }));
+    };
+    for (const [index, mapping] of ((ingress['additionalPortMappings'] as { external?: boolean; targetPort?: number; exposedPort?: number }[] | undefined) ?? []).entries()) {
+      addTcp(mapping.exposedPort || mapping.targetPort, mapping.targetPort, mapping.external === true, `additionalPortMappings[${index}]`);
+    }
     if (ingress.transport === 'tcp') {
-      problem(app.id, 'transport_unsupported', 'transport tcp is not served by the HTTP ingress; left out');
+      // A TCP app has no host name route: it is reached on its exposed port only.
+      addTcp(ingress.exposedPort, ingress.targetPort, ingress.external !== false, 'exposedPort');
       continue;
     }
     const environment = environments.get(resourceKey(app.environmentId));
@@ -60,6 +85,16 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
       problem(app.id, 'ip_rules_invalid', `${(error as Error).message}; left out`);
       continue;
     }
+    let cors: CompiledCors | undefined;
+    try {
+      cors = ingress['corsPolicy'] ? compileCors(ingress['corsPolicy'] as CorsPolicySettings) : undefined;
+    } catch (error) {
+      // The control plane refuses such policies; one here means a corrupt store. Fail closed.
+      problem(app.id, 'cors_invalid', `corsPolicy is not valid (${(error as Error).message}); left out`);
+      continue;
+    }
+    const settings = environment.ingressConfiguration;
+    const idleMinutes = settings?.requestIdleTimeout;
     const compiled: CompiledApp = Object.freeze({
       key: resourceKey(app.id),
       id: app.id,
@@ -67,11 +102,13 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
       mode: clientCertificate.mode,
       clientCertificate,
       allowInsecure: ingress.allowInsecure === true,
-      upstream: upstreamOf(ingress.targetHost, ingress.targetPort),
+      upstream: upstreamOf(ingress.targetHost, ingress.targetPort, idleMinutes === undefined ? undefined : idleMinutes * 60_000, ingress.transport === 'http2' ? 'h2c' : 'http1', ingress['targetPortHttpScheme'] === 'https'),
       external: ingress.external !== false,
       ipRules,
       stripHeaders: stripHeadersOf(environment.stripHeaders),
       hsts: hstsHeaderValue(ingress.hsts),
+      cors,
+      headerCountLimit: settings?.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT,
     });
     for (const [index, domain] of (ingress.customDomains ?? []).entries()) {
       // The control plane refuses such names; one here means a corrupt store (hostNamesOf skips it).
@@ -95,7 +132,17 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
     }
     specs.push(Object.freeze({ app: compiled, hosts: Object.freeze(hosts) }));
   }
-  return { specs, problems };
+  return { specs, tcpPorts, drainGraceMs: drainGraceMs(input.environments), problems };
+}
+
+/** The largest terminationGracePeriodSeconds the environments set, in ms; undefined when none sets one. */
+export function drainGraceMs(environments: readonly EnvironmentView[]): number | undefined {
+  let longest: number | undefined;
+  for (const env of environments) {
+    const seconds = env.ingressConfiguration?.terminationGracePeriodSeconds;
+    if (seconds !== undefined) longest = Math.max(longest ?? 0, seconds * 1_000);
+  }
+  return longest;
 }
 
 /** One set per environment would do; apps are few enough that one per app costs nothing. */
@@ -104,9 +151,13 @@ function stripHeadersOf(names: readonly string[] | undefined): ReadonlySet<strin
   return new Set(names.map((name) => foldHeaderName(name.toLowerCase())));
 }
 
-function upstreamOf(targetHost: string | undefined, targetPort: number | undefined): Upstream | undefined {
+function upstreamOf(targetHost: string | undefined, targetPort: number | undefined, requestIdleTimeoutMs: number | undefined, protocol: 'http1' | 'h2c', tls: boolean): Upstream | undefined {
   if (targetPort === undefined || !Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535) return undefined;
   const host = targetHost ?? DEFAULT_TARGET_HOST;
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
-  return Object.freeze({ host, port: targetPort, origin: `http://${hostInUrl}:${targetPort}` });
+  // h2c is cleartext by definition: with transport http2 the scheme is ignored (the control plane refuses both together).
+  const secure = tls && protocol === 'http1';
+  const origin = `${secure ? 'https' : 'http'}://${hostInUrl}:${targetPort}`;
+  const poolKey = `${origin}${protocol === 'h2c' ? ' h2c' : ''}${requestIdleTimeoutMs === undefined ? '' : ` idle=${requestIdleTimeoutMs}`}`;
+  return Object.freeze({ host, port: targetPort, origin, requestIdleTimeoutMs, poolKey, protocol, tls: secure });
 }

@@ -13,7 +13,8 @@ import type { KeepAliveSweeper } from './keep-alive.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import { proxyRequest, type ClientRequestLine } from './proxy.ts';
 import { Http1Sink, sendPlain, type Http2Sink, type ResponseSink } from './response-sink.ts';
-import { routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
+import { DEFAULT_HEADER_COUNT_LIMIT, routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
+import { corsPreflight, corsResponseHeaders, type HeaderLookup } from './cors.ts';
 import type { UpstreamPools } from './upstream.ts';
 import { originFormTarget } from './request-target.ts';
 import { isWebSocketUpgrade, proxyUpgrade, rejectUpgrade } from './websocket.ts';
@@ -118,7 +119,7 @@ function handleTlsRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: h
   }
   if (!toOriginForm(req, res, admission.host)) return;
   if (deps.draining()) res.shouldKeepAlive = false;
-  forward(deps, http1RequestLine(req), req.rawHeaders, new Http1Sink(res), admission.app, connection, authority ?? admission.host);
+  forward(deps, http1RequestLine(req), req.rawHeaders, req.headers, new Http1Sink(res), admission.app, connection, authority ?? admission.host);
 }
 
 /** An HTTP/2 request stream (Node's core API), on the next turn after it arrived (http2-session.ts). */
@@ -170,7 +171,7 @@ function handleStream(
     contentLength: headers['content-length'],
     clientConnection: stream.session!,
   };
-  forward(deps, request, rawHeaders, sink, admission.app, connection, authority ?? host ?? admission.host);
+  forward(deps, request, rawHeaders, headers, sink, admission.app, connection, authority ?? host ?? admission.host);
 }
 
 function http1RequestLine(req: http.IncomingMessage): ClientRequestLine {
@@ -243,7 +244,7 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
     return;
   }
   if (deps.draining()) res.shouldKeepAlive = false;
-  forward(deps, http1RequestLine(req), req.rawHeaders, new Http1Sink(res), route.app, connection, req.headers.host ?? host);
+  forward(deps, http1RequestLine(req), req.rawHeaders, req.headers, new Http1Sink(res), route.app, connection, req.headers.host ?? host);
 }
 
 /** Both protocols: the headers rewritten for the app, and the request forwarded. */
@@ -251,11 +252,23 @@ function forward(
   deps: HttpStageDeps,
   request: ClientRequestLine,
   rawHeaders: readonly string[],
+  requestHeaders: HeaderLookup,
   sink: ResponseSink,
   app: CompiledApp,
   connection: ConnectionState,
   hostHeader: string,
 ): void {
+  if (headerCount(rawHeaders) > (app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT)) {
+    sink.plain(431, `the request has more than ${app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT} header fields (too_many_headers)`);
+    return;
+  }
+  // The environment's ingress answers CORS preflights itself: the app never sees them.
+  const preflight = corsPreflight(app.cors, request.method, requestHeaders);
+  if (preflight !== undefined) {
+    sink.head(preflight.status, preflight.headers as string[]);
+    sink.end();
+    return;
+  }
   if (!app.upstream) {
     sink.plain(503, `${app.name} has no targetPort (app_unavailable)`);
     return;
@@ -271,8 +284,16 @@ function forward(
   });
   const certificate = app.clientCertificate.forwardCertificate ? connection.clientCertificate : undefined;
   const trustedHeadLines = certificate === undefined ? '' : `x-forwarded-client-cert: ${certificate}\r\n`;
+  const cors = corsResponseHeaders(app.cors, requestHeaders['origin']);
   // RFC 6797 7.2: HSTS only over a secure transport. The app's own header, if any, wins.
-  proxyRequest(request, sink, app.upstream, headers, trustedHeadLines, deps.pools, deps.log, connection.proto === 'https' ? app.hsts : undefined);
+  proxyRequest(request, sink, app.upstream, headers, trustedHeadLines, deps.pools, deps.log, connection.proto === 'https' ? app.hsts : undefined, cors);
+}
+
+/** Header fields as ACA's headerCountLimit counts them: HTTP/2 pseudo-headers (:method, ...) are not fields. */
+function headerCount(rawHeaders: readonly string[]): number {
+  let count = rawHeaders.length / 2;
+  for (let i = 0; i < rawHeaders.length && rawHeaders[i]!.startsWith(':'); i += 2) count--;
+  return count;
 }
 
 function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -301,6 +322,10 @@ function forwardUpgrade(
   host: string,
 ): void {
   const protocol = req.headers.upgrade;
+  if (headerCount(req.rawHeaders) > (app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT)) {
+    rejectUpgrade(socket, 431, `the request has more than ${app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT} header fields (too_many_headers)`);
+    return;
+  }
   if (!app.upstream || !protocol) {
     rejectUpgrade(socket, app.upstream ? 400 : 503, app.upstream ? 'missing Upgrade header' : `${app.name} has no targetPort`);
     return;

@@ -6,6 +6,7 @@
 // connection queue per client connection (a bounded share each, round-robin, a bounded queue with a
 // deadline), and request bodies run on the client's clock: see docs/ingress.md, Limits and abuse.
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import { INVALID_FIELD_VALUE, TOKEN } from './http-syntax.ts';
 import { ResponseParser, type ResponseHead } from './http1-response.ts';
@@ -36,6 +37,11 @@ export interface OriginPoolOptions {
    */
   readonly requestBodyIdleTimeoutMs: number;
   readonly requestBodyMinBytesPerSecond: number;
+  /**
+   * targetPortHttpScheme `https`: TLS to the app. The app's certificate is not verified (ACA has no
+   * setting for a CA to verify it against; apps serve self-signed ones): encryption, not authentication.
+   */
+  readonly tls?: boolean;
 }
 
 /** Errors of the exchange with the app; `code` is what upstreamFailureStatus maps to 502/503/504. */
@@ -191,12 +197,15 @@ export class UpstreamConnection {
     this.#pool = pool;
     // Reads land in one shared buffer and go straight to the parser: no stream 'data' events and
     // no buffer allocated per read (see READ_BUFFER).
-    this.socket = net.connect({
+    const options = {
       host,
       port,
       noDelay: true,
       onread: { buffer: READ_BUFFER, callback: (bytes: number, buffer: Uint8Array) => this.#onRead(bytes, buffer as Buffer) },
-    });
+    };
+    this.socket = pool.options.tls
+      ? tls.connect({ ...options, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...(net.isIP(host) ? {} : { servername: host }) })
+      : net.connect(options);
     this.#parser = new ResponseParser({
       onHead: (head) => this.#onHead(head),
       onBody: (chunk, last) => {
@@ -214,7 +223,7 @@ export class UpstreamConnection {
     });
     const socket = this.socket;
     this.#deadline = performance.now() + pool.options.connectTimeoutMs;
-    socket.once('connect', () => {
+    socket.once(pool.options.tls ? 'secureConnect' : 'connect', () => {
       this.#connected = true;
       this.#pool.connected(this);
     });

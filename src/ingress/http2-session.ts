@@ -2,6 +2,7 @@
 // bounds on what one session may make the ingress do: concurrent streams (advertised in SETTINGS),
 // streams the client resets before their answer (CVE-2023-44487, rapid reset), memory, refused
 // streams and invalid frames.
+import { MAX_HEADER_COUNT_LIMIT } from '../model/ingress.ts';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -36,7 +37,9 @@ export const DEFAULT_HTTP2_LIMITS: Http2Limits = Object.freeze({
   maxSessionMemoryMb: 10,
   maxRejectedStreams: 100,
   maxInvalidFrames: 100,
-  maxHeaderListPairs: 128,
+  // The environment's headerCountLimit (up to 1,000, checked per request: 431) must be reachable;
+  // the bytes stay bounded by nghttp2's header-list size (64 KiB).
+  maxHeaderListPairs: MAX_HEADER_COUNT_LIMIT + 8,
 });
 
 /** A request stream, admitted and forwarded by the HTTP stage (http.ts). */

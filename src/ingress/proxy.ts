@@ -3,11 +3,12 @@
 // ServerResponse or an HTTP/2 stream of Node's core API.
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Exchange, ExchangeHandler, OutgoingRequest } from './http1-client.ts';
+import type { ExchangeHandler, OutgoingRequest } from './http1-client.ts';
 import { clientResponseRawHeaders } from './headers.ts';
 import type { ResponseSink } from './response-sink.ts';
+import { withCorsHeaders } from './cors.ts';
 import type { Upstream } from './snapshot.ts';
-import type { UpstreamPools } from './upstream.ts';
+import type { ExchangeHandle, UpstreamPools } from './upstream.ts';
 
 /** How a failure to reach the app is answered; these codes are stable and appear in logs. */
 export function upstreamFailureStatus(error: unknown): { status: 400 | 408 | 502 | 503 | 504; reason: string } {
@@ -28,6 +29,8 @@ export function upstreamFailureStatus(error: unknown): { status: 400 | 408 | 502
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return { status: 503, reason: 'app_unavailable' };
+    case 'CERTGATE_QUEUE_FULL':
+      return { status: 503, reason: 'queue_full' };
     case 'CERTGATE_CONNECT_TIMEOUT':
     case 'UND_ERR_CONNECT_TIMEOUT':
       return { status: 503, reason: 'app_connect_timeout' };
@@ -50,7 +53,10 @@ class ForwardHandler implements ExchangeHandler {
   readonly #log: Logger;
   /** Strict-Transport-Security for the client, unless the app sends its own (HTTPS only). */
   readonly #hsts: string | undefined;
-  exchange: Exchange | undefined;
+
+  /** CORS headers for an allowed origin (cors.ts), in place of the app's own. */
+  readonly #cors: readonly string[] | undefined;
+  exchange: ExchangeHandle | undefined;
   /** The client went away, or the answer was replaced by an error: the app's answer is not wanted. */
   #abandoned = false;
   /** The answer's last chunk was passed to end(). */
@@ -58,9 +64,10 @@ class ForwardHandler implements ExchangeHandler {
   /** The client's side is full: the app is paused until `drain`. */
   #waitingForDrain = false;
 
-  constructor(sink: ResponseSink, upstream: Upstream, log: Logger, hsts: string | undefined) {
+  constructor(sink: ResponseSink, upstream: Upstream, log: Logger, hsts: string | undefined, cors: readonly string[] | undefined) {
     this.#sink = sink;
     this.#hsts = hsts;
+    this.#cors = cors;
     this.#upstream = upstream;
     this.#log = log;
     // The client went away before the answer was complete: stop the app's request too (a queued
@@ -76,7 +83,7 @@ class ForwardHandler implements ExchangeHandler {
     try {
       const headers = clientResponseRawHeaders(rawHeaders);
       if (this.#hsts !== undefined && !hasHeader(headers, 'strict-transport-security')) headers.push('strict-transport-security', this.#hsts);
-      this.#sink.head(statusCode, headers);
+      this.#sink.head(statusCode, this.#cors === undefined ? headers : withCorsHeaders(headers, this.#cors));
     } catch (writeError) {
       // The app sent a header the client's protocol cannot carry.
       this.#abandoned = true;
@@ -182,8 +189,9 @@ export function proxyRequest(
   pools: UpstreamPools,
   log: Logger,
   hsts?: string,
+  cors?: readonly string[],
 ): void {
-  const handler = new ForwardHandler(sink, upstream, log, hsts);
+  const handler = new ForwardHandler(sink, upstream, log, hsts, cors);
   handler.exchange = pools.origin(upstream).request(outgoingRequest(request, headers, trustedHeadLines), handler);
 }
 

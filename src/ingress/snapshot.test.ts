@@ -19,7 +19,7 @@ function spec(name: string, mode: ClientCertificateMode, hostnames: string[], ex
 }
 
 test("the TLS policy follows the spec's client-certificate policy; internal apps only on the internal listener; the first spec keeps a name", () => {
-  const { snapshot, problems } = compileSnapshot({ revision: 3, specs: [spec('a', 'require', ['a.test']), spec('b', 'accept', ['b.test', 'a.test'], false)], fallbackCertificate: credentials }, new TlsPolicyCache());
+  const { snapshot, problems } = compileSnapshot({ revision: 3, specs: [spec('a', 'require', ['a.test']), spec('b', 'accept', ['b.test', 'a.test'], false)], tcpPorts: new Map(), drainGraceMs: undefined, fallbackCertificate: credentials }, new TlsPolicyCache());
   assert.deepEqual([...snapshot.routes.keys()], ['a.test']);
   assert.deepEqual([...snapshot.internalRoutes.keys()], ['a.test', 'b.test']);
   const a = snapshot.routes.get('a.test')!.tls;

@@ -10,6 +10,8 @@ import { constants as cryptoConstants } from 'node:crypto';
 import type { ClientCertificateMode, ClientCertificatePolicy } from '../model/ingress.ts';
 import type { ConfigurationProblem } from '../model/outcome.ts';
 import type { IpMatcher } from './ip-rules.ts';
+import type { CompiledCors } from './cors.ts';
+import type { TcpRoute } from './tcp-proxy.ts';
 
 /** Key material for a server certificate: PEM pair, or a PKCS12 with its password. */
 export type ServerCredentials =
@@ -37,14 +39,32 @@ export interface SnapshotInput {
   readonly specs: readonly RouteSpec[];
   /** Served when the SNI is absent or names no app. */
   readonly fallbackCertificate: ServerCredentials;
+  /** TCP listeners: exposed port → app. */
+  readonly tcpPorts: ReadonlyMap<number, TcpRoute>;
+  /** How long a graceful stop waits (see RouteSnapshot); undefined: the default. */
+  readonly drainGraceMs: number | undefined;
 }
 
 export interface Upstream {
   readonly host: string;
   readonly port: number;
-  /** `http://host:port`, the key of the upstream connection pool. */
+  /** `http://host:port`. */
   readonly origin: string;
+  /**
+   * The environment's requestIdleTimeout when set: the longest the app may take to start its answer
+   * or pause within it. Undefined: the ingress's own response and body timeouts.
+   */
+  readonly requestIdleTimeoutMs?: number | undefined;
+  /** The key of the upstream connection pool: the origin, plus protocol and idle timeout when not the defaults. */
+  readonly poolKey?: string;
+  /** transport `http2`: h2c (HTTP/2 with prior knowledge) to the app; otherwise HTTP/1.1. */
+  readonly protocol?: 'http1' | 'h2c';
+  /** targetPortHttpScheme `https`: HTTP/1.1 over TLS to the app (its certificate is not verified). */
+  readonly tls?: boolean;
 }
+
+/** ACA's default headerCountLimit: a request with more header fields gets 431. */
+export const DEFAULT_HEADER_COUNT_LIMIT = 100;
 
 /** An app as the ingress serves it. */
 export interface CompiledApp {
@@ -65,6 +85,10 @@ export interface CompiledApp {
   readonly stripHeaders?: ReadonlySet<string> | undefined;
   /** The Strict-Transport-Security value for HTTPS responses (`ingress.hsts`); undefined when none. */
   readonly hsts?: string | undefined;
+  /** corsPolicy, compiled; undefined: the ingress adds no CORS answer. */
+  readonly cors?: CompiledCors | undefined;
+  /** The environment's headerCountLimit: more header fields than this get 431. */
+  readonly headerCountLimit?: number;
 }
 
 /**
@@ -94,6 +118,14 @@ export interface RouteSnapshot {
   /** The internal listener's routes: every app, internal and external. */
   readonly internalRoutes: ReadonlyMap<string, Route>;
   readonly fallback: TlsPolicy;
+  /**
+   * How long a graceful stop waits for requests in flight: the largest terminationGracePeriodSeconds
+   * any environment sets (ACA drains per environment; certgate drains the whole process). Undefined
+   * when no environment sets one.
+   */
+  readonly drainGraceMs?: number | undefined;
+  /** TCP listeners: exposed port → app (transport tcp on exposedPort, and additionalPortMappings). */
+  readonly tcpPorts?: ReadonlyMap<number, TcpRoute>;
 }
 
 /** The routes a connection on `listener` may reach; a host missing here is an unknown host there. */
@@ -217,7 +249,10 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
   cache.sweep();
   const external = new Map<string, Route>();
   for (const [hostname, route] of routes) if (route.app.external) external.set(hostname, route);
-  return { snapshot: Object.freeze({ revision: input.revision, routes: external, internalRoutes: routes, fallback }), problems };
+  return {
+    snapshot: Object.freeze({ revision: input.revision, routes: external, internalRoutes: routes, fallback, drainGraceMs: input.drainGraceMs, tcpPorts: input.tcpPorts }),
+    problems,
+  };
 }
 
 /**

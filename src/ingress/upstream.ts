@@ -2,8 +2,21 @@
 // (http1-client.ts), reused by every client connection; WebSocket upgrades go through an undici
 // pool, made only for origins that see one.
 import { Pool } from 'undici';
-import { OriginPool, type OriginPoolOptions } from './http1-client.ts';
+import { OriginPool, type ExchangeHandler, type OriginPoolOptions, type OutgoingRequest } from './http1-client.ts';
+import { H2cOriginPool } from './h2c-client.ts';
 import type { Upstream } from './snapshot.ts';
+
+/** What the proxy holds of one request to an app, whichever client carries it. */
+export interface ExchangeHandle {
+  abort(): void;
+  resume(): void;
+}
+
+/** A pool of connections to one app: HTTP/1.1 (OriginPool) or h2c (H2cOriginPool). */
+export interface AppPool {
+  request(request: OutgoingRequest, handler: ExchangeHandler): ExchangeHandle;
+  close(): void;
+}
 
 export interface UpstreamOptions {
   /** How long the app may take to send its response headers before the client gets 504. */
@@ -81,8 +94,11 @@ export function originPoolOptions(options: UpstreamOptions): OriginPoolOptions {
   });
 }
 
+/** Streams per h2c session to an app (nghttp2's and most servers' default limit is 100). */
+const H2C_STREAMS_PER_SESSION = 100;
+
 export class UpstreamPools {
-  readonly #origins = new Map<string, OriginPool>();
+  readonly #origins = new Map<string, AppPool>();
   readonly #upgrades = new Map<string, Pool>();
   readonly #options: UpstreamOptions;
   readonly #poolOptions: OriginPoolOptions;
@@ -92,11 +108,29 @@ export class UpstreamPools {
     this.#poolOptions = originPoolOptions(options);
   }
 
-  origin(upstream: Upstream): OriginPool {
-    let pool = this.#origins.get(upstream.origin);
+  origin(upstream: Upstream): AppPool {
+    let pool = this.#origins.get(upstream.poolKey ?? upstream.origin);
+    if (!pool && upstream.protocol === 'h2c') {
+      pool = new H2cOriginPool(upstream.origin, {
+        responseTimeoutMs: upstream.requestIdleTimeoutMs ?? this.#options.responseTimeoutMs,
+        bodyTimeoutMs: upstream.requestIdleTimeoutMs ?? this.#options.bodyTimeoutMs,
+        connectTimeoutMs: this.#options.connectTimeoutMs,
+        // As many requests in flight as the HTTP/1.1 pool allows connections, over a few sessions.
+        maxSessions: Math.max(1, Math.ceil(this.#options.maxConnectionsPerApp / H2C_STREAMS_PER_SESSION)),
+        maxStreamsPerSession: H2C_STREAMS_PER_SESSION,
+        maxQueued: this.#options.maxConnectionsPerApp * 4,
+        keepAliveTimeoutMs: this.#options.keepAliveTimeoutMs,
+      });
+      this.#origins.set(upstream.poolKey ?? upstream.origin, pool);
+    }
     if (!pool) {
-      pool = new OriginPool(upstream.host, upstream.port, this.#poolOptions);
-      this.#origins.set(upstream.origin, pool);
+      pool = new OriginPool(upstream.host, upstream.port, {
+        ...this.#poolOptions,
+        // The environment's requestIdleTimeout replaces both: how long the app may stay silent.
+        ...(upstream.requestIdleTimeoutMs === undefined ? {} : { responseTimeoutMs: upstream.requestIdleTimeoutMs, bodyTimeoutMs: upstream.requestIdleTimeoutMs }),
+        tls: upstream.tls === true,
+      });
+      this.#origins.set(upstream.poolKey ?? upstream.origin, pool);
     }
     return pool;
   }
@@ -108,18 +142,21 @@ export class UpstreamPools {
       pool = new Pool(upstream.origin, {
         connections: this.#options.maxConnectionsPerApp,
         headersTimeout: this.#options.responseTimeoutMs,
-        connect: { timeout: this.#options.connectTimeoutMs },
+        // TLS apps (targetPortHttpScheme https): not verified, as for their requests (http1-client.ts).
+        connect: { timeout: this.#options.connectTimeoutMs, ...(upstream.tls ? { rejectUnauthorized: false } : {}) },
       });
       this.#upgrades.set(upstream.origin, pool);
     }
     return pool;
   }
 
-  /** Closes the pools of origins no app uses any more (in-flight requests finish first). */
-  retainOnly(origins: ReadonlySet<string>): void {
-    for (const [origin, pool] of this.#origins) {
-      if (origins.has(origin)) continue;
-      this.#origins.delete(origin);
+  /** Closes the pools no app uses any more (in-flight requests finish first). */
+  retainOnly(upstreams: readonly Upstream[]): void {
+    const keys = new Set(upstreams.map((upstream) => upstream.poolKey ?? upstream.origin));
+    const origins = new Set(upstreams.map((upstream) => upstream.origin));
+    for (const [key, pool] of this.#origins) {
+      if (keys.has(key)) continue;
+      this.#origins.delete(key);
       pool.close();
     }
     for (const [origin, pool] of this.#upgrades) {

@@ -35,7 +35,10 @@ export interface IngressSettings {
   readonly targetHost?: string;
   /** certgate extension: Strict-Transport-Security on the app's HTTPS responses. */
   readonly hsts?: HstsSettings;
-  /** The remaining ARM fields (traffic, ipSecurityRestrictions, corsPolicy, ...) are kept as given. */
+  /**
+   * The remaining ARM fields (traffic, ipSecurityRestrictions, corsPolicy, ...) are kept as given,
+   * once the control plane has checked that the ingress applies them (control/resources/ingress-features.ts).
+   */
   readonly [field: string]: unknown;
 }
 
@@ -63,6 +66,12 @@ export function normalizeClientCertificateMode(value: unknown): ClientCertificat
   const lower = value.toLowerCase();
   return (CLIENT_CERTIFICATE_MODES as readonly string[]).includes(lower) ? (lower as ClientCertificateMode) : undefined;
 }
+
+/**
+ * The largest environment headerCountLimit certgate accepts: Node's HTTP/1.1 parser keeps at most
+ * 2000 header fields, and the HTTP/2 server is configured for this many (maxHeaderListPairs).
+ */
+export const MAX_HEADER_COUNT_LIMIT = 1000;
 
 /** What the ingress does with client certificates for one app: decided once, from its mode, when the configuration is compiled. */
 export interface ClientCertificatePolicy {

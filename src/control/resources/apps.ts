@@ -9,6 +9,7 @@ import { errors } from '../arm/errors.ts';
 import { APP_SCHEMA } from '../validation/schemas.ts';
 import { APP_INGRESS_MEMBERS, refusedMember } from '../validation/ingress-members.ts';
 import { certificateCovers } from './certificates.ts';
+import { checkExposedPorts, checkIngressFeatures } from './ingress-features.ts';
 import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
 import type { ControlContext } from './context.ts';
@@ -48,6 +49,9 @@ export const appKind: ResourceKind = {
     if (ingress) {
       const { fqdn: _computed, ...settings } = ingress;
       checkIngress(context, settings, environment);
+      checkIngressFeatures(current?.name ?? name, settings);
+      const others = context.store.list({ type: APP_TYPE }).filter((app) => resourceKey(app.id) !== resourceKey(id)).map((app) => ({ id: app.id, ingress: appView(app).ingress }));
+      checkExposedPorts(settings, context.reservedPorts?.() ?? [], others);
       checkHostNames(context, id, name, environment, settings);
       configuration['ingress'] = settings;
     }
@@ -149,4 +153,28 @@ function checkHostNames(context: ControlContext, id: string, name: string, envir
       if (target) throw errors.conflict('HostNameInUse', `The host name '${hostname}' is already used by the container app '${other.id}'.`, target);
     }
   }
+}
+
+/**
+ * Members that exist only in some api-versions: `targetPortHttpScheme` is in every preview version
+ * from 2023-11-02-preview and in no stable one, so a stable-version request that sends it is refused
+ * as ARM's schema for that version would.
+ */
+export function checkAppMembersForVersion(apiVersion: string, body: unknown): void {
+  if (apiVersion.endsWith('-preview') && apiVersion >= '2023-11-02-preview') return;
+  const ingress = member(member(member(body, 'properties'), 'configuration'), 'ingress');
+  if (ingress !== undefined && member(ingress, 'targetPortHttpScheme') !== undefined) {
+    throw errors.invalidContent(
+      `The property 'properties.configuration.ingress.targetPortHttpScheme' is not known in api-version ${apiVersion}: it exists only in preview api-versions (2023-11-02-preview and later, e.g. 2025-10-02-preview).`,
+      'properties.configuration.ingress.targetPortHttpScheme',
+    );
+  }
+}
+
+/** An object member by ARM's case-insensitive name (null counts as absent). */
+function member(value: unknown, name: string): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const lower = name.toLowerCase();
+  for (const [key, found] of Object.entries(value)) if (key.toLowerCase() === lower && found !== null) return found;
+  return undefined;
 }
