@@ -1,7 +1,7 @@
 // Microsoft.App/containerApps. The ingress settings are what certgate enforces; `template` and the
 // rest of `configuration` are stored as given (certgate runs no containers: the app is whatever
 // listens at ingress.targetHost, default 127.0.0.1, and ingress.targetPort).
-import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, resourceKey, type StoredResource } from '../../model/resources.ts';
+import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, environmentView, resourceKey, type StoredResource } from '../../model/resources.ts';
 import { appFqdn, hostNamesOf, normalizeHostname } from '../../model/hostnames.ts';
 import { clientCertificatePolicy, type IngressSettings } from '../../model/ingress.ts';
 import { ipRulesProblem } from '../../ingress/ip-rules.ts';
@@ -140,14 +140,14 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
 /** The host names an app is served at (hostNamesOf, as the ingress routes them) must not be served for another app. */
 function checkHostNames(context: ControlContext, id: string, name: string, environment: StoredResource, ingress: IngressSettings): void {
   const mine = new Map<string, string>();
-  for (const host of hostNamesOf(name, String(environment.properties['defaultDomain']), ingress.customDomains)) {
+  for (const host of hostNamesOf(name, environmentView(environment).defaultDomain, ingress.customDomains)) {
     mine.set(host.name, host.source === 'default' ? 'properties.configuration.ingress.fqdn' : `properties.configuration.ingress.customDomains[${host.index}].name`);
   }
   for (const other of context.store.list({ type: APP_TYPE })) {
     if (resourceKey(other.id) === resourceKey(id)) continue;
     const view = appView(other);
     const otherEnvironment = context.store.get(view.environmentId);
-    const defaultDomain = otherEnvironment ? String(otherEnvironment.properties['defaultDomain']) : undefined;
+    const defaultDomain = otherEnvironment ? environmentView(otherEnvironment).defaultDomain : undefined;
     for (const { name: hostname } of hostNamesOf(other.name, defaultDomain, view.ingress?.customDomains)) {
       const target = mine.get(hostname);
       if (target) throw errors.conflict('HostNameInUse', `The host name '${hostname}' is already used by the container app '${other.id}'.`, target);
