@@ -141,7 +141,7 @@ describe('container apps', () => {
       targetPort: echo.port,
       exposedPort: 0,
       transport: 'Auto',
-      traffic: [{ latestRevision: true, weight: 100, label: 'main' }],
+      traffic: [{ latestRevision: true, weight: 100 }],
       allowInsecure: false,
       ipSecurityRestrictions: [],
       stickySessions: { affinity: 'none' },

@@ -198,9 +198,9 @@ describe('ingress members certgate cannot apply are refused with a 400 naming th
     });
   }
 
-  test('what certgate does apply is accepted: latest revision at 100% (with a label), affinity none, scheme http on a preview version', async () => {
+  test('what certgate does apply is accepted: latest revision at 100%, affinity none, scheme http on a preview version', async () => {
     for (const ingress of [
-      { traffic: [{ latestRevision: true, weight: 100, label: 'main' }], stickySessions: { affinity: 'none' } },
+      { traffic: [{ latestRevision: true, weight: 100 }], stickySessions: { affinity: 'none' } },
       { traffic: [{ revisionName: 'strict--certgate', weight: 100 }] },
       { exposedPort: 0, additionalPortMappings: [] },
     ]) {

@@ -59,13 +59,13 @@ function ingressOptions(options: ServeOptions): IngressOptions {
     bindAddress: options.bind,
     httpsPort: options.httpsPort,
     httpPort: options.httpPort,
+    tlsCiphers: options.tlsCiphers,
     internal: {
       bindAddress: options.internalBind,
       // A setup that asks for free ports (tests, several instances) gets free internal ones too.
       httpsPort: options.internalHttpsPort ?? (options.httpsPort === 0 ? 0 : DEFAULT_INTERNAL_HTTPS_PORT),
       httpPort: options.internalHttpPort ?? (options.httpPort === 0 ? 0 : DEFAULT_INTERNAL_HTTP_PORT),
     },
-    tlsCiphers: options.tlsCiphers,
     ...(options.proxyProtocol?.length ? { proxyProtocol: { listeners: options.proxyProtocol, trustedFrom: options.proxyProtocolFrom ?? [] } } : {}),
   };
 }

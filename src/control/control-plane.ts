@@ -14,6 +14,7 @@ import { tokenIssuer } from './auth/tokens.ts';
 import { createManagementServer } from './http/server.ts';
 import { ensureDefaultSubscription } from './resources/resource-manager.ts';
 import type { ControlContext } from './resources/context.ts';
+import { ADMIN_CREDENTIALS_FILE, type AdminCredentials } from './admin-credentials.ts';
 
 /**
  * What the control plane runs on: the store, the data dir and CA, and a way to wait until the
@@ -38,16 +39,7 @@ export interface ControlPlaneOptions {
   readonly baseDomain: string;
 }
 
-export interface AdminCredentials {
-  readonly endpoint: string;
-  readonly tenantId: string;
-  readonly subscriptionId: string;
-  readonly clientId: string;
-  readonly clientSecret: string;
-  readonly caCertificate: string;
-}
-
-export const ADMIN_CREDENTIALS_FILE = 'admin-credentials.json';
+export { ADMIN_CREDENTIALS_FILE, type AdminCredentials } from './admin-credentials.ts';
 
 export class ControlPlane {
   readonly port: number;

@@ -8,7 +8,7 @@
 import { clientCertificatePolicy, DEFAULT_TARGET_HOST, hstsHeaderValue } from '../model/ingress.ts';
 import { hostNamesOf, normalizeHostname } from '../model/hostnames.ts';
 import { resourceKey, type AppView, type EnvironmentView } from '../model/resources.ts';
-import type { ConfigurationProblem } from '../model/outcome.ts';
+import type { ConfigurationProblem, ConfigurationProblemCode } from '../model/outcome.ts';
 import { foldHeaderName } from '../ingress/identity-headers.ts';
 import { compileIpRules, type IpMatcher } from '../ingress/ip-rules.ts';
 import { compileCors, type CompiledCors, type CorsPolicySettings } from '../ingress/cors.ts';
@@ -36,7 +36,7 @@ export interface RouteSpecs {
 
 export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
   const problems: ConfigurationProblem[] = [];
-  const problem = (resource: string, reason: string, message: string, related?: string) =>
+  const problem = (resource: string, reason: ConfigurationProblemCode, message: string, related?: string) =>
     problems.push(related === undefined ? { resource, reason, message } : { resource, related: [related], reason, message });
   const environments = new Map(input.environments.map((env) => [resourceKey(env.id), env]));
   const specs: RouteSpec[] = [];

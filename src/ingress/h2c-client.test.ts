@@ -24,7 +24,7 @@ before(async () => {
 });
 after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-const get = (path: string, trustedHeadLines = ''): OutgoingRequest => ({ method: 'GET', path, headers: ['host', 'app.example'], trustedHeadLines, body: null, bodyLength: undefined, owner: {} });
+const get = (path: string, trustedHeadLines = ''): OutgoingRequest => ({ method: 'GET', path, headers: ['host', 'app.example'], trustedHeadLines, body: null, bodyLength: undefined, owner: {}, ownerAddress: '192.0.2.1' });
 
 function collect(): ExchangeHandler & { done: Promise<{ status?: number; body: string; error?: Error }> } {
   let resolve!: (value: { status?: number; body: string; error?: Error }) => void;
@@ -40,7 +40,7 @@ function collect(): ExchangeHandler & { done: Promise<{ status?: number; body: s
   };
 }
 
-const options = { responseTimeoutMs: 5_000, bodyTimeoutMs: 5_000, connectTimeoutMs: 2_000, maxSessions: 1, maxStreamsPerSession: 1, maxQueued: 1, keepAliveTimeoutMs: 5_000 };
+const options = { responseTimeoutMs: 5_000, bodyTimeoutMs: 5_000, connectTimeoutMs: 2_000, maxSessions: 1, maxStreamsPerSession: 1, maxQueued: 1, keepAliveTimeoutMs: 5_000, clientWriteTimeoutMs: 5_000 };
 
 test('streams per session and the queue are bounded: the request beyond them fails at once (CERTGATE_QUEUE_FULL), the queued one runs when a stream frees', async () => {
   const pool = new H2cOriginPool(origin, options);

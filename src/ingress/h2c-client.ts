@@ -19,6 +19,8 @@ export interface H2cPoolOptions {
   readonly maxQueued: number;
   /** Sessions without streams are closed after this time. */
   readonly keepAliveTimeoutMs: number;
+  /** How long the answer may stay paused for a client that reads nothing (then client_write_timeout). */
+  readonly clientWriteTimeoutMs: number;
 }
 
 /** Hop-by-hop and HTTP/1-only headers HTTP/2 forbids (RFC 9113 8.2.2); host becomes :authority. */
@@ -44,11 +46,18 @@ export class H2cExchange {
   finished = false;
   #paused = false;
   readonly #bodyTimeoutMs: number;
+  readonly #clientWriteTimeoutMs: number;
 
-  constructor(request: OutgoingRequest, handler: ExchangeHandler, bodyTimeoutMs: number) {
+  constructor(request: OutgoingRequest, handler: ExchangeHandler, bodyTimeoutMs: number, clientWriteTimeoutMs: number) {
     this.request = request;
     this.handler = handler;
     this.#bodyTimeoutMs = bodyTimeoutMs;
+    this.#clientWriteTimeoutMs = clientWriteTimeoutMs;
+  }
+
+  /** Paused for a client that does not read: the stream's timeout is the client's, not the app's. */
+  get paused(): boolean {
+    return this.#paused;
   }
 
   abort(): void {
@@ -68,8 +77,8 @@ export class H2cExchange {
   pause(): void {
     if (this.stream === undefined) return;
     this.#paused = true;
-    // The client is slow, not the app: its pause clock stops.
-    this.stream.setTimeout(0);
+    // The client is slow, not the app: the app's pause clock stops, the client's write clock runs.
+    this.stream.setTimeout(this.#clientWriteTimeoutMs);
     this.stream.pause();
   }
 
@@ -95,7 +104,7 @@ export class H2cOriginPool {
   }
 
   request(request: OutgoingRequest, handler: ExchangeHandler): H2cExchange {
-    const exchange = new H2cExchange(request, handler, this.options.bodyTimeoutMs);
+    const exchange = new H2cExchange(request, handler, this.options.bodyTimeoutMs, this.options.clientWriteTimeoutMs);
     if (this.#closed) {
       exchange.fail(new UpstreamError('CERTGATE_POOL_CLOSED', 'the app is no longer served'));
       return exchange;
@@ -201,7 +210,9 @@ export class H2cOriginPool {
     let answered = false;
     stream.on('timeout', () => {
       exchange.fail(
-        answered
+        exchange.paused
+          ? new UpstreamError('CERTGATE_CLIENT_WRITE_TIMEOUT', `the client read nothing of the answer for ${this.options.clientWriteTimeoutMs} ms`)
+          : answered
           ? new UpstreamError('CERTGATE_BODY_TIMEOUT', `the app paused its answer for ${this.options.bodyTimeoutMs} ms`)
           : new UpstreamError('CERTGATE_RESPONSE_TIMEOUT', `the app did not answer within ${this.options.responseTimeoutMs} ms`),
       );

@@ -17,7 +17,9 @@ import { DEFAULT_HEADER_COUNT_LIMIT, routesFor, type CompiledApp, type ListenerK
 import { corsPreflight, corsResponseHeaders, type HeaderLookup } from './cors.ts';
 import type { UpstreamPools } from './upstream.ts';
 import { originFormTarget } from './request-target.ts';
+import { INGRESS_REASONS, type IngressReason } from './reasons.ts';
 import { isWebSocketUpgrade, proxyUpgrade, rejectUpgrade } from './websocket.ts';
+import type { TunnelRegistry } from './tunnels.ts';
 import { hostFromAuthority } from '../model/hostnames.ts';
 
 export interface HttpTimeouts {
@@ -38,6 +40,8 @@ export interface HttpStageDeps {
   readonly draining: () => boolean;
   /** The HTTPS port users reach on each listener kind, for redirects. */
   readonly httpsPort: (listener: ListenerKind) => number;
+  /** Open WebSocket tunnels, checked again on every snapshot swap (tunnels.ts). */
+  readonly tunnels: TunnelRegistry;
 }
 
 function http1Options(timeouts: HttpTimeouts): http.ServerOptions {
@@ -94,10 +98,16 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
       return;
     }
     if (!route?.app.allowInsecure || !route.app.upstream) {
-      rejectUpgrade(socket, route ? 400 : 404, route ? 'use https' : `no app is served at ${host ?? '(no host)'}`);
+      rejectUpgrade(socket, route ? 400 : 404, route ? 'use https (https_required)' : `no app is served at ${host ?? '(no host)'} (no_app)`);
       return;
     }
     if (!toOriginForm(req, socket, route.hostname)) return;
+    // Checked again on each swap: the route must still allow insecure access, and the client's address.
+    const hostname = route.hostname;
+    deps.tunnels.add(socket, (snapshot) => {
+      const now = routesFor(snapshot, connection.listener).get(hostname);
+      return now !== undefined && now.app.allowInsecure && ipAllowed(now, connection);
+    });
     forwardUpgrade(deps, req, socket, head, route.app, connection, route.hostname);
   });
   server.on('clientError', (error, socket) => onClientError(deps.log, error, socket));
@@ -108,7 +118,7 @@ function handleTlsRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: h
   deps.keepAlive.requestStarted(req.socket, res);
   const connection = connectionState(req.socket);
   if (!connection) {
-    sendPlain(res, 500, 'connection state missing');
+    sendPlain(res, 500, 'connection state missing (internal_error)');
     return;
   }
   const authority = req.headers.host;
@@ -119,7 +129,7 @@ function handleTlsRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: h
   }
   if (!toOriginForm(req, res, admission.host)) return;
   if (deps.draining()) res.shouldKeepAlive = false;
-  forward(deps, http1RequestLine(req), req.rawHeaders, req.headers, new Http1Sink(res), admission.app, connection, authority ?? admission.host);
+  forward(deps, http1RequestLine(req, connection), req.rawHeaders, req.headers, new Http1Sink(res), admission.app, connection, authority ?? admission.host);
 }
 
 /** An HTTP/2 request stream (Node's core API), on the next turn after it arrived (http2-session.ts). */
@@ -131,14 +141,14 @@ function handleStream(
   connection: ConnectionState | undefined,
 ): void {
   if (!connection) {
-    sink.plain(500, 'connection state missing');
+    sink.plain(500, 'connection state missing (internal_error)');
     return;
   }
   // :authority (or Host when absent); both present must agree.
   const authority = headers[':authority'];
   const host = headers.host;
   if (authority !== undefined && host !== undefined && hostFromAuthority(authority) !== hostFromAuthority(host)) {
-    sink.plain(400, 'the :authority and Host headers name different hosts');
+    sink.plain(400, 'the :authority and Host headers name different hosts (authority_mismatch)');
     return;
   }
   const admission = admitCached(deps.snapshot(), connection, authority ?? host);
@@ -153,7 +163,7 @@ function handleStream(
     // As Node's HTTP/1.1 server (and the compatibility API) do: 100 for 100-continue, 417 for
     // expectations nobody can meet. The app gets the body as it streams, without Expect.
     if (expect.toLowerCase() !== '100-continue') {
-      sink.plain(417, 'only the expectation 100-continue is supported');
+      sink.plain(417, 'only the expectation 100-continue is supported (expectation_unsupported)');
       return;
     }
     if (body !== null) stream.additionalHeaders({ ':status': 100 });
@@ -170,14 +180,19 @@ function handleStream(
     body,
     contentLength: headers['content-length'],
     clientConnection: stream.session!,
+    clientAddress: connection.clientAddress,
   };
   forward(deps, request, rawHeaders, headers, sink, admission.app, connection, authority ?? host ?? admission.host);
 }
 
-function http1RequestLine(req: http.IncomingMessage): ClientRequestLine {
+function http1RequestLine(req: http.IncomingMessage, connection: ConnectionState): ClientRequestLine {
   const contentLength = req.headers['content-length'];
   const hasBody = req.headers['transfer-encoding'] !== undefined || (contentLength ?? '0') !== '0';
-  return { method: req.method ?? 'GET', path: req.url ?? '/', body: hasBody ? req : null, contentLength, clientConnection: req.socket };
+  return { method: req.method ?? 'GET', path: req.url ?? '/', body: hasBody ? req : null,
+    contentLength,
+    clientConnection: req.socket,
+    clientAddress: connection.clientAddress,
+  };
 }
 
 /**
@@ -225,7 +240,7 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
   const host = hostFromAuthority(req.headers.host ?? '');
   const route = host === undefined ? undefined : routesFor(deps.snapshot(), connection.listener).get(host);
   if (!route || host === undefined) {
-    sendPlain(res, host === undefined ? 400 : 404, host === undefined ? 'the request has no valid Host' : `no app is served at ${host}`);
+    sendPlain(res, host === undefined ? 400 : 404, host === undefined ? 'the request has no valid Host (bad_host)' : `no app is served at ${host} (no_app)`);
     return;
   }
   // Checked per request: on plain HTTP the Host is the only thing that names the app.
@@ -244,7 +259,7 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
     return;
   }
   if (deps.draining()) res.shouldKeepAlive = false;
-  forward(deps, http1RequestLine(req), req.rawHeaders, req.headers, new Http1Sink(res), route.app, connection, req.headers.host ?? host);
+  forward(deps, http1RequestLine(req, connection), req.rawHeaders, req.headers, new Http1Sink(res), route.app, connection, req.headers.host ?? host);
 }
 
 /** Both protocols: the headers rewritten for the app, and the request forwarded. */
@@ -309,6 +324,12 @@ function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: D
     return;
   }
   if (!toOriginForm(req, socket, admission.host)) return;
+  // Checked again on each swap, as its request was (IP rules, listener, TLS policy).
+  const authority = req.headers.host;
+  deps.tunnels.add(
+    socket,
+    (snapshot) => admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress).admit,
+  );
   forwardUpgrade(deps, req, socket, head, admission.app, connection, admission.host);
 }
 
@@ -327,7 +348,7 @@ function forwardUpgrade(
     return;
   }
   if (!app.upstream || !protocol) {
-    rejectUpgrade(socket, app.upstream ? 400 : 503, app.upstream ? 'missing Upgrade header' : `${app.name} has no targetPort`);
+    rejectUpgrade(socket, app.upstream ? 400 : 503, app.upstream ? 'missing Upgrade header (missing_upgrade)' : `${app.name} has no targetPort (app_unavailable)`);
     return;
   }
   const headers = upstreamRequestHeaders(req.rawHeaders, {
@@ -362,11 +383,19 @@ function plainConnection(socket: Socket): ConnectionState {
 }
 
 function onClientError(log: Logger, error: Error & { code?: string }, socket: Duplex): void {
-  log.info({ reason: error.code ?? error.message }, 'malformed HTTP request; connection closed');
+  const reason = clientErrorReason(error.code);
+  log.info({ reason, cause: error.code ?? error.message }, 'HTTP/1.1 request refused; connection closed');
   if (socket.writable && !(socket as Socket).destroyed) {
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const status = INGRESS_REASONS[reason].status ?? 400;
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   } else {
     socket.destroy();
   }
+}
+
+/** Node's HTTP/1.1 server reports these for a request it did not hand over (its code is logged as `cause`). */
+function clientErrorReason(code: string | undefined): IngressReason {
+  if (code === 'HPE_HEADER_OVERFLOW') return 'request_head_too_large';
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'request_head_timeout';
+  return code?.startsWith('HPE_') ? 'malformed_request' : 'client_socket_error';
 }

@@ -13,6 +13,7 @@ import { DEFAULT_PROXY_PROTOCOL_LIMITS, readProxyHeader, type ProxyProtocolLimit
 import type { ConfigurationProblem } from '../model/outcome.ts';
 import type { ListenerKind, RouteSnapshot, TlsCipherProfile, Upstream } from './snapshot.ts';
 import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './tls-listener.ts';
+import { TunnelRegistry } from './tunnels.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools, type UpstreamOptions } from './upstream.ts';
 import { DEFAULT_TCP_LIMITS, TcpProxy, type TcpLimits } from './tcp-proxy.ts';
 
@@ -85,6 +86,7 @@ export class Ingress {
   readonly #listeners: Listener[] = [];
   readonly #plainHttp: http.Server;
   readonly #http;
+  readonly #tunnels = new TunnelRegistry();
   readonly #tcp: TcpProxy;
   /** The TCP listeners' reconciliation in progress (one at a time, in snapshot order). */
   #tcpApplied: Promise<void> = Promise.resolve();
@@ -102,6 +104,7 @@ export class Ingress {
       pools: this.#pools,
       log,
       draining: () => this.#draining,
+      tunnels: this.#tunnels,
       httpsPort: (kind: ListenerKind) =>
         (kind === 'internal' ? this.#boundPort('internal-https') : (this.#options.publicHttpsPort ?? this.#boundPort('https'))) ?? 0,
     };
@@ -167,6 +170,9 @@ export class Ingress {
    */
   swap(snapshot: RouteSnapshot): Promise<ConfigurationProblem[]> {
     this.#snapshot = snapshot;
+    // Requests are admitted per request; tunnels only at their upgrade: check them again now.
+    const closed = this.#tunnels.recheck(snapshot);
+    if (closed > 0) this.#log.info({ closed, reason: 'tunnel_not_admitted' }, 'WebSocket tunnels closed: the new configuration no longer admits them');
     const applied = this.#applyTcp(snapshot);
     // The internal routes are all of them (external apps included).
     const upstreams: Upstream[] = [];

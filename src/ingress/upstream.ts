@@ -39,6 +39,14 @@ export interface UpstreamOptions {
    * at most half the app's connections, so one connection never takes an app from everyone else.
    */
   readonly maxConnectionsPerClient?: number;
+  /**
+   * How many of an app's connections all connections from one client address (after PROXY
+   * protocol) may hold at once: many connections each within their share would otherwise still take
+   * the app. Default: half the app's connections (at least the per-connection share). Behind an L4
+   * balancer without PROXY protocol every client has the balancer's address: enable PROXY protocol,
+   * or raise this.
+   */
+  readonly maxConnectionsPerAddress?: number;
   /** The whole request body must reach the app within this time; else 408 request_body_timeout. */
   readonly requestBodyTimeoutMs: number;
   /**
@@ -47,6 +55,11 @@ export interface UpstreamOptions {
    */
   readonly requestBodyIdleTimeoutMs: number;
   readonly requestBodyMinBytesPerSecond: number;
+  /**
+   * How long an answer may stay paused because its client reads nothing (nginx's send_timeout);
+   * then the client's response is aborted and the app's connection freed (client_write_timeout).
+   */
+  readonly clientWriteTimeoutMs: number;
 }
 
 export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({
@@ -63,6 +76,8 @@ export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({
   requestBodyIdleTimeoutMs: 10_000,
   // Kestrel's MinRequestBodyDataRate is 240 bytes/s; 1 KiB/s is still a 2G link's pace.
   requestBodyMinBytesPerSecond: 1_024,
+  // nginx's send_timeout: a client that stops reading releases the app's connection after this.
+  clientWriteTimeoutMs: 60_000,
 });
 
 /** max(8, 1/8 of the app's connections), but never more than half of them (256: 32; 8: 4; 1: 1). */
@@ -78,6 +93,7 @@ export function originPoolOptions(options: UpstreamOptions): OriginPoolOptions {
       throw new RangeError(`upstream option ${name} must be a positive number (got ${String(value)})`);
     }
   }
+  const clientShare = options.maxConnectionsPerClient ?? defaultClientShare(options.maxConnectionsPerApp);
   return Object.freeze({
     responseTimeoutMs: options.responseTimeoutMs,
     bodyTimeoutMs: options.bodyTimeoutMs,
@@ -87,10 +103,12 @@ export function originPoolOptions(options: UpstreamOptions): OriginPoolOptions {
     maxQueued: options.maxQueuedPerApp,
     maxQueuedPerClient: options.maxQueuedPerClient,
     queueTimeoutMs: options.queueTimeoutMs,
-    maxConnectionsPerClient: options.maxConnectionsPerClient ?? defaultClientShare(options.maxConnectionsPerApp),
+    maxConnectionsPerClient: clientShare,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? Math.max(clientShare, Math.ceil(options.maxConnectionsPerApp / 2)),
     requestBodyTimeoutMs: options.requestBodyTimeoutMs,
     requestBodyIdleTimeoutMs: options.requestBodyIdleTimeoutMs,
     requestBodyMinBytesPerSecond: options.requestBodyMinBytesPerSecond,
+    clientWriteTimeoutMs: options.clientWriteTimeoutMs,
   });
 }
 
@@ -120,6 +138,7 @@ export class UpstreamPools {
         maxStreamsPerSession: H2C_STREAMS_PER_SESSION,
         maxQueued: this.#options.maxConnectionsPerApp * 4,
         keepAliveTimeoutMs: this.#options.keepAliveTimeoutMs,
+        clientWriteTimeoutMs: this.#options.clientWriteTimeoutMs,
       });
       this.#origins.set(upstream.poolKey ?? upstream.origin, pool);
     }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Upstream } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
 import { clientResponseHeaders } from './headers.ts';
+import { upgradeFailure } from './reasons.ts';
 
 /**
  * Node's `shouldUpgradeCallback`: only a GET with `Upgrade: websocket` (one token, any case) is
@@ -33,8 +34,9 @@ export function proxyUpgrade(
     { path: req.url ?? '/', method: req.method ?? 'GET', headers, protocol },
     (error, data) => {
       if (error) {
-        log.warn({ err: error, app: upstream.origin }, 'upgrade to app failed');
-        rejectUpgrade(client, 502, 'the app refused the upgrade');
+        const failure = upgradeFailure(error);
+        log.warn({ err: error, app: upstream.origin, reason: failure.reason }, 'upgrade to app failed');
+        rejectUpgrade(client, failure.status, `${UPGRADE_FAILURE_TEXT[failure.status] ?? 'the app is unavailable'} (${failure.reason})`);
         return;
       }
       const { socket: app, headers: responseHeaders } = data;
@@ -53,6 +55,8 @@ export function proxyUpgrade(
   );
 }
 
+const UPGRADE_FAILURE_TEXT: Readonly<Record<number, string>> = { 502: 'the app refused the upgrade', 504: 'the app did not answer in time' };
+
 export function rejectUpgrade(client: Duplex, status: number, message: string): void {
   const body = `${message}\n`;
   client.end(
@@ -61,5 +65,5 @@ export function rejectUpgrade(client: Duplex, status: number, message: string): 
 }
 
 function statusText(status: number): string {
-  return { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 421: 'Misdirected Request', 502: 'Bad Gateway', 503: 'Service Unavailable' }[status] ?? 'Error';
+  return { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 421: 'Misdirected Request', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' }[status] ?? 'Error';
 }

@@ -10,6 +10,7 @@ import { APP_SCHEMA } from '../validation/schemas.ts';
 import { APP_INGRESS_MEMBERS, refusedMember } from '../validation/ingress-members.ts';
 import { certificateCovers } from './certificates.ts';
 import { checkExposedPorts, checkIngressFeatures } from './ingress-features.ts';
+import { checkAppConfiguration, keepSecretValues, withoutSecretValues } from './app-configuration.ts';
 import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
 import type { ControlContext } from './context.ts';
@@ -45,11 +46,15 @@ export const appKind: ResourceKind = {
     properties['managedEnvironmentId'] = environment.id;
     properties['environmentId'] = environment.id;
     const configuration = { ...(properties['configuration'] as Record<string, unknown> | undefined) };
+    checkAppConfiguration(configuration);
+    keepSecretValues(configuration, current?.properties['configuration'] as Record<string, unknown> | undefined);
     const ingress = configuration['ingress'] as (IngressSettings & { fqdn?: string }) | undefined;
     if (ingress) {
       const { fqdn: _computed, ...settings } = ingress;
-      checkIngress(context, settings, environment);
+      // The precise checks first (they name the entry at fault), then the members table's refusals.
+      checkModeTransport(settings);
       checkIngressFeatures(current?.name ?? name, settings);
+      checkIngress(context, settings, environment);
       const others = context.store.list({ type: APP_TYPE }).filter((app) => resourceKey(app.id) !== resourceKey(id)).map((app) => ({ id: app.id, ingress: appView(app).ingress }));
       checkExposedPorts(settings, context.reservedPorts?.() ?? [], others);
       checkHostNames(context, id, name, environment, settings);
@@ -61,7 +66,7 @@ export const appKind: ResourceKind = {
   render(context, doc) {
     const properties = { ...doc.properties };
     const environment = context.store.get(String(properties['managedEnvironmentId'] ?? ''));
-    const configuration: Record<string, unknown> = { activeRevisionsMode: 'Single', ...(properties['configuration'] as Record<string, unknown> | undefined) };
+    const configuration: Record<string, unknown> = { activeRevisionsMode: 'Single', ...withoutSecretValues((properties['configuration'] as Record<string, unknown> | undefined) ?? {}) };
     const ingress = configuration['ingress'] as Record<string, unknown> | undefined;
     const fqdn = environment ? appFqdn(doc.name, String(environment.properties['defaultDomain'])) : undefined;
     if (ingress) configuration['ingress'] = { ...ingress, ...(fqdn ? { fqdn } : {}) };
@@ -97,12 +102,16 @@ function findEnvironment(context: ControlContext, properties: Record<string, unk
   return environment;
 }
 
-function checkIngress(context: ControlContext, ingress: IngressSettings, environment: StoredResource): void {
+/** A client-certificate mode needs an HTTP transport: said before anything else about TCP apps. */
+function checkModeTransport(ingress: IngressSettings): void {
   // The schema refused anything but a mode, in any casing.
   const policy = clientCertificatePolicy(ingress.clientCertificateMode);
   if (ingress.transport === 'tcp' && policy?.requestCert) {
     throw errors.invalidParameter(`clientCertificateMode '${policy.mode}' needs an HTTP transport; with transport 'tcp' only 'ignore' is possible.`, 'properties.configuration.ingress.clientCertificateMode');
   }
+}
+
+function checkIngress(context: ControlContext, ingress: IngressSettings, environment: StoredResource): void {
   // Never stored and ignored: a value the ingress cannot apply is refused (ingress-members.ts).
   const refused = refusedMember(ingress as Record<string, unknown>, APP_INGRESS_MEMBERS, 'properties.configuration.ingress');
   if (refused) throw refused;

@@ -79,6 +79,10 @@ export function checkIngressFeatures(appName: string, ingress: IngressSettings):
     }
   }
   checkTraffic(appName, ingress['traffic'] as readonly TrafficWeight[] | undefined);
+  const sticky = ingress['stickySessions'] as { affinity?: string } | undefined;
+  if (sticky?.affinity === 'sticky') {
+    throw errors.invalidParameter("stickySessions affinity 'sticky' is not supported: certgate has no revisions or replicas, so there is only one backend to stick to and no affinity cookie is set. Use 'none'.", `${AT}.stickySessions.affinity`);
+  }
   const cors = ingress['corsPolicy'] as CorsPolicySettings | undefined;
   if (cors !== undefined) {
     try {
@@ -100,6 +104,10 @@ function checkTraffic(appName: string, traffic: readonly TrafficWeight[] | undef
   if (traffic.length > 1) throw errors.invalidParameter(`${only} Traffic splitting between revisions is not supported.`, `${AT}.traffic[1]`);
   const [entry] = traffic as [TrafficWeight];
   const at = `${AT}.traffic[0]`;
+  // A label's host name (`<app>---<label>.<domain>`) is not served: stored, it would promise one.
+  if (entry.label !== undefined) {
+    throw errors.invalidParameter(`certgate has no revision labels: the host name '${appName}---${entry.label}.<environment domain>' would not be served. Remove the label; the value is refused rather than stored and not enforced.`, `${at}.label`);
+  }
   if (entry.revisionName !== undefined && entry.revisionName !== `${appName}--certgate`) {
     throw errors.invalidParameter(`The revision '${entry.revisionName}' does not exist: ${only}`, `${at}.revisionName`);
   }

@@ -57,7 +57,7 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
   },
   traffic: {
     status: 'refused',
-    does: 'certgate has no revisions: only the latest revision at 100% is accepted (az sends it); any other split refused',
+    does: 'certgate has no revisions: only the latest revision at 100% is accepted (az sends it); any other split, and a `label` (its host name would not be served), refused',
     test: 'test/ingress-members.test.ts',
     refuse: (value) => {
       if (!Array.isArray(value) || value.length === 0) return undefined;
