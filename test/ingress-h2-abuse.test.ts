@@ -9,6 +9,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
+import { h2Probe } from './support/http-clients.ts';
 import { ENHANCE_YOUR_CALM, FRAME, frame, headersFrame, rawH2Connect, requestBlock, rstStream } from './support/h2-frames.ts';
 
 const MAX_STREAMS = 50;
@@ -82,26 +83,7 @@ function connect(): http2.ClientHttp2Session {
 }
 
 /** A normal client: a GET on a connection of its own, answered within `ms`. */
-async function probe(ms = 2_000): Promise<number> {
-  const session = connect();
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      const stream = session.request({ ':path': '/probe' });
-      stream.on('response', (headers) => {
-        clearTimeout(timer);
-        resolve(Number(headers[':status']));
-      });
-      stream.on('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      stream.resume();
-    });
-  } finally {
-    session.destroy();
-  }
-}
+const probe = (ms = 2_000) => h2Probe({ port: gw.httpsPort, host, ca: gw.caPem }, ms);
 
 async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;

@@ -1,6 +1,7 @@
 // `certgate serve`'s options and defaults: shared by the command (serve.ts, flags and help) and what
 // it runs (serve-run.ts), so neither imports the other.
 import type { ProxyProtocolListener } from '../ingress/proxy-accept.ts';
+import type { LimitSettings } from './serve-limits.ts';
 
 export const DEFAULT_BASE_DOMAIN = 'certgate.localhost';
 /** The internal listener's ports: next to the external ones, clear of 8443, 8080 and 9443. */
@@ -24,4 +25,6 @@ export interface ServeOptions {
   proxyProtocol: ProxyProtocolListener[] | undefined;
   proxyProtocolFrom: string[] | undefined;
   tlsCiphers: 'modern' | 'compatible';
+  /** The limit flags given (serve-limits.ts), set by the action. */
+  limits?: LimitSettings;
 }

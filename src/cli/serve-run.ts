@@ -59,7 +59,6 @@ function ingressOptions(options: ServeOptions): IngressOptions {
     bindAddress: options.bind,
     httpsPort: options.httpsPort,
     httpPort: options.httpPort,
-    tlsCiphers: options.tlsCiphers,
     internal: {
       bindAddress: options.internalBind,
       // A setup that asks for free ports (tests, several instances) gets free internal ones too.
@@ -67,6 +66,9 @@ function ingressOptions(options: ServeOptions): IngressOptions {
       httpPort: options.internalHttpPort ?? (options.httpPort === 0 ? 0 : DEFAULT_INTERNAL_HTTP_PORT),
     },
     ...(options.proxyProtocol?.length ? { proxyProtocol: { listeners: options.proxyProtocol, trustedFrom: options.proxyProtocolFrom ?? [] } } : {}),
+    tlsCiphers: options.tlsCiphers,
+    // The limit flags (serve-limits.ts); unset ones keep the ingress's defaults.
+    ...options.limits,
   };
 }
 

@@ -359,7 +359,7 @@ function forwardUpgrade(
     clientCertificate: app.clientCertificate.forwardCertificate ? connection.clientCertificate : undefined,
     stripHeaders: app.stripHeaders,
   });
-  proxyUpgrade(req, socket, head, app.upstream, headers, protocol, deps.pools, deps.log);
+  proxyUpgrade(req, socket, head, app.upstream, headers, protocol, connection.clientAddress, deps.pools, deps.log);
 }
 
 const plainStates = new WeakMap<Socket, ConnectionState>();

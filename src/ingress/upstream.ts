@@ -5,6 +5,7 @@ import { Pool } from 'undici';
 import { OriginPool, type ExchangeHandler, type OriginPoolOptions, type OutgoingRequest } from './http1-client.ts';
 import { H2cOriginPool } from './h2c-client.ts';
 import type { Upstream } from './snapshot.ts';
+import { TunnelCounts } from './websocket-tunnels.ts';
 
 /** What the proxy holds of one request to an app, whichever client carries it. */
 export interface ExchangeHandle {
@@ -60,6 +61,17 @@ export interface UpstreamOptions {
    * then the client's response is aborted and the app's connection freed (client_write_timeout).
    */
   readonly clientWriteTimeoutMs: number;
+  /**
+   * WebSocket tunnels open (or being set up) to one app, all clients together; beyond: 503
+   * websocket_tunnels_full. A tunnel holds a connection to the app for as long as it lives.
+   */
+  readonly websocketMaxTunnelsPerApp: number;
+  /** Tunnels to one app from one client address; beyond: 503 websocket_client_tunnels_full. */
+  readonly websocketMaxTunnelsPerClient: number;
+  /** From the upgrade request to the app's 101 (waiting for a connection included); then 504. */
+  readonly websocketHandshakeTimeoutMs: number;
+  /** A tunnel that carries no byte either way for this long is closed. */
+  readonly websocketIdleTimeoutMs: number;
 }
 
 export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({
@@ -78,6 +90,13 @@ export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = Object.freeze({
   requestBodyMinBytesPerSecond: 1_024,
   // nginx's send_timeout: a client that stops reading releases the app's connection after this.
   clientWriteTimeoutMs: 60_000,
+  // Per worker process. A tunnel per browser tab is the usual pattern: 64 from one address leaves
+  // room for an office behind one NAT, and keeps one client from holding all of an app's tunnels.
+  websocketMaxTunnelsPerApp: 1_024,
+  websocketMaxTunnelsPerClient: 64,
+  websocketHandshakeTimeoutMs: 10_000,
+  // Envoy's stream idle timeout for upgrades is 5 minutes too; chat apps ping well within it.
+  websocketIdleTimeoutMs: 300_000,
 });
 
 /** max(8, 1/8 of the app's connections), but never more than half of them (256: 32; 8: 4; 1: 1). */
@@ -118,27 +137,30 @@ const H2C_STREAMS_PER_SESSION = 100;
 export class UpstreamPools {
   readonly #origins = new Map<string, AppPool>();
   readonly #upgrades = new Map<string, Pool>();
-  readonly #options: UpstreamOptions;
   readonly #poolOptions: OriginPoolOptions;
+  readonly options: UpstreamOptions;
+  /** WebSocket tunnels per app and per client address (websocket.ts). */
+  readonly tunnels: TunnelCounts;
 
   constructor(options: UpstreamOptions) {
-    this.#options = options;
+    this.options = options;
     this.#poolOptions = originPoolOptions(options);
+    this.tunnels = new TunnelCounts(options.websocketMaxTunnelsPerApp, options.websocketMaxTunnelsPerClient);
   }
 
   origin(upstream: Upstream): AppPool {
     let pool = this.#origins.get(upstream.poolKey ?? upstream.origin);
     if (!pool && upstream.protocol === 'h2c') {
       pool = new H2cOriginPool(upstream.origin, {
-        responseTimeoutMs: upstream.requestIdleTimeoutMs ?? this.#options.responseTimeoutMs,
-        bodyTimeoutMs: upstream.requestIdleTimeoutMs ?? this.#options.bodyTimeoutMs,
-        connectTimeoutMs: this.#options.connectTimeoutMs,
+        responseTimeoutMs: upstream.requestIdleTimeoutMs ?? this.options.responseTimeoutMs,
+        bodyTimeoutMs: upstream.requestIdleTimeoutMs ?? this.options.bodyTimeoutMs,
+        connectTimeoutMs: this.options.connectTimeoutMs,
         // As many requests in flight as the HTTP/1.1 pool allows connections, over a few sessions.
-        maxSessions: Math.max(1, Math.ceil(this.#options.maxConnectionsPerApp / H2C_STREAMS_PER_SESSION)),
+        maxSessions: Math.max(1, Math.ceil(this.options.maxConnectionsPerApp / H2C_STREAMS_PER_SESSION)),
         maxStreamsPerSession: H2C_STREAMS_PER_SESSION,
-        maxQueued: this.#options.maxConnectionsPerApp * 4,
-        keepAliveTimeoutMs: this.#options.keepAliveTimeoutMs,
-        clientWriteTimeoutMs: this.#options.clientWriteTimeoutMs,
+        maxQueued: this.options.maxConnectionsPerApp * 4,
+        keepAliveTimeoutMs: this.options.keepAliveTimeoutMs,
+        clientWriteTimeoutMs: this.options.clientWriteTimeoutMs,
       });
       this.#origins.set(upstream.poolKey ?? upstream.origin, pool);
     }
@@ -159,10 +181,11 @@ export class UpstreamPools {
     let pool = this.#upgrades.get(upstream.origin);
     if (!pool) {
       pool = new Pool(upstream.origin, {
-        connections: this.#options.maxConnectionsPerApp,
-        headersTimeout: this.#options.responseTimeoutMs,
+        // Handshakes at once (an upgraded socket leaves the pool; the tunnel counts bound those).
+        connections: this.options.maxConnectionsPerApp,
+        headersTimeout: this.options.websocketHandshakeTimeoutMs,
         // TLS apps (targetPortHttpScheme https): not verified, as for their requests (http1-client.ts).
-        connect: { timeout: this.#options.connectTimeoutMs, ...(upstream.tls ? { rejectUnauthorized: false } : {}) },
+        connect: { timeout: this.options.connectTimeoutMs, ...(upstream.tls ? { rejectUnauthorized: false } : {}) },
       });
       this.#upgrades.set(upstream.origin, pool);
     }
