@@ -1,35 +1,11 @@
 // `certgate serve`: the gateway on the embedded store.
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { PROXY_PROTOCOL_LISTENERS, type ProxyProtocolListener } from '../ingress/proxy-accept.ts';
-import { limitConflict, limitOptions, limitSettings, type LimitSettings } from './serve-limits.ts';
+import { PROXY_PROTOCOL_LISTENERS } from '../ingress/proxy-accept.ts';
+import { limitConflict, limitOptions, limitSettings } from './serve-limits.ts';
 import { enumOption, listOf, parseDomain, parsePort, parseRangeList, parseWorkers } from './options.ts';
+import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve-options.ts';
 
-export const DEFAULT_BASE_DOMAIN = 'certgate.localhost';
-/** The internal listener's ports: next to the external ones, clear of 8443, 8080 and 9443. */
-export const DEFAULT_INTERNAL_HTTPS_PORT = 8444;
-export const DEFAULT_INTERNAL_HTTP_PORT = 8081;
-
-export interface ServeOptions {
-  dataDir: string;
-  bind: string;
-  httpsPort: number;
-  httpPort: number;
-  managementPort: number;
-  managementBind: string;
-  domain: string;
-  logLevel: string;
-  workers: number;
-  internalBind: string;
-  /** Unset: the default port, or 0 (any free port) when the external port is 0. */
-  internalHttpsPort: number | undefined;
-  internalHttpPort: number | undefined;
-  proxyProtocol: ProxyProtocolListener[] | undefined;
-  proxyProtocolFrom: string[] | undefined;
-  tlsCiphers: 'modern' | 'compatible';
-  /** The limit flags given (serve-limits.ts), set by the action. */
-  limits?: LimitSettings;
-}
 
 export function serveCommand(): Command {
   const command = new Command('serve')

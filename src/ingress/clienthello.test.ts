@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { MAX_CLIENT_HELLO_RECORDS, readClientHello } from './clienthello.ts';
 import { INGRESS_REASONS } from './reasons.ts';
 import type { ClientHelloResult } from './clienthello.ts';
+import { normalizeHostname } from '../model/hostnames.ts';
 
 const TLS13 = 0x0304;
 
@@ -301,6 +302,18 @@ describe('readClientHello on hand-built hellos', () => {
       assertError(readClientHello(syntheticHello([serverNameExtension(name)])), /malformed ClientHello/);
     }
     assertError(readClientHello(syntheticHello([serverNameExtension('a.test', 'b.test')])), /two host_name/);
+  });
+
+  it('accepts exactly the names the control plane accepts as custom domains (one host-name rule)', () => {
+    const name = fc.stringMatching(/^[A-Za-z0-9_.-]{0,24}$/);
+    fc.assert(
+      fc.property(name, (candidate) => {
+        const result = readClientHello(syntheticHello([serverNameExtension(candidate)]));
+        const accepted = normalizeHostname(candidate);
+        assert.equal(result.status === 'done' ? result.serverName : undefined, accepted, candidate);
+      }),
+      { numRuns: 2_000, examples: [['shop-.example.com'], ['-shop.example.com'], ['shop.-example.com'], ['_acme.x-y.test'], ['a.b.']] },
+    );
   });
 
   it('rejects duplicated extensions', () => {

@@ -5,6 +5,7 @@
 //
 // Formats: TLS record layer (RFC 8446 §5.1), ClientHello (RFC 8446 §4.1.2),
 // server_name (RFC 6066 §3), ALPN (RFC 7301 §3.1), supported_versions (RFC 8446 §4.2.1).
+import { normalizeHostname } from '../model/hostnames.ts';
 
 import type { IngressReason } from './reasons.ts';
 
@@ -216,18 +217,13 @@ function parseServerName(data: Cursor): string {
   return hostName;
 }
 
-/** Lower-cased LDH name (underscores allowed, as in real host names), one trailing dot dropped. */
+/** The host name under the one host-name rule (model/hostnames.ts), lower-cased, one trailing dot dropped. */
 function normalizeHostName(bytes: Uint8Array): string {
   let name = '';
   for (const byte of bytes) name += String.fromCharCode(byte);
-  if (name.endsWith('.')) name = name.slice(0, -1);
-  const labels = name.split('.');
-  const valid =
-    name.length > 0 &&
-    name.length <= 253 &&
-    labels.every((label) => label.length <= 63 && /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?$/.test(label));
-  if (!valid) throw new MalformedHello('server name is not a DNS host name');
-  return name.toLowerCase();
+  const hostName = normalizeHostname(name);
+  if (hostName === undefined) throw new MalformedHello('server name is not a DNS host name');
+  return hostName;
 }
 
 function parseAlpn(data: Cursor): string[] {

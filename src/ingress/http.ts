@@ -297,7 +297,7 @@ function forward(
     clientCertificate: undefined,
     stripHeaders: app.stripHeaders,
   });
-  const certificate = app.mode === 'ignore' ? undefined : connection.clientCertificate;
+  const certificate = app.clientCertificate.forwardCertificate ? connection.clientCertificate : undefined;
   const trustedHeadLines = certificate === undefined ? '' : `x-forwarded-client-cert: ${certificate}\r\n`;
   const cors = corsResponseHeaders(app.cors, requestHeaders['origin']);
   // RFC 6797 7.2: HSTS only over a secure transport. The app's own header, if any, wins.
@@ -356,7 +356,7 @@ function forwardUpgrade(
     proto: connection.proto,
     host: req.headers.host ?? host,
     requestId: randomUUID(),
-    clientCertificate: app.mode === 'ignore' ? undefined : connection.clientCertificate,
+    clientCertificate: app.clientCertificate.forwardCertificate ? connection.clientCertificate : undefined,
     stripHeaders: app.stripHeaders,
   });
   proxyUpgrade(req, socket, head, app.upstream, headers, protocol, connection.clientAddress, deps.pools, deps.log);

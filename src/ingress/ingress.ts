@@ -58,6 +58,11 @@ export interface IngressAddresses {
   readonly internalHttpPort?: number;
 }
 
+/** The external listeners' ports (HTTPS, HTTP): an app may not expose them as TCP ports. */
+export function ingressPorts(addresses: IngressAddresses): number[] {
+  return [addresses.httpsPort, ...(addresses.httpPort === undefined ? [] : [addresses.httpPort])];
+}
+
 type ListenerName = 'https' | 'http' | 'internal-https' | 'internal-http';
 
 /** One listening socket: which apps it serves, how, and where. New kinds of port add a row here. */

@@ -170,7 +170,7 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
     const state: ConnectionState = Object.freeze({
       servername,
       route,
-      clientCertificate: route && route.app.mode !== 'ignore' ? clientCertificateHeader(tlsSocket) : undefined,
+      clientCertificate: route?.app.clientCertificate.forwardCertificate ? clientCertificateHeader(tlsSocket) : undefined,
       clientAddress: peer,
       proto: 'https',
       listener: deps.listener,

@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isIP } from 'node:net';
 import type { KeyType } from '../../pki/issue.ts';
+import { normalizeHostname } from '../../model/hostnames.ts';
 import { CliError } from '../errors.ts';
 import { enumOption } from '../options.ts';
 import { addGlobalOptions } from '../output.ts';
@@ -36,7 +37,8 @@ export function collect(check?: (value: string) => void) {
 }
 
 export const checkDns = (value: string) => {
-  if (!/^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(value)) {
+  // The one host-name rule; a certificate may also name a wildcard (`*.example.com`).
+  if (normalizeHostname(value.startsWith('*.') ? value.slice(2) : value) === undefined) {
     throw new InvalidArgumentError(`'${value}' is not a DNS name`);
   }
 };

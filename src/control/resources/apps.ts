@@ -1,9 +1,9 @@
 // Microsoft.App/containerApps. The ingress settings are what certgate enforces; `template` and the
 // rest of `configuration` are stored as given (certgate runs no containers: the app is whatever
 // listens at ingress.targetHost, default 127.0.0.1, and ingress.targetPort).
-import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, resourceKey, type StoredResource } from '../../model/resources.ts';
-import { appFqdn, normalizeHostname } from '../../model/hostnames.ts';
-import type { IngressSettings } from '../../model/ingress.ts';
+import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, environmentView, resourceKey, type StoredResource } from '../../model/resources.ts';
+import { appFqdn, hostNamesOf, normalizeHostname } from '../../model/hostnames.ts';
+import { clientCertificatePolicy, type IngressSettings } from '../../model/ingress.ts';
 import { ipRulesProblem } from '../../ingress/ip-rules.ts';
 import { errors } from '../arm/errors.ts';
 import { APP_SCHEMA } from '../validation/schemas.ts';
@@ -104,9 +104,10 @@ function findEnvironment(context: ControlContext, properties: Record<string, unk
 
 /** A client-certificate mode needs an HTTP transport: said before anything else about TCP apps. */
 function checkModeTransport(ingress: IngressSettings): void {
-  const mode = ingress.clientCertificateMode ?? 'ignore';
-  if (ingress.transport === 'tcp' && mode !== 'ignore') {
-    throw errors.invalidParameter(`clientCertificateMode '${mode}' needs an HTTP transport; with transport 'tcp' only 'ignore' is possible.`, 'properties.configuration.ingress.clientCertificateMode');
+  // The schema refused anything but a mode, in any casing.
+  const policy = clientCertificatePolicy(ingress.clientCertificateMode);
+  if (ingress.transport === 'tcp' && policy?.requestCert) {
+    throw errors.invalidParameter(`clientCertificateMode '${policy.mode}' needs an HTTP transport; with transport 'tcp' only 'ignore' is possible.`, 'properties.configuration.ingress.clientCertificateMode');
   }
 }
 
@@ -123,8 +124,8 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
   for (const [index, domain] of (ingress.customDomains ?? []).entries()) {
     const target = `properties.configuration.ingress.customDomains[${index}]`;
     const hostname = normalizeHostname(domain.name);
-    if (!hostname || hostname.includes('*') || hostname.startsWith('[')) {
-      throw errors.invalidParameter(`'${domain.name}' is not a valid custom domain name.`, `${target}.name`);
+    if (!hostname) {
+      throw errors.invalidParameter(`'${domain.name}' is not a valid custom domain name: use DNS labels of letters, digits, hyphens and underscores, none starting or ending with a hyphen.`, `${target}.name`);
     }
     if (seen.has(hostname)) throw errors.invalidParameter(`The custom domain '${hostname}' is listed twice.`, `${target}.name`);
     seen.add(hostname);
@@ -145,31 +146,22 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
   }
 }
 
-/** An app's host names (default and custom) must not be served by another app. */
+/** The host names an app is served at (hostNamesOf, as the ingress routes them) must not be served for another app. */
 function checkHostNames(context: ControlContext, id: string, name: string, environment: StoredResource, ingress: IngressSettings): void {
-  const mine = new Map<string, string>([[appFqdn(name, String(environment.properties['defaultDomain'])), 'properties.configuration.ingress.fqdn']]);
-  for (const [index, domain] of (ingress.customDomains ?? []).entries()) {
-    const hostname = normalizeHostname(domain.name);
-    if (hostname) mine.set(hostname, `properties.configuration.ingress.customDomains[${index}].name`);
+  const mine = new Map<string, string>();
+  for (const host of hostNamesOf(name, environmentView(environment).defaultDomain, ingress.customDomains)) {
+    mine.set(host.name, host.source === 'default' ? 'properties.configuration.ingress.fqdn' : `properties.configuration.ingress.customDomains[${host.index}].name`);
   }
   for (const other of context.store.list({ type: APP_TYPE })) {
     if (resourceKey(other.id) === resourceKey(id)) continue;
-    for (const hostname of hostNamesOf(context, other)) {
+    const view = appView(other);
+    const otherEnvironment = context.store.get(view.environmentId);
+    const defaultDomain = otherEnvironment ? environmentView(otherEnvironment).defaultDomain : undefined;
+    for (const { name: hostname } of hostNamesOf(other.name, defaultDomain, view.ingress?.customDomains)) {
       const target = mine.get(hostname);
       if (target) throw errors.conflict('HostNameInUse', `The host name '${hostname}' is already used by the container app '${other.id}'.`, target);
     }
   }
-}
-
-function hostNamesOf(context: ControlContext, app: StoredResource): string[] {
-  const view = appView(app);
-  const environment = context.store.get(view.environmentId);
-  const names = environment ? [appFqdn(app.name, String(environment.properties['defaultDomain']))] : [];
-  for (const domain of view.ingress?.customDomains ?? []) {
-    const hostname = normalizeHostname(domain.name);
-    if (hostname) names.push(hostname);
-  }
-  return names;
 }
 
 /**

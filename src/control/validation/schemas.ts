@@ -4,6 +4,7 @@
 // Read-only members that clients send back after a GET (provisioningState, fqdn, ...) are known and
 // ignored. Where certgate only stores a value (template containers, dapr, ...), the schema says
 // "any" below that point.
+import { CLIENT_CERTIFICATE_MODES } from '../../model/ingress.ts';
 
 import { MAX_HEADER_COUNT_LIMIT } from '../../model/ingress.ts';
 
@@ -82,7 +83,7 @@ export const INGRESS_SCHEMA: Schema = object({
     object({ name: string, description: string, ipAddressRange: string, action: { type: 'string', enum: ['Allow', 'Deny'] } }, ['name', 'ipAddressRange', 'action']),
   ),
   stickySessions: object({ affinity: caseInsensitiveEnum(['sticky', 'none']) }),
-  clientCertificateMode: caseInsensitiveEnum(['ignore', 'accept', 'require']),
+  clientCertificateMode: caseInsensitiveEnum([...CLIENT_CERTIFICATE_MODES]),
   corsPolicy: object(
     {
       allowedOrigins: arrayOf(string),
