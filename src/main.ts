@@ -2,7 +2,7 @@
 // Only the module of the command being run is loaded (the gateway and the PKI libraries take a
 // few hundred milliseconds to load, which every CLI call would otherwise pay).
 import { Command, CommanderError } from 'commander';
-import { configureUsageErrors } from './cli/errors.ts';
+import { configureUsageErrors, reportError } from './cli/errors.ts';
 
 interface TopLevelCommand {
   readonly name: string;
@@ -37,6 +37,5 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
-  process.stderr.write(`ERROR: ${(error as Error).message}\n`);
-  process.exit(1);
+  process.exit(reportError(error));
 }

@@ -141,11 +141,12 @@ describe('container apps', () => {
       targetPort: echo.port,
       exposedPort: 0,
       transport: 'Auto',
-      traffic: [{ latestRevision: true, weight: 100, label: 'main' }],
+      traffic: [{ latestRevision: true, weight: 100 }],
       allowInsecure: false,
       ipSecurityRestrictions: [],
       stickySessions: { affinity: 'none' },
       clientCertificateMode: 'Accept',
+      corsPolicy: { allowedOrigins: ['https://a.example'], allowedMethods: ['GET'], allowedHeaders: ['x'], exposeHeaders: ['y'], maxAge: 60, allowCredentials: true },
       additionalPortMappings: [],
       targetHost: '127.0.0.1',
     };

@@ -150,7 +150,8 @@ test('the SDK creates, reads, lists, patches and deletes; the PATCH to require i
   const received = echo.received.length;
   const refused = await curl({ host: fqdn!, port: gw.httpsPort, caFile });
   assert.notEqual(refused.code, 0, 'the handshake fails without a client certificate');
-  assert.match(refused.stderr, /alert certificate required|alert number 116|errno 107|reset|SSL_read|handshake failure/i);
+  // The lingering close (src/ingress/lingering-close.ts) keeps the TLS 1.3 alert 116 from being lost to a reset.
+  assert.match(refused.stderr, /alert certificate required/);
   assert.equal(echo.received.length, received, 'nothing reached the app');
   const withCertificate = await curl({ host: fqdn!, port: gw.httpsPort, caFile, cert: ids.self.p12File, certType: 'P12', password: 'test' });
   assert.equal(withCertificate.code, 0, withCertificate.stderr);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startEchoApp, type EchoApp, type EchoRequest } from './support/echo-app.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
 import { curl, curlResult, run } from './support/clients.ts';
-import { h2Session } from './support/raw-clients.ts';
+import { h2Session, rawRequest, statusOf } from './support/raw-clients.ts';
 import { clientIdentities, expectedHeader, VECTORS } from './support/vectors.ts';
 
 let gw: TestGateway;
@@ -251,20 +251,23 @@ describe('hostile and broken clients', () => {
       });
     });
   }
-  const logged = (pattern: RegExp) => gw.logs.some((line) => pattern.test(String(line['reason'] ?? '')));
+  /** A connection closed with this stable reason code (docs/ingress.md "Reason codes"), the human message apart. */
+  const logged = (reason: string) => gw.logs.some((line) => line['reason'] === reason && typeof line['message'] === 'string');
 
   test('garbage bytes', async () => {
     const result = await rawExchange(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0xff, 0xff, 0xff, 0xff, 0xff, 0x42, 0x42]));
     assert.equal(result.closedByServer, true);
     const random = await rawExchange(Buffer.from('\x00\x01\x02binary garbage\xff\xfe'));
     assert.equal(random.closedByServer, true);
+    assert.ok(logged('clienthello_malformed'));
+    assert.ok(logged('not_tls'));
     await stillServes();
   });
 
   test('plain HTTP sent to the HTTPS port', async () => {
     const result = await rawExchange(`GET / HTTP/1.1\r\nHost: ${open}\r\n\r\n`);
     assert.equal(result.closedByServer, true);
-    assert.ok(logged(/HTTP/i), 'the reason is logged');
+    assert.ok(logged('plain_http'), 'the reason is logged');
     await stillServes();
   });
 
@@ -273,6 +276,7 @@ describe('hostile and broken clients', () => {
     const header = Buffer.from([0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0xf0, 0x00]);
     const result = await rawExchange(Buffer.concat([header, Buffer.alloc(20_000, 0x41)]));
     assert.equal(result.closedByServer, true);
+    assert.ok(logged('clienthello_too_large'));
     await stillServes();
   });
 
@@ -280,7 +284,7 @@ describe('hostile and broken clients', () => {
     const result = await rawExchange(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]), 5_000);
     assert.equal(result.closedByServer, true);
     assert.ok(result.elapsedMs < 3_000, `closed after ${result.elapsedMs} ms`);
-    assert.ok(logged(/ClientHello not received in time/));
+    assert.ok(logged('clienthello_timeout'));
     await stillServes();
   });
 
@@ -303,7 +307,29 @@ describe('hostile and broken clients', () => {
     assert.equal(result.closedByServer, true);
     assert.ok(result.response.length > 0, 'the server answered the ClientHello');
     assert.ok(result.elapsedMs < 3_000, `closed after ${result.elapsedMs} ms`);
+    assert.ok(logged('handshake_timeout'));
     await stillServes();
+  });
+
+  test('a require app without a client certificate: logged as handshake_failed, with OpenSSL\'s code as the cause', async () => {
+    const before = gw.logs.length;
+    const refused = await run('openssl', ['s_client', '-connect', `127.0.0.1:${gw.httpsPort}`, '-servername', strict, '-tls1_3', '-ign_eof'], 'GET / HTTP/1.1\r\n\r\n');
+    assert.match(refused.stderr, /alert certificate required/);
+    const find = () => gw.logs.slice(before).find((entry) => entry['reason'] === 'handshake_failed' && entry['servername'] === strict);
+    for (let waited = 0; !find() && waited < 2_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    const line = find();
+    assert.ok(line, 'handshake_failed is logged');
+    assert.match(String(line['cause']), /^ERR_SSL_|CERTIFICATE/i);
+  });
+
+  test('a request head that does not parse, or is too large: 400 / 431, logged with a reason code and the parser code as the cause', async () => {
+    const tlsTo = { port: gw.httpsPort, servername: open, ca: gw.caPem, waitMs: 3_000 };
+    const before = gw.logs.length;
+    assert.equal(statusOf(await rawRequest(tlsTo, `GET / HTTP/1.1\r\nHost: ${open}\r\nBad Header\r\n\r\n`)), 400);
+    assert.equal(statusOf(await rawRequest(tlsTo, `GET / HTTP/1.1\r\nHost: ${open}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)), 431);
+    const reasons = gw.logs.slice(before).map((line) => `${String(line['reason'])} ${String(line['cause'])}`);
+    assert.ok(reasons.some((line) => /^malformed_request HPE_/.test(line)), reasons.join('; '));
+    assert.ok(reasons.includes('request_head_too_large HPE_HEADER_OVERFLOW'), reasons.join('; '));
   });
 
   test('many broken connections at once do not disturb a good one', async () => {

@@ -9,7 +9,8 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
-import { ENHANCE_YOUR_CALM, headersFrame, rawH2Connect, requestBlock, rstStream } from './support/h2-frames.ts';
+import { h2Probe } from './support/http-clients.ts';
+import { ENHANCE_YOUR_CALM, FRAME, frame, headersFrame, rawH2Connect, requestBlock, rstStream } from './support/h2-frames.ts';
 
 const MAX_STREAMS = 50;
 
@@ -82,26 +83,7 @@ function connect(): http2.ClientHttp2Session {
 }
 
 /** A normal client: a GET on a connection of its own, answered within `ms`. */
-async function probe(ms = 2_000): Promise<number> {
-  const session = connect();
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      const stream = session.request({ ':path': '/probe' });
-      stream.on('response', (headers) => {
-        clearTimeout(timer);
-        resolve(Number(headers[':status']));
-      });
-      stream.on('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      stream.resume();
-    });
-  } finally {
-    session.destroy();
-  }
-}
+const probe = (ms = 2_000) => h2Probe({ port: gw.httpsPort, host, ca: gw.caPem }, ms);
 
 async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
@@ -246,4 +228,37 @@ describe('HTTP/2: a reset stream releases its upstream connection', () => {
       session.destroy();
     }
   });
+});
+
+describe('HTTP/2 control-frame floods (PING, SETTINGS)', () => {
+  for (const [kind, make] of [
+    ['PING', () => frame(FRAME.PING, 0, 0, Buffer.alloc(8))],
+    ['SETTINGS', () => frame(FRAME.SETTINGS, 0, 0)],
+  ] as const) {
+    test(`a ${kind} flood gets GOAWAY ENHANCE_YOUR_CALM and the connection closed; a few are fine; others are served`, async () => {
+      // A handful, as normal clients send: the connection stays.
+      const normal = await attacker();
+      try {
+        normal.write(Buffer.concat(Array.from({ length: 20 }, make)));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal(normal.goaway, undefined, 'twenty frames are not a flood');
+        assert.ok(!normal.socket.destroyed);
+      } finally {
+        normal.close();
+      }
+      const flood = await attacker();
+      try {
+        for (let i = 0; i < 10 && !flood.socket.destroyed; i++) {
+          flood.write(Buffer.concat(Array.from({ length: 100 }, make)));
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        await Promise.race([flood.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the flooding connection is still open')), 3_000))]);
+        assert.equal(flood.goaway, ENHANCE_YOUR_CALM);
+        assert.ok(gw.logs.some((line) => line.reason === 'h2_control_flood'), 'logged with its reason');
+      } finally {
+        flood.close();
+      }
+      assert.equal(await probe(), 200);
+    });
+  }
 });

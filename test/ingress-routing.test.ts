@@ -143,9 +143,10 @@ test('an app whose ingress is removed is no longer served', async () => {
 });
 
 test('apps with transport tcp are not served by the HTTP ingress', async () => {
-  // The control plane refuses transport tcp (and the fixture writes through it); the ingress must
+  // The control plane refuses transport tcp without an exposedPort (the fixture writes through it;
+  // TCP apps are served on their own port, test/ingress-app-features.test.ts); the HTTP ingress must
   // not serve such a document either.
-  await assert.rejects(gw.putApp('raw', 'env1', { targetPort: echo.port, transport: 'tcp' }), /400 InvalidParameter: properties\.configuration\.ingress\.transport/);
+  await assert.rejects(gw.putApp('raw', 'env1', { targetPort: echo.port, transport: 'tcp' }), /400 InvalidParameter: transport 'tcp' needs an exposedPort/);
   const host = await gw.putUncheckedApp('raw', 'env1', { targetPort: echo.port, transport: 'tcp' });
   assert.equal(curlResult(await curl({ host, port: gw.httpsPort, extra: ['-k'] })).status, 404);
 });

@@ -4,23 +4,49 @@
 // attack within a few seconds.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { startEchoApp, type EchoApp } from './support/echo-app.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
-import { h1Request, h2Request, h2Session, sleep, tlsConnect, type Answer } from './support/http-clients.ts';
+import { h1Request, h2Request, h2Session, sleep, tlsConnect, waitUntil, type Answer } from './support/http-clients.ts';
 
 const MAX_CONNECTIONS = 4;
 /** The longest pause, and the grace before the minimum rate applies. */
 const BODY_IDLE_MS = 2_000;
 const BODY_TIMEOUT_MS = 4_000;
 const HEADERS_TIMEOUT_MS = 1_000;
+/** How long an answer may stay paused for a client that reads nothing. */
+const CLIENT_WRITE_TIMEOUT_MS = 1_000;
 
 let gw: TestGateway;
 let app: EchoApp;
 let host: string;
+/** An app answering every request with 16 MB, its open connections counted. */
+let bigApp: http.Server;
+let bigHost: string;
+const bigSockets = new Set<net.Socket>();
 
 before(async () => {
+  bigApp = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 16 * 1024 * 1024 });
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let left = 256;
+    const pump = () => {
+      while (left > 0) {
+        left--;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+  });
+  bigApp.on('connection', (socket: net.Socket) => {
+    bigSockets.add(socket);
+    socket.once('close', () => bigSockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => bigApp.listen(0, '127.0.0.1', resolve));
   // The echo app reads every body to its end before it answers.
   app = await startEchoApp();
   gw = await startTestGateway({
@@ -30,14 +56,20 @@ before(async () => {
       requestBodyTimeoutMs: BODY_TIMEOUT_MS,
       requestBodyMinBytesPerSecond: 1_024,
       responseTimeoutMs: 30_000,
+      clientWriteTimeoutMs: CLIENT_WRITE_TIMEOUT_MS,
+      // Every client here is 127.0.0.1: the per-address share is another file's subject.
+      maxConnectionsPerAddress: MAX_CONNECTIONS,
     },
     http: { headersTimeoutMs: HEADERS_TIMEOUT_MS, keepAliveTimeoutMs: 20_000 },
   });
   await gw.createEnvironment('env1');
   host = await gw.putApp('uploads', 'env1', { targetPort: app.port, clientCertificateMode: 'ignore', allowInsecure: true });
+  bigHost = await gw.putApp('big', 'env1', { targetPort: (bigApp.address() as net.AddressInfo).port, clientCertificateMode: 'ignore' });
 });
 
 after(async () => {
+  bigApp?.closeAllConnections();
+  bigApp?.close();
   await gw?.close();
   await app?.close();
 });
@@ -176,4 +208,43 @@ test('trickled request headers on the plain-HTTP port get 408 and the connection
   assert.match(result.response, /^HTTP\/1\.1 408 /, result.response);
   assert.ok(result.closed);
   assert.ok(result.ms < 2 * HEADERS_TIMEOUT_MS + 1_000, `closed after ${Math.round(result.ms)} ms`);
+});
+
+test(`clients that never read a large answer: the app's connections are freed after clientWriteTimeoutMs (${CLIENT_WRITE_TIMEOUT_MS} ms), the clients' connections closed`, async () => {
+  // More readers than the app has connections: before the fix they held all of them for good.
+  const readers = await Promise.all(Array.from({ length: MAX_CONNECTIONS + 2 }, () => tlsConnect(gw, bigHost)));
+  const closed = readers.map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
+  for (const socket of readers) {
+    socket.on('error', () => {});
+    socket.pause();
+    socket.write(`GET /big HTTP/1.1\r\nHost: ${bigHost}\r\n\r\n`);
+  }
+  await waitUntil(() => bigSockets.size === MAX_CONNECTIONS, 3_000, 'the readers take every app connection');
+  const started = performance.now();
+  // The two waiting readers get connections in turn and are cut too.
+  await waitUntil(() => bigSockets.size === 0, 4 * CLIENT_WRITE_TIMEOUT_MS + 3_000, 'the app connections are closed');
+  assert.ok(performance.now() - started > CLIENT_WRITE_TIMEOUT_MS / 2, 'not before the timeout');
+  assert.ok(gw.logs.some((line) => line.reason === 'client_write_timeout'), 'logged with its reason');
+  // The clients' connections are closed (they got a truncated answer, never one passed off as whole).
+  for (const socket of readers) socket.resume();
+  await Promise.race([Promise.all(closed), sleep(3_000).then(() => assert.fail('a client connection is still open'))]);
+  const afterwards = await h1Request(gw, host, '/after');
+  assert.equal(afterwards.status, 200);
+});
+
+test('an HTTP/2 stream whose client never reads (window exhausted) is reset after clientWriteTimeoutMs, its app connection freed', async () => {
+  const session = h2Session(gw, bigHost);
+  try {
+    const stream = session.request({ ':path': '/big' });
+    stream.pause();
+    const closed = new Promise<number>((resolve) => stream.once('close', () => resolve(stream.rstCode ?? -1)));
+    stream.on('error', () => {});
+    await waitUntil(() => bigSockets.size === 1, 3_000, 'the stream takes an app connection');
+    await waitUntil(() => bigSockets.size === 0, 2 * CLIENT_WRITE_TIMEOUT_MS + 2_000, 'the app connection is closed');
+    const code = await Promise.race([closed, sleep(2_000).then(() => assert.fail('the stream is still open'))]);
+    assert.notEqual(code, http2.constants.NGHTTP2_NO_ERROR, 'the stream is reset, not ended');
+    assert.ok(!session.destroyed, 'only the stream is reset: the session lives on');
+  } finally {
+    session.destroy();
+  }
 });

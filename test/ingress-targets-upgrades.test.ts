@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
 import { rawRequest, statusOf } from './support/raw-clients.ts';
 import { startRawUpstream, type RawUpstream } from './support/raw-upstream.ts';
+import { freePorts } from './support/ports.ts';
 
 let gw: TestGateway;
 let upstream: RawUpstream;
@@ -81,6 +82,18 @@ describe('Upgrade: only websocket is tunnelled', () => {
     );
     assert.match(response, /^HTTP\/1\.1 101/);
     assert.match(upstream.log().slice(before), /^upgrade: WebSocket/im);
+  });
+
+  test('a WebSocket upgrade to an app that is down gets 503 app_unavailable, as a request does (not 502 "refused")', async () => {
+    const [closedPort] = await freePorts(1);
+    const down = await gw.putApp('down', 'env1', { targetPort: closedPort!, clientCertificateMode: 'ignore' });
+    const response = await rawRequest(
+      { ...tlsTo(down), waitMs: 3_000 },
+      `GET /ws HTTP/1.1\r\nHost: ${down}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    );
+    assert.equal(statusOf(response), 503, response);
+    assert.match(response, /\(app_unavailable\)/);
+    assert.ok(gw.logs.some((line) => line['reason'] === 'app_unavailable' && line['msg'] === 'upgrade to app failed'));
   });
 });
 

@@ -44,6 +44,8 @@ before(async () => {
     upstream: {
       maxConnectionsPerApp: MAX_CONNECTIONS,
       maxConnectionsPerClient: PER_CLIENT,
+      // Every client here is 127.0.0.1; the per-address share is ingress-address-share.test.ts's.
+      maxConnectionsPerAddress: MAX_CONNECTIONS,
       maxQueuedPerApp: MAX_QUEUED,
       maxQueuedPerClient: QUEUED_PER_CLIENT,
       queueTimeoutMs: QUEUE_TIMEOUT_MS,

@@ -108,12 +108,12 @@ describe('WebSocket', () => {
     }
   });
 
-  test("an app that answers the upgrade with anything but 101, or is not there: 502, the gateway still serves", async () => {
+  test("an app that answers the upgrade with anything but 101: 502; one that is not there: 503 (as a request); the gateway still serves", async () => {
     // The echo app is a plain Node server with no upgrade handler; the closed port refuses.
     const refusing = await gw.putApp('ws-refusing', 'env1', { targetPort: echo.port });
     const gone = await gw.putApp('ws-gone', 'env1', { targetPort: await closedPort() });
     await assert.rejects(upgrade(refusing), /no upgrade: HTTP 502/);
-    await assert.rejects(upgrade(gone), /no upgrade: HTTP 502/);
+    await assert.rejects(upgrade(gone), /no upgrade: HTTP 503/);
     const { response, socket } = await upgrade(wsHost);
     socket.destroy();
     assert.equal(response.statusCode, 101);

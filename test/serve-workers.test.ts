@@ -10,7 +10,7 @@ import { armClient, type ArmClient } from './support/arm.ts';
 import { startEchoApp, type EchoApp } from './support/echo-app.ts';
 import { curl, curlResult, run } from './support/clients.ts';
 import { clientIdentities } from './support/vectors.ts';
-import { MAIN, NODE } from './support/cli.ts';
+import { MAIN, NODE, serveBanner } from './support/cli.ts';
 import type { AdminCredentials } from '../src/control/control-plane.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { certificateDocument, encodeCertificateSecret } from '../src/model/documents.ts';
@@ -42,14 +42,7 @@ before(async () => {
     // Not the default, so that the test below shows the setting reaches every worker.
     env: { ...process.env, CERTGATE_TLS_CIPHERS: 'compatible' },
   });
-  let banner = '';
-  await new Promise<void>((resolve, reject) => {
-    serve.stderr!.on('data', (chunk: Buffer) => {
-      banner += chunk.toString();
-      if (banner.includes('CA certificate:')) resolve();
-    });
-    serve.once('exit', (code) => reject(new Error(`serve exited ${code}: ${banner}`)));
-  });
+  const banner = await serveBanner(serve);
   assert.match(banner, /workers: +2 /);
   httpsPort = Number(/HTTPS ingress: +https:\/\/127\.0\.0\.1:(\d+)/.exec(banner)![1]);
   internalHttpsPort = Number(/internal HTTPS: +https:\/\/127\.0\.0\.1:(\d+)/.exec(banner)![1]);

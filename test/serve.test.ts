@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { curl, curlHttp, curlResult, run } from './support/clients.ts';
 import { freePorts } from './support/ports.ts';
+import { certgate } from './support/cli.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { appDocument, environmentDocument } from '../src/model/documents.ts';
 
@@ -94,7 +95,7 @@ async function startServe(command: string, args: string[], env: NodeJS.ProcessEn
     exited.then(({ code, signal }) => {
       throw new Error(`serve exited (${code ?? signal}) before it was ready:\n${stderr}\n${stdout}`);
     }),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`serve not ready after 20 s:\n${stderr}`)), 20_000).unref()),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`serve not ready after 60 s:\n${stderr}`)), 60_000).unref()),
   ]).catch((error: unknown) => {
     // Never leave a server behind: it would keep this test file (and the suite) from ending.
     if (child.pid !== undefined && child.exitCode === null) process.kill(options.detached ? -child.pid : child.pid, 'SIGKILL');
@@ -149,7 +150,9 @@ async function stop(serve: Serve, pid = serve.child.pid!): Promise<{ code: numbe
   ]);
 }
 
-describe('certgate serve', { concurrency: true }, () => {
+// Four at a time: each serve start costs about 2 s of CPU (Node 24, the re-exec, the CA), and a
+// dozen at once on two cores would miss the start-up deadline.
+describe('certgate serve', { concurrency: 4 }, () => {
   test('the banner names the ports, the data dir and the CA; the ports answer', async () => {
     const dataDir = tempDir('certgate-serve-');
     const serve = await startServe(
@@ -377,6 +380,47 @@ describe('certgate serve', { concurrency: true }, () => {
     }
   });
 
+  test('limit flags reach the ingress: --headers-timeout 700ms cuts trickled headers with 408 on both ports; CERTGATE_H2_MAX_CONCURRENT_STREAMS is advertised', async () => {
+    const serve = await startServe(
+      NODE,
+      [MAIN, 'serve', '--data-dir', tempDir('certgate-limits-'), '--https-port', '0', '--http-port', '0', '--management-port', '0', '--headers-timeout', '700ms'],
+      cleanEnv({ CERTGATE_H2_MAX_CONCURRENT_STREAMS: '7' }),
+    );
+    try {
+      /** Sends a header line every 100 ms and never ends the head; resolves with the answer and when it came. */
+      const trickle = async (socket: net.Socket | tls.TLSSocket) => {
+        const began = performance.now();
+        let answer = '';
+        socket.setEncoding('latin1').on('data', (chunk: string) => (answer += chunk));
+        socket.on('error', () => {});
+        socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+        const timer = setInterval(() => socket.writable && socket.write('x-slow: 1\r\n'), 100);
+        await Promise.race([once(socket, 'close'), new Promise((done) => setTimeout(done, 10_000))]);
+        clearInterval(timer);
+        socket.destroy();
+        return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0), ms: performance.now() - began };
+      };
+      const tlsSocket = tls.connect({ host: '127.0.0.1', port: serve.httpsPort, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+      await once(tlsSocket, 'secureConnect');
+      const plainSocket = net.connect({ host: '127.0.0.1', port: serve.httpPort });
+      await once(plainSocket, 'connect');
+      const [overTls, overPlain] = await Promise.all([trickle(tlsSocket), trickle(plainSocket)]);
+      for (const [label, result] of [['HTTPS', overTls], ['HTTP', overPlain]] as const) {
+        assert.equal(result.status, 408, `${label}: ${JSON.stringify(result)}`);
+        // 700 ms, checked every 700 ms: at most ~1.4 s (the default would be 20 s).
+        assert.ok(result.ms < 3_000, `${label}: 408 after ${Math.round(result.ms)} ms`);
+      }
+      // The HTTP/2 bound from the environment variable, in the server's SETTINGS.
+      const session = http2.connect(`https://127.0.0.1:${serve.httpsPort}`, { rejectUnauthorized: false });
+      session.on('error', () => {});
+      const [settings] = (await once(session, 'remoteSettings')) as [http2.Settings];
+      session.destroy();
+      assert.equal(settings.maxConcurrentStreams, 7);
+    } finally {
+      await stop(serve);
+    }
+  });
+
   describe('bad flag values: a one-line error, a non-zero exit, no stack trace', { concurrency: true }, () => {
     const cases: [string, string[], RegExp][] = [
       ['--https-port abc', ['--https-port', 'abc'], /--https-port.*'abc' is invalid/],
@@ -388,6 +432,8 @@ describe('certgate serve', { concurrency: true }, () => {
       ['--proxy-protocol with an unknown listener', ['--proxy-protocol', 'https,tls', '--proxy-protocol-from', '127.0.0.1'], /'tls' is not one of https, http, internal/],
       ['--proxy-protocol-from with a bad range', ['--proxy-protocol', 'https', '--proxy-protocol-from', '10.0.0.0/40'], /'10\.0\.0\.0\/40' is not an IPv4 or IPv6/],
       ['--internal-https-port abc', ['--internal-https-port', 'abc'], /--internal-https-port.*'abc' is invalid/],
+      ['--headers-timeout 0', ['--headers-timeout', '0'], /--headers-timeout <duration>' argument '0' is invalid\. expected a duration from 1ms to 24h/],
+      ['--upstream-max-connections-per-client above --upstream-max-connections', ['--upstream-max-connections', '4', '--upstream-max-connections-per-client', '8'], /'--upstream-max-connections-per-client' \(8\) cannot exceed '--upstream-max-connections' \(4\)/],
     ];
     for (const [label, args, expected] of cases) {
       test(label, async () => {
@@ -403,6 +449,12 @@ describe('certgate serve', { concurrency: true }, () => {
         assert.equal(result.stdout, '');
       });
     }
+
+    test('a bad limit in an environment variable: the error names the variable', async () => {
+      const result = await certgate(['serve', '--data-dir', tempDir('certgate-badenv-'), '--management-port', '0'], { env: { CERTGATE_UPSTREAM_QUEUE_TIMEOUT: 'soon' } });
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /^ERROR: option '--upstream-queue-timeout <duration>' value 'soon' from env 'CERTGATE_UPSTREAM_QUEUE_TIMEOUT' is invalid\. expected a duration/);
+    });
 
     test('a port already in use: a one-line error, exit 1', async () => {
       const blocker = net.createServer();

@@ -5,8 +5,9 @@
 import { constants, verify as verifySignature } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import * as asn1js from 'asn1js';
-import { hasKeyUsage, hexOf, KEY_USAGE, serialKey } from './certificate-info.ts';
-import type { CertificateInfo } from './certificate-info.ts';
+import { hasKeyUsage, hexOf, KEY_USAGE, serialKey } from '../pki/facts.ts';
+import { singlePemDer } from '../pki/pem.ts';
+import type { CertificateInfo } from '../pki/facts.ts';
 
 export interface RevocationEntry {
   date: number;
@@ -168,7 +169,7 @@ function safeVerify(check: () => boolean): boolean {
 
 function pemToDer(pem: string, index: number): Uint8Array {
   // RFC 7468's label is X509 CRL; some tools (and @peculiar/x509) write plain CRL.
-  const match = /^\s*-----BEGIN (X509 )?CRL-----([A-Za-z0-9+/=\s]+)-----END \1CRL-----\s*$/.exec(pem);
-  if (match === null) throw new TypeError(`crls[${index}]: expected one "BEGIN X509 CRL" PEM block or DER bytes`);
-  return Buffer.from(match[2]!.replace(/\s+/g, ''), 'base64');
+  const der = singlePemDer(pem, ['X509 CRL', 'CRL']);
+  if (der === undefined) throw new TypeError(`crls[${index}]: expected one "BEGIN X509 CRL" PEM block or DER bytes`);
+  return der;
 }

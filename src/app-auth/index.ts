@@ -8,7 +8,7 @@ export type { AllowList, CertificateInput, VerifierOptions } from './options.ts'
 export { ERROR_CODES } from './codes.ts';
 export type { AuthErrorCode, VerifyErrorCode } from './codes.ts';
 export type { CacheStats } from './cache.ts';
-export type { SubjectAltNames } from './certificate-info.ts';
+export type { SubjectAltNames } from '../pki/facts.ts';
 export { compileAddresses, createClientCertificateAuth } from './auth.ts';
 export type { AuthDecision, ClientCertificateAuth, ClientCertificateAuthOptions, PeerRequest } from './auth.ts';
 export { clientIdentity, rejectionBody } from './request-identity.ts';

@@ -4,10 +4,12 @@
 
 import { X509Certificate } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import { splitPemBundle } from '../xfcc/certificates.ts';
+import { decodeCertificates } from '../xfcc/certificates.ts';
 import type { ReaderOptions } from '../xfcc/sources.ts';
-import { describeCertificate } from './certificate-info.ts';
-import type { CertificateInfo, SubjectAltNames } from './certificate-info.ts';
+import { describeCertificate } from '../pki/facts.ts';
+import { indexAnchors } from './path.ts';
+import type { PathOptions } from './path.ts';
+import type { CertificateInfo, SubjectAltNames } from '../pki/facts.ts';
 import { compileCrl } from './crl.ts';
 import type { CompiledCrl } from './crl.ts';
 
@@ -63,17 +65,10 @@ export interface SanRule {
   prefix: boolean;
 }
 
-export interface CompiledOptions {
+export interface CompiledOptions extends PathOptions {
   anchors: readonly CertificateInfo[];
-  anchorFingerprints: ReadonlySet<string>;
-  anchorsBySubject: ReadonlyMap<string, readonly CertificateInfo[]>;
-  intermediates: readonly CertificateInfo[];
   allow: CompiledAllowList;
-  crlsByIssuer: ReadonlyMap<string, readonly CompiledCrl[]>;
-  requireCrl: boolean;
-  allowExpiredCrl: boolean;
   now: () => number;
-  maxPathLength: number;
   cache: { maxEntries: number; ttlMs: number } | undefined;
 }
 
@@ -122,12 +117,11 @@ export function compileOptions(options: VerifierOptions): CompiledOptions {
   const crlsByIssuer = new Map<string, CompiledCrl[]>();
   for (const crl of crls) crlsByIssuer.set(crl.issuerDer, [...(crlsByIssuer.get(crl.issuerDer) ?? []), crl]);
 
-  const anchorsBySubject = new Map<string, CertificateInfo[]>();
-  for (const { info } of anchors) anchorsBySubject.set(info.subjectKey, [...(anchorsBySubject.get(info.subjectKey) ?? []), info]);
+  const { anchorFingerprints, anchorsBySubject } = indexAnchors(anchors.map((anchor) => anchor.info));
 
   return Object.freeze({
     anchors: anchors.map((anchor) => anchor.info),
-    anchorFingerprints: new Set(anchors.map((anchor) => anchor.info.fingerprint)),
+    anchorFingerprints,
     anchorsBySubject,
     intermediates: intermediates.map((intermediate) => intermediate.info),
     allow,
@@ -164,9 +158,9 @@ function parseCertificateInput(input: CertificateInput, where: string): X509Cert
   if (input instanceof X509Certificate) return [input];
   try {
     if (typeof input === 'string') {
-      const blocks = splitPemBundle(input);
-      if (blocks === undefined) throw new Error('not a sequence of CERTIFICATE PEM blocks');
-      return blocks.map((block) => new X509Certificate(block));
+      const decoded = decodeCertificates(input);
+      if (!decoded.ok) throw new Error(decoded.message);
+      return decoded.certificates;
     }
     if (input instanceof Uint8Array) return [new X509Certificate(input)];
   } catch (error) {

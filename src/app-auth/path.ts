@@ -3,13 +3,14 @@
 // matching key identifiers), so extra certificates, cross-signed intermediates and loops are
 // handled; a certificate in the forwarded chain is only ever a candidate intermediate, never an
 // anchor, however self-signed it is. RFC 5280 6.1 checks along the way: signature, validity,
-// CA basic constraints and key usage, path length; plus the clientAuth EKU when an intermediate
-// restricts it, and revocation once a complete path is found.
+// CA basic constraints and key usage, path length; plus the purpose's EKU (clientAuth for the app
+// library, any of the three for `certgate cert verify`) when an intermediate restricts it, and
+// revocation once a complete path is found. The one path builder: the app library and the CLI.
 
 import type { X509Certificate } from 'node:crypto';
-import { allowsClientAuth, hasKeyUsage, KEY_USAGE } from './certificate-info.ts';
-import type { CertificateInfo } from './certificate-info.ts';
-import type { CompiledOptions } from './options.ts';
+import { allowsPurpose, hasKeyUsage, KEY_USAGE } from '../pki/facts.ts';
+import type { CertificateInfo, Purpose } from '../pki/facts.ts';
+import type { CompiledCrl } from './crl.ts';
 import type { VerifyErrorCode } from './codes.ts';
 
 export interface PathFailure {
@@ -19,10 +20,34 @@ export interface PathFailure {
 
 export type PathResult =
   | { ok: true; path: CertificateInfo[]; validUntil: number }
-  | ({ ok: false } & PathFailure);
+  | ({
+      ok: false;
+      /** What the failure is about: the certificate without an issuer (UNTRUSTED_ISSUER), or the issuer that failed a check. */
+      certificate?: CertificateInfo;
+    } & PathFailure);
+
+/** The trust inputs a path is built from (the app library's compiled options are one). */
+export interface PathOptions {
+  anchorFingerprints: ReadonlySet<string>;
+  anchorsBySubject: ReadonlyMap<string, readonly CertificateInfo[]>;
+  intermediates: readonly CertificateInfo[];
+  crlsByIssuer: ReadonlyMap<string, readonly CompiledCrl[]>;
+  requireCrl: boolean;
+  allowExpiredCrl: boolean;
+  maxPathLength: number;
+}
+
+/** Anchors indexed as PathOptions wants them. */
+export function indexAnchors(anchors: readonly CertificateInfo[]): Pick<PathOptions, 'anchorFingerprints' | 'anchorsBySubject'> {
+  const anchorsBySubject = new Map<string, CertificateInfo[]>();
+  for (const info of anchors) anchorsBySubject.set(info.subjectKey, [...(anchorsBySubject.get(info.subjectKey) ?? []), info]);
+  return { anchorFingerprints: new Set(anchors.map((info) => info.fingerprint)), anchorsBySubject };
+}
 
 export interface PathContext {
-  options: CompiledOptions;
+  options: PathOptions;
+  /** The extended key usage intermediates must allow (the leaf's is the caller's to check). */
+  purpose: Purpose;
   now: number;
   /** Certificates by fingerprint, described once per verifier. */
   describe(certificate: X509Certificate): CertificateInfo | string;
@@ -47,10 +72,10 @@ export function buildPath(leaf: CertificateInfo, forwarded: readonly X509Certifi
     pool.set(intermediate.subjectKey, [...(pool.get(intermediate.subjectKey) ?? []), intermediate.certificate]);
   }
 
-  let best: { depth: number; failure: PathFailure } | undefined;
-  const record = (depth: number, failure: PathFailure): void => {
+  let best: { depth: number; failure: PathFailure; certificate?: CertificateInfo } | undefined;
+  const record = (depth: number, failure: PathFailure, certificate?: CertificateInfo): void => {
     // The failure deepest in the path says most about why no path exists.
-    if (best === undefined || depth > best.depth) best = { depth, failure };
+    if (best === undefined || depth > best.depth) best = { depth, failure, ...(certificate ? { certificate } : {}) };
   };
   let budget = SEARCH_BUDGET;
 
@@ -85,7 +110,7 @@ export function buildPath(leaf: CertificateInfo, forwarded: readonly X509Certifi
         message: child.selfIssued
           ? `"${child.subject}" is self-signed but not a configured trust anchor`
           : `no trust anchor or chain certificate is the issuer "${child.issuer}" of "${child.subject}"`,
-      });
+      }, child);
       return undefined;
     }
     for (const candidate of candidates) {
@@ -94,13 +119,13 @@ export function buildPath(leaf: CertificateInfo, forwarded: readonly X509Certifi
           candidate.info.fingerprint === child.fingerprint
             ? `"${child.subject}" is self-signed but not a configured trust anchor`
             : `the issuer of "${child.subject}" is found only in a loop`;
-        record(path.length, { code: 'UNTRUSTED_ISSUER', message });
+        record(path.length, { code: 'UNTRUSTED_ISSUER', message }, child);
         continue;
       }
       if (--budget < 0) return { ok: false, code: 'PATH_SEARCH_LIMIT', message: `gave up after ${SEARCH_BUDGET} issuer candidates` };
       const failure = checkIssuer(path, candidate, context);
       if (failure !== undefined) {
-        record(path.length, failure);
+        record(path.length, failure, candidate.info);
         continue;
       }
       const extended = [...path, candidate.info];
@@ -124,7 +149,7 @@ export function buildPath(leaf: CertificateInfo, forwarded: readonly X509Certifi
   if (options.anchorFingerprints.has(leaf.fingerprint)) return { ok: true, path: [leaf], validUntil: leaf.notAfter };
   const found = extend([leaf]);
   if (found !== undefined) return found;
-  return { ok: false, ...(best?.failure ?? { code: 'UNTRUSTED_ISSUER', message: 'no path to a trust anchor' }) };
+  return { ok: false, ...(best?.failure ?? { code: 'UNTRUSTED_ISSUER', message: 'no path to a trust anchor' }), ...(best?.certificate ? { certificate: best.certificate } : {}) };
 }
 
 function checkIssuer(path: readonly CertificateInfo[], candidate: Candidate, context: PathContext): PathFailure | undefined {
@@ -150,7 +175,9 @@ function checkIssuer(path: readonly CertificateInfo[], candidate: Candidate, con
     }
   }
   if (!candidate.anchor) {
-    if (!allowsClientAuth(issuer)) return { code: 'EKU_NOT_CLIENT_AUTH', message: `${name} restricts its extended key usage and excludes clientAuth` };
+    if (!allowsPurpose(issuer, context.purpose)) {
+      return { code: 'EKU_NOT_CLIENT_AUTH', message: `${name} restricts its extended key usage and excludes ${context.purpose}` };
+    }
     if (issuer.unsupportedCritical.length > 0) {
       return { code: 'UNSUPPORTED_CRITICAL_EXTENSION', message: `${name} has unsupported critical extension ${issuer.unsupportedCritical.join(', ')}` };
     }

@@ -9,8 +9,8 @@ import { createClientCertificateReader } from '../xfcc/sources.ts';
 import type { CertificateFormat, ClientCertificateReader, ForwardedCertificate, HeaderBag } from '../xfcc/sources.ts';
 import { LruCache } from './cache.ts';
 import type { CacheStats } from './cache.ts';
-import { allowsClientAuth, describeCertificate, hasKeyUsage, KEY_USAGE } from './certificate-info.ts';
-import type { CertificateInfo, SubjectAltNames } from './certificate-info.ts';
+import { allowsClientAuth, describeCertificate, hasKeyUsage, KEY_USAGE, signedBy } from '../pki/facts.ts';
+import type { CertificateInfo, SubjectAltNames } from '../pki/facts.ts';
 import type { VerifyErrorCode } from './codes.ts';
 import { compileOptions, sanMatches } from './options.ts';
 import type { CompiledOptions, VerifierOptions } from './options.ts';
@@ -76,15 +76,11 @@ export function createVerifier(options: VerifierOptions = {}): Verifier {
     }
     return info;
   };
-  const signedBy = (child: CertificateInfo, issuer: CertificateInfo): boolean => {
+  const signedByMemo = (child: CertificateInfo, issuer: CertificateInfo): boolean => {
     const key = `${child.fingerprint}:${issuer.fingerprint}`;
     let verdict = signatures.get(key, 0);
     if (verdict === undefined) {
-      try {
-        verdict = child.certificate.verify(issuer.publicKey);
-      } catch {
-        verdict = false; // a key type that cannot check this signature
-      }
+      verdict = signedBy(child, issuer);
       signatures.set(key, verdict, 0);
     }
     return verdict;
@@ -92,7 +88,7 @@ export function createVerifier(options: VerifierOptions = {}): Verifier {
 
   const verifyAt = (certificate: ForwardedCertificate, now: number): VerifyResult => {
     try {
-      return verifyCertificate(certificate, compiled, now, describe, signedBy, (result, until) => validUntil.set(result, until));
+      return verifyCertificate(certificate, compiled, now, describe, signedByMemo, (result, until) => validUntil.set(result, until));
     } catch (error) {
       // Never reached on any input the fuzzer has found; kept so a bug refuses instead of crashing the app.
       return { ok: false, code: 'INTERNAL_ERROR', message: `verification failed unexpectedly: ${(error as Error)?.message}` };
@@ -159,8 +155,8 @@ function verifyCertificate(
   let path: CertificateInfo[] = [leaf];
   let until = leaf.notAfter;
   if (options.anchors.length > 0) {
-    const built = buildPath(leaf, forwarded.chain.slice(1), { options, now, describe, signedBy });
-    if (!built.ok) return refuse(built);
+    const built = buildPath(leaf, forwarded.chain.slice(1), { options, purpose: 'clientAuth', now, describe, signedBy });
+    if (!built.ok) return refuse({ code: built.code, message: built.message });
     path = built.path;
     until = built.validUntil;
   }

@@ -1,4 +1,5 @@
 // The exit-code table and az's error lines; commander's parse errors through configureUsageErrors.
+import { PkiError } from '../pki/codes.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command, CommanderError } from 'commander';
@@ -12,9 +13,9 @@ describe('exit codes (azure-cli README: 0 success, 1 error, 2 parser error, 3 mi
   test('CliError: 1 by default, 2 for usage, 3 for a 404 or ResourceNotFound', () => {
     assert.equal(exitCodeFor(new CliError('boom')), 1);
     assert.equal(exitCodeFor(new CliError('bad flag', { kind: 'usage' })), 2);
-    assert.equal(exitCodeFor(new CliError('gone', { statusCode: 404, code: 'ContainerAppNotFound' })), 3);
-    assert.equal(exitCodeFor(new CliError('gone', { code: 'ResourceNotFound' })), 3);
-    assert.equal(exitCodeFor(new CliError('conflict', { statusCode: 409, code: 'Conflict' })), 1);
+    assert.equal(exitCodeFor(new CliError('gone', { statusCode: 404, serviceCode: 'ContainerAppNotFound' })), 3);
+    assert.equal(exitCodeFor(new CliError('gone', { serviceCode: 'ResourceNotFound' })), 3);
+    assert.equal(exitCodeFor(new CliError('conflict', { statusCode: 409, serviceCode: 'CertificateInUse' })), 1);
   });
 
   test('any other error is 1; commander errors are 2 except help and version', () => {
@@ -30,8 +31,10 @@ describe('exit codes (azure-cli README: 0 success, 1 error, 2 parser error, 3 mi
 
 describe('formatError', () => {
   test('ERROR: (Code) message, or ERROR: message without a code, then the recommendation', () => {
-    assert.equal(formatError(new CliError('The app was not found.', { code: 'ResourceNotFound' })), 'ERROR: (ResourceNotFound) The app was not found.\n');
+    assert.equal(formatError(new CliError('The app was not found.', { serviceCode: 'ResourceNotFound' })), 'ERROR: (ResourceNotFound) The app was not found.\n');
     assert.equal(formatError(new CliError('no code here')), 'ERROR: no code here\n');
+    assert.equal(formatError(new PkiError('LocalCaKeyMismatch', 'ca.key does not match ca.pem')), 'ERROR: (LocalCaKeyMismatch) ca.key does not match ca.pem\n');
+    assert.equal(exitCodeFor(new CliError('exists', { code: 'FileExists' })), 1);
     assert.equal(formatError(new CliError('bad query', { recommendation: 'See the docs.' })), 'ERROR: bad query\nSee the docs.\n');
   });
 

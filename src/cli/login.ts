@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { ADMIN_CREDENTIALS_FILE, type AdminCredentials } from '../control/control-plane.ts';
+import { ADMIN_CREDENTIALS_FILE, type AdminCredentials } from '../control/admin-credentials.ts';
 import { CliError } from './errors.ts';
 import { ManagementClient } from './management-client.ts';
 import { addGlobalOptions, cliLogger, globalOptions, outputAction } from './output.ts';

@@ -33,7 +33,7 @@ export class ManagementClient {
     const response = await this.send('POST', `${this.profile.endpoint}/adfs/oauth2/token`, form.toString(), { 'content-type': 'application/x-www-form-urlencoded' });
     const body = response.json as { access_token?: string; error?: string; error_description?: string } | undefined;
     if (response.status !== 200 || !body?.access_token) {
-      throw new CliError(`Login failed: ${body?.error_description ?? response.text}`, { code: body?.error ?? 'AuthenticationFailed' });
+      throw new CliError(`Login failed: ${body?.error_description ?? response.text}`, { serviceCode: body?.error ?? 'AuthenticationFailed' });
     }
     this.#token = body.access_token;
     return this.#token;
@@ -76,7 +76,7 @@ export class ManagementClient {
 export function armFailure(response: ManagementResponse, url: string): CliError {
   const error = (response.json as { error?: { code?: string; message?: string } } | undefined)?.error;
   return new CliError(error?.message ?? (response.text || `HTTP ${response.status}`), {
-    ...(error?.code ? { code: error.code } : {}),
+    ...(error?.code ? { serviceCode: error.code } : {}),
     statusCode: response.status,
     // az's core commands (group show) exit 3 for a missing resource; `az containerapp show`, measured
     // with az 2.74, exits 1 (shared/reference/arm.md). Follow each.

@@ -2,6 +2,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import { parseIpRange } from '../ingress/ip-rules.ts';
+import { normalizeHostname } from '../model/hostnames.ts';
 
 export function parsePort(value: string): number {
   const port = Number(value);
@@ -10,10 +11,8 @@ export function parsePort(value: string): number {
 }
 
 export function parseDomain(value: string): string {
-  const domain = value.toLowerCase().replace(/\.$/, '');
-  if (!/^[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*$/.test(domain)) {
-    throw new InvalidArgumentError('expected a DNS domain such as certgate.localhost');
-  }
+  const domain = normalizeHostname(value);
+  if (domain === undefined) throw new InvalidArgumentError('expected a DNS domain such as certgate.localhost');
   return domain;
 }
 

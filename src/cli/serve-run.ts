@@ -1,20 +1,18 @@
-// What `certgate serve` runs, loaded only when it runs (flag errors and --help stay fast).
+// What `certgate serve` runs, loaded only when it runs (flag errors and --help stay fast): it
+// chooses where the pipeline runs (src/gateway/host.ts), starts the management API on it, and
+// stops both on a signal.
 import cluster from 'node:cluster';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { ControlPlane, ControlPlaneHost } from '../control/control-plane.ts';
-import { WorkerPool, runWorker } from '../gateway/cluster.ts';
-import { Gateway } from '../gateway/gateway.ts';
-import { ServerCertificates } from '../gateway/server-certificates.ts';
-import type { IngressAddresses } from '../ingress/ingress.ts';
+import type { ControlPlane } from '../control/control-plane.ts';
+import { runWorker } from '../gateway/cluster.ts';
+import { startIngressHost, stopGraceMs, type IngressHost } from '../gateway/host.ts';
+import type { IngressAddresses, IngressOptions } from '../ingress/ingress.ts';
 import { ensureOpenSslConfig, OPENSSL_CONFIG_PATH } from '../ingress/openssl-config.ts';
 import { createLogger } from '../log.ts';
-import { ENVIRONMENT_TYPE, environmentView } from '../model/resources.ts';
-import { caCertificatePath, loadOrCreateLocalCa } from '../pki/local-ca.ts';
-import { SqliteStore } from '../store/sqlite.ts';
+import { caCertificatePath } from '../pki/local-ca.ts';
 import { bindWarning } from './bind-warning.ts';
-import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve.ts';
-import type { IngressOptions } from '../ingress/ingress.ts';
+import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve-options.ts';
 
 export async function runServe(options: ServeOptions): Promise<void> {
   // First of all: this may replace the process with one that loaded certgate's OpenSSL settings.
@@ -27,63 +25,19 @@ export async function runServe(options: ServeOptions): Promise<void> {
     await runWorker({ dataDir, ingress }, log);
     return;
   }
-  let running: { addresses: IngressAddresses; control: ControlPlane; stop: (graceMs: number) => Promise<void> };
-  if (options.workers <= 1) {
-    // One process: ingress, store and management API together.
-    const gateway = await Gateway.start({ dataDir, ingress }, log);
-    const control = await startControlPlane(gateway, options, log, () => gateway.close(0));
-    running = { addresses: gateway.addresses, control, stop: (graceMs) => gateway.close(graceMs) };
-  } else {
-    // The primary owns the store's writes and the management API; the workers serve the ingress.
-    const store = new SqliteStore(join(dataDir, 'certgate.db'));
-    const ca = await loadOrCreateLocalCa(dataDir);
-    const pool = new WorkerPool(options.workers, log);
-    // The primary issues the server certificates a revision needs before the workers hear of it, so
-    // that they all serve the same ones (and so resume each other's TLS sessions).
-    const certificates = new ServerCertificates(dataDir, ca);
-    const prepare = () => Promise.all([certificates.fallback(), certificates.forEnvironments(store.list({ type: ENVIRONMENT_TYPE }).map(environmentView))]);
-    await prepare();
-    store.subscribe((revision) => {
-      prepare().then(
-        () => pool.broadcast(revision),
-        (error: unknown) => {
-          log.error({ err: error, revision }, 'server certificates could not be issued');
-          pool.broadcast(revision);
-        },
-      );
-    });
-    let addresses: IngressAddresses;
-    try {
-      addresses = await pool.start();
-    } catch (error) {
-      await pool.stop(0);
-      store.close();
-      throw error;
-    }
-    const host = {
-      store,
-      dataDir,
-      ca,
-      waitForRevision: (revision: number) => pool.waitForRevision(revision),
-      get lastOutcome() {
-        return pool.lastOutcome;
-      },
-    };
-    const stop = async (graceMs: number) => {
-      await pool.stop(graceMs);
-      store.close();
-    };
-    const control = await startControlPlane(host, options, log, () => stop(0));
-    running = { addresses, control, stop };
-  }
-  const { control, addresses } = running;
-  printBanner(options, dataDir, addresses, control);
+  // One process (ingress, store and management API together), or a primary that owns the store's
+  // writes and the management API with workers that serve the ingress.
+  const host = await startIngressHost({ dataDir, ingress, workers: options.workers }, log);
+  const control = await startControlPlane(host, options, log);
+  printBanner(options, dataDir, host.addresses, control);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping: no new connections, in-flight requests finish');
-    Promise.all([control.close(), running.stop(10_000)]).then(
+    // The environments' terminationGracePeriodSeconds (the largest: certgate drains per process).
+    const graceMs = stopGraceMs(host);
+    log.info({ signal, graceMs }, 'stopping: no new connections, in-flight requests finish');
+    Promise.all([control.close(), host.close(graceMs)]).then(
       () => {
         log.flush();
         process.exit(0);
@@ -112,17 +66,20 @@ function ingressOptions(options: ServeOptions): IngressOptions {
       httpPort: options.internalHttpPort ?? (options.httpPort === 0 ? 0 : DEFAULT_INTERNAL_HTTP_PORT),
     },
     ...(options.proxyProtocol?.length ? { proxyProtocol: { listeners: options.proxyProtocol, trustedFrom: options.proxyProtocolFrom ?? [] } } : {}),
+    tlsCiphers: options.tlsCiphers,
+    // The limit flags (serve-limits.ts); unset ones keep the ingress's defaults.
+    ...options.limits,
   };
 }
 
-async function startControlPlane(host: ControlPlaneHost, options: ServeOptions, log: Logger, undo: () => Promise<void>): Promise<ControlPlane> {
+async function startControlPlane(host: IngressHost, options: ServeOptions, log: Logger): Promise<ControlPlane> {
   try {
     // Loaded here, not at the top: ingress worker processes never serve the management API, and
     // its modules (fastify, ajv and the compiled schemas) would take memory in every one of them.
     const { ControlPlane } = await import('../control/control-plane.ts');
     return await ControlPlane.start(host, { bindAddress: options.managementBind, port: options.managementPort, baseDomain: options.domain }, log);
   } catch (error) {
-    await undo();
+    await host.close(0);
     throw error;
   }
 }

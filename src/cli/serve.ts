@@ -1,35 +1,14 @@
 // `certgate serve`: the gateway on the embedded store.
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { PROXY_PROTOCOL_LISTENERS, type ProxyProtocolListener } from '../ingress/proxy-accept.ts';
+import { PROXY_PROTOCOL_LISTENERS } from '../ingress/proxy-accept.ts';
+import { limitConflict, limitOptions, limitSettings } from './serve-limits.ts';
 import { enumOption, listOf, parseDomain, parsePort, parseRangeList, parseWorkers } from './options.ts';
+import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve-options.ts';
 
-export const DEFAULT_BASE_DOMAIN = 'certgate.localhost';
-/** The internal listener's ports: next to the external ones, clear of 8443, 8080 and 9443. */
-export const DEFAULT_INTERNAL_HTTPS_PORT = 8444;
-export const DEFAULT_INTERNAL_HTTP_PORT = 8081;
-
-export interface ServeOptions {
-  dataDir: string;
-  bind: string;
-  httpsPort: number;
-  httpPort: number;
-  managementPort: number;
-  managementBind: string;
-  domain: string;
-  logLevel: string;
-  workers: number;
-  internalBind: string;
-  /** Unset: the default port, or 0 (any free port) when the external port is 0. */
-  internalHttpsPort: number | undefined;
-  internalHttpPort: number | undefined;
-  proxyProtocol: ProxyProtocolListener[] | undefined;
-  proxyProtocolFrom: string[] | undefined;
-  tlsCiphers: 'modern' | 'compatible';
-}
 
 export function serveCommand(): Command {
-  return new Command('serve')
+  const command = new Command('serve')
     .description('Run the gateway: the HTTPS ingress (one port, every app), plain-HTTP redirects, and the ARM management API')
     .addOption(new Option('--data-dir <dir>', 'where certgate keeps its database, CA and certificates').env('CERTGATE_DATA_DIR').default('.certgate'))
     .addOption(new Option('--bind <address>', 'address the ingress listens on (loopback by default)').env('CERTGATE_BIND').default('127.0.0.1'))
@@ -45,12 +24,18 @@ export function serveCommand(): Command {
     .addOption(new Option('--domain <domain>', 'base domain: environments get <name>.<domain> as default domain').env('CERTGATE_DOMAIN').default(DEFAULT_BASE_DOMAIN).argParser(parseDomain))
     .addOption(new Option('--workers <n>', "ingress processes on the shared ports: a number, or 'auto' for one per CPU").env('CERTGATE_WORKERS').default(availableParallelism(), 'auto').argParser(parseWorkers))
     .addOption(enumOption('--tls-ciphers <profile>', "TLS 1.2 suites: 'modern' (ECDHE with AES-GCM/ChaCha20 only) or 'compatible' (adds CBC suites for old clients)", ['modern', 'compatible']).env('CERTGATE_TLS_CIPHERS').default('modern'))
-    .addOption(enumOption('--log-level <level>', 'log level', ['trace', 'debug', 'info', 'warn', 'error', 'silent']).env('CERTGATE_LOG_LEVEL').default('info'))
+    .addOption(enumOption('--log-level <level>', 'log level', ['trace', 'debug', 'info', 'warn', 'error', 'silent']).env('CERTGATE_LOG_LEVEL').default('info'));
+  // Limits (docs/ingress.md, Limits and abuse): durations are seconds, or a number with ms, s, m or h.
+  for (const option of limitOptions()) command.addOption(option);
+  return command
     .addHelpText('after', '\nExample:\n  certgate serve --data-dir /var/lib/certgate --https-port 443 --http-port 80\n')
     .action(async (options: ServeOptions, command: Command) => {
       // Trusting every source would let any client claim any address (and pass any Allow list).
       if (options.proxyProtocol?.length && !options.proxyProtocolFrom) command.error("error: option '--proxy-protocol' needs '--proxy-protocol-from <ranges>' (the load balancers' addresses)", { exitCode: 2 });
       if (options.proxyProtocolFrom && !options.proxyProtocol?.length) command.error("error: option '--proxy-protocol-from' has no effect without '--proxy-protocol <listeners>'", { exitCode: 2 });
+      options.limits = limitSettings(options as unknown as Record<string, unknown>);
+      const conflict = limitConflict(options.limits);
+      if (conflict) command.error(`error: ${conflict}`, { exitCode: 2 });
       const { runServe } = await import('./serve-run.ts');
       await runServe(options);
     });

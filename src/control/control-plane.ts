@@ -14,6 +14,7 @@ import { tokenIssuer } from './auth/tokens.ts';
 import { createManagementServer } from './http/server.ts';
 import { ensureDefaultSubscription } from './resources/resource-manager.ts';
 import type { ControlContext } from './resources/context.ts';
+import { ADMIN_CREDENTIALS_FILE, type AdminCredentials } from './admin-credentials.ts';
 
 /**
  * What the control plane runs on: the store, the data dir and CA, and a way to wait until the
@@ -27,6 +28,8 @@ export interface ControlPlaneHost {
   waitForRevision(revision: number): Promise<RevisionOutcome>;
   /** The outcome of the last compilation (every worker's, merged). */
   readonly lastOutcome: RevisionOutcome;
+  /** The ingress's own ports (HTTPS, HTTP). */
+  reservedPorts?(): readonly number[];
 }
 
 export interface ControlPlaneOptions {
@@ -36,16 +39,7 @@ export interface ControlPlaneOptions {
   readonly baseDomain: string;
 }
 
-export interface AdminCredentials {
-  readonly endpoint: string;
-  readonly tenantId: string;
-  readonly subscriptionId: string;
-  readonly clientId: string;
-  readonly clientSecret: string;
-  readonly caCertificate: string;
-}
-
-export const ADMIN_CREDENTIALS_FILE = 'admin-credentials.json';
+export { ADMIN_CREDENTIALS_FILE, type AdminCredentials } from './admin-credentials.ts';
 
 export class ControlPlane {
   readonly port: number;
@@ -69,11 +63,20 @@ export class ControlPlane {
     const store = gateway.store;
     const subscriptionId = ensureDefaultSubscription(store);
     const tokens = tokenIssuer(store);
-    const context: ControlContext = { store, tokens, baseDomain: options.baseDomain, applied: (revision) => gateway.waitForRevision(revision), outcome: () => gateway.lastOutcome };
+    let managementPort = options.port;
+    const context: ControlContext = {
+      store,
+      tokens,
+      baseDomain: options.baseDomain,
+      applied: (revision) => gateway.waitForRevision(revision),
+      outcome: () => gateway.lastOutcome,
+      reservedPorts: () => [...(gateway.reservedPorts?.() ?? []), managementPort],
+    };
     const tls = await loadOrCreateServerCertificate(gateway.dataDir, gateway.ca, ['localhost', '127.0.0.1', '::1']);
     const server = createManagementServer({ context, tls: { cert: tls.certPem, key: tls.keyPem }, log: log.child({ component: 'management' }) });
     await server.listen({ host: options.bindAddress, port: options.port });
     const port = (server.server.address() as AddressInfo).port;
+    managementPort = port;
     const host = options.bindAddress.includes(':') ? `[${options.bindAddress}]` : options.bindAddress;
     const endpoint = `https://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${port}`;
     let newCredentialsPath: string | undefined;

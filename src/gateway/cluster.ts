@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { IngressAddresses } from '../ingress/ingress.ts';
 import { mergeOutcomes, type RevisionOutcome } from '../model/outcome.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
+import { RevisionWaiters } from './revision-waiters.ts';
 
 type ToWorker = { type: 'revision'; revision: number } | { type: 'stop'; graceMs: number };
 type ToPrimary =
@@ -27,7 +28,7 @@ export class WorkerPool {
   /** Each ready worker's last outcome, by worker id. */
   readonly #compiled = new Map<number, RevisionOutcome>();
   #addresses: IngressAddresses | undefined;
-  #waiters: { revision: number; resolve: (outcome: RevisionOutcome) => void }[] = [];
+  readonly #waiters = new RevisionWaiters();
   #stopping = false;
   #startFailure: string | undefined;
   #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -57,9 +58,7 @@ export class WorkerPool {
 
   /** Resolves once every ready worker compiled `revision` or later, with the worst of their outcomes. */
   waitForRevision(revision: number): Promise<RevisionOutcome> {
-    const merged = this.#merged();
-    if (merged.revision >= revision) return Promise.resolve(merged);
-    return new Promise((resolve) => this.#waiters.push({ revision, resolve }));
+    return this.#waiters.wait(revision, this.#merged());
   }
 
   /** The ready workers' last outcomes, merged. */
@@ -115,10 +114,7 @@ export class WorkerPool {
   }
 
   #release(): void {
-    const merged = this.#merged();
-    const ready = this.#waiters.filter((waiter) => waiter.revision <= merged.revision);
-    this.#waiters = this.#waiters.filter((waiter) => waiter.revision > merged.revision);
-    for (const waiter of ready) waiter.resolve(merged);
+    this.#waiters.release(this.#merged());
   }
 }
 

@@ -4,8 +4,8 @@
 // revision is live, so a write that returned is enforced for the next connection; they learn the
 // compilation's outcome (what it left out, or that it failed), so a write that is not enforced is
 // answered with an error.
-import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { ControlPlaneHost } from '../control/control-plane.ts';
 import { decodeCertificateSecret } from '../model/documents.ts';
 import {
   APP_TYPE,
@@ -16,12 +16,14 @@ import {
   resourceKey,
 } from '../model/resources.ts';
 import type { ConfigurationProblem, RevisionOutcome } from '../model/outcome.ts';
-import { Ingress, type IngressAddresses, type IngressOptions } from '../ingress/ingress.ts';
-import { compileSnapshot, TlsPolicyCache, type ServerCredentials, type SnapshotInput } from '../ingress/snapshot.ts';
+import { Ingress, ingressPorts, type IngressAddresses, type IngressOptions } from '../ingress/ingress.ts';
+import { compileSnapshot, TlsPolicyCache, type CompileResult, type ServerCredentials } from '../ingress/snapshot.ts';
+import { buildRouteSpecs } from './route-specs.ts';
+import { RevisionWaiters } from './revision-waiters.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
 import { ServerCertificates } from './server-certificates.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
-import { SqliteStore } from '../store/sqlite.ts';
+import { openDataDirStore } from '../store/sqlite.ts';
 import type { Store } from '../store/store.ts';
 
 /** A revision that could not be built is tried again after this, doubling up to the maximum. */
@@ -46,7 +48,8 @@ export interface GatewayOptions {
   readonly issueServerCertificates?: boolean;
 }
 
-export class Gateway {
+/** The single-process host: store, compiler and ingress in this process (src/gateway/host.ts chooses it). */
+export class Gateway implements ControlPlaneHost {
   readonly store: Store;
   readonly ingress: Ingress;
   readonly ca: IssuedCertificate;
@@ -58,7 +61,7 @@ export class Gateway {
   /** The last compilation's outcome; its revision is the last one compiled (served or not). */
   #outcome: RevisionOutcome;
   #compiling: Promise<void> | undefined;
-  #waiters: { revision: number; resolve: (outcome: RevisionOutcome) => void }[] = [];
+  readonly #waiters = new RevisionWaiters();
   #unsubscribe: () => void = () => {};
   #addresses: IngressAddresses | undefined;
   #onCompiled: ((outcome: RevisionOutcome) => void) | undefined;
@@ -79,14 +82,13 @@ export class Gateway {
   }
 
   static async start(options: GatewayOptions, log: Logger): Promise<Gateway> {
-    const store = options.store ?? new SqliteStore(join(options.dataDir, 'certgate.db'));
+    const store = options.store ?? openDataDirStore(options.dataDir);
     try {
       const ca = await loadOrCreateLocalCa(options.dataDir);
       const cache = new TlsPolicyCache(options.ticketKeySeed, options.ingress.tlsCiphers);
       const certificates = new ServerCertificates(options.dataDir, ca, { issue: options.issueServerCertificates ?? true });
       const revision = store.revision();
-      const input = await gatherSnapshotInput(store, certificates, revision, log);
-      const { snapshot, problems } = compileSnapshot(input, cache);
+      const { snapshot, problems } = await compileRevision(store, certificates, cache, revision, log);
       logProblems(log, problems, revision);
       const ingress = new Ingress(snapshot, options.ingress, log);
       const gateway = new Gateway(options.dataDir, store, ca, certificates, ingress, cache, { revision, problems }, log);
@@ -109,6 +111,11 @@ export class Gateway {
   get addresses(): IngressAddresses {
     if (!this.#addresses) throw new Error('the gateway is not listening');
     return this.#addresses;
+  }
+
+  /** The ingress's own ports: no app may expose them as TCP ports. */
+  reservedPorts(): readonly number[] {
+    return this.#addresses ? ingressPorts(this.#addresses) : [];
   }
 
   /** The store revision the ingress serves. */
@@ -137,9 +144,8 @@ export class Gateway {
    * (with what it left out), or failed while the previous snapshot keeps serving.
    */
   waitForRevision(revision: number): Promise<RevisionOutcome> {
-    if (this.#outcome.revision >= revision) return Promise.resolve(this.#outcome);
-    const promise = new Promise<RevisionOutcome>((resolve) => this.#waiters.push({ revision, resolve }));
-    void this.refresh();
+    const promise = this.#waiters.wait(revision, this.#outcome);
+    if (this.#outcome.revision < revision) void this.refresh();
     return promise;
   }
 
@@ -158,12 +164,12 @@ export class Gateway {
       const revision = this.store.revision();
       let outcome: RevisionOutcome;
       try {
-        const input = await gatherSnapshotInput(this.store, this.#certificates, revision, this.#log);
-        const { snapshot, problems } = compileSnapshot(input, this.#cache);
-        logProblems(this.#log, problems, revision);
-        this.ingress.swap(snapshot);
+        const { snapshot, problems } = await compileRevision(this.store, this.#certificates, this.#cache, revision, this.#log);
+        // Resolves once the TCP listeners match too, so a write is acknowledged only when they do.
+        const all = [...problems, ...(await this.ingress.swap(snapshot))];
+        logProblems(this.#log, all, revision);
         this.#applied = revision;
-        outcome = { revision, problems };
+        outcome = { revision, problems: all };
         clearTimeout(this.#retry.timer);
         this.#retry = { timer: undefined, delayMs: RETRY_FIRST_MS, due: false };
         this.#log.info({ revision, routes: snapshot.routes.size }, 'route snapshot applied');
@@ -176,9 +182,7 @@ export class Gateway {
       }
       this.#outcome = outcome;
       this.#onCompiled?.(outcome);
-      const ready = this.#waiters.filter((waiter) => waiter.revision <= revision);
-      this.#waiters = this.#waiters.filter((waiter) => waiter.revision > revision);
-      for (const waiter of ready) waiter.resolve(outcome);
+      this.#waiters.release(outcome);
     }
   }
 
@@ -204,7 +208,8 @@ function logProblems(log: Logger, problems: readonly ConfigurationProblem[], rev
   for (const { resource, reason, message } of problems) log.warn({ resource, reason, problem: message, revision }, 'configuration left out of the ingress');
 }
 
-async function gatherSnapshotInput(store: Store, certificates: ServerCertificates, revision: number, log: Logger): Promise<SnapshotInput> {
+/** The store's documents → route specs → the snapshot, with what either step left out. */
+async function compileRevision(store: Store, certificates: ServerCertificates, cache: TlsPolicyCache, revision: number, log: Logger): Promise<CompileResult> {
   const environments = store.list({ type: ENVIRONMENT_TYPE }).map(environmentView);
   const apps = store.list({ type: APP_TYPE }).map(appView);
   const uploadedCertificates = new Map<string, ServerCredentials>();
@@ -220,12 +225,7 @@ async function gatherSnapshotInput(store: Store, certificates: ServerCertificate
       log.error({ certificate: certificate.id, reason: 'certificate_secret_unreadable' }, 'certificate secret cannot be read');
     }
   }
-  return {
-    revision,
-    environments,
-    apps,
-    environmentCertificates: await certificates.forEnvironments(environments),
-    uploadedCertificates,
-    fallbackCertificate: await certificates.fallback(),
-  };
+  const built = buildRouteSpecs({ environments, apps, environmentCertificates: await certificates.forEnvironments(environments), uploadedCertificates });
+  const compiled = compileSnapshot({ revision, specs: built.specs, tcpPorts: built.tcpPorts, drainGraceMs: built.drainGraceMs, fallbackCertificate: await certificates.fallback() }, cache);
+  return { snapshot: compiled.snapshot, problems: [...built.problems, ...compiled.problems] };
 }

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { admitRequest } from './admission.ts';
 import { compileIpRules } from './ip-rules.ts';
 import type { CompiledApp, Route, RouteSnapshot, TlsPolicy } from './snapshot.ts';
+import { CLIENT_CERTIFICATE_POLICIES } from '../model/ingress.ts';
 
 function app(name: string, mode: CompiledApp['mode'], extra: Partial<CompiledApp> = {}): CompiledApp {
-  return { key: name, id: name, name, mode, allowInsecure: false, upstream: { host: '127.0.0.1', port: 1, origin: 'http://127.0.0.1:1' }, external: true, ipRules: undefined, ...extra };
+  return { key: name, id: name, name, mode, clientCertificate: CLIENT_CERTIFICATE_POLICIES[mode], allowInsecure: false, upstream: { host: '127.0.0.1', port: 1, origin: 'http://127.0.0.1:1' }, external: true, ipRules: undefined, ...extra };
 }
 // The admission logic compares policies by identity only; these stand in for compiled ones.
 const policy = (label: string) => ({ label }) as unknown as TlsPolicy;
@@ -34,7 +35,7 @@ test('a custom domain of the same app is the same app', () => {
 
 test('SNI of a lenient app with the Host of a strict app is 421', () => {
   const result = admitRequest(snapshot, openRoute, 'strict.env.test', 'open.env.test');
-  assert.deepEqual(result, { admit: false, status: 421, message: 'this connection was made for open.env.test and cannot serve strict.env.test', closeConnection: false });
+  assert.deepEqual(result, { admit: false, status: 421, message: 'this connection was made for open.env.test and cannot serve strict.env.test (misdirected_connection)', reason: 'misdirected_connection', closeConnection: false });
 });
 
 test('an unknown Host on an app connection is 421', () => {
@@ -73,7 +74,7 @@ test('an internal app is unknown on the external listener and served on the inte
   const innerRoute: Route = { hostname: 'inner.env.test', app: inner, tls: policy('inner') };
   const split: RouteSnapshot = { revision: 4, routes, internalRoutes: new Map([...routes, ['inner.env.test', innerRoute]]), fallback: snapshot.fallback };
   // On the external listener the SNI found no route (fallback certificate): what any unknown host gets.
-  assert.deepEqual(admitRequest(split, undefined, 'inner.env.test', 'inner.env.test', 'external'), { admit: false, status: 404, message: 'no app is served at inner.env.test', closeConnection: false });
+  assert.deepEqual(admitRequest(split, undefined, 'inner.env.test', 'inner.env.test', 'external'), { admit: false, status: 404, message: 'no app is served at inner.env.test (no_app)', reason: 'no_app', closeConnection: false });
   assert.equal(admitRequest(split, innerRoute, 'inner.env.test', 'inner.env.test', 'internal').admit, true);
   // External apps are reachable from inside too.
   assert.equal(admitRequest(split, openRoute, 'open.env.test', 'open.env.test', 'internal').admit, true);

@@ -2,6 +2,7 @@
 // :authority (HTTP/2) must name that same app, and the app's policy must still be the one the
 // connection was made under. Anything else could carry a request past a stricter app's policy.
 import { hostFromAuthority } from '../model/hostnames.ts';
+import type { IngressReason } from './reasons.ts';
 import { routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
 
 export type Admission =
@@ -9,7 +10,9 @@ export type Admission =
   | {
       readonly admit: false;
       readonly status: 400 | 403 | 404 | 421;
+      /** Ends with `(reason)`, as plain-text bodies do. */
       readonly message: string;
+      readonly reason: IngressReason;
       /** The connection can't serve any further request either (its policy is outdated). */
       readonly closeConnection: boolean;
     };
@@ -32,7 +35,7 @@ export function admitRequest(
   const routes = routesFor(snapshot, listener);
   const host = authority === undefined ? sniName : hostFromAuthority(authority);
   if (host === undefined) {
-    return { admit: false, status: 400, message: 'the request has no valid Host', closeConnection: false };
+    return { admit: false, status: 400, message: 'the request has no valid Host (bad_host)', reason: 'bad_host', closeConnection: false };
   }
   const target = routes.get(host);
   if (connectionRoute === undefined) {
@@ -40,18 +43,20 @@ export function admitRequest(
       return {
         admit: false,
         status: 421,
-        message: `${host} is served only to TLS connections that name it (SNI)`,
+        message: `${host} is served only to TLS connections that name it (SNI) (sni_required)`,
+        reason: 'sni_required',
         closeConnection: false,
       };
     }
-    return { admit: false, status: 404, message: `no app is served at ${host}`, closeConnection: false };
+    return { admit: false, status: 404, message: `no app is served at ${host} (no_app)`, reason: 'no_app', closeConnection: false };
   }
   const current = routes.get(connectionRoute.hostname);
   if (current === undefined || current.tls !== connectionRoute.tls) {
     return {
       admit: false,
       status: 421,
-      message: `the TLS policy of ${connectionRoute.hostname} changed since this connection was made; reconnect`,
+      message: `the TLS policy of ${connectionRoute.hostname} changed since this connection was made; reconnect (tls_policy_changed)`,
+      reason: 'tls_policy_changed',
       closeConnection: true,
     };
   }
@@ -59,14 +64,15 @@ export function admitRequest(
     return {
       admit: false,
       status: 421,
-      message: `this connection was made for ${connectionRoute.hostname} and cannot serve ${host}`,
+      message: `this connection was made for ${connectionRoute.hostname} and cannot serve ${host} (misdirected_connection)`,
+      reason: 'misdirected_connection',
       closeConnection: false,
     };
   }
   const rules = current.app.ipRules;
   if (rules !== undefined && clientAddress !== undefined && !rules.allows(clientAddress)) {
     // The app's restrictions changed since this connection was made, and now exclude its client.
-    return { admit: false, status: 403, message: `Forbidden: ${clientAddress} may not reach ${current.app.name} (ip_forbidden)`, closeConnection: true };
+    return { admit: false, status: 403, message: `Forbidden: ${clientAddress} may not reach ${current.app.name} (ip_forbidden)`, reason: 'ip_forbidden', closeConnection: true };
   }
   return { admit: true, app: current.app, host };
 }

@@ -4,6 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { serverSide } from '../../test/support/loopback.ts';
+import { CLIENT_CERTIFICATE_POLICIES } from '../model/ingress.ts';
 import { ClientCertificateHeaders } from './client-certificate.ts';
 
 const vectors = new URL('../../test/fixtures/xfcc-vectors/', import.meta.url);
@@ -20,9 +21,9 @@ test('decided from the handshake: the certificate the client sent, byte for byte
   const peer = await serverSocketWith(read('self.pem'), read('self.key'));
   try {
     const headers = new ClientCertificateHeaders();
-    assert.equal(headers.decide(peer.socket, 'accept'), read('expected-xfcc-self-signed.txt').trimEnd());
-    assert.equal(headers.decide(peer.socket, 'require'), read('expected-xfcc-self-signed.txt').trimEnd());
-    assert.equal(headers.decide(peer.socket, 'ignore'), undefined);
+    assert.equal(headers.decide(peer.socket, CLIENT_CERTIFICATE_POLICIES.accept), read('expected-xfcc-self-signed.txt').trimEnd());
+    assert.equal(headers.decide(peer.socket, CLIENT_CERTIFICATE_POLICIES.require), read('expected-xfcc-self-signed.txt').trimEnd());
+    assert.equal(headers.decide(peer.socket, CLIENT_CERTIFICATE_POLICIES.ignore), undefined);
     assert.equal(headers.size, 1, 'the same chain is formatted once');
   } finally {
     peer.close();

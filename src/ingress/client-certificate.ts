@@ -2,7 +2,7 @@
 // the app's mode and the certificates the client sent; written by the upstream request writer
 // (http1-client.ts `requestHead`) into every request the connection carries.
 import type tls from 'node:tls';
-import type { ClientCertificateMode } from '../model/ingress.ts';
+import type { ClientCertificatePolicy } from '../model/ingress.ts';
 import { formatXfcc } from '../xfcc/format.ts';
 
 /** How many chains' headers one ingress keeps (a 3-certificate chain's header is ~7 KB). */
@@ -30,13 +30,13 @@ export class ClientCertificateHeaders {
   }
 
   /**
-   * The value for a connection that finished its handshake under `mode`: undefined when the app
-   * ignores certificates or the client sent none. Requests admitted on the connection are under the
-   * same mode (admission.ts refuses a connection whose TLS policy, keyed by mode, changed), so the
+   * The value for a connection that finished its handshake under the app's policy: undefined when
+   * the app does not forward certificates (`ignore`) or the client sent none. Requests admitted on
+   * the connection are under the same mode (admission.ts refuses a connection whose TLS policy, keyed by mode, changed), so the
    * request path never looks at the mode again.
    */
-  decide(socket: tls.TLSSocket, mode: ClientCertificateMode): string | undefined {
-    return mode === 'ignore' ? undefined : this.#fromPeer(socket);
+  decide(socket: tls.TLSSocket, policy: Pick<ClientCertificatePolicy, 'forwardCertificate'>): string | undefined {
+    return policy.forwardCertificate ? this.#fromPeer(socket) : undefined;
   }
 
   /**

@@ -6,8 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import fc from 'fast-check';
-import { MAX_CLIENT_HELLO_RECORDS, readClientHello, REASON_NOT_TLS, REASON_PLAIN_HTTP } from './clienthello.ts';
+import { MAX_CLIENT_HELLO_RECORDS, readClientHello } from './clienthello.ts';
+import { INGRESS_REASONS } from './reasons.ts';
 import type { ClientHelloResult } from './clienthello.ts';
+import { normalizeHostname } from '../model/hostnames.ts';
 
 const TLS13 = 0x0304;
 
@@ -140,15 +142,17 @@ function withByte(bytes: Uint8Array, offset: number, value: number): Uint8Array 
 }
 
 function assertDone(result: ClientHelloResult): Extract<ClientHelloResult, { status: 'done' }> {
-  assert.equal(result.status, 'done', result.status === 'error' ? result.reason : undefined);
+  assert.equal(result.status, 'done', result.status === 'error' ? result.message : undefined);
   return result as Extract<ClientHelloResult, { status: 'done' }>;
 }
 
-function assertError(result: ClientHelloResult, reason?: string | RegExp): void {
+/** `expected`: the reason code (a string), or a pattern for the message. */
+function assertError(result: ClientHelloResult, expected?: string | RegExp): void {
   assert.equal(result.status, 'error');
   if (result.status !== 'error') return;
-  if (typeof reason === 'string') assert.equal(result.reason, reason);
-  else if (reason !== undefined) assert.match(result.reason, reason);
+  assert.ok(result.reason in INGRESS_REASONS, result.reason);
+  if (typeof expected === 'string') assert.equal(result.reason, expected);
+  else if (expected !== undefined) assert.match(result.message, expected);
 }
 
 function assertEveryPrefixIncomplete(bytes: Uint8Array): void {
@@ -245,7 +249,8 @@ describe('readClientHello on real ClientHellos', () => {
   it('reports corrupted lengths and types as errors', () => {
     const bytes = captured.get('node TLS 1.3')!;
     assert.equal(bytes[5], 1, 'a single record starting with the ClientHello');
-    assertError(readClientHello(withByte(withByte(bytes, 3, 0), 4, 0)), 'empty handshake record');
+    assertError(readClientHello(withByte(withByte(bytes, 3, 0), 4, 0)), /^empty handshake record$/);
+    assertError(readClientHello(withByte(withByte(bytes, 3, 0), 4, 0)), 'clienthello_malformed');
     assertError(readClientHello(withByte(bytes, 3, 0x40 + 1)), /record length/);
     assertError(readClientHello(withByte(bytes, 1, 2)), /record version/);
     assertError(readClientHello(withByte(bytes, 2, 9)), /record version/);
@@ -265,6 +270,7 @@ describe('readClientHello on real ClientHellos', () => {
   it('rejects a hello bigger than maxBytes', () => {
     const bytes = captured.get('node TLS 1.3')!;
     assertError(readClientHello(bytes, 100), /larger than 100 bytes/);
+    assertError(readClientHello(bytes, 100), 'clienthello_too_large');
     assertError(readClientHello(bytes.subarray(0, 5), 100), /larger than 100 bytes/);
     assert.equal(readClientHello(bytes, bytes.length).status, 'done');
   });
@@ -296,6 +302,18 @@ describe('readClientHello on hand-built hellos', () => {
       assertError(readClientHello(syntheticHello([serverNameExtension(name)])), /malformed ClientHello/);
     }
     assertError(readClientHello(syntheticHello([serverNameExtension('a.test', 'b.test')])), /two host_name/);
+  });
+
+  it('accepts exactly the names the control plane accepts as custom domains (one host-name rule)', () => {
+    const name = fc.stringMatching(/^[A-Za-z0-9_.-]{0,24}$/);
+    fc.assert(
+      fc.property(name, (candidate) => {
+        const result = readClientHello(syntheticHello([serverNameExtension(candidate)]));
+        const accepted = normalizeHostname(candidate);
+        assert.equal(result.status === 'done' ? result.serverName : undefined, accepted, candidate);
+      }),
+      { numRuns: 2_000, examples: [['shop-.example.com'], ['-shop.example.com'], ['shop.-example.com'], ['_acme.x-y.test'], ['a.b.']] },
+    );
   });
 
   it('rejects duplicated extensions', () => {
@@ -332,26 +350,27 @@ describe('readClientHello on traffic that is not TLS', () => {
   const text = (s: string) => new TextEncoder().encode(s);
 
   it('names plain HTTP so the caller can log it', () => {
-    assertError(readClientHello(text('GET / HTTP/1.1\r\n')), REASON_PLAIN_HTTP);
-    assertError(readClientHello(text('POST /x HTTP/1.1\r\nHost: a\r\n')), REASON_PLAIN_HTTP);
-    assertError(readClientHello(text('PRI * HTTP/2.0\r\n')), REASON_PLAIN_HTTP);
+    assertError(readClientHello(text('GET / HTTP/1.1\r\n')), 'plain_http');
+    assertError(readClientHello(text('POST /x HTTP/1.1\r\nHost: a\r\n')), 'plain_http');
+    assertError(readClientHello(text('PRI * HTTP/2.0\r\n')), 'plain_http');
   });
 
   it('waits for a few bytes before telling HTTP from other traffic', () => {
     assert.equal(readClientHello(new Uint8Array()).status, 'incomplete');
     assert.equal(readClientHello(text('G')).status, 'incomplete');
     assert.equal(readClientHello(text('OPTIO')).status, 'incomplete');
-    assertError(readClientHello(text('GX')), REASON_NOT_TLS);
+    assertError(readClientHello(text('GX')), 'not_tls');
   });
 
   it('reports other bytes as not TLS', () => {
-    assertError(readClientHello(text('SSH-2.0-OpenSSH_9.6\r\n')), REASON_NOT_TLS);
-    assertError(readClientHello(new Uint8Array([0])), REASON_NOT_TLS);
-    assertError(readClientHello(new Uint8Array([0x17, 3, 3, 0, 5])), REASON_NOT_TLS);
+    assertError(readClientHello(text('SSH-2.0-OpenSSH_9.6\r\n')), 'not_tls');
+    assertError(readClientHello(new Uint8Array([0])), 'not_tls');
+    assertError(readClientHello(new Uint8Array([0x17, 3, 3, 0, 5])), 'not_tls');
   });
 
   it('rejects an SSLv2-style hello', () => {
     assertError(readClientHello(new Uint8Array([0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15])), /SSLv2/);
+    assertError(readClientHello(new Uint8Array([0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15])), 'sslv2_hello');
   });
 });
 

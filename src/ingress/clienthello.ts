@@ -5,6 +5,9 @@
 //
 // Formats: TLS record layer (RFC 8446 §5.1), ClientHello (RFC 8446 §4.1.2),
 // server_name (RFC 6066 §3), ALPN (RFC 7301 §3.1), supported_versions (RFC 8446 §4.2.1).
+import { normalizeHostname } from '../model/hostnames.ts';
+
+import type { IngressReason } from './reasons.ts';
 
 export type ClientHelloResult =
   | { status: 'incomplete' }
@@ -17,11 +20,19 @@ export type ClientHelloResult =
       /** Offered versions (0x0304 is TLS 1.3): supported_versions without GREASE, else the legacy version. */
       tlsVersions: readonly number[];
     }
-  | { status: 'error'; reason: string };
+  | {
+      status: 'error';
+      /** Stable code (reasons.ts), logged as `reason`. */
+      reason: ClientHelloReason;
+      /** What exactly was wrong, for people: logged as `message`. */
+      message: string;
+    };
+
+export type ClientHelloReason = Extract<IngressReason, 'clienthello_malformed' | 'clienthello_too_large' | 'not_tls' | 'plain_http' | 'sslv2_hello'>;
 
 export const DEFAULT_MAX_CLIENT_HELLO_BYTES = 16_384;
-export const REASON_NOT_TLS = 'not a TLS handshake';
-export const REASON_PLAIN_HTTP = 'plain HTTP sent to the HTTPS port';
+const NOT_TLS = Object.freeze({ status: 'error', reason: 'not_tls', message: 'not a TLS handshake' } as const);
+const PLAIN_HTTP = Object.freeze({ status: 'error', reason: 'plain_http', message: 'plain HTTP sent to the HTTPS port' } as const);
 
 const CONTENT_TYPE_HANDSHAKE = 22;
 const HANDSHAKE_TYPE_CLIENT_HELLO = 1;
@@ -54,7 +65,7 @@ export function readClientHello(bytes: Uint8Array, maxBytes = DEFAULT_MAX_CLIENT
   try {
     return parseClientHelloBody(new Cursor(handshake, HANDSHAKE_HEADER_LENGTH, handshake.length));
   } catch (error) {
-    if (error instanceof MalformedHello) return { status: 'error', reason: `malformed ClientHello: ${error.message}` };
+    if (error instanceof MalformedHello) return malformed(`malformed ClientHello: ${error.message}`);
     throw error;
   }
 }
@@ -78,10 +89,10 @@ function reassembleClientHello(bytes: Uint8Array, maxBytes: number): Uint8Array 
       return copyHandshake(bytes, messageLength);
     }
     if (records === MAX_CLIENT_HELLO_RECORDS) {
-      return { status: 'error', reason: `ClientHello spread over more than ${MAX_CLIENT_HELLO_RECORDS} records` };
+      return malformed(`ClientHello spread over more than ${MAX_CLIENT_HELLO_RECORDS} records`);
     }
     const headerError = checkRecordHeader(bytes, offset);
-    if (headerError !== undefined) return { status: 'error', reason: headerError };
+    if (headerError !== undefined) return malformed(headerError);
     if (offset + RECORD_HEADER_LENGTH > maxBytes) return tooLarge(maxBytes);
     if (bytes.length < offset + RECORD_HEADER_LENGTH) return { status: 'incomplete' };
 
@@ -98,7 +109,7 @@ function reassembleClientHello(bytes: Uint8Array, maxBytes: number): Uint8Array 
     if (messageLength === undefined && fragmentBytes >= HANDSHAKE_HEADER_LENGTH) {
       const messageType = handshakeHeader >>> 24;
       if (messageType !== HANDSHAKE_TYPE_CLIENT_HELLO) {
-        return { status: 'error', reason: `handshake message type ${messageType} is not a ClientHello` };
+        return malformed(`handshake message type ${messageType} is not a ClientHello`);
       }
       messageLength = HANDSHAKE_HEADER_LENGTH + (handshakeHeader & 0xffffff);
       // Each further record adds a header, so this is the least the hello can take.
@@ -142,19 +153,19 @@ function classifyNonTls(bytes: Uint8Array): ClientHelloResult {
   if ((bytes[0]! & 0x80) !== 0) {
     if (bytes.length < 3) return { status: 'incomplete' };
     if (bytes[2] === HANDSHAKE_TYPE_CLIENT_HELLO) {
-      return { status: 'error', reason: 'SSLv2-style ClientHello is not supported' };
+      return { status: 'error', reason: 'sslv2_hello', message: 'SSLv2-style ClientHello is not supported' };
     }
-    return { status: 'error', reason: REASON_NOT_TLS };
+    return NOT_TLS;
   }
   let mayStillBeHttp = false;
   for (const start of HTTP_REQUEST_STARTS) {
     const compared = Math.min(start.length, bytes.length);
     if (!start.subarray(0, compared).every((byte, i) => byte === bytes[i])) continue;
-    if (compared === start.length) return { status: 'error', reason: REASON_PLAIN_HTTP };
+    if (compared === start.length) return PLAIN_HTTP;
     mayStillBeHttp = true;
   }
   // A few more bytes tell a plain-HTTP request line from other non-TLS traffic.
-  return mayStillBeHttp ? { status: 'incomplete' } : { status: 'error', reason: REASON_NOT_TLS };
+  return mayStillBeHttp ? { status: 'incomplete' } : NOT_TLS;
 }
 
 function parseClientHelloBody(body: Cursor): ClientHelloResult {
@@ -206,18 +217,13 @@ function parseServerName(data: Cursor): string {
   return hostName;
 }
 
-/** Lower-cased LDH name (underscores allowed, as in real host names), one trailing dot dropped. */
+/** The host name under the one host-name rule (model/hostnames.ts), lower-cased, one trailing dot dropped. */
 function normalizeHostName(bytes: Uint8Array): string {
   let name = '';
   for (const byte of bytes) name += String.fromCharCode(byte);
-  if (name.endsWith('.')) name = name.slice(0, -1);
-  const labels = name.split('.');
-  const valid =
-    name.length > 0 &&
-    name.length <= 253 &&
-    labels.every((label) => label.length <= 63 && /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?$/.test(label));
-  if (!valid) throw new MalformedHello('server name is not a DNS host name');
-  return name.toLowerCase();
+  const hostName = normalizeHostname(name);
+  if (hostName === undefined) throw new MalformedHello('server name is not a DNS host name');
+  return hostName;
 }
 
 function parseAlpn(data: Cursor): string[] {
@@ -254,7 +260,11 @@ function isGrease(value: number): boolean {
 }
 
 function tooLarge(maxBytes: number): ClientHelloResult {
-  return { status: 'error', reason: `ClientHello larger than ${maxBytes} bytes` };
+  return { status: 'error', reason: 'clienthello_too_large', message: `ClientHello larger than ${maxBytes} bytes` };
+}
+
+function malformed(message: string): ClientHelloResult {
+  return { status: 'error', reason: 'clienthello_malformed', message };
 }
 
 function readUint16(bytes: Uint8Array, offset: number): number {

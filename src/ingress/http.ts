@@ -13,10 +13,13 @@ import type { KeepAliveSweeper } from './keep-alive.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import { proxyRequest, type ClientRequestLine } from './proxy.ts';
 import { Http1Sink, sendPlain, type Http2Sink, type ResponseSink } from './response-sink.ts';
-import { routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
+import { DEFAULT_HEADER_COUNT_LIMIT, routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
+import { corsPreflight, corsResponseHeaders, type HeaderLookup } from './cors.ts';
 import type { UpstreamPools } from './upstream.ts';
 import { originFormTarget } from './request-target.ts';
+import { INGRESS_REASONS, type IngressReason } from './reasons.ts';
 import { isWebSocketUpgrade, proxyUpgrade, rejectUpgrade } from './websocket.ts';
+import type { TunnelRegistry } from './tunnels.ts';
 import { hostFromAuthority } from '../model/hostnames.ts';
 
 export interface HttpTimeouts {
@@ -37,6 +40,8 @@ export interface HttpStageDeps {
   readonly draining: () => boolean;
   /** The HTTPS port users reach on each listener kind, for redirects. */
   readonly httpsPort: (listener: ListenerKind) => number;
+  /** Open WebSocket tunnels, checked again on every snapshot swap (tunnels.ts). */
+  readonly tunnels: TunnelRegistry;
 }
 
 function http1Options(timeouts: HttpTimeouts): http.ServerOptions {
@@ -94,10 +99,16 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
       return;
     }
     if (!route?.app.allowInsecure || !route.app.upstream) {
-      rejectUpgrade(socket, route ? 400 : 404, route ? 'use https' : `no app is served at ${host ?? '(no host)'}`);
+      rejectUpgrade(socket, route ? 400 : 404, route ? 'use https (https_required)' : `no app is served at ${host ?? '(no host)'} (no_app)`);
       return;
     }
     if (!toOriginForm(req, socket, route.hostname)) return;
+    // Checked again on each swap: the route must still allow insecure access, and the client's address.
+    const hostname = route.hostname;
+    deps.tunnels.add(socket, (snapshot) => {
+      const now = routesFor(snapshot, connection.listener).get(hostname);
+      return now !== undefined && now.app.allowInsecure && ipAllowed(now, connection);
+    });
     forwardUpgrade(deps, req, socket, head, route.app, connection, route.hostname);
   });
   server.on('clientError', (error, socket) => onClientError(deps.log, error, socket));
@@ -108,7 +119,7 @@ function handleTlsRequest(deps: TlsStage, req: http.IncomingMessage, res: http.S
   deps.keepAlive.requestStarted(req.socket, res);
   const connection = connectionState(req.socket);
   if (!connection) {
-    sendPlain(res, 500, 'connection state missing');
+    sendPlain(res, 500, 'connection state missing (internal_error)');
     return;
   }
   const authority = req.headers.host;
@@ -119,7 +130,7 @@ function handleTlsRequest(deps: TlsStage, req: http.IncomingMessage, res: http.S
   }
   if (!toOriginForm(req, res, admission.host)) return;
   if (deps.draining()) res.shouldKeepAlive = false;
-  forward(deps, http1RequestLine(req), req.rawHeaders, new Http1Sink(res), admission.app, connection, authority ?? admission.host);
+  forward(deps, http1RequestLine(req, connection), req.rawHeaders, req.headers, new Http1Sink(res), admission.app, connection, authority ?? admission.host);
 }
 
 /** An HTTP/2 request stream (Node's core API), on the next turn after it arrived (http2-session.ts). */
@@ -131,14 +142,14 @@ function handleStream(
   connection: ConnectionState | undefined,
 ): void {
   if (!connection) {
-    sink.plain(500, 'connection state missing');
+    sink.plain(500, 'connection state missing (internal_error)');
     return;
   }
   // :authority (or Host when absent); both present must agree.
   const authority = headers[':authority'];
   const host = headers.host;
   if (authority !== undefined && host !== undefined && hostFromAuthority(authority) !== hostFromAuthority(host)) {
-    sink.plain(400, 'the :authority and Host headers name different hosts');
+    sink.plain(400, 'the :authority and Host headers name different hosts (authority_mismatch)');
     return;
   }
   const admission = admitCached(deps, connection, authority ?? host);
@@ -153,7 +164,7 @@ function handleStream(
     // As Node's HTTP/1.1 server (and the compatibility API) do: 100 for 100-continue, 417 for
     // expectations nobody can meet. The app gets the body as it streams, without Expect.
     if (expect.toLowerCase() !== '100-continue') {
-      sink.plain(417, 'only the expectation 100-continue is supported');
+      sink.plain(417, 'only the expectation 100-continue is supported (expectation_unsupported)');
       return;
     }
     if (body !== null) stream.additionalHeaders({ ':status': 100 });
@@ -170,14 +181,19 @@ function handleStream(
     body,
     contentLength: headers['content-length'],
     clientConnection: stream.session!,
+    clientAddress: connection.clientAddress,
   };
-  forward(deps, request, rawHeaders, sink, admission.app, connection, authority ?? host ?? admission.host);
+  forward(deps, request, rawHeaders, headers, sink, admission.app, connection, authority ?? host ?? admission.host);
 }
 
-function http1RequestLine(req: http.IncomingMessage): ClientRequestLine {
+function http1RequestLine(req: http.IncomingMessage, connection: ConnectionState): ClientRequestLine {
   const contentLength = req.headers['content-length'];
   const hasBody = req.headers['transfer-encoding'] !== undefined || (contentLength ?? '0') !== '0';
-  return { method: req.method ?? 'GET', path: req.url ?? '/', body: hasBody ? req : null, contentLength, clientConnection: req.socket };
+  return { method: req.method ?? 'GET', path: req.url ?? '/', body: hasBody ? req : null,
+    contentLength,
+    clientConnection: req.socket,
+    clientAddress: connection.clientAddress,
+  };
 }
 
 /**
@@ -232,7 +248,7 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
   const host = hostFromAuthority(req.headers.host ?? '');
   const route = host === undefined ? undefined : routesFor(deps.snapshot(), connection.listener).get(host);
   if (!route || host === undefined) {
-    sendPlain(res, host === undefined ? 400 : 404, host === undefined ? 'the request has no valid Host' : `no app is served at ${host}`);
+    sendPlain(res, host === undefined ? 400 : 404, host === undefined ? 'the request has no valid Host (bad_host)' : `no app is served at ${host} (no_app)`);
     return;
   }
   // Checked per request: on plain HTTP the Host is the only thing that names the app.
@@ -251,7 +267,7 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
     return;
   }
   if (deps.draining()) res.shouldKeepAlive = false;
-  forward(deps, http1RequestLine(req), req.rawHeaders, new Http1Sink(res), route.app, connection, req.headers.host ?? host);
+  forward(deps, http1RequestLine(req, connection), req.rawHeaders, req.headers, new Http1Sink(res), route.app, connection, req.headers.host ?? host);
 }
 
 /** Both protocols: the headers rewritten for the app, and the request forwarded. */
@@ -259,18 +275,31 @@ function forward(
   deps: HttpStageDeps,
   request: ClientRequestLine,
   rawHeaders: readonly string[],
+  requestHeaders: HeaderLookup,
   sink: ResponseSink,
   app: CompiledApp,
   connection: ConnectionState,
   hostHeader: string,
 ): void {
+  if (headerCount(rawHeaders) > (app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT)) {
+    sink.plain(431, `the request has more than ${app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT} header fields (too_many_headers)`);
+    return;
+  }
+  // The environment's ingress answers CORS preflights itself: the app never sees them.
+  const preflight = corsPreflight(app.cors, request.method, requestHeaders);
+  if (preflight !== undefined) {
+    sink.head(preflight.status, preflight.headers as string[]);
+    sink.end();
+    return;
+  }
   if (!app.upstream) {
     sink.plain(503, `${app.name} has no targetPort (app_unavailable)`);
     return;
   }
   const headers = forwardedHeaders(rawHeaders, app, connection, hostHeader);
+  const cors = corsResponseHeaders(app.cors, requestHeaders['origin']);
   // RFC 6797 7.2: HSTS only over a secure transport. The app's own header, if any, wins.
-  proxyRequest(request, sink, app.upstream, headers, connection.clientCertificate, deps.pools, deps.log, connection.proto === 'https' ? app.hsts : undefined);
+  proxyRequest(request, sink, app.upstream, headers, connection.clientCertificate, deps.pools, deps.log, connection.proto === 'https' ? app.hsts : undefined, cors);
 }
 
 /**
@@ -288,6 +317,13 @@ function forwardedHeaders(rawHeaders: readonly string[], app: CompiledApp, conne
   });
 }
 
+/** Header fields as ACA's headerCountLimit counts them: HTTP/2 pseudo-headers (:method, ...) are not fields. */
+function headerCount(rawHeaders: readonly string[]): number {
+  let count = rawHeaders.length / 2;
+  for (let i = 0; i < rawHeaders.length && rawHeaders[i]!.startsWith(':'); i += 2) count--;
+  return count;
+}
+
 function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
   deps.keepAlive.forget(socket);
   const connection = connectionState(req.socket);
@@ -301,6 +337,12 @@ function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: D
     return;
   }
   if (!toOriginForm(req, socket, admission.host)) return;
+  // Checked again on each swap, as its request was (IP rules, listener, TLS policy).
+  const authority = req.headers.host;
+  deps.tunnels.add(
+    socket,
+    (snapshot) => admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress).admit,
+  );
   forwardUpgrade(deps, req, socket, head, admission.app, connection, admission.host);
 }
 
@@ -314,12 +356,16 @@ function forwardUpgrade(
   host: string,
 ): void {
   const protocol = req.headers.upgrade;
+  if (headerCount(req.rawHeaders) > (app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT)) {
+    rejectUpgrade(socket, 431, `the request has more than ${app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT} header fields (too_many_headers)`);
+    return;
+  }
   if (!app.upstream || !protocol) {
-    rejectUpgrade(socket, app.upstream ? 400 : 503, app.upstream ? 'missing Upgrade header' : `${app.name} has no targetPort`);
+    rejectUpgrade(socket, app.upstream ? 400 : 503, app.upstream ? 'missing Upgrade header (missing_upgrade)' : `${app.name} has no targetPort (app_unavailable)`);
     return;
   }
   const headers = forwardedHeaders(req.rawHeaders, app, connection, req.headers.host ?? host);
-  proxyUpgrade(req, socket, head, app.upstream, headers, connection.clientCertificate, protocol, deps.pools, deps.log);
+  proxyUpgrade(req, socket, head, app.upstream, headers, connection.clientCertificate, protocol, connection.clientAddress, deps.pools, deps.log);
 }
 
 /** The plain listener attached the state at accept (listener, PROXY-protocol address); else made here, once. */
@@ -338,11 +384,19 @@ function plainConnection(socket: Socket): ConnectionState {
 }
 
 function onClientError(log: Logger, error: Error & { code?: string }, socket: Duplex): void {
-  log.info({ reason: error.code ?? error.message }, 'malformed HTTP request; connection closed');
+  const reason = clientErrorReason(error.code);
+  log.info({ reason, cause: error.code ?? error.message }, 'HTTP/1.1 request refused; connection closed');
   if (socket.writable && !(socket as Socket).destroyed) {
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const status = INGRESS_REASONS[reason].status ?? 400;
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   } else {
     socket.destroy();
   }
+}
+
+/** Node's HTTP/1.1 server reports these for a request it did not hand over (its code is logged as `cause`). */
+function clientErrorReason(code: string | undefined): IngressReason {
+  if (code === 'HPE_HEADER_OVERFLOW') return 'request_head_too_large';
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'request_head_timeout';
+  return code?.startsWith('HPE_') ? 'malformed_request' : 'client_socket_error';
 }

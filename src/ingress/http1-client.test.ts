@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { OriginPool, requestHead, type ExchangeHandler, type OutgoingRequest } from './http1-client.ts';
+import { OriginPool, requestHead, type ExchangeHandler, type OriginPoolOptions, type OutgoingRequest } from './http1-client.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, originPoolOptions } from './upstream.ts';
 
 const request = (overrides: Partial<OutgoingRequest>): OutgoingRequest => ({
@@ -14,6 +14,7 @@ const request = (overrides: Partial<OutgoingRequest>): OutgoingRequest => ({
   body: null,
   bodyLength: undefined,
   owner: {},
+  ownerAddress: '192.0.2.1',
   ...overrides,
 });
 
@@ -51,7 +52,8 @@ test('nothing can split the head: bad names, values, targets and methods are ref
   }
 });
 
-test('waiting requests are served round-robin across client connections, not in arrival order', async () => {
+/** An app that holds every request (`pending`) and a pool to it with `limits`. */
+async function holdingApp(limits: Partial<OriginPoolOptions>) {
   const arrived: string[] = [];
   const pending: http.ServerResponse[] = [];
   const server = http.createServer((req, res) => {
@@ -59,11 +61,12 @@ test('waiting requests are served round-robin across client connections, not in 
     pending.push(res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const pool = new OriginPool('127.0.0.1', (server.address() as AddressInfo).port, {
-    ...originPoolOptions(DEFAULT_UPSTREAM_OPTIONS),
-    maxConnections: 1,
-    maxConnectionsPerClient: 1,
-  });
+  const pool = new OriginPool('127.0.0.1', (server.address() as AddressInfo).port, { ...originPoolOptions(DEFAULT_UPSTREAM_OPTIONS), ...limits });
+  return { arrived, pending, server, pool };
+}
+
+test('waiting requests are served round-robin across client connections, not in arrival order', async () => {
+  const { arrived, pending, server, pool } = await holdingApp({ maxConnections: 1, maxConnectionsPerClient: 1 });
   const ended: string[] = [];
   const handler = (name: string): ExchangeHandler => ({
     onHead: () => true,
@@ -85,6 +88,67 @@ test('waiting requests are served round-robin across client connections, not in 
     assert.deepEqual(arrived, ['/a0', '/b0', '/a1', '/a2', '/a3']);
     assert.deepEqual(ended, ['a0', 'b0', 'a1', 'a2', 'a3']);
   } finally {
+    pool.close();
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+test('the per-address share: connections of one address together hold at most maxConnectionsPerAddress; another address starts at once', async () => {
+  const { arrived, pending, server, pool } = await holdingApp({ maxConnections: 4, maxConnectionsPerClient: 2, maxConnectionsPerAddress: 2 });
+  const handler: ExchangeHandler = { onHead: () => true, onBody: () => true, onEnd: () => {}, onError: () => {} };
+  try {
+    // Three connections of 192.0.2.1, each within its share of 2: together only 2.
+    const owners = [{}, {}, {}];
+    for (const owner of owners) for (let i = 0; i < 2; i++) pool.request(request({ path: `/a${arrived.length}-${i}`, owner, ownerAddress: '192.0.2.1' }), handler);
+    pool.request(request({ path: '/b', owner: {}, ownerAddress: '192.0.2.2' }), handler);
+    const deadline = Date.now() + 2_000;
+    while (!arrived.includes('/b') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(arrived.includes('/b'), 'the other address is served while the first holds its share');
+    assert.equal(arrived.filter((path) => path.startsWith('/a')).length, 2, arrived.join(' '));
+    assert.equal(pool.queuedCount, 4);
+    // The app answers one at a time: 192.0.2.1 never holds more than 2.
+    const inFlightA = () => pending.filter((res) => !res.writableEnded && res.req.url!.startsWith('/a')).length;
+    while (pool.queuedCount > 0 || pending.some((res) => !res.writableEnded)) {
+      assert.ok(inFlightA() <= 2, `192.0.2.1 holds ${inFlightA()}`);
+      pending.find((res) => !res.writableEnded)?.end('ok');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // All done (the address is dropped); an old and a new connection of the same address: 2 again.
+    const again = [owners[0]!, {}];
+    for (const owner of again) for (let i = 0; i < 3; i++) pool.request(request({ path: `/again-${i}`, owner, ownerAddress: '192.0.2.1' }), handler);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(pending.filter((res) => !res.writableEnded).length, 2);
+    assert.equal(pool.queuedCount, 4);
+  } finally {
+    for (const res of pending) res.end();
+    pool.close();
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+test('the per-address share holds when an address waits with nothing held and then gets a freed connection', async () => {
+  const { pending, server, pool } = await holdingApp({ maxConnections: 2, maxConnectionsPerClient: 1, maxConnectionsPerAddress: 1 });
+  const handler: ExchangeHandler = { onHead: () => true, onBody: () => true, onEnd: () => {}, onError: () => {} };
+  const open = () => pending.filter((res) => !res.writableEnded);
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+  try {
+    pool.request(request({ path: '/x1', owner: {}, ownerAddress: '192.0.2.1' }), handler);
+    pool.request(request({ path: '/x2', owner: {}, ownerAddress: '192.0.2.2' }), handler);
+    await settle();
+    // 192.0.2.3 waits holding nothing; it gets the first freed connection.
+    pool.request(request({ path: '/y1', owner: {}, ownerAddress: '192.0.2.3' }), handler);
+    open().find((res) => res.req.url === '/x1')!.end('ok');
+    await settle();
+    pool.request(request({ path: '/y2', owner: {}, ownerAddress: '192.0.2.3' }), handler);
+    open().find((res) => res.req.url === '/x2')!.end('ok');
+    await settle();
+    assert.deepEqual(open().map((res) => res.req.url), ['/y1'], 'one connection for 192.0.2.3; /y2 waits');
+    assert.equal(pool.queuedCount, 1);
+  } finally {
+    for (const res of pending) res.end();
     pool.close();
     server.closeAllConnections();
     server.close();

@@ -6,9 +6,11 @@
 // connection queue per client connection (a bounded share each, round-robin, a bounded queue with a
 // deadline), and request bodies run on the client's clock: see docs/ingress.md, Limits and abuse.
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import { INVALID_FIELD_VALUE, TOKEN } from './http-syntax.ts';
 import { ResponseParser, type ResponseHead } from './http1-response.ts';
+import type { UpstreamErrorCode } from './reasons.ts';
 
 export interface OriginPoolOptions {
   /** How long the app may take to send its response head (then: UpstreamError app_timeout). */
@@ -36,12 +38,28 @@ export interface OriginPoolOptions {
    */
   readonly requestBodyIdleTimeoutMs: number;
   readonly requestBodyMinBytesPerSecond: number;
+  /**
+   * How long the answer may stay paused because the client does not read it (nginx's send_timeout);
+   * then the exchange fails with client_write_timeout and the app's connection is freed.
+   */
+  readonly clientWriteTimeoutMs: number;
+  /**
+   * Connections the requests of one client address (all its connections together) may hold at once;
+   * their further requests wait. Many connections each within `maxConnectionsPerClient` would
+   * otherwise still take the whole app.
+   */
+  readonly maxConnectionsPerAddress: number;
+  /**
+   * targetPortHttpScheme `https`: TLS to the app. The app's certificate is not verified (ACA has no
+   * setting for a CA to verify it against; apps serve self-signed ones): encryption, not authentication.
+   */
+  readonly tls?: boolean;
 }
 
-/** Errors of the exchange with the app; `code` is what upstreamFailureStatus maps to 502/503/504. */
+/** Errors of the exchange with the app; `code` is what reasons.ts `upstreamFailure` maps to a reason and status. */
 export class UpstreamError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  readonly code: UpstreamErrorCode;
+  constructor(code: UpstreamErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
   }
@@ -77,6 +95,11 @@ export interface OutgoingRequest {
    * unit of fairness, which may hold at most `maxConnectionsPerClient` of the app's connections.
    */
   readonly owner: object;
+  /**
+   * The client's address (after PROXY protocol): all of one address's connections together may hold
+   * at most `maxConnectionsPerAddress` of the app's connections.
+   */
+  readonly ownerAddress: string;
 }
 
 /** One request's life: queued, then on a connection, then done. The handle lets the proxy stop it. */
@@ -191,17 +214,22 @@ export class UpstreamConnection {
   #uploadBytes = 0;
   /** The app does not read the body (its socket is full) since then: the app's clock runs instead. */
   #uploadBlockedSince: number | undefined;
+  /** Reading from the app is paused for a client that does not read: `#deadline` is the client's. */
+  #clientPaused = false;
 
   constructor(pool: OriginPool, host: string, port: number) {
     this.#pool = pool;
     // Reads land in one shared buffer and go straight to the parser: no stream 'data' events and
     // no buffer allocated per read (see READ_BUFFER).
-    this.socket = net.connect({
+    const options = {
       host,
       port,
       noDelay: true,
       onread: { buffer: READ_BUFFER, callback: (bytes: number, buffer: Uint8Array) => this.#onRead(bytes, buffer as Buffer) },
-    });
+    };
+    this.socket = pool.options.tls
+      ? tls.connect({ ...options, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...(net.isIP(host) ? {} : { servername: host }) })
+      : net.connect(options);
     this.#parser = new ResponseParser({
       onHead: (head) => this.#onHead(head),
       onBody: (chunk, last) => {
@@ -219,7 +247,7 @@ export class UpstreamConnection {
     });
     const socket = this.socket;
     this.#deadline = performance.now() + pool.options.connectTimeoutMs;
-    socket.once('connect', () => {
+    socket.once(pool.options.tls ? 'secureConnect' : 'connect', () => {
       this.#connected = true;
       this.#pool.connected(this);
     });
@@ -228,14 +256,19 @@ export class UpstreamConnection {
     socket.on('close', () => this.#onClose(undefined));
   }
 
-  /** The client is slower than the app: stop reading, and stop the body clock (it is not the app's pause). */
+  /**
+   * The client is slower than the app: stop reading, and stop the app's body clock; the client's
+   * write clock runs instead (a client that never reads would hold the connection forever).
+   */
   #pauseReading(): void {
     this.socket.pause();
-    this.#deadline = Infinity;
+    this.#clientPaused = true;
+    this.#deadline = performance.now() + this.#pool.options.clientWriteTimeoutMs;
   }
 
   resumeReading(): void {
     if (this.#destroyed) return;
+    this.#clientPaused = false;
     this.#deadline = performance.now() + this.#pool.options.bodyTimeoutMs;
     this.socket.resume();
   }
@@ -264,6 +297,7 @@ export class UpstreamConnection {
       return;
     }
     this.#parser.expect(exchange.request.method);
+    this.#clientPaused = false;
     this.socket.ref();
     this.socket.resume();
     const body = exchange.request.body;
@@ -387,7 +421,7 @@ export class UpstreamConnection {
 
   #onRead(bytes: number, buffer: Buffer): boolean {
     if (this.#destroyed) return false;
-    if (this.#deadline !== Infinity && this.#parser.receivedAny) this.#deadline = performance.now() + this.#pool.options.bodyTimeoutMs;
+    if (this.#deadline !== Infinity && !this.#clientPaused && this.#parser.receivedAny) this.#deadline = performance.now() + this.#pool.options.bodyTimeoutMs;
     try {
       this.#parser.execute(buffer.subarray(0, bytes));
     } catch (error) {
@@ -443,7 +477,9 @@ export class UpstreamConnection {
       this.#failConnect(new UpstreamError('CERTGATE_CONNECT_TIMEOUT', `no connection to the app within ${this.#pool.options.connectTimeoutMs} ms`));
     } else if (exchange !== undefined && !exchange.finished) {
       exchange.fail(
-        this.#parser.receivedAny
+        this.#clientPaused
+          ? new UpstreamError('CERTGATE_CLIENT_WRITE_TIMEOUT', `the client read nothing of the answer for ${this.#pool.options.clientWriteTimeoutMs} ms`)
+          : this.#parser.receivedAny
           ? new UpstreamError('CERTGATE_BODY_TIMEOUT', `the app paused its answer for ${this.#pool.options.bodyTimeoutMs} ms`)
           : new UpstreamError('CERTGATE_RESPONSE_TIMEOUT', `the app did not answer within ${this.#pool.options.responseTimeoutMs} ms`),
       );
@@ -507,6 +543,19 @@ export interface Client {
   readonly queue: Exchange[];
   /** In the pool's round-robin ring (it has exchanges waiting). */
   ringed: boolean;
+  /** Its address's standing (replaced when the pool dropped it while the client was idle). */
+  address: Address;
+}
+
+/**
+ * One client address's standing: the connections all its client connections hold, and how many of
+ * their waiting exchanges could start by their per-connection share (`ready`). Kept only while
+ * non-zero, so at most one per connection in use or waiting client.
+ */
+interface Address {
+  readonly key: string;
+  active: number;
+  ready: number;
 }
 
 /** The connections to one app origin, and the requests waiting for one. */
@@ -520,14 +569,16 @@ export class OriginPool {
   readonly #connecting = new Set<UpstreamConnection>();
   /** Per client connection; a weak key, so a client that is gone leaves nothing behind. */
   readonly #clients = new WeakMap<object, Client>();
+  /** Per client address, while any of its connections holds or waits for a connection. */
+  readonly #addresses = new Map<string, Address>();
   /** Clients with exchanges waiting, served in turn from `#cursor`. */
   readonly #ring: Client[] = [];
   #cursor = 0;
   /** Exchanges waiting, all clients together. */
   #queued = 0;
   /**
-   * Waiting exchanges that could start now (their client is under its share): connections are
-   * opened for these, never for a client that already holds its share.
+   * Waiting exchanges that could start now (their client and its address are under their shares):
+   * connections are opened for these, never for a client that already holds its share.
    */
   #ready = 0;
   #closed = false;
@@ -547,6 +598,7 @@ export class OriginPool {
       options.keepAliveTimeoutMs,
       options.queueTimeoutMs,
       options.requestBodyIdleTimeoutMs,
+      options.clientWriteTimeoutMs,
     );
     this.#sweepMs = Math.max(10, Math.min(250, Math.floor(shortest / 4)));
   }
@@ -583,11 +635,13 @@ export class OriginPool {
     }
     let client = this.#clients.get(request.owner);
     if (client === undefined) {
-      client = { active: 0, queue: [], ringed: false };
+      client = { active: 0, queue: [], ringed: false, address: this.#address(request.ownerAddress) };
       this.#clients.set(request.owner, client);
+    } else {
+      this.#attach(client);
     }
     // An idle connection means nobody under their share is waiting: start at once.
-    if (client.active < this.options.maxConnectionsPerClient) {
+    if (this.#underShare(client)) {
       const connection = this.#idle.pop();
       if (connection !== undefined) {
         this.#assign(client, connection, exchange);
@@ -595,6 +649,8 @@ export class OriginPool {
       }
     }
     if (this.#queued >= this.options.maxQueued || client.queue.length >= this.options.maxQueuedPerClient) {
+      // Refused: an address with nothing counted is not kept (a flood of refused addresses leaves nothing).
+      this.#change(client, () => {});
       exchange.fail(new UpstreamError('CERTGATE_QUEUE_FULL', `${this.#queued} requests are already waiting for the app`));
       return exchange;
     }
@@ -602,15 +658,55 @@ export class OriginPool {
     return exchange;
   }
 
+  #address(key: string): Address {
+    let address = this.#addresses.get(key);
+    if (address === undefined) {
+      address = { key, active: 0, ready: 0 };
+      this.#addresses.set(key, address);
+    }
+    return address;
+  }
+
+  /**
+   * The pool drops an address once nothing of it is counted (no connection held, nothing that could
+   * start): a client of it then joins its address anew (it has nothing counted itself, so nothing moves).
+   */
+  #attach(client: Client): void {
+    if (this.#addresses.get(client.address.key) !== client.address) client.address = this.#address(client.address.key);
+  }
+
+  #underShare(client: Client): boolean {
+    return client.active < this.options.maxConnectionsPerClient && client.address.active < this.options.maxConnectionsPerAddress;
+  }
+
   #readyOf(client: Client): number {
     return Math.min(client.queue.length, Math.max(0, this.options.maxConnectionsPerClient - client.active));
   }
 
+  #addressReady(address: Address): number {
+    return Math.min(address.ready, Math.max(0, this.options.maxConnectionsPerAddress - address.active));
+  }
+
+  /**
+   * Applies a change to a client's queue or connection count and keeps `#ready` (and its address's
+   * `ready`) in step: what could start is bounded by the client's share and by its address's.
+   */
+  #change(client: Client, change: () => void): void {
+    const address = client.address;
+    this.#ready -= this.#addressReady(address);
+    address.ready -= this.#readyOf(client);
+    change();
+    address.ready += this.#readyOf(client);
+    this.#ready += this.#addressReady(address);
+    if (address.active === 0 && address.ready === 0 && this.#addresses.get(address.key) === address) this.#addresses.delete(address.key);
+  }
+
   #enqueue(client: Client, exchange: Exchange, first: boolean): void {
-    this.#ready -= this.#readyOf(client);
-    if (first) client.queue.unshift(exchange);
-    else client.queue.push(exchange);
-    this.#ready += this.#readyOf(client);
+    this.#attach(client);
+    this.#change(client, () => {
+      if (first) client.queue.unshift(exchange);
+      else client.queue.push(exchange);
+    });
     this.#queued++;
     exchange.waiting = client;
     exchange.queuedAt = performance.now();
@@ -639,9 +735,7 @@ export class OriginPool {
     exchange.waiting = undefined;
     const index = client.queue.indexOf(exchange);
     if (index === -1) return;
-    this.#ready -= this.#readyOf(client);
-    client.queue.splice(index, 1);
-    this.#ready += this.#readyOf(client);
+    this.#change(client, () => client.queue.splice(index, 1));
     this.#queued--;
     if (client.queue.length === 0) this.#unring(client);
   }
@@ -661,7 +755,7 @@ export class OriginPool {
       if (this.#cursor >= ring.length) this.#cursor = 0;
       const client = ring[this.#cursor]!;
       this.#cursor++;
-      if (client.active >= this.options.maxConnectionsPerClient) continue;
+      if (!this.#underShare(client)) continue;
       const exchange = client.queue[0]!;
       this.dequeue(exchange);
       return { client, exchange };
@@ -670,9 +764,12 @@ export class OriginPool {
   }
 
   #assign(client: Client, connection: UpstreamConnection, exchange: Exchange): void {
-    this.#ready -= this.#readyOf(client);
-    client.active++;
-    this.#ready += this.#readyOf(client);
+    // Taking its last waiting exchange out of the line (#next) may have dropped its address.
+    this.#attach(client);
+    this.#change(client, () => {
+      client.active++;
+      client.address.active++;
+    });
     connection.client = client;
     connection.start(exchange);
   }
@@ -682,9 +779,10 @@ export class OriginPool {
     const client = connection.client;
     if (client === undefined) return;
     connection.client = undefined;
-    this.#ready -= this.#readyOf(client);
-    client.active--;
-    this.#ready += this.#readyOf(client);
+    this.#change(client, () => {
+      client.active--;
+      client.address.active--;
+    });
   }
 
   #expireQueued(now: number): void {

@@ -5,9 +5,10 @@
 // codings other than chunked, obs-fold, bare CR or LF, bytes after the response.
 
 import { INVALID_FIELD_VALUE, TOKEN } from './http-syntax.ts';
+import type { UpstreamErrorCode } from './reasons.ts';
 
 export class ResponseParseError extends Error {
-  readonly code = 'CERTGATE_BAD_RESPONSE';
+  readonly code: UpstreamErrorCode = 'CERTGATE_BAD_RESPONSE';
 }
 
 export interface ResponseHead {

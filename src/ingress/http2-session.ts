@@ -2,6 +2,7 @@
 // bounds on what one session may make the ingress do: concurrent streams (advertised in SETTINGS),
 // streams the client resets before their answer (CVE-2023-44487, rapid reset), memory, refused
 // streams and invalid frames.
+import { MAX_HEADER_COUNT_LIMIT } from '../model/ingress.ts';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -27,6 +28,13 @@ export interface Http2Limits {
   readonly maxInvalidFrames: number;
   /** Header fields per request, pseudo-headers included. */
   readonly maxHeaderListPairs: number;
+  /**
+   * PING frames, and SETTINGS frames, the client may send per session in `controlWindowMs` (each
+   * kind counted apart); more: GOAWAY ENHANCE_YOUR_CALM (h2_control_flood). Each costs the ingress
+   * an answer (PING ACK, SETTINGS ACK) and nghttp2 work while no request is made.
+   */
+  readonly maxControlFrames: number;
+  readonly controlWindowMs: number;
 }
 
 export const DEFAULT_HTTP2_LIMITS: Http2Limits = Object.freeze({
@@ -36,7 +44,13 @@ export const DEFAULT_HTTP2_LIMITS: Http2Limits = Object.freeze({
   maxSessionMemoryMb: 10,
   maxRejectedStreams: 100,
   maxInvalidFrames: 100,
-  maxHeaderListPairs: 128,
+  // The environment's headerCountLimit (up to 1,000, checked per request: 431) must be reachable;
+  // the bytes stay bounded by nghttp2's header-list size (64 KiB).
+  maxHeaderListPairs: MAX_HEADER_COUNT_LIMIT + 8,
+  // A browser sends a few SETTINGS and an occasional PING; gRPC keepalives and BDP probes stay far
+  // below 10 a second. Floods sent hundreds of thousands in seconds.
+  maxControlFrames: 100,
+  controlWindowMs: 10_000,
 });
 
 /** A request stream, admitted and forwarded by the HTTP stage (http.ts). */
@@ -75,6 +89,25 @@ class SessionGuard {
     this.#limits = limits;
     this.#log = log;
     this.#handle = handle;
+    // Node exposes received PINGs and SETTINGS (not WINDOW_UPDATE: see docs/ingress.md).
+    const pings = new ResetWindow(limits.maxControlFrames, limits.controlWindowMs);
+    const settings = new ResetWindow(limits.maxControlFrames, limits.controlWindowMs);
+    session.on('ping', () => {
+      if (pings.record(performance.now())) this.#closeForControlFlood('PING');
+    });
+    session.on('remoteSettings', () => {
+      if (settings.record(performance.now())) this.#closeForControlFlood('SETTINGS');
+    });
+  }
+
+  #closeForControlFlood(frame: string): void {
+    if (this.session.destroyed || this.closedForAbuse) return;
+    this.#log.warn(
+      { client: this.connection?.clientAddress, reason: 'h2_control_flood', frame, limit: this.#limits.maxControlFrames, windowMs: this.#limits.controlWindowMs },
+      'HTTP/2 session closed: the client sent too many control frames',
+    );
+    this.closedForAbuse = true;
+    this.session.destroy(new Error('h2_control_flood'), NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
   add(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, rawHeaders: string[]): void {
@@ -96,7 +129,7 @@ class SessionGuard {
 
   #onReset(): void {
     if (!this.#resets.record(performance.now())) return;
-    if (this.session.destroyed) return;
+    if (this.session.destroyed || this.closedForAbuse) return;
     this.#log.warn(
       {
         client: this.connection?.clientAddress,
@@ -133,7 +166,7 @@ export function createHttp2Server(limits: Http2Limits, keepAliveTimeoutMs: numbe
   server.on('timeout', (session: http2.ServerHttp2Session) => session.close());
   const guards = new WeakMap<http2.ServerHttp2Session, SessionGuard>();
   server.on('sessionError', (error, session: http2.ServerHttp2Session) => {
-    if (!guards.get(session)?.closedForAbuse) log.info({ err: error }, 'HTTP/2 session error');
+    if (!guards.get(session)?.closedForAbuse) log.info({ err: error, reason: 'h2_session_error', cause: (error as NodeJS.ErrnoException).code ?? error.message }, 'HTTP/2 session error');
   });
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (session) => {

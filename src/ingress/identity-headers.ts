@@ -68,6 +68,34 @@ export const IDENTITY_HEADER_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Client-address and path-override headers (pure data): proxies and frameworks take the client's
+ * address, scheme, port or path prefix from these (Express/Django/Spring "trust proxy", IIS and
+ * Symfony's X-Original-URL), so a client sending them could pose as another address (an app's own
+ * IP allow-list), as HTTPS, or reach a path the ingress never routed. The ingress sets only
+ * X-Forwarded-For/-Proto/-Host; these are removed in every mode, folded like the identity headers.
+ */
+export const CLIENT_ADDRESS_HEADER_NAMES: ReadonlySet<string> = new Set([
+  // RFC 7239.
+  'forwarded',
+  // nginx (real_ip), Akamai and Cloudflare Enterprise, generic proxies, Cloudflare, Fastly, F5/Citrix.
+  'x-real-ip',
+  'true-client-ip',
+  'x-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-cluster-client-ip',
+  // The X-Forwarded-* family beyond what the ingress sets (Traefik, AWS ALB, Microsoft.AspNetCore, Spring).
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-scheme',
+  'x-forwarded-server',
+  'x-forwarded-ssl',
+  // Path overrides honoured by IIS URL Rewrite, Symfony and Zend: a path the ingress never routed.
+  'x-original-url',
+  'x-rewrite-url',
+]);
+
+/**
  * Name prefixes of families whose members vary (user-named mTLS headers of Google Cloud load
  * balancers, Cloudflare's, Apache's, IAP's): any header starting with one is removed too.
  */
@@ -84,6 +112,9 @@ export const IDENTITY_HEADER_PREFIXES: readonly string[] = Object.freeze([
   'x-goog-authenticated-user-',
   // AWS ALB mTLS headers added later.
   'x-amzn-mtls-',
+  // Envoy's own (X-Envoy-External-Address, X-Envoy-Internal, retry and routing controls): an app
+  // behind ACA's Envoy trusts them as Envoy's.
+  'x-envoy-',
 ]);
 
 /**
@@ -94,9 +125,9 @@ export function foldHeaderName(lower: string): string {
   return lower.includes('_') ? lower.replaceAll('_', '-') : lower;
 }
 
-/** Whether the built-in list removes this folded name. */
+/** Whether the built-in lists (identity and client-address headers) remove this folded name. */
 export function isIdentityHeader(folded: string): boolean {
-  if (IDENTITY_HEADER_NAMES.has(folded)) return true;
+  if (IDENTITY_HEADER_NAMES.has(folded) || CLIENT_ADDRESS_HEADER_NAMES.has(folded)) return true;
   for (const prefix of IDENTITY_HEADER_PREFIXES) if (folded.startsWith(prefix)) return true;
   return false;
 }

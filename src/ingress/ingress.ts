@@ -12,9 +12,12 @@ import { DEFAULT_HTTP2_LIMITS, type Http2Limits } from './http2-session.ts';
 import { KeepAliveSweeper } from './keep-alive.ts';
 import { LingeringCloses } from './lingering-close.ts';
 import { DEFAULT_PROXY_PROTOCOL_LIMITS, readProxyHeader, type ProxyProtocolLimits, type ProxyProtocolListener, type ProxyProtocolSettings } from './proxy-accept.ts';
-import type { ListenerKind, RouteSnapshot, TlsCipherProfile } from './snapshot.ts';
+import type { ConfigurationProblem } from '../model/outcome.ts';
+import type { ListenerKind, RouteSnapshot, TlsCipherProfile, Upstream } from './snapshot.ts';
 import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './tls-listener.ts';
+import { TunnelRegistry } from './tunnels.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools, type UpstreamOptions } from './upstream.ts';
+import { DEFAULT_TCP_LIMITS, TcpProxy, type TcpLimits } from './tcp-proxy.ts';
 
 export interface ProxyProtocolOptions {
   readonly listeners: readonly ProxyProtocolListener[];
@@ -44,13 +47,22 @@ export interface IngressOptions {
   readonly upstream?: Partial<UpstreamOptions>;
   /** TLS 1.2 suites offered: `modern` (AEAD only, the default) or `compatible` (adds CBC). */
   readonly tlsCiphers?: TlsCipherProfile;
+  readonly tcp?: Partial<TcpLimits>;
 }
+
+/** How long a stop waits for requests in flight when no environment sets terminationGracePeriodSeconds. */
+export const DEFAULT_DRAIN_GRACE_MS = 10_000;
 
 export interface IngressAddresses {
   readonly httpsPort: number;
   readonly httpPort: number | undefined;
   readonly internalHttpsPort?: number;
   readonly internalHttpPort?: number;
+}
+
+/** The external listeners' ports (HTTPS, HTTP): an app may not expose them as TCP ports. */
+export function ingressPorts(addresses: IngressAddresses): number[] {
+  return [addresses.httpsPort, ...(addresses.httpPort === undefined ? [] : [addresses.httpPort])];
 }
 
 type ListenerName = 'https' | 'http' | 'internal-https' | 'internal-http';
@@ -80,6 +92,10 @@ export class Ingress {
   readonly #listeners: Listener[] = [];
   readonly #plainHttp: http.Server;
   readonly #http;
+  readonly #tunnels = new TunnelRegistry();
+  readonly #tcp: TcpProxy;
+  /** The TCP listeners' reconciliation in progress (one at a time, in snapshot order). */
+  #tcpApplied: Promise<void> = Promise.resolve();
 
   constructor(initial: RouteSnapshot, options: IngressOptions, log: Logger) {
     this.#snapshot = initial;
@@ -94,10 +110,12 @@ export class Ingress {
       pools: this.#pools,
       log,
       draining: () => this.#draining,
+      tunnels: this.#tunnels,
       httpsPort: (kind: ListenerKind) =>
         (kind === 'internal' ? this.#boundPort('internal-https') : (this.#options.publicHttpsPort ?? this.#boundPort('https'))) ?? 0,
     };
     this.#http = createHttpServers(deps, timeouts, { ...DEFAULT_HTTP2_LIMITS, ...options.http2 });
+    this.#tcp = new TcpProxy(options.bindAddress, { ...DEFAULT_TCP_LIMITS, ...options.tcp }, log);
     // One plain-HTTP server for every plain listener: each connection carries its listener's kind.
     this.#plainHttp = createPlainHttpServer(deps, timeouts);
     const proxy = proxyProtocolSettings(options.proxyProtocol);
@@ -153,13 +171,33 @@ export class Ingress {
     return this.#snapshot;
   }
 
-  /** Takes effect for the next connection and the next request. */
-  swap(snapshot: RouteSnapshot): void {
+  /**
+   * Takes effect for the next connection and the next request; the returned promise resolves once
+   * the TCP listeners match the snapshot too, with what they could not apply (a port another
+   * process holds), so that such a write is not acknowledged as enforced.
+   */
+  swap(snapshot: RouteSnapshot): Promise<ConfigurationProblem[]> {
     this.#snapshot = snapshot;
-    const origins = new Set<string>();
+    // Requests are admitted per request; tunnels only at their upgrade: check them again now.
+    const closed = this.#tunnels.recheck(snapshot);
+    if (closed > 0) this.#log.info({ closed, reason: 'tunnel_not_admitted' }, 'WebSocket tunnels closed: the new configuration no longer admits them');
+    const applied = this.#applyTcp(snapshot);
     // The internal routes are all of them (external apps included).
-    for (const route of snapshot.internalRoutes.values()) if (route.app.upstream) origins.add(route.app.upstream.origin);
-    this.#pools.retainOnly(origins);
+    const upstreams: Upstream[] = [];
+    for (const route of snapshot.internalRoutes.values()) if (route.app.upstream) upstreams.push(route.app.upstream);
+    this.#pools.retainOnly(upstreams);
+    return applied;
+  }
+
+  /** The exposed TCP ports listened on. */
+  get tcpPorts(): number[] {
+    return this.#tcp.ports;
+  }
+
+  #applyTcp(snapshot: RouteSnapshot): Promise<ConfigurationProblem[]> {
+    const applied = this.#tcpApplied.then(async () => (this.#draining ? [] : this.#tcp.apply(snapshot.tcpPorts ?? new Map())));
+    this.#tcpApplied = applied.then(() => undefined);
+    return applied;
   }
 
   async listen(): Promise<IngressAddresses> {
@@ -170,6 +208,7 @@ export class Ingress {
       await Promise.all(this.#listeners.map((listener) => closeServer(listener.server)));
       throw error;
     }
+    for (const problem of await this.#applyTcp(this.#snapshot)) this.#log.warn({ problem: problem.message, resource: problem.resource, reason: problem.reason }, 'configuration left out of the ingress');
     return {
       httpsPort: this.#boundPort('https')!,
       httpPort: this.#boundPort('http'),
@@ -179,11 +218,15 @@ export class Ingress {
 
   /**
    * Graceful stop: no new connections, idle ones closed, in-flight requests given `graceMs` to
-   * finish, then everything left is closed.
+   * finish, then everything left is closed. Without `graceMs`: the environments'
+   * terminationGracePeriodSeconds (the largest), else 10 s.
    */
-  async close(graceMs = 10_000): Promise<void> {
+  async close(graceMs = this.#snapshot.drainGraceMs ?? DEFAULT_DRAIN_GRACE_MS): Promise<void> {
     this.#draining = true;
     const stopped = Promise.all(this.#listeners.map((listener) => closeServer(listener.server)));
+    // TCP connections carry no requests to wait for: they close with their listeners.
+    await this.#tcpApplied;
+    await this.#tcp.close();
     const deadline = Date.now() + graceMs;
     while (this.#sockets.size > 0 && Date.now() < deadline) {
       this.#http.http1.closeIdleConnections();

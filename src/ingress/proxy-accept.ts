@@ -6,6 +6,7 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { parseProxyHeader } from './proxy-protocol.ts';
+import type { ProxyProtocolReason } from './reasons.ts';
 
 /** Listener groups the PROXY protocol can be turned on for (`internal`: both internal ports). */
 export const PROXY_PROTOCOL_LISTENERS = ['https', 'http', 'internal'] as const;
@@ -37,7 +38,7 @@ export function readProxyHeader(socket: net.Socket, settings: ProxyProtocolSetti
     return;
   }
   let received: Buffer = Buffer.alloc(0);
-  const fail = (reason: string) => {
+  const fail = (reason: ProxyProtocolReason) => {
     cleanup();
     log.info({ client: peer, listener, reason }, 'connection closed: no valid PROXY protocol header');
     socket.destroy();
@@ -62,7 +63,11 @@ export function readProxyHeader(socket: net.Socket, settings: ProxyProtocolSetti
     socket.resume();
   };
   const onClose = () => cleanup();
-  const onError = () => fail('proxy_protocol_socket_error');
+  const onError = (error: NodeJS.ErrnoException) => {
+    cleanup();
+    log.info({ client: peer, listener, reason: 'proxy_protocol_socket_error', cause: error.code ?? error.message }, 'connection closed: no valid PROXY protocol header');
+    socket.destroy();
+  };
   function cleanup() {
     clearTimeout(timer);
     socket.off('data', onData);

@@ -2,10 +2,11 @@
 // front of certgate sends first on each connection to say who the client is. Version 1 is one text
 // line of at most 107 bytes; version 2 a 16-byte binary head and an address block, then TLVs (skipped).
 import net from 'node:net';
+import type { ProxyProtocolReason } from './reasons.ts';
 
 export type ProxyHeader =
   | { readonly status: 'incomplete' }
-  | { readonly status: 'error'; readonly reason: string }
+  | { readonly status: 'error'; readonly reason: ProxyProtocolReason }
   | {
       readonly status: 'done';
       /** Bytes the header took; what follows is the client's own stream. */

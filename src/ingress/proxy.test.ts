@@ -4,8 +4,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import pino from 'pino';
-import { proxyRequest, upstreamFailureStatus, type ClientRequestLine } from './proxy.ts';
-import { UpstreamError } from './http1-client.ts';
+import { proxyRequest, type ClientRequestLine } from './proxy.ts';
+import { upstreamFailure } from './reasons.ts';
 import type { ResponseSink } from './response-sink.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools } from './upstream.ts';
 
@@ -27,9 +27,9 @@ test('failures to reach the app map to stable statuses and reasons; anything unk
     ['ECONNRESET', 502, 'app_error'],
   ];
   for (const [code, status, reason] of cases) {
-    assert.deepEqual(upstreamFailureStatus(new UpstreamError(code, 'x')), { status, reason }, code);
+    assert.deepEqual(upstreamFailure(Object.assign(new Error('x'), { code })), { status, reason }, code);
   }
-  assert.deepEqual(upstreamFailureStatus(new Error('no code')), { status: 502, reason: 'app_error' });
+  assert.deepEqual(upstreamFailure(new Error('no code')), { status: 502, reason: 'app_error' });
 });
 
 /** The client's side of one request as the proxy wrote it. */
@@ -75,7 +75,7 @@ class RecordingSink implements ResponseSink {
 }
 
 const log = pino({ level: 'silent' });
-const request: ClientRequestLine = { method: 'GET', path: '/', body: null, contentLength: undefined, clientConnection: {} };
+const request: ClientRequestLine = { method: 'GET', path: '/', body: null, contentLength: undefined, clientConnection: {}, clientAddress: '192.0.2.1' };
 
 async function withApp(handler: http.RequestListener, work: (upstream: { host: string; port: number; origin: string }, pools: UpstreamPools) => Promise<void>) {
   const server = http.createServer(handler);

@@ -3,41 +3,13 @@
 // ServerResponse or an HTTP/2 stream of Node's core API.
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Exchange, ExchangeHandler, OutgoingRequest } from './http1-client.ts';
+import type { ExchangeHandler, OutgoingRequest } from './http1-client.ts';
+import { upstreamFailure } from './reasons.ts';
 import { clientResponseRawHeaders } from './headers.ts';
 import type { ResponseSink } from './response-sink.ts';
+import { withCorsHeaders } from './cors.ts';
 import type { Upstream } from './snapshot.ts';
-import type { UpstreamPools } from './upstream.ts';
-
-/** How a failure to reach the app is answered; these codes are stable and appear in logs. */
-export function upstreamFailureStatus(error: unknown): { status: 400 | 408 | 502 | 503 | 504; reason: string } {
-  const code = (error as { code?: string }).code ?? '';
-  switch (code) {
-    case 'CERTGATE_BAD_REQUEST':
-      return { status: 400, reason: 'bad_request' };
-    case 'CERTGATE_REQUEST_BODY_TIMEOUT':
-      return { status: 408, reason: 'request_body_timeout' };
-    case 'CERTGATE_QUEUE_FULL':
-      return { status: 503, reason: 'queue_full' };
-    case 'CERTGATE_QUEUE_TIMEOUT':
-      return { status: 503, reason: 'queue_timeout' };
-    case 'ECONNREFUSED':
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-    case 'EADDRNOTAVAIL':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return { status: 503, reason: 'app_unavailable' };
-    case 'CERTGATE_CONNECT_TIMEOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return { status: 503, reason: 'app_connect_timeout' };
-    case 'CERTGATE_RESPONSE_TIMEOUT':
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return { status: 504, reason: 'app_timeout' };
-    default:
-      return { status: 502, reason: 'app_error' };
-  }
-}
+import type { ExchangeHandle, UpstreamPools } from './upstream.ts';
 
 /**
  * One request to the app through the ingress's HTTP/1.1 client, its answer written straight to the
@@ -50,7 +22,10 @@ class ForwardHandler implements ExchangeHandler {
   readonly #log: Logger;
   /** Strict-Transport-Security for the client, unless the app sends its own (HTTPS only). */
   readonly #hsts: string | undefined;
-  exchange: Exchange | undefined;
+
+  /** CORS headers for an allowed origin (cors.ts), in place of the app's own. */
+  readonly #cors: readonly string[] | undefined;
+  exchange: ExchangeHandle | undefined;
   /** The client went away, or the answer was replaced by an error: the app's answer is not wanted. */
   #abandoned = false;
   /** The answer's last chunk was passed to end(). */
@@ -58,9 +33,10 @@ class ForwardHandler implements ExchangeHandler {
   /** The client's side is full: the app is paused until `drain`. */
   #waitingForDrain = false;
 
-  constructor(sink: ResponseSink, upstream: Upstream, log: Logger, hsts: string | undefined) {
+  constructor(sink: ResponseSink, upstream: Upstream, log: Logger, hsts: string | undefined, cors: readonly string[] | undefined) {
     this.#sink = sink;
     this.#hsts = hsts;
+    this.#cors = cors;
     this.#upstream = upstream;
     this.#log = log;
     // The client went away before the answer was complete: stop the app's request too (a queued
@@ -76,7 +52,7 @@ class ForwardHandler implements ExchangeHandler {
     try {
       const headers = clientResponseRawHeaders(rawHeaders);
       if (this.#hsts !== undefined && !hasHeader(headers, 'strict-transport-security')) headers.push('strict-transport-security', this.#hsts);
-      this.#sink.head(statusCode, headers);
+      this.#sink.head(statusCode, this.#cors === undefined ? headers : withCorsHeaders(headers, this.#cors));
     } catch (writeError) {
       // The app sent a header the client's protocol cannot carry.
       this.#abandoned = true;
@@ -120,14 +96,14 @@ class ForwardHandler implements ExchangeHandler {
     if (sink.headersSent) {
       // The app reset mid-response: HTTP/1.1 closes the connection and HTTP/2 resets the stream, so a
       // truncated answer is never passed off as complete.
-      this.#log.warn({ err: error, app: this.#upstream.origin }, 'response from app aborted');
+      this.#log.warn({ err: error, app: this.#upstream.origin, reason: upstreamFailure(error).reason }, 'response from app aborted');
       sink.abort(error);
       return;
     }
-    const failure = upstreamFailureStatus(error);
+    const failure = upstreamFailure(error);
     this.#log.warn({ err: error, app: this.#upstream.origin, reason: failure.reason }, 'request to app failed');
     if (failure.status === 400) {
-      sink.plain(400, `the request cannot be forwarded (${error.message})`);
+      sink.plain(400, `the request cannot be forwarded: ${error.message} (${failure.reason})`);
       return;
     }
     if (failure.status === 408) {
@@ -148,9 +124,11 @@ export interface ClientRequestLine {
   readonly contentLength: string | string[] | undefined;
   /**
    * The client connection the request came on: the HTTP/1.1 socket, or the HTTP/2 session (for a
-   * per-connection share of the app's upstream connections; not yet passed to the pool).
+   * per-connection share of the app's upstream connections).
    */
   readonly clientConnection: object;
+  /** The client's address (after PROXY protocol), for the per-address share of the app's connections. */
+  readonly clientAddress: string;
 }
 
 /** The body's declared length, when the client declared one (HTTP/1.1 or HTTP/2 content-length). */
@@ -170,6 +148,7 @@ function outgoingRequest(request: ClientRequestLine, headers: string[], clientCe
     bodyLength: body === null ? undefined : declaredBodyLength(request.contentLength),
     // The unit of fair share in the app's pool: the client's connection (HTTP/2: its session).
     owner: request.clientConnection,
+    ownerAddress: request.clientAddress,
   };
 }
 
@@ -182,8 +161,9 @@ export function proxyRequest(
   pools: UpstreamPools,
   log: Logger,
   hsts?: string,
+  cors?: readonly string[],
 ): void {
-  const handler = new ForwardHandler(sink, upstream, log, hsts);
+  const handler = new ForwardHandler(sink, upstream, log, hsts, cors);
   handler.exchange = pools.origin(upstream).request(outgoingRequest(request, headers, clientCertificate), handler);
 }
 

@@ -1,107 +1,32 @@
+// The snapshot from route specs alone (no ARM documents): TLS policies, routes per listener, conflicts.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CIPHERS, compileSnapshot, TlsPolicyCache, type ServerCredentials, type SnapshotInput } from './snapshot.ts';
+import { CIPHERS, compileSnapshot, TlsPolicyCache, type CompiledApp, type RouteSpec, type ServerCredentials } from './snapshot.ts';
+import { CLIENT_CERTIFICATE_POLICIES, type ClientCertificateMode } from '../model/ingress.ts';
 import { createCa, issueCertificate } from '../pki/issue.ts';
-import type { AppView } from '../model/resources.ts';
-import type { IngressSettings } from '../model/ingress.ts';
 
-let wildcard: ServerCredentials;
-let fallback: ServerCredentials;
-const ENV = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/managedEnvironments/env';
+let credentials: ServerCredentials;
 
 before(async () => {
   const ca = await createCa({ commonName: 'test CA' });
-  const server = await issueCertificate({ issuer: ca, commonName: '*.env.test', kind: 'server', dnsNames: ['*.env.test'] });
-  const other = await issueCertificate({ issuer: ca, commonName: 'localhost', kind: 'server', dnsNames: ['localhost'] });
-  wildcard = { kind: 'pem', certPem: server.certPem, keyPem: server.keyPem };
-  fallback = { kind: 'pem', certPem: other.certPem, keyPem: other.keyPem };
+  const server = await issueCertificate({ issuer: ca, commonName: 'a.test', kind: 'server', dnsNames: ['a.test', 'b.test'] });
+  credentials = { kind: 'pem', certPem: server.certPem, keyPem: server.keyPem };
 });
 
-function app(name: string, ingress: IngressSettings | undefined): AppView {
-  return { id: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/containerApps/${name}`, name, environmentId: ENV, ingress };
+function spec(name: string, mode: ClientCertificateMode, hostnames: string[], external = true): RouteSpec {
+  const app: CompiledApp = { key: name, id: `/apps/${name}`, name, mode, clientCertificate: CLIENT_CERTIFICATE_POLICIES[mode], allowInsecure: false, upstream: undefined, external, ipRules: undefined };
+  return { app, hosts: hostnames.map((hostname) => ({ hostname, credentials, credentialsFrom: '/certificates/c' })) };
 }
 
-function input(apps: AppView[], revision = 1): SnapshotInput {
-  return {
-    revision,
-    environments: [{ id: ENV, name: 'env', defaultDomain: 'env.test' }],
-    apps,
-    environmentCertificates: new Map([[ENV.toLowerCase(), wildcard]]),
-    uploadedCertificates: new Map(),
-    fallbackCertificate: fallback,
-  };
-}
-
-test('routes by default domain, with the mode mapped to the TLS settings', () => {
-  const cache = new TlsPolicyCache();
-  const { snapshot, problems } = compileSnapshot(
-    input([app('a', { targetPort: 1, clientCertificateMode: 'ignore' }), app('b', { targetPort: 2, clientCertificateMode: 'Accept' as never }), app('c', { targetPort: 3, clientCertificateMode: 'require' }), app('d', { targetPort: 4 })]),
-    cache,
-  );
-  assert.deepEqual(problems, []);
-  const settings = (host: string) => {
-    const route = snapshot.routes.get(host)!;
-    return [route.app.mode, route.tls.requestCert, route.tls.rejectUnauthorized];
-  };
-  assert.deepEqual(settings('a.env.test'), ['ignore', false, false]);
-  assert.deepEqual(settings('b.env.test'), ['accept', true, false]);
-  assert.deepEqual(settings('c.env.test'), ['require', true, true]);
-  assert.deepEqual(settings('d.env.test'), ['ignore', false, false], 'unset is ignore');
-  assert.equal(snapshot.routes.get('c.env.test')!.app.upstream?.origin, 'http://127.0.0.1:3');
-  assert.ok(Object.isFrozen(snapshot) && Object.isFrozen(snapshot.routes.get('a.env.test')));
-});
-
-test('policies are reused while app, mode and certificate are unchanged, and replaced when the mode changes', () => {
-  const cache = new TlsPolicyCache();
-  const first = compileSnapshot(input([app('a', { targetPort: 1 }), app('b', { targetPort: 2, clientCertificateMode: 'accept' })]), cache).snapshot;
-  const second = compileSnapshot(input([app('a', { targetPort: 9 }), app('b', { targetPort: 2, clientCertificateMode: 'require' })], 2), cache).snapshot;
-  assert.equal(second.routes.get('a.env.test')!.tls, first.routes.get('a.env.test')!.tls, 'a new targetPort keeps the policy');
-  assert.notEqual(second.routes.get('b.env.test')!.tls, first.routes.get('b.env.test')!.tls);
-  assert.equal(second.fallback, first.fallback);
-});
-
-test('an app with an invalid mode in the store is left out (fail closed), as are apps without ingress or environment', () => {
-  const cache = new TlsPolicyCache();
-  const orphan: AppView = { ...app('orphan', { targetPort: 1 }), environmentId: `${ENV}-gone` };
-  const { snapshot, problems } = compileSnapshot(input([app('bad', { targetPort: 1, clientCertificateMode: 'requier' as never }), app('off', undefined), orphan]), cache);
-  assert.equal(snapshot.routes.size, 0);
-  assert.equal(problems.length, 2);
-  assert.match(problems.map((p) => p.message).join('\n'), /requier.*not valid/);
-  assert.match(problems.map((p) => p.message).join('\n'), /does not exist/);
-});
-
-test('a custom domain without a usable certificate is left out; an unusable certificate is reported', () => {
-  const cache = new TlsPolicyCache();
-  const withDomains = app('a', {
-    targetPort: 1,
-    customDomains: [
-      { name: 'missing.example', certificateId: `${ENV}/certificates/none` },
-      { name: 'broken.example', certificateId: `${ENV}/certificates/broken` },
-      { name: 'off.example', bindingType: 'Disabled', certificateId: `${ENV}/certificates/broken` },
-    ],
-  });
-  const { snapshot, problems } = compileSnapshot(
-    { ...input([withDomains]), uploadedCertificates: new Map([[`${ENV}/certificates/broken`.toLowerCase(), { kind: 'pkcs12', pfx: new Uint8Array([1, 2, 3]), password: 'x' }]]) },
-    cache,
-  );
-  assert.deepEqual([...snapshot.routes.keys()], ['a.env.test']);
-  assert.match(problems.map((p) => p.message).join('\n'), /missing\.example has no usable certificate/);
-  assert.match(problems.map((p) => p.message).join('\n'), /broken\.example cannot be used/);
-});
-
-test("the environment's stripHeaders and the app's HSTS are compiled into the app once", () => {
-  const base = input([app('a', { targetPort: 1, hsts: { maxAge: 31_536_000, includeSubDomains: true, preload: true } }), app('b', { targetPort: 2, hsts: { maxAge: 600 } }), app('c', { targetPort: 3 })]);
-  const { snapshot } = compileSnapshot(
-    { ...base, environments: [{ id: ENV, name: 'env', defaultDomain: 'env.test', stripHeaders: ['X-Tenant-Id', 'x_internal_USER'] }] },
-    new TlsPolicyCache(),
-  );
-  const compiled = (host: string) => snapshot.routes.get(host)!.app;
-  assert.equal(compiled('a.env.test').hsts, 'max-age=31536000; includeSubDomains; preload');
-  assert.equal(compiled('b.env.test').hsts, 'max-age=600');
-  assert.equal(compiled('c.env.test').hsts, undefined);
-  assert.deepEqual([...compiled('c.env.test').stripHeaders!], ['x-tenant-id', 'x-internal-user']);
-  const none = compileSnapshot(input([app('a', { targetPort: 1 })]), new TlsPolicyCache()).snapshot;
-  assert.equal(none.routes.get('a.env.test')!.app.stripHeaders, undefined);
+test("the TLS policy follows the spec's client-certificate policy; internal apps only on the internal listener; the first spec keeps a name", () => {
+  const { snapshot, problems } = compileSnapshot({ revision: 3, specs: [spec('a', 'require', ['a.test']), spec('b', 'accept', ['b.test', 'a.test'], false)], tcpPorts: new Map(), drainGraceMs: undefined, fallbackCertificate: credentials }, new TlsPolicyCache());
+  assert.deepEqual([...snapshot.routes.keys()], ['a.test']);
+  assert.deepEqual([...snapshot.internalRoutes.keys()], ['a.test', 'b.test']);
+  const a = snapshot.routes.get('a.test')!.tls;
+  const b = snapshot.internalRoutes.get('b.test')!.tls;
+  assert.deepEqual([a.requestCert, a.rejectUnauthorized, b.requestCert, b.rejectUnauthorized], [true, true, true, false]);
+  assert.deepEqual([snapshot.fallback.requestCert, snapshot.fallback.rejectUnauthorized], [false, false]);
+  assert.deepEqual(problems.map((problem) => [problem.resource, problem.reason, problem.related]), [['/apps/b', 'hostname_taken', ['/apps/a']]]);
 });
 
 test('TLS 1.2 suites: modern offers ECDHE with AEAD only; compatible adds CBC', () => {

@@ -1,40 +1,70 @@
-// The route snapshot: everything the ingress needs per connection and per request, compiled from
-// the store once per change and then only read. SecureContexts are built here, before traffic
-// arrives, and reused across snapshots while their inputs are unchanged, so TLS sessions and
-// connections made under an unchanged policy stay valid when some other app changes.
+// The route snapshot: everything the ingress needs per connection and per request, compiled once
+// per change from route specs (plain facts about each app, made from the ARM documents by
+// src/gateway/route-specs.ts) and then only read. The ingress never reads an ARM document.
+// SecureContexts are built here, before traffic arrives, and reused across snapshots while their
+// inputs are unchanged, so TLS sessions and connections made under an unchanged policy stay valid
+// when some other app changes.
 import { createHash, createHmac } from 'node:crypto';
 import tls from 'node:tls';
 import { constants as cryptoConstants } from 'node:crypto';
-import { DEFAULT_TARGET_HOST, hstsHeaderValue, normalizeClientCertificateMode, type ClientCertificateMode } from '../model/ingress.ts';
-import { foldHeaderName } from './identity-headers.ts';
-import { appFqdn, normalizeHostname } from '../model/hostnames.ts';
-import { resourceKey, type AppView, type EnvironmentView } from '../model/resources.ts';
+import type { ClientCertificateMode, ClientCertificatePolicy } from '../model/ingress.ts';
 import type { ConfigurationProblem } from '../model/outcome.ts';
-import { compileIpRules, type IpMatcher } from './ip-rules.ts';
+import type { IpMatcher } from './ip-rules.ts';
+import type { CompiledCors } from './cors.ts';
+import type { TcpRoute } from './tcp-proxy.ts';
 
 /** Key material for a server certificate: PEM pair, or a PKCS12 with its password. */
 export type ServerCredentials =
   | { readonly kind: 'pem'; readonly certPem: string; readonly keyPem: string }
   | { readonly kind: 'pkcs12'; readonly pfx: Uint8Array; readonly password: string };
 
+/** One host name an app is served at, and the server certificate for it. */
+export interface HostSpec {
+  readonly hostname: string;
+  readonly credentials: ServerCredentials;
+  /** The resource the credentials come from (the environment, or an uploaded certificate), named in problems. */
+  readonly credentialsFrom: string;
+}
+
+/** An app as the ingress is to serve it: what it is (compiled once) and the names it is served at. */
+export interface RouteSpec {
+  readonly app: CompiledApp;
+  /** The default name first, then the bound custom domains in order. */
+  readonly hosts: readonly HostSpec[];
+}
+
 export interface SnapshotInput {
   readonly revision: number;
-  readonly environments: readonly EnvironmentView[];
-  readonly apps: readonly AppView[];
-  /** Wildcard certificate of each environment's default domain, by environment resource key. */
-  readonly environmentCertificates: ReadonlyMap<string, ServerCredentials>;
-  /** Uploaded environment certificates, by certificate resource key. */
-  readonly uploadedCertificates: ReadonlyMap<string, ServerCredentials>;
+  /** In a stable order (by app id), so that a host-name conflict always resolves the same way. */
+  readonly specs: readonly RouteSpec[];
   /** Served when the SNI is absent or names no app. */
   readonly fallbackCertificate: ServerCredentials;
+  /** TCP listeners: exposed port → app. */
+  readonly tcpPorts: ReadonlyMap<number, TcpRoute>;
+  /** How long a graceful stop waits (see RouteSnapshot); undefined: the default. */
+  readonly drainGraceMs: number | undefined;
 }
 
 export interface Upstream {
   readonly host: string;
   readonly port: number;
-  /** `http://host:port`, the key of the upstream connection pool. */
+  /** `http://host:port`. */
   readonly origin: string;
+  /**
+   * The environment's requestIdleTimeout when set: the longest the app may take to start its answer
+   * or pause within it. Undefined: the ingress's own response and body timeouts.
+   */
+  readonly requestIdleTimeoutMs?: number | undefined;
+  /** The key of the upstream connection pool: the origin, plus protocol and idle timeout when not the defaults. */
+  readonly poolKey?: string;
+  /** transport `http2`: h2c (HTTP/2 with prior knowledge) to the app; otherwise HTTP/1.1. */
+  readonly protocol?: 'http1' | 'h2c';
+  /** targetPortHttpScheme `https`: HTTP/1.1 over TLS to the app (its certificate is not verified). */
+  readonly tls?: boolean;
 }
+
+/** ACA's default headerCountLimit: a request with more header fields gets 431. */
+export const DEFAULT_HEADER_COUNT_LIMIT = 100;
 
 /** An app as the ingress serves it. */
 export interface CompiledApp {
@@ -42,6 +72,8 @@ export interface CompiledApp {
   readonly id: string;
   readonly name: string;
   readonly mode: ClientCertificateMode;
+  /** The mode's consequences (handshake, forwarded header), decided once: the hot path reads these fields. */
+  readonly clientCertificate: ClientCertificatePolicy;
   readonly allowInsecure: boolean;
   /** Undefined when the app names no targetPort: requests get 503. */
   readonly upstream: Upstream | undefined;
@@ -53,6 +85,10 @@ export interface CompiledApp {
   readonly stripHeaders?: ReadonlySet<string> | undefined;
   /** The Strict-Transport-Security value for HTTPS responses (`ingress.hsts`); undefined when none. */
   readonly hsts?: string | undefined;
+  /** corsPolicy, compiled; undefined: the ingress adds no CORS answer. */
+  readonly cors?: CompiledCors | undefined;
+  /** The environment's headerCountLimit: more header fields than this get 431. */
+  readonly headerCountLimit?: number;
 }
 
 /**
@@ -82,6 +118,14 @@ export interface RouteSnapshot {
   /** The internal listener's routes: every app, internal and external. */
   readonly internalRoutes: ReadonlyMap<string, Route>;
   readonly fallback: TlsPolicy;
+  /**
+   * How long a graceful stop waits for requests in flight: the largest terminationGracePeriodSeconds
+   * any environment sets (ACA drains per environment; certgate drains the whole process). Undefined
+   * when no environment sets one.
+   */
+  readonly drainGraceMs?: number | undefined;
+  /** TCP listeners: exposed port → app (transport tcp on exposedPort, and additionalPortMappings). */
+  readonly tcpPorts?: ReadonlyMap<number, TcpRoute>;
 }
 
 /** The routes a connection on `listener` may reach; a host missing here is an unknown host there. */
@@ -152,9 +196,10 @@ export class TlsPolicyCache {
     this.#ciphers = CIPHERS[cipherProfile];
   }
 
-  policy(scope: string, mode: ClientCertificateMode | 'none', credentials: ServerCredentials): TlsPolicy {
+  /** `clientCertificate` undefined: no client certificate is asked for (the fallback). */
+  policy(scope: string, clientCertificate: ClientCertificatePolicy | undefined, credentials: ServerCredentials): TlsPolicy {
     const fingerprint = credentialsFingerprint(credentials);
-    const key = `${scope}\n${mode}\n${fingerprint}`;
+    const key = `${scope}\n${clientCertificate?.mode ?? 'none'}\n${fingerprint}`;
     this.#used.add(key);
     const cached = this.#policies.get(key);
     if (cached) return cached;
@@ -168,8 +213,8 @@ export class TlsPolicyCache {
     if (this.#ticketKeySeed) native.setTicketKeys(deriveTicketKeys(this.#ticketKeySeed, key));
     const policy: TlsPolicy = Object.freeze({
       secureContext,
-      requestCert: mode === 'accept' || mode === 'require',
-      rejectUnauthorized: mode === 'require',
+      requestCert: clientCertificate?.requestCert ?? false,
+      rejectUnauthorized: clientCertificate?.rejectUnauthorized ?? false,
     });
     this.#policies.set(key, policy);
     return policy;
@@ -182,107 +227,32 @@ export class TlsPolicyCache {
   }
 }
 
+/** Builds the TLS policies and the routes of each listener from the specs. */
 export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): CompileResult {
   const problems: ConfigurationProblem[] = [];
-  const problem = (resource: string, reason: string, message: string, related?: string) =>
-    problems.push(related === undefined ? { resource, reason, message } : { resource, related: [related], reason, message });
-  const environments = new Map(input.environments.map((env) => [resourceKey(env.id), env]));
   const routes = new Map<string, Route>();
-
-  const addRoute = (hostname: string, app: CompiledApp, credentials: ServerCredentials, certificateId: string) => {
-    const existing = routes.get(hostname);
-    if (existing) {
-      problem(app.id, 'hostname_taken', `host name ${hostname} is already served by ${existing.app.id}; left out`, existing.app.id);
-      return;
-    }
-    try {
-      routes.set(hostname, Object.freeze({ hostname, app, tls: cache.policy(app.key, app.mode, credentials) }));
-    } catch (error) {
-      problem(app.id, 'certificate_unusable', `the certificate for ${hostname} cannot be used by the ingress (${(error as Error).message}); left out`, certificateId);
-    }
-  };
-
-  // Sorted by id so that a conflict always resolves the same way.
-  const apps = [...input.apps].sort((a, b) => resourceKey(a.id).localeCompare(resourceKey(b.id)));
-  for (const app of apps) {
-    const ingress = app.ingress;
-    if (!ingress) continue;
-    if (ingress.transport === 'tcp') {
-      problem(app.id, 'transport_unsupported', 'transport tcp is not served by the HTTP ingress; left out');
-      continue;
-    }
-    const environment = environments.get(resourceKey(app.environmentId));
-    if (!environment) {
-      problem(app.id, 'environment_missing', `environment ${app.environmentId} does not exist; left out`, app.environmentId);
-      continue;
-    }
-    const mode = normalizeClientCertificateMode(ingress.clientCertificateMode);
-    if (!mode) {
-      // The control plane validates modes; a bad one here means a corrupt store. Fail closed.
-      problem(app.id, 'mode_invalid', `clientCertificateMode ${String(ingress.clientCertificateMode)} is not valid; left out`);
-      continue;
-    }
-    let ipRules: IpMatcher | undefined;
-    try {
-      ipRules = compileIpRules(ingress.ipSecurityRestrictions);
-    } catch (error) {
-      // The control plane validates the rules; a bad one here means a corrupt store. Fail closed.
-      problem(app.id, 'ip_rules_invalid', `${(error as Error).message}; left out`);
-      continue;
-    }
-    const compiled: CompiledApp = Object.freeze({
-      key: resourceKey(app.id),
-      id: app.id,
-      name: app.name,
-      mode,
-      allowInsecure: ingress.allowInsecure === true,
-      upstream: upstreamOf(ingress.targetHost, ingress.targetPort),
-      external: ingress.external !== false,
-      ipRules,
-      stripHeaders: stripHeadersOf(environment.stripHeaders),
-      hsts: hstsHeaderValue(ingress.hsts),
-    });
-    const environmentCertificate = input.environmentCertificates.get(resourceKey(environment.id));
-    if (environmentCertificate) {
-      addRoute(appFqdn(app.name, environment.defaultDomain), compiled, environmentCertificate, environment.id);
-    } else {
-      problem(app.id, 'environment_certificate_missing', `environment ${environment.id} has no server certificate; default domain not served`, environment.id);
-    }
-    for (const domain of ingress.customDomains ?? []) {
-      const hostname = normalizeHostname(domain.name);
-      if (!hostname) {
-        problem(app.id, 'hostname_invalid', `custom domain ${JSON.stringify(domain.name)} is not a valid host name; left out`);
+  for (const { app, hosts } of input.specs) {
+    for (const { hostname, credentials, credentialsFrom } of hosts) {
+      const existing = routes.get(hostname);
+      if (existing) {
+        problems.push({ resource: app.id, related: [existing.app.id], reason: 'hostname_taken', message: `host name ${hostname} is already served by ${existing.app.id}; left out` });
         continue;
       }
-      if (domain.bindingType === 'Disabled') continue;
-      const certificateId = domain.certificateId;
-      const certificate = certificateId ? input.uploadedCertificates.get(resourceKey(certificateId)) : undefined;
-      if (!certificate || !certificateId) {
-        problem(app.id, 'certificate_missing', `custom domain ${hostname} has no usable certificate (${domain.certificateId ?? 'none'}); left out`, domain.certificateId);
-        continue;
+      try {
+        routes.set(hostname, Object.freeze({ hostname, app, tls: cache.policy(app.key, app.clientCertificate, credentials) }));
+      } catch (error) {
+        problems.push({ resource: app.id, related: [credentialsFrom], reason: 'certificate_unusable', message: `the certificate for ${hostname} cannot be used by the ingress (${(error as Error).message}); left out` });
       }
-      addRoute(hostname, compiled, certificate, certificateId);
     }
   }
-
-  const fallback = cache.policy('fallback', 'none', input.fallbackCertificate);
+  const fallback = cache.policy('fallback', undefined, input.fallbackCertificate);
   cache.sweep();
   const external = new Map<string, Route>();
   for (const [hostname, route] of routes) if (route.app.external) external.set(hostname, route);
-  return { snapshot: Object.freeze({ revision: input.revision, routes: external, internalRoutes: routes, fallback }), problems };
-}
-
-/** One set per environment would do; apps are few enough that one per app costs nothing. */
-function stripHeadersOf(names: readonly string[] | undefined): ReadonlySet<string> | undefined {
-  if (names === undefined || names.length === 0) return undefined;
-  return new Set(names.map((name) => foldHeaderName(name.toLowerCase())));
-}
-
-function upstreamOf(targetHost: string | undefined, targetPort: number | undefined): Upstream | undefined {
-  if (targetPort === undefined || !Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535) return undefined;
-  const host = targetHost ?? DEFAULT_TARGET_HOST;
-  const hostInUrl = host.includes(':') ? `[${host}]` : host;
-  return Object.freeze({ host, port: targetPort, origin: `http://${hostInUrl}:${targetPort}` });
+  return {
+    snapshot: Object.freeze({ revision: input.revision, routes: external, internalRoutes: routes, fallback, drainGraceMs: input.drainGraceMs, tcpPorts: input.tcpPorts }),
+    problems,
+  };
 }
 
 /**

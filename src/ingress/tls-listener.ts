@@ -11,6 +11,7 @@ import type { ClientCertificateHeaders } from './client-certificate.ts';
 import { attachConnectionState, type ConnectionState } from './connection.ts';
 import type { LingeringCloses } from './lingering-close.ts';
 import { readProxyHeader, type ProxyProtocolSettings } from './proxy-accept.ts';
+import type { IngressReason } from './reasons.ts';
 import { routesFor, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
 
 export interface TlsListenerLimits {
@@ -73,15 +74,15 @@ function acceptConnection(deps: TlsListenerDeps, socket: net.Socket, peer: strin
   // One buffer for the whole hello: appending costs only the new bytes, however they trickle in.
   let buffer: Buffer | undefined;
   let length = 0;
-  const fail = (reason: string) => {
+  const fail = (reason: IngressReason, message: string, cause?: string) => {
     cleanup();
-    log.info({ client: peer, reason }, 'connection closed before TLS');
+    log.info({ client: peer, reason, message, ...(cause === undefined ? {} : { cause }) }, 'connection closed before TLS');
     socket.destroy();
   };
-  const timer = setTimeout(() => fail('ClientHello not received in time'), limits.clientHelloTimeoutMs);
+  const timer = setTimeout(() => fail('clienthello_timeout', 'ClientHello not received in time'), limits.clientHelloTimeoutMs);
   const onData = (chunk: Buffer) => {
     if (length + chunk.length > limits.maxClientHelloBytes) {
-      fail(`ClientHello larger than ${limits.maxClientHelloBytes} bytes`);
+      fail('clienthello_too_large', `ClientHello larger than ${limits.maxClientHelloBytes} bytes`);
       return;
     }
     let received: Buffer;
@@ -104,7 +105,7 @@ function acceptConnection(deps: TlsListenerDeps, socket: net.Socket, peer: strin
       return;
     }
     if (hello.status === 'error') {
-      fail(hello.reason);
+      fail(hello.reason, hello.message);
       return;
     }
     cleanup();
@@ -115,7 +116,7 @@ function acceptConnection(deps: TlsListenerDeps, socket: net.Socket, peer: strin
     startTls(deps, socket, hello.serverName, peer);
   };
   const onEarlyClose = () => cleanup();
-  const onEarlyError = (error: Error) => fail(`socket error: ${(error as NodeJS.ErrnoException).code ?? error.message}`);
+  const onEarlyError = (error: NodeJS.ErrnoException) => fail('client_socket_error', 'socket error', error.code ?? error.message);
   function cleanup() {
     clearTimeout(timer);
     socket.off('data', onData);
@@ -149,11 +150,11 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
   deps.sockets.add(tlsSocket);
   let secure = false;
   const timer = setTimeout(() => {
-    deps.log.info({ client: peer, servername, reason: 'TLS handshake not finished in time' }, 'TLS handshake failed');
+    deps.log.info({ client: peer, servername, reason: 'handshake_timeout', message: 'TLS handshake not finished in time' }, 'TLS handshake failed');
     tlsSocket.destroy();
   }, deps.limits.handshakeTimeoutMs);
   const logFailure = (error: NodeJS.ErrnoException) =>
-    deps.log.info({ client: peer, servername, app: route?.app.id, reason: error.code ?? error.message }, 'TLS handshake failed');
+    deps.log.info({ client: peer, servername, app: route?.app.id, reason: 'handshake_failed', cause: error.code ?? error.message }, 'TLS handshake failed');
   // The client must read the alert that says why (certificate_required): close without a reset.
   deps.lingering.onHandshakeFailure(tlsSocket, socket, (error) => {
     clearTimeout(timer);
@@ -173,7 +174,7 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
     const state: ConnectionState = Object.freeze({
       servername,
       route,
-      clientCertificate: route ? deps.clientCertificates.decide(tlsSocket, route.app.mode) : undefined,
+      clientCertificate: route ? deps.clientCertificates.decide(tlsSocket, route.app.clientCertificate) : undefined,
       clientAddress: peer,
       proto: 'https',
       listener: deps.listener,

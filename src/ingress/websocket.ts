@@ -1,7 +1,9 @@
 // WebSocket (HTTP/1.1 Upgrade) tunnels: the upgrade request goes to the app through certgate's own
-// HTTP/1.1 request writer and response parser, and on 101 the two sockets are joined.
+// HTTP/1.1 request writer and response parser, and on 101 the two sockets are joined. Bounded per
+// app and per client address (websocket-tunnels.ts), in handshake time and in idle time.
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { requestHead } from './http1-client.ts';
@@ -9,6 +11,7 @@ import { ResponseParser } from './http1-response.ts';
 import type { Upstream } from './snapshot.ts';
 import type { UpstreamPools } from './upstream.ts';
 import { clientResponseRawHeaders } from './headers.ts';
+import { type IngressReason, upstreamFailure } from './reasons.ts';
 
 /**
  * Node's `shouldUpgradeCallback`: only a GET with `Upgrade: websocket` (one token, any case) is
@@ -22,11 +25,12 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
 }
 
 /**
- * The upgrade request goes to the app on a connection of its own, its head written by the same
- * writer as every proxied request (`requestHead`: the connection's X-Forwarded-Client-Cert last),
- * the answer read by the same strict parser; on 101 the two sockets are joined, and what came after
- * the app's 101 (its first frame) is passed on first. Any other answer, a malformed one, a refused
- * connection or no answer in time: 502.
+ * One WebSocket upgrade: a tunnel slot for the app and the client's address (else 503), the
+ * upgrade request to the app on a connection of its own, its head written by the same writer as
+ * every proxied request (`requestHead`: the connection's X-Forwarded-Client-Cert last), the answer
+ * read by the same strict parser, with a deadline for its 101 (else 504). On 101 the two sockets
+ * are joined (what came after the app's 101, its first frame, is passed on first) until either
+ * closes or the tunnel is idle for `websocketIdleTimeoutMs`.
  */
 export function proxyUpgrade(
   req: IncomingMessage,
@@ -36,6 +40,7 @@ export function proxyUpgrade(
   headers: string[],
   clientCertificate: string | undefined,
   protocol: string,
+  clientAddress: string,
   pools: UpstreamPools,
   log: Logger,
 ): void {
@@ -50,37 +55,69 @@ export function proxyUpgrade(
       body: null,
       bodyLength: undefined,
       owner: client,
+      ownerAddress: clientAddress,
     });
   } catch (error) {
-    rejectUpgrade(client, 400, `the request cannot be forwarded (${(error as Error).message})`);
+    rejectUpgrade(client, 400, `the request cannot be forwarded (${(error as Error).message}) (bad_request)`);
     return;
   }
+  const { tunnels, options } = pools;
+  const refusal = tunnels.acquire(upstream.origin, clientAddress);
+  if (refusal !== undefined) {
+    log.info({ client: clientAddress, app: upstream.origin, reason: refusal }, 'WebSocket upgrade refused: too many tunnels');
+    rejectUpgrade(client, 503, `too many WebSocket connections${refusal === 'websocket_client_tunnels_full' ? ' from this address' : ''} (${refusal})`);
+    return;
+  }
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    tunnels.release(upstream.origin, clientAddress);
+  };
   if (!pools.startUpgrade(upstream)) {
+    release();
     rejectUpgrade(client, 503, 'the app has too many upgrades in progress (queue_full)');
     return;
   }
-  const limits = pools.upgradeLimits;
-  const app = net.connect({ host: upstream.host, port: upstream.port, noDelay: true });
+  // TLS apps (targetPortHttpScheme https): not verified, as for their requests (http1-client.ts).
+  const app: net.Socket = upstream.tls
+    ? tls.connect({ host: upstream.host, port: upstream.port, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...(net.isIP(upstream.host) ? {} : { servername: upstream.host }) })
+    : net.connect({ host: upstream.host, port: upstream.port });
+  app.setNoDelay(true);
   let settled = false;
-  const fail = (reason: string, error?: Error) => {
-    if (settled) return;
+  const settle = () => {
     settled = true;
-    clearTimeout(timer);
+    clearTimeout(connectTimer);
+    clearTimeout(deadline);
     pools.upgradeDone(upstream);
-    app.destroy();
-    log.warn({ err: error, app: upstream.origin, reason }, 'upgrade to app failed');
-    rejectUpgrade(client, 502, 'the app refused the upgrade');
   };
-  let timer = setTimeout(() => fail('app_connect_timeout'), limits.connectTimeoutMs);
+  const fail = (status: number, reason: IngressReason, text: string, error?: Error) => {
+    if (settled) return;
+    settle();
+    release();
+    app.destroy();
+    if (client.destroyed) return;
+    if (reason === 'websocket_handshake_timeout') log.warn({ client: clientAddress, app: upstream.origin, reason }, 'the app did not answer the upgrade in time');
+    else log.warn({ err: error, client: clientAddress, app: upstream.origin, reason }, 'upgrade to app failed');
+    rejectUpgrade(client, status, `${text} (${reason})`);
+  };
+  const failWith = (error: Error) => {
+    const failure = upstreamFailure(error);
+    fail(failure.status, failure.reason, UPGRADE_FAILURE_TEXT[failure.status] ?? 'the app is unavailable', error);
+  };
+  const connectTimer = setTimeout(() => fail(503, 'app_connect_timeout', 'the app is unavailable'), options.connectTimeoutMs);
+  // From the upgrade request to the app's 101, the connection to the app included.
+  const deadline = setTimeout(
+    () => fail(504, 'websocket_handshake_timeout', 'the app did not answer the WebSocket upgrade in time'),
+    options.websocketHandshakeTimeoutMs,
+  );
   const parser = new ResponseParser({
     onHead: (response) => {
       if (response.status !== 101) {
-        fail(`app answered ${response.status}`);
+        fail(502, 'upgrade_refused', 'the app refused the upgrade');
         return;
       }
-      settled = true;
-      clearTimeout(timer);
-      pools.upgradeDone(upstream);
+      settle();
       const lines = ['HTTP/1.1 101 Switching Protocols', 'connection: upgrade', `upgrade: ${protocol}`];
       const raw = clientResponseRawHeaders(response.rawHeaders);
       for (let i = 0; i < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
@@ -93,37 +130,46 @@ export function proxyUpgrade(
     onEnd: () => {},
   });
   parser.expect(req.method ?? 'GET', true);
-  app.once('connect', () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => fail('app_timeout'), limits.responseTimeoutMs);
+  app.once(upstream.tls ? 'secureConnect' : 'connect', () => {
+    clearTimeout(connectTimer);
     app.write(requestText, 'latin1');
   });
   const onData = (data: Buffer) => {
     try {
       parser.execute(data);
     } catch (error) {
-      fail('app_error', error as Error);
+      fail(502, 'app_error', 'the app sent an invalid answer to the upgrade', error as Error);
       return;
     }
-    if (!settled || app.destroyed) return;
+    if (!settled || app.destroyed || released) return;
     // Switched: from here on the bytes are the tunnel's.
     app.off('data', onData);
     if (head.length > 0) app.write(head);
+    // Every byte either way is a read or a write on the app's socket: one inactivity timer.
+    app.setTimeout(options.websocketIdleTimeoutMs, () => {
+      log.info({ client: clientAddress, app: upstream.origin, reason: 'websocket_idle_timeout' }, 'idle WebSocket tunnel closed');
+      app.destroy();
+    });
     app.pipe(client);
     client.pipe(app);
   };
   app.on('data', onData);
-  app.on('error', (error) => (settled ? client.destroy() : fail('app_unavailable', error)));
-  app.on('close', () => (settled ? client.destroy() : fail('app_closed')));
+  app.on('error', (error) => (settled ? client.destroy() : failWith(error)));
+  app.on('close', () => {
+    if (settled) {
+      release();
+      client.destroy();
+    } else fail(502, 'app_error', 'the app closed the connection before answering the upgrade');
+  });
   client.on('close', () => {
-    if (!settled) {
-      settled = true;
-      clearTimeout(timer);
-      pools.upgradeDone(upstream);
-    }
+    // The client left during the handshake: drop the upgrade (and its slot) at once.
+    if (!settled) settle();
+    release();
     app.destroy();
   });
 }
+
+const UPGRADE_FAILURE_TEXT: Readonly<Record<number, string>> = { 502: 'the app refused the upgrade', 504: 'the app did not answer in time' };
 
 export function rejectUpgrade(client: Duplex, status: number, message: string): void {
   const body = `${message}\n`;
@@ -133,5 +179,5 @@ export function rejectUpgrade(client: Duplex, status: number, message: string): 
 }
 
 function statusText(status: number): string {
-  return { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 421: 'Misdirected Request', 502: 'Bad Gateway', 503: 'Service Unavailable' }[status] ?? 'Error';
+  return { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 421: 'Misdirected Request', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' }[status] ?? 'Error';
 }

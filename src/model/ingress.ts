@@ -10,7 +10,7 @@ export type Transport = (typeof TRANSPORTS)[number];
 
 export interface CustomDomain {
   readonly name: string;
-  readonly bindingType?: 'Disabled' | 'SniEnabled';
+  readonly bindingType?: 'Disabled' | 'SniEnabled' | 'Auto';
   readonly certificateId?: string;
 }
 
@@ -35,7 +35,10 @@ export interface IngressSettings {
   readonly targetHost?: string;
   /** certgate extension: Strict-Transport-Security on the app's HTTPS responses. */
   readonly hsts?: HstsSettings;
-  /** The remaining ARM fields (traffic, ipSecurityRestrictions, corsPolicy, ...) are kept as given. */
+  /**
+   * The remaining ARM fields (traffic, ipSecurityRestrictions, corsPolicy, ...) are kept as given,
+   * once the control plane has checked that the ingress applies them (control/resources/ingress-features.ts).
+   */
   readonly [field: string]: unknown;
 }
 
@@ -62,4 +65,37 @@ export function normalizeClientCertificateMode(value: unknown): ClientCertificat
   if (typeof value !== 'string') return undefined;
   const lower = value.toLowerCase();
   return (CLIENT_CERTIFICATE_MODES as readonly string[]).includes(lower) ? (lower as ClientCertificateMode) : undefined;
+}
+
+/**
+ * The largest environment headerCountLimit certgate accepts: Node's HTTP/1.1 parser keeps at most
+ * 2000 header fields, and the HTTP/2 server is configured for this many (maxHeaderListPairs).
+ */
+export const MAX_HEADER_COUNT_LIMIT = 1000;
+
+/** What the ingress does with client certificates for one app: decided once, from its mode, when the configuration is compiled. */
+export interface ClientCertificatePolicy {
+  readonly mode: ClientCertificateMode;
+  /** The handshake asks for a certificate (`accept`, `require`). */
+  readonly requestCert: boolean;
+  /** The handshake fails without one (`require`). */
+  readonly rejectUnauthorized: boolean;
+  /** The app gets X-Forwarded-Client-Cert when the connection carried a certificate (`accept`, `require`). */
+  readonly forwardCertificate: boolean;
+}
+
+const policy = (mode: ClientCertificateMode, requestCert: boolean, rejectUnauthorized: boolean): ClientCertificatePolicy =>
+  Object.freeze({ mode, requestCert, rejectUnauthorized, forwardCertificate: requestCert });
+
+/** One frozen policy per mode, so the hot path reads fields and never compares mode strings. */
+export const CLIENT_CERTIFICATE_POLICIES: Readonly<Record<ClientCertificateMode, ClientCertificatePolicy>> = Object.freeze({
+  ignore: policy('ignore', false, false),
+  accept: policy('accept', true, false),
+  require: policy('require', true, true),
+});
+
+/** The policy for a stored mode (any casing; unset is `ignore`); undefined when the value is no mode. */
+export function clientCertificatePolicy(value: unknown): ClientCertificatePolicy | undefined {
+  const mode = normalizeClientCertificateMode(value);
+  return mode === undefined ? undefined : CLIENT_CERTIFICATE_POLICIES[mode];
 }

@@ -60,6 +60,17 @@ export interface EnvironmentView {
   readonly defaultDomain: string;
   /** certgate extension `properties.certgate.stripHeaders`: more request headers its apps never get from clients. */
   readonly stripHeaders?: readonly string[];
+  /** `properties.ingressConfiguration` as validated by the control plane (undefined: ACA's defaults). */
+  readonly ingressConfiguration?: EnvironmentIngressConfiguration;
+}
+
+/** The environment's ingress settings (Microsoft.App, stable since 2025-07-01). */
+export interface EnvironmentIngressConfiguration {
+  /** Minutes (4-30). */
+  readonly requestIdleTimeout?: number;
+  readonly headerCountLimit?: number;
+  readonly terminationGracePeriodSeconds?: number;
+  readonly workloadProfileName?: string;
 }
 
 /** What the ingress needs of a container app. `ingress` is undefined when ingress is disabled. */
@@ -73,11 +84,13 @@ export interface AppView {
 export function environmentView(doc: ResourceDocument): EnvironmentView {
   const certgate = doc.properties['certgate'] as { stripHeaders?: unknown } | undefined;
   const strip = certgate?.stripHeaders;
+  const ingressConfiguration = doc.properties['ingressConfiguration'] as EnvironmentIngressConfiguration | undefined;
   return {
     id: doc.id,
     name: doc.name,
     defaultDomain: String(doc.properties['defaultDomain'] ?? ''),
     stripHeaders: Array.isArray(strip) ? strip.filter((name): name is string => typeof name === 'string') : [],
+    ...(ingressConfiguration ? { ingressConfiguration } : {}),
   };
 }
 

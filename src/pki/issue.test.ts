@@ -175,7 +175,7 @@ describe('issue', () => {
     assert.equal((short.certificate.validToDate.getTime() - short.certificate.validFromDate.getTime()) / DAY_MS, 2);
     await assert.rejects(
       issueCertificate({ issuer: root, commonName: 'x', kind: 'client', notBefore: notAfter, notAfter: notBefore }),
-      RangeError,
+      { name: 'PkiError', code: 'ValidityInvalid' },
     );
   });
 

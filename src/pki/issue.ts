@@ -4,6 +4,8 @@ import { isIP } from 'node:net';
 // @peculiar/x509 (through tsyringe) needs the Reflect metadata API loaded first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { PkiError } from './codes.ts';
+import { isSelfSigned } from './facts.ts';
 
 x509.cryptoProvider.set(globalThis.crypto);
 
@@ -118,7 +120,7 @@ function importSigningKey(keyPem: string): SigningKey {
   }
   const curve = type === 'ec' ? EC_CURVES[keyObject.asymmetricKeyDetails?.namedCurve ?? ''] : undefined;
   if (!curve) {
-    throw new Error(`unsupported issuer key type: ${type} ${keyObject.asymmetricKeyDetails?.namedCurve ?? ''}`.trim());
+    throw new PkiError('IssuerKeyUnsupported', `unsupported issuer key type: ${type} ${keyObject.asymmetricKeyDetails?.namedCurve ?? ''}`.trim());
   }
   return {
     key: keyObject.toCryptoKey({ name: 'ECDSA', namedCurve: curve.namedCurve }, false, ['sign']),
@@ -137,14 +139,14 @@ function validity(opts: ValidityOptions, defaultDays: number): { notBefore: Date
   const notBefore = opts.notBefore ?? new Date(Date.now() - BACKDATE_MS);
   const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + (opts.validityDays ?? defaultDays) * DAY_MS);
   if (notAfter.getTime() <= notBefore.getTime()) {
-    throw new RangeError(`notAfter (${notAfter.toISOString()}) must be after notBefore (${notBefore.toISOString()})`);
+    throw new PkiError('ValidityInvalid', `notAfter (${notAfter.toISOString()}) must be after notBefore (${notBefore.toISOString()})`);
   }
   return { notBefore, notAfter };
 }
 
 function subjectAltNames(opts: SubjectAltNameOptions): x509.Extension[] {
   for (const ip of opts.ipAddresses ?? []) {
-    if (isIP(ip) === 0) throw new TypeError(`not an IP address: ${ip}`);
+    if (isIP(ip) === 0) throw new PkiError('IpAddressInvalid', `not an IP address: ${ip}`);
   }
   const names: x509.JsonGeneralNames = [
     ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
@@ -160,7 +162,7 @@ function extendedKeyUsage(usages: string[]): x509.Extension[] {
   const oids = usages.map((usage) => {
     if (/^\d+(\.\d+)+$/.test(usage)) return usage;
     const oid = (x509.ExtendedKeyUsage as Record<string, string | undefined>)[usage];
-    if (!oid) throw new TypeError(`unknown extended key usage: ${usage}`);
+    if (!oid) throw new PkiError('ExtendedKeyUsageUnknown', `unknown extended key usage: ${usage}`);
     return oid;
   });
   return [new x509.ExtendedKeyUsageExtension(oids)];
@@ -198,10 +200,7 @@ function privateKeyPem(key: webcrypto.CryptoKey): string {
   return pemWithNewline(KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' }) as string);
 }
 
-/** Self-issued and verifiable with its own key: a root, or a self-signed leaf. */
-export function isSelfSigned(cert: X509Certificate): boolean {
-  return cert.subject === cert.issuer && cert.verify(cert.publicKey);
-}
+
 
 async function selfSigned(
   commonName: string,
@@ -246,7 +245,7 @@ export async function createSelfSigned(opts: CreateSelfSignedOptions): Promise<I
 export async function issueCertificate(opts: IssueCertificateOptions): Promise<IssuedCertificate> {
   const { issuer } = opts;
   if (!issuer.certificate.ca) {
-    throw new Error(`issuer "${issuer.certificate.subject}" is not a CA certificate`);
+    throw new PkiError('IssuerNotCa', `issuer "${issuer.certificate.subject}" is not a CA certificate`);
   }
   const keyType = opts.keyType ?? 'ec-p256';
   const signer = importSigningKey(issuer.keyPem);

@@ -3,11 +3,10 @@ import type { KeyObject } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, open, readFile, rename, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
-// @peculiar/x509 (through tsyringe) needs the Reflect metadata API loaded first.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-import { createCa, isSelfSigned, issueCertificate } from './issue.ts';
+import { createCa, issueCertificate } from './issue.ts';
+import { describeCertificate, isSelfSigned, issuedBy } from './facts.ts';
 import type { IssuedCertificate } from './issue.ts';
+import { PkiError } from './codes.ts';
 
 const CA_COMMON_NAME = 'certgate local CA';
 const RENEW_WITHIN_MS = 30 * 24 * 60 * 60 * 1000;
@@ -60,22 +59,22 @@ async function loadCa(dataDir: string): Promise<IssuedCertificate | undefined> {
   // Half a CA is never replaced: clients may already trust the certificate.
   if (certPem === undefined || keyPem === undefined) {
     const [missing, present] = certPem === undefined ? [certPath, keyPath] : [keyPath, certPath];
-    throw new Error(`${missing} is missing but ${present} exists: restore it, or remove both to create a new local CA`);
+    throw new PkiError('LocalCaIncomplete', `${missing} is missing but ${present} exists: restore it, or remove both to create a new local CA`);
   }
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(certPem);
   } catch (error) {
-    throw new Error(`${certPath}: not a PEM certificate (${errorMessage(error)})`);
+    throw new PkiError('LocalCaCertificateInvalid', `${certPath}: not a PEM certificate (${errorMessage(error)})`, { cause: error });
   }
-  if (!certificate.ca) throw new Error(`${certPath}: not a CA certificate`);
+  if (!certificate.ca) throw new PkiError('LocalCaCertificateInvalid', `${certPath}: not a CA certificate`);
   let key: KeyObject;
   try {
     key = createPrivateKey(keyPem);
   } catch (error) {
-    throw new Error(`${keyPath}: not a PEM private key (${errorMessage(error)})`);
+    throw new PkiError('LocalCaKeyInvalid', `${keyPath}: not a PEM private key (${errorMessage(error)})`, { cause: error });
   }
-  if (!certificate.checkPrivateKey(key)) throw new Error(`${keyPath} does not match ${certPath}`);
+  if (!certificate.checkPrivateKey(key)) throw new PkiError('LocalCaKeyMismatch', `${keyPath} does not match ${certPath}`);
   return {
     certPem,
     keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,
@@ -109,7 +108,7 @@ export async function loadOrCreateLocalCa(dataDir: string): Promise<IssuedCertif
       const winner = await loadCa(dataDir);
       if (winner) return winner;
     }
-    throw new Error(`cannot create the local CA in ${dirname(caCertificatePath(dataDir))}: ${errorMessage(error)}`);
+    throw new PkiError('LocalCaNotCreated', `cannot create the local CA in ${dirname(caCertificatePath(dataDir))}: ${errorMessage(error)}`, { cause: error });
   }
 }
 
@@ -118,16 +117,11 @@ function canonicalName(name: string): string {
   return isIP(name) === 6 ? new URL(`http://[${name}]/`).hostname.slice(1, -1) : name.toLowerCase();
 }
 
-function sameNames(certificatePem: string, wanted: string[]): boolean {
-  const san = new x509.X509Certificate(certificatePem).getExtension(x509.SubjectAlternativeNameExtension);
-  const present = new Set(
-    (san?.names.toJSON() ?? []).filter((n) => n.type === 'dns' || n.type === 'ip').map((n) => canonicalName(n.value)),
-  );
+function sameNames(certificate: X509Certificate, wanted: string[]): boolean {
+  const info = describeCertificate(certificate);
+  if (typeof info === 'string') return false;
+  const present = new Set([...info.san.dns, ...info.san.ip].map(canonicalName));
   return present.size === wanted.length && wanted.every((name) => present.has(name));
-}
-
-function issuedBy(certificate: X509Certificate, ca: IssuedCertificate): boolean {
-  return certificate.checkIssued(ca.certificate) && certificate.verify(ca.certificate.publicKey);
 }
 
 function fileNameFor(hostname: string): string {
@@ -149,9 +143,9 @@ async function loadServerCertificate(
     const key = createPrivateKey(keyPem);
     const usable =
       certificate.checkPrivateKey(key) &&
-      issuedBy(certificate, ca) &&
+      issuedBy(certificate, ca.certificate) &&
       certificate.validToDate.getTime() - Date.now() > RENEW_WITHIN_MS &&
-      sameNames(certPem, hostnames);
+      sameNames(certificate, hostnames);
     if (!usable) return undefined;
     return { certPem, keyPem, chainPem: chainAbove(ca), certificate };
   } catch {
@@ -166,7 +160,7 @@ function chainAbove(ca: IssuedCertificate): string {
 function serverCertificatePaths(dataDir: string, hostnames: string[]) {
   const names = [...new Set(hostnames.map(canonicalName))];
   const primary = names[0];
-  if (primary === undefined) throw new TypeError('a server certificate needs at least one hostname');
+  if (primary === undefined) throw new PkiError('HostnameRequired', 'a server certificate needs at least one hostname');
   const directory = join(dataDir, 'server-certs');
   const base = join(directory, fileNameFor(primary));
   return { names, primary, directory, certPath: `${base}.pem`, keyPath: `${base}.key` };

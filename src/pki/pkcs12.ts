@@ -6,10 +6,12 @@ import {
   randomBytes,
   X509Certificate,
 } from 'node:crypto';
+import { PkiError, type PkiErrorCode } from './codes.ts';
 import type { KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { isSelfSigned } from './issue.ts';
+import { isSelfSigned, issuedBy } from './facts.ts';
+import { certificatesInPem } from './pem.ts';
 
 export type ExportPkcs12Options = {
   certPem: string;
@@ -27,14 +29,8 @@ export type ExportPkcs12Options = {
   friendlyName?: string;
 };
 
-export type Pkcs12ErrorCode =
-  | 'Pkcs12Malformed'
-  | 'Pkcs12WrongPassword'
-  | 'Pkcs12NoKey'
-  | 'Pkcs12NoCertificate'
-  | 'Pkcs12KeyMismatch'
-  /** A valid file using an algorithm this process cannot run, e.g. RC2 without the legacy provider. */
-  | 'Pkcs12Unsupported';
+/** The PKCS#12 codes of the PKI catalog (codes.ts). */
+export type Pkcs12ErrorCode = Extract<PkiErrorCode, `Pkcs12${string}`>;
 
 export type ReadPkcs12Result =
   | {
@@ -44,6 +40,8 @@ export type ReadPkcs12Result =
       /** The issuers above the certificate found in the file, nearest first, without the self-signed root. */
       chainPem: string;
       certificate: X509Certificate;
+      /** chainPem's certificates. */
+      chain: X509Certificate[];
     }
   | { ok: false; code: Pkcs12ErrorCode; message: string };
 
@@ -79,11 +77,10 @@ const ITERATIONS = 2048;
 
 const engine = new pkijs.CryptoEngine({ name: 'webcrypto', crypto: globalThis.crypto });
 
-class Pkcs12Failure extends Error {
-  readonly code: Pkcs12ErrorCode;
+class Pkcs12Failure extends PkiError {
+  declare readonly code: Pkcs12ErrorCode;
   constructor(code: Pkcs12ErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }
 
@@ -216,18 +213,12 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function certificatesInPem(pem: string): X509Certificate[] {
-  return (pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map(
-    (block) => new X509Certificate(block),
-  );
-}
-
 /** Writes a PKCS#12 (PFX) file holding the key, the certificate and `chainPem`, laid out as OpenSSL does. */
 export async function exportPkcs12(opts: ExportPkcs12Options): Promise<Uint8Array> {
   const legacy = opts.legacy ?? false;
   const leaf = new X509Certificate(opts.certPem);
   const key = createPrivateKey(opts.keyPem);
-  if (!leaf.checkPrivateKey(key)) throw new Error('the private key does not match the certificate');
+  if (!leaf.checkPrivateKey(key)) throw new PkiError('Pkcs12KeyMismatch', 'the private key does not match the certificate');
 
   // localKeyId pairs the key bag with its certificate bag; OpenSSL uses the certificate's SHA-1.
   const attributes = [
@@ -414,7 +405,7 @@ async function parsePkcs12(data: Uint8Array, password: string): Promise<ReadPkcs
   const chain: X509Certificate[] = [];
   const others = contents.certificates.filter((cert) => cert !== leaf);
   for (let current = leaf; ; ) {
-    const issuerIndex = others.findIndex((cert) => current.checkIssued(cert) && current.verify(cert.publicKey));
+    const issuerIndex = others.findIndex((cert) => issuedBy(current, cert));
     const issuer = others[issuerIndex];
     if (!issuer || isSelfSigned(issuer)) break;
     chain.push(issuer);
@@ -428,6 +419,7 @@ async function parsePkcs12(data: Uint8Array, password: string): Promise<ReadPkcs
     keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,
     chainPem: chain.map((cert) => cert.toString()).join(''),
     certificate: leaf,
+    chain,
   };
 }
 

@@ -3,7 +3,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { resourceKey, type ResourceDocument, type StoredResource } from '../model/resources.ts';
 import { migrate } from './migrations.ts';
 import {
@@ -19,6 +19,14 @@ import {
 
 interface Row {
   doc: string;
+}
+
+/** The embedded store's file in a data dir. */
+export const DATABASE_FILE = 'certgate.db';
+
+/** The embedded store of a data dir (`<data-dir>/certgate.db`), created on first use. */
+export function openDataDirStore(dataDir: string): SqliteStore {
+  return new SqliteStore(join(dataDir, DATABASE_FILE));
 }
 
 export class SqliteStore implements Store {

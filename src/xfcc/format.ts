@@ -1,17 +1,8 @@
 import { sha256Hex } from './certificates.ts';
 import { percentEncode } from './percent.ts';
+import { derToPem } from '../pki/pem.ts';
 
-const PEM_LINE_LENGTH = 64;
-
-/** `-----BEGIN CERTIFICATE-----`, base64 in 64-character lines, `\n` line ends and a trailing `\n`. */
-export function derToPem(der: Uint8Array): string {
-  const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
-  let body = '';
-  for (let offset = 0; offset < base64.length; offset += PEM_LINE_LENGTH) {
-    body += `${base64.slice(offset, offset + PEM_LINE_LENGTH)}\n`;
-  }
-  return `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`;
-}
+export { derToPem };
 
 /**
  * The `X-Forwarded-Client-Cert` value Envoy (and so Azure Container Apps) sets with

@@ -1,5 +1,5 @@
 // Runs the real certgate CLI (and other commands) as child processes for tests.
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -33,4 +33,16 @@ export function exec(command: string, args: readonly string[], options: { env?: 
 /** `certgate <args>` with the pinned Node. */
 export function certgate(args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
   return exec(NODE, [MAIN, ...args], options);
+}
+
+/** `certgate serve`'s startup banner on stderr (its CA line is the last); rejects if serve exits first. */
+export function serveBanner(serve: ChildProcess): Promise<string> {
+  let banner = '';
+  return new Promise((resolve, reject) => {
+    serve.stderr!.on('data', (chunk: Buffer) => {
+      banner += chunk.toString();
+      if (banner.includes('CA certificate:')) resolve(banner);
+    });
+    serve.once('exit', (code) => reject(new Error(`serve exited ${code}: ${banner}`)));
+  });
 }

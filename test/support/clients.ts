@@ -13,6 +13,8 @@ export function run(command: string, args: readonly string[], input?: string, ti
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
+    // A command that exits before reading its input (`unshare -n true`) must not fail the caller.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(input ?? '');
   });
 }

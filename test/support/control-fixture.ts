@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { startEchoApp, type EchoApp } from './echo-app.ts';
 import { startTestGateway, type TestGateway } from './gateway.ts';
 import { clientIdentities } from './vectors.ts';
+import { after, before } from 'node:test';
+import { armClient, createGroupAndEnvironment, type ArmClient } from './arm.ts';
 
 export interface ControlPlaneFixture {
   readonly dir: string;
@@ -37,4 +39,31 @@ export async function startControlPlaneFixture(prefix: string): Promise<ControlP
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface ArmSession {
+  readonly fixture: ControlPlaneFixture;
+  readonly arm: ArmClient;
+  /** The path of the resource group `rg1`. */
+  readonly group: string;
+  /** The resource id of the environment `env1` in it. */
+  readonly envId: string;
+}
+
+/**
+ * Registers before/after hooks: a control-plane fixture, an ARM client with a token, the group
+ * `rg1` and the environment `env1`. The returned object is filled in by the time tests run.
+ */
+export function useArmSession(prefix: string, apiVersion: string): ArmSession {
+  const session = {} as { -readonly [K in keyof ArmSession]: ArmSession[K] };
+  before(async () => {
+    session.fixture = await startControlPlaneFixture(prefix);
+    session.arm = await armClient(session.fixture.gw.credentials!, session.fixture.gw.caPem);
+    Object.assign(session, await createGroupAndEnvironment(session.arm, apiVersion));
+  });
+  after(async () => {
+    await session.arm?.close();
+    await session.fixture?.close();
+  });
+  return session;
 }

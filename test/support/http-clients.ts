@@ -53,6 +53,29 @@ export function h2Session(gw: TestGateway, host: string): http2.ClientHttp2Sessi
   return session;
 }
 
+/** A normal client: a GET on a new HTTP/2 connection of its own, answered within `ms`; resolves with the status. */
+export async function h2Probe(target: { port: number; host: string; ca: string | Buffer }, ms = 2_000): Promise<number> {
+  const session = http2.connect(`https://${target.host}:${target.port}`, { host: '127.0.0.1', servername: target.host, ca: target.ca });
+  session.on('error', () => {});
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      const stream = session.request({ ':path': '/probe' });
+      stream.on('response', (headers) => {
+        clearTimeout(timer);
+        resolve(Number(headers[':status']));
+      });
+      stream.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      stream.resume();
+    });
+  } finally {
+    session.destroy();
+  }
+}
+
 /** A stream on `session`; with `endStream: false` the request stays open (headers, no DATA). */
 export function h2Request(
   session: http2.ClientHttp2Session,

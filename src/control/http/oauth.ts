@@ -1,6 +1,7 @@
 // Just enough OAuth2 and cloud metadata for `az cloud register` + `az login --service-principal`
 // (ADFS-style: the login endpoint ends in /adfs, so MSAL skips instance discovery) and for the
 // Azure SDK's ClientSecretCredential. Only the client-credentials grant exists.
+import { OAUTH_ERRORS, type OAuthErrorCode } from '../arm/errors.ts';
 import type { Store } from '../../store/store.ts';
 import { authenticatePrincipal } from '../auth/principals.ts';
 import { normaliseAudience, type TokenExpectation, type TokenIssuer } from '../auth/tokens.ts';
@@ -73,13 +74,13 @@ export async function tokenEndpoint(
   form: URLSearchParams,
   authorization: string | undefined,
 ): Promise<OAuthResponse> {
-  const oauthError = (status: number, error: string, description: string): OAuthResponse => ({
-    status,
+  const oauthError = (error: OAuthErrorCode, description: string): OAuthResponse => ({
+    status: OAUTH_ERRORS[error].status,
     body: { error, error_description: description },
     headers: { 'cache-control': 'no-store' },
   });
   if (form.get('grant_type') !== 'client_credentials') {
-    return oauthError(400, 'unsupported_grant_type', 'certgate issues tokens for the client_credentials grant only.');
+    return oauthError('unsupported_grant_type', 'certgate issues tokens for the client_credentials grant only.');
   }
   let clientId = form.get('client_id') ?? '';
   let clientSecret = form.get('client_secret') ?? '';
@@ -91,15 +92,15 @@ export async function tokenEndpoint(
       clientSecret = decodeURIComponent(decoded.slice(colon + 1));
     }
   }
-  if (!clientId || !clientSecret) return oauthError(400, 'invalid_request', 'client_id and client_secret are required.');
+  if (!clientId || !clientSecret) return oauthError('invalid_request', 'client_id and client_secret are required.');
   const principal = await authenticatePrincipal(store, clientId, clientSecret);
-  if (!principal) return oauthError(401, 'invalid_client', 'The client id or secret is not valid.');
+  if (!principal) return oauthError('invalid_client', 'The client id or secret is not valid.');
   const scope = form.get('scope') ?? '';
   const audience = scope.split(' ').find((item) => item.endsWith('/.default'))?.replace(/\/\.default$/, '') ?? form.get('resource') ?? `${baseUrl}/`;
   const expected = tokenExpectation(baseUrl);
   // Tokens only for this endpoint: a token for any other resource would be refused by it anyway.
   if (!expected.audiences.includes(normaliseAudience(audience))) {
-    return oauthError(400, 'invalid_resource', `certgate issues tokens only for its management endpoint (resource '${baseUrl}/', scope '${baseUrl}/.default'), not for '${audience}'.`);
+    return oauthError('invalid_resource', `certgate issues tokens only for its management endpoint (resource '${baseUrl}/', scope '${baseUrl}/.default'), not for '${audience}'.`);
   }
   const { token, expiresIn } = await tokens.issue(principal.clientId, audience, expected.issuers[0]!);
   return {

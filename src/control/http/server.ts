@@ -13,6 +13,24 @@ import { CIPHERS } from '../../ingress/snapshot.ts';
 
 export const MAX_BODY_BYTES = LIMITS.bodyBytes;
 
+/**
+ * Connection bounds (docs/management-api.md, Limits): a client that trickles a request, or sits on an
+ * idle socket, is cut off instead of holding the port (red team: a 1 byte/s body held 320 s).
+ */
+export const TIMEOUTS = {
+  /** The whole request, head and body, must arrive within this. */
+  requestMs: 30_000,
+  /** A socket with no traffic either way (a slow write is also awaited here) is closed. */
+  idleMs: 60_000,
+  /** An idle keep-alive connection between requests. */
+  keepAliveMs: 5_000,
+} as const;
+
+/** The paths answered without a bearer token (the token endpoint and the discovery documents). */
+const OPEN_PATHS = new Set(['GET /adfs/.well-known/openid-configuration', 'GET /adfs/discovery/keys', 'POST /adfs/oauth2/token', 'GET /metadata/endpoints']);
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 export interface ManagementServerOptions {
   readonly context: ControlContext;
   readonly tls: { readonly cert: string; readonly key: string };
@@ -30,17 +48,43 @@ export function createManagementServer(options: ManagementServerOptions) {
     bodyLimit: MAX_BODY_BYTES,
     exposeHeadRoutes: false,
     return503OnClosing: true,
+    requestTimeout: TIMEOUTS.requestMs,
+    connectionTimeout: TIMEOUTS.idleMs,
+    keepAliveTimeout: TIMEOUTS.keepAliveMs,
+  });
+
+  // `Expect: 100-continue` with a Content-Length over the limit: 413 before the client sends the
+  // body (Node would answer 100 Continue by itself, then the body was cut without an answer).
+  app.server.on('checkContinue', (request, response) => {
+    const length = Number(request.headers['content-length']);
+    if (Number.isFinite(length) && length > MAX_BODY_BYTES) {
+      const error = errors.bodyTooLarge(MAX_BODY_BYTES);
+      const body = JSON.stringify(error.toJSON());
+      response.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      response.end(body);
+      return;
+    }
+    response.writeContinue();
+    app.server.emit('request', request, response);
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json', 'text/json'], { parseAs: 'string' }, (_request, body, done) => {
-    if (body === '') {
+  app.addContentTypeParser(['application/json', 'text/json'], { parseAs: 'buffer' }, (_request, body, done) => {
+    let text: string;
+    try {
+      // Never replaced by U+FFFD: a name or value certgate stores is what the client sent.
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(errors.invalidContent('The request body is not valid UTF-8.'), undefined);
+      return;
+    }
+    if (text === '') {
       done(null, undefined);
       return;
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(body as string);
+      parsed = JSON.parse(text);
     } catch (error) {
       done(errors.invalidContent(`The request body is not valid JSON: ${(error as Error).message}`), undefined);
       return;
@@ -48,6 +92,7 @@ export function createManagementServer(options: ManagementServerOptions) {
     // Depth, lengths and counts before any handler walks the body (recursively) or merges it.
     try {
       checkJsonShape(parsed);
+      refusePoisoning(parsed);
     } catch (error) {
       done(error as Error, undefined);
       return;
@@ -73,6 +118,20 @@ export function createManagementServer(options: ManagementServerOptions) {
     log.info({ method: request.method, path: splitRequestTarget(request.url).path, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'management request');
   });
 
+  // Authentication from the request head alone, before the body is read: a client without a valid
+  // token gets its 401 at once and the connection is closed, never waited on while it trickles a body.
+  app.decorateRequest('claims', undefined);
+  app.addHook('onRequest', async (request, reply) => {
+    const { path } = splitRequestTarget(request.raw.url ?? '/');
+    if (OPEN_PATHS.has(`${request.method} ${path.toLowerCase()}`)) return;
+    try {
+      (request as FastifyRequest & { claims?: unknown }).claims = await authenticate(context, request.headers.authorization, baseUrlOf(request));
+    } catch (error) {
+      if (hasBody(request)) reply.header('connection', 'close');
+      throw error;
+    }
+  });
+
   app.route({
     method: ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'POST'],
     url: '*',
@@ -83,7 +142,7 @@ export function createManagementServer(options: ManagementServerOptions) {
 
 async function dispatch(context: ControlContext, request: FastifyRequest): Promise<ArmResponse | OAuthResponse> {
   const { path, query } = splitRequestTarget(request.raw.url ?? '/');
-  const baseUrl = `https://${request.headers.host ?? 'localhost'}`;
+  const baseUrl = baseUrlOf(request);
   const lower = path.toLowerCase();
   if (lower === '/adfs/.well-known/openid-configuration' && request.method === 'GET') return openIdConfiguration(baseUrl);
   if (lower === '/adfs/discovery/keys' && request.method === 'GET') return jsonWebKeys();
@@ -95,7 +154,8 @@ async function dispatch(context: ControlContext, request: FastifyRequest): Promi
   }
   if (lower === '/metadata/endpoints' && request.method === 'GET') return cloudMetadata(baseUrl);
 
-  const claims = await authenticate(context, request.headers.authorization, baseUrl);
+  const claims = (request as FastifyRequest & { claims?: Awaited<ReturnType<typeof authenticate>> }).claims;
+  if (!claims) throw errors.internal();
   const armPath = parseArmPath(path);
   if (!armPath) throw errors.noRoute(request.method, path);
   const header = (name: string) => {
@@ -113,6 +173,36 @@ async function dispatch(context: ControlContext, request: FastifyRequest): Promi
     baseUrl,
     actor: claims.appid,
   });
+}
+
+function baseUrlOf(request: FastifyRequest): string {
+  return `https://${request.headers.host ?? 'localhost'}`;
+}
+
+function hasBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * JSON.parse keeps `__proto__` as an own member, which a later copy or merge may drop or turn into
+ * a prototype (skipping the unknown-member 400): refused, as is `constructor.prototype`. Walked
+ * after checkJsonShape, so the depth is bounded; escapes (`"\u005f_proto__"`) are decoded by then.
+ */
+function refusePoisoning(parsed: unknown): void {
+  const pending = [parsed];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value !== 'object' || value === null) continue;
+    if (Array.isArray(value)) {
+      pending.push(...value);
+      continue;
+    }
+    const constructor = Object.hasOwn(value, 'constructor') ? (value as Record<string, unknown>)['constructor'] : undefined;
+    const poisoned = Object.hasOwn(value, '__proto__') ? '__proto__' : typeof constructor === 'object' && constructor !== null && Object.hasOwn(constructor, 'prototype') ? 'constructor.prototype' : undefined;
+    if (poisoned) throw errors.invalidContent(`The request body has a member named '${poisoned}', which certgate refuses (prototype poisoning).`);
+    pending.push(...Object.values(value));
+  }
 }
 
 async function authenticate(context: ControlContext, authorization: string | undefined, baseUrl: string) {
@@ -148,7 +238,7 @@ function toArmError(error: Error & { code?: string; statusCode?: number }, reque
       return errors.invalidContent('The Content-Length does not match the body.');
   }
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-    return new ArmError(error.statusCode, 'BadRequest', error.message);
+    return errors.badRequest(error.message, error);
   }
   return errors.internal();
 }

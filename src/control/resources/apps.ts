@@ -1,14 +1,16 @@
 // Microsoft.App/containerApps. The ingress settings are what certgate enforces; `template` and the
 // rest of `configuration` are stored as given (certgate runs no containers: the app is whatever
 // listens at ingress.targetHost, default 127.0.0.1, and ingress.targetPort).
-import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, resourceKey, type StoredResource } from '../../model/resources.ts';
-import { appFqdn, normalizeHostname } from '../../model/hostnames.ts';
-import type { IngressSettings } from '../../model/ingress.ts';
+import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, environmentView, resourceKey, type StoredResource } from '../../model/resources.ts';
+import { appFqdn, hostNamesOf, normalizeHostname } from '../../model/hostnames.ts';
+import { clientCertificatePolicy, type IngressSettings } from '../../model/ingress.ts';
 import { ipRulesProblem } from '../../ingress/ip-rules.ts';
 import { errors } from '../arm/errors.ts';
 import { APP_SCHEMA } from '../validation/schemas.ts';
 import { APP_INGRESS_MEMBERS, refusedMember } from '../validation/ingress-members.ts';
 import { certificateCovers } from './certificates.ts';
+import { checkExposedPorts, checkIngressFeatures } from './ingress-features.ts';
+import { checkAppConfiguration, keepSecretValues, withoutSecretValues } from './app-configuration.ts';
 import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
 import type { ControlContext } from './context.ts';
@@ -44,10 +46,17 @@ export const appKind: ResourceKind = {
     properties['managedEnvironmentId'] = environment.id;
     properties['environmentId'] = environment.id;
     const configuration = { ...(properties['configuration'] as Record<string, unknown> | undefined) };
+    checkAppConfiguration(configuration);
+    keepSecretValues(configuration, current?.properties['configuration'] as Record<string, unknown> | undefined);
     const ingress = configuration['ingress'] as (IngressSettings & { fqdn?: string }) | undefined;
     if (ingress) {
       const { fqdn: _computed, ...settings } = ingress;
+      // The precise checks first (they name the entry at fault), then the members table's refusals.
+      checkModeTransport(settings);
+      checkIngressFeatures(current?.name ?? name, settings);
       checkIngress(context, settings, environment);
+      const others = context.store.list({ type: APP_TYPE }).filter((app) => resourceKey(app.id) !== resourceKey(id)).map((app) => ({ id: app.id, ingress: appView(app).ingress }));
+      checkExposedPorts(settings, context.reservedPorts?.() ?? [], others);
       checkHostNames(context, id, name, environment, settings);
       configuration['ingress'] = settings;
     }
@@ -57,7 +66,7 @@ export const appKind: ResourceKind = {
   render(context, doc) {
     const properties = { ...doc.properties };
     const environment = context.store.get(String(properties['managedEnvironmentId'] ?? ''));
-    const configuration: Record<string, unknown> = { activeRevisionsMode: 'Single', ...(properties['configuration'] as Record<string, unknown> | undefined) };
+    const configuration: Record<string, unknown> = { activeRevisionsMode: 'Single', ...withoutSecretValues((properties['configuration'] as Record<string, unknown> | undefined) ?? {}) };
     const ingress = configuration['ingress'] as Record<string, unknown> | undefined;
     const fqdn = environment ? appFqdn(doc.name, String(environment.properties['defaultDomain'])) : undefined;
     if (ingress) configuration['ingress'] = { ...ingress, ...(fqdn ? { fqdn } : {}) };
@@ -93,11 +102,16 @@ function findEnvironment(context: ControlContext, properties: Record<string, unk
   return environment;
 }
 
-function checkIngress(context: ControlContext, ingress: IngressSettings, environment: StoredResource): void {
-  const mode = ingress.clientCertificateMode ?? 'ignore';
-  if (ingress.transport === 'tcp' && mode !== 'ignore') {
-    throw errors.invalidParameter(`clientCertificateMode '${mode}' needs an HTTP transport; with transport 'tcp' only 'ignore' is possible.`, 'properties.configuration.ingress.clientCertificateMode');
+/** A client-certificate mode needs an HTTP transport: said before anything else about TCP apps. */
+function checkModeTransport(ingress: IngressSettings): void {
+  // The schema refused anything but a mode, in any casing.
+  const policy = clientCertificatePolicy(ingress.clientCertificateMode);
+  if (ingress.transport === 'tcp' && policy?.requestCert) {
+    throw errors.invalidParameter(`clientCertificateMode '${policy.mode}' needs an HTTP transport; with transport 'tcp' only 'ignore' is possible.`, 'properties.configuration.ingress.clientCertificateMode');
   }
+}
+
+function checkIngress(context: ControlContext, ingress: IngressSettings, environment: StoredResource): void {
   // Never stored and ignored: a value the ingress cannot apply is refused (ingress-members.ts).
   const refused = refusedMember(ingress as Record<string, unknown>, APP_INGRESS_MEMBERS, 'properties.configuration.ingress');
   if (refused) throw refused;
@@ -110,8 +124,8 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
   for (const [index, domain] of (ingress.customDomains ?? []).entries()) {
     const target = `properties.configuration.ingress.customDomains[${index}]`;
     const hostname = normalizeHostname(domain.name);
-    if (!hostname || hostname.includes('*') || hostname.startsWith('[')) {
-      throw errors.invalidParameter(`'${domain.name}' is not a valid custom domain name.`, `${target}.name`);
+    if (!hostname) {
+      throw errors.invalidParameter(`'${domain.name}' is not a valid custom domain name: use DNS labels of letters, digits, hyphens and underscores, none starting or ending with a hyphen.`, `${target}.name`);
     }
     if (seen.has(hostname)) throw errors.invalidParameter(`The custom domain '${hostname}' is listed twice.`, `${target}.name`);
     seen.add(hostname);
@@ -132,29 +146,44 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
   }
 }
 
-/** An app's host names (default and custom) must not be served by another app. */
+/** The host names an app is served at (hostNamesOf, as the ingress routes them) must not be served for another app. */
 function checkHostNames(context: ControlContext, id: string, name: string, environment: StoredResource, ingress: IngressSettings): void {
-  const mine = new Map<string, string>([[appFqdn(name, String(environment.properties['defaultDomain'])), 'properties.configuration.ingress.fqdn']]);
-  for (const [index, domain] of (ingress.customDomains ?? []).entries()) {
-    const hostname = normalizeHostname(domain.name);
-    if (hostname) mine.set(hostname, `properties.configuration.ingress.customDomains[${index}].name`);
+  const mine = new Map<string, string>();
+  for (const host of hostNamesOf(name, environmentView(environment).defaultDomain, ingress.customDomains)) {
+    mine.set(host.name, host.source === 'default' ? 'properties.configuration.ingress.fqdn' : `properties.configuration.ingress.customDomains[${host.index}].name`);
   }
   for (const other of context.store.list({ type: APP_TYPE })) {
     if (resourceKey(other.id) === resourceKey(id)) continue;
-    for (const hostname of hostNamesOf(context, other)) {
+    const view = appView(other);
+    const otherEnvironment = context.store.get(view.environmentId);
+    const defaultDomain = otherEnvironment ? environmentView(otherEnvironment).defaultDomain : undefined;
+    for (const { name: hostname } of hostNamesOf(other.name, defaultDomain, view.ingress?.customDomains)) {
       const target = mine.get(hostname);
       if (target) throw errors.conflict('HostNameInUse', `The host name '${hostname}' is already used by the container app '${other.id}'.`, target);
     }
   }
 }
 
-function hostNamesOf(context: ControlContext, app: StoredResource): string[] {
-  const view = appView(app);
-  const environment = context.store.get(view.environmentId);
-  const names = environment ? [appFqdn(app.name, String(environment.properties['defaultDomain']))] : [];
-  for (const domain of view.ingress?.customDomains ?? []) {
-    const hostname = normalizeHostname(domain.name);
-    if (hostname) names.push(hostname);
+/**
+ * Members that exist only in some api-versions: `targetPortHttpScheme` is in every preview version
+ * from 2023-11-02-preview and in no stable one, so a stable-version request that sends it is refused
+ * as ARM's schema for that version would.
+ */
+export function checkAppMembersForVersion(apiVersion: string, body: unknown): void {
+  if (apiVersion.endsWith('-preview') && apiVersion >= '2023-11-02-preview') return;
+  const ingress = member(member(member(body, 'properties'), 'configuration'), 'ingress');
+  if (ingress !== undefined && member(ingress, 'targetPortHttpScheme') !== undefined) {
+    throw errors.invalidContent(
+      `The property 'properties.configuration.ingress.targetPortHttpScheme' is not known in api-version ${apiVersion}: it exists only in preview api-versions (2023-11-02-preview and later, e.g. 2025-10-02-preview).`,
+      'properties.configuration.ingress.targetPortHttpScheme',
+    );
   }
-  return names;
+}
+
+/** An object member by ARM's case-insensitive name (null counts as absent). */
+function member(value: unknown, name: string): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const lower = name.toLowerCase();
+  for (const [key, found] of Object.entries(value)) if (key.toLowerCase() === lower && found !== null) return found;
+  return undefined;
 }

@@ -1,12 +1,13 @@
 // Microsoft.App/managedEnvironments/certificates: a PKCS12 and its password go in; the certificate's
 // public facts come out. The PKCS12 and password are kept only as the resource's secret (for the
 // ingress to serve custom domains) and are never returned.
-import { createHash, X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
+import { describeCertificate, sha1Thumbprint } from '../../pki/facts.ts';
 import { CERTIFICATE_TYPE, type StoredResource } from '../../model/resources.ts';
 import { encodeCertificateSecret } from '../../model/documents.ts';
 import { readPkcs12 } from '../../pki/pkcs12.ts';
 import { checkServerCredentials } from '../../ingress/snapshot.ts';
-import { ArmError, errors } from '../arm/errors.ts';
+import { errors, type ArmError } from '../arm/errors.ts';
 import { CERTIFICATE_SCHEMA } from '../validation/schemas.ts';
 import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
@@ -62,7 +63,7 @@ export async function readUploadedCertificate(body: unknown): Promise<{ properti
     throw errors.invalidContent("The property 'properties.value' (the base64 PKCS12 file) is required.", 'properties.value');
   }
   if (typeof password !== 'string') throw errors.invalidContent("The property 'properties.password' must be a string.", 'properties.password');
-  if (!/^[A-Za-z0-9+/=\s]+$/.test(value)) throw new ArmError(400, 'InvalidCertificateValue', "The property 'properties.value' is not base64.", { target: 'properties.value' });
+  if (!/^[A-Za-z0-9+/=\s]+$/.test(value)) throw errors.invalidCertificate('InvalidCertificateValue', "The property 'properties.value' is not base64.", 'properties.value');
   const pfx = Buffer.from(value, 'base64');
   const read = await readPkcs12(pfx, password);
   if (!read.ok && read.code === 'Pkcs12Unsupported') throw notLoadable(read.message);
@@ -73,7 +74,7 @@ export async function readUploadedCertificate(body: unknown): Promise<{ properti
       read.code === 'Pkcs12WrongPassword'
         ? 'The password does not open the PKCS12 file in properties.value (wrong password).'
         : `properties.value is not a usable PKCS12 file: ${read.message}`;
-    throw new ArmError(400, code, message, { target });
+    throw errors.invalidCertificate(code, message, target, read.code);
   }
   try {
     checkServerCredentials({ kind: 'pkcs12', pfx, password });
@@ -86,30 +87,25 @@ export async function readUploadedCertificate(body: unknown): Promise<{ properti
 function notLoadable(reason: string): ArmError {
   // The reason from the PKCS12 reader speaks of "this Node.js process" (right for the CLI); here it is the server.
   const cause = reason.replace(/,? ?which this Node\.js process cannot run/, ', which the server cannot decrypt').replace(/; start Node\.js with .*$/, '');
-  return new ArmError(
-    400,
-    'CertificateNotLoadable',
+  return errors.certificateNotLoadable(
     `The certgate server's ingress cannot load the PKCS12 file in properties.value (${cause}). ` +
       `Legacy files (RC2 or RC4 encryption, from 'openssl pkcs12 -export -legacy' or old Windows exports) must be converted; run: ${PKCS12_CONVERSION} and upload new.p12.`,
-    { target: 'properties.value' },
   );
 }
 
 function certificateFacts(certificate: X509Certificate): Record<string, unknown> {
-  const sans = (certificate.subjectAltName ?? '')
-    .split(', ')
-    .filter((entry) => entry.startsWith('DNS:'))
-    .map((entry) => entry.slice(4));
+  const info = describeCertificate(certificate);
+  if (typeof info === 'string') throw errors.invalidCertificate('InvalidCertificateValue', `properties.value is not a usable PKCS12 file: ${info}`, 'properties.value');
   return {
-    subjectName: certificate.subject.replace(/\n/g, ', '),
-    issuer: certificate.issuer.replace(/\n/g, ', '),
-    issueDate: new Date(certificate.validFrom).toISOString(),
-    expirationDate: new Date(certificate.validTo).toISOString(),
+    subjectName: info.subject,
+    issuer: info.issuer,
+    issueDate: new Date(info.notBefore).toISOString(),
+    expirationDate: new Date(info.notAfter).toISOString(),
     // Azure's thumbprint is SHA-1, upper-case hex; certgate adds SHA-256 (equal to the XFCC Hash form).
-    thumbprint: certificate.fingerprint.replace(/:/g, ''),
-    thumbprintSha256: certificate.fingerprint256.replace(/:/g, '').toLowerCase(),
-    subjectAlternativeNames: sans,
-    publicKeyHash: createHash('sha256').update(certificate.publicKey.export({ type: 'spki', format: 'der' })).digest('base64'),
+    thumbprint: sha1Thumbprint(certificate),
+    thumbprintSha256: info.fingerprint,
+    subjectAlternativeNames: [...info.san.dns],
+    publicKeyHash: Buffer.from(info.spkiSha256, 'hex').toString('base64'),
     certificateType: 'ServerSSLCertificate',
   };
 }

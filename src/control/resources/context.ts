@@ -13,6 +13,8 @@ export interface ControlContext {
   readonly applied: (revision: number) => Promise<RevisionOutcome>;
   /** The last compilation's outcome: what a read reports as not enforced (provisioningState Failed). */
   readonly outcome: () => RevisionOutcome;
+  /** Ports the gateway itself listens on (HTTPS, HTTP, management): no app may expose them. */
+  readonly reservedPorts?: () => readonly number[];
 }
 
 export interface ArmRequest {

@@ -4,6 +4,7 @@ import { APP_TYPE, ENVIRONMENT_TYPE, appView, resourceKey, type StoredResource }
 import { errors } from '../arm/errors.ts';
 import { ENVIRONMENT_SCHEMA } from '../validation/schemas.ts';
 import { ENVIRONMENT_INGRESS_MEMBERS, refusedMember } from '../validation/ingress-members.ts';
+import { refusedEnvironmentMember, withoutEnvironmentSecrets } from '../validation/environment-members.ts';
 import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
 
@@ -18,7 +19,8 @@ export const environmentKind: ResourceKind = {
     if (!current && !NAME.test(name)) {
       throw errors.invalidParameter(`The environment name '${name}' is not valid: use 2 to 60 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen.`, 'name');
     }
-    const refused = refusedMember(body.properties?.['ingressConfiguration'] as Record<string, unknown> | undefined, ENVIRONMENT_INGRESS_MEMBERS, 'properties.ingressConfiguration');
+    // Never stored and ignored: a network or security claim certgate does not enforce is a 400.
+    const refused = refusedEnvironmentMember(body.properties) ?? refusedMember(body.properties?.['ingressConfiguration'] as Record<string, unknown> | undefined, ENVIRONMENT_INGRESS_MEMBERS, 'properties.ingressConfiguration');
     if (refused) throw refused;
     const taken = new Set(context.store.list({ type: ENVIRONMENT_TYPE }).filter((env) => resourceKey(env.id) !== resourceKey(id)).map((env) => String(env.properties['defaultDomain']).toLowerCase()));
     const defaultDomain = current ? String(current.properties['defaultDomain']) : defaultDomainFor(id, name, context.baseDomain, (domain) => taken.has(domain));
@@ -33,7 +35,8 @@ export const environmentKind: ResourceKind = {
     };
   },
   render(_context, doc) {
-    return renderTracked(doc, { ...doc.properties, provisioningState: 'Succeeded', staticIp: '127.0.0.1' });
+    // Secrets (Dapr AI keys, the Log Analytics shared key) are never returned, as in ACA.
+    return renderTracked(doc, { ...withoutEnvironmentSecrets(doc.properties), provisioningState: 'Succeeded', staticIp: '127.0.0.1' });
   },
   checkDelete(context, doc) {
     const users = appsOfEnvironment(context.store.list({ type: APP_TYPE }), doc.id);

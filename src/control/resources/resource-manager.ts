@@ -2,7 +2,7 @@
 // registration az checks before `az containerapp` commands.
 import { randomUUID } from 'node:crypto';
 import { resourceGroupId, type StoredResource } from '../../model/resources.ts';
-import { ArmError, errors } from '../arm/errors.ts';
+import { errors } from '../arm/errors.ts';
 import { APP_API_VERSIONS } from '../arm/api-versions.ts';
 import { dropNulls, validateBody } from '../validation/validate.ts';
 import { RESOURCE_GROUP_SCHEMA } from '../validation/schemas.ts';
@@ -87,7 +87,7 @@ export async function handleGroup(context: ControlContext, request: ArmRequest, 
             const body = validateBody<{ location?: string; tags?: Record<string, string>; managedBy?: string }>(input, RESOURCE_GROUP_SCHEMA);
             if (!body.location) throw errors.invalidContent("The property 'location' is required.", 'location');
             if (current?.location && current.location.toLowerCase() !== body.location.toLowerCase()) {
-              throw new ArmError(409, 'InvalidResourceGroupLocation', `Resource group '${group}' already exists in location '${current.location}'; its location cannot be changed.`, { target: 'location' });
+              throw errors.resourceGroupLocation(group, current.location);
             }
             const doc: Record<string, unknown> = { id: current?.id ?? id, name: current?.name ?? group, type: GROUP_TYPE, location: body.location, properties: {} };
             if (body.tags) doc['tags'] = body.tags;
@@ -132,7 +132,7 @@ export function renderProvider(subscription: string): Record<string, unknown> {
 export function handleProvider(context: ControlContext, subscription: string, namespace: string): ArmResponse {
   requireSubscription(context, subscription);
   if (namespace.toLowerCase() !== 'microsoft.app') {
-    throw new ArmError(404, 'ProviderNotFound', `The resource provider '${namespace}' is not served by certgate; only Microsoft.App is.`);
+    throw errors.providerNotFound(namespace);
   }
   return { status: 200, body: renderProvider(subscription) };
 }

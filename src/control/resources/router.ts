@@ -3,7 +3,7 @@ import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, certificateId, environmen
 import { checkApiVersion } from '../arm/api-versions.ts';
 import { errors } from '../arm/errors.ts';
 import type { ArmPath } from '../arm/path.ts';
-import { appKind } from './apps.ts';
+import { appKind, checkAppMembersForVersion } from './apps.ts';
 import { certificateKind, readUploadedCertificate } from './certificates.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
 import { environmentKind } from './environments.ts';
@@ -75,6 +75,9 @@ export async function handleArmRequest(context: ControlContext, request: ArmRequ
 }
 
 async function handleTracked(context: ControlContext, request: ArmRequest, kind: ResourceKind, address: ResourceAddress): Promise<ArmResponse> {
+  if (kind === appKind && (request.method === 'PUT' || request.method === 'PATCH')) {
+    checkAppMembersForVersion(request.query.get('api-version') ?? '', request.body);
+  }
   switch (request.method) {
     case 'GET':
       return getResource(context, kind, address);

@@ -4,7 +4,7 @@
 // store sees it (a rejected request changes nothing), is one store transaction, and is answered
 // only once the ingress enforces it (an error when it cannot: enforced.ts).
 import { isPlainObject, mergePatch } from '../arm/merge-patch.ts';
-import { ArmError, errors } from '../arm/errors.ts';
+import { errors } from '../arm/errors.ts';
 import { dropNulls, validateBody } from '../validation/validate.ts';
 import { StoreError, type WriteOptions } from '../../store/store.ts';
 import type { ResourceDocument, StoredResource } from '../../model/resources.ts';
@@ -58,7 +58,7 @@ export async function putResource(context: ControlContext, request: ArmRequest, 
       address.id,
       (current) => {
         if (current && current.location && validated.location && normalizeLocation(current.location) !== normalizeLocation(validated.location)) {
-          throw new ArmError(400, 'InvalidResourceLocation', `The resource '${address.name}' already exists in location '${current.location}'; the location of a resource cannot be changed.`, { target: 'location' });
+          throw errors.invalidLocation(`The resource '${address.name}' already exists in location '${current.location}'; the location of a resource cannot be changed.`);
         }
         const input = stripReadOnly(validated, kind);
         // What the server worked out from the body (a certificate's facts) goes in after read-only members are dropped.
@@ -100,7 +100,7 @@ export async function patchResource(context: ControlContext, request: ArmRequest
         const merged = mergePatch(writableView(current, kind), patch);
         const validated = validateBody<ResourceBody>(merged, kind.schema);
         if (validated.location && current.location && normalizeLocation(validated.location) !== normalizeLocation(current.location)) {
-          throw new ArmError(400, 'InvalidResourceLocation', `The location of '${address.name}' is '${current.location}' and cannot be changed.`, { target: 'location' });
+          throw errors.invalidLocation(`The location of '${address.name}' is '${current.location}' and cannot be changed.`);
         }
         const { doc } = kind.prepare(context, address.id, address.name, stripReadOnly(validated, kind), current);
         return { doc };

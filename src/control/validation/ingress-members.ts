@@ -39,33 +39,30 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
     does: "certgate extension: Strict-Transport-Security on the app's HTTPS responses, never on plain HTTP",
     test: 'test/ingress-tls-policy.test.ts',
   },
+  targetPortHttpScheme: {
+    status: 'enforced',
+    does: 'preview api-versions only (400 on stable ones): `https` is TLS to the app (its certificate is not verified, as in ACA); `http` as unset',
+    test: 'test/ingress-app-features.test.ts',
+  },
   targetHost: { status: 'enforced', does: 'certgate extension: where the app listens, default 127.0.0.1', test: 'test/control-api.test.ts' },
   exposedPort: {
-    status: 'refused',
-    does: '0 or unset accepted (HTTP apps use the shared ports); another port refused (TCP apps are not served)',
-    test: 'test/ingress-members.test.ts',
-    refuse: (value) => (typeof value === 'number' && value !== 0 ? 'exposedPort is only for transport tcp, which certgate does not serve' : undefined),
-    refusedExample: 5432,
+    status: 'enforced',
+    does: 'transport tcp: the TCP port the app is served on (its own listener; internal apps on loopback only); 0 or unset for HTTP apps',
+    test: 'test/ingress-app-features.test.ts',
   },
   transport: {
-    status: 'refused',
-    does: '`auto`/`http`: HTTP/1.1 and HTTP/2 to clients, HTTP/1.1 to the app; `http2` (h2c to the app) and `tcp` refused',
-    test: 'test/ingress-members.test.ts',
-    refuse: (value) =>
-      typeof value === 'string' && ['http2', 'tcp'].includes(value.toLowerCase())
-        ? `transport '${value}' is not served by certgate yet (only auto and http: HTTP/1.1 to the app)`
-        : undefined,
-    refusedExample: 'tcp',
+    status: 'enforced',
+    does: '`auto`/`http`: HTTP/1.1 to the app; `http2`: h2c to the app; `tcp`: TCP proxying on `exposedPort` (mode must be ignore)',
+    test: 'test/ingress-app-features.test.ts',
   },
   traffic: {
     status: 'refused',
-    does: 'certgate has no revisions: only the latest revision at 100% is accepted (az sends it); any other split refused',
+    does: 'certgate has no revisions: only the latest revision at 100% is accepted (az sends it); any other split, and a `label` (its host name would not be served), refused',
     test: 'test/ingress-members.test.ts',
     refuse: (value) => {
       if (!Array.isArray(value) || value.length === 0) return undefined;
-      const [only] = value as { latestRevision?: boolean; weight?: number; revisionName?: string }[];
-      const latestAtFull = value.length === 1 && only?.latestRevision === true && (only.weight ?? 100) === 100 && only.revisionName === undefined;
-      return latestAtFull ? undefined : 'certgate runs one revision per app: traffic must be [{"latestRevision": true, "weight": 100}]';
+      const [only] = value as { weight?: number }[];
+      return value.length === 1 && (only?.weight ?? 100) === 100 ? undefined : 'certgate runs one revision per app: traffic must be [{"latestRevision": true, "weight": 100}]';
     },
     refusedExample: [{ revisionName: 'app--v1', weight: 50 }, { latestRevision: true, weight: 50 }],
   },
@@ -86,24 +83,20 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
     test: 'test/ingress-members.test.ts',
     refuse: (value) => {
       const affinity = (value as { affinity?: unknown } | undefined)?.affinity;
-      return typeof affinity === 'string' && affinity.toLowerCase() === 'sticky' ? 'sticky sessions are not served by certgate yet' : undefined;
+      return typeof affinity === 'string' && affinity.toLowerCase() === 'sticky' ? "stickySessions affinity 'sticky' is not supported: certgate has no revisions or replicas, so there is only one backend to stick to and no affinity cookie is set. Use 'none'." : undefined;
     },
     refusedExample: { affinity: 'sticky' },
   },
   clientCertificateMode: { status: 'enforced', does: '`ignore`, `accept`, `require`, any casing (see Client-certificate modes)', test: 'test/ingress-modes.test.ts' },
   corsPolicy: {
-    status: 'refused',
-    does: 'the ingress does not answer CORS yet',
-    test: 'test/ingress-members.test.ts',
-    refuse: (value) => (value === undefined ? undefined : 'CORS is not answered by certgate yet'),
-    refusedExample: { allowedOrigins: ['https://a.example'] },
+    status: 'enforced',
+    does: 'answered by the ingress: preflights for allowed origins never reach the app; Access-Control-* on responses; credentials with `*` refused',
+    test: 'test/ingress-app-features.test.ts',
   },
   additionalPortMappings: {
-    status: 'refused',
-    does: 'an empty list accepted; extra ports refused: there are no extra listeners yet',
-    test: 'test/ingress-members.test.ts',
-    refuse: (value) => (nonEmpty(value) ? 'additional port mappings are not served by certgate yet' : undefined),
-    refusedExample: [{ external: false, targetPort: 9000, exposedPort: 9001 }],
+    status: 'enforced',
+    does: 'extra TCP ports, each with its own listener (external ones on --bind, internal ones on loopback); port conflicts 409/400',
+    test: 'test/ingress-app-features.test.ts',
   },
 };
 
@@ -116,25 +109,19 @@ export const ENVIRONMENT_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>
     refusedExample: 'Consumption',
   },
   requestIdleTimeout: {
-    status: 'refused',
-    does: 'the idle timeout is fixed (60 s for client connections) until it is configurable',
-    test: 'test/ingress-members.test.ts',
-    refuse: (value) => (value === undefined ? undefined : 'the request idle timeout is not configurable in certgate yet'),
-    refusedExample: 10,
+    status: 'enforced',
+    does: 'minutes the app may stay silent (response head and body pauses), for every app of the environment',
+    test: 'test/ingress-app-features.test.ts',
   },
   headerCountLimit: {
-    status: 'refused',
-    does: 'the header count limit is not configurable yet',
-    test: 'test/ingress-members.test.ts',
-    refuse: (value) => (value === undefined ? undefined : 'the header count limit is not configurable in certgate yet'),
-    refusedExample: 50,
+    status: 'enforced',
+    does: 'more header fields than this get 431 too_many_headers (HTTP/1.1, HTTP/2, WebSocket)',
+    test: 'test/ingress-app-features.test.ts',
   },
   terminationGracePeriodSeconds: {
-    status: 'refused',
-    does: 'the drain period on stop is fixed (10 s) until it is configurable',
-    test: 'test/ingress-members.test.ts',
-    refuse: (value) => (value === undefined ? undefined : 'the termination grace period is not configurable in certgate yet'),
-    refusedExample: 30,
+    status: 'enforced',
+    does: 'the drain period on stop: the largest over the environments (10 s when none sets it)',
+    test: 'test/ingress-app-features.test.ts',
   },
 };
 

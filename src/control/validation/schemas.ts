@@ -4,6 +4,9 @@
 // Read-only members that clients send back after a GET (provisioningState, fqdn, ...) are known and
 // ignored. Where certgate only stores a value (template containers, dapr, ...), the schema says
 // "any" below that point.
+import { CLIENT_CERTIFICATE_MODES } from '../../model/ingress.ts';
+
+import { MAX_HEADER_COUNT_LIMIT } from '../../model/ingress.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -80,7 +83,7 @@ export const INGRESS_SCHEMA: Schema = object({
     object({ name: string, description: string, ipAddressRange: string, action: { type: 'string', enum: ['Allow', 'Deny'] } }, ['name', 'ipAddressRange', 'action']),
   ),
   stickySessions: object({ affinity: caseInsensitiveEnum(['sticky', 'none']) }),
-  clientCertificateMode: caseInsensitiveEnum(['ignore', 'accept', 'require']),
+  clientCertificateMode: caseInsensitiveEnum([...CLIENT_CERTIFICATE_MODES]),
   corsPolicy: object(
     {
       allowedOrigins: arrayOf(string),
@@ -93,6 +96,8 @@ export const INGRESS_SCHEMA: Schema = object({
     ['allowedOrigins'],
   ),
   additionalPortMappings: arrayOf(object({ external: boolean, targetPort: integer(1, 65535), exposedPort: integer(0, 65535) }, ['external', 'targetPort'])),
+  // Preview api-versions only (from 2023-11-02-preview); refused on stable ones (apps.ts).
+  targetPortHttpScheme: caseInsensitiveEnum(['http', 'https']),
   // certgate: where the app listens (a host name or IP address; certgate runs no containers).
   targetHost: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:_-]+$' },
   // certgate: Strict-Transport-Security on the app's HTTPS responses (never on plain HTTP).
@@ -161,7 +166,7 @@ export const ENVIRONMENT_SCHEMA: Schema = object({
     ingressConfiguration: object({
       workloadProfileName: string,
       requestIdleTimeout: integer(4, 30),
-      headerCountLimit: integer(1),
+      headerCountLimit: integer(1, MAX_HEADER_COUNT_LIMIT),
       terminationGracePeriodSeconds: integer(0, 3600),
     }),
     environmentMode: string,

@@ -1,7 +1,11 @@
-// What verification needs to know about one certificate, read once: Node's X509Certificate
-// (OpenSSL) for names, dates, keys and signatures, pkijs for the extension details Node does not
-// expose (path length, key usage bits, key identifiers, critical extensions).
+// Certificate facts for the whole project, read once per certificate by one reader: Node's
+// X509Certificate (OpenSSL, the parser the TLS stack itself uses) for names, dates, keys and
+// signatures, and pkijs for the extension details Node does not expose (path length, key usage
+// bits, key identifiers, critical extensions). Used by the app library's verifier, the CLI's
+// `cert show`/`verify` and the control plane's certificate resources. Not @peculiar/x509: it
+// needs the global Reflect metadata polyfill, which the app library must not force on apps.
 
+import { PkiError } from './codes.ts';
 import { createHash, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import * as pkijs from 'pkijs';
@@ -52,7 +56,27 @@ export interface CertificateInfo {
 
 export const KEY_USAGE = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 } as const;
 export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+export const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 export const EKU_ANY = '2.5.29.37.0';
+
+/** What a certification path is checked for: TLS client or server authentication, or anything. */
+export type Purpose = 'clientAuth' | 'serverAuth' | 'any';
+
+// RFC 5280 4.2.1.3's names, by bit.
+const KEY_USAGE_NAMES = [
+  'digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement',
+  'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly',
+] as const;
+
+// RFC 5280 4.2.1.12's key purposes, by OID.
+const EKU_NAMES = new Map<string, string>([
+  [EKU_SERVER_AUTH, 'serverAuth'],
+  [EKU_CLIENT_AUTH, 'clientAuth'],
+  ['1.3.6.1.5.5.7.3.3', 'codeSigning'],
+  ['1.3.6.1.5.5.7.3.4', 'emailProtection'],
+  ['1.3.6.1.5.5.7.3.8', 'timeStamping'],
+  ['1.3.6.1.5.5.7.3.9', 'ocspSigning'],
+]);
 
 const OID = {
   subjectKeyIdentifier: '2.5.29.14',
@@ -75,8 +99,66 @@ export function hasKeyUsage(info: CertificateInfo, bit: number): boolean {
 }
 
 export function allowsClientAuth(info: CertificateInfo): boolean {
+  return allowsPurpose(info, 'clientAuth');
+}
+
+/** Whether the extended key usage (none means any) allows `purpose`. */
+export function allowsPurpose(info: CertificateInfo, purpose: Purpose): boolean {
   const usages = info.extendedKeyUsage;
-  return usages === undefined || usages.includes(EKU_CLIENT_AUTH) || usages.includes(EKU_ANY);
+  if (usages === undefined || purpose === 'any' || usages.includes(EKU_ANY)) return true;
+  return usages.includes(purpose === 'clientAuth' ? EKU_CLIENT_AUTH : EKU_SERVER_AUTH);
+}
+
+/** The names of the key usage bits set, in bit order; [] without the extension. */
+export function keyUsageNames(info: CertificateInfo): string[] {
+  const mask = info.keyUsage ?? 0;
+  return KEY_USAGE_NAMES.filter((_, bit) => (mask & (1 << bit)) !== 0);
+}
+
+/** The extended key usages by name (serverAuth, clientAuth...), unknown ones as OIDs; [] without the extension. */
+export function extendedKeyUsageNames(info: CertificateInfo): string[] {
+  return (info.extendedKeyUsage ?? []).map((oid) => EKU_NAMES.get(oid) ?? oid);
+}
+
+/** SHA-1 of the DER, upper-case hex: what Azure and Windows call the thumbprint. */
+export function sha1Thumbprint(certificate: X509Certificate): string {
+  return certificate.fingerprint.replaceAll(':', '');
+}
+
+/** Names `issuer` as its issuer (names, key identifiers, keyCertSign) and is signed by its key. */
+export function issuedBy(child: X509Certificate, issuer: X509Certificate): boolean {
+  return child.checkIssued(issuer) && child.verify(issuer.publicKey);
+}
+
+/** Whether `child`'s signature verifies with `issuer`'s key; false for a key type that cannot check it. */
+export function signedBy(child: CertificateInfo, issuer: CertificateInfo): boolean {
+  try {
+    return child.certificate.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** Self-issued and verifiable with its own key: a root, or a self-signed leaf. */
+export function isSelfSigned(certificate: X509Certificate): boolean {
+  return certificate.subject === certificate.issuer && certificate.verify(certificate.publicKey);
+}
+
+const CURVE_NAMES: Record<string, string> = { prime256v1: 'p256', secp384r1: 'p384', secp521r1: 'p521' };
+
+/** `ec-p256`, `rsa-2048`, `ed25519`...: the key type as certgate's --key-type names it. */
+export function keyTypeOf(key: KeyObject): string {
+  const details = key.asymmetricKeyDetails ?? {};
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return `rsa-${details.modulusLength}`;
+    case 'rsa-pss':
+      return `rsa-pss-${details.modulusLength}`;
+    case 'ec':
+      return `ec-${CURVE_NAMES[details.namedCurve ?? ''] ?? details.namedCurve}`;
+    default:
+      return key.asymmetricKeyType ?? 'unknown';
+  }
 }
 
 export function hexOf(bytes: Uint8Array): string {
@@ -188,7 +270,7 @@ function describe(certificate: X509Certificate): CertificateInfo | string {
 function expect<T>(value: unknown, type: abstract new (...args: never[]) => T, oid: string): T {
   // On a schema mismatch pkijs returns a default-constructed value with `parsingError` set.
   if (!(value instanceof type) || (value as { parsingError?: unknown }).parsingError !== undefined) {
-    throw new Error(`extension ${oid} is malformed`);
+    throw new PkiError('CertificateMalformed', `extension ${oid} is malformed`);
   }
   return value;
 }

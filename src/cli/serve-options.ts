@@ -1,0 +1,30 @@
+// `certgate serve`'s options and defaults: shared by the command (serve.ts, flags and help) and what
+// it runs (serve-run.ts), so neither imports the other.
+import type { ProxyProtocolListener } from '../ingress/proxy-accept.ts';
+import type { LimitSettings } from './serve-limits.ts';
+
+export const DEFAULT_BASE_DOMAIN = 'certgate.localhost';
+/** The internal listener's ports: next to the external ones, clear of 8443, 8080 and 9443. */
+export const DEFAULT_INTERNAL_HTTPS_PORT = 8444;
+export const DEFAULT_INTERNAL_HTTP_PORT = 8081;
+
+export interface ServeOptions {
+  dataDir: string;
+  bind: string;
+  httpsPort: number;
+  httpPort: number;
+  managementPort: number;
+  managementBind: string;
+  domain: string;
+  logLevel: string;
+  workers: number;
+  internalBind: string;
+  /** Unset: the default port, or 0 (any free port) when the external port is 0. */
+  internalHttpsPort: number | undefined;
+  internalHttpPort: number | undefined;
+  proxyProtocol: ProxyProtocolListener[] | undefined;
+  proxyProtocolFrom: string[] | undefined;
+  tlsCiphers: 'modern' | 'compatible';
+  /** The limit flags given (serve-limits.ts), set by the action. */
+  limits?: LimitSettings;
+}

@@ -1,0 +1,163 @@
+// ARM documents → route specs: the one place that reads environments, apps and certificates for
+// the ingress. Each app becomes a CompiledApp (its client-certificate policy decided here, once,
+// from the mode; upstream, IP rules, HSTS, stripped headers) and the host names it is served at
+// (model/hostnames.ts hostNamesOf, the list the control plane checks conflicts against), each
+// with its server certificate; TCP apps become port routes. The ingress (src/ingress/snapshot.ts)
+// builds TLS policies and routes from these specs only. Pure: what is left out is returned as
+// problems naming the resource.
+import { clientCertificatePolicy, DEFAULT_TARGET_HOST, hstsHeaderValue } from '../model/ingress.ts';
+import { hostNamesOf, normalizeHostname } from '../model/hostnames.ts';
+import { resourceKey, type AppView, type EnvironmentView } from '../model/resources.ts';
+import type { ConfigurationProblem, ConfigurationProblemCode } from '../model/outcome.ts';
+import { foldHeaderName } from '../ingress/identity-headers.ts';
+import { compileIpRules, type IpMatcher } from '../ingress/ip-rules.ts';
+import { compileCors, type CompiledCors, type CorsPolicySettings } from '../ingress/cors.ts';
+import { DEFAULT_HEADER_COUNT_LIMIT, type CompiledApp, type HostSpec, type RouteSpec, type ServerCredentials, type Upstream } from '../ingress/snapshot.ts';
+import type { TcpRoute } from '../ingress/tcp-proxy.ts';
+
+export interface RouteSpecInput {
+  readonly environments: readonly EnvironmentView[];
+  readonly apps: readonly AppView[];
+  /** Wildcard certificate of each environment's default domain, by environment resource key. */
+  readonly environmentCertificates: ReadonlyMap<string, ServerCredentials>;
+  /** Uploaded environment certificates, by certificate resource key. */
+  readonly uploadedCertificates: ReadonlyMap<string, ServerCredentials>;
+}
+
+export interface RouteSpecs {
+  /** Sorted by app id, so that a host-name conflict always resolves the same way. */
+  readonly specs: readonly RouteSpec[];
+  /** TCP listeners: exposed port → app (transport tcp on exposedPort, and additionalPortMappings). */
+  readonly tcpPorts: ReadonlyMap<number, TcpRoute>;
+  /** The largest terminationGracePeriodSeconds any environment sets, in ms (drainGraceMs). */
+  readonly drainGraceMs: number | undefined;
+  readonly problems: readonly ConfigurationProblem[];
+}
+
+export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
+  const problems: ConfigurationProblem[] = [];
+  const problem = (resource: string, reason: ConfigurationProblemCode, message: string, related?: string) =>
+    problems.push(related === undefined ? { resource, reason, message } : { resource, related: [related], reason, message });
+  const environments = new Map(input.environments.map((env) => [resourceKey(env.id), env]));
+  const specs: RouteSpec[] = [];
+  const tcpPorts = new Map<number, TcpRoute>();
+  const apps = [...input.apps].sort((a, b) => resourceKey(a.id).localeCompare(resourceKey(b.id)));
+  for (const app of apps) {
+    const ingress = app.ingress;
+    if (!ingress) continue;
+    const host = ingress.targetHost ?? DEFAULT_TARGET_HOST;
+    const addTcp = (exposed: number | undefined, target: number | undefined, external: boolean, where: string) => {
+      if (!exposed || !target) {
+        problem(app.id, 'port_missing', `${where} names no exposed or target port; left out`);
+        return;
+      }
+      const existing = tcpPorts.get(exposed);
+      if (existing) {
+        problem(app.id, 'port_taken', `${where}: port ${exposed} is already served for ${existing.appId}; left out`, existing.appId);
+        return;
+      }
+      tcpPorts.set(exposed, Object.freeze({ appId: app.id, external, host, port: target }));
+    };
+    for (const [index, mapping] of ((ingress['additionalPortMappings'] as { external?: boolean; targetPort?: number; exposedPort?: number }[] | undefined) ?? []).entries()) {
+      addTcp(mapping.exposedPort || mapping.targetPort, mapping.targetPort, mapping.external === true, `additionalPortMappings[${index}]`);
+    }
+    if (ingress.transport === 'tcp') {
+      // A TCP app has no host name route: it is reached on its exposed port only.
+      addTcp(ingress.exposedPort, ingress.targetPort, ingress.external !== false, 'exposedPort');
+      continue;
+    }
+    const environment = environments.get(resourceKey(app.environmentId));
+    if (!environment) {
+      problem(app.id, 'environment_missing', `environment ${app.environmentId} does not exist; left out`, app.environmentId);
+      continue;
+    }
+    const clientCertificate = clientCertificatePolicy(ingress.clientCertificateMode);
+    if (!clientCertificate) {
+      // The control plane validates modes; a bad one here means a corrupt store. Fail closed.
+      problem(app.id, 'mode_invalid', `clientCertificateMode ${String(ingress.clientCertificateMode)} is not valid; left out`);
+      continue;
+    }
+    let ipRules: IpMatcher | undefined;
+    try {
+      ipRules = compileIpRules(ingress.ipSecurityRestrictions);
+    } catch (error) {
+      // The control plane validates the rules; a bad one here means a corrupt store. Fail closed.
+      problem(app.id, 'ip_rules_invalid', `${(error as Error).message}; left out`);
+      continue;
+    }
+    let cors: CompiledCors | undefined;
+    try {
+      cors = ingress['corsPolicy'] ? compileCors(ingress['corsPolicy'] as CorsPolicySettings) : undefined;
+    } catch (error) {
+      // The control plane refuses such policies; one here means a corrupt store. Fail closed.
+      problem(app.id, 'cors_invalid', `corsPolicy is not valid (${(error as Error).message}); left out`);
+      continue;
+    }
+    const settings = environment.ingressConfiguration;
+    const idleMinutes = settings?.requestIdleTimeout;
+    const compiled: CompiledApp = Object.freeze({
+      key: resourceKey(app.id),
+      id: app.id,
+      name: app.name,
+      mode: clientCertificate.mode,
+      clientCertificate,
+      allowInsecure: ingress.allowInsecure === true,
+      upstream: upstreamOf(ingress.targetHost, ingress.targetPort, idleMinutes === undefined ? undefined : idleMinutes * 60_000, ingress.transport === 'http2' ? 'h2c' : 'http1', ingress['targetPortHttpScheme'] === 'https'),
+      external: ingress.external !== false,
+      ipRules,
+      stripHeaders: stripHeadersOf(environment.stripHeaders),
+      hsts: hstsHeaderValue(ingress.hsts),
+      cors,
+      headerCountLimit: settings?.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT,
+    });
+    for (const [index, domain] of (ingress.customDomains ?? []).entries()) {
+      // The control plane refuses such names; one here means a corrupt store (hostNamesOf skips it).
+      if (!normalizeHostname(domain.name)) problem(app.id, 'hostname_invalid', `custom domain ${JSON.stringify(domain.name)} (customDomains[${index}]) is not a valid host name; left out`);
+    }
+    const hosts: HostSpec[] = [];
+    for (const host of hostNamesOf(app.name, environment.defaultDomain, ingress.customDomains)) {
+      if (host.source === 'default') {
+        const credentials = input.environmentCertificates.get(resourceKey(environment.id));
+        if (credentials) hosts.push({ hostname: host.name, credentials, credentialsFrom: environment.id });
+        else problem(app.id, 'environment_certificate_missing', `environment ${environment.id} has no server certificate; default domain not served`, environment.id);
+        continue;
+      }
+      const certificateId = host.certificateId;
+      const credentials = certificateId ? input.uploadedCertificates.get(resourceKey(certificateId)) : undefined;
+      if (!credentials || !certificateId) {
+        problem(app.id, 'certificate_missing', `custom domain ${host.name} has no usable certificate (${certificateId ?? 'none'}); left out`, certificateId);
+        continue;
+      }
+      hosts.push({ hostname: host.name, credentials, credentialsFrom: certificateId });
+    }
+    specs.push(Object.freeze({ app: compiled, hosts: Object.freeze(hosts) }));
+  }
+  return { specs, tcpPorts, drainGraceMs: drainGraceMs(input.environments), problems };
+}
+
+/** The largest terminationGracePeriodSeconds the environments set, in ms; undefined when none sets one. */
+export function drainGraceMs(environments: readonly EnvironmentView[]): number | undefined {
+  let longest: number | undefined;
+  for (const env of environments) {
+    const seconds = env.ingressConfiguration?.terminationGracePeriodSeconds;
+    if (seconds !== undefined) longest = Math.max(longest ?? 0, seconds * 1_000);
+  }
+  return longest;
+}
+
+/** One set per environment would do; apps are few enough that one per app costs nothing. */
+function stripHeadersOf(names: readonly string[] | undefined): ReadonlySet<string> | undefined {
+  if (names === undefined || names.length === 0) return undefined;
+  return new Set(names.map((name) => foldHeaderName(name.toLowerCase())));
+}
+
+function upstreamOf(targetHost: string | undefined, targetPort: number | undefined, requestIdleTimeoutMs: number | undefined, protocol: 'http1' | 'h2c', tls: boolean): Upstream | undefined {
+  if (targetPort === undefined || !Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535) return undefined;
+  const host = targetHost ?? DEFAULT_TARGET_HOST;
+  const hostInUrl = host.includes(':') ? `[${host}]` : host;
+  // h2c is cleartext by definition: with transport http2 the scheme is ignored (the control plane refuses both together).
+  const secure = tls && protocol === 'http1';
+  const origin = `${secure ? 'https' : 'http'}://${hostInUrl}:${targetPort}`;
+  const poolKey = `${origin}${protocol === 'h2c' ? ' h2c' : ''}${requestIdleTimeoutMs === undefined ? '' : ` idle=${requestIdleTimeoutMs}`}`;
+  return Object.freeze({ host, port: targetPort, origin, requestIdleTimeoutMs, poolKey, protocol, tls: secure });
+}
