@@ -11,6 +11,8 @@ export interface AttackTarget {
   readonly port: number;
   /** SNI and Host of the app under attack. */
   readonly servername: string;
+  /** The attacker's own source address (a loopback one), so it is another client than the probe. */
+  readonly localAddress?: string;
 }
 
 export interface AttackResult {
@@ -72,7 +74,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 function connect(target: AttackTarget, alpn: string, t: Tally): Promise<tls.TLSSocket | undefined> {
   return new Promise((resolve) => {
-    const socket = tls.connect({ host: target.host, port: target.port, servername: target.servername, rejectUnauthorized: false, ALPNProtocols: [alpn] });
+    const socket = tls.connect({ host: target.host, port: target.port, servername: target.servername, rejectUnauthorized: false, ALPNProtocols: [alpn], ...(target.localAddress ? { localAddress: target.localAddress } : {}) });
     socket.setNoDelay(true);
     const fail = (error: Error) => {
       t.errors++;
