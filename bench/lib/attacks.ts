@@ -4,6 +4,8 @@
 // to open streams it cannot finish); HTTP/1.1 attacks are plain TLS sockets that trickle bytes.
 import tls from 'node:tls';
 import { isIP } from 'node:net';
+// The raw HTTP/2 frame writer the tests use too: one definition of the frame layout.
+import { frame } from '../../test/support/h2-frames.ts';
 
 export interface AttackTarget {
   /** A loopback address (127.0.0.0/8 or ::1): the attacks refuse anything else. */
@@ -105,14 +107,6 @@ const FLAG_END_STREAM = 0x1;
 const FLAG_END_HEADERS = 0x4;
 const FLAG_ACK = 0x1;
 
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const header = Buffer.alloc(9);
-  header.writeUIntBE(payload.length, 0, 3);
-  header[3] = type;
-  header[4] = flags;
-  header.writeUInt32BE(stream & 0x7fffffff, 5);
-  return Buffer.concat([header, payload]);
-}
 
 function hpackLiteral(name: string, value: string): Buffer {
   const n = Buffer.from(name);
