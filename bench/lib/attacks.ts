@@ -4,6 +4,8 @@
 // to open streams it cannot finish); HTTP/1.1 attacks are plain TLS sockets that trickle bytes.
 import tls from 'node:tls';
 import { isIP } from 'node:net';
+// The raw HTTP/2 frame writer the tests use too: one definition of the frame layout.
+import { frame } from '../../test/support/h2-frames.ts';
 
 export interface AttackTarget {
   /** A loopback address (127.0.0.0/8 or ::1): the attacks refuse anything else. */
@@ -11,6 +13,8 @@ export interface AttackTarget {
   readonly port: number;
   /** SNI and Host of the app under attack. */
   readonly servername: string;
+  /** The attacker's own source address (a loopback one), so it is another client than the probe. */
+  readonly localAddress?: string;
 }
 
 export interface AttackResult {
@@ -72,7 +76,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 function connect(target: AttackTarget, alpn: string, t: Tally): Promise<tls.TLSSocket | undefined> {
   return new Promise((resolve) => {
-    const socket = tls.connect({ host: target.host, port: target.port, servername: target.servername, rejectUnauthorized: false, ALPNProtocols: [alpn] });
+    const socket = tls.connect({ host: target.host, port: target.port, servername: target.servername, rejectUnauthorized: false, ALPNProtocols: [alpn], ...(target.localAddress ? { localAddress: target.localAddress } : {}) });
     socket.setNoDelay(true);
     const fail = (error: Error) => {
       t.errors++;
@@ -103,14 +107,6 @@ const FLAG_END_STREAM = 0x1;
 const FLAG_END_HEADERS = 0x4;
 const FLAG_ACK = 0x1;
 
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const header = Buffer.alloc(9);
-  header.writeUIntBE(payload.length, 0, 3);
-  header[3] = type;
-  header[4] = flags;
-  header.writeUInt32BE(stream & 0x7fffffff, 5);
-  return Buffer.concat([header, payload]);
-}
 
 function hpackLiteral(name: string, value: string): Buffer {
   const n = Buffer.from(name);
