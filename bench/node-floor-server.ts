@@ -3,7 +3,7 @@
 // TLS 1.3 ticket per handshake through certgate's OpenSSL configuration). What it costs per
 // request, per handshake and per idle connection is the floor under certgate, which adds the
 // proxying (a second socket, the app's answer parsed and relayed) on top of exactly this.
-// Usage: node --openssl-config=src/ingress/openssl.cnf bench/node-floor-server.ts PORT CERT KEY
+// Usage: node --openssl-config=src/ingress/listener/openssl.cnf bench/node-floor-server.ts PORT CERT KEY
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';

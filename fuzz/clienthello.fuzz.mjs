@@ -1,11 +1,11 @@
-// Fuzz target: the ClientHello reader (src/ingress/clienthello.ts), the first bytes any client
+// Fuzz target: the ClientHello reader (src/ingress/listener/clienthello.ts), the first bytes any client
 // sends to the HTTPS port, read before TLS. Input: byte 0 picks the size limit (bit 0: 512 bytes,
 // else the default); the rest is what the client sends. Invariants: never throws; a 'done' result
 // has a lower-case server name without a trailing dot (or none), string ALPN names and numeric
 // versions; and the reader is stateless and monotonic, as the listener calls it again on every
 // chunk with all bytes so far: once a prefix is decided ('done' or 'error'), every longer input
 // gives the same answer, and an input still 'incomplete' had only 'incomplete' prefixes.
-import { DEFAULT_MAX_CLIENT_HELLO_BYTES, readClientHello } from '../src/ingress/clienthello.ts';
+import { DEFAULT_MAX_CLIENT_HELLO_BYTES, readClientHello } from '../src/ingress/listener/clienthello.ts';
 
 const STATUSES = new Set(['incomplete', 'done', 'error']);
 

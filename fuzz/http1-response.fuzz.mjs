@@ -1,11 +1,11 @@
-// Fuzz target: the upstream response parser (src/ingress/http1-response.ts), the bytes an app (or
+// Fuzz target: the upstream response parser (src/ingress/upstream/http1-response.ts), the bytes an app (or
 // anything listening on its port) sends back. Input: byte 0 picks the request method (bit 0: HEAD)
 // and a small or the default head limit (bit 1); byte 1 the size of the reads the bytes are split
 // into; the rest is what the app sends. Invariants: only ResponseParseError is ever thrown; at most
 // one head (a final status, never 1xx) and one end, the end after the head; a Content-Length body
 // never overruns; and how the bytes are split into reads changes nothing (the same head, body and
 // end, or an error either way), since which bytes belong to the next client depends on it.
-import { ResponseParseError, ResponseParser } from '../src/ingress/http1-response.ts';
+import { ResponseParseError, ResponseParser } from '../src/ingress/upstream/http1-response.ts';
 
 /** Parses `reads` in order, then the close; what the sink saw, or that it was refused. */
 function trace(reads, method, limits) {

@@ -412,7 +412,7 @@ const nodeFloor: ProxyDefinition = {
   async start(context) {
     const args = [
       ...(context.nodeArgs ?? []),
-      `--openssl-config=${join(REPO, 'src/ingress/openssl.cnf')}`,
+      `--openssl-config=${join(REPO, 'src/ingress/listener/openssl.cnf')}`,
       join(REPO, 'bench/node-floor-server.ts'),
       String(context.port),
       context.pki.serverCert,

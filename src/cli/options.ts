@@ -1,7 +1,7 @@
 // Parsers for command-line values: a bad value is a one-line error naming the option.
 import { InvalidArgumentError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
-import { parseIpRange } from '../ingress/ip-rules.ts';
+import { parseIpRange } from '../ingress/listener/ip-rules.ts';
 import { normalizeHostname } from '../model/hostnames.ts';
 
 export function parsePort(value: string): number {

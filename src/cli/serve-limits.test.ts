@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_HTTP_TIMEOUTS } from '../ingress/http.ts';
-import { DEFAULT_HTTP2_LIMITS } from '../ingress/http2-session.ts';
-import { DEFAULT_TLS_LIMITS } from '../ingress/tls-listener.ts';
-import { DEFAULT_UPSTREAM_OPTIONS } from '../ingress/upstream.ts';
+import { DEFAULT_HTTP_TIMEOUTS } from '../ingress/http/http.ts';
+import { DEFAULT_HTTP2_LIMITS } from '../ingress/http/http2-session.ts';
+import { DEFAULT_TLS_LIMITS } from '../ingress/listener/tls-listener.ts';
+import { DEFAULT_UPSTREAM_OPTIONS } from '../ingress/upstream/upstream.ts';
 import { envVariable, LIMIT_FLAGS, limitConflict, limitSettings, parseCount, parseDuration, parseRate } from './serve-limits.ts';
 
 const DEFAULTS: Record<string, Record<string, unknown>> = {

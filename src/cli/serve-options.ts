@@ -1,6 +1,6 @@
 // `certgate serve`'s options and defaults: shared by the command (serve.ts, flags and help) and what
 // it runs (serve-run.ts), so neither imports the other.
-import type { ProxyProtocolListener } from '../ingress/proxy-accept.ts';
+import type { ProxyProtocolListener } from '../ingress/listener/proxy-accept.ts';
 import type { LimitSettings } from './serve-limits.ts';
 
 export const DEFAULT_BASE_DOMAIN = 'certgate.localhost';

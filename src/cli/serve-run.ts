@@ -8,7 +8,7 @@ import type { ControlPlane } from '../control/control-plane.ts';
 import { runWorker } from '../gateway/cluster.ts';
 import { startIngressHost, stopGraceMs, type IngressHost } from '../gateway/host.ts';
 import type { IngressAddresses, IngressOptions } from '../ingress/ingress.ts';
-import { ensureOpenSslConfig, OPENSSL_CONFIG_PATH } from '../ingress/openssl-config.ts';
+import { ensureOpenSslConfig, OPENSSL_CONFIG_PATH } from '../ingress/listener/openssl-config.ts';
 import { createLogger } from '../log.ts';
 import { caCertificatePath } from '../pki/local-ca.ts';
 import { bindWarning } from './bind-warning.ts';

@@ -1,7 +1,7 @@
 // `certgate serve`: the gateway on the embedded store.
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { PROXY_PROTOCOL_LISTENERS } from '../ingress/proxy-accept.ts';
+import { PROXY_PROTOCOL_LISTENERS } from '../ingress/listener/proxy-accept.ts';
 import { limitConflict, limitOptions, limitSettings } from './serve-limits.ts';
 import { enumOption, listOf, parseDomain, parsePort, parseRangeList, parseWorkers } from './options.ts';
 import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve-options.ts';

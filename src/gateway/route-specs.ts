@@ -9,11 +9,11 @@ import { clientCertificatePolicy, DEFAULT_TARGET_HOST, hstsHeaderValue } from '.
 import { hostNamesOf, normalizeHostname } from '../model/hostnames.ts';
 import { resourceKey, type AppView, type EnvironmentView } from '../model/resources.ts';
 import type { ConfigurationProblem, ConfigurationProblemCode } from '../model/outcome.ts';
-import { foldHeaderName } from '../ingress/identity-headers.ts';
-import { compileIpRules, type IpMatcher } from '../ingress/ip-rules.ts';
-import { compileCors, type CompiledCors, type CorsPolicySettings } from '../ingress/cors.ts';
+import { foldHeaderName } from '../ingress/http/identity-headers.ts';
+import { compileIpRules, type IpMatcher } from '../ingress/listener/ip-rules.ts';
+import { compileCors, type CompiledCors, type CorsPolicySettings } from '../ingress/http/cors.ts';
 import { DEFAULT_HEADER_COUNT_LIMIT, type CompiledApp, type HostSpec, type RouteSpec, type ServerCredentials, type Upstream } from '../ingress/snapshot.ts';
-import type { TcpRoute } from '../ingress/tcp-proxy.ts';
+import type { TcpRoute } from '../ingress/listener/tcp-proxy.ts';
 
 export interface RouteSpecInput {
   readonly environments: readonly EnvironmentView[];

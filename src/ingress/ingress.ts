@@ -4,20 +4,20 @@
 import type http from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { ClientCertificateHeaders } from './client-certificate.ts';
-import { attachConnectionState } from './connection.ts';
-import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http.ts';
-import { compileRangeList } from './ip-rules.ts';
-import { DEFAULT_HTTP2_LIMITS, type Http2Limits } from './http2-session.ts';
-import { KeepAliveSweeper } from './keep-alive.ts';
-import { LingeringCloses } from './lingering-close.ts';
-import { DEFAULT_PROXY_PROTOCOL_LIMITS, readProxyHeader, type ProxyProtocolLimits, type ProxyProtocolListener, type ProxyProtocolSettings } from './proxy-accept.ts';
+import { ClientCertificateHeaders } from './listener/client-certificate.ts';
+import { attachConnectionState } from './listener/connection.ts';
+import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http/http.ts';
+import { compileRangeList } from './listener/ip-rules.ts';
+import { DEFAULT_HTTP2_LIMITS, type Http2Limits } from './http/http2-session.ts';
+import { KeepAliveSweeper } from './http/keep-alive.ts';
+import { LingeringCloses } from './listener/lingering-close.ts';
+import { DEFAULT_PROXY_PROTOCOL_LIMITS, readProxyHeader, type ProxyProtocolLimits, type ProxyProtocolListener, type ProxyProtocolSettings } from './listener/proxy-accept.ts';
 import type { ConfigurationProblem } from '../model/outcome.ts';
 import type { ListenerKind, RouteSnapshot, TlsCipherProfile, Upstream } from './snapshot.ts';
-import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './tls-listener.ts';
-import { TunnelRegistry } from './tunnels.ts';
-import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools, type UpstreamOptions } from './upstream.ts';
-import { DEFAULT_TCP_LIMITS, TcpProxy, type TcpLimits } from './tcp-proxy.ts';
+import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from './listener/tls-listener.ts';
+import { TunnelRegistry } from './http/tunnels.ts';
+import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools, type UpstreamOptions } from './upstream/upstream.ts';
+import { DEFAULT_TCP_LIMITS, TcpProxy, type TcpLimits } from './listener/tcp-proxy.ts';
 
 export interface ProxyProtocolOptions {
   readonly listeners: readonly ProxyProtocolListener[];

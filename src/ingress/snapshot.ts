@@ -9,9 +9,9 @@ import tls from 'node:tls';
 import { constants as cryptoConstants } from 'node:crypto';
 import type { ClientCertificateMode, ClientCertificatePolicy } from '../model/ingress.ts';
 import type { ConfigurationProblem } from '../model/outcome.ts';
-import type { IpMatcher } from './ip-rules.ts';
-import type { CompiledCors } from './cors.ts';
-import type { TcpRoute } from './tcp-proxy.ts';
+import type { IpMatcher } from './listener/ip-rules.ts';
+import type { CompiledCors } from './http/cors.ts';
+import type { TcpRoute } from './listener/tcp-proxy.ts';
 
 /** Key material for a server certificate: PEM pair, or a PKCS12 with its password. */
 export type ServerCredentials =

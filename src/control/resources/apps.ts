@@ -4,7 +4,7 @@
 import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, environmentView, resourceKey, type StoredResource } from '../../model/resources.ts';
 import { appFqdn, hostNamesOf, normalizeHostname } from '../../model/hostnames.ts';
 import { clientCertificatePolicy, type IngressSettings } from '../../model/ingress.ts';
-import { ipRulesProblem } from '../../ingress/ip-rules.ts';
+import { ipRulesProblem } from '../../ingress/listener/ip-rules.ts';
 import { errors } from '../arm/errors.ts';
 import { APP_SCHEMA } from '../validation/schemas.ts';
 import { APP_INGRESS_MEMBERS, refusedMember } from '../validation/ingress-members.ts';

@@ -1,7 +1,7 @@
 // The ACA ingress members certgate enforces only in part: each value it cannot apply is refused
 // here with a 400 that says so and names the JSON path, never stored and ignored (issue 11).
 import type { IngressSettings } from '../../model/ingress.ts';
-import { compileCors, CorsPolicyError, type CorsPolicySettings } from '../../ingress/cors.ts';
+import { compileCors, CorsPolicyError, type CorsPolicySettings } from '../../ingress/http/cors.ts';
 import { errors } from '../arm/errors.ts';
 
 const AT = 'properties.configuration.ingress';

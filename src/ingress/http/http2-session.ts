@@ -2,11 +2,11 @@
 // bounds on what one session may make the ingress do: concurrent streams (advertised in SETTINGS),
 // streams the client resets before their answer (CVE-2023-44487, rapid reset), memory, refused
 // streams and invalid frames.
-import { MAX_HEADER_COUNT_LIMIT } from '../model/ingress.ts';
+import { MAX_HEADER_COUNT_LIMIT } from '../../model/ingress.ts';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { connectionState, type ConnectionState } from './connection.ts';
+import { connectionState, type ConnectionState } from '../listener/connection.ts';
 import { ResetWindow } from './http2-reset-window.ts';
 import { Http2Sink } from './response-sink.ts';
 

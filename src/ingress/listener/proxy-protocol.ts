@@ -2,7 +2,7 @@
 // front of certgate sends first on each connection to say who the client is. Version 1 is one text
 // line of at most 107 bytes; version 2 a 16-byte binary head and an address block, then TLVs (skipped).
 import net from 'node:net';
-import type { ProxyProtocolReason } from './reasons.ts';
+import type { ProxyProtocolReason } from '../reasons.ts';
 
 export type ProxyHeader =
   | { readonly status: 'incomplete' }

@@ -7,9 +7,9 @@ import { before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import fc from 'fast-check';
 import { MAX_CLIENT_HELLO_RECORDS, readClientHello } from './clienthello.ts';
-import { INGRESS_REASONS } from './reasons.ts';
+import { INGRESS_REASONS } from '../reasons.ts';
 import type { ClientHelloResult } from './clienthello.ts';
-import { normalizeHostname } from '../model/hostnames.ts';
+import { normalizeHostname } from '../../model/hostnames.ts';
 
 const TLS13 = 0x0304;
 

@@ -4,8 +4,8 @@
 // dropped (RFC 9112 6.3, 11.2): Content-Length and Transfer-Encoding together, differing lengths,
 // codings other than chunked, obs-fold, bare CR or LF, bytes after the response.
 
-import { INVALID_FIELD_VALUE, TOKEN } from './http-syntax.ts';
-import type { UpstreamErrorCode } from './reasons.ts';
+import { INVALID_FIELD_VALUE, TOKEN } from '../http/http-syntax.ts';
+import type { UpstreamErrorCode } from '../reasons.ts';
 
 export class ResponseParseError extends Error {
   readonly code: UpstreamErrorCode = 'CERTGATE_BAD_RESPONSE';

@@ -4,8 +4,8 @@
 // many may be opening at once is bounded here, how many may be open in websocket-tunnels.ts.
 import { OriginPool, type ExchangeHandler, type OriginPoolOptions, type OutgoingRequest } from './http1-client.ts';
 import { H2cOriginPool } from './h2c-client.ts';
-import type { Upstream } from './snapshot.ts';
-import { TunnelCounts } from './websocket-tunnels.ts';
+import type { Upstream } from '../snapshot.ts';
+import { TunnelCounts } from '../http/websocket-tunnels.ts';
 
 /** What the proxy holds of one request to an app, whichever client carries it. */
 export interface ExchangeHandle {

@@ -4,7 +4,7 @@
 // configuration no longer admits (an IP rule that now excludes the client, external: false, a
 // stricter client-certificate mode, allowInsecure off) are closed.
 import type { Duplex } from 'node:stream';
-import type { RouteSnapshot } from './snapshot.ts';
+import type { RouteSnapshot } from '../snapshot.ts';
 
 /** Whether the tunnel's upgrade request would still be admitted under `snapshot`. */
 export type TunnelCheck = (snapshot: RouteSnapshot) => boolean;

@@ -6,12 +6,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { requestHead } from './http1-client.ts';
-import { ResponseParser } from './http1-response.ts';
-import type { Upstream } from './snapshot.ts';
-import type { UpstreamPools } from './upstream.ts';
+import { requestHead } from '../upstream/http1-client.ts';
+import { ResponseParser } from '../upstream/http1-response.ts';
+import type { Upstream } from '../snapshot.ts';
+import type { UpstreamPools } from '../upstream/upstream.ts';
 import { clientResponseRawHeaders } from './headers.ts';
-import { type IngressReason, upstreamFailure } from './reasons.ts';
+import { type IngressReason, upstreamFailure } from '../reasons.ts';
 
 /**
  * Node's `shouldUpgradeCallback`: only a GET with `Upgrade: websocket` (one token, any case) is

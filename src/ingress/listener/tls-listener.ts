@@ -11,8 +11,8 @@ import type { ClientCertificateHeaders } from './client-certificate.ts';
 import { attachConnectionState, type ConnectionState } from './connection.ts';
 import type { LingeringCloses } from './lingering-close.ts';
 import { readProxyHeader, type ProxyProtocolSettings } from './proxy-accept.ts';
-import type { IngressReason } from './reasons.ts';
-import { routesFor, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
+import type { IngressReason } from '../reasons.ts';
+import { routesFor, type ListenerKind, type Route, type RouteSnapshot } from '../snapshot.ts';
 
 export interface TlsListenerLimits {
   /** The whole ClientHello must arrive within this time. */

@@ -5,8 +5,8 @@ import http from 'node:http';
 import net from 'node:net';
 import pino from 'pino';
 import { proxyRequest, type ClientRequestLine } from './proxy.ts';
-import { upstreamFailure } from './reasons.ts';
-import type { ResponseSink } from './response-sink.ts';
+import { upstreamFailure } from '../reasons.ts';
+import type { ResponseSink } from '../http/response-sink.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools } from './upstream.ts';
 
 test('failures to reach the app map to stable statuses and reasons; anything unknown is 502 app_error', () => {

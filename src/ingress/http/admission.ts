@@ -1,9 +1,9 @@
 // Which app a request may reach (pure). The TLS policy was chosen by the SNI; the Host (HTTP/1.1) or
 // :authority (HTTP/2) must name that same app, and the app's policy must still be the one the
 // connection was made under. Anything else could carry a request past a stricter app's policy.
-import { hostFromAuthority } from '../model/hostnames.ts';
-import type { IngressReason } from './reasons.ts';
-import { routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
+import { hostFromAuthority } from '../../model/hostnames.ts';
+import type { IngressReason } from '../reasons.ts';
+import { routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from '../snapshot.ts';
 
 export type Admission =
   | { readonly admit: true; readonly app: CompiledApp; readonly host: string }

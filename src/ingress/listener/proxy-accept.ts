@@ -6,7 +6,7 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { parseProxyHeader } from './proxy-protocol.ts';
-import type { ProxyProtocolReason } from './reasons.ts';
+import type { ProxyProtocolReason } from '../reasons.ts';
 
 /** Listener groups the PROXY protocol can be turned on for (`internal`: both internal ports). */
 export const PROXY_PROTOCOL_LISTENERS = ['https', 'http', 'internal'] as const;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { serverSide } from '../../test/support/loopback.ts';
+import { serverSide } from '../../../test/support/loopback.ts';
 import { KeepAliveSweeper } from './keep-alive.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

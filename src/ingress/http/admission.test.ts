@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { admitRequest } from './admission.ts';
-import { compileIpRules } from './ip-rules.ts';
-import type { CompiledApp, Route, RouteSnapshot, TlsPolicy } from './snapshot.ts';
-import { CLIENT_CERTIFICATE_POLICIES } from '../model/ingress.ts';
+import { compileIpRules } from '../listener/ip-rules.ts';
+import type { CompiledApp, Route, RouteSnapshot, TlsPolicy } from '../snapshot.ts';
+import { CLIENT_CERTIFICATE_POLICIES } from '../../model/ingress.ts';
 
 function app(name: string, mode: CompiledApp['mode'], extra: Partial<CompiledApp> = {}): CompiledApp {
   return { key: name, id: name, name, mode, clientCertificate: CLIENT_CERTIFICATE_POLICIES[mode], allowInsecure: false, upstream: { host: '127.0.0.1', port: 1, origin: 'http://127.0.0.1:1' }, external: true, ipRules: undefined, ...extra };

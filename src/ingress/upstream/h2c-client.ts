@@ -4,7 +4,7 @@
 // header list and body chunks with back-pressure. Per origin a few multiplexed sessions, each
 // carrying at most `maxStreamsPerSession` streams; requests beyond that wait in a bounded queue.
 import http2 from 'node:http2';
-import { TOKEN, INVALID_FIELD_VALUE } from './http-syntax.ts';
+import { TOKEN, INVALID_FIELD_VALUE } from '../http/http-syntax.ts';
 import { UpstreamError, type ExchangeHandler, type OutgoingRequest } from './http1-client.ts';
 
 export interface H2cPoolOptions {

@@ -5,9 +5,9 @@
 //
 // Formats: TLS record layer (RFC 8446 §5.1), ClientHello (RFC 8446 §4.1.2),
 // server_name (RFC 6066 §3), ALPN (RFC 7301 §3.1), supported_versions (RFC 8446 §4.2.1).
-import { normalizeHostname } from '../model/hostnames.ts';
+import { normalizeHostname } from '../../model/hostnames.ts';
 
-import type { IngressReason } from './reasons.ts';
+import type { IngressReason } from '../reasons.ts';
 
 export type ClientHelloResult =
   | { status: 'incomplete' }

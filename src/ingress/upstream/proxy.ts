@@ -4,11 +4,11 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ExchangeHandler, OutgoingRequest } from './http1-client.ts';
-import { upstreamFailure } from './reasons.ts';
-import { clientResponseRawHeaders } from './headers.ts';
-import type { ResponseSink } from './response-sink.ts';
-import { withCorsHeaders } from './cors.ts';
-import type { Upstream } from './snapshot.ts';
+import { upstreamFailure } from '../reasons.ts';
+import { clientResponseRawHeaders } from '../http/headers.ts';
+import type { ResponseSink } from '../http/response-sink.ts';
+import { withCorsHeaders } from '../http/cors.ts';
+import type { Upstream } from '../snapshot.ts';
 import type { ExchangeHandle, UpstreamPools } from './upstream.ts';
 
 /**

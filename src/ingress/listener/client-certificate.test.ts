@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import { serverSide } from '../../test/support/loopback.ts';
-import { CLIENT_CERTIFICATE_POLICIES } from '../model/ingress.ts';
+import { serverSide } from '../../../test/support/loopback.ts';
+import { CLIENT_CERTIFICATE_POLICIES } from '../../model/ingress.ts';
 import { ClientCertificateHeaders } from './client-certificate.ts';
 
-const vectors = new URL('../../test/fixtures/xfcc-vectors/', import.meta.url);
+const vectors = new URL('../../../test/fixtures/xfcc-vectors', import.meta.url);
 const read = (name: string): string => readFileSync(new URL(name, vectors), 'utf8');
 const der = (name: string): Buffer => new X509Certificate(read(name)).raw;
 

@@ -5,7 +5,7 @@
 // only, so an internal TCP port is never public whatever --bind says.
 import net from 'node:net';
 import type { Logger } from 'pino';
-import type { ConfigurationProblem } from '../model/outcome.ts';
+import type { ConfigurationProblem } from '../../model/outcome.ts';
 
 export interface TcpRoute {
   readonly appId: string;

@@ -1,7 +1,7 @@
 // Per-connection state, set once when the TLS handshake completes and read by every request on the
 // connection (HTTP/1.1 keep-alive or HTTP/2 streams).
 import type { Socket } from 'node:net';
-import type { ListenerKind, Route } from './snapshot.ts';
+import type { ListenerKind, Route } from '../snapshot.ts';
 
 export interface ConnectionState {
   /** The SNI name, lower-cased; undefined when the client sent none. */

@@ -7,20 +7,20 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { admitRequest, type Admission } from './admission.ts';
-import { attachConnectionState, connectionState, type ConnectionState } from './connection.ts';
+import { attachConnectionState, connectionState, type ConnectionState } from '../listener/connection.ts';
 import { createHttp2Server, type Http2Limits } from './http2-session.ts';
 import type { KeepAliveSweeper } from './keep-alive.ts';
 import { upstreamRequestHeaders } from './headers.ts';
-import { proxyRequest, type ClientRequestLine } from './proxy.ts';
+import { proxyRequest, type ClientRequestLine } from '../upstream/proxy.ts';
 import { Http1Sink, sendPlain, type Http2Sink, type ResponseSink } from './response-sink.ts';
-import { DEFAULT_HEADER_COUNT_LIMIT, routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from './snapshot.ts';
+import { DEFAULT_HEADER_COUNT_LIMIT, routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from '../snapshot.ts';
 import { corsPreflight, corsResponseHeaders, type HeaderLookup } from './cors.ts';
-import type { UpstreamPools } from './upstream.ts';
+import type { UpstreamPools } from '../upstream/upstream.ts';
 import { originFormTarget } from './request-target.ts';
-import { INGRESS_REASONS, type IngressReason } from './reasons.ts';
+import { INGRESS_REASONS, type IngressReason } from '../reasons.ts';
 import { isWebSocketUpgrade, proxyUpgrade, rejectUpgrade } from './websocket.ts';
 import type { TunnelRegistry } from './tunnels.ts';
-import { hostFromAuthority } from '../model/hostnames.ts';
+import { hostFromAuthority } from '../../model/hostnames.ts';
 
 export interface HttpTimeouts {
   /** A client must send its request headers within this time (slow-headers attacks). */

@@ -2,8 +2,8 @@
 // the app's mode and the certificates the client sent; written by the upstream request writer
 // (http1-client.ts `requestHead`) into every request the connection carries.
 import type tls from 'node:tls';
-import type { ClientCertificatePolicy } from '../model/ingress.ts';
-import { formatXfcc } from '../xfcc/format.ts';
+import type { ClientCertificatePolicy } from '../../model/ingress.ts';
+import { formatXfcc } from '../../xfcc/format.ts';
 
 /** How many chains' headers one ingress keeps (a 3-certificate chain's header is ~7 KB). */
 export const XFCC_CACHE_ENTRIES = 256;

@@ -2,8 +2,8 @@
 // An absolute-form target names its own host, and RFC 9112 3.2.2 says a server uses it instead of
 // Host: an app that follows the RFC (Go's net/http does) would serve `GET https://other-app/admin`
 // as a request for other-app, made on a connection admitted under this app's certificate policy.
-import { hostFromAuthority } from '../model/hostnames.ts';
-import type { IngressReason } from './reasons.ts';
+import { hostFromAuthority } from '../../model/hostnames.ts';
+import type { IngressReason } from '../reasons.ts';
 
 export type RequestTarget =
   | { readonly ok: true; readonly path: string }

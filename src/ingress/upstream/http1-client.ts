@@ -8,9 +8,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Readable } from 'node:stream';
-import { INVALID_FIELD_VALUE, TOKEN } from './http-syntax.ts';
+import { INVALID_FIELD_VALUE, TOKEN } from '../http/http-syntax.ts';
 import { ResponseParser, type ResponseHead } from './http1-response.ts';
-import type { UpstreamErrorCode } from './reasons.ts';
+import type { UpstreamErrorCode } from '../reasons.ts';
 
 export interface OriginPoolOptions {
   /** How long the app may take to send its response head (then: UpstreamError app_timeout). */
