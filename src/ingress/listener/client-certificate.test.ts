@@ -7,7 +7,7 @@ import { serverSide } from '../../../test/support/loopback.ts';
 import { CLIENT_CERTIFICATE_POLICIES } from '../../model/ingress.ts';
 import { ClientCertificateHeaders } from './client-certificate.ts';
 
-const vectors = new URL('../../../test/fixtures/xfcc-vectors', import.meta.url);
+const vectors = new URL('../../../test/fixtures/xfcc-vectors/', import.meta.url);
 const read = (name: string): string => readFileSync(new URL(name, vectors), 'utf8');
 const der = (name: string): Buffer => new X509Certificate(read(name)).raw;
 

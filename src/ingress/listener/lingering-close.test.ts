@@ -6,7 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { LingeringCloses } from './lingering-close.ts';
 
-const vectors = new URL('../../../test/fixtures/xfcc-vectors', import.meta.url);
+const vectors = new URL('../../../test/fixtures/xfcc-vectors/', import.meta.url);
 const secureContext = tls.createSecureContext({ cert: readFileSync(new URL('self.pem', vectors)), key: readFileSync(new URL('self.key', vectors)) });
 
 /**
