@@ -128,14 +128,6 @@ describe('refused values through the management API: 400 with the JSON path, not
   }
 
   // Once the schema has it, the table covers it (above) and this case no longer applies.
-  test('a member certgate does not know (targetPortHttpScheme, preview) is refused by the schema', { skip: appMembers.includes('targetPortHttpScheme') }, async () => {
-    const path = `${group}/providers/Microsoft.App/containerApps/scheme?api-version=2025-10-02-preview`;
-    const refused = await arm.call('PUT', path, appBody({ targetPort: 8080, targetPortHttpScheme: 'https' }));
-    assert.equal(refused.status, 400, refused.text);
-    assert.match(refused.json.error.message, /targetPortHttpScheme/);
-    assert.equal((await arm.call('GET', path)).status, 404);
-  });
-
   test('what az sends by default is accepted: external, transport auto, the latest revision at 100%, no affinity', async () => {
     const path = `${group}/providers/Microsoft.App/containerApps/az-default?${V}`;
     const ingress = { external: true, targetPort: 8080, transport: 'Auto', exposedPort: 0, traffic: [{ latestRevision: true, weight: 100 }], stickySessions: { affinity: 'none' }, ipSecurityRestrictions: [], additionalPortMappings: [] };
