@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { ControlPlaneHost } from '../control/control-plane.ts';
 import { decodeCertificateSecret } from '../model/documents.ts';
+import { decodeTrustMaterial, type TrustMaterial } from '../model/trust.ts';
 import {
   APP_TYPE,
   CERTIFICATE_TYPE,
@@ -213,10 +214,16 @@ async function compileRevision(store: Store, certificates: ServerCertificates, c
   const environments = store.list({ type: ENVIRONMENT_TYPE }).map(environmentView);
   const apps = store.list({ type: APP_TYPE }).map(appView);
   const uploadedCertificates = new Map<string, ServerCredentials>();
+  const trustMaterial = new Map<string, TrustMaterial>();
   for (const certificate of store.list({ type: CERTIFICATE_TYPE })) {
     const secret = store.getSecret(certificate.id);
     if (!secret) continue;
     try {
+      const trust = decodeTrustMaterial(secret);
+      if (trust !== undefined) {
+        trustMaterial.set(resourceKey(certificate.id), trust);
+        continue;
+      }
       const { pfx, password } = decodeCertificateSecret(secret);
       uploadedCertificates.set(resourceKey(certificate.id), { kind: 'pkcs12', pfx, password });
     } catch {
@@ -225,7 +232,7 @@ async function compileRevision(store: Store, certificates: ServerCertificates, c
       log.error({ certificate: certificate.id, reason: 'certificate_secret_unreadable' }, 'certificate secret cannot be read');
     }
   }
-  const built = buildRouteSpecs({ environments, apps, environmentCertificates: await certificates.forEnvironments(environments), uploadedCertificates });
+  const built = buildRouteSpecs({ environments, apps, environmentCertificates: await certificates.forEnvironments(environments), uploadedCertificates, trustMaterial });
   const compiled = compileSnapshot({ revision, specs: built.specs, tcpPorts: built.tcpPorts, drainGraceMs: built.drainGraceMs, fallbackCertificate: await certificates.fallback() }, cache);
   return { snapshot: compiled.snapshot, problems: [...built.problems, ...compiled.problems] };
 }

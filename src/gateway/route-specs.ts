@@ -14,6 +14,8 @@ import { compileIpRules, type IpMatcher } from '../ingress/listener/ip-rules.ts'
 import { compileCors, type CompiledCors, type CorsPolicySettings } from '../ingress/http/cors.ts';
 import { DEFAULT_HEADER_COUNT_LIMIT, type CompiledApp, type HostSpec, type RouteSpec, type ServerCredentials, type Upstream } from '../ingress/snapshot.ts';
 import type { TcpRoute } from '../ingress/listener/tcp-proxy.ts';
+import { compileVerification, type VerificationSettings } from '../ingress/verify/policy.ts';
+import type { TrustMaterial } from '../model/trust.ts';
 
 export interface RouteSpecInput {
   readonly environments: readonly EnvironmentView[];
@@ -22,6 +24,8 @@ export interface RouteSpecInput {
   readonly environmentCertificates: ReadonlyMap<string, ServerCredentials>;
   /** Uploaded environment certificates, by certificate resource key. */
   readonly uploadedCertificates: ReadonlyMap<string, ServerCredentials>;
+  /** Client-certificate trust material (certgate certificate types), by certificate resource key. */
+  readonly trustMaterial?: ReadonlyMap<string, TrustMaterial>;
 }
 
 export interface RouteSpecs {
@@ -93,6 +97,15 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
       problem(app.id, 'cors_invalid', `corsPolicy is not valid (${(error as Error).message}); left out`);
       continue;
     }
+    const environmentScope = `${resourceKey(environment.id)}/certificates/`;
+    const verification = compileVerification(ingress as VerificationSettings, clientCertificate.mode, (id) =>
+      resourceKey(id).startsWith(environmentScope) ? input.trustMaterial?.get(resourceKey(id)) : undefined,
+    );
+    if (!verification.ok) {
+      // Fail closed (as Gateway API requires): an app whose trust cannot be built is not served at all, never served unverified.
+      problem(app.id, 'verification_invalid', `ingress.${verification.path}: ${verification.message}; left out`);
+      continue;
+    }
     const settings = environment.ingressConfiguration;
     const idleMinutes = settings?.requestIdleTimeout;
     const compiled: CompiledApp = Object.freeze({
@@ -101,6 +114,7 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
       name: app.name,
       mode: clientCertificate.mode,
       clientCertificate,
+      ...(verification.verification === undefined ? {} : { verification: verification.verification }),
       allowInsecure: ingress.allowInsecure === true,
       upstream: upstreamOf(ingress.targetHost, ingress.targetPort, idleMinutes === undefined ? undefined : idleMinutes * 60_000, ingress.transport === 'http2' ? 'h2c' : 'http1', ingress['targetPortHttpScheme'] === 'https'),
       external: ingress.external !== false,

@@ -12,6 +12,7 @@ import type { ConfigurationProblem } from '../model/outcome.ts';
 import type { IpMatcher } from './listener/ip-rules.ts';
 import type { CompiledCors } from './http/cors.ts';
 import type { TcpRoute } from './listener/tcp-proxy.ts';
+import type { CompiledVerification } from './verify/policy.ts';
 
 /** Key material for a server certificate: PEM pair, or a PKCS12 with its password. */
 export type ServerCredentials =
@@ -74,6 +75,8 @@ export interface CompiledApp {
   readonly mode: ClientCertificateMode;
   /** The mode's consequences (handshake, forwarded header), decided once: the hot path reads these fields. */
   readonly clientCertificate: ClientCertificatePolicy;
+  /** Client-certificate verification at the edge (certgate extension); undefined: ACA's behaviour, forward what was sent. */
+  readonly verification?: CompiledVerification | undefined;
   readonly allowInsecure: boolean;
   /** Undefined when the app names no targetPort: requests get 503. */
   readonly upstream: Upstream | undefined;
@@ -197,9 +200,11 @@ export class TlsPolicyCache {
   }
 
   /** `clientCertificate` undefined: no client certificate is asked for (the fallback). */
-  policy(scope: string, clientCertificate: ClientCertificatePolicy | undefined, credentials: ServerCredentials): TlsPolicy {
+  policy(scope: string, clientCertificate: ClientCertificatePolicy | undefined, credentials: ServerCredentials, verificationKey?: string): TlsPolicy {
     const fingerprint = credentialsFingerprint(credentials);
-    const key = `${scope}\n${clientCertificate?.mode ?? 'none'}\n${fingerprint}`;
+    // The trust configuration is part of the key: a new anchor, CRL or allow-list is a new policy
+    // (old connections get 421; sessions never resume across trust configurations).
+    const key = `${scope}\n${clientCertificate?.mode ?? 'none'}\n${fingerprint}${verificationKey === undefined ? '' : `\n${verificationKey}`}`;
     this.#used.add(key);
     const cached = this.#policies.get(key);
     if (cached) return cached;
@@ -239,7 +244,7 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
         continue;
       }
       try {
-        routes.set(hostname, Object.freeze({ hostname, app, tls: cache.policy(app.key, app.clientCertificate, credentials) }));
+        routes.set(hostname, Object.freeze({ hostname, app, tls: cache.policy(app.key, app.clientCertificate, credentials, app.verification?.key) }));
       } catch (error) {
         problems.push({ resource: app.id, related: [credentialsFrom], reason: 'certificate_unusable', message: `the certificate for ${hostname} cannot be used by the ingress (${(error as Error).message}); left out` });
       }

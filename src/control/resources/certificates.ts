@@ -12,6 +12,7 @@ import { CERTIFICATE_SCHEMA } from '../validation/schemas.ts';
 import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
 import { APP_TYPE, appView, resourceKey } from '../../model/resources.ts';
+import { VERIFICATION_REFERENCE_MEMBERS } from '../../ingress/verify/policy.ts';
 
 export const certificateKind: ResourceKind = {
   type: CERTIFICATE_TYPE,
@@ -32,6 +33,13 @@ export const certificateKind: ResourceKind = {
     const users = context.store.list({ type: APP_TYPE }).filter((app) =>
       (appView(app).ingress?.customDomains ?? []).some((domain) => domain.certificateId !== undefined && resourceKey(domain.certificateId) === resourceKey(doc.id)),
     );
+    const trustUsers = context.store.list({ type: APP_TYPE }).filter((app) => {
+      const ingress = (appView(app).ingress ?? {}) as Record<string, unknown>;
+      return VERIFICATION_REFERENCE_MEMBERS.some((member) => ((ingress[member] as string[] | undefined) ?? []).some((id) => resourceKey(id) === resourceKey(doc.id)));
+    });
+    if (trustUsers.length > 0) {
+      throw errors.conflict('CertificateInUse', `The certificate '${doc.name}' is trust material of: ${trustUsers.map((app) => app.name).join(', ')}. Remove the references first.`);
+    }
     if (users.length > 0) {
       throw errors.conflict('CertificateInUse', `The certificate '${doc.name}' is bound to custom domains of: ${users.map((app) => app.name).join(', ')}. Remove the bindings first.`);
     }
@@ -93,7 +101,8 @@ function notLoadable(reason: string): ArmError {
   );
 }
 
-function certificateFacts(certificate: X509Certificate): Record<string, unknown> {
+/** The facts an environment certificate shows, of any certificateType. */
+export function certificateFacts(certificate: X509Certificate, certificateType = 'ServerSSLCertificate'): Record<string, unknown> {
   const info = describeCertificate(certificate);
   if (typeof info === 'string') throw errors.invalidCertificate('InvalidCertificateValue', `properties.value is not a usable PKCS12 file: ${info}`, 'properties.value');
   return {
@@ -106,7 +115,7 @@ function certificateFacts(certificate: X509Certificate): Record<string, unknown>
     thumbprintSha256: info.fingerprint,
     subjectAlternativeNames: [...info.san.dns],
     publicKeyHash: Buffer.from(info.spkiSha256, 'hex').toString('base64'),
-    certificateType: 'ServerSSLCertificate',
+    certificateType,
   };
 }
 

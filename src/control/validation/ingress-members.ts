@@ -93,6 +93,31 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
     does: 'answered by the ingress: preflights for allowed origins never reach the app; Access-Control-* on responses; credentials with `*` refused',
     test: 'test/ingress-app-features.test.ts',
   },
+  clientCertificateTrustAnchors: {
+    status: 'enforced',
+    does: 'certgate extension: ids of the environment\'s `ClientCertificateTrustAnchor` certificates; with `accept`/`require` the chain is verified once per connection (failures: 403 with the code)',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateIntermediates: {
+    status: 'enforced',
+    does: 'certgate extension: ids of `ClientCertificateIntermediate` certificates used to build paths (a client may send only its leaf)',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateRevocationLists: {
+    status: 'enforced',
+    does: 'certgate extension: ids of `ClientCertificateRevocationList` resources; a revoked certificate is refused (`REVOKED`), an expired CRL fails closed (`CRL_EXPIRED`)',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateValidationMode: {
+    status: 'enforced',
+    does: 'certgate extension: `AllowValidOnly` (default) refuses a bad certificate; `AllowInsecureFallback` (mode `accept` only) forwards every request with the verdict headers',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateAllow: {
+    status: 'enforced',
+    does: 'certgate extension: allow-lists of the leaf (`thumbprints`, `spkiSha256`, `subjects`, `sans`); thumbprint or SPKI pins work without anchors',
+    test: 'test/ingress-verification.test.ts',
+  },
   additionalPortMappings: {
     status: 'enforced',
     does: 'extra TCP ports, each with its own listener (external ones on --bind, internal ones on loopback); port conflicts 409/400',

@@ -230,7 +230,7 @@ function admitCached(stage: TlsStage, connection: ConnectionState, authority: st
   const snapshot = stage.snapshot();
   const last = stage.admissions.get(connection);
   if (last !== undefined && last.snapshot === snapshot && last.authority === authority) return last.admission;
-  const admission = admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress);
+  const admission = admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress, verdictOf(connection));
   stage.admissions.set(connection, { snapshot, authority, admission });
   return admission;
 }
@@ -308,13 +308,22 @@ function forward(
  * upstream request writer (http1-client.ts `requestHead`), for requests and upgrades alike.
  */
 function forwardedHeaders(rawHeaders: readonly string[], app: CompiledApp, connection: ConnectionState, host: string): string[] {
-  return upstreamRequestHeaders(rawHeaders, {
+  const headers = upstreamRequestHeaders(rawHeaders, {
     clientAddress: connection.clientAddress,
     proto: connection.proto,
     host,
     requestId: randomUUID(),
     stripHeaders: app.stripHeaders,
   });
+  // A verifying app's verdict headers, decided at the handshake (the client's own were removed above).
+  const verdict = connection.verdictHeaders;
+  if (verdict !== undefined) for (const value of verdict) headers.push(value);
+  return headers;
+}
+
+/** What admission needs of the connection's verdict; undefined when nothing was refused (the common case). */
+function verdictOf(connection: ConnectionState): { refused: boolean; code: string } | undefined {
+  return connection.verificationRefused === true && connection.verdict !== undefined ? { refused: true, code: connection.verdict.code } : undefined;
 }
 
 /** Header fields as ACA's headerCountLimit counts them: HTTP/2 pseudo-headers (:method, ...) are not fields. */
@@ -331,7 +340,7 @@ function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: D
     socket.destroy();
     return;
   }
-  const admission = admitRequest(deps.snapshot(), connection.route, req.headers.host, connection.servername, connection.listener, connection.clientAddress);
+  const admission = admitRequest(deps.snapshot(), connection.route, req.headers.host, connection.servername, connection.listener, connection.clientAddress, verdictOf(connection));
   if (!admission.admit) {
     rejectUpgrade(socket, admission.status, admission.message);
     return;
@@ -341,7 +350,7 @@ function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: D
   const authority = req.headers.host;
   deps.tunnels.add(
     socket,
-    (snapshot) => admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress).admit,
+    (snapshot) => admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress, verdictOf(connection)).admit,
   );
   forwardUpgrade(deps, req, socket, head, admission.app, connection, admission.host);
 }
