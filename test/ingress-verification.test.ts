@@ -272,6 +272,30 @@ describe('openssl s_client and Node clients', () => {
   });
 });
 
+test('a resumed TLS session (the server then knows only the leaf) is verified again with the chain first sent', async () => {
+  const { connect } = await import('node:tls');
+  const options = { host: '127.0.0.1', port: gw.httpsPort, servername: hosts.require, ca: gw.caPem, cert: readFileSync(pki.client.chainPath), key: readFileSync(pki.client.keyPath) };
+  const exchange = (session?: Buffer) =>
+    new Promise<{ reused: boolean; response: string; session: Buffer | undefined }>((resolve, reject) => {
+      const socket = connect({ ...options, ...(session ? { session } : {}) });
+      let response = '';
+      let ticket: Buffer | undefined;
+      socket.on('session', (value: Buffer) => (ticket = value));
+      socket.once('secureConnect', () => socket.write(`GET / HTTP/1.1\r\nHost: ${hosts.require}\r\nConnection: close\r\n\r\n`));
+      socket.on('data', (chunk: Buffer) => (response += chunk.toString('latin1')));
+      socket.on('end', () => resolve({ reused: socket.isSessionReused(), response, session: ticket }));
+      socket.on('error', reject);
+    });
+  const first = await exchange();
+  assert.match(first.response, /^HTTP\/1\.1 200/);
+  assert.ok(first.session, 'the server issued a session ticket');
+  const before = echo.received.length;
+  const second = await exchange(first.session);
+  assert.equal(second.reused, true, 'the session was resumed');
+  assert.match(second.response, /^HTTP\/1\.1 200/);
+  assert.equal(received(before).headers['x-certgate-client-verdict'], 'OK');
+});
+
 describe('live changes', () => {
   test('a CRL revoking a certificate applies to the next connection; connections made before get 421', async () => {
     const host = await gw.putApp('verify-live', 'env1', { targetPort: echo.port, clientCertificateMode: 'require', clientCertificateTrustAnchors: [ids.root] });

@@ -32,10 +32,18 @@ const VERDICT_TTL_MS = 60_000;
 
 export class ConnectionVerdicts {
   readonly #cache: LruCache<ConnectionDecision>;
+  /**
+   * The chain each verified leaf came with, by trust configuration and leaf: a resumed TLS session
+   * gives only the leaf (OpenSSL keeps no chain in the session), and its intermediates are needed
+   * again to build the path. They stay mere candidates: the path must still reach an anchor, and
+   * is checked again (validity, CRLs) on each connection.
+   */
+  readonly #chains: LruCache<readonly X509Certificate[]>;
   readonly #now: () => number;
 
   constructor(capacity = VERDICT_CACHE_ENTRIES, now: () => number = Date.now) {
     this.#cache = new LruCache<ConnectionDecision>(Math.max(1, capacity), VERDICT_TTL_MS);
+    this.#chains = new LruCache<readonly X509Certificate[]>(Math.max(1, capacity), Infinity);
     this.#now = now;
   }
 
@@ -54,13 +62,11 @@ export class ConnectionVerdicts {
     const cached = this.#cache.get(cacheKey, now);
     if (cached !== undefined) return cached;
     const leaf = chain[0]!;
-    const result = verification.verifier.verify({
-      format: 'xfcc',
-      header: '',
-      leaf,
-      chain: [...chain],
-      hash: leaf.fingerprint256.replaceAll(':', '').toLowerCase(),
-    });
+    const hash = leaf.fingerprint256.replaceAll(':', '').toLowerCase();
+    const leafKey = `${verification.key}\n${hash}`;
+    const full = chain.length === 1 ? (this.#chains.get(leafKey, now) ?? chain) : chain;
+    const result = verification.verifier.verify({ format: 'xfcc', header: '', leaf, chain: [...full], hash });
+    if (result.ok && chain.length > 1) this.#chains.set(leafKey, Object.freeze([...chain]), now);
     const verdict = verdictOf(result);
     const decision: ConnectionDecision = Object.freeze({
       verdict,
