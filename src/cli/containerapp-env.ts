@@ -3,6 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { Command, Option } from 'commander';
 import { CliError } from './errors.ts';
+import { enumOption } from './options.ts';
+import { TRUST_MATERIAL_TYPES } from '../model/trust.ts';
+
+const CERTIFICATE_TYPES = ['ServerSSLCertificate', ...TRUST_MATERIAL_TYPES];
 import { addGlobalOptions, outputAction } from './output.ts';
 import { APP_VERSION, confirmDelete, environmentPath, groupPath, listAll, parseTags, RESOURCE_MANAGER_VERSION, withSession } from './session.ts';
 
@@ -94,15 +98,21 @@ function certificateCommand(): Command {
   certificate.addCommand(
     addGlobalOptions(
       new Command('upload')
-        .description('Add or update a certificate from a PKCS12 (.pfx/.p12) file.')
+        .description('Add or update a certificate from a PKCS12 (.pfx/.p12) file, or client-certificate trust material (certgate types: a CA certificate or a CRL, PEM or DER).')
         .requiredOption('-n, --name <name>', 'Name of the environment.')
         .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
-        .requiredOption('-f, --certificate-file <file>', 'The PKCS12 file (.pfx or .p12) with the certificate and its key.')
+        .requiredOption('-f, --certificate-file <file>', 'The PKCS12 file (.pfx or .p12) with the certificate and its key; for trust material the PEM/DER certificate or CRL.')
         .option('-p, --password <password>', 'The PKCS12 file\'s password.', '')
         .option('-c, --certificate-name <name>', 'Name of the certificate resource (default: from the file name).')
-        .addHelpText('after', '\nExamples:\n  certgate containerapp env certificate upload -g demo -n env1 --certificate-file shop.pfx --password "$PFX_PASSWORD"\n'),
+        .addOption(enumOption('--certificate-type <type>', 'ServerSSLCertificate (a PKCS12, the default) or certgate trust material for client-certificate verification.', CERTIFICATE_TYPES))
+        .addHelpText(
+          'after',
+          '\nExamples:\n  certgate containerapp env certificate upload -g demo -n env1 --certificate-file shop.pfx --password "$PFX_PASSWORD"\n' +
+            '  certgate containerapp env certificate upload -g demo -n env1 --certificate-file devices-root.pem --certificate-type ClientCertificateTrustAnchor\n' +
+            '  certgate containerapp env certificate upload -g demo -n env1 --certificate-file devices-root.crl --certificate-type ClientCertificateRevocationList\n',
+        ),
     ).action(
-      outputAction(async (options: EnvOptions & { certificateFile: string; password: string; certificateName?: string }, command: Command) => {
+      outputAction(async (options: EnvOptions & { certificateFile: string; password: string; certificateName?: string; certificateType?: string }, command: Command) => {
         let value: Buffer;
         try {
           value = await readFile(options.certificateFile);
@@ -113,7 +123,9 @@ function certificateCommand(): Command {
         return withSession(command, async ({ client, subscription }) => {
           const envPath = environmentPath(subscription, options.resourceGroup, options.name);
           const env = (await client.arm('GET', `${envPath}?${V}`)).json as { location: string };
-          return (await client.arm('PUT', `${envPath}/certificates/${encodeURIComponent(name)}?${V}`, { location: env.location, properties: { value: value.toString('base64'), password: options.password } })).json;
+          const trust = options.certificateType !== undefined && options.certificateType !== 'ServerSSLCertificate';
+          const properties = trust ? { certificateType: options.certificateType, value: value.toString('base64') } : { value: value.toString('base64'), password: options.password };
+          return (await client.arm('PUT', `${envPath}/certificates/${encodeURIComponent(name)}?${V}`, { location: env.location, properties })).json;
         });
       }),
     ),
