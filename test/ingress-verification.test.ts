@@ -296,6 +296,51 @@ test('a resumed TLS session (the server then knows only the leaf) is verified ag
   assert.equal(received(before).headers['x-certgate-client-verdict'], 'OK');
 });
 
+describe('per-path rules at HTTP (TLS 1.3 and 1.2, HTTP/1.1 and HTTP/2, no renegotiation)', () => {
+  let host: string;
+  let admin: string;
+  before(async () => {
+    host = await gw.putApp('verify-paths', 'env1', {
+      targetPort: echo.port,
+      clientCertificateMode: 'accept',
+      clientCertificateTrustAnchors: [ids.root],
+      clientCertificateValidationMode: 'AllowInsecureFallback',
+      clientCertificateExemptPaths: ['/healthz', '/.well-known/'],
+      clientCertificateVerifiedPaths: ['/'],
+    });
+    admin = await gw.putApp('verify-admin', 'env1', { targetPort: echo.port, clientCertificateMode: 'accept', clientCertificateTrustAnchors: [ids.root], clientCertificateVerifiedPaths: ['/admin/'] });
+  });
+  const good = () => ({ cert: pki.clientDirect.certPath, key: pki.clientDirect.keyPath });
+  const expired = () => ({ cert: pki.expired.certPath, key: pki.expired.keyPath });
+  for (const tls of ['1.2', '1.3'] as const) {
+    for (const http of ['1.1', '2'] as const) {
+      test(`exempt and verified paths, TLS ${tls}, HTTP/${http}`, async () => {
+        const get = async (path: string, cert: object = {}, on = host) => curlResult(await curl({ host: on, port: gw.httpsPort, caFile, tls, http, path, ...cert, extra: ['--path-as-is'] }));
+        const before = echo.received.length;
+        assert.equal((await get('/healthz')).status, 200);
+        assert.equal(echo.received.at(-1)!.headers['x-certgate-client-verdict'], 'NONE');
+        assert.equal((await get('/.well-known/acme-challenge/t', expired())).status, 200);
+        assert.equal(echo.received.at(-1)!.headers['x-certgate-client-verdict'], 'CERT_EXPIRED');
+        const missing = await get('/api');
+        assert.equal(missing.status, 401);
+        assert.match(missing.body, /CERT_MISSING \(cert_missing\)/);
+        assert.equal((await get('/healthz/../api')).status, 401, 'dot segments do not make a path exempt');
+        assert.equal((await get('/healthz%2f..%2fapi')).status, 401, 'an encoded slash is never exempt');
+        assert.match((await get('/api', expired())).body, /CERT_EXPIRED \(cert_expired\)/);
+        assert.equal((await get('/api', good())).status, 200);
+        assert.equal(echo.received.length, before + 3, 'only the exempt and the verified requests reached the app');
+        assert.equal((await get('/', {}, admin)).status, 200, 'accept without a certificate: only /admin/ needs one');
+        assert.equal((await get('/%61dmin/x', {}, admin)).status, 401);
+        assert.equal((await get('/admin/x', good(), admin)).status, 200);
+      });
+    }
+  }
+  test('an app that verifies cannot be served over plain HTTP', () =>
+    assert.rejects(gw.putApp('verify-insecure', 'env1', { targetPort: echo.port, allowInsecure: true, clientCertificateMode: 'accept', clientCertificateTrustAnchors: [ids.root] }), /ingress.allowInsecure: an app that verifies client certificates cannot also be served over plain HTTP/));
+  test('rules must be normalised paths', () =>
+    assert.rejects(gw.putApp('verify-badpath', 'env1', { targetPort: echo.port, clientCertificateMode: 'accept', clientCertificateTrustAnchors: [ids.root], clientCertificateExemptPaths: ['/a/../b'] }), /clientCertificateExemptPaths\[0\]: '\/a\/..\/b' is not a normalised path/));
+});
+
 describe('live changes', () => {
   test('a CRL revoking a certificate applies to the next connection; connections made before get 421', async () => {
     const host = await gw.putApp('verify-live', 'env1', { targetPort: echo.port, clientCertificateMode: 'require', clientCertificateTrustAnchors: [ids.root] });

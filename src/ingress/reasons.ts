@@ -78,9 +78,14 @@ const BASE_REASONS = defineCatalog({
 export const VERIFICATION_REASONS = defineCatalog(
   Object.fromEntries(
     (Object.keys(ERROR_CODES) as AuthErrorCode[])
-      .filter((code): code is VerifyErrorCode => code !== 'UNTRUSTED_PROXY' && code !== 'INTERNAL_ERROR' && code !== 'CERT_MISSING')
-      .map((code) => [code.toLowerCase(), { status: 403, meaning: `the app's client-certificate verification refused the certificate: ${code} (docs/app-library.md)` }]),
-  ) as Record<Lowercase<Exclude<VerifyErrorCode, 'INTERNAL_ERROR' | 'CERT_MISSING'>>, CatalogEntry>,
+      .filter((code): code is VerifyErrorCode => code !== 'UNTRUSTED_PROXY' && code !== 'INTERNAL_ERROR')
+      .map((code) => [
+        code.toLowerCase(),
+        code === 'CERT_MISSING'
+          ? { status: 401, meaning: 'a path the app requires a verified client certificate for (clientCertificateVerifiedPaths), and the connection carried none' }
+          : { status: 403, meaning: `the app's client-certificate verification refused the certificate: ${code} (docs/app-library.md)` },
+      ]),
+  ) as Record<Lowercase<Exclude<VerifyErrorCode, 'INTERNAL_ERROR'>>, CatalogEntry>,
 );
 
 export type VerificationReason = keyof typeof VERIFICATION_REASONS;

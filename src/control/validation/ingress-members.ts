@@ -118,6 +118,16 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
     does: 'certgate extension: allow-lists of the leaf (`thumbprints`, `spkiSha256`, `subjects`, `sans`); thumbprint or SPKI pins work without anchors',
     test: 'test/ingress-verification.test.ts',
   },
+  clientCertificateExemptPaths: {
+    status: 'enforced',
+    does: 'certgate extension: path prefixes forwarded whatever the verdict (health checks, `/.well-known/`), with the verdict headers; checked at HTTP, TLS 1.3 and HTTP/2 alike',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateVerifiedPaths: {
+    status: 'enforced',
+    does: 'certgate extension: path prefixes that need a verified certificate (401 `cert_missing` without one, 403 with the code for a bad one), even under AllowInsecureFallback',
+    test: 'test/ingress-verification.test.ts',
+  },
   additionalPortMappings: {
     status: 'enforced',
     does: 'extra TCP ports, each with its own listener (external ones on --bind, internal ones on loopback); port conflicts 409/400',

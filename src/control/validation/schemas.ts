@@ -70,6 +70,7 @@ export const ENVIRONMENT_EXTENSION_SCHEMA: Schema = object({
 
 /** Environment certificate ids (trust material); at most MAX_TRUST_REFERENCES each. */
 const TRUST_REFERENCES: Schema = { type: 'array', minItems: 1, maxItems: MAX_TRUST_REFERENCES, items: { type: 'string', minLength: 1, maxLength: 1024 } };
+const PATH_RULES: Schema = { type: 'array', minItems: 1, maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 512 } };
 const ALLOW_LIST: Schema = { type: 'array', minItems: 1, maxItems: 256, items: { type: 'string', minLength: 1, maxLength: 1024 } };
 
 /** Each member is enforced, refused in the values the ingress cannot apply, or read-only: ingress-members.ts. */
@@ -112,6 +113,8 @@ export const INGRESS_SCHEMA: Schema = object({
   clientCertificateIntermediates: TRUST_REFERENCES,
   clientCertificateRevocationLists: TRUST_REFERENCES,
   clientCertificateValidationMode: { type: 'string', enum: ['AllowValidOnly', 'AllowInsecureFallback'] },
+  clientCertificateExemptPaths: PATH_RULES,
+  clientCertificateVerifiedPaths: PATH_RULES,
   clientCertificateAllow: object({ thumbprints: ALLOW_LIST, spkiSha256: ALLOW_LIST, subjects: ALLOW_LIST, sans: ALLOW_LIST }),
 });
 

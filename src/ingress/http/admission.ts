@@ -2,7 +2,7 @@
 // :authority (HTTP/2) must name that same app, and the app's policy must still be the one the
 // connection was made under. Anything else could carry a request past a stricter app's policy.
 import { hostFromAuthority } from '../../model/hostnames.ts';
-import type { IngressReason, VerificationReason } from '../reasons.ts';
+import type { IngressReason } from '../reasons.ts';
 import { routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from '../snapshot.ts';
 
 export type Admission =
@@ -31,7 +31,6 @@ export function admitRequest(
   sniName: string | undefined,
   listener: ListenerKind = 'external',
   clientAddress?: string,
-  verdict?: { readonly refused: boolean; readonly code: string },
 ): Admission {
   const routes = routesFor(snapshot, listener);
   const host = authority === undefined ? sniName : hostFromAuthority(authority);
@@ -74,19 +73,6 @@ export function admitRequest(
   if (rules !== undefined && clientAddress !== undefined && !rules.allows(clientAddress)) {
     // The app's restrictions changed since this connection was made, and now exclude its client.
     return { admit: false, status: 403, message: `Forbidden: ${clientAddress} may not reach ${current.app.name} (ip_forbidden)`, reason: 'ip_forbidden', closeConnection: true };
-  }
-  if (verdict?.refused === true) {
-    // The app's verification refused the certificate at the handshake (verify/verdicts.ts): Node
-    // gives no way to fail a handshake OpenSSL accepted with an alert of certgate's choosing, so the
-    // first request learns why, and the connection closes. The app never sees a request.
-    const reason = verdict.code.toLowerCase() as VerificationReason;
-    return {
-      admit: false,
-      status: 403,
-      message: `client certificate refused by ${current.app.name}'s verification: ${verdict.code} (${reason})`,
-      reason,
-      closeConnection: true,
-    };
   }
   return { admit: true, app: current.app, host };
 }

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { admitRequest, type Admission } from './admission.ts';
+import { certificateGate } from '../verify/gate.ts';
 import { attachConnectionState, connectionState, type ConnectionState } from '../listener/connection.ts';
 import { createHttp2Server, type Http2Limits } from './http2-session.ts';
 import type { KeepAliveSweeper } from './keep-alive.ts';
@@ -230,7 +231,7 @@ function admitCached(stage: TlsStage, connection: ConnectionState, authority: st
   const snapshot = stage.snapshot();
   const last = stage.admissions.get(connection);
   if (last !== undefined && last.snapshot === snapshot && last.authority === authority) return last.admission;
-  const admission = admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress, verdictOf(connection));
+  const admission = admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress);
   stage.admissions.set(connection, { snapshot, authority, admission });
   return admission;
 }
@@ -281,6 +282,11 @@ function forward(
   connection: ConnectionState,
   hostHeader: string,
 ): void {
+  const refused = certificateGate(app.verification, connection, request.path);
+  if (refused !== undefined) {
+    sink.plain(refused.status, refused.message, refused.closeConnection);
+    return;
+  }
   if (headerCount(rawHeaders) > (app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT)) {
     sink.plain(431, `the request has more than ${app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT} header fields (too_many_headers)`);
     return;
@@ -321,11 +327,6 @@ function forwardedHeaders(rawHeaders: readonly string[], app: CompiledApp, conne
   return headers;
 }
 
-/** What admission needs of the connection's verdict; undefined when nothing was refused (the common case). */
-function verdictOf(connection: ConnectionState): { refused: boolean; code: string } | undefined {
-  return connection.verificationRefused === true && connection.verdict !== undefined ? { refused: true, code: connection.verdict.code } : undefined;
-}
-
 /** Header fields as ACA's headerCountLimit counts them: HTTP/2 pseudo-headers (:method, ...) are not fields. */
 function headerCount(rawHeaders: readonly string[]): number {
   let count = rawHeaders.length / 2;
@@ -340,7 +341,7 @@ function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: D
     socket.destroy();
     return;
   }
-  const admission = admitRequest(deps.snapshot(), connection.route, req.headers.host, connection.servername, connection.listener, connection.clientAddress, verdictOf(connection));
+  const admission = admitRequest(deps.snapshot(), connection.route, req.headers.host, connection.servername, connection.listener, connection.clientAddress);
   if (!admission.admit) {
     rejectUpgrade(socket, admission.status, admission.message);
     return;
@@ -350,7 +351,7 @@ function handleUpgrade(deps: HttpStageDeps, req: http.IncomingMessage, socket: D
   const authority = req.headers.host;
   deps.tunnels.add(
     socket,
-    (snapshot) => admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress, verdictOf(connection)).admit,
+    (snapshot) => admitRequest(snapshot, connection.route, authority, connection.servername, connection.listener, connection.clientAddress).admit,
   );
   forwardUpgrade(deps, req, socket, head, admission.app, connection, admission.host);
 }
@@ -364,6 +365,11 @@ function forwardUpgrade(
   connection: ConnectionState,
   host: string,
 ): void {
+  const refused = certificateGate(app.verification, connection, req.url ?? '/');
+  if (refused !== undefined) {
+    rejectUpgrade(socket, refused.status, refused.message);
+    return;
+  }
   const protocol = req.headers.upgrade;
   if (headerCount(req.rawHeaders) > (app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT)) {
     rejectUpgrade(socket, 431, `the request has more than ${app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT} header fields (too_many_headers)`);

@@ -176,7 +176,7 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
     clearTimeout(timer);
     // What the client sent is read once, for X-Forwarded-Client-Cert and the verdict alike.
     const chain = route?.tls.requestCert ? peerChain(tlsSocket) : undefined;
-    const decision = route && chain ? deps.verdicts.decide(route.app.verification, chain.certificates, chain.key) : undefined;
+    const decision = route && chain ? deps.verdicts.decide(route.app.verification, chain.certificates, chain.key, tlsSocket.isSessionReused()) : undefined;
     if (decision?.refused) {
       deps.log.info({ client: peer, servername, app: route?.app.id, reason: decision.verdict.code.toLowerCase(), verdict: decision.verdict.code, thumbprint: decision.verdict.thumbprint }, 'client certificate refused by the app\'s verification');
     }

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createVerifier, type Verifier } from '../../app-auth/verifier.ts';
 import type { AllowList } from '../../app-auth/options.ts';
+import { normalizeRequestPath, type PathRules } from './path-rules.ts';
 import { CRL_TYPE, INTERMEDIATE_TYPE, TRUST_ANCHOR_TYPE, type TrustMaterial, type TrustMaterialType } from '../../model/trust.ts';
 
 /** The certgate members of `properties.configuration.ingress` this reads. */
@@ -15,6 +16,9 @@ export interface VerificationSettings {
   readonly clientCertificateRevocationLists?: readonly string[];
   readonly clientCertificateValidationMode?: 'AllowValidOnly' | 'AllowInsecureFallback';
   readonly clientCertificateAllow?: AllowList;
+  readonly clientCertificateExemptPaths?: readonly string[];
+  readonly clientCertificateVerifiedPaths?: readonly string[];
+  readonly allowInsecure?: boolean;
 }
 
 export const VERIFICATION_MEMBERS = [
@@ -23,6 +27,8 @@ export const VERIFICATION_MEMBERS = [
   'clientCertificateRevocationLists',
   'clientCertificateValidationMode',
   'clientCertificateAllow',
+  'clientCertificateExemptPaths',
+  'clientCertificateVerifiedPaths',
 ] as const;
 
 /** The members that reference environment certificates (a referenced one cannot be deleted). */
@@ -40,6 +46,8 @@ export interface CompiledVerification {
   readonly verifier: Verifier;
   /** AllowInsecureFallback: a failed or missing certificate still reaches the app, with its verdict. */
   readonly fallback: boolean;
+  /** Per-path rules (gate.ts); undefined when the app has none (the verdict alone decides). */
+  readonly paths?: PathRules | undefined;
 }
 
 export type VerificationResult =
@@ -65,7 +73,12 @@ export function compileVerification(
   if (mode === 'ignore') {
     return { ok: false, path: 'clientCertificateMode', message: "client-certificate verification needs clientCertificateMode 'accept' or 'require' (with 'ignore' no certificate is asked for)" };
   }
+  if (settings.allowInsecure === true) {
+    return { ok: false, path: 'allowInsecure', message: 'an app that verifies client certificates cannot also be served over plain HTTP (no certificate there): set allowInsecure to false' };
+  }
   const fallback = settings.clientCertificateValidationMode === 'AllowInsecureFallback';
+  const paths = compilePathRules(settings);
+  if (paths !== undefined && 'path' in paths) return { ok: false, ...paths };
   if (fallback && mode !== 'accept') {
     return { ok: false, path: 'clientCertificateValidationMode', message: "AllowInsecureFallback needs clientCertificateMode 'accept' ('require' refuses clients without a certificate in the handshake)" };
   }
@@ -81,13 +94,28 @@ export function compileVerification(
     }
   }
   const allow = settings.clientCertificateAllow;
-  hash.update(JSON.stringify(allow ?? null));
+  hash.update(JSON.stringify(allow ?? null)).update(JSON.stringify(paths ?? null));
   try {
     const verifier = createVerifier({ ...inputs, ...(allow === undefined ? {} : { allow }), cache: false });
-    return { ok: true, verification: Object.freeze({ key: hash.digest('hex').slice(0, 32), verifier, fallback }) };
+    return { ok: true, verification: Object.freeze({ key: hash.digest('hex').slice(0, 32), verifier, fallback, ...(paths === undefined ? {} : { paths }) }) };
   } catch (error) {
     return { ok: false, ...locate((error as Error).message) };
   }
+}
+
+function compilePathRules(settings: VerificationSettings): PathRules | { path: string; message: string } | undefined {
+  if (settings.clientCertificateExemptPaths === undefined && settings.clientCertificateVerifiedPaths === undefined) return undefined;
+  const rules: Record<'exempt' | 'verified', string[]> = { exempt: [], verified: [] };
+  for (const [member, kind] of [['clientCertificateExemptPaths', 'exempt'], ['clientCertificateVerifiedPaths', 'verified']] as const) {
+    for (const [index, rule] of (settings[member] ?? []).entries()) {
+      const normalized = rule.startsWith('/') ? normalizeRequestPath(rule) : undefined;
+      if (normalized === undefined || normalized !== rule || rule.includes('?')) {
+        return { path: `${member}[${index}]`, message: `'${rule}' is not a normalised path: start with '/', no query, dot segments, repeated slashes or encoded slashes${normalized ? ` (did you mean '${normalized}'?)` : ''}` };
+      }
+      rules[kind].push(normalized);
+    }
+  }
+  return Object.freeze({ exempt: Object.freeze(rules.exempt), verified: Object.freeze(rules.verified) });
 }
 
 /** The app library names its option (`allow.sans[1]`, `trustAnchors[0]`); the ARM member is what the writer sees. */

@@ -51,20 +51,21 @@ export class ConnectionVerdicts {
    * @param chain what the client sent, leaf first (empty: no certificate); `key` identifies it
    *   (the DER, concatenated), as client-certificate.ts reads it.
    */
-  decide(verification: CompiledVerification | undefined, chain: readonly X509Certificate[], key: string): ConnectionDecision {
+  decide(verification: CompiledVerification | undefined, chain: readonly X509Certificate[], key: string, resumed = false): ConnectionDecision {
     if (verification === undefined) return chain.length === 0 ? NONE_DECISION : UNVERIFIED_DECISION;
     if (chain.length === 0) {
       // accept: verify if given; a connection without a certificate reaches the app, told so.
       return noneFor(verification);
     }
     const now = this.#now();
-    const cacheKey = `${verification.key}\n${key}`;
+    const cacheKey = `${verification.key}\n${resumed ? 'resumed\n' : ''}${key}`;
     const cached = this.#cache.get(cacheKey, now);
     if (cached !== undefined) return cached;
     const leaf = chain[0]!;
     const hash = leaf.fingerprint256.replaceAll(':', '').toLowerCase();
     const leafKey = `${verification.key}\n${hash}`;
-    const full = chain.length === 1 ? (this.#chains.get(leafKey, now) ?? chain) : chain;
+    // Only a resumed session borrows the chain: a fresh handshake is judged on what it sent.
+    const full = resumed && chain.length === 1 ? (this.#chains.get(leafKey, now) ?? chain) : chain;
     const result = verification.verifier.verify({ format: 'xfcc', header: '', leaf, chain: [...full], hash });
     if (result.ok && chain.length > 1) this.#chains.set(leafKey, Object.freeze([...chain]), now);
     const verdict = verdictOf(result);
