@@ -341,6 +341,26 @@ describe('per-path rules at HTTP (TLS 1.3 and 1.2, HTTP/1.1 and HTTP/2, no reneg
     assert.rejects(gw.putApp('verify-badpath', 'env1', { targetPort: echo.port, clientCertificateMode: 'accept', clientCertificateTrustAnchors: [ids.root], clientCertificateExemptPaths: ['/a/../b'] }), /clientCertificateExemptPaths\[0\]: '\/a\/..\/b' is not a normalised path/));
 });
 
+test('revocation status unknown: a CRL past its nextUpdate refuses under HardFail (the default), not under SoftFail; RequireCrl refuses an issuer no CRL covers', async () => {
+  const crl = await opensslCrl(pki.root.certPath, pki.root.keyPath, [], 8);
+  const nextUpdate = Date.now() + 8_000;
+  const crlId = await upload('env1', 'short-crl', 'ClientCertificateRevocationList', crl);
+  const app = (name: string, extra: Record<string, unknown>) =>
+    gw.putApp(name, 'env1', { targetPort: echo.port, clientCertificateMode: 'require', clientCertificateTrustAnchors: [ids.root], clientCertificateRevocationLists: [crlId], ...extra });
+  const hard = await app('verify-hard', {});
+  const soft = await app('verify-soft', { clientCertificateRevocationMode: 'SoftFail' });
+  const strict = await app('verify-strict', { clientCertificateRevocationMode: 'RequireCrl' });
+  const direct = { cert: pki.clientDirect.certPath, key: pki.clientDirect.keyPath };
+  const get = async (host: string, cert: object = direct) => curlResult(await curl({ host, port: gw.httpsPort, caFile, ...cert }));
+  assert.equal((await get(hard)).status, 200);
+  assert.equal((await get(strict)).status, 200, "the root's CRL covers a leaf the root issued");
+  assert.match((await get(strict, { cert: pki.client.chainPath, key: pki.client.keyPath })).body, /CRL_MISSING \(crl_missing\)/, 'no CRL of the intermediate');
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, nextUpdate + 1_500 - Date.now())));
+  assert.match((await get(hard)).body, /CRL_EXPIRED \(crl_expired\)/, 'the cached verdict does not outlive the CRL');
+  assert.equal((await get(soft)).status, 200);
+  await assert.rejects(gw.putApp('verify-nocrl', 'env1', { targetPort: echo.port, clientCertificateMode: 'require', clientCertificateTrustAnchors: [ids.root], clientCertificateRevocationMode: 'SoftFail' }), /clientCertificateRevocationMode: needs clientCertificateRevocationLists/);
+});
+
 describe('live changes', () => {
   test('a CRL revoking a certificate applies to the next connection; connections made before get 421', async () => {
     const host = await gw.putApp('verify-live', 'env1', { targetPort: echo.port, clientCertificateMode: 'require', clientCertificateTrustAnchors: [ids.root] });

@@ -7,11 +7,8 @@ import { run } from './clients.ts';
 
 const stamp = (date: Date): string => date.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
 
-/**
- * A CRL (PEM) signed by the CA in `caCertPath`/`caKeyPath`, revoking `revoked` (PEM certificates).
- * `hours` sets nextUpdate (negative is impossible with openssl; use `crlhours` 1 and a past start via faketime instead).
- */
-export async function opensslCrl(caCertPath: string, caKeyPath: string, revoked: readonly string[], hours = 24): Promise<string> {
+/** A CRL (PEM) signed by the CA in `caCertPath`/`caKeyPath`, revoking `revoked` (PEM certificates), with nextUpdate in `seconds`. */
+export async function opensslCrl(caCertPath: string, caKeyPath: string, revoked: readonly string[], seconds = 86_400): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'certgate-crl-'));
   const lines = revoked.map((pem) => {
     const certificate = new X509Certificate(pem);
@@ -22,10 +19,10 @@ export async function opensslCrl(caCertPath: string, caKeyPath: string, revoked:
   writeFileSync(join(dir, 'crlnumber'), '01\n');
   writeFileSync(
     join(dir, 'ca.cnf'),
-    `[ca]\ndefault_ca = test\n[test]\ndatabase = ${join(dir, 'index.txt')}\ncrlnumber = ${join(dir, 'crlnumber')}\ndefault_md = sha256\ndefault_crl_hours = ${hours}\n[crl_ext]\nauthorityKeyIdentifier = keyid:always\n`,
+    `[ca]\ndefault_ca = test\n[test]\ndatabase = ${join(dir, 'index.txt')}\ncrlnumber = ${join(dir, 'crlnumber')}\ndefault_md = sha256\n[crl_ext]\nauthorityKeyIdentifier = keyid:always\n`,
   );
   const out = join(dir, 'crl.pem');
-  const made = await run('openssl', ['ca', '-batch', '-gencrl', '-config', join(dir, 'ca.cnf'), '-cert', caCertPath, '-keyfile', caKeyPath, '-crlexts', 'crl_ext', '-out', out]);
+  const made = await run('openssl', ['ca', '-batch', '-gencrl', '-config', join(dir, 'ca.cnf'), '-cert', caCertPath, '-keyfile', caKeyPath, '-crlexts', 'crl_ext', '-crlsec', String(seconds), '-out', out]);
   if (made.code !== 0) throw new Error(`openssl ca -gencrl failed: ${made.stderr}`);
   return readFileSync(out, 'utf8');
 }

@@ -118,6 +118,11 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
     does: 'certgate extension: allow-lists of the leaf (`thumbprints`, `spkiSha256`, `subjects`, `sans`); thumbprint or SPKI pins work without anchors',
     test: 'test/ingress-verification.test.ts',
   },
+  clientCertificateRevocationMode: {
+    status: 'enforced',
+    does: 'certgate extension: when revocation status cannot be learned: `HardFail` (default) refuses with a CRL past its nextUpdate (`CRL_EXPIRED`), `SoftFail` still uses it, `RequireCrl` also refuses an issuer no CRL covers (`CRL_MISSING`)',
+    test: 'test/ingress-verification.test.ts',
+  },
   clientCertificateExemptPaths: {
     status: 'enforced',
     does: 'certgate extension: path prefixes forwarded whatever the verdict (health checks, `/.well-known/`), with the verdict headers; checked at HTTP, TLS 1.3 and HTTP/2 alike',

@@ -113,6 +113,7 @@ export const INGRESS_SCHEMA: Schema = object({
   clientCertificateIntermediates: TRUST_REFERENCES,
   clientCertificateRevocationLists: TRUST_REFERENCES,
   clientCertificateValidationMode: { type: 'string', enum: ['AllowValidOnly', 'AllowInsecureFallback'] },
+  clientCertificateRevocationMode: { type: 'string', enum: ['SoftFail', 'HardFail', 'RequireCrl'] },
   clientCertificateExemptPaths: PATH_RULES,
   clientCertificateVerifiedPaths: PATH_RULES,
   clientCertificateAllow: object({ thumbprints: ALLOW_LIST, spkiSha256: ALLOW_LIST, subjects: ALLOW_LIST, sans: ALLOW_LIST }),

@@ -5,6 +5,7 @@
 // passed in.
 import { createHash } from 'node:crypto';
 import { createVerifier, type Verifier } from '../../app-auth/verifier.ts';
+import { compileCrl } from '../../app-auth/crl.ts';
 import type { AllowList } from '../../app-auth/options.ts';
 import { normalizeRequestPath, type PathRules } from './path-rules.ts';
 import { CRL_TYPE, INTERMEDIATE_TYPE, TRUST_ANCHOR_TYPE, type TrustMaterial, type TrustMaterialType } from '../../model/trust.ts';
@@ -16,6 +17,7 @@ export interface VerificationSettings {
   readonly clientCertificateRevocationLists?: readonly string[];
   readonly clientCertificateValidationMode?: 'AllowValidOnly' | 'AllowInsecureFallback';
   readonly clientCertificateAllow?: AllowList;
+  readonly clientCertificateRevocationMode?: 'SoftFail' | 'HardFail' | 'RequireCrl';
   readonly clientCertificateExemptPaths?: readonly string[];
   readonly clientCertificateVerifiedPaths?: readonly string[];
   readonly allowInsecure?: boolean;
@@ -27,6 +29,7 @@ export const VERIFICATION_MEMBERS = [
   'clientCertificateRevocationLists',
   'clientCertificateValidationMode',
   'clientCertificateAllow',
+  'clientCertificateRevocationMode',
   'clientCertificateExemptPaths',
   'clientCertificateVerifiedPaths',
 ] as const;
@@ -46,6 +49,8 @@ export interface CompiledVerification {
   readonly verifier: Verifier;
   /** AllowInsecureFallback: a failed or missing certificate still reaches the app, with its verdict. */
   readonly fallback: boolean;
+  /** The earliest nextUpdate of the CRLs (ms; Infinity without): no verdict is cached past it. */
+  readonly revocationUntil: number;
   /** Per-path rules (gate.ts); undefined when the app has none (the verdict alone decides). */
   readonly paths?: PathRules | undefined;
 }
@@ -94,10 +99,23 @@ export function compileVerification(
     }
   }
   const allow = settings.clientCertificateAllow;
-  hash.update(JSON.stringify(allow ?? null)).update(JSON.stringify(paths ?? null));
+  // What happens when revocation status cannot be learned (docs/ingress.md): HardFail, the default,
+  // refuses with a CRL past its nextUpdate (a stale CRL would pass certificates revoked since).
+  const revocation = settings.clientCertificateRevocationMode ?? 'HardFail';
+  if (settings.clientCertificateRevocationMode !== undefined && inputs.crls.length === 0) {
+    return { ok: false, path: 'clientCertificateRevocationMode', message: 'needs clientCertificateRevocationLists (there is no revocation status to learn without them)' };
+  }
+  hash.update(JSON.stringify(allow ?? null)).update(JSON.stringify(paths ?? null)).update(revocation);
   try {
-    const verifier = createVerifier({ ...inputs, ...(allow === undefined ? {} : { allow }), cache: false });
-    return { ok: true, verification: Object.freeze({ key: hash.digest('hex').slice(0, 32), verifier, fallback, ...(paths === undefined ? {} : { paths }) }) };
+    const verifier = createVerifier({
+      ...inputs,
+      ...(allow === undefined ? {} : { allow }),
+      allowExpiredCrl: revocation === 'SoftFail',
+      requireCrl: revocation === 'RequireCrl',
+      cache: false,
+    });
+    const revocationUntil = Math.min(Infinity, ...inputs.crls.map((der, index) => compileCrl(der, index).nextUpdate ?? Infinity));
+    return { ok: true, verification: Object.freeze({ key: hash.digest('hex').slice(0, 32), verifier, fallback, revocationUntil, ...(paths === undefined ? {} : { paths }) }) };
   } catch (error) {
     return { ok: false, ...locate((error as Error).message) };
   }

@@ -74,7 +74,9 @@ export class ConnectionVerdicts {
       headers: verdictHeaders(verdict),
       refused: !result.ok && !verification.fallback,
     });
-    this.#cache.set(cacheKey, decision, now, result.identity ? Date.parse(result.identity.notAfter) : undefined);
+    // Never past the leaf's notAfter, nor past a CRL's nextUpdate (then HardFail must refuse).
+    const until = Math.min(result.identity ? Date.parse(result.identity.notAfter) : Infinity, now < verification.revocationUntil ? verification.revocationUntil : Infinity);
+    this.#cache.set(cacheKey, decision, now, until);
     return decision;
   }
 
