@@ -2,6 +2,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TestGateway } from './support/gateway.ts';
 import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
@@ -154,6 +156,26 @@ describe('rest', () => {
     const result = await certgate('rest', '--url', '/subscriptions?api-version=2022-12-01', '--skip-authorization-header');
     assert.equal(result.code, 1);
     assert.match(result.stderr, /Unauthorized.*AuthenticationFailed/);
+  });
+
+  test('a URL off the endpoint gets no token, and the note says how to send one (no --resource: certgate has none)', async () => {
+    const seen: (string | undefined)[] = [];
+    const other = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.end('{"ok":true}');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}/thing`;
+      const result = await certgate('rest', '--url', url, '--query', 'ok', '-o', 'tsv');
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout.trim(), 'true');
+      assert.deepEqual(seen, [undefined], 'no Authorization header left for another service');
+      assert.match(result.stderr, /WARNING: http:\/\/127\.0\.0\.1:\d+ is not the management endpoint .*--headers Authorization=/);
+      assert.doesNotMatch(result.stderr, /--resource/);
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
   });
 
   test('--headers are sent', async () => {
