@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { TestGateway } from './support/gateway.ts';
 import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
 import type { EchoApp } from './support/echo-app.ts';
-import { curl, curlResult } from './support/clients.ts';
+import { curl, curlResult, run } from './support/clients.ts';
 import { createCa, issueCertificate } from '../src/pki/issue.ts';
 import { exportPkcs12 } from '../src/pki/pkcs12.ts';
 import { certgate as runCertgate } from './support/cli.ts';
@@ -100,6 +100,18 @@ describe('resources', () => {
     assert.equal(enabled.allowInsecure, true);
     await ok('containerapp', 'ingress', 'disable', '-n', 'plain', '-g', 'demo');
     assert.equal((await certgate('containerapp', 'ingress', 'show', '-n', 'plain', '-g', 'demo')).code, 1);
+  });
+
+  test('a legacy PKCS12 (openssl pkcs12 -export -legacy, RC2-40) uploads through the CLI as it is', async () => {
+    const ca = await createCa({ commonName: 'Old CA' });
+    const leaf = await issueCertificate({ issuer: ca, commonName: 'old.example.test', kind: 'server', dnsNames: ['old.example.test'] });
+    writeFileSync(join(dir, 'old.pem'), leaf.certPem);
+    writeFileSync(join(dir, 'old.key'), leaf.keyPem);
+    const made = await run('openssl', ['pkcs12', '-export', '-legacy', '-in', join(dir, 'old.pem'), '-inkey', join(dir, 'old.key'), '-passout', 'pass:pw', '-out', join(dir, 'old-legacy.pfx')]);
+    assert.equal(made.code, 0, made.stderr);
+    const uploaded = JSON.parse(await ok('containerapp', 'env', 'certificate', 'upload', '-g', 'demo', '-n', 'env1', '--certificate-file', join(dir, 'old-legacy.pfx'), '--password', 'pw'));
+    assert.match(uploaded.properties.subjectName, /CN=old\.example\.test/);
+    await ok('containerapp', 'env', 'certificate', 'delete', '-g', 'demo', '-n', 'env1', '--certificate', uploaded.name, '--yes');
   });
 
   test('environment certificate upload, list and delete', async () => {
