@@ -65,8 +65,8 @@ describe('legacy PKCS12 uploads', () => {
     assert.match(created.json.properties.subjectName, /CN=legacy\.example\.test/);
     assert.equal(created.json.properties.value, undefined, 'the file is never returned');
     // What is kept is a modern file: openssl (without -legacy) reads it and names its algorithms.
-    const stored = gw.gateway.store.list({ type: 'Microsoft.App/managedEnvironments/certificates' }).find((doc) => doc.name === 'legacy-upload')!;
-    const { pfx, password } = decodeCertificateSecret(gw.gateway.store.getSecret(stored.id)!);
+    const stored = (await gw.gateway.store.list({ type: 'Microsoft.App/managedEnvironments/certificates' })).find((doc) => doc.name === 'legacy-upload')!;
+    const { pfx, password } = decodeCertificateSecret((await gw.gateway.store.getSecret(stored.id))!);
     assert.equal(password, PASSWORD, 'the password stays the one the operator gave');
     const storedPath = join(fixture!.dir, 'stored.p12');
     writeFileSync(storedPath, pfx);
