@@ -12,7 +12,7 @@ import type { ConfigurationProblem, ConfigurationProblemCode } from '../model/ou
 import { foldHeaderName } from '../ingress/http/identity-headers.ts';
 import { compileIpRules, type IpMatcher } from '../ingress/listener/ip-rules.ts';
 import { compileCors, type CompiledCors, type CorsPolicySettings } from '../ingress/http/cors.ts';
-import { DEFAULT_HEADER_COUNT_LIMIT, type CompiledApp, type HostSpec, type RouteSpec, type ServerCredentials, type Upstream } from '../ingress/snapshot.ts';
+import { DEFAULT_HEADER_COUNT_LIMIT, type CompiledApp, type EnvironmentDomainSpec, type HostSpec, type RouteSpec, type ServerCredentials, type Upstream } from '../ingress/snapshot.ts';
 import type { TcpRoute } from '../ingress/listener/tcp-proxy.ts';
 
 export interface RouteSpecInput {
@@ -31,6 +31,8 @@ export interface RouteSpecs {
   readonly tcpPorts: ReadonlyMap<number, TcpRoute>;
   /** The largest terminationGracePeriodSeconds any environment sets, in ms (drainGraceMs). */
   readonly drainGraceMs: number | undefined;
+  /** Each environment's domains with their wildcard certificates: what a name no app claims there gets. */
+  readonly environmentDomains: readonly EnvironmentDomainSpec[];
   readonly problems: readonly ConfigurationProblem[];
 }
 
@@ -132,7 +134,18 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
     }
     specs.push(Object.freeze({ app: compiled, hosts: Object.freeze(hosts) }));
   }
-  return { specs, tcpPorts, drainGraceMs: drainGraceMs(input.environments), problems };
+  return { specs, tcpPorts, drainGraceMs: drainGraceMs(input.environments), environmentDomains: environmentDomainsOf(input), problems };
+}
+
+/** Each environment's default domain with the wildcard the local CA issued for it. */
+function environmentDomainsOf(input: RouteSpecInput): EnvironmentDomainSpec[] {
+  const out: EnvironmentDomainSpec[] = [];
+  for (const environment of input.environments) {
+    const credentials = input.environmentCertificates.get(resourceKey(environment.id));
+    const domain = normalizeHostname(environment.defaultDomain);
+    if (credentials && domain) out.push(Object.freeze({ domain, environmentId: environment.id, environmentName: environment.name, credentials }));
+  }
+  return out;
 }
 
 /** The largest terminationGracePeriodSeconds the environments set, in ms; undefined when none sets one. */

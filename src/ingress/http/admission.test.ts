@@ -90,3 +90,17 @@ test("a connection whose client the app's new IP restrictions exclude gets 403 a
   assert.match(!denied.admit ? denied.message : '', /ip_forbidden/);
   assert.equal(admitRequest(now, openRoute, 'open.env.test', 'open.env.test', 'external', '127.0.0.3').admit, true);
 });
+
+test('a name one label under an environment domain that no app claims: 404 naming the app and the environment; other names no_app', () => {
+  const env = { domain: 'env.test', environmentId: '/e/env', environmentName: 'env', tls: policy('env-wildcard') };
+  const withDomains: RouteSnapshot = { ...snapshot, environmentDomains: new Map([['env.test', env]]) };
+  const typo = admitRequest(withDomains, undefined, 'opne.env.test', 'opne.env.test');
+  assert.deepEqual(typo, { admit: false, status: 404, message: 'no app named opne in environment env (no_app_in_environment)', reason: 'no_app_in_environment', closeConnection: false });
+  for (const host of ['a.opne.env.test', 'opne.other.test', 'env.test']) {
+    const other = admitRequest(withDomains, undefined, host, host);
+    assert.equal(!other.admit && other.reason, 'no_app', host);
+  }
+  // A real app's name on a connection made under the wildcard still needs its own SNI.
+  const real = admitRequest(withDomains, undefined, 'open.env.test', 'opne.env.test');
+  assert.equal(!real.admit && real.reason, 'sni_required');
+});
