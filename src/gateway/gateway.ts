@@ -225,7 +225,20 @@ async function compileRevision(store: Store, certificates: ServerCertificates, c
       log.error({ certificate: certificate.id, reason: 'certificate_secret_unreadable' }, 'certificate secret cannot be read');
     }
   }
-  const built = buildRouteSpecs({ environments, apps, environmentCertificates: await certificates.forEnvironments(environments), uploadedCertificates });
+  // An environment's DNS suffix wildcard (customDomainConfiguration) is its secret, kept as an upload's is.
+  const dnsSuffixCertificates = new Map<string, ServerCredentials>();
+  for (const environment of environments) {
+    if (environment.dnsSuffix === undefined) continue;
+    const secret = store.getSecret(environment.id);
+    try {
+      if (!secret || secret.length === 0) throw new Error('no secret');
+      const { pfx, password } = decodeCertificateSecret(secret);
+      dnsSuffixCertificates.set(resourceKey(environment.id), { kind: 'pkcs12', pfx, password });
+    } catch {
+      log.error({ environment: environment.id, reason: 'certificate_secret_unreadable' }, 'DNS suffix certificate secret cannot be read');
+    }
+  }
+  const built = buildRouteSpecs({ environments, apps, environmentCertificates: await certificates.forEnvironments(environments), dnsSuffixCertificates, uploadedCertificates });
   const compiled = compileSnapshot({ revision, specs: built.specs, tcpPorts: built.tcpPorts, drainGraceMs: built.drainGraceMs, environmentDomains: built.environmentDomains, fallbackCertificate: await certificates.fallback() }, cache);
   return { snapshot: compiled.snapshot, problems: [...built.problems, ...compiled.problems] };
 }

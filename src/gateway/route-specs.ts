@@ -20,6 +20,8 @@ export interface RouteSpecInput {
   readonly apps: readonly AppView[];
   /** Wildcard certificate of each environment's default domain, by environment resource key. */
   readonly environmentCertificates: ReadonlyMap<string, ServerCredentials>;
+  /** The wildcard certificate of each environment's DNS suffix (customDomainConfiguration), by environment resource key. */
+  readonly dnsSuffixCertificates?: ReadonlyMap<string, ServerCredentials>;
   /** Uploaded environment certificates, by certificate resource key. */
   readonly uploadedCertificates: ReadonlyMap<string, ServerCredentials>;
 }
@@ -117,7 +119,13 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
       if (!normalizeHostname(domain.name)) problem(app.id, 'hostname_invalid', `custom domain ${JSON.stringify(domain.name)} (customDomains[${index}]) is not a valid host name; left out`);
     }
     const hosts: HostSpec[] = [];
-    for (const host of hostNamesOf(app.name, environment.defaultDomain, ingress.customDomains)) {
+    for (const host of hostNamesOf(app.name, environment.defaultDomain, ingress.customDomains, environment.dnsSuffix)) {
+      if (host.source === 'dnsSuffix') {
+        const credentials = input.dnsSuffixCertificates?.get(resourceKey(environment.id));
+        if (credentials) hosts.push({ hostname: host.name, credentials, credentialsFrom: environment.id });
+        else problem(app.id, 'environment_certificate_missing', `environment ${environment.id} has no usable certificate for its DNS suffix ${environment.dnsSuffix}; ${host.name} not served`, environment.id);
+        continue;
+      }
       if (host.source === 'default') {
         const credentials = input.environmentCertificates.get(resourceKey(environment.id));
         if (credentials) hosts.push({ hostname: host.name, credentials, credentialsFrom: environment.id });
@@ -137,13 +145,16 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
   return { specs, tcpPorts, drainGraceMs: drainGraceMs(input.environments), environmentDomains: environmentDomainsOf(input), problems };
 }
 
-/** Each environment's default domain with the wildcard the local CA issued for it. */
+/** Each environment's default domain with the wildcard the local CA issued for it, and its DNS suffix with the uploaded one. */
 function environmentDomainsOf(input: RouteSpecInput): EnvironmentDomainSpec[] {
   const out: EnvironmentDomainSpec[] = [];
-  for (const environment of input.environments) {
-    const credentials = input.environmentCertificates.get(resourceKey(environment.id));
-    const domain = normalizeHostname(environment.defaultDomain);
+  const add = (environment: EnvironmentView, name: string | undefined, credentials: ServerCredentials | undefined) => {
+    const domain = name === undefined ? undefined : normalizeHostname(name);
     if (credentials && domain) out.push(Object.freeze({ domain, environmentId: environment.id, environmentName: environment.name, credentials }));
+  };
+  for (const environment of input.environments) {
+    add(environment, environment.defaultDomain, input.environmentCertificates.get(resourceKey(environment.id)));
+    add(environment, environment.dnsSuffix, input.dnsSuffixCertificates?.get(resourceKey(environment.id)));
   }
   return out;
 }

@@ -58,6 +58,8 @@ export interface EnvironmentView {
   readonly id: string;
   readonly name: string;
   readonly defaultDomain: string;
+  /** `properties.customDomainConfiguration.dnsSuffix`: the apps are also served at `<app>.<dnsSuffix>` (with the environment's uploaded wildcard). */
+  readonly dnsSuffix?: string;
   /** certgate extension `properties.certgate.stripHeaders`: more request headers its apps never get from clients. */
   readonly stripHeaders?: readonly string[];
   /** `properties.ingressConfiguration` as validated by the control plane (undefined: ACA's defaults). */
@@ -85,10 +87,12 @@ export function environmentView(doc: ResourceDocument): EnvironmentView {
   const certgate = doc.properties['certgate'] as { stripHeaders?: unknown } | undefined;
   const strip = certgate?.stripHeaders;
   const ingressConfiguration = doc.properties['ingressConfiguration'] as EnvironmentIngressConfiguration | undefined;
+  const dnsSuffix = (doc.properties['customDomainConfiguration'] as { dnsSuffix?: unknown } | undefined)?.dnsSuffix;
   return {
     id: doc.id,
     name: doc.name,
     defaultDomain: String(doc.properties['defaultDomain'] ?? ''),
+    ...(typeof dnsSuffix === 'string' && dnsSuffix !== '' ? { dnsSuffix } : {}),
     stripHeaders: Array.isArray(strip) ? strip.filter((name): name is string => typeof name === 'string') : [],
     ...(ingressConfiguration ? { ingressConfiguration } : {}),
   };

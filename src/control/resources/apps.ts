@@ -68,7 +68,9 @@ export const appKind: ResourceKind = {
     const environment = context.store.get(String(properties['managedEnvironmentId'] ?? ''));
     const configuration: Record<string, unknown> = { activeRevisionsMode: 'Single', ...withoutSecretValues((properties['configuration'] as Record<string, unknown> | undefined) ?? {}) };
     const ingress = configuration['ingress'] as Record<string, unknown> | undefined;
-    const fqdn = environment ? appFqdn(doc.name, String(environment.properties['defaultDomain'])) : undefined;
+    // With a DNS suffix (customDomainConfiguration) the app's name is under it, as in ACA; the default name is served too.
+    const domains = environment ? environmentView(environment) : undefined;
+    const fqdn = domains ? appFqdn(doc.name, domains.dnsSuffix ?? domains.defaultDomain) : undefined;
     if (ingress) configuration['ingress'] = { ...ingress, ...(fqdn ? { fqdn } : {}) };
     // What the ingress left out of this app (a write answered ConfigurationNotEnforced) shows on every read.
     const problems = problemsOf(context.outcome(), doc.id);
@@ -149,15 +151,16 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
 /** The host names an app is served at (hostNamesOf, as the ingress routes them) must not be served for another app. */
 function checkHostNames(context: ControlContext, id: string, name: string, environment: StoredResource, ingress: IngressSettings): void {
   const mine = new Map<string, string>();
-  for (const host of hostNamesOf(name, environmentView(environment).defaultDomain, ingress.customDomains)) {
-    mine.set(host.name, host.source === 'default' ? 'properties.configuration.ingress.fqdn' : `properties.configuration.ingress.customDomains[${host.index}].name`);
+  const env = environmentView(environment);
+  for (const host of hostNamesOf(name, env.defaultDomain, ingress.customDomains, env.dnsSuffix)) {
+    mine.set(host.name, host.source === 'customDomain' ? `properties.configuration.ingress.customDomains[${host.index}].name` : 'properties.configuration.ingress.fqdn');
   }
   for (const other of context.store.list({ type: APP_TYPE })) {
     if (resourceKey(other.id) === resourceKey(id)) continue;
     const view = appView(other);
     const otherEnvironment = context.store.get(view.environmentId);
-    const defaultDomain = otherEnvironment ? environmentView(otherEnvironment).defaultDomain : undefined;
-    for (const { name: hostname } of hostNamesOf(other.name, defaultDomain, view.ingress?.customDomains)) {
+    const otherView = otherEnvironment ? environmentView(otherEnvironment) : undefined;
+    for (const { name: hostname } of hostNamesOf(other.name, otherView?.defaultDomain, view.ingress?.customDomains, otherView?.dnsSuffix)) {
       const target = mine.get(hostname);
       if (target) throw errors.conflict('HostNameInUse', `The host name '${hostname}' is already used by the container app '${other.id}'.`, target);
     }

@@ -7,6 +7,7 @@ import { appKind, checkAppMembersForVersion } from './apps.ts';
 import { certificateKind, readUploadedCertificate } from './certificates.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
 import { environmentKind } from './environments.ts';
+import { readCustomDomainCertificate } from './environment-domain.ts';
 import { checkResourceName } from '../validation/limits.ts';
 import {
   SUBSCRIPTION_TYPE,
@@ -87,14 +88,22 @@ async function handleTracked(context: ControlContext, request: ArmRequest, kind:
         // The PKCS12 is opened before the write (it is slow and may fail): nothing is stored if it fails.
         return putResource(context, request, kind, address, await readUploadedCertificate(request.body));
       }
+      if (kind === environmentKind) return putResource(context, request, kind, address, { read: await environmentCertificate(context, request, address) });
       return putResource(context, request, kind, address);
     case 'PATCH':
+      if (kind === environmentKind) return patchResource(context, request, kind, address, { read: await environmentCertificate(context, request, address) });
       return patchResource(context, request, kind, address);
     case 'DELETE':
       return deleteResource(context, request, kind, address);
     default:
       throw errors.methodNotAllowed(request.method, request.pathname);
   }
+}
+
+/** The wildcard certificate a PUT or PATCH of an environment uploads (customDomainConfiguration), opened before the write. */
+function environmentCertificate(context: ControlContext, request: ArmRequest, address: ResourceAddress) {
+  const properties = (request.body as { properties?: { customDomainConfiguration?: unknown } } | undefined)?.properties;
+  return readCustomDomainCertificate(properties?.customDomainConfiguration, context.store.get(address.id));
 }
 
 function onlyGet(request: ArmRequest): void {
