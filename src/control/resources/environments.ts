@@ -19,21 +19,21 @@ export const environmentKind: ResourceKind = {
   schema: ENVIRONMENT_SCHEMA,
   readOnlyProperties: ['provisioningState', 'deploymentErrors', 'defaultDomain', 'staticIp', 'eventStreamEndpoint'],
   storedEnvelope: ['kind', 'identity'],
-  prepare(context, id, name, body, current, read) {
+  async prepare(context, id, name, body, current, read) {
     if (!current && !NAME.test(name)) {
       throw errors.invalidParameter(`The environment name '${name}' is not valid: use 2 to 60 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen.`, 'name');
     }
     // Never stored and ignored: a network or security claim certgate does not enforce is a 400.
     const refused = refusedEnvironmentMember(body.properties) ?? refusedMember(body.properties?.['ingressConfiguration'] as Record<string, unknown> | undefined, ENVIRONMENT_INGRESS_MEMBERS, 'properties.ingressConfiguration');
     if (refused) throw refused;
-    const others = context.store.list({ type: ENVIRONMENT_TYPE }).filter((env) => resourceKey(env.id) !== resourceKey(id));
+    const others = (await context.store.list({ type: ENVIRONMENT_TYPE })).filter((env) => resourceKey(env.id) !== resourceKey(id));
     // Both the default domains and the DNS suffixes: each names one environment's apps.
     const taken = new Set(others.flatMap((env) => [String(env.properties['defaultDomain']).toLowerCase(), storedDnsSuffix(env)].filter((domain): domain is string => domain !== undefined)));
     const defaultDomain = current ? String(current.properties['defaultDomain']) : defaultDomainFor(id, name, context.baseDomain, (domain) => taken.has(domain));
     const uploaded = read as CustomDomainCertificate | undefined;
     const customDomainConfiguration = customDomainConfigurationToStore(body.properties?.['customDomainConfiguration'], current, uploaded);
     const dnsSuffix = customDomainConfiguration?.['dnsSuffix'] as string | undefined;
-    if (dnsSuffix !== undefined) checkDnsSuffix(context, id, current?.name ?? name, dnsSuffix, defaultDomain, taken);
+    if (dnsSuffix !== undefined) await checkDnsSuffix(context, id, current?.name ?? name, dnsSuffix, defaultDomain, taken);
     const { customDomainConfiguration: _given, ...properties } = body.properties ?? {};
     // The key material is kept only while a suffix uses it: removing the suffix overwrites it.
     const secret = uploaded?.secret ?? (dnsSuffix === undefined && storedDnsSuffix(current) !== undefined ? new Uint8Array(0) : undefined);
@@ -52,8 +52,8 @@ export const environmentKind: ResourceKind = {
     // Secrets (Dapr AI keys, the Log Analytics shared key) are never returned, as in ACA.
     return renderTracked(doc, { ...withoutEnvironmentSecrets(doc.properties), provisioningState: 'Succeeded', staticIp: '127.0.0.1' });
   },
-  checkDelete(context, doc) {
-    const users = appsOfEnvironment(context.store.list({ type: APP_TYPE }), doc.id);
+  async checkDelete(context, doc) {
+    const users = appsOfEnvironment(await context.store.list({ type: APP_TYPE }), doc.id);
     if (users.length > 0) {
       throw errors.conflict('ManagedEnvironmentHasContainerApps', `The environment '${doc.name}' still has container apps: ${users.map((app) => app.name).join(', ')}. Delete them first.`);
     }
@@ -69,12 +69,12 @@ export function appsOfEnvironment(apps: readonly StoredResource[], environmentRe
  * suffix (two environments would claim the same names), not this one's default domain, and no
  * `<app>.<suffix>` of this environment's apps may be another app's custom domain.
  */
-function checkDnsSuffix(context: ControlContext, id: string, name: string, dnsSuffix: string, defaultDomain: string, taken: ReadonlySet<string>): void {
+async function checkDnsSuffix(context: ControlContext, id: string, name: string, dnsSuffix: string, defaultDomain: string, taken: ReadonlySet<string>): Promise<void> {
   const at = 'properties.customDomainConfiguration.dnsSuffix';
   if (taken.has(dnsSuffix) || dnsSuffix === defaultDomain.toLowerCase()) {
     throw errors.conflict('DnsSuffixInUse', `The DNS suffix '${dnsSuffix}' is already the domain of an environment${dnsSuffix === defaultDomain.toLowerCase() ? ` (the default domain of '${name}')` : ''}.`, at);
   }
-  const apps = context.store.list({ type: APP_TYPE });
+  const apps = await context.store.list({ type: APP_TYPE });
   const mine = appsOfEnvironment(apps, id);
   const names = new Map(mine.map((app) => [appFqdn(app.name, dnsSuffix), app.name]));
   for (const other of apps) {
