@@ -134,6 +134,7 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
       }
       const certificateId = host.certificateId;
       const credentials = certificateId ? input.uploadedCertificates.get(resourceKey(certificateId)) : undefined;
+      if (!credentials && host.auto) continue; // `Auto`: served once its (managed) certificate is issued.
       if (!credentials || !certificateId) {
         problem(app.id, 'certificate_missing', `custom domain ${host.name} has no usable certificate (${certificateId ?? 'none'}); left out`, certificateId);
         continue;

@@ -65,6 +65,14 @@ export interface SnapshotInput {
   readonly drainGraceMs: number | undefined;
   /** The environments' domains with their wildcard certificates (for names no app claims). */
   readonly environmentDomains?: readonly EnvironmentDomainSpec[];
+  /** ACME HTTP-01 challenges being answered on the plain-HTTP port: token → answer. */
+  readonly acmeChallenges?: ReadonlyMap<string, AcmeChallenge>;
+}
+
+/** An ACME HTTP-01 challenge: `GET http://<host>/.well-known/acme-challenge/<token>` answers `keyAuthorization`. */
+export interface AcmeChallenge {
+  readonly host: string;
+  readonly keyAuthorization: string;
 }
 
 export interface Upstream {
@@ -122,6 +130,12 @@ export type ListenerKind = 'external' | 'internal';
 /** How a TLS connection for one host name is set up: the app's policy and the certificate served. */
 export interface TlsPolicy {
   readonly secureContext: tls.SecureContext;
+  /**
+   * The policy's inputs but the server certificate (scope, client-certificate mode): equal for two
+   * policies that differ only in the certificate served, so a renewed certificate reaches new
+   * connections without sending the open ones away (admission compares this).
+   */
+  readonly admissionKey: string;
   readonly requestCert: boolean;
   /** With requestCert, fails the handshake when the client sends no certificate (`require`). */
   readonly rejectUnauthorized: boolean;
@@ -150,6 +164,8 @@ export interface RouteSnapshot {
   readonly tcpPorts?: ReadonlyMap<number, TcpRoute>;
   /** Environment domain → its wildcard policy, for names one label below it that no app claims. */
   readonly environmentDomains?: ReadonlyMap<string, EnvironmentDomain>;
+  /** ACME HTTP-01 challenges being answered on the plain-HTTP port, by token. */
+  readonly acmeChallenges?: ReadonlyMap<string, AcmeChallenge>;
 }
 
 /**
@@ -236,7 +252,8 @@ export class TlsPolicyCache {
   /** `clientCertificate` undefined: no client certificate is asked for (the fallback). */
   policy(scope: string, clientCertificate: ClientCertificatePolicy | undefined, credentials: ServerCredentials): TlsPolicy {
     const fingerprint = credentialsFingerprint(credentials);
-    const key = `${scope}\n${clientCertificate?.mode ?? 'none'}\n${fingerprint}`;
+    const admissionKey = `${scope}\n${clientCertificate?.mode ?? 'none'}`;
+    const key = `${admissionKey}\n${fingerprint}`;
     this.#used.add(key);
     const cached = this.#policies.get(key);
     if (cached) return cached;
@@ -250,6 +267,7 @@ export class TlsPolicyCache {
     if (this.#ticketKeySeed) native.setTicketKeys(deriveTicketKeys(this.#ticketKeySeed, key));
     const policy: TlsPolicy = Object.freeze({
       secureContext,
+      admissionKey,
       requestCert: clientCertificate?.requestCert ?? false,
       rejectUnauthorized: clientCertificate?.rejectUnauthorized ?? false,
     });
@@ -298,7 +316,7 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
   const external = new Map<string, Route>();
   for (const [hostname, route] of routes) if (route.app.external) external.set(hostname, route);
   return {
-    snapshot: Object.freeze({ revision: input.revision, routes: external, internalRoutes: routes, fallback, drainGraceMs: input.drainGraceMs, tcpPorts: input.tcpPorts, environmentDomains }),
+    snapshot: Object.freeze({ revision: input.revision, routes: external, internalRoutes: routes, fallback, drainGraceMs: input.drainGraceMs, tcpPorts: input.tcpPorts, environmentDomains, acmeChallenges: input.acmeChallenges ?? new Map() }),
     problems,
   };
 }

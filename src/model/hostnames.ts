@@ -47,7 +47,7 @@ export function appFqdn(appName: string, environmentDefaultDomain: string): stri
 export type AppHostName =
   | { readonly name: string; readonly source: 'default' }
   | { readonly name: string; readonly source: 'dnsSuffix' }
-  | { readonly name: string; readonly source: 'customDomain'; readonly index: number; readonly certificateId: string | undefined };
+  | { readonly name: string; readonly source: 'customDomain'; readonly index: number; readonly certificateId: string | undefined; readonly auto: boolean };
 
 /**
  * The host names an app is served at: its default name, `<app>.<dnsSuffix>` when its environment
@@ -63,7 +63,7 @@ export function hostNamesOf(appName: string, environmentDefaultDomain: string | 
   for (const [index, domain] of (customDomains ?? []).entries()) {
     if (domain.bindingType === 'Disabled') continue;
     const name = normalizeHostname(domain.name);
-    if (name) names.push({ name, source: 'customDomain', index, certificateId: domain.certificateId });
+    if (name) names.push({ name, source: 'customDomain', index, certificateId: domain.certificateId, auto: domain.bindingType === 'Auto' });
   }
   return names;
 }

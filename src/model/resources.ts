@@ -6,6 +6,13 @@ import type { IngressSettings } from './ingress.ts';
 export const ENVIRONMENT_TYPE = 'Microsoft.App/managedEnvironments';
 export const CERTIFICATE_TYPE = 'Microsoft.App/managedEnvironments/certificates';
 export const APP_TYPE = 'Microsoft.App/containerApps';
+export const MANAGED_CERTIFICATE_TYPE = 'Microsoft.App/managedEnvironments/managedCertificates';
+/** Where a managed certificate keeps the ACME HTTP-01 challenge being answered (server-written, never rendered). */
+export const ACME_CHALLENGE_MEMBER = 'certgateAcmeChallenge';
+export interface AcmeChallengeRecord {
+  readonly token: string;
+  readonly keyAuthorization: string;
+}
 
 export interface SystemData {
   readonly createdAt: string;
@@ -51,6 +58,10 @@ export function appId(subscriptionId: string, resourceGroup: string, name: strin
 
 export function certificateId(environmentResourceId: string, name: string): string {
   return `${environmentResourceId}/certificates/${name}`;
+}
+
+export function managedCertificateId(environmentResourceId: string, name: string): string {
+  return `${environmentResourceId}/managedCertificates/${name}`;
 }
 
 /** What the ingress needs of an environment. */

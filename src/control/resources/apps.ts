@@ -1,7 +1,7 @@
 // Microsoft.App/containerApps. The ingress settings are what certgate enforces; `template` and the
 // rest of `configuration` are stored as given (certgate runs no containers: the app is whatever
 // listens at ingress.targetHost, default 127.0.0.1, and ingress.targetPort).
-import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, environmentView, resourceKey, type StoredResource } from '../../model/resources.ts';
+import { APP_TYPE, CERTIFICATE_TYPE, MANAGED_CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, environmentView, resourceKey, type StoredResource } from '../../model/resources.ts';
 import { appFqdn, hostNamesOf, normalizeHostname } from '../../model/hostnames.ts';
 import { clientCertificatePolicy, type IngressSettings } from '../../model/ingress.ts';
 import { ipRulesProblem } from '../../ingress/listener/ip-rules.ts';
@@ -136,11 +136,23 @@ async function checkIngress(context: ControlContext, ingress: IngressSettings, e
       throw errors.invalidParameter(`The custom domain '${hostname}' needs a certificateId (an environment certificate) unless bindingType is 'Disabled'.`, `${target}.certificateId`);
     }
     const certificate = await context.store.get(domain.certificateId);
-    if (!certificate || certificate.type.toLowerCase() !== CERTIFICATE_TYPE.toLowerCase()) {
+    const type = certificate?.type.toLowerCase();
+    if (!certificate || (type !== CERTIFICATE_TYPE.toLowerCase() && type !== MANAGED_CERTIFICATE_TYPE.toLowerCase())) {
       throw errors.invalidParameter(`The certificate '${domain.certificateId}' does not exist.`, `${target}.certificateId`);
     }
     if (!resourceKey(certificate.id).startsWith(`${resourceKey(environment.id)}/`)) {
       throw errors.invalidParameter(`The certificate '${domain.certificateId}' belongs to another environment than the app's.`, `${target}.certificateId`);
+    }
+    if (type === MANAGED_CERTIFICATE_TYPE.toLowerCase()) {
+      // A managed certificate is for its subjectName only; until it is issued, only `Auto` may bind it
+      // (served once it is ready), as in ACA.
+      if (String(certificate.properties['subjectName']) !== hostname) {
+        throw errors.invalidParameter(`The managed certificate '${certificate.name}' is for '${String(certificate.properties['subjectName'])}', not '${hostname}'.`, `${target}.certificateId`);
+      }
+      if (certificate.properties['provisioningState'] !== 'Succeeded' && domain.bindingType !== 'Auto') {
+        throw errors.invalidParameter(`The managed certificate '${certificate.name}' is ${String(certificate.properties['provisioningState'])}, not issued yet: bind it with bindingType 'Auto' (served once issued) or wait for provisioningState Succeeded.`, `${target}.bindingType`);
+      }
+      continue;
     }
     if (!certificateCovers(certificate, hostname)) {
       throw errors.invalidParameter(`The certificate '${certificate.name}' does not cover '${hostname}' (its names: ${((certificate.properties['subjectAlternativeNames'] as string[]) ?? []).join(', ') || 'none'}).`, `${target}.certificateId`);

@@ -9,7 +9,7 @@ function app(name: string, mode: CompiledApp['mode'], extra: Partial<CompiledApp
   return { key: name, id: name, name, mode, clientCertificate: CLIENT_CERTIFICATE_POLICIES[mode], allowInsecure: false, upstream: { host: '127.0.0.1', port: 1, origin: 'http://127.0.0.1:1' }, external: true, ipRules: undefined, ...extra };
 }
 // The admission logic compares policies by identity only; these stand in for compiled ones.
-const policy = (label: string) => ({ label }) as unknown as TlsPolicy;
+const policy = (label: string) => ({ label, admissionKey: label }) as unknown as TlsPolicy;
 const open = app('open', 'ignore');
 const strict = app('strict', 'require');
 const openPolicy = policy('open');

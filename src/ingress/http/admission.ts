@@ -51,7 +51,8 @@ export function admitRequest(
     return { admit: false, status: 404, ...noAppAt(snapshot, host), closeConnection: false };
   }
   const current = routes.get(connectionRoute.hostname);
-  if (current === undefined || current.tls !== connectionRoute.tls) {
+  // Only the certificate changed (a renewal): the connection's policy still holds.
+  if (current === undefined || (current.tls !== connectionRoute.tls && current.tls.admissionKey !== connectionRoute.tls.admissionKey)) {
     return {
       admit: false,
       status: 421,
