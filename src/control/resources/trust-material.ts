@@ -10,25 +10,25 @@ import { certificateFacts } from './certificates.ts';
 import type { CertificateInfo } from '../../pki/facts.ts';
 import { pemBlocks } from '../../pki/pem.ts';
 import { compileCrl } from '../../app-auth/crl.ts';
-import { CERTIFICATE_TYPE, type StoredResource } from '../../model/resources.ts';
+import { CERTIFICATE_TYPE, resourceKey, type StoredResource } from '../../model/resources.ts';
 import { CRL_TYPE, decodeTrustMaterial, encodeTrustMaterial, INTERMEDIATE_TYPE, TRUST_ANCHOR_TYPE, type TrustMaterial, type TrustMaterialType } from '../../model/trust.ts';
 import { errors, type ArmError } from '../arm/errors.ts';
 
 export interface TrustMaterialStore {
-  list(filter: { type: string; scope: string }): StoredResource[];
-  getSecret(id: string): Uint8Array | undefined;
+  list(filter: { type: string; scope: string }): Promise<StoredResource[]>;
+  getSecret(id: string): Promise<Uint8Array | undefined>;
 }
 
 const bad = (message: string, target = 'properties.value'): ArmError => errors.invalidCertificate('InvalidCertificateValue', message, target);
 
 /** The facts to store and the secret (the DER), or a 400. `environmentId` scopes a CRL's issuer to the environment's own anchors and intermediates. */
-export function readTrustMaterial(
+export async function readTrustMaterial(
   type: TrustMaterialType,
   properties: Record<string, unknown>,
   store: TrustMaterialStore,
   environmentId: string,
   now = Date.now(),
-): { properties: Record<string, unknown>; secret: Uint8Array } {
+): Promise<{ properties: Record<string, unknown>; secret: Uint8Array }> {
   const value = properties['value'] ?? properties['Value'];
   if (properties['password'] !== undefined && properties['password'] !== '') {
     throw errors.invalidParameter(`A ${type} has no password: it is public material (a certificate or a CRL), never a private key.`, 'properties.password');
@@ -39,7 +39,7 @@ export function readTrustMaterial(
   if (!/^[A-Za-z0-9+/=\s]+$/.test(value)) throw bad("The property 'properties.value' is not base64.");
   const bytes = Buffer.from(value, 'base64');
   const der = toDer(bytes, type === CRL_TYPE ? ['X509 CRL', 'CRL'] : ['CERTIFICATE'], type);
-  if (type === CRL_TYPE) return { properties: crlFacts(der, store, environmentId, now), secret: encodeTrustMaterial({ type, der }) };
+  if (type === CRL_TYPE) return { properties: crlFacts(der, await environmentIssuers(store, environmentId), now), secret: encodeTrustMaterial({ type, der }) };
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(der);
@@ -55,7 +55,7 @@ export function readTrustMaterial(
   }
   if (info.unsupportedCritical.length > 0) throw bad(`properties.value: unsupported critical extension ${info.unsupportedCritical.join(', ')}`);
   if (now > info.notAfter) throw bad(`properties.value: "${info.subject}" expired at ${new Date(info.notAfter).toISOString()}; an expired ${type} verifies no client.`);
-  return { properties: certificateFacts(certificate, type), secret: encodeTrustMaterial({ type, der }) };
+  return { properties: certificateFacts(certificate, 'properties.value', type), secret: encodeTrustMaterial({ type, der }) };
 }
 
 /** One PEM block of the expected label, or DER; a private key anywhere is refused (it must never be uploaded here). */
@@ -78,7 +78,7 @@ function toDer(bytes: Buffer, labels: readonly string[], type: TrustMaterialType
 }
 
 /** A CRL must be current and signed by an anchor or intermediate already uploaded to the same environment. */
-function crlFacts(der: Buffer, store: TrustMaterialStore, environmentId: string, now: number): Record<string, unknown> {
+function crlFacts(der: Buffer, environmentCas: readonly CertificateInfo[], now: number): Record<string, unknown> {
   let crl;
   try {
     crl = compileCrl(der, 0);
@@ -88,7 +88,7 @@ function crlFacts(der: Buffer, store: TrustMaterialStore, environmentId: string,
   if (crl.nextUpdate !== undefined && now > crl.nextUpdate) {
     throw bad(`properties.value: the CRL is past its nextUpdate (${new Date(crl.nextUpdate).toISOString()}); upload a current one.`);
   }
-  const issuers = environmentIssuers(store, environmentId).filter((info) => info.subjectDer === crl.issuerDer);
+  const issuers = environmentCas.filter((info) => info.subjectDer === crl.issuerDer);
   const signer = issuers.find((info) => crl.signedBy(info));
   if (signer === undefined) {
     throw bad(
@@ -108,13 +108,22 @@ function crlFacts(der: Buffer, store: TrustMaterialStore, environmentId: string,
   };
 }
 
-/** The environment's uploaded anchors and intermediates, described. */
-export function environmentIssuers(store: TrustMaterialStore, environmentId: string): CertificateInfo[] {
-  const out: CertificateInfo[] = [];
-  for (const doc of store.list({ type: CERTIFICATE_TYPE, scope: environmentId })) {
-    const secret = store.getSecret(doc.id);
+/** The environment's trust material, by certificate resource key. */
+async function environmentMaterial(store: TrustMaterialStore, environmentId: string): Promise<Map<string, TrustMaterial>> {
+  const out = new Map<string, TrustMaterial>();
+  for (const doc of await store.list({ type: CERTIFICATE_TYPE, scope: environmentId })) {
+    const secret = await store.getSecret(doc.id);
     const material = secret ? safeDecode(secret) : undefined;
-    if (!material || (material.type !== TRUST_ANCHOR_TYPE && material.type !== INTERMEDIATE_TYPE)) continue;
+    if (material) out.set(resourceKey(doc.id), material);
+  }
+  return out;
+}
+
+/** The environment's uploaded anchors and intermediates, described. */
+async function environmentIssuers(store: TrustMaterialStore, environmentId: string): Promise<CertificateInfo[]> {
+  const out: CertificateInfo[] = [];
+  for (const material of (await environmentMaterial(store, environmentId)).values()) {
+    if (material.type !== TRUST_ANCHOR_TYPE && material.type !== INTERMEDIATE_TYPE) continue;
     const info = describeCertificate(new X509Certificate(material.der));
     if (typeof info !== 'string') out.push(info);
   }
@@ -129,14 +138,9 @@ function safeDecode(secret: Uint8Array) {
   }
 }
 
-/** Looks trust material up by id as an app references it: only the app's own environment's. */
-export function environmentTrustMaterial(store: TrustMaterialStore & { get(id: string): StoredResource | undefined }, environmentId: string): (id: string) => TrustMaterial | undefined {
-  const scope = `${environmentId.toLowerCase()}/certificates/`;
-  return (id) => {
-    if (!id.toLowerCase().startsWith(scope)) return undefined;
-    const doc = store.get(id);
-    if (!doc || doc.type.toLowerCase() !== CERTIFICATE_TYPE.toLowerCase()) return undefined;
-    const secret = store.getSecret(doc.id);
-    return secret ? safeDecode(secret) : undefined;
-  };
+/** Looks trust material up by id as an app references it: only the app's own environment's (read once, before the check). */
+export async function environmentTrustMaterial(store: TrustMaterialStore, environmentId: string): Promise<(id: string) => TrustMaterial | undefined> {
+  const material = await environmentMaterial(store, environmentId);
+  const scope = `${resourceKey(environmentId)}/certificates/`;
+  return (id) => (resourceKey(id).startsWith(scope) ? material.get(resourceKey(id)) : undefined);
 }
