@@ -8,6 +8,7 @@ import http2 from 'node:http2';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import { startEchoApp, type EchoApp, type EchoRequest } from './support/echo-app.ts';
 import { startTestGateway, SUBSCRIPTION, RESOURCE_GROUP, type TestGateway } from './support/gateway.ts';
 import { curl, curlResult, keepAliveConnection, sClient } from './support/clients.ts';
@@ -270,6 +271,28 @@ describe('openssl s_client and Node clients', () => {
     const theirs = await curl({ host: hosts.other!, port: gw.httpsPort, caFile, cert: pki.clientDirect.certPath, key: pki.clientDirect.keyPath, http: '2' });
     assert.equal(curlResult(theirs).status, 403);
   });
+});
+
+test('RFC 9440 forwarding: Client-Cert and Client-Cert-Chain beside or instead of XFCC; forged ones stripped', async () => {
+  const both = await gw.putApp('rfc-both', 'env1', { targetPort: echo.port, clientCertificateMode: 'accept', clientCertificateForwarding: 'Both' });
+  const only = await gw.putApp('rfc-only', 'env1', { targetPort: echo.port, clientCertificateMode: 'require', clientCertificateTrustAnchors: [ids.root], clientCertificateForwarding: 'Rfc9440' });
+  const leafB64 = new X509Certificate(readFileSync(pki.client.certPath)).raw.toString('base64');
+  const intermediateB64 = new X509Certificate(readFileSync(pki.intermediate.certPath)).raw.toString('base64');
+  for (const [host, xfcc] of [[both, true], [only, false]] as const) {
+    for (const http of ['1.1', '2'] as const) {
+      const before = echo.received.length;
+      const result = await curl({ host, port: gw.httpsPort, caFile, http, cert: pki.client.chainPath, key: pki.client.keyPath, headers: ['Client-Cert: :Zm9yZ2Vk:', 'Client-Cert-Chain: :Zm9yZ2Vk:'] });
+      assert.equal(curlResult(result).status, 200, result.stderr);
+      const headers = received(before).headers;
+      assert.equal(headers['client-cert'], `:${leafB64}:`);
+      assert.equal(headers['client-cert-chain'], `:${intermediateB64}:`);
+      assert.equal(headers['x-forwarded-client-cert'] !== undefined, xfcc);
+    }
+  }
+  const before = echo.received.length;
+  await curl({ host: both, port: gw.httpsPort, caFile, headers: ['Client-Cert: :Zm9yZ2Vk:'] });
+  assert.equal(received(before).headers['client-cert'], undefined, 'no certificate, no header: the forged one is gone');
+  await assert.rejects(gw.putApp('rfc-ignore', 'env1', { targetPort: echo.port, clientCertificateForwarding: 'Both' }), /clientCertificateForwarding: needs clientCertificateMode 'accept' or 'require'/);
 });
 
 test('a resumed TLS session (the server then knows only the leaf) is verified again with the chain first sent', async () => {

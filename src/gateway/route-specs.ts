@@ -124,6 +124,7 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
       external: ingress.external !== false,
       ipRules,
       stripHeaders: stripHeadersOf(environment.stripHeaders),
+      ...rfc9440Of(ingress['clientCertificateForwarding']),
       hsts: hstsHeaderValue(ingress.hsts),
       cors,
       headerCountLimit: settings?.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT,
@@ -199,4 +200,11 @@ function upstreamOf(targetHost: string | undefined, targetPort: number | undefin
   const origin = `${secure ? 'https' : 'http'}://${hostInUrl}:${targetPort}`;
   const poolKey = `${origin}${protocol === 'h2c' ? ' h2c' : ''}${requestIdleTimeoutMs === undefined ? '' : ` idle=${requestIdleTimeoutMs}`}`;
   return Object.freeze({ host, port: targetPort, origin, requestIdleTimeoutMs, poolKey, protocol, tls: secure });
+}
+
+/** clientCertificateForwarding (certgate): `Xfcc` (the default) adds nothing. */
+function rfc9440Of(value: unknown): { rfc9440?: 'both' | 'rfc9440' } {
+  if (value === 'Both') return { rfc9440: 'both' };
+  if (value === 'Rfc9440') return { rfc9440: 'rfc9440' };
+  return {};
 }

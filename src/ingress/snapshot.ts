@@ -122,6 +122,11 @@ export interface CompiledApp {
   readonly cors?: CompiledCors | undefined;
   /** The environment's headerCountLimit: more header fields than this get 431. */
   readonly headerCountLimit?: number;
+  /**
+   * certgate's clientCertificateForwarding: the certificate as RFC 9440 `Client-Cert` /
+   * `Client-Cert-Chain` too (`both`) or instead of X-Forwarded-Client-Cert (`rfc9440`); undefined: XFCC only (ACA).
+   */
+  readonly rfc9440?: 'both' | 'rfc9440' | undefined;
 }
 
 /**

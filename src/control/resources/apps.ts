@@ -127,6 +127,9 @@ async function checkIngress(context: ControlContext, ingress: IngressSettings, e
   // Verification: the same compilation the ingress makes, on the environment's own trust material.
   const mode = clientCertificatePolicy(ingress.clientCertificateMode)?.mode ?? 'ignore';
   const verification = compileVerification(ingress as VerificationSettings, mode, await environmentTrustMaterial(context.store, environment.id));
+  if (ingress['clientCertificateForwarding'] !== undefined && mode === 'ignore') {
+    throw errors.invalidParameter("properties.configuration.ingress.clientCertificateForwarding: needs clientCertificateMode 'accept' or 'require' (with 'ignore' no certificate is asked for).", 'properties.configuration.ingress.clientCertificateForwarding');
+  }
   if (!verification.ok) throw errors.invalidParameter(`properties.configuration.ingress.${verification.path}: ${verification.message}.`, `properties.configuration.ingress.${verification.path}`);
   const seen = new Set<string>();
   for (const [index, domain] of (ingress.customDomains ?? []).entries()) {

@@ -113,6 +113,7 @@ export const INGRESS_SCHEMA: Schema = object({
   clientCertificateIntermediates: TRUST_REFERENCES,
   clientCertificateRevocationLists: TRUST_REFERENCES,
   clientCertificateValidationMode: { type: 'string', enum: ['AllowValidOnly', 'AllowInsecureFallback'] },
+  clientCertificateForwarding: { type: 'string', enum: ['Xfcc', 'Rfc9440', 'Both'] },
   clientCertificateRevocationMode: { type: 'string', enum: ['SoftFail', 'HardFail', 'RequireCrl'] },
   clientCertificateExemptPaths: PATH_RULES,
   clientCertificateVerifiedPaths: PATH_RULES,

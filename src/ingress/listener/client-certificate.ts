@@ -79,3 +79,12 @@ export class ClientCertificateHeaders {
     return header;
   }
 }
+
+/** RFC 9440: `Client-Cert` (the leaf) and `Client-Cert-Chain` (the rest as sent), as structured-field byte sequences. */
+export function rfc9440Headers(certificates: readonly X509Certificate[]): string[] {
+  const [leaf, ...rest] = certificates;
+  if (leaf === undefined) return [];
+  const out = ['client-cert', `:${leaf.raw.toString('base64')}:`];
+  if (rest.length > 0) out.push('client-cert-chain', rest.map((certificate) => `:${certificate.raw.toString('base64')}:`).join(', '));
+  return out;
+}

@@ -25,7 +25,7 @@ export interface ConnectionState {
    * `NONE` (no certificate), `UNVERIFIED` (the app verifies nothing) or an app library code.
    */
   readonly verdict?: ConnectionVerdict;
-  /** Verdict headers every request of a verifying app carries; undefined for other apps. */
+  /** Headers every request of the connection carries: a verifying app's verdict, RFC 9440's (clientCertificateForwarding); undefined for none. */
   readonly verdictHeaders?: readonly string[] | undefined;
   /** The app's verification refused this certificate: no request of the connection reaches the app. */
   readonly verificationRefused?: boolean;

@@ -7,7 +7,7 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { Logger } from 'pino';
 import { readClientHello } from './clienthello.ts';
-import { peerChain, type ClientCertificateHeaders } from './client-certificate.ts';
+import { peerChain, rfc9440Headers, type ClientCertificateHeaders } from './client-certificate.ts';
 import { NONE, type ConnectionVerdicts } from '../verify/verdicts.ts';
 import { attachConnectionState, type ConnectionState } from './connection.ts';
 import type { LingeringCloses } from './lingering-close.ts';
@@ -186,12 +186,12 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
     const state: ConnectionState = Object.freeze({
       servername,
       route,
-      clientCertificate: route && chain ? deps.clientCertificates.decide(tlsSocket, route.app.clientCertificate, chain) : undefined,
+      clientCertificate: route && chain && route.app.rfc9440 !== 'rfc9440' ? deps.clientCertificates.decide(tlsSocket, route.app.clientCertificate, chain) : undefined,
       clientAddress: peer,
       proto: 'https',
       listener: deps.listener,
       verdict: decision?.verdict ?? NONE,
-      verdictHeaders: decision?.headers,
+      verdictHeaders: route?.app.rfc9440 !== undefined && chain !== undefined && chain.certificates.length > 0 ? [...(decision?.headers ?? []), ...rfc9440Headers(chain.certificates)] : decision?.headers,
       verificationRefused: decision?.refused === true,
     });
     attachConnectionState(tlsSocket, state);
