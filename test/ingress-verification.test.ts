@@ -295,6 +295,24 @@ test('RFC 9440 forwarding: Client-Cert and Client-Cert-Chain beside or instead o
   await assert.rejects(gw.putApp('rfc-ignore', 'env1', { targetPort: echo.port, clientCertificateForwarding: 'Both' }), /clientCertificateForwarding: needs clientCertificateMode 'accept' or 'require'/);
 });
 
+test('a WebSocket upgrade on a refused connection is refused too (403 with the code), never tunnelled', async () => {
+  const { connect } = await import('node:tls');
+  const socket = connect({ host: '127.0.0.1', port: gw.httpsPort, servername: hosts.require, ca: gw.caPem, cert: readFileSync(pki.expired.certPath), key: readFileSync(pki.expired.keyPath), ALPNProtocols: ['http/1.1'] });
+  const before = echo.received.length;
+  const response = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    socket.once('secureConnect', () =>
+      socket.write(`GET /ws HTTP/1.1\r\nHost: ${hosts.require}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`),
+    );
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+  assert.match(response, /^HTTP\/1\.1 403/);
+  assert.match(response, /CERT_EXPIRED \(cert_expired\)/);
+  assert.equal(echo.received.length, before);
+});
+
 test('a resumed TLS session (the server then knows only the leaf) is verified again with the chain first sent', async () => {
   const { connect } = await import('node:tls');
   const options = { host: '127.0.0.1', port: gw.httpsPort, servername: hosts.require, ca: gw.caPem, cert: readFileSync(pki.client.chainPath), key: readFileSync(pki.client.keyPath) };
