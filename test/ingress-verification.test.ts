@@ -220,6 +220,19 @@ test('an app without verification: ACA behaviour, and forged verdict headers are
   for (const name of Object.keys(headers)) assert.doesNotMatch(name, /certgate/);
 });
 
+test('the CertificateRequest names the anchors only when the app asks (clientCertificateNameAnchors)', async () => {
+  const named = await gw.putApp('verify-named', 'env1', { targetPort: echo.port, clientCertificateMode: 'require', clientCertificateTrustAnchors: [ids.root, ids.otherRoot], clientCertificateNameAnchors: true });
+  for (const tls of ['1.2', '1.3'] as const) {
+    const withNames = await sClient({ port: gw.httpsPort, servername: named, cert: pki.clientDirect.certPath, key: pki.clientDirect.keyPath, tls, request: `GET / HTTP/1.1\r\nHost: ${named}\r\nConnection: close\r\n\r\n` });
+    assert.match(withNames.stdout, /Acceptable client certificate CA names\n(CN ?= ?certgate test root CA\n){2}/);
+    assert.match(withNames.stdout, /HTTP\/1\.1 200/, 'verification is unchanged');
+    const without = await sClient({ port: gw.httpsPort, servername: hosts.require, cert: pki.clientDirect.certPath, key: pki.clientDirect.keyPath, tls, request: `GET / HTTP/1.1\r\nHost: ${hosts.require}\r\nConnection: close\r\n\r\n` });
+    assert.match(without.stdout, /No client certificate CA names sent/);
+  }
+  const expired = await sClient({ port: gw.httpsPort, servername: named, cert: pki.expired.certPath, key: pki.expired.keyPath, request: `GET / HTTP/1.1\r\nHost: ${named}\r\n\r\n` });
+  assert.match(expired.stdout, /CERT_EXPIRED \(cert_expired\)/, 'OpenSSL naming the CAs does not replace the verdict');
+});
+
 describe('openssl s_client and Node clients', () => {
   for (const tls of ['1.2', '1.3'] as const) {
     test(`s_client TLS ${tls}: refused with 403 and the code, then closed`, async () => {

@@ -258,7 +258,12 @@ export class TlsPolicyCache {
   }
 
   /** `clientCertificate` undefined: no client certificate is asked for (the fallback). */
-  policy(scope: string, clientCertificate: ClientCertificatePolicy | undefined, credentials: ServerCredentials, verificationKey?: string): TlsPolicy {
+  /**
+   * @param verificationKey the app's trust configuration (verify/policy.ts), when it verifies.
+   * @param caNames PEM of the anchors the CertificateRequest names (clientCertificateNameAnchors);
+   *   OpenSSL's own check against them is not used (Node accepts any chain; the verdict decides).
+   */
+  policy(scope: string, clientCertificate: ClientCertificatePolicy | undefined, credentials: ServerCredentials, verificationKey?: string, caNames?: string): TlsPolicy {
     const fingerprint = credentialsFingerprint(credentials);
     // The trust configuration is part of both keys: a new anchor, CRL or allow-list is a new policy
     // (old connections get 421; sessions never resume across trust configurations).
@@ -267,7 +272,7 @@ export class TlsPolicyCache {
     this.#used.add(key);
     const cached = this.#policies.get(key);
     if (cached) return cached;
-    const secureContext = tls.createSecureContext({ ...BASE_CONTEXT_OPTIONS, ciphers: this.#ciphers, ...contextCredentials(credentials) });
+    const secureContext = tls.createSecureContext({ ...BASE_CONTEXT_OPTIONS, ciphers: this.#ciphers, ...contextCredentials(credentials), ...(caNames === undefined ? {} : { ca: caNames }) });
     // A session resumes only on a context with the same id context: tying it to the app, its mode and
     // its certificate stops a session made under one app's (or mode's) policy skipping another's
     // certificate check (nginx CVE-2025-23419). OpenSSL allows at most 32 bytes.
@@ -304,7 +309,7 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
         continue;
       }
       try {
-        routes.set(hostname, Object.freeze({ hostname, app, tls: cache.policy(app.key, app.clientCertificate, credentials, app.verification?.key) }));
+        routes.set(hostname, Object.freeze({ hostname, app, tls: cache.policy(app.key, app.clientCertificate, credentials, app.verification?.key, app.verification?.caNames) }));
       } catch (error) {
         problems.push({ resource: app.id, related: [credentialsFrom], reason: 'certificate_unusable', message: `the certificate for ${hostname} cannot be used by the ingress (${(error as Error).message}); left out` });
       }

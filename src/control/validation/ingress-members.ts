@@ -123,6 +123,11 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
     does: 'certgate extension: `Xfcc` (default, as ACA), `Rfc9440` (`Client-Cert` and `Client-Cert-Chain` instead), `Both`; needs mode `accept` or `require`',
     test: 'test/ingress-verification.test.ts',
   },
+  clientCertificateNameAnchors: {
+    status: 'enforced',
+    does: 'certgate extension: `true`: the CertificateRequest names the trust anchors (browsers then offer only matching certificates); `false` (default): it names none',
+    test: 'test/ingress-verification.test.ts',
+  },
   clientCertificateRevocationMode: {
     status: 'enforced',
     does: 'certgate extension: when revocation status cannot be learned: `HardFail` (default) refuses with a CRL past its nextUpdate (`CRL_EXPIRED`), `SoftFail` still uses it, `RequireCrl` also refuses an issuer no CRL covers (`CRL_MISSING`)',

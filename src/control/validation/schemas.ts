@@ -114,6 +114,7 @@ export const INGRESS_SCHEMA: Schema = object({
   clientCertificateRevocationLists: TRUST_REFERENCES,
   clientCertificateValidationMode: { type: 'string', enum: ['AllowValidOnly', 'AllowInsecureFallback'] },
   clientCertificateForwarding: { type: 'string', enum: ['Xfcc', 'Rfc9440', 'Both'] },
+  clientCertificateNameAnchors: boolean,
   clientCertificateRevocationMode: { type: 'string', enum: ['SoftFail', 'HardFail', 'RequireCrl'] },
   clientCertificateExemptPaths: PATH_RULES,
   clientCertificateVerifiedPaths: PATH_RULES,

@@ -3,7 +3,7 @@
 // allow-lists become one verifier of the app library (src/app-auth/verifier.ts: the one path
 // builder, CRL reader and allow-list matcher; never a second one). Pure: no I/O, the material is
 // passed in.
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { createVerifier, type Verifier } from '../../app-auth/verifier.ts';
 import { compileCrl } from '../../app-auth/crl.ts';
 import type { AllowList } from '../../app-auth/options.ts';
@@ -18,6 +18,7 @@ export interface VerificationSettings {
   readonly clientCertificateValidationMode?: 'AllowValidOnly' | 'AllowInsecureFallback';
   readonly clientCertificateAllow?: AllowList;
   readonly clientCertificateRevocationMode?: 'SoftFail' | 'HardFail' | 'RequireCrl';
+  readonly clientCertificateNameAnchors?: boolean;
   readonly clientCertificateExemptPaths?: readonly string[];
   readonly clientCertificateVerifiedPaths?: readonly string[];
   readonly allowInsecure?: boolean;
@@ -30,6 +31,7 @@ export const VERIFICATION_MEMBERS = [
   'clientCertificateValidationMode',
   'clientCertificateAllow',
   'clientCertificateRevocationMode',
+  'clientCertificateNameAnchors',
   'clientCertificateExemptPaths',
   'clientCertificateVerifiedPaths',
 ] as const;
@@ -49,6 +51,8 @@ export interface CompiledVerification {
   readonly verifier: Verifier;
   /** AllowInsecureFallback: a failed or missing certificate still reaches the app, with its verdict. */
   readonly fallback: boolean;
+  /** PEM of the anchors the CertificateRequest names (clientCertificateNameAnchors); undefined: it names none. */
+  readonly caNames?: string | undefined;
   /** The earliest nextUpdate of the CRLs (ms; Infinity without): no verdict is cached past it. */
   readonly revocationUntil: number;
   /** Per-path rules (gate.ts); undefined when the app has none (the verdict alone decides). */
@@ -105,7 +109,12 @@ export function compileVerification(
   if (settings.clientCertificateRevocationMode !== undefined && inputs.crls.length === 0) {
     return { ok: false, path: 'clientCertificateRevocationMode', message: 'needs clientCertificateRevocationLists (there is no revocation status to learn without them)' };
   }
-  hash.update(JSON.stringify(allow ?? null)).update(JSON.stringify(paths ?? null)).update(revocation);
+  const nameAnchors = settings.clientCertificateNameAnchors === true;
+  if (nameAnchors && inputs.trustAnchors.length === 0) {
+    return { ok: false, path: 'clientCertificateNameAnchors', message: 'needs clientCertificateTrustAnchors (there are no anchors to name)' };
+  }
+  const caNames = nameAnchors ? inputs.trustAnchors.map((der) => new X509Certificate(der).toString()).join('') : undefined;
+  hash.update(JSON.stringify(allow ?? null)).update(JSON.stringify(paths ?? null)).update(revocation).update(nameAnchors ? 'names' : 'no-names');
   try {
     const verifier = createVerifier({
       ...inputs,
@@ -115,7 +124,7 @@ export function compileVerification(
       cache: false,
     });
     const revocationUntil = Math.min(Infinity, ...inputs.crls.map((der, index) => compileCrl(der, index).nextUpdate ?? Infinity));
-    return { ok: true, verification: Object.freeze({ key: hash.digest('hex').slice(0, 32), verifier, fallback, revocationUntil, ...(paths === undefined ? {} : { paths }) }) };
+    return { ok: true, verification: Object.freeze({ key: hash.digest('hex').slice(0, 32), verifier, fallback, revocationUntil, ...(caNames === undefined ? {} : { caNames }), ...(paths === undefined ? {} : { paths }) }) };
   } catch (error) {
     return { ok: false, ...locate((error as Error).message) };
   }
