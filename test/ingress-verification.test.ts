@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { startEchoApp, type EchoApp, type EchoRequest } from './support/echo-app.ts';
 import { startTestGateway, SUBSCRIPTION, RESOURCE_GROUP, type TestGateway } from './support/gateway.ts';
-import { curl, curlResult, keepAliveConnection, sClient } from './support/clients.ts';
+import { curl, curlHttp, curlResult, keepAliveConnection, sClient } from './support/clients.ts';
 import { makeTestPki, type TestPki, type TestPkiIdentity } from './support/pki.ts';
 import { opensslCrl } from './support/openssl-crl.ts';
 import { createCa, issueCertificate, createSelfSigned, sha256Thumbprint } from '../src/pki/issue.ts';
@@ -73,6 +73,7 @@ before(async () => {
   hosts.pinned = await gw.putApp('verify-pinned', 'env1', { ...target, clientCertificateMode: 'require', clientCertificateAllow: { thumbprints: [device.thumbprint] } });
   hosts.intermediates = await gw.putApp('verify-intermediates', 'env1', { ...target, clientCertificateMode: 'require', clientCertificateTrustAnchors: [ids.root], clientCertificateIntermediates: [ids.intermediate] });
   hosts.plain = await gw.putApp('plain-accept', 'env1', { ...target, clientCertificateMode: 'accept' });
+  hosts.ignore = await gw.putApp('plain-ignore', 'env1', { ...target, allowInsecure: true });
 });
 
 after(async () => {
@@ -211,12 +212,20 @@ describe('insecure fallback: every request reaches the app with its verdict', ()
   }
 });
 
-test('an app without verification: ACA behaviour, and forged verdict headers are stripped', async () => {
-  const before = echo.received.length;
+test('apps without verification: ACA behaviour, and forged verdict headers are stripped (accept, ignore, plain HTTP)', async () => {
+  let before = echo.received.length;
   const result = await curl({ host: hosts.plain!, port: gw.httpsPort, caFile, cert: other.clientDirect.certPath, key: other.clientDirect.keyPath, headers: FORGED });
   assert.equal(curlResult(result).status, 200);
-  const headers = received(before).headers;
+  let headers = received(before).headers;
   assert.ok(headers['x-forwarded-client-cert']);
+  for (const name of Object.keys(headers)) assert.doesNotMatch(name, /certgate/);
+  before = echo.received.length;
+  assert.equal(curlResult(await curl({ host: hosts.ignore!, port: gw.httpsPort, caFile, headers: FORGED })).status, 200);
+  headers = received(before).headers;
+  for (const name of Object.keys(headers)) assert.doesNotMatch(name, /certgate/);
+  before = echo.received.length;
+  assert.equal(curlResult(await curlHttp({ host: hosts.ignore!, port: gw.httpPort, headers: FORGED })).status, 200);
+  headers = received(before).headers;
   for (const name of Object.keys(headers)) assert.doesNotMatch(name, /certgate/);
 });
 
