@@ -12,16 +12,29 @@ export const LOCK_FILE = 'gateway.lock';
 interface LockContent {
   pid: number;
   hostname: string;
+  /** The kernel's boot id: after a reboot every PID is another process's, and the lock is stale. */
+  bootId?: string;
   started: string;
+}
+
+function currentBootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 /** What holds a lock: 'alive' (refuse), 'stale' (take over) or 'unknown' (another machine: refuse, it cannot be checked from here). */
 export type LockHolder = 'alive' | 'stale' | 'unknown';
 
 /** Whether the process of a lock still runs: signal 0 checks without sending anything; a reused PID that is no certgate is stale. */
-export function lockHolder(content: LockContent, here = hostname()): LockHolder {
+export function lockHolder(content: LockContent, here = hostname(), bootId = currentBootId()): LockHolder {
   if (content.hostname !== here) return 'unknown';
   if (content.pid === process.pid) return 'stale';
+  // A lock from before a reboot (a crash, a power cut): its PID may now be any process, even one the
+  // service cannot see (systemd's ProtectProc hides them) or signal.
+  if (content.bootId !== undefined && bootId !== undefined && content.bootId !== bootId) return 'stale';
   try {
     process.kill(content.pid, 0);
   } catch (error) {
@@ -29,7 +42,7 @@ export function lockHolder(content: LockContent, here = hostname()): LockHolder 
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return 'stale';
   }
   try {
-    // After a reboot the PID may belong to something else; certgate runs src/main.ts.
+    // A reused PID that is some other program; certgate runs src/main.ts or .../certgate/dist/main.js.
     const commandLine = readFileSync(`/proc/${content.pid}/cmdline`, 'utf8');
     if (!commandLine.includes('main.ts') && !commandLine.includes('certgate')) return 'stale';
   } catch {
@@ -41,7 +54,9 @@ export function lockHolder(content: LockContent, here = hostname()): LockHolder 
 function readLock(path: string): LockContent | undefined {
   try {
     const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockContent>;
-    if (typeof parsed.pid === 'number' && typeof parsed.hostname === 'string') return { pid: parsed.pid, hostname: parsed.hostname, started: String(parsed.started ?? '') };
+    if (typeof parsed.pid === 'number' && typeof parsed.hostname === 'string') {
+      return { pid: parsed.pid, hostname: parsed.hostname, started: String(parsed.started ?? ''), ...(typeof parsed.bootId === 'string' ? { bootId: parsed.bootId } : {}) };
+    }
   } catch {
     // Unreadable or half-written: treated as stale below.
   }
@@ -55,7 +70,8 @@ function readLock(path: string): LockContent | undefined {
 export function lockDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, LOCK_FILE);
-  const content: LockContent = { pid: process.pid, hostname: hostname(), started: new Date().toISOString() };
+  const bootId = currentBootId();
+  const content: LockContent = { pid: process.pid, hostname: hostname(), ...(bootId ? { bootId } : {}), started: new Date().toISOString() };
   for (let attempt = 0; ; attempt++) {
     let fd: number;
     try {
