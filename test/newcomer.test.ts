@@ -4,11 +4,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { certgate, cleanEnv, MAIN, NODE, ROOT, serveBanner } from './support/cli.ts';
+import { certgate, cleanEnv, exec, MAIN, NODE, ROOT, serveBanner } from './support/cli.ts';
 import { LOCK_FILE } from '../src/cli/data-dir-lock.ts';
 
 const dirs: string[] = [];
@@ -126,4 +126,19 @@ test('a stale lock (its process gone, or a PID that is no certgate) is taken ove
   const refused = await certgate(['serve', '--data-dir', dataDir, ...FREE]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /locked by a certgate gateway on host elsewhere\.example \(PID 1\); if that gateway is gone, delete .*gateway\.lock/);
+});
+
+const unprivilegedPortStart = Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'));
+const canDropPrivileges = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv') && unprivilegedPortStart > 443;
+
+test('serve on port 443 without the capability says what grants it, and leaves no data dir', { skip: canDropPrivileges ? false : 'needs root, setpriv, and 443 privileged' }, async () => {
+  const dir = tempDir();
+  chmodSync(dir, 0o777);
+  const dataDir = join(dir, 'data');
+  // As nobody: what an unprivileged user (or a unit without AmbientCapabilities) gets.
+  const result = await exec('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', NODE, MAIN, 'serve', '--data-dir', dataDir, ...FREE, '--https-port', '443'], { env: { HOME: dir } });
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /^ERROR: no permission to listen on 127\.0\.0\.1:443 \(HTTPS ingress\): ports below 1024 need CAP_NET_BIND_SERVICE .*--https-port <port> or CERTGATE_HTTPS_PORT=<port>/);
+  assertNoStack(result.stderr);
+  assert.equal(existsSync(dataDir), false);
 });
