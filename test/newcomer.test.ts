@@ -47,7 +47,7 @@ test('certgate --version prints certgate\'s version and the Node.js running it (
   assert.match(result.stdout, /^node +24\./m);
 });
 
-test('echo-app on a busy port: one ERROR line naming --port, exit code 1; its help example avoids 8080', async () => {
+test('echo-app on a busy port: one ERROR line naming --port, exit code 1; help examples avoid 8080', async () => {
   const busy = await busyPort();
   try {
     const result = await certgate(['echo-app', '--port', String(busy.port)]);
@@ -57,9 +57,12 @@ test('echo-app on a busy port: one ERROR line naming --port, exit code 1; its he
   } finally {
     await busy.close();
   }
-  const help = await certgate(['echo-app', '--help']);
-  assert.equal(help.code, 0);
-  assert.doesNotMatch(help.stdout, /8080/, "8080 is certgate serve's own plain-HTTP port");
+  // The examples an app's port is copied from: none on 8080, certgate serve's own plain-HTTP port.
+  for (const command of [['echo-app'], ['containerapp', 'create'], ['containerapp', 'ingress', 'enable']]) {
+    const help = await certgate([...command, '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.doesNotMatch(help.stdout, /8080/, command.join(' '));
+  }
 });
 
 test('serve on a busy HTTPS port names --https-port and CERTGATE_HTTPS_PORT, and leaves no data dir', async () => {
