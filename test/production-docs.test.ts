@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { certgate, cleanEnv, MAIN, NODE, ROOT, serveBanner } from './support/cli.ts';
 import { serveOnFreePorts } from './support/ports.ts';
-import { LOCK_FILE } from '../src/cli/data-dir-lock.ts';
+import { PID_FILE } from '../src/cli/data-dir-lock.ts';
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'certgate-production-')));
 const dataDir = join(root, 'var', 'lib', 'certgate');
@@ -21,7 +21,7 @@ after(() => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   // The gateway the restore block started (a child of its shell) holds the lock.
   try {
-    const { pid } = JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8')) as { pid: number };
+    const { pid } = JSON.parse(readFileSync(join(dataDir, PID_FILE), 'utf8')) as { pid: number };
     process.kill(pid, 'SIGKILL');
   } catch {
     // not running
@@ -60,9 +60,9 @@ test('docs/production.md: a real domain with --resolve, an online backup, and a 
 systemctl() {
   case "$1 $2" in
     "stop certgate")
-      pid=$(sed -n 's/.*"pid":\\([0-9]*\\).*/\\1/p' '${dataDir}/${LOCK_FILE}')
+      pid=$(sed -n 's/.*"pid":\\([0-9]*\\).*/\\1/p' '${dataDir}/${PID_FILE}')
       kill -TERM "$pid"
-      while [ -e '${dataDir}/${LOCK_FILE}' ]; do sleep 0.2; done ;;
+      while [ -e '${dataDir}/${PID_FILE}' ]; do sleep 0.2; done ;;
     "start certgate")
       : > '${root}/serve.log'
       '${NODE}' '${MAIN}' serve > /dev/null 2> '${root}/serve.log' &
@@ -100,7 +100,7 @@ systemctl() {
   const restored = await runBlock(blocks[2]!);
   assert.equal(restored.code, 0, restored.stderr);
   assert.equal(await serveExit, 0, 'systemctl stop drained and stopped the gateway');
-  assert.ok(existsSync(join(dataDir, LOCK_FILE)), 'the restarted gateway holds the data dir');
+  assert.ok(existsSync(join(dataDir, PID_FILE)), 'the restarted gateway holds the data dir');
   assert.match(await cli('containerapp', 'show', '--name', 'hello', '--resource-group', 'demo', '--query', 'name', '--output', 'tsv'), /^hello$/m);
   const again = await runBlock(blocks[0]!);
   assert.equal(again.code, 0, again.stderr);
