@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import type { TestGateway } from './support/gateway.ts';
 import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
@@ -112,6 +114,42 @@ describe('resources', () => {
     const uploaded = JSON.parse(await ok('containerapp', 'env', 'certificate', 'upload', '-g', 'demo', '-n', 'env1', '--certificate-file', join(dir, 'old-legacy.pfx'), '--password', 'pw'));
     assert.match(uploaded.properties.subjectName, /CN=old\.example\.test/);
     await ok('containerapp', 'env', 'certificate', 'delete', '-g', 'demo', '-n', 'env1', '--certificate', uploaded.name, '--yes');
+  });
+
+  test('env create and update with --custom-domain-dns-suffix and its wildcard certificate: apps served at <app>.<suffix>', async () => {
+    const ca = await createCa({ commonName: 'CLI suffix CA' });
+    const issue = () => issueCertificate({ issuer: ca, commonName: '*.cli.example.test', kind: 'server', dnsNames: ['*.cli.example.test'] });
+    const [first, renewed] = await Promise.all([issue(), issue()]);
+    const firstPfx = join(dir, 'cli-wildcard.pfx');
+    const renewedPfx = join(dir, 'cli-wildcard-renewed.pfx');
+    writeFileSync(firstPfx, await exportPkcs12({ ...first, password: 'suffix-pw' }));
+    writeFileSync(renewedPfx, await exportPkcs12({ ...renewed, password: 'suffix-pw-2' }));
+    const suffixCa = join(dir, 'cli-suffix-ca.pem');
+    writeFileSync(suffixCa, ca.certPem);
+    const half = await certgate('containerapp', 'env', 'create', '-n', 'suffixed', '-g', 'demo', '--custom-domain-dns-suffix', 'cli.example.test');
+    assert.equal(half.code, 1);
+    assert.match(half.stderr, /must be given together/);
+    const wrong = await certgate('containerapp', 'env', 'create', '-n', 'suffixed', '-g', 'demo', '--custom-domain-dns-suffix', 'cli.example.test', '--custom-domain-certificate-file', firstPfx, '--custom-domain-certificate-password', 'nope');
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /^ERROR: \(InvalidCertificatePassword\)/);
+    const created = JSON.parse(await ok('containerapp', 'env', 'create', '-n', 'suffixed', '-g', 'demo', '--custom-domain-dns-suffix', 'cli.example.test', '--custom-domain-certificate-file', firstPfx, '--custom-domain-certificate-password', 'suffix-pw'));
+    assert.equal(created.properties.customDomainConfiguration.dnsSuffix, 'cli.example.test');
+    assert.doesNotMatch(JSON.stringify(created), /suffix-pw|certificateValue/);
+    const fqdn = await ok('containerapp', 'create', '-n', 'web', '-g', 'demo', '--environment', 'suffixed', '--ingress', 'external', '--target-port', String(echo.port), '--query', 'properties.configuration.ingress.fqdn', '-o', 'tsv');
+    assert.equal(fqdn.trim(), 'web.cli.example.test');
+    assert.equal(curlResult(await curl({ host: 'web.cli.example.test', port: gw.httpsPort, caFile: suffixCa })).status, 200);
+    const thumbprint = await ok('containerapp', 'env', 'update', '-n', 'suffixed', '-g', 'demo', '--custom-domain-certificate-file', renewedPfx, '--custom-domain-certificate-password', 'suffix-pw-2', '--query', 'properties.customDomainConfiguration.thumbprint', '-o', 'tsv');
+    assert.equal(thumbprint.trim(), new X509Certificate(renewed.certPem).fingerprint.replaceAll(':', ''), 'the renewed certificate replaced the first');
+    const renewedServed = await new Promise<string>((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port: gw.httpsPort, servername: 'web.cli.example.test', ca: ca.certPem }, () => {
+        resolve(socket.getPeerX509Certificate()!.fingerprint.replaceAll(':', ''));
+        socket.destroy();
+      });
+      socket.on('error', reject);
+    });
+    assert.equal(renewedServed, thumbprint.trim(), 'new connections get the renewed certificate');
+    assert.equal(curlResult(await curl({ host: 'web.cli.example.test', port: gw.httpsPort, caFile: suffixCa })).status, 200);
+    await ok('containerapp', 'delete', '-n', 'web', '-g', 'demo', '--yes');
   });
 
   test('environment certificate upload, list and delete', async () => {

@@ -1,6 +1,7 @@
 // What `certgate serve` runs, loaded only when it runs (flag errors and --help stay fast): it
 // chooses where the pipeline runs (src/gateway/host.ts), starts the management API on it, and
 // stops both on a signal.
+import { readFile } from 'node:fs/promises';
 import cluster from 'node:cluster';
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -112,7 +113,10 @@ async function startControlPlane(host: IngressHost, options: ServeOptions, log: 
     // Loaded here, not at the top: ingress worker processes never serve the management API, and
     // its modules (fastify, ajv and the compiled schemas) would take memory in every one of them.
     const { ControlPlane } = await import('../control/control-plane.ts');
-    return await ControlPlane.start(host, { bindAddress: options.managementBind, port: options.managementPort, baseDomain: options.domain }, log);
+    const acme = options.acmeDirectory
+      ? { directoryUrl: options.acmeDirectory, ...(options.acmeCaFile ? { caPem: await readFile(options.acmeCaFile, 'utf8') } : {}), ...(options.acmeEmail ? { email: options.acmeEmail } : {}) }
+      : undefined;
+    return await ControlPlane.start(host, { bindAddress: options.managementBind, port: options.managementPort, baseDomain: options.domain, ...(acme ? { acme } : {}) }, log);
   } catch (error) {
     await host.close(0);
     throw error;

@@ -30,6 +30,8 @@ export const ARM_ERRORS = defineCatalog({
   ManagedEnvironmentHasContainerApps: { status: 409, meaning: 'the environment still has container apps; delete them before deleting it' },
   PortInUse: { status: 409, meaning: 'an exposed TCP port is already used by another container app; `target` is the JSON path' },
   HostNameInUse: { status: 409, meaning: 'a custom domain is already used by another container app; `target` is the JSON path' },
+  DnsSuffixInUse: { status: 409, meaning: "an environment's `customDomainConfiguration.dnsSuffix` is already another environment's default domain or DNS suffix (or its own default domain)" },
+  DnsSuffixChanged: { status: 409, meaning: "the environment's DNS suffix changed while the uploaded certificate was read: send the request again" },
   InvalidResourceGroupLocation: { status: 409, meaning: 'the resource group exists in another location' },
   PreconditionFailed: { status: 412, meaning: 'If-Match or If-None-Match does not hold (the etag changed, or the resource exists or does not)' },
   RequestEntityTooLarge: { status: 413, meaning: 'the body is larger than the management API accepts' },
@@ -175,7 +177,7 @@ export const errors = {
   /** A PKCS12 upload that cannot be read; `target` is properties.value or properties.password. */
   invalidCertificate: (code: 'InvalidCertificateValue' | 'InvalidCertificatePassword', message: string, target: string, cause?: unknown) =>
     new ArmError(code, message, { target, cause }),
-  certificateNotLoadable: (message: string) => new ArmError('CertificateNotLoadable', message, { target: 'properties.value' }),
+  certificateNotLoadable: (message: string, target = 'properties.value') => new ArmError('CertificateNotLoadable', message, { target }),
   /** A 4xx the HTTP server (Fastify) reports for a request it could not take. */
   badRequest: (message: string, cause: unknown) => new ArmError('BadRequest', message, { cause }),
   internal: () => new ArmError('InternalServerError', 'An internal error occurred; the request changed nothing. See the server log.'),

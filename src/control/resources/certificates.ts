@@ -53,21 +53,38 @@ export async function readUploadedCertificate(body: unknown): Promise<{ properti
   if (properties['certificateKeyVaultProperties'] !== undefined) {
     throw errors.invalidParameter('Certificates from Key Vault are not supported by certgate; upload the PKCS12 in properties.value.', 'properties.certificateKeyVaultProperties');
   }
+  const opened = await openServerPkcs12(value, password, { value: 'properties.value', password: 'properties.password' });
+  return { properties: certificateFacts(opened.certificate, 'properties.value'), secret: opened.secret };
+}
+
+/** The JSON paths a PKCS12 upload's two members are named by in errors. */
+export interface Pkcs12Paths {
+  readonly value: string;
+  readonly password: string;
+}
+
+/**
+ * Opens a base64 PKCS12 and its password as a server certificate (the environment certificates'
+ * `value` and the environments' `customDomainConfiguration.certificateValue`): its leaf, and the
+ * secret to keep. Bad base64 or PKCS12, a wrong password and a file the ingress cannot load are
+ * distinct 400s naming their JSON path.
+ */
+export async function openServerPkcs12(value: unknown, password: unknown, at: Pkcs12Paths): Promise<{ certificate: X509Certificate; secret: Uint8Array }> {
   if (typeof value !== 'string' || value.length === 0) {
-    throw errors.invalidContent("The property 'properties.value' (the base64 PKCS12 file) is required.", 'properties.value');
+    throw errors.invalidContent(`The property '${at.value}' (the base64 PKCS12 file) is required.`, at.value);
   }
-  if (typeof password !== 'string') throw errors.invalidContent("The property 'properties.password' must be a string.", 'properties.password');
-  if (!/^[A-Za-z0-9+/=\s]+$/.test(value)) throw errors.invalidCertificate('InvalidCertificateValue', "The property 'properties.value' is not base64.", 'properties.value');
+  if (typeof password !== 'string') throw errors.invalidContent(`The property '${at.password}' must be a string.`, at.password);
+  if (!/^[A-Za-z0-9+/=\s]+$/.test(value)) throw errors.invalidCertificate('InvalidCertificateValue', `The property '${at.value}' is not base64.`, at.value);
   const pfx = Buffer.from(value, 'base64');
   const read = await readPkcs12(pfx, password);
-  if (!read.ok && read.code === 'Pkcs12Unsupported') throw notLoadable(read.message);
+  if (!read.ok && read.code === 'Pkcs12Unsupported') throw notLoadable(read.message, at.value);
   if (!read.ok) {
     const code = read.code === 'Pkcs12WrongPassword' ? 'InvalidCertificatePassword' : 'InvalidCertificateValue';
-    const target = read.code === 'Pkcs12WrongPassword' ? 'properties.password' : 'properties.value';
+    const target = read.code === 'Pkcs12WrongPassword' ? at.password : at.value;
     const message =
       read.code === 'Pkcs12WrongPassword'
-        ? 'The password does not open the PKCS12 file in properties.value (wrong password).'
-        : `properties.value is not a usable PKCS12 file: ${read.message}`;
+        ? `The password does not open the PKCS12 file in ${at.value} (wrong password).`
+        : `${at.value} is not a usable PKCS12 file: ${read.message}`;
     throw errors.invalidCertificate(code, message, target, read.code);
   }
   // Converted once here, so the ingress never needs OpenSSL's legacy provider.
@@ -75,20 +92,20 @@ export async function readUploadedCertificate(body: unknown): Promise<{ properti
   try {
     checkServerCredentials({ kind: 'pkcs12', pfx: stored, password });
   } catch (error) {
-    throw notLoadable((error as Error).message);
+    throw notLoadable((error as Error).message, at.value);
   }
-  return { properties: certificateFacts(read.certificate), secret: encodeCertificateSecret({ pfx: stored, password }) };
+  return { certificate: read.certificate, secret: encodeCertificateSecret({ pfx: stored, password }) };
 }
 
-function notLoadable(reason: string): ArmError {
+function notLoadable(reason: string, at: string): ArmError {
   // The PKI reader's reason already ends with the conversion command; the server adds it otherwise.
   const convert = reason.includes(PKCS12_CONVERSION) ? '' : ` Convert the file to AES-256 with: ${PKCS12_CONVERSION} and upload new.p12.`;
-  return errors.certificateNotLoadable(`The certgate server cannot load the PKCS12 file in properties.value (${reason}).${convert}`);
+  return errors.certificateNotLoadable(`The certgate server cannot load the PKCS12 file in ${at} (${reason}).${convert}`, at);
 }
 
-function certificateFacts(certificate: X509Certificate): Record<string, unknown> {
+export function certificateFacts(certificate: X509Certificate, at: string): Record<string, unknown> {
   const info = describeCertificate(certificate);
-  if (typeof info === 'string') throw errors.invalidCertificate('InvalidCertificateValue', `properties.value is not a usable PKCS12 file: ${info}`, 'properties.value');
+  if (typeof info === 'string') throw errors.invalidCertificate('InvalidCertificateValue', `${at} is not a usable PKCS12 file: ${info}`, at);
   return {
     subjectName: info.subject,
     issuer: info.issuer,
