@@ -172,6 +172,24 @@ describe('managed certificates from Pebble (HTTP-01 on the plain-HTTP port)', ()
   });
 });
 
+describe('certgate containerapp env certificate create/list/delete (managed, as az)', () => {
+  const cli = (...args: string[]) => certgate(args, { env: { CERTGATE_CONFIG_DIR: join(dir, 'config') } });
+  test('create waits until issued and prints the resource; list shows it; delete removes it', async () => {
+    const login = await cli('login', '--data-dir', gw.dataDir);
+    assert.equal(login.code, 0, login.stderr);
+    const created = await cli('containerapp', 'env', 'certificate', 'create', '-g', 'rg1', '-n', 'env1', '--hostname', 'cli.example.test', '--validation-method', 'http');
+    assert.equal(created.code, 0, created.stderr);
+    const resource = JSON.parse(created.stdout);
+    assert.equal(resource.name, 'mc-cli-example-test');
+    assert.equal(resource.properties.provisioningState, 'Succeeded', created.stdout);
+    const names = await cli('containerapp', 'env', 'certificate', 'list', '-g', 'rg1', '-n', 'env1', '--query', '[].name', '-o', 'tsv');
+    assert.ok(names.stdout.split('\n').includes('mc-cli-example-test'), names.stdout);
+    const deleted = await cli('containerapp', 'env', 'certificate', 'delete', '-g', 'rg1', '-n', 'env1', '--certificate', 'mc-cli-example-test', '--yes');
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.equal((await arm.call('GET', certPath('mc-cli-example-test'))).status, 404);
+  });
+});
+
 describe('certgate serve --acme-* flags', () => {
   test('the directory must be https, and --acme-ca-file / --acme-email need it (exit 2 before anything starts)', async () => {
     const plain = await certgate(['serve', '--data-dir', join(dir, 'never'), '--acme-directory', 'http://127.0.0.1:1/dir']);
