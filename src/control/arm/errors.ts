@@ -13,7 +13,7 @@ export const ARM_ERRORS = defineCatalog({
   InvalidResourceLocation: { status: 400, meaning: 'the location of an existing resource cannot be changed' },
   InvalidCertificateValue: { status: 400, meaning: 'properties.value is not base64 or not a usable PKCS12 file' },
   InvalidCertificatePassword: { status: 400, meaning: 'properties.password does not open the PKCS12 file' },
-  CertificateNotLoadable: { status: 400, meaning: "the PKCS12 file parses but the ingress's TLS cannot load it (legacy RC2/RC4 encryption); the message says how to convert it" },
+  CertificateNotLoadable: { status: 400, meaning: "the PKCS12 file parses but the ingress's TLS cannot load it, even converted (a cipher the legacy provider lacks); the message says how to convert it" },
   ConfigurationNotEnforced: { status: 400, meaning: 'the change was stored but the ingress leaves part of it out; `details` name each part (codes below)' },
   BadRequest: { status: 400, meaning: 'the HTTP request itself is malformed (reported by the HTTP server)' },
   AuthenticationFailed: { status: 401, meaning: 'no bearer token, or an Authorization header that is not `Bearer <token>`' },
