@@ -172,6 +172,18 @@ describe('managed certificates from Pebble (HTTP-01 on the plain-HTTP port)', ()
   });
 });
 
+describe('a renewal that fails', () => {
+  test('keeps the resource Succeeded, serving the certificate it has, with the reason in error', async () => {
+    const HOST = 'shop.example.test';
+    await pebble.addA(HOST, '127.0.0.2');
+    const properties = await waitForState('shop', (now) => typeof now.error === 'string' && now.error.startsWith('renewal failed'));
+    assert.equal(properties.provisioningState, 'Succeeded');
+    assert.match(properties.error, /the current certificate is still served.*127\.0\.0\.2/);
+    assert.equal(await servedThumbprint(HOST), properties.thumbprint);
+    assert.equal(curlResult(await curl({ host: HOST, port: gw.httpsPort, caFile: rootFile })).status, 200);
+  });
+});
+
 describe('certgate containerapp env certificate create/list/delete (managed, as az)', () => {
   const cli = (...args: string[]) => certgate(args, { env: { CERTGATE_CONFIG_DIR: join(dir, 'config') } });
   test('create waits until issued and prints the resource; list shows it; delete removes it', async () => {
