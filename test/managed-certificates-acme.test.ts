@@ -202,6 +202,23 @@ describe('certgate containerapp env certificate create/list/delete (managed, as 
   });
 });
 
+describe('certgate containerapp hostname bind --validation-method HTTP (as az)', () => {
+  const cli = (...args: string[]) => certgate(args, { env: { CERTGATE_CONFIG_DIR: join(dir, 'config') } });
+  test('creates the managed certificate, binds it Auto, and the name is served once it is issued', async () => {
+    const app = await arm.call('PUT', appPath('bound'), { location: 'local', properties: { managedEnvironmentId: envId, configuration: { ingress: { external: true, targetPort: echo.port } } } });
+    assert.equal(app.status, 201, app.text);
+    const both = await cli('containerapp', 'hostname', 'bind', '-g', 'rg1', '-n', 'bound', '--hostname', 'bind.example.test', '--validation-method', 'HTTP', '--certificate', 'x');
+    assert.equal(both.code, 1);
+    const bound = await cli('containerapp', 'hostname', 'bind', '-g', 'rg1', '-n', 'bound', '--hostname', 'bind.example.test', '--validation-method', 'HTTP');
+    assert.equal(bound.code, 0, bound.stderr);
+    assert.match(bound.stdout, /"bindingType": "Auto"/);
+    const issued = await waitForState('mc-bind-example-test', (properties) => properties.provisioningState !== 'Pending');
+    assert.equal(issued.provisioningState, 'Succeeded', JSON.stringify(issued));
+    const result = await curl({ host: 'bind.example.test', port: gw.httpsPort, caFile: rootFile });
+    assert.equal(curlResult(result).status, 200, result.stderr);
+  });
+});
+
 describe('certgate serve --acme-* flags', () => {
   test('the directory must be https, and --acme-ca-file / --acme-email need it (exit 2 before anything starts)', async () => {
     const plain = await certgate(['serve', '--data-dir', join(dir, 'never'), '--acme-directory', 'http://127.0.0.1:1/dir']);

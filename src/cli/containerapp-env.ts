@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, extname } from 'node:path';
 import { Command, Option } from 'commander';
 import { CliError } from './errors.ts';
+import { managedCertificateName } from './containerapp-common.ts';
 import { addGlobalOptions, outputAction } from './output.ts';
 import { APP_VERSION, confirmDelete, environmentPath, groupPath, listAll, parseTags, RESOURCE_MANAGER_VERSION, withSession } from './session.ts';
 
@@ -269,11 +270,6 @@ async function readCertificateFile(file: string): Promise<Buffer> {
 /** How long `env certificate create` waits for the directory (az waits up to 20 minutes too), and how often it looks. */
 const MANAGED_CERTIFICATE_TIMEOUT_MS = 20 * 60_000;
 const MANAGED_CERTIFICATE_POLL_MS = 1_000;
-
-/** `mc-<hostname>`, dots as hyphens, within a resource name's 64 characters. */
-function managedCertificateName(hostname: string): string {
-  return `mc-${hostname.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 64).replace(/-+$/, '');
-}
 
 /** az names an uploaded certificate after its file when --certificate-name is not given. */
 function certificateNameFromFile(file: string): string {
