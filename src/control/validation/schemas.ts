@@ -230,6 +230,7 @@ export const MANAGED_CERTIFICATE_SCHEMA: Schema = object({
     provisioningState: any,
     validationToken: any,
     error: any,
+    certgateAcmeChallenge: any,
     issueDate: any,
     expirationDate: any,
     thumbprint: any,
