@@ -10,6 +10,8 @@ export const DEFAULT_INTERNAL_HTTP_PORT = 8081;
 
 export interface ServeOptions {
   dataDir: string;
+  /** A postgres:// URL: several replicas share this database; unset, the SQLite file in dataDir. */
+  store: string | undefined;
   bind: string;
   httpsPort: number;
   httpPort: number;

@@ -10,6 +10,7 @@ import { startIngressHost, stopGraceMs, type IngressHost } from '../gateway/host
 import type { IngressAddresses, IngressOptions } from '../ingress/ingress.ts';
 import { ensureOpenSslConfig, OPENSSL_CONFIG_PATH } from '../ingress/listener/openssl-config.ts';
 import { createLogger } from '../log.ts';
+import { describeStore } from '../store/location.ts';
 import { caCertificatePath } from '../pki/local-ca.ts';
 import { bindWarning } from './bind-warning.ts';
 import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve-options.ts';
@@ -21,13 +22,14 @@ export async function runServe(options: ServeOptions): Promise<void> {
   log.debug({ openSslConfig: openSsl === 'certgate' ? OPENSSL_CONFIG_PATH : openSsl }, 'OpenSSL configuration');
   const dataDir = resolve(options.dataDir);
   const ingress = ingressOptions(options);
+  const storeUrl = options.store ? { storeUrl: options.store } : {};
   if (cluster.isWorker) {
-    await runWorker({ dataDir, ingress }, log);
+    await runWorker({ dataDir, ingress, ...storeUrl }, log);
     return;
   }
   // One process (ingress, store and management API together), or a primary that owns the store's
   // writes and the management API with workers that serve the ingress.
-  const host = await startIngressHost({ dataDir, ingress, workers: options.workers }, log);
+  const host = await startIngressHost({ dataDir, ingress, workers: options.workers, ...storeUrl }, log);
   const control = await startControlPlane(host, options, log);
   printBanner(options, dataDir, host.addresses, control);
   let stopping = false;
@@ -108,6 +110,7 @@ function printBanner(options: ServeOptions, dataDir: string, addresses: IngressA
     `  management API: ${control.endpoint} (ARM; subscription ${control.subscriptionId})`,
     `  workers:        ${options.workers} (ingress processes)`,
     `  data dir:       ${dataDir}`,
+    `  store:          ${describeStore(dataDir, options.store)}`,
     `  CA certificate: ${caCertificatePath(dataDir)} (trust it to reach apps without -k)`,
   ];
   if (control.newCredentialsPath) {

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { PROXY_PROTOCOL_LISTENERS } from '../ingress/listener/proxy-accept.ts';
 import { limitConflict, limitOptions, limitSettings } from './serve-limits.ts';
-import { enumOption, listOf, parseDomain, parsePort, parseRangeList, parseWorkers } from './options.ts';
+import { enumOption, listOf, parseDomain, parsePort, parseRangeList, parseStoreUrl, parseWorkers } from './options.ts';
 import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve-options.ts';
 
 
@@ -11,6 +11,7 @@ export function serveCommand(): Command {
   const command = new Command('serve')
     .description('Run the gateway: the HTTPS ingress (one port, every app), plain-HTTP redirects, and the ARM management API')
     .addOption(new Option('--data-dir <dir>', 'where certgate keeps its database, CA and certificates').env('CERTGATE_DATA_DIR').default('.certgate'))
+    .addOption(new Option('--store <url>', 'a postgres:// URL: the database several replicas share (docs/scale-out.md); default: the SQLite file in the data dir').env('CERTGATE_STORE').argParser(parseStoreUrl))
     .addOption(new Option('--bind <address>', 'address the ingress listens on (loopback by default)').env('CERTGATE_BIND').default('127.0.0.1'))
     .addOption(new Option('--https-port <port>', 'HTTPS port shared by every app').env('CERTGATE_HTTPS_PORT').default(8443).argParser(parsePort))
     .addOption(new Option('--http-port <port>', 'plain-HTTP port: redirects to HTTPS, or serves apps with allowInsecure').env('CERTGATE_HTTP_PORT').default(8080).argParser(parsePort))

@@ -22,6 +22,8 @@ export interface IngressHostOptions {
   readonly ingress: IngressOptions;
   /** Ingress processes: 1 runs everything in this one. */
   readonly workers: number;
+  /** A postgres:// URL (shared by replicas); unset: the embedded store in the data dir. */
+  readonly storeUrl?: string;
 }
 
 /**
@@ -29,7 +31,8 @@ export interface IngressHostOptions {
  * from cluster.ts with the same ingress options).
  */
 export function startIngressHost(options: IngressHostOptions, log: Logger): Promise<IngressHost> {
-  return options.workers <= 1 ? Gateway.start({ dataDir: options.dataDir, ingress: options.ingress }, log) : ClusterPrimary.start(options.dataDir, options.workers, log);
+  const storeUrl = options.storeUrl ? { storeUrl: options.storeUrl } : {};
+  return options.workers <= 1 ? Gateway.start({ dataDir: options.dataDir, ingress: options.ingress, ...storeUrl }, log) : ClusterPrimary.start(options.dataDir, options.workers, log, options.storeUrl);
 }
 
 /** How long a stop lets requests in flight finish: the environments' largest terminationGracePeriodSeconds, else 10 s. */

@@ -1,0 +1,190 @@
+// The PostgreSQL store, for N replicas sharing one database. Every write is one transaction that
+// first locks the revision row, so writes from every replica are serialised (a read-modify-write's
+// checks, such as host-name uniqueness, hold across replicas) and revisions are gapless. The change
+// feed is LISTEN/NOTIFY carrying only the new revision: a listener re-reads the revision after
+// every (re)connect, since notifications sent while it was disconnected are lost, and a slow poll
+// backs both up.
+//
+// postgres.js rather than pg: its LISTEN connection reconnects and re-listens by itself (with an
+// onlisten hook to resynchronise on every reconnect), it pipelines queries on its connections, it
+// has no native parts to build, and its tagged templates always send parameters apart from SQL.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import postgres, { type Sql, type TransactionSql } from 'postgres';
+import { resourceKey, type ResourceDocument, type StoredResource } from '../model/resources.ts';
+import { migratePostgres } from './postgres-migrations.ts';
+import { checkPreconditions, scopePrefix, stampDocument } from './write-rules.ts';
+import type { Change, ChangeListener, ListQuery, PutOptions, PutResult, Store, WriteOptions } from './store.ts';
+
+/** The NOTIFY channel of committed revisions. */
+export const REVISION_CHANNEL = 'certgate_revision';
+/** The backstop poll: catches a revision whose notification was lost. */
+const DEFAULT_POLL_MS = 5_000;
+
+export interface PostgresStoreOptions {
+  /** How often the revision is polled besides LISTEN (default 5 s). */
+  readonly pollIntervalMs?: number;
+  /** Connections in the pool (default 10). */
+  readonly maxConnections?: number;
+  /** Seconds to wait for a connection before a query fails (default 5). */
+  readonly connectTimeoutSeconds?: number;
+}
+
+type Queryable = Sql | TransactionSql;
+
+export class PostgresStore implements Store {
+  readonly #sql: Sql;
+  readonly #listeners = new Set<ChangeListener>();
+  /** The transaction of the read-modify-write whose `change` is running (its reads go through it). */
+  readonly #transaction = new AsyncLocalStorage<TransactionSql>();
+  /** The highest revision listeners heard of: a revision is announced once, whichever path brings it. */
+  #heard = 0;
+  #poll: NodeJS.Timeout | undefined;
+  #closed: Promise<void> | undefined;
+
+  private constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  /** Connects, migrates (once, under an advisory lock) and starts following the change feed. */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const sql = postgres(url, {
+      max: options.maxConnections ?? 10,
+      connect_timeout: options.connectTimeoutSeconds ?? 5,
+      // PostgreSQL's NOTICEs (an IF NOT EXISTS that found the table) are not ours to print.
+      onnotice: () => {},
+      // A statement that hangs (a lock held by a stuck session) fails instead of holding a connection.
+      connection: { statement_timeout: 30_000, application_name: 'certgate' },
+    });
+    const store = new PostgresStore(sql);
+    try {
+      await migratePostgres(sql);
+      store.#heard = await store.revision();
+      await sql.listen(REVISION_CHANNEL, (payload) => store.#announce(Number(payload)), () => void store.#resync());
+      store.#poll = setInterval(() => void store.#resync(), options.pollIntervalMs ?? DEFAULT_POLL_MS);
+      store.#poll.unref();
+      return store;
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+
+  async get(id: string): Promise<StoredResource | undefined> {
+    return readOne(this.#reader(), id);
+  }
+
+  async list(query: ListQuery): Promise<StoredResource[]> {
+    const sql = this.#reader();
+    const type = query.type.toLowerCase();
+    // COLLATE "C": byte order, as SQLite orders, whatever the database's locale.
+    const rows =
+      query.scope === undefined
+        ? await sql<{ doc: string }[]>`SELECT doc FROM resources WHERE type = ${type} ORDER BY key COLLATE "C"`
+        : await sql<{ doc: string }[]>`SELECT doc FROM resources WHERE type = ${type} AND left(key, length(${scopePrefix(query.scope)})) = ${scopePrefix(query.scope)} ORDER BY key COLLATE "C"`;
+    return rows.map((row) => JSON.parse(row.doc) as StoredResource);
+  }
+
+  async put(doc: ResourceDocument, options: PutOptions = {}): Promise<PutResult> {
+    const { secret, ...writeOptions } = options;
+    return this.update(doc.id, () => (secret ? { doc, secret } : { doc }), writeOptions);
+  }
+
+  async update(id: string, change: (current: StoredResource | undefined) => Change | Promise<Change>, options: WriteOptions = {}): Promise<PutResult> {
+    const result = await this.#write(async (tx, revision) => {
+      const current = await readOne(tx, id);
+      checkPreconditions(id, current, options);
+      const { doc: next, secret } = await this.#transaction.run(tx, () => change(current));
+      const stored = stampDocument(id, next, current, options);
+      const key = resourceKey(id);
+      await tx`INSERT INTO resources (key, type, doc) VALUES (${key}, ${stored.type.toLowerCase()}, ${JSON.stringify(stored)})
+               ON CONFLICT (key) DO UPDATE SET type = excluded.type, doc = excluded.doc`;
+      if (secret) {
+        await tx`INSERT INTO secrets (key, value) VALUES (${key}, ${Buffer.from(secret)}) ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
+      }
+      return { write: true, value: { resource: stored, created: current === undefined, revision: revision + 1 } };
+    });
+    return result;
+  }
+
+  async delete(id: string, options: WriteOptions = {}): Promise<{ deleted: boolean; revision: number }> {
+    return this.#write<{ deleted: boolean }>(async (tx, revision) => {
+      const current = await readOne(tx, id);
+      checkPreconditions(id, current, options);
+      if (!current) return { write: false, value: { deleted: false, revision } };
+      const key = resourceKey(id);
+      await tx`DELETE FROM resources WHERE key = ${key} OR left(key, length(${scopePrefix(key)})) = ${scopePrefix(key)}`;
+      return { write: true, value: { deleted: true, revision: revision + 1 } };
+    });
+  }
+
+  async getSecret(id: string): Promise<Uint8Array | undefined> {
+    const [row] = await this.#reader()<{ value: Buffer }[]>`SELECT value FROM secrets WHERE key = ${resourceKey(id)}`;
+    return row ? new Uint8Array(row.value) : undefined;
+  }
+
+  async revision(): Promise<number> {
+    return readRevision(this.#reader());
+  }
+
+  subscribe(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  close(): Promise<void> {
+    this.#listeners.clear();
+    clearInterval(this.#poll);
+    this.#closed ??= this.#sql.end({ timeout: 2 });
+    return this.#closed;
+  }
+
+  /**
+   * One write transaction: the revision row is locked first (every writer, on every replica, queues
+   * here), `work` writes and says whether it did; a write bumps the revision and notifies its
+   * number on commit.
+   */
+  async #write<T>(work: (tx: TransactionSql, revision: number) => Promise<{ write: boolean; value: T & { revision: number } }>): Promise<T & { revision: number }> {
+    const done = await this.#sql.begin(async (tx) => {
+      const [row] = await tx<{ value: string }[]>`SELECT value FROM meta WHERE key = 'revision' FOR UPDATE`;
+      const outcome = await work(tx, Number(row!.value));
+      if (outcome.write) {
+        const revision = outcome.value.revision;
+        await tx`UPDATE meta SET value = ${revision} WHERE key = 'revision'`;
+        await tx`SELECT pg_notify(${REVISION_CHANNEL}, ${String(revision)})`;
+      }
+      return outcome;
+    });
+    if (done.write) this.#announce(done.value.revision);
+    return done.value;
+  }
+
+  #reader(): Queryable {
+    return this.#transaction.getStore() ?? this.#sql;
+  }
+
+  /** After a (re)connect of the listener, and on every poll: whatever was missed is announced. */
+  async #resync(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      this.#announce(await this.revision());
+    } catch {
+      // The database is unreachable: the next poll or reconnect tries again.
+    }
+  }
+
+  #announce(revision: number): void {
+    if (!Number.isSafeInteger(revision) || revision <= this.#heard) return;
+    this.#heard = revision;
+    for (const listener of this.#listeners) listener(revision);
+  }
+}
+
+async function readOne(sql: Queryable, id: string): Promise<StoredResource | undefined> {
+  const [row] = await sql<{ doc: string }[]>`SELECT doc FROM resources WHERE key = ${resourceKey(id)}`;
+  return row ? (JSON.parse(row.doc) as StoredResource) : undefined;
+}
+
+async function readRevision(sql: Queryable): Promise<number> {
+  const [row] = await sql<{ value: string }[]>`SELECT value FROM meta WHERE key = 'revision'`;
+  return Number(row!.value);
+}
