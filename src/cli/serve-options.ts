@@ -12,6 +12,8 @@ export interface ServeOptions {
   dataDir: string;
   /** A postgres:// URL: several replicas share this database; unset, the SQLite file in dataDir. */
   store: string | undefined;
+  /** This replica's name among those sharing the store (default: the host name). */
+  replicaName: string | undefined;
   bind: string;
   httpsPort: number;
   httpPort: number;

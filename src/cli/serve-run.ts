@@ -29,7 +29,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   }
   // One process (ingress, store and management API together), or a primary that owns the store's
   // writes and the management API with workers that serve the ingress.
-  const host = await startIngressHost({ dataDir, ingress, workers: options.workers, ...storeUrl }, log);
+  const host = await startIngressHost({ dataDir, ingress, workers: options.workers, ...storeUrl, ...(options.replicaName ? { replicaName: options.replicaName } : {}) }, log);
   const control = await startControlPlane(host, options, log);
   printBanner(options, dataDir, host.addresses, control);
   let stopping = false;

@@ -23,6 +23,14 @@ export const PG_MIGRATIONS: readonly string[] = [
    );
    CREATE TABLE meta (key text PRIMARY KEY, value bigint NOT NULL);
    INSERT INTO meta (key, value) VALUES ('revision', 0);`,
+  // 2: the replica registry: what each replica serves and when it last said so.
+  `CREATE TABLE replicas (
+     name text PRIMARY KEY,
+     revision bigint NOT NULL,
+     outcome text NOT NULL,
+     heartbeat timestamptz NOT NULL DEFAULT now(),
+     started_at timestamptz NOT NULL DEFAULT now()
+   );`,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

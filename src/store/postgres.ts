@@ -14,9 +14,17 @@ import { resourceKey, type ResourceDocument, type StoredResource } from '../mode
 import { migratePostgres } from './postgres-migrations.ts';
 import { checkPreconditions, scopePrefix, stampDocument } from './write-rules.ts';
 import type { Change, ChangeListener, ListQuery, PutOptions, PutResult, Store, WriteOptions } from './store.ts';
+import type { ReplicaRegistry, ReplicaReport } from './replicas.ts';
+import type { RevisionOutcome } from '../model/outcome.ts';
 
 /** The NOTIFY channel of committed revisions. */
 export const REVISION_CHANNEL = 'certgate_revision';
+/** The NOTIFY channel of replicas serving a new revision (its payload: the replica's name). */
+export const REPLICA_CHANNEL = 'certgate_replica';
+/** A replica that has not reported for this long is not waited for, and is reported stale. */
+export const DEFAULT_LIVE_WITHIN_MS = 5_000;
+/** A replica gone this long leaves the registry (diagnostics stay bounded). */
+const FORGET_AFTER_SECONDS = 3_600;
 /** The backstop poll: catches a revision whose notification was lost. */
 const DEFAULT_POLL_MS = 5_000;
 
@@ -27,6 +35,8 @@ export interface PostgresStoreOptions {
   readonly maxConnections?: number;
   /** Seconds to wait for a connection before a query fails (default 5). */
   readonly connectTimeoutSeconds?: number;
+  /** A replica is live when it reported within this (default 5 s). */
+  readonly liveWithinMs?: number;
 }
 
 type Queryable = Sql | TransactionSql;
@@ -40,9 +50,12 @@ export class PostgresStore implements Store {
   #heard = 0;
   #poll: NodeJS.Timeout | undefined;
   #closed: Promise<void> | undefined;
+  readonly replicas: ReplicaRegistry;
+  readonly #replicaListeners = new Set<() => void>();
 
-  private constructor(sql: Sql) {
+  private constructor(sql: Sql, liveWithinMs: number) {
     this.#sql = sql;
+    this.replicas = replicaRegistry(sql, liveWithinMs, this.#replicaListeners);
   }
 
   /** Connects, migrates (once, under an advisory lock) and starts following the change feed. */
@@ -55,11 +68,14 @@ export class PostgresStore implements Store {
       // A statement that hangs (a lock held by a stuck session) fails instead of holding a connection.
       connection: { statement_timeout: 30_000, application_name: 'certgate' },
     });
-    const store = new PostgresStore(sql);
+    const store = new PostgresStore(sql, options.liveWithinMs ?? DEFAULT_LIVE_WITHIN_MS);
     try {
       await migratePostgres(sql);
       store.#heard = await store.revision();
       await sql.listen(REVISION_CHANNEL, (payload) => store.#announce(Number(payload)), () => void store.#resync());
+      await sql.listen(REPLICA_CHANNEL, () => {
+        for (const listener of store.#replicaListeners) listener();
+      });
       store.#poll = setInterval(() => void store.#resync(), options.pollIntervalMs ?? DEFAULT_POLL_MS);
       store.#poll.unref();
       return store;
@@ -133,6 +149,7 @@ export class PostgresStore implements Store {
 
   close(): Promise<void> {
     this.#listeners.clear();
+    this.#replicaListeners.clear();
     clearInterval(this.#poll);
     this.#closed ??= this.#sql.end({ timeout: 2 });
     return this.#closed;
@@ -187,4 +204,43 @@ async function readOne(sql: Queryable, id: string): Promise<StoredResource | und
 async function readRevision(sql: Queryable): Promise<number> {
   const [row] = await sql<{ value: string }[]>`SELECT value FROM meta WHERE key = 'revision'`;
   return Number(row!.value);
+}
+
+function replicaRegistry(sql: Sql, liveWithinMs: number, listeners: Set<() => void>): ReplicaRegistry {
+  /** What each replica of this process last reported: a new revision is announced, a heartbeat is not. */
+  const reported = new Map<string, number>();
+  return {
+    async report(name: string, outcome: RevisionOutcome) {
+      await sql`INSERT INTO replicas (name, revision, outcome) VALUES (${name}, ${outcome.revision}, ${JSON.stringify(outcome)})
+                ON CONFLICT (name) DO UPDATE SET heartbeat = now(),
+                  -- A heartbeat that raced a newer report must not take the replica back.
+                  revision = greatest(replicas.revision, excluded.revision),
+                  outcome = CASE WHEN excluded.revision >= replicas.revision THEN excluded.outcome ELSE replicas.outcome END`;
+      if (reported.get(name) !== outcome.revision) {
+        reported.set(name, outcome.revision);
+        await sql`SELECT pg_notify(${REPLICA_CHANNEL}, ${name})`;
+        await sql`DELETE FROM replicas WHERE heartbeat < now() - make_interval(secs => ${FORGET_AFTER_SECONDS})`;
+      }
+    },
+    async remove(name: string) {
+      reported.delete(name);
+      await sql`DELETE FROM replicas WHERE name = ${name}`;
+    },
+    async list(): Promise<ReplicaReport[]> {
+      const rows = await sql<{ name: string; revision: string; outcome: string; heartbeat: Date; live: boolean }[]>`
+        SELECT name, revision, outcome, heartbeat, heartbeat > now() - make_interval(secs => ${liveWithinMs / 1000}) AS live
+        FROM replicas ORDER BY name`;
+      return rows.map((row) => ({
+        name: row.name,
+        revision: Number(row.revision),
+        outcome: JSON.parse(row.outcome) as RevisionOutcome,
+        lastHeartbeat: row.heartbeat.toISOString(),
+        live: row.live,
+      }));
+    },
+    onReport(listener: () => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
 }
