@@ -207,6 +207,39 @@ describe('three replicas on one PostgreSQL', () => {
     assert.deepEqual(statuses, [200, 412]);
   });
 
+  test('PostgreSQL stopped under traffic: every replica keeps serving, writes and reads answer 503 StoreUnavailable; all recover by themselves', async () => {
+    const [r1, r2] = replicas as [Replica, Replica];
+    const path = `/subscriptions/${arm!.subscription}${G}/providers/Microsoft.App/containerApps/shop?${APP_API}`;
+    const host = (await through(r1).call('GET', path)).json.properties.configuration.ingress.fqdn as string;
+    const [c1, c2] = await Promise.all([connectTo(r1), connectTo(r2)]);
+    await pg!.stop();
+    try {
+      for (const replica of replicas) assert.equal(await servedBy(replica, host, caFile), 200, `${replica.name} serves its last snapshot`);
+      const write = await c1('PATCH', path, { tags: { during: 'outage' } });
+      assert.equal(write.status, 503, write.text);
+      assert.equal(write.json.error.code, 'StoreUnavailable');
+      assert.match(write.json.error.message, /nothing was written/);
+      assert.equal(write.headers['retry-after'], '5');
+      const read = await c2('GET', path);
+      assert.equal(read.status, 503, read.text);
+      assert.match(read.json.error.message, /cannot be read now/);
+    } finally {
+      await pg!.start();
+    }
+    // Nobody restarts the replicas: their clients reconnect, their feeds re-listen and re-read.
+    const deadline = Date.now() + 20_000;
+    let patched;
+    for (;;) {
+      patched = await through(r2).call('PATCH', path, { tags: { after: 'outage' } });
+      if ((patched.status === 200 && patched.headers['x-certgate-stale-replicas'] === undefined) || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.headers['x-certgate-stale-replicas'], undefined, 'every replica is live again');
+    assert.equal((await through(r1).call('GET', path)).json.tags.after, 'outage');
+    assert.equal((await through(r1).call('GET', path)).json.tags.during, undefined, 'the refused write left nothing');
+  });
+
   test('kill -9 of a replica: writes are answered once it stops heartbeating, naming it; restarted, it serves the current configuration', async () => {
     const [r1, r2, r3] = replicas as [Replica, Replica, Replica];
     const path = `/subscriptions/${arm!.subscription}${G}/providers/Microsoft.App/containerApps/shop?${APP_API}`;

@@ -13,7 +13,7 @@ import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { resourceKey, type ResourceDocument, type StoredResource } from '../model/resources.ts';
 import { migratePostgres } from './postgres-migrations.ts';
 import { checkPreconditions, scopePrefix, stampDocument } from './write-rules.ts';
-import type { Change, ChangeListener, ListQuery, PutOptions, PutResult, Store, WriteOptions } from './store.ts';
+import { StoreError, type Change, type ChangeListener, type ListQuery, type PutOptions, type PutResult, type Store, type WriteOptions } from './store.ts';
 import type { ReplicaRegistry, ReplicaReport } from './replicas.ts';
 import type { RevisionOutcome } from '../model/outcome.ts';
 
@@ -86,10 +86,14 @@ export class PostgresStore implements Store {
   }
 
   async get(id: string): Promise<StoredResource | undefined> {
-    return readOne(this.#reader(), id);
+    return guard(() => readOne(this.#reader(), id));
   }
 
   async list(query: ListQuery): Promise<StoredResource[]> {
+    return guard(() => this.#list(query));
+  }
+
+  async #list(query: ListQuery): Promise<StoredResource[]> {
     const sql = this.#reader();
     const type = query.type.toLowerCase();
     // COLLATE "C": byte order, as SQLite orders, whatever the database's locale.
@@ -134,12 +138,14 @@ export class PostgresStore implements Store {
   }
 
   async getSecret(id: string): Promise<Uint8Array | undefined> {
-    const [row] = await this.#reader()<{ value: Buffer }[]>`SELECT value FROM secrets WHERE key = ${resourceKey(id)}`;
-    return row ? new Uint8Array(row.value) : undefined;
+    return guard(async () => {
+      const [row] = await this.#reader()<{ value: Buffer }[]>`SELECT value FROM secrets WHERE key = ${resourceKey(id)}`;
+      return row ? new Uint8Array(row.value) : undefined;
+    });
   }
 
   async revision(): Promise<number> {
-    return readRevision(this.#reader());
+    return guard(() => readRevision(this.#reader()));
   }
 
   subscribe(listener: ChangeListener): () => void {
@@ -161,7 +167,7 @@ export class PostgresStore implements Store {
    * number on commit.
    */
   async #write<T>(work: (tx: TransactionSql, revision: number) => Promise<{ write: boolean; value: T & { revision: number } }>): Promise<T & { revision: number }> {
-    const done = await this.#sql.begin(async (tx) => {
+    const done = await guard(() => this.#sql.begin(async (tx) => {
       const [row] = await tx<{ value: string }[]>`SELECT value FROM meta WHERE key = 'revision' FOR UPDATE`;
       const outcome = await work(tx, Number(row!.value));
       if (outcome.write) {
@@ -170,7 +176,7 @@ export class PostgresStore implements Store {
         await tx`SELECT pg_notify(${REVISION_CHANNEL}, ${String(revision)})`;
       }
       return outcome;
-    });
+    }));
     if (done.write) this.#announce(done.value.revision);
     return done.value;
   }
@@ -243,4 +249,25 @@ function replicaRegistry(sql: Sql, liveWithinMs: number, listeners: Set<() => vo
       return () => listeners.delete(listener);
     },
   };
+}
+
+/** Errors that mean the database cannot be reached (not that a statement was wrong). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED']);
+
+/** True when `error` says the database is unreachable or shutting down. */
+export function isUnreachable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string') return false;
+  // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutting down, cannot connect now).
+  return UNREACHABLE.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
+}
+
+/** Runs a query; an unreachable database becomes StoreError('Unavailable'), nothing else changes. */
+async function guard<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isUnreachable(error)) throw new StoreError('Unavailable', `the PostgreSQL store cannot be reached (${(error as { code: string }).code})`, { cause: error });
+    throw error;
+  }
 }

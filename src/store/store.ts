@@ -41,9 +41,10 @@ export interface ListQuery {
 }
 
 export class StoreError extends Error {
-  readonly code: 'PreconditionFailed' | 'NotFound' | 'Conflict';
-  constructor(code: StoreError['code'], message: string) {
-    super(message);
+  /** Unavailable: a networked store cannot be reached; nothing was read or written. */
+  readonly code: 'PreconditionFailed' | 'NotFound' | 'Conflict' | 'Unavailable';
+  constructor(code: StoreError['code'], message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'StoreError';
     this.code = code;
   }
