@@ -16,7 +16,9 @@ import { appDocument, environmentDocument } from '../src/model/documents.ts';
 import { PostgresStore } from '../src/store/postgres.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import type { Store } from '../src/store/store.ts';
-import { startPostgres } from '../test/support/postgres.ts';
+import { startPostgres, testStoreKeys } from '../test/support/postgres.ts';
+
+const keys = testStoreKeys();
 import { percentile } from './lib/certgate-scenarios.ts';
 
 const argv = process.argv.slice(2);
@@ -46,7 +48,7 @@ const ingress = { bindAddress: '127.0.0.1', httpsPort: 0, httpPort: 0, internal:
 async function enforcement(url: string) {
   const replicas = await Promise.all(
     ['b1', 'b2', 'b3'].map(async (name) => {
-      const gateway = await Gateway.start({ dataDir: tempDir(), ingress, store: await PostgresStore.open(url) }, log);
+      const gateway = await Gateway.start({ dataDir: tempDir(), ingress, store: await PostgresStore.open(url, { keys }) }, log);
       return { gateway, host: await ReplicatedHost.start(gateway, gateway.store.replicas!, { name }, log) };
     }),
   );
@@ -106,12 +108,12 @@ try {
   out.enforcement = await enforcement(await pg.createDatabase());
   say(`enforcement across 3 replicas: ${JSON.stringify(out.enforcement)}`);
   const sqliteRate = new SqliteStore(join(tempDir(), 'rate.db'));
-  const pgRate = await PostgresStore.open(await pg.createDatabase());
+  const pgRate = await PostgresStore.open(await pg.createDatabase(), { keys });
   out.writesPerSecond = { sqlite: await writeRate(sqliteRate), postgres: await writeRate(pgRate) };
   await sqliteRate.close();
   await pgRate.close();
   say(`writes per second (one writer): ${JSON.stringify(out.writesPerSecond)}`);
-  out.manyApps = [await manyApps(new SqliteStore(join(tempDir(), 'many.db')), 'sqlite'), await manyApps(await PostgresStore.open(await pg.createDatabase()), 'postgres')];
+  out.manyApps = [await manyApps(new SqliteStore(join(tempDir(), 'many.db')), 'sqlite'), await manyApps(await PostgresStore.open(await pg.createDatabase(), { keys }), 'postgres')];
   say(`many apps: ${JSON.stringify(out.manyApps)}`);
   if (json) process.stdout.write(`${JSON.stringify(out)}\n`);
 } finally {

@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { armClient, type ArmClient } from './support/arm.ts';
-import { cleanEnv, MAIN, NODE, ROOT } from './support/cli.ts';
+import { certgate, cleanEnv, MAIN, NODE, ROOT } from './support/cli.ts';
 import { curl, curlResult } from './support/clients.ts';
 import { startEchoApp, type EchoApp } from './support/echo-app.ts';
 import { startForwarder, type Forwarder } from './support/forwarder.ts';
-import { startPostgres, type PostgresServer } from './support/postgres.ts';
+import { newStoreKeyLine, startPostgres, type PostgresServer } from './support/postgres.ts';
 import { ADMIN_CREDENTIALS_FILE, type AdminCredentials } from '../src/control/control-plane.ts';
 
 interface Replica {
@@ -32,6 +32,8 @@ const dirs: string[] = [];
 const children = new Set<ChildProcess>();
 let pg: PostgresServer | undefined;
 let storeUrl = '';
+/** The key every replica encrypts the database's secrets with (CERTGATE_STORE_KEY). */
+const storeKey = newStoreKeyLine();
 let echo: EchoApp | undefined;
 let forwarder: Forwarder | undefined;
 
@@ -47,7 +49,7 @@ async function startReplica(name: string, address: string, dataDir = tempDir()):
     '--bind', address, '--internal-bind', address, '--management-bind', address,
     '--https-port', '0', '--http-port', '0', '--management-port', '0', '--log-level', 'warn',
   ];
-  const child = spawn(NODE, args, { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(NODE, args, { cwd: ROOT, env: cleanEnv({ CERTGATE_STORE_KEY: storeKey }), stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(child);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -258,5 +260,26 @@ describe('three replicas on one PostgreSQL', () => {
     const again = await through(r2).call('PATCH', path, { tags: { after: 'restart' } });
     assert.equal(again.status, 200, again.text);
     assert.equal(again.headers['x-certgate-stale-replicas'], undefined, 'every replica is live again');
+  });
+});
+
+describe('serve --store flags', () => {
+  test('a store that is not a postgres:// URL, and replica or key flags without a store, are usage errors', async () => {
+    const bad = await certgate(['serve', '--store', 'mysql://db/certgate']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--store <url>' argument 'mysql:\/\/db\/certgate' is invalid\. expected a postgres:\/\/ or postgresql:\/\/ URL/);
+    const name = await certgate(['serve', '--replica-name', 'r1']);
+    assert.equal(name.code, 2);
+    assert.match(name.stderr, /'--replica-name' has no effect without '--store <postgres-url>'/);
+    const key = await certgate(['serve', '--store-key-file', '/nonexistent']);
+    assert.equal(key.code, 2);
+    assert.match(key.stderr, /'--store-key-file' has no effect without '--store <postgres-url>'/);
+  });
+
+  test('a store without its encryption key does not start, and says how to make one', async () => {
+    const dataDir = tempDir();
+    const result = await certgate(['serve', '--store', 'postgres://certgate@127.0.0.1:1/none', '--data-dir', dataDir, '--https-port', '0', '--http-port', '0', '--management-port', '0']);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /--store-key-file <path> or CERTGATE_STORE_KEY \(openssl rand -base64 32/);
   });
 });

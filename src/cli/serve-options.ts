@@ -14,6 +14,8 @@ export interface ServeOptions {
   store: string | undefined;
   /** This replica's name among those sharing the store (default: the host name). */
   replicaName: string | undefined;
+  /** The file of the keys that encrypt the shared store's secrets (else CERTGATE_STORE_KEY). */
+  storeKeyFile: string | undefined;
   bind: string;
   httpsPort: number;
   httpPort: number;

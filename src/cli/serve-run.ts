@@ -11,6 +11,7 @@ import type { IngressAddresses, IngressOptions } from '../ingress/ingress.ts';
 import { ensureOpenSslConfig, OPENSSL_CONFIG_PATH } from '../ingress/listener/openssl-config.ts';
 import { createLogger } from '../log.ts';
 import { describeStore } from '../store/location.ts';
+import { loadStoreKeys } from '../store/store-keys.ts';
 import { caCertificatePath } from '../pki/local-ca.ts';
 import { bindWarning } from './bind-warning.ts';
 import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve-options.ts';
@@ -22,14 +23,15 @@ export async function runServe(options: ServeOptions): Promise<void> {
   log.debug({ openSslConfig: openSsl === 'certgate' ? OPENSSL_CONFIG_PATH : openSsl }, 'OpenSSL configuration');
   const dataDir = resolve(options.dataDir);
   const ingress = ingressOptions(options);
-  const storeUrl = options.store ? { storeUrl: options.store } : {};
+  // The shared store's URL and keys: read once here (a worker reads the same flags and variables).
+  const shared = options.store ? { sharedStore: { url: options.store, keys: loadStoreKeys(options.storeKeyFile, process.env) } } : {};
   if (cluster.isWorker) {
-    await runWorker({ dataDir, ingress, ...storeUrl }, log);
+    await runWorker({ dataDir, ingress, ...shared }, log);
     return;
   }
   // One process (ingress, store and management API together), or a primary that owns the store's
   // writes and the management API with workers that serve the ingress.
-  const host = await startIngressHost({ dataDir, ingress, workers: options.workers, ...storeUrl, ...(options.replicaName ? { replicaName: options.replicaName } : {}) }, log);
+  const host = await startIngressHost({ dataDir, ingress, workers: options.workers, ...shared, ...(options.replicaName ? { replicaName: options.replicaName } : {}) }, log);
   const control = await startControlPlane(host, options, log);
   printBanner(options, dataDir, host.addresses, control);
   let stopping = false;

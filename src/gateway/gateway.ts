@@ -23,7 +23,7 @@ import { RevisionWaiters } from './revision-waiters.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
 import { ServerCertificates } from './server-certificates.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
-import { openStore } from '../store/open.ts';
+import { openStore, type SharedStoreLocation } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 
 /** A revision that could not be built is tried again after this, doubling up to the maximum. */
@@ -33,10 +33,10 @@ const RETRY_MAX_MS = 60_000;
 export interface GatewayOptions {
   readonly dataDir: string;
   readonly ingress: IngressOptions;
-  /** An already open store; by default the one at `storeUrl`, else the embedded one in the data dir. */
+  /** An already open store; by default the shared one, else the embedded one in the data dir. */
   readonly store?: Store;
-  /** A postgres:// URL: the shared store of several replicas (src/store/open.ts). */
-  readonly storeUrl?: string;
+  /** The store several replicas share (src/store/open.ts). */
+  readonly sharedStore?: SharedStoreLocation;
   /** Shared by the worker processes of one gateway, so TLS sessions resume on any of them. */
   readonly ticketKeySeed?: Buffer;
   /**
@@ -84,7 +84,7 @@ export class Gateway implements ControlPlaneHost {
   }
 
   static async start(options: GatewayOptions, log: Logger): Promise<Gateway> {
-    const store = options.store ?? (await openStore(options.dataDir, options.storeUrl));
+    const store = options.store ?? (await openStore(options.dataDir, options.sharedStore));
     try {
       const ca = await loadOrCreateLocalCa(options.dataDir);
       const cache = new TlsPolicyCache(options.ticketKeySeed, options.ingress.tlsCiphers);

@@ -10,6 +10,7 @@ import { ClusterPrimary } from './primary.ts';
 import { ReplicatedHost } from './replicated-host.ts';
 import type { IngressHost } from './ingress-host.ts';
 import { hostname } from 'node:os';
+import type { SharedStoreLocation } from '../store/open.ts';
 import { drainGraceMs } from './route-specs.ts';
 
 export type { IngressHost } from './ingress-host.ts';
@@ -20,7 +21,7 @@ export interface IngressHostOptions {
   /** Ingress processes: 1 runs everything in this one. */
   readonly workers: number;
   /** A postgres:// URL (shared by replicas); unset: the embedded store in the data dir. */
-  readonly storeUrl?: string;
+  readonly sharedStore?: SharedStoreLocation;
   /** This replica's name in the shared store's registry (default: the host name). */
   readonly replicaName?: string;
 }
@@ -30,8 +31,8 @@ export interface IngressHostOptions {
  * from cluster.ts with the same ingress options).
  */
 export async function startIngressHost(options: IngressHostOptions, log: Logger): Promise<IngressHost> {
-  const storeUrl = options.storeUrl ? { storeUrl: options.storeUrl } : {};
-  const host = options.workers <= 1 ? await Gateway.start({ dataDir: options.dataDir, ingress: options.ingress, ...storeUrl }, log) : await ClusterPrimary.start(options.dataDir, options.workers, log, options.storeUrl);
+  const shared = options.sharedStore ? { sharedStore: options.sharedStore } : {};
+  const host = options.workers <= 1 ? await Gateway.start({ dataDir: options.dataDir, ingress: options.ingress, ...shared }, log) : await ClusterPrimary.start(options.dataDir, options.workers, log, options.sharedStore);
   // A store shared by replicas: this one joins their registry, and writes wait for all of them.
   const registry = host.store.replicas;
   if (!registry) return host;

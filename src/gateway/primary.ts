@@ -9,7 +9,7 @@ import type { RevisionOutcome } from '../model/outcome.ts';
 import { ENVIRONMENT_TYPE, environmentView } from '../model/resources.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
-import { openStore } from '../store/open.ts';
+import { openStore, type SharedStoreLocation } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { WorkerPool } from './cluster.ts';
 import { ServerCertificates } from './server-certificates.ts';
@@ -32,8 +32,8 @@ export class ClusterPrimary implements ControlPlaneHost {
   }
 
   /** Opens the data dir's store, forks `workers` ingress processes and resolves when all serve. */
-  static async start(dataDir: string, workers: number, log: Logger, storeUrl?: string): Promise<ClusterPrimary> {
-    const store = await openStore(dataDir, storeUrl);
+  static async start(dataDir: string, workers: number, log: Logger, sharedStore?: SharedStoreLocation): Promise<ClusterPrimary> {
+    const store = await openStore(dataDir, sharedStore);
     let pool: WorkerPool | undefined;
     let unsubscribe = () => {};
     try {

@@ -13,6 +13,7 @@ import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { resourceKey, type ResourceDocument, type StoredResource } from '../model/resources.ts';
 import { migratePostgres } from './postgres-migrations.ts';
 import { checkPreconditions, scopePrefix, stampDocument } from './write-rules.ts';
+import { open as openSealed, seal, type StoreKey } from './secret-box.ts';
 import { StoreError, type Change, type ChangeListener, type ListQuery, type PutOptions, type PutResult, type Store, type WriteOptions } from './store.ts';
 import type { ReplicaRegistry, ReplicaReport } from './replicas.ts';
 import type { RevisionOutcome } from '../model/outcome.ts';
@@ -29,6 +30,8 @@ const FORGET_AFTER_SECONDS = 3_600;
 const DEFAULT_POLL_MS = 5_000;
 
 export interface PostgresStoreOptions {
+  /** The keys secrets are encrypted at rest with (secret-box.ts): the first seals, all open. */
+  readonly keys: readonly StoreKey[];
   /** How often the revision is polled besides LISTEN (default 5 s). */
   readonly pollIntervalMs?: number;
   /** Connections in the pool (default 10). */
@@ -53,13 +56,17 @@ export class PostgresStore implements Store {
   readonly replicas: ReplicaRegistry;
   readonly #replicaListeners = new Set<() => void>();
 
-  private constructor(sql: Sql, liveWithinMs: number) {
+  readonly #keys: readonly StoreKey[];
+
+  private constructor(sql: Sql, liveWithinMs: number, keys: readonly StoreKey[]) {
     this.#sql = sql;
+    this.#keys = keys;
     this.replicas = replicaRegistry(sql, liveWithinMs, this.#replicaListeners);
   }
 
   /** Connects, migrates (once, under an advisory lock) and starts following the change feed. */
-  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+  static async open(url: string, options: PostgresStoreOptions): Promise<PostgresStore> {
+    if (options.keys.length === 0) throw new Error('the PostgreSQL store needs a key to encrypt its secrets with');
     const sql = postgres(url, {
       max: options.maxConnections ?? 10,
       connect_timeout: options.connectTimeoutSeconds ?? 5,
@@ -68,9 +75,10 @@ export class PostgresStore implements Store {
       // A statement that hangs (a lock held by a stuck session) fails instead of holding a connection.
       connection: { statement_timeout: 30_000, application_name: 'certgate' },
     });
-    const store = new PostgresStore(sql, options.liveWithinMs ?? DEFAULT_LIVE_WITHIN_MS);
+    const store = new PostgresStore(sql, options.liveWithinMs ?? DEFAULT_LIVE_WITHIN_MS, options.keys);
     try {
       await migratePostgres(sql);
+      await store.#reseal();
       store.#heard = await store.revision();
       await sql.listen(REVISION_CHANNEL, (payload) => store.#announce(Number(payload)), () => void store.#resync());
       await sql.listen(REPLICA_CHANNEL, () => {
@@ -119,7 +127,7 @@ export class PostgresStore implements Store {
       await tx`INSERT INTO resources (key, type, doc) VALUES (${key}, ${stored.type.toLowerCase()}, ${JSON.stringify(stored)})
                ON CONFLICT (key) DO UPDATE SET type = excluded.type, doc = excluded.doc`;
       if (secret) {
-        await tx`INSERT INTO secrets (key, value) VALUES (${key}, ${Buffer.from(secret)}) ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
+        await tx`INSERT INTO secrets (key, value) VALUES (${key}, ${seal(this.#keys, key, secret)}) ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
       }
       return { write: true, value: { resource: stored, created: current === undefined, revision: revision + 1 } };
     });
@@ -139,8 +147,9 @@ export class PostgresStore implements Store {
 
   async getSecret(id: string): Promise<Uint8Array | undefined> {
     return guard(async () => {
-      const [row] = await this.#reader()<{ value: Buffer }[]>`SELECT value FROM secrets WHERE key = ${resourceKey(id)}`;
-      return row ? new Uint8Array(row.value) : undefined;
+      const key = resourceKey(id);
+      const [row] = await this.#reader()<{ value: Buffer }[]>`SELECT value FROM secrets WHERE key = ${key}`;
+      return row ? new Uint8Array(openSealed(this.#keys, key, row.value)) : undefined;
     });
   }
 
@@ -179,6 +188,24 @@ export class PostgresStore implements Store {
     }));
     if (done.write) this.#announce(done.value.revision);
     return done.value;
+  }
+
+  /**
+   * Key rotation: secrets sealed with another configured key are sealed again with the first, under
+   * the write lock (a replica still running with only the old key reads what it can; see the
+   * rotation steps in docs/scale-out.md). Returns how many were resealed.
+   */
+  async #reseal(): Promise<number> {
+    if (this.#keys.length < 2) return 0;
+    const current = Buffer.from(this.#keys[0]!.id, 'hex');
+    return this.#sql.begin(async (tx) => {
+      await tx`SELECT value FROM meta WHERE key = 'revision' FOR UPDATE`;
+      const rows = await tx<{ key: string; value: Buffer }[]>`SELECT key, value FROM secrets WHERE substr(value, 5, 8) <> ${current}`;
+      for (const row of rows) {
+        await tx`UPDATE secrets SET value = ${seal(this.#keys, row.key, openSealed(this.#keys, row.key, row.value))} WHERE key = ${row.key}`;
+      }
+      return rows.length;
+    });
   }
 
   #reader(): Queryable {

@@ -9,6 +9,8 @@ import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
+import { randomBytes } from 'node:crypto';
+import { parseStoreKeys, type StoreKey } from '../../src/store/secret-box.ts';
 import { freePorts } from './ports.ts';
 
 export interface PostgresServer {
@@ -126,4 +128,14 @@ export async function startPostgres(): Promise<PostgresServer> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A fresh store key line (base64 of 32 random bytes), as `openssl rand -base64 32` makes one. */
+export function newStoreKeyLine(): string {
+  return randomBytes(32).toString('base64');
+}
+
+/** Store keys for a test: a fresh one unless lines are given. */
+export function testStoreKeys(...lines: string[]): StoreKey[] {
+  return parseStoreKeys((lines.length ? lines : [newStoreKeyLine()]).join('\n'), 'test');
 }
