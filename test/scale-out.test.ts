@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import tls from 'node:tls';
 import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -193,6 +194,36 @@ describe('three replicas on one PostgreSQL', () => {
     });
     assert.equal(reverted.status, 200, reverted.text);
     for (const replica of replicas) assert.equal(await servedBy(replica, host, caFile), 200, `${replica.name} lifts it at once`);
+  });
+
+  test('one CA and one server certificate on every replica; a TLS session made on one resumes on the others', async () => {
+    const cas = new Set(replicas.map(caOf));
+    assert.equal(cas.size, 1, 'the CA is shared through the database');
+    const path = `/subscriptions/${arm!.subscription}${G}/providers/Microsoft.App/containerApps/shop?${APP_API}`;
+    const host = (await through(replicas[0]!).call('GET', path)).json.properties.configuration.ingress.fqdn as string;
+    const ca = caOf(replicas[0]!);
+    const handshake = async (replica: Replica, session?: Buffer) => {
+      const socket = tls.connect({ host: replica.address, port: replica.httpsPort, servername: host, ca, minVersion: 'TLSv1.3', ...(session ? { session } : {}) });
+      let ticket: Buffer | undefined;
+      socket.on('session', (value: Buffer) => (ticket ??= value));
+      await once(socket, 'secureConnect');
+      const fingerprint = socket.getPeerX509Certificate()?.fingerprint256;
+      const reused = socket.isSessionReused();
+      // The ticket comes after the handshake, with the first bytes the server sends.
+      socket.end(`GET / HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
+      socket.resume();
+      await once(socket, 'close');
+      return { fingerprint, reused, ticket };
+    };
+    const first = await handshake(replicas[0]!);
+    assert.ok(first.ticket, 'a session ticket was issued');
+    const fingerprints = new Set([first.fingerprint]);
+    for (const replica of replicas.slice(1)) {
+      const resumed = await handshake(replica, first.ticket);
+      assert.equal(resumed.reused, true, `the session from ${replicas[0]!.name} resumes on ${replica.name}`);
+      fingerprints.add((await handshake(replica)).fingerprint);
+    }
+    assert.equal(fingerprints.size, 1, 'the same server certificate everywhere (issued once)');
   });
 
   test('two writers racing on one resource through two replicas: If-Match lets exactly one win', async () => {

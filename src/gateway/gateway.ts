@@ -22,6 +22,7 @@ import { buildRouteSpecs } from './route-specs.ts';
 import { RevisionWaiters } from './revision-waiters.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
 import { ServerCertificates } from './server-certificates.ts';
+import { sharedLocalCa, sharedTicketKeySeed } from './shared-pki.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import { openStore, type SharedStoreLocation } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
@@ -86,9 +87,14 @@ export class Gateway implements ControlPlaneHost {
   static async start(options: GatewayOptions, log: Logger): Promise<Gateway> {
     const store = options.store ?? (await openStore(options.dataDir, options.sharedStore));
     try {
-      const ca = await loadOrCreateLocalCa(options.dataDir);
-      const cache = new TlsPolicyCache(options.ticketKeySeed, options.ingress.tlsCiphers);
-      const certificates = new ServerCertificates(options.dataDir, ca, { issue: options.issueServerCertificates ?? true });
+      const issue = options.issueServerCertificates ?? true;
+      // Replicas sharing the store share the CA, the certificates it issues and the ticket keys
+      // (shared-pki.ts); a worker takes what its primary set up.
+      const shared = store.replicas && issue ? store : undefined;
+      const ca = shared ? await sharedLocalCa(shared, options.dataDir) : await loadOrCreateLocalCa(options.dataDir);
+      const seed = options.ticketKeySeed ?? (shared ? await sharedTicketKeySeed(shared) : undefined);
+      const cache = new TlsPolicyCache(seed, options.ingress.tlsCiphers);
+      const certificates = new ServerCertificates(options.dataDir, ca, { issue, ...(shared ? { shared } : {}) });
       const revision = await store.revision();
       const { snapshot, problems } = await compileRevision(store, certificates, cache, revision, log);
       logProblems(log, problems, revision);

@@ -13,6 +13,7 @@ import { openStore, type SharedStoreLocation } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { WorkerPool } from './cluster.ts';
 import { ServerCertificates } from './server-certificates.ts';
+import { sharedLocalCa, sharedTicketKeySeed } from './shared-pki.ts';
 
 export class ClusterPrimary implements ControlPlaneHost {
   readonly store: Store;
@@ -37,11 +38,14 @@ export class ClusterPrimary implements ControlPlaneHost {
     let pool: WorkerPool | undefined;
     let unsubscribe = () => {};
     try {
-      const ca = await loadOrCreateLocalCa(dataDir);
-      const certificates = new ServerCertificates(dataDir, ca);
+      // Replicas sharing the store share the CA, its certificates and the ticket keys (shared-pki.ts).
+      const shared = store.replicas ? store : undefined;
+      const ca = shared ? await sharedLocalCa(shared, dataDir) : await loadOrCreateLocalCa(dataDir);
+      const certificates = new ServerCertificates(dataDir, ca, { issue: true, ...(shared ? { shared } : {}) });
+      const seed = shared ? await sharedTicketKeySeed(shared) : undefined;
       const prepare = async () => Promise.all([certificates.fallback(), certificates.forEnvironments((await store.list({ type: ENVIRONMENT_TYPE })).map(environmentView))]);
       await prepare();
-      const started = new WorkerPool(workers, log);
+      const started = new WorkerPool(workers, log, seed);
       pool = started;
       unsubscribe = store.subscribe((revision) => {
         prepare().then(
