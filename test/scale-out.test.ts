@@ -27,6 +27,8 @@ interface Replica {
   readonly managementPort: number;
   readonly exited: Promise<unknown>;
   stderr(): string;
+  /** Everything it printed: banner and JSON log lines. */
+  logs(): string;
 }
 
 const dirs: string[] = [];
@@ -50,10 +52,12 @@ async function startReplica(name: string, address: string, dataDir = tempDir()):
     '--bind', address, '--internal-bind', address, '--management-bind', address,
     '--https-port', '0', '--http-port', '0', '--management-port', '0', '--log-level', 'warn',
   ];
-  const child = spawn(NODE, args, { cwd: ROOT, env: cleanEnv({ CERTGATE_STORE_KEY: storeKey }), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(NODE, args, { cwd: ROOT, env: cleanEnv({ CERTGATE_STORE_KEY: storeKey }), stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let stderr = '';
+  let stdout = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   const exited = once(child, 'exit');
   await Promise.race([
     new Promise<void>((resolve) => {
@@ -66,7 +70,7 @@ async function startReplica(name: string, address: string, dataDir = tempDir()):
     new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`replica ${name} not ready after 60 s:\n${stderr}`)), 60_000).unref()),
   ]);
   const port = (label: string) => Number(new RegExp(`${label}: +https://[^:]+:(\\d+)`).exec(stderr)?.[1]);
-  return { name, address, dataDir, child, httpsPort: port('HTTPS ingress'), managementPort: port('management API'), exited, stderr: () => stderr };
+  return { name, address, dataDir, child, httpsPort: port('HTTPS ingress'), managementPort: port('management API'), exited, stderr: () => stderr, logs: () => stdout + stderr };
 }
 
 const caOf = (replica: Replica) => readFileSync(join(replica.dataDir, 'ca', 'ca.pem'), 'utf8');
@@ -133,6 +137,18 @@ async function connectTo(replica: Replica): Promise<Call> {
 }
 
 const agents: Agent[] = [];
+
+/** PATCHes the tags through `replica` until the answer is 200 with every replica live (or the deadline); asserts the 200. */
+async function patchUntilAllLive(replica: Replica, path: string, tags: Record<string, string>, deadline: number) {
+  for (;;) {
+    const patched = await through(replica).call('PATCH', path, { tags });
+    if ((patched.status === 200 && patched.headers['x-certgate-stale-replicas'] === undefined) || Date.now() > deadline) {
+      assert.equal(patched.status, 200, patched.text);
+      return patched;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
 
 /** One request through a new connection to `replica`. */
 function through(replica: Replica) {
@@ -260,14 +276,7 @@ describe('three replicas on one PostgreSQL', () => {
       await pg!.start();
     }
     // Nobody restarts the replicas: their clients reconnect, their feeds re-listen and re-read.
-    const deadline = Date.now() + 20_000;
-    let patched;
-    for (;;) {
-      patched = await through(r2).call('PATCH', path, { tags: { after: 'outage' } });
-      if ((patched.status === 200 && patched.headers['x-certgate-stale-replicas'] === undefined) || Date.now() > deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    assert.equal(patched.status, 200, patched.text);
+    const patched = await patchUntilAllLive(r2, path, { after: 'outage' }, Date.now() + 20_000);
     assert.equal(patched.headers['x-certgate-stale-replicas'], undefined, 'every replica is live again');
     assert.equal((await through(r1).call('GET', path)).json.tags.after, 'outage');
     assert.equal((await through(r1).call('GET', path)).json.tags.during, undefined, 'the refused write left nothing');
@@ -291,6 +300,31 @@ describe('three replicas on one PostgreSQL', () => {
     const again = await through(r2).call('PATCH', path, { tags: { after: 'restart' } });
     assert.equal(again.status, 200, again.text);
     assert.equal(again.headers['x-certgate-stale-replicas'], undefined, 'every replica is live again');
+  });
+});
+
+describe('a replica starting while PostgreSQL is down', () => {
+  test('serves the configuration it saved last, says so, and joins in by itself when PostgreSQL returns', async () => {
+    const [r1, , r3] = replicas as [Replica, Replica, Replica];
+    const path = `/subscriptions/${arm!.subscription}${G}/providers/Microsoft.App/containerApps/shop?${APP_API}`;
+    const host = (await through(r1).call('GET', path)).json.properties.configuration.ingress.fqdn as string;
+    r3.child.kill('SIGKILL');
+    await r3.exited;
+    await pg!.stop();
+    let restarted: Replica;
+    try {
+      restarted = await startReplica('r3', r3.address, r3.dataDir);
+      replicas[2] = restarted;
+      assert.match(restarted.logs(), /serving the configuration saved last/);
+      assert.equal(await servedBy(restarted, host, caFile), 200, 'it serves the saved configuration');
+    } finally {
+      await pg!.start();
+    }
+    const deadline = Date.now() + 30_000;
+    while (!/PostgreSQL answers again/.test(restarted.logs()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.match(restarted.logs(), /PostgreSQL answers again/);
+    const patched = await patchUntilAllLive(r1, path, { after: 'cold-start' }, deadline);
+    assert.equal(patched.headers['x-certgate-stale-replicas'], undefined, 'the restarted replica is live and was waited for');
   });
 });
 

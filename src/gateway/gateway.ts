@@ -85,7 +85,7 @@ export class Gateway implements ControlPlaneHost {
   }
 
   static async start(options: GatewayOptions, log: Logger): Promise<Gateway> {
-    const store = options.store ?? (await openStore(options.dataDir, options.sharedStore));
+    const store = options.store ?? (await openStore(options.dataDir, options.sharedStore, log));
     try {
       const issue = options.issueServerCertificates ?? true;
       // Replicas sharing the store share the CA, the certificates it issues and the ticket keys

@@ -34,7 +34,7 @@ export class ClusterPrimary implements ControlPlaneHost {
 
   /** Opens the data dir's store, forks `workers` ingress processes and resolves when all serve. */
   static async start(dataDir: string, workers: number, log: Logger, sharedStore?: SharedStoreLocation): Promise<ClusterPrimary> {
-    const store = await openStore(dataDir, sharedStore);
+    const store = await openStore(dataDir, sharedStore, log);
     let pool: WorkerPool | undefined;
     let unsubscribe = () => {};
     try {

@@ -14,6 +14,7 @@ import { resourceKey, type ResourceDocument, type StoredResource } from '../mode
 import { migratePostgres } from './postgres-migrations.ts';
 import { checkPreconditions, scopePrefix, stampDocument } from './write-rules.ts';
 import { open as openSealed, seal, type StoreKey } from './secret-box.ts';
+import { saveMirror } from './mirror.ts';
 import { StoreError, type Change, type ChangeListener, type ListQuery, type PutOptions, type PutResult, type Store, type WriteOptions } from './store.ts';
 import type { ReplicaRegistry, ReplicaReport } from './replicas.ts';
 import type { RevisionOutcome } from '../model/outcome.ts';
@@ -40,6 +41,8 @@ export interface PostgresStoreOptions {
   readonly connectTimeoutSeconds?: number;
   /** A replica is live when it reported within this (default 5 s). */
   readonly liveWithinMs?: number;
+  /** Where to save the last configuration read (mirror.ts), for a start while the database is down. */
+  readonly mirrorPath?: string;
 }
 
 type Queryable = Sql | TransactionSql;
@@ -57,6 +60,10 @@ export class PostgresStore implements Store {
   readonly #replicaListeners = new Set<() => void>();
 
   readonly #keys: readonly StoreKey[];
+  #mirrorPath: string | undefined;
+  /** The mirror being written, and whether another revision came meanwhile. */
+  #mirroring: Promise<void> | undefined;
+  #mirrorAgain = false;
 
   private constructor(sql: Sql, liveWithinMs: number, keys: readonly StoreKey[]) {
     this.#sql = sql;
@@ -76,6 +83,7 @@ export class PostgresStore implements Store {
       connection: { statement_timeout: 30_000, application_name: 'certgate' },
     });
     const store = new PostgresStore(sql, options.liveWithinMs ?? DEFAULT_LIVE_WITHIN_MS, options.keys);
+    store.#mirrorPath = options.mirrorPath;
     try {
       await migratePostgres(sql);
       await store.#reseal();
@@ -86,6 +94,7 @@ export class PostgresStore implements Store {
       });
       store.#poll = setInterval(() => void store.#resync(), options.pollIntervalMs ?? DEFAULT_POLL_MS);
       store.#poll.unref();
+      await store.#saveMirror();
       return store;
     } catch (error) {
       await store.close();
@@ -162,12 +171,14 @@ export class PostgresStore implements Store {
     return () => this.#listeners.delete(listener);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    this.#mirrorPath = undefined;
+    await this.#mirroring;
     this.#listeners.clear();
     this.#replicaListeners.clear();
     clearInterval(this.#poll);
     this.#closed ??= this.#sql.end({ timeout: 2 });
-    return this.#closed;
+    await this.#closed;
   }
 
   /**
@@ -226,6 +237,39 @@ export class PostgresStore implements Store {
     if (!Number.isSafeInteger(revision) || revision <= this.#heard) return;
     this.#heard = revision;
     for (const listener of this.#listeners) listener(revision);
+    this.#mirrorSoon();
+  }
+
+  /** Saves the mirror after a change: one write at a time, and once more if changes came meanwhile. */
+  #mirrorSoon(): void {
+    if (!this.#mirrorPath || this.#closed) return;
+    if (this.#mirroring) {
+      this.#mirrorAgain = true;
+      return;
+    }
+    this.#mirroring = this.#saveMirror()
+      .catch(() => {
+        // The database went away meanwhile: the previous mirror stays; the next change tries again.
+      })
+      .finally(() => {
+        this.#mirroring = undefined;
+        if (this.#mirrorAgain) {
+          this.#mirrorAgain = false;
+          this.#mirrorSoon();
+        }
+      });
+  }
+
+  /** One consistent read of everything (repeatable read), written to the mirror file. */
+  async #saveMirror(): Promise<void> {
+    const path = this.#mirrorPath;
+    if (!path) return;
+    const rows = await this.#sql.begin('isolation level repeatable read read only', async (tx) => ({
+      revision: await readRevision(tx),
+      resources: await tx<{ key: string; type: string; doc: string }[]>`SELECT key, type, doc FROM resources`,
+      secrets: (await tx<{ key: string; value: Buffer }[]>`SELECT key, value FROM secrets`).map((row) => ({ key: row.key, value: new Uint8Array(row.value) })),
+    }));
+    saveMirror(path, rows);
   }
 }
 
