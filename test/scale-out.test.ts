@@ -285,8 +285,32 @@ describe('three replicas on one PostgreSQL', () => {
   test('kill -9 of a replica: writes are answered once it stops heartbeating, naming it; restarted, it serves the current configuration', async () => {
     const [r1, r2, r3] = replicas as [Replica, Replica, Replica];
     const path = `/subscriptions/${arm!.subscription}${G}/providers/Microsoft.App/containerApps/shop?${APP_API}`;
+    // Writes in flight through r3 when it is killed: every one it acknowledged is in the database, whole.
+    const sub = `/subscriptions/${arm!.subscription}`;
+    const writer = await connectTo(r3);
+    const acknowledged: string[] = [];
+    const statuses: number[] = [];
+    const writing = (async () => {
+      for (let i = 0; ; i++) {
+        const result = await writer('PUT', `${sub}/resourceGroups/inflight-${i}?api-version=2021-04-01`, { location: 'local', tags: { n: String(i) } }).catch(() => undefined);
+        if (!result) return;
+        statuses.push(result.status);
+        if (result.status === 201) acknowledged.push(`inflight-${i}`);
+      }
+    })();
+    // Killed once a few were answered, while the next ones are in flight.
+    const until = Date.now() + 15_000;
+    while (acknowledged.length < 3 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
     r3.child.kill('SIGKILL');
     await r3.exited;
+    await writing;
+    assert.ok(acknowledged.length > 0, `some writes were acknowledged before the kill (${statuses.join(', ')})`);
+    const groups = (await through(r1).call('GET', `${sub}/resourcegroups?api-version=2021-04-01&$top=1000`)).json.value as { name: string; location: string; tags?: { n?: string } }[];
+    const stored = new Map(groups.map((group) => [group.name, group]));
+    for (const name of acknowledged) {
+      assert.ok(stored.has(name), `the acknowledged ${name} is stored`);
+      assert.equal(stored.get(name)!.tags?.n, name.slice('inflight-'.length), `${name} is whole`);
+    }
     const started = Date.now();
     const patched = await through(r1).call('PATCH', path, { tags: { after: 'kill' } });
     assert.equal(patched.status, 200, patched.text);
