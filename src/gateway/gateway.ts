@@ -25,10 +25,13 @@ import { buildRouteSpecs } from './route-specs.ts';
 import { RevisionWaiters } from './revision-waiters.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
 import { ServerCertificates } from './server-certificates.ts';
-import { sharedLocalCa, sharedTicketKeySeed } from './shared-pki.ts';
+import { followTicketKeys, sharedLocalCa, sharedTicketKeySeed } from './shared-pki.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import { openStore, type SharedStoreLocation } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
+
+/** How often replicas replace their shared session-ticket keys (Caddy's default STEK rotation). */
+const DEFAULT_TICKET_KEY_ROTATION_MS = 12 * 60 * 60 * 1000;
 
 /** A revision that could not be built is tried again after this, doubling up to the maximum. */
 const RETRY_FIRST_MS = 1_000;
@@ -48,6 +51,11 @@ export interface GatewayOptions {
    * (the in-process change feed only hears this process's writes); a worker also hears of them by IPC.
    */
   readonly pollIntervalMs?: number;
+  /**
+   * On a store replicas share: how often the shared session-ticket keys are replaced (default 12 h,
+   * as Caddy's STEK rotation; only issuing hosts rotate, all follow within a minute).
+   */
+  readonly ticketKeyRotationMs?: number;
   /** Called after each compilation, whether the ingress serves its snapshot or it failed. */
   readonly onCompiled?: (outcome: RevisionOutcome) => void;
   /** Whether this process issues the server certificates (default); a worker reads the primary's. */
@@ -97,6 +105,14 @@ export class Gateway implements ControlPlaneHost {
       const ca = shared ? await sharedLocalCa(shared, options.dataDir) : await loadOrCreateLocalCa(options.dataDir);
       const seed = options.ticketKeySeed ?? (shared ? await sharedTicketKeySeed(shared) : undefined);
       const cache = new TlsPolicyCache(seed, options.ingress.tlsCiphers);
+      const rotationMs = options.ticketKeyRotationMs ?? DEFAULT_TICKET_KEY_ROTATION_MS;
+      const stopTicketKeys =
+        store.replicas && seed
+          ? followTicketKeys(store, seed, (next) => {
+              cache.rotateTicketKeys(next);
+              log.info({ reason: 'ticket_keys_rotated' }, 'session-ticket keys rotated');
+            }, { checkMs: Math.min(60_000, Math.max(50, rotationMs / 4)), ...(issue ? { rotateMs: rotationMs } : {}) })
+          : () => {};
       const certificates = new ServerCertificates(options.dataDir, ca, { issue, ...(shared ? { shared } : {}) });
       const revision = await store.revision();
       const { snapshot, problems } = await compileRevision(store, certificates, cache, revision, log);
@@ -110,6 +126,7 @@ export class Gateway implements ControlPlaneHost {
       gateway.#unsubscribe = () => {
         unsubscribe();
         clearInterval(poll);
+        stopTicketKeys();
       };
       gateway.#addresses = await ingress.listen();
       return gateway;

@@ -13,7 +13,7 @@ import { openStore, type SharedStoreLocation } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { WorkerPool } from './cluster.ts';
 import { ServerCertificates } from './server-certificates.ts';
-import { sharedLocalCa, sharedTicketKeySeed } from './shared-pki.ts';
+import { followTicketKeys, sharedLocalCa, sharedTicketKeySeed } from './shared-pki.ts';
 
 export class ClusterPrimary implements ControlPlaneHost {
   readonly store: Store;
@@ -43,11 +43,13 @@ export class ClusterPrimary implements ControlPlaneHost {
       const ca = shared ? await sharedLocalCa(shared, dataDir) : await loadOrCreateLocalCa(dataDir);
       const certificates = new ServerCertificates(dataDir, ca, { issue: true, ...(shared ? { shared } : {}) });
       const seed = shared ? await sharedTicketKeySeed(shared) : undefined;
+      // The primary rotates the shared ticket keys on schedule; its workers follow (gateway.ts).
+      const stopRotation = shared && seed ? followTicketKeys(shared, seed, () => {}, { checkMs: 60_000, rotateMs: 12 * 60 * 60 * 1000 }) : () => {};
       const prepare = async () => Promise.all([certificates.fallback(), certificates.forEnvironments((await store.list({ type: ENVIRONMENT_TYPE })).map(environmentView))]);
       await prepare();
       const started = new WorkerPool(workers, log, seed);
       pool = started;
-      unsubscribe = store.subscribe((revision) => {
+      const unsubscribeRevisions = store.subscribe((revision) => {
         prepare().then(
           () => started.broadcast(revision),
           (error: unknown) => {
@@ -57,6 +59,10 @@ export class ClusterPrimary implements ControlPlaneHost {
           },
         );
       });
+      unsubscribe = () => {
+        unsubscribeRevisions();
+        stopRotation();
+      };
       const addresses = await started.start();
       return new ClusterPrimary(store, dataDir, ca, started, addresses, unsubscribe);
     } catch (error) {

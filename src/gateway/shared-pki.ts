@@ -42,6 +42,44 @@ export async function sharedTicketKeySeed(store: Store): Promise<Buffer> {
 }
 
 /**
+ * Follows the shared ticket-key seed: every `checkMs` it reads the seed and applies a new one; when
+ * `rotateMs` is given (the replicas that issue), a seed older than that is replaced (If-Match: one
+ * replica wins, the others apply the winner's). Returns the stop function.
+ */
+export function followTicketKeys(store: Store, current: Buffer, apply: (seed: Buffer) => void, options: { checkMs: number; rotateMs?: number }): () => void {
+  let seed = current;
+  let running = false;
+  const check = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const doc = await store.get(TICKETS_ID);
+      if (!doc) return;
+      const rotatedAt = Date.parse(String(doc.properties['rotatedAt'] ?? doc.systemData.createdAt));
+      if (options.rotateMs !== undefined && Date.now() - rotatedAt >= options.rotateMs) {
+        await store
+          .put({ id: TICKETS_ID, name: 'ticketKeys', type: TICKETS_TYPE, properties: { rotatedAt: new Date().toISOString() } }, { secret: randomBytes(32), ifMatch: doc.etag })
+          .catch((error: unknown) => {
+            if (!(error instanceof StoreError && error.code === 'PreconditionFailed')) throw error;
+          });
+      }
+      const latest = await store.getSecret(TICKETS_ID);
+      if (latest && !Buffer.from(latest).equals(seed)) {
+        seed = Buffer.from(latest);
+        apply(seed);
+      }
+    } catch {
+      // The store is unreachable: the current keys stay until it answers.
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void check(), options.checkMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
  * The server certificate for `hostnames`: the one in the database when it is still good (written
  * to the data dir), otherwise issued here and put in the database; if another replica put one
  * there first, that one is used.
