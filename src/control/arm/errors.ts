@@ -38,6 +38,7 @@ export const ARM_ERRORS = defineCatalog({
   UnsupportedMediaType: { status: 415, meaning: 'a body that is not application/json' },
   InternalServerError: { status: 500, meaning: 'a bug in certgate; the request changed nothing (the server log has the cause)' },
   IngressApplyFailed: { status: 500, meaning: 'the change was stored but the ingress could build no configuration from it; the previous one keeps serving' },
+  StoreUnavailable: { status: 503, meaning: 'the shared store (PostgreSQL) cannot be reached: nothing was read or written; the ingress keeps serving its last configuration; retry after Retry-After seconds' },
 });
 
 export type ArmErrorCode = keyof typeof ARM_ERRORS;
@@ -160,6 +161,13 @@ export const errors = {
     }
   },
   /** The ingress could build no snapshot: nothing of the store's latest state is enforced. */
+  storeUnavailable: (write: boolean, cause: unknown) =>
+    new ArmError('StoreUnavailable',
+      write
+        ? 'The store (PostgreSQL) cannot be reached: nothing was written. The ingress keeps serving its last configuration; retry later.'
+        : 'The store (PostgreSQL) cannot be reached: the resource cannot be read now. The ingress keeps serving its last configuration; retry later.',
+      { headers: { 'retry-after': '5' }, cause },
+    ),
   ingressApplyFailed: (revision: number, reason: string) =>
     new ArmError('IngressApplyFailed',
       `The change was stored (revision ${revision}) but the ingress could not apply it (${reason}); it keeps serving the previous configuration. Correct or revert the change with another write.`,

@@ -4,6 +4,7 @@
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ArmError, errors } from '../arm/errors.ts';
+import { StoreError } from '../../store/store.ts';
 import { parseArmPath, splitRequestTarget } from '../arm/path.ts';
 import { handleArmRequest } from '../resources/router.ts';
 import type { ArmResponse, ControlContext } from '../resources/context.ts';
@@ -227,6 +228,7 @@ function sendArm(reply: FastifyReply, response: ArmResponse | OAuthResponse) {
 
 function toArmError(error: Error & { code?: string; statusCode?: number }, request: FastifyRequest): ArmError {
   if (error instanceof ArmError) return error;
+  if (error instanceof StoreError && error.code === 'Unavailable') return errors.storeUnavailable(request.method !== 'GET' && request.method !== 'HEAD', error);
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return errors.unsupportedMediaType(String(request.headers['content-type'] ?? ''));

@@ -80,8 +80,8 @@ export async function putResource(context: ControlContext, request: ArmRequest, 
       writeOptions(request),
     ),
   );
-  await awaitEnforced(context, result.revision, address.id, address.name);
-  return { status: result.created ? 201 : 200, body: await kind.render(context, result.resource), headers: { etag: result.resource.etag } };
+  const diagnostics = await awaitEnforced(context, result.revision, address.id, address.name);
+  return { status: result.created ? 201 : 200, body: await kind.render(context, result.resource), headers: { ...diagnostics, etag: result.resource.etag } };
 }
 
 export async function patchResource(context: ControlContext, request: ArmRequest, kind: ResourceKind, address: ResourceAddress, prepared?: PreparedWrite): Promise<ArmResponse> {
@@ -118,8 +118,8 @@ export async function patchResource(context: ControlContext, request: ArmRequest
       writeOptions(request),
     ),
   );
-  await awaitEnforced(context, result.revision, address.id, address.name);
-  return { status: 200, body: await kind.render(context, result.resource), headers: { etag: result.resource.etag } };
+  const diagnostics = await awaitEnforced(context, result.revision, address.id, address.name);
+  return { status: 200, body: await kind.render(context, result.resource), headers: { ...diagnostics, etag: result.resource.etag } };
 }
 
 export async function getResource(context: ControlContext, kind: ResourceKind, address: ResourceAddress): Promise<ArmResponse> {
@@ -136,8 +136,8 @@ export async function deleteResource(context: ControlContext, request: ArmReques
   }
   await kind.checkDelete?.(context, doc);
   const result = await writeOrThrow(() => context.store.delete(address.id, request.ifMatch === undefined ? {} : { ifMatch: request.ifMatch }));
-  await awaitEnforced(context, result.revision, address.id, address.name);
-  return { status: result.deleted ? 200 : 204 };
+  const diagnostics = await awaitEnforced(context, result.revision, address.id, address.name);
+  return { status: result.deleted ? 200 : 204, headers: diagnostics };
 }
 
 const PAGE_SIZE = 100;
