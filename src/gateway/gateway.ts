@@ -6,23 +6,10 @@
 // answered with an error.
 import type { Logger } from 'pino';
 import type { ControlPlaneHost } from '../control/control-plane.ts';
-import { decodeCertificateSecret, decodeManagedCertificateSecret, decodeServerCertificateSecret } from '../model/documents.ts';
-import { decodeTrustMaterial, type TrustMaterial } from '../model/trust.ts';
-import {
-  ACME_CHALLENGE_MEMBER,
-  APP_TYPE,
-  CERTIFICATE_TYPE,
-  ENVIRONMENT_TYPE,
-  MANAGED_CERTIFICATE_TYPE,
-  type AcmeChallengeRecord,
-  appView,
-  environmentView,
-  resourceKey,
-} from '../model/resources.ts';
 import type { ConfigurationProblem, RevisionOutcome } from '../model/outcome.ts';
 import { Ingress, ingressPorts, type IngressAddresses, type IngressOptions } from '../ingress/ingress.ts';
-import { compileSnapshot, TlsPolicyCache, type AcmeChallenge, type CompileResult, type ServerCredentials } from '../ingress/snapshot.ts';
-import { buildRouteSpecs } from './route-specs.ts';
+import { compileSnapshot, TlsPolicyCache, type CompileResult } from '../ingress/snapshot.ts';
+import { IngressConfiguration, type BuildCounts } from './configuration.ts';
 import { RevisionWaiters } from './revision-waiters.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
 import { ServerCertificates } from './server-certificates.ts';
@@ -72,6 +59,8 @@ export class Gateway implements ControlPlaneHost {
   readonly #log: Logger;
   readonly #cache: TlsPolicyCache;
   readonly #certificates: ServerCertificates;
+  readonly #configuration: IngressConfiguration;
+  #counts: CompileCounts | undefined;
   #applied: number;
   /** The last compilation's outcome; its revision is the last one compiled (served or not). */
   #outcome: RevisionOutcome;
@@ -84,8 +73,9 @@ export class Gateway implements ControlPlaneHost {
   #retry: { timer: NodeJS.Timeout | undefined; delayMs: number; due: boolean } = { timer: undefined, delayMs: RETRY_FIRST_MS, due: false };
   #closed = false;
 
-  private constructor(dataDir: string, store: Store, ca: IssuedCertificate, certificates: ServerCertificates, ingress: Ingress, cache: TlsPolicyCache, outcome: RevisionOutcome, log: Logger) {
+  private constructor(dataDir: string, store: Store, ca: IssuedCertificate, certificates: ServerCertificates, configuration: IngressConfiguration, ingress: Ingress, cache: TlsPolicyCache, outcome: RevisionOutcome, log: Logger) {
     this.dataDir = dataDir;
+    this.#configuration = configuration;
     this.#certificates = certificates;
     this.store = store;
     this.ca = ca;
@@ -115,11 +105,12 @@ export class Gateway implements ControlPlaneHost {
             }, { checkMs: Math.min(60_000, Math.max(50, rotationMs / 4)), ...(issue ? { rotateMs: rotationMs } : {}) })
           : () => {};
       const certificates = new ServerCertificates(options.dataDir, ca, { issue, ...(shared ? { shared } : {}) });
-      const revision = await store.revision();
-      const { snapshot, problems } = await compileRevision(store, certificates, cache, revision, log);
+      const configuration = new IngressConfiguration(log);
+      const { snapshot, problems, revision, counts } = await compileRevision(store, configuration, certificates, cache, true);
       logProblems(log, problems, revision);
       const ingress = new Ingress(snapshot, options.ingress, log);
-      const gateway = new Gateway(options.dataDir, store, ca, certificates, ingress, cache, { revision, problems }, log);
+      const gateway = new Gateway(options.dataDir, store, ca, certificates, configuration, ingress, cache, { revision, problems }, log);
+      gateway.#counts = counts;
       gateway.#onCompiled = options.onCompiled;
       const unsubscribe = store.subscribe(() => void gateway.refresh());
       const poll = options.pollIntervalMs ? setInterval(() => void gateway.refresh(), options.pollIntervalMs) : undefined;
@@ -150,6 +141,11 @@ export class Gateway implements ControlPlaneHost {
   /** The store revision the ingress serves. */
   get appliedRevision(): number {
     return this.#applied;
+  }
+
+  /** What the last compilation did (how many app specs and TLS policies it built), for tests and figures. */
+  get lastCompileCounts(): CompileCounts | undefined {
+    return this.#counts;
   }
 
   /** The outcome of the last compilation (at start: of the first). */
@@ -207,10 +203,15 @@ export class Gateway implements ControlPlaneHost {
         return;
       }
       if (!(revision > this.#outcome.revision || this.#retry.due)) break;
+      // A retry after a failed build reads everything again (the fallback), as the start does.
+      const full = this.#retry.due;
       this.#retry.due = false;
       let outcome: RevisionOutcome;
       try {
-        const { snapshot, problems } = await compileRevision(this.store, this.#certificates, this.#cache, revision, this.#log);
+        const compiled = await compileRevision(this.store, this.#configuration, this.#certificates, this.#cache, full);
+        const { snapshot, problems } = compiled;
+        revision = compiled.revision;
+        this.#counts = compiled.counts;
         // Resolves once the TCP listeners match too, so a write is acknowledged only when they do.
         const all = [...problems, ...(await this.ingress.swap(snapshot))];
         logProblems(this.#log, all, revision);
@@ -254,58 +255,25 @@ function logProblems(log: Logger, problems: readonly ConfigurationProblem[], rev
   for (const { resource, reason, message } of problems) log.warn({ resource, reason, problem: message, revision }, 'configuration left out of the ingress');
 }
 
-/** The store's documents → route specs → the snapshot, with what either step left out. */
-async function compileRevision(store: Store, certificates: ServerCertificates, cache: TlsPolicyCache, revision: number, log: Logger): Promise<CompileResult> {
-  const environments = (await store.list({ type: ENVIRONMENT_TYPE })).map(environmentView);
-  const apps = (await store.list({ type: APP_TYPE })).map(appView);
-  const uploadedCertificates = new Map<string, ServerCredentials>();
-  const trustMaterial = new Map<string, TrustMaterial>();
-  for (const certificate of await store.list({ type: CERTIFICATE_TYPE })) {
-    const secret = await store.getSecret(certificate.id);
-    if (!secret) continue;
-    try {
-      const trust = decodeTrustMaterial(secret);
-      if (trust !== undefined) {
-        trustMaterial.set(resourceKey(certificate.id), trust);
-        continue;
-      }
-      const { pfx, password } = decodeCertificateSecret(secret);
-      uploadedCertificates.set(resourceKey(certificate.id), { kind: 'pkcs12', pfx, password });
-    } catch {
-      // One unreadable secret must not stop every other change: the domains bound to it are left
-      // out, and their writers hear so.
-      log.error({ certificate: certificate.id, reason: 'certificate_secret_unreadable' }, 'certificate secret cannot be read');
-    }
-  }
-  // Managed (ACME) certificates: the last one issued is served (while a renewal runs too); the
-  // challenge being answered goes to the plain-HTTP port.
-  const acmeChallenges = new Map<string, AcmeChallenge>();
-  for (const certificate of await store.list({ type: MANAGED_CERTIFICATE_TYPE })) {
-    const challenge = certificate.properties[ACME_CHALLENGE_MEMBER] as AcmeChallengeRecord | undefined;
-    if (challenge) acmeChallenges.set(challenge.token, Object.freeze({ host: String(certificate.properties['subjectName']), keyAuthorization: challenge.keyAuthorization }));
-    const secret = await store.getSecret(certificate.id);
-    if (!secret || secret.length === 0) continue;
-    try {
-      const { certPem, keyPem } = decodeManagedCertificateSecret(secret);
-      uploadedCertificates.set(resourceKey(certificate.id), { kind: 'pem', certPem, keyPem });
-    } catch {
-      log.error({ certificate: certificate.id, reason: 'certificate_secret_unreadable' }, 'managed certificate secret cannot be read');
-    }
-  }
-  // An environment's DNS suffix wildcard (customDomainConfiguration) is its secret, kept as an upload's is.
-  const dnsSuffixCertificates = new Map<string, ServerCredentials>();
-  for (const environment of environments) {
-    if (environment.dnsSuffix === undefined) continue;
-    const secret = await store.getSecret(environment.id);
-    try {
-      if (!secret || secret.length === 0) throw new Error('no secret');
-      // A PKCS12 upload, or a PEM one (az sends .pem files as they are).
-      dnsSuffixCertificates.set(resourceKey(environment.id), decodeServerCertificateSecret(secret));
-    } catch {
-      log.error({ environment: environment.id, reason: 'certificate_secret_unreadable' }, 'DNS suffix certificate secret cannot be read');
-    }
-  }
-  const built = buildRouteSpecs({ environments, apps, environmentCertificates: await certificates.forEnvironments(environments), dnsSuffixCertificates, uploadedCertificates, trustMaterial });
+/** What the last compilation did: a full read or the changes only, the app specs it built, the TLS work. */
+export interface CompileCounts extends BuildCounts {
+  /** Host routes whose TLS policy was looked up (an unchanged app's routes are reused without). */
+  readonly policiesResolved: number;
+  /** SecureContexts built. */
+  readonly contextsCreated: number;
+}
+
+/** The store's documents (what changed since the last compilation) → route specs → the snapshot, with what either step left out. */
+async function compileRevision(store: Store, configuration: IngressConfiguration, certificates: ServerCertificates, cache: TlsPolicyCache, full: boolean): Promise<CompileResult & { revision: number; counts: CompileCounts }> {
+  const revision = await configuration.update(store, { full });
+  const { specs: built, acmeChallenges, counts } = await configuration.build(certificates);
+  const before = cache.counts;
   const compiled = compileSnapshot({ revision, specs: built.specs, tcpPorts: built.tcpPorts, drainGraceMs: built.drainGraceMs, environmentDomains: built.environmentDomains, acmeChallenges, fallbackCertificate: await certificates.fallback() }, cache);
-  return { snapshot: compiled.snapshot, problems: [...built.problems, ...compiled.problems] };
+  const after = cache.counts;
+  return {
+    revision,
+    snapshot: compiled.snapshot,
+    problems: [...built.problems, ...compiled.problems],
+    counts: { ...counts, policiesResolved: after.policiesResolved - before.policiesResolved, contextsCreated: after.contextsCreated - before.contextsCreated },
+  };
 }

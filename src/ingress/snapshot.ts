@@ -244,6 +244,10 @@ const BASE_CONTEXT_OPTIONS: tls.SecureContextOptions = Object.freeze({
 export class TlsPolicyCache {
   #policies = new Map<string, TlsPolicy>();
   #used = new Set<string>();
+  /** Each spec's compiled routes, by host index, while the spec object is reused (compileSnapshot). */
+  readonly #specRoutes = new WeakMap<RouteSpec, (CompiledHost | undefined)[]>();
+  #resolved = 0;
+  #created = 0;
   #ticketKeySeed: Buffer | undefined;
   readonly #ciphers: string;
 
@@ -264,6 +268,30 @@ export class TlsPolicyCache {
    *   OpenSSL's own check against them is not used (Node accepts any chain; the verdict decides).
    */
   policy(scope: string, clientCertificate: ClientCertificatePolicy | undefined, credentials: ServerCredentials, verificationKey?: string, caNames?: string): TlsPolicy {
+    return this.#policy(scope, clientCertificate, credentials, verificationKey, caNames).policy;
+  }
+
+  /** How many policies were looked up (a certificate hashed) and how many SecureContexts were built, since the start. */
+  get counts(): { readonly policiesResolved: number; readonly contextsCreated: number } {
+    return { policiesResolved: this.#resolved, contextsCreated: this.#created };
+  }
+
+  /** The compiled routes of a spec seen before (the same object), to reuse; filled by compileSnapshot. */
+  specRoutes(spec: RouteSpec): (CompiledHost | undefined)[] {
+    let routes = this.#specRoutes.get(spec);
+    if (!routes) this.#specRoutes.set(spec, (routes = []));
+    return routes;
+  }
+
+  /** Marks a reused policy as used by this compilation; false when it was dropped meanwhile (it must be resolved again). */
+  keep(key: string, policy: TlsPolicy): boolean {
+    if (this.#policies.get(key) !== policy) return false;
+    this.#used.add(key);
+    return true;
+  }
+
+  #policy(scope: string, clientCertificate: ClientCertificatePolicy | undefined, credentials: ServerCredentials, verificationKey?: string, caNames?: string): { policy: TlsPolicy; key: string } {
+    this.#resolved++;
     const fingerprint = credentialsFingerprint(credentials);
     // The trust configuration is part of both keys: a new anchor, CRL or allow-list is a new policy
     // (old connections get 421; sessions never resume across trust configurations).
@@ -271,7 +299,8 @@ export class TlsPolicyCache {
     const key = `${admissionKey}\n${fingerprint}`;
     this.#used.add(key);
     const cached = this.#policies.get(key);
-    if (cached) return cached;
+    if (cached) return { policy: cached, key };
+    this.#created++;
     const secureContext = tls.createSecureContext({ ...BASE_CONTEXT_OPTIONS, ciphers: this.#ciphers, ...contextCredentials(credentials), ...(caNames === undefined ? {} : { ca: caNames }) });
     // A session resumes only on a context with the same id context: tying it to the app, its mode and
     // its certificate stops a session made under one app's (or mode's) policy skipping another's
@@ -287,7 +316,17 @@ export class TlsPolicyCache {
       rejectUnauthorized: clientCertificate?.rejectUnauthorized ?? false,
     });
     this.#policies.set(key, policy);
-    return policy;
+    return { policy, key };
+  }
+
+  /** One host of a spec, compiled: its route and the policy's key, or why it cannot be served. */
+  compileHost(app: CompiledApp, host: HostSpec): CompiledHost {
+    try {
+      const { policy, key } = this.#policy(app.key, app.clientCertificate, host.credentials, app.verification?.key, app.verification?.caNames);
+      return { route: Object.freeze({ hostname: host.hostname, app, tls: policy }), policyKey: key };
+    } catch (error) {
+      return { unusable: (error as Error).message };
+    }
   }
 
   /**
@@ -309,22 +348,31 @@ export class TlsPolicyCache {
   }
 }
 
-/** Builds the TLS policies and the routes of each listener from the specs. */
+/** A spec's host compiled once: kept while the spec object is reused, so an unchanged app costs a map lookup. */
+export type CompiledHost = { readonly route: Route; readonly policyKey: string } | { readonly unusable: string };
+
+/**
+ * Builds the TLS policies and the routes of each listener from the specs. A spec object seen by
+ * an earlier compilation with the same cache keeps its routes (nothing hashed or built again), so
+ * a change to one app of many costs one app's work plus the maps.
+ */
 export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): CompileResult {
   const problems: ConfigurationProblem[] = [];
   const routes = new Map<string, Route>();
-  for (const { app, hosts } of input.specs) {
-    for (const { hostname, credentials, credentialsFrom } of hosts) {
+  for (const spec of input.specs) {
+    const { app, hosts } = spec;
+    const compiledHosts = cache.specRoutes(spec);
+    for (const [index, host] of hosts.entries()) {
+      const { hostname, credentialsFrom } = host;
       const existing = routes.get(hostname);
       if (existing) {
         problems.push({ resource: app.id, related: [existing.app.id], reason: 'hostname_taken', message: `host name ${hostname} is already served by ${existing.app.id}; left out` });
         continue;
       }
-      try {
-        routes.set(hostname, Object.freeze({ hostname, app, tls: cache.policy(app.key, app.clientCertificate, credentials, app.verification?.key, app.verification?.caNames) }));
-      } catch (error) {
-        problems.push({ resource: app.id, related: [credentialsFrom], reason: 'certificate_unusable', message: `the certificate for ${hostname} cannot be used by the ingress (${(error as Error).message}); left out` });
-      }
+      let compiled = compiledHosts[index];
+      if (!compiled || ('route' in compiled && !cache.keep(compiled.policyKey, compiled.route.tls))) compiledHosts[index] = compiled = cache.compileHost(app, host);
+      if ('route' in compiled) routes.set(hostname, compiled.route);
+      else problems.push({ resource: app.id, related: [credentialsFrom], reason: 'certificate_unusable', message: `the certificate for ${hostname} cannot be used by the ingress (${compiled.unusable}); left out` });
     }
   }
   const fallback = cache.policy('fallback', undefined, input.fallbackCertificate);

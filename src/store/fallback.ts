@@ -4,7 +4,7 @@
 import type { RevisionOutcome } from '../model/outcome.ts';
 import type { ResourceDocument, StoredResource } from '../model/resources.ts';
 import type { ReplicaRegistry } from './replicas.ts';
-import type { Change, ChangeListener, ListQuery, PutOptions, PutResult, Store, WriteOptions } from './store.ts';
+import type { Change, ChangeListener, ChangeSet, ListQuery, PutOptions, PutResult, Store, WriteOptions } from './store.ts';
 
 const RETRY_MS = 2_000;
 
@@ -60,6 +60,10 @@ export class FallbackStore implements Store {
   }
   revision(): Promise<number> {
     return this.#current.revision();
+  }
+  /** The database's log continues the mirror's revision (the mirror is one revision's state). */
+  changesSince(revision: number): Promise<ChangeSet | undefined> {
+    return this.#current.changesSince(revision);
   }
   subscribe(listener: ChangeListener): () => void {
     this.#listeners.add(listener);

@@ -16,6 +16,11 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    INSERT INTO meta (key, value) VALUES ('revision', '0');`,
+  // 2: the change log: which keys each revision wrote or deleted (Store.changesSince), so the
+  // ingress recompiles only what changed. It covers the revisions after changes_from.
+  `CREATE TABLE changes (revision INTEGER NOT NULL, key TEXT NOT NULL);
+   CREATE INDEX changes_by_revision ON changes (revision);
+   INSERT INTO meta (key, value) SELECT 'changes_from', value FROM meta WHERE key = 'revision';`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

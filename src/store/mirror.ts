@@ -8,7 +8,7 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { resourceKey, type StoredResource } from '../model/resources.ts';
 import { open as openSealed, type StoreKey } from './secret-box.ts';
 import { scopePrefix } from './write-rules.ts';
-import { StoreError, type ChangeListener, type ListQuery, type PutResult, type Store } from './store.ts';
+import { StoreError, type ChangeListener, type ChangeSet, type ListQuery, type PutResult, type Store } from './store.ts';
 
 /** The mirror's file in a data dir. */
 export const MIRROR_FILE = 'store-mirror.db';
@@ -84,6 +84,11 @@ export class MirrorStore implements Store {
 
   async revision(): Promise<number> {
     return this.revisionSaved;
+  }
+
+  /** The mirror keeps no change log: it never changes while open. */
+  async changesSince(revision: number): Promise<ChangeSet | undefined> {
+    return revision === this.revisionSaved ? { revision, keys: [] } : undefined;
   }
 
   put(): Promise<PutResult> {

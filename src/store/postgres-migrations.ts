@@ -31,6 +31,11 @@ export const PG_MIGRATIONS: readonly string[] = [
      heartbeat timestamptz NOT NULL DEFAULT now(),
      started_at timestamptz NOT NULL DEFAULT now()
    );`,
+  // 3: the change log: which keys each revision wrote or deleted (Store.changesSince), so every
+  // replica recompiles only what changed. It covers the revisions after changes_from.
+  `CREATE TABLE changes (revision bigint NOT NULL, key text NOT NULL);
+   CREATE INDEX changes_by_revision ON changes (revision);
+   INSERT INTO meta (key, value) SELECT 'changes_from', value FROM meta WHERE key = 'revision';`,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -12,10 +12,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { resourceKey, type ResourceDocument, type StoredResource } from '../model/resources.ts';
 import { migratePostgres } from './postgres-migrations.ts';
-import { checkPreconditions, scopePrefix, stampDocument } from './write-rules.ts';
+import { changeLogCovers, checkPreconditions, scopePrefix, stampDocument } from './write-rules.ts';
 import { open as openSealed, seal, type StoreKey } from './secret-box.ts';
 import { saveMirror } from './mirror.ts';
-import { StoreError, type Change, type ChangeListener, type ListQuery, type PutOptions, type PutResult, type Store, type WriteOptions } from './store.ts';
+import { CHANGE_LOG_REVISIONS, StoreError, type Change, type ChangeListener, type ChangeSet, type ListQuery, type PutOptions, type PutResult, type Store, type WriteOptions } from './store.ts';
 import type { ReplicaRegistry, ReplicaReport } from './replicas.ts';
 import type { RevisionOutcome } from '../model/outcome.ts';
 
@@ -138,7 +138,7 @@ export class PostgresStore implements Store {
       if (secret) {
         await tx`INSERT INTO secrets (key, value) VALUES (${key}, ${seal(this.#keys, key, secret)}) ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
       }
-      return { write: true, value: { resource: stored, created: current === undefined, revision: revision + 1 } };
+      return { write: true, keys: [key], value: { resource: stored, created: current === undefined, revision: revision + 1 } };
     });
     return result;
   }
@@ -149,8 +149,8 @@ export class PostgresStore implements Store {
       checkPreconditions(id, current, options);
       if (!current) return { write: false, value: { deleted: false, revision } };
       const key = resourceKey(id);
-      await tx`DELETE FROM resources WHERE key = ${key} OR left(key, length(${scopePrefix(key)})) = ${scopePrefix(key)}`;
-      return { write: true, value: { deleted: true, revision: revision + 1 } };
+      const deleted = await tx<{ key: string }[]>`DELETE FROM resources WHERE key = ${key} OR left(key, length(${scopePrefix(key)})) = ${scopePrefix(key)} RETURNING key`;
+      return { write: true, keys: deleted.map((row) => row.key), value: { deleted: true, revision: revision + 1 } };
     });
   }
 
@@ -164,6 +164,20 @@ export class PostgresStore implements Store {
 
   async revision(): Promise<number> {
     return guard(() => readRevision(this.#reader()));
+  }
+
+  async changesSince(revision: number): Promise<ChangeSet | undefined> {
+    // One snapshot (repeatable read): the revision and the log rows committed with it.
+    return guard(() =>
+      this.#sql.begin('isolation level repeatable read read only', async (tx) => {
+        const [row] = await tx<{ current: string; floor: string }[]>`
+          SELECT (SELECT value FROM meta WHERE key = 'revision') AS current, (SELECT value FROM meta WHERE key = 'changes_from') AS floor`;
+        const current = Number(row!.current);
+        if (!changeLogCovers(revision, current, Number(row!.floor))) return undefined;
+        const keys = await tx<{ key: string }[]>`SELECT key FROM changes WHERE revision > ${revision} GROUP BY key ORDER BY key COLLATE "C"`;
+        return { revision: current, keys: keys.map((key) => key.key) };
+      }),
+    );
   }
 
   subscribe(listener: ChangeListener): () => void {
@@ -186,13 +200,16 @@ export class PostgresStore implements Store {
    * here), `work` writes and says whether it did; a write bumps the revision and notifies its
    * number on commit.
    */
-  async #write<T>(work: (tx: TransactionSql, revision: number) => Promise<{ write: boolean; value: T & { revision: number } }>): Promise<T & { revision: number }> {
+  async #write<T>(work: (tx: TransactionSql, revision: number) => Promise<{ write: boolean; keys?: readonly string[]; value: T & { revision: number } }>): Promise<T & { revision: number }> {
     const done = await guard(() => this.#sql.begin(async (tx) => {
       const [row] = await tx<{ value: string }[]>`SELECT value FROM meta WHERE key = 'revision' FOR UPDATE`;
       const outcome = await work(tx, Number(row!.value));
       if (outcome.write) {
         const revision = outcome.value.revision;
         await tx`UPDATE meta SET value = ${revision} WHERE key = 'revision'`;
+        // The change log (changesSince), in the same transaction, kept bounded.
+        if (outcome.keys?.length) await tx`INSERT INTO changes ${tx(outcome.keys.map((key) => ({ revision, key })), 'revision', 'key')}`;
+        await tx`DELETE FROM changes WHERE revision <= ${revision - CHANGE_LOG_REVISIONS}`;
         await tx`SELECT pg_notify(${REVISION_CHANNEL}, ${String(revision)})`;
       }
       return outcome;

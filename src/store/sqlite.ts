@@ -5,10 +5,12 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { resourceKey, type ResourceDocument, type StoredResource } from '../model/resources.ts';
 import { migrate } from './migrations.ts';
-import { checkPreconditions, scopePrefix, stampDocument } from './write-rules.ts';
+import { changeLogCovers, checkPreconditions, scopePrefix, stampDocument } from './write-rules.ts';
+import { CHANGE_LOG_REVISIONS } from './store.ts';
 import type {
   Change,
   ChangeListener,
+  ChangeSet,
   ListQuery,
   PutOptions,
   PutResult,
@@ -52,7 +54,11 @@ export class SqliteStore implements Store {
       upsert: this.#db.prepare(
         'INSERT INTO resources (key, type, doc) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET type = excluded.type, doc = excluded.doc',
       ),
-      deleteTree: this.#db.prepare('DELETE FROM resources WHERE key = ? OR substr(key, 1, length(?)) = ?'),
+      deleteTree: this.#db.prepare('DELETE FROM resources WHERE key = ? OR substr(key, 1, length(?)) = ? RETURNING key'),
+      logChange: this.#db.prepare('INSERT INTO changes (revision, key) VALUES (?, ?)'),
+      pruneChanges: this.#db.prepare('DELETE FROM changes WHERE revision <= ?'),
+      changesFrom: this.#db.prepare("SELECT CAST(value AS INTEGER) AS revision FROM meta WHERE key = 'changes_from'"),
+      changedKeys: this.#db.prepare('SELECT DISTINCT key FROM changes WHERE revision > ? ORDER BY key'),
       getSecret: this.#db.prepare('SELECT value FROM secrets WHERE key = ?'),
       putSecret: this.#db.prepare(
         'INSERT INTO secrets (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
@@ -96,7 +102,7 @@ export class SqliteStore implements Store {
       const stored = stampDocument(id, next, current, options);
       this.#statements.upsert.run(resourceKey(id), stored.type.toLowerCase(), JSON.stringify(stored));
       if (secret) this.#statements.putSecret.run(resourceKey(id), secret);
-      return { resource: stored, created: current === undefined, revision: this.#bumpRevision() };
+      return { resource: stored, created: current === undefined, revision: this.#bumpRevision([resourceKey(id)]) };
     });
     this.#notify(result.revision);
     return result;
@@ -108,8 +114,8 @@ export class SqliteStore implements Store {
       checkPreconditions(id, current, options);
       if (!current) return { deleted: false, revision: this.#revision() };
       const key = resourceKey(id);
-      this.#statements.deleteTree.run(key, scopePrefix(key), scopePrefix(key));
-      return { deleted: true, revision: this.#bumpRevision() };
+      const deleted = this.#statements.deleteTree.all(key, scopePrefix(key), scopePrefix(key)) as unknown as { key: string }[];
+      return { deleted: true, revision: this.#bumpRevision(deleted.map((row) => row.key)) };
     });
     if (result.deleted) this.#notify(result.revision);
     return result;
@@ -122,6 +128,15 @@ export class SqliteStore implements Store {
 
   async revision(): Promise<number> {
     return this.#revision();
+  }
+
+  async changesSince(revision: number): Promise<ChangeSet | undefined> {
+    // One connection, read synchronously: the revision and the log are of the same moment.
+    const current = this.#revision();
+    const from = (this.#statements.changesFrom.get() as { revision: number }).revision;
+    if (!changeLogCovers(revision, current, from)) return undefined;
+    const keys = (this.#statements.changedKeys.all(revision) as unknown as { key: string }[]).map((row) => row.key);
+    return { revision: current, keys };
   }
 
   #revision(): number {
@@ -138,8 +153,12 @@ export class SqliteStore implements Store {
     if (this.#db.isOpen) this.#db.close();
   }
 
-  #bumpRevision(): number {
-    return (this.#statements.bumpRevision.get() as { revision: number }).revision;
+  /** Bumps the revision and logs the keys it wrote (in the write's transaction), keeping the log bounded. */
+  #bumpRevision(keys: readonly string[]): number {
+    const revision = (this.#statements.bumpRevision.get() as { revision: number }).revision;
+    for (const key of keys) this.#statements.logChange.run(revision, key);
+    this.#statements.pruneChanges.run(revision - CHANGE_LOG_REVISIONS);
+    return revision;
   }
 
   /**

@@ -52,6 +52,17 @@ export class StoreError extends Error {
 
 export type ChangeListener = (revision: number) => void;
 
+/** How many revisions back a store's change log answers `changesSince` (older: read everything). */
+export const CHANGE_LOG_REVISIONS = 10_000;
+
+/** What changed after a revision (`Store.changesSince`). */
+export interface ChangeSet {
+  /** The revision the set runs up to: the store's revision when it was read. */
+  readonly revision: number;
+  /** Each resource key (lower-cased id) written or deleted after the asked revision, once; a deleted one reads back as absent. */
+  readonly keys: readonly string[];
+}
+
 export interface Store {
   get(id: string): Promise<StoredResource | undefined>;
   list(query: ListQuery): Promise<StoredResource[]>;
@@ -67,6 +78,12 @@ export interface Store {
   /** Deletes the resource and every resource below it (ids that start with `id + '/'`). */
   delete(id: string, options?: WriteOptions): Promise<{ deleted: boolean; revision: number }>;
   getSecret(id: string): Promise<Uint8Array | undefined>;
+  /**
+   * The keys written or deleted after `revision` (a change log kept for CHANGE_LOG_REVISIONS
+   * revisions), so a reader can re-read only those. Undefined when the store cannot tell (the
+   * revision is older than its log, or from another store): the reader reads everything.
+   */
+  changesSince(revision: number): Promise<ChangeSet | undefined>;
   /** Monotonic counter of committed writes. */
   revision(): Promise<number>;
   subscribe(listener: ChangeListener): () => void;

@@ -2,7 +2,7 @@
 // etag and systemData a stored document gets, and the key prefix of a subtree.
 import { randomUUID } from 'node:crypto';
 import { resourceKey, type ResourceDocument, type StoredResource } from '../model/resources.ts';
-import { StoreError, type WriteOptions } from './store.ts';
+import { CHANGE_LOG_REVISIONS, StoreError, type WriteOptions } from './store.ts';
 
 export function checkPreconditions(id: string, current: StoredResource | undefined, options: WriteOptions): void {
   if (options.ifNoneMatch === '*' && current) {
@@ -37,4 +37,12 @@ export function stampDocument(id: string, next: ResourceDocument, current: Store
 /** The key prefix of everything below `id`. */
 export function scopePrefix(id: string): string {
   return `${resourceKey(id).replace(/\/+$/, '')}/`;
+}
+
+/**
+ * Whether a change log that covers the revisions after `from`, pruned to the last
+ * CHANGE_LOG_REVISIONS, can say what changed after `asked` at `current`.
+ */
+export function changeLogCovers(asked: number, current: number, from: number): boolean {
+  return Number.isSafeInteger(asked) && asked <= current && asked >= from && asked >= current - CHANGE_LOG_REVISIONS;
 }

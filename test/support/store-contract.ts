@@ -108,6 +108,25 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.ok(await store.get(app.id), 'a sibling stays');
       }));
 
+    test('changesSince names each key written or deleted after a revision, a deleted subtree key by key', () =>
+      withStore(async (store) => {
+        const certificate = `${env.id}/certificates/c1`;
+        assert.deepEqual(await store.changesSince(0), { revision: 0, keys: [] });
+        await store.put(env);
+        await store.put({ id: certificate, name: 'c1', type: `${ENVIRONMENT_TYPE}/certificates`, properties: {} }, { secret: new Uint8Array([1]) });
+        const { revision: afterCertificate } = await store.put(app);
+        await store.put(app);
+        const key = (id: string) => id.toLowerCase();
+        assert.deepEqual(await store.changesSince(0), { revision: 4, keys: [key(env.id), key(certificate), key(app.id)].sort() });
+        assert.deepEqual(await store.changesSince(afterCertificate), { revision: 4, keys: [key(app.id)] });
+        assert.deepEqual(await store.changesSince(4), { revision: 4, keys: [] });
+        await store.delete(resourceGroupId('s1', 'other'));
+        await store.delete(env.id);
+        assert.deepEqual(await store.changesSince(4), { revision: 5, keys: [key(env.id), key(certificate)].sort() });
+        assert.equal(await store.changesSince(6), undefined, 'a revision the store has not reached: it cannot tell');
+        assert.equal(await store.changesSince(-1), undefined, 'before the log: it cannot tell');
+      }));
+
     test('subscribers hear each committed revision', () =>
       withStore(async (store) => {
         const heard: number[] = [];
