@@ -5,7 +5,8 @@
 //   write rate   puts per second to one app, PostgreSQL against SQLite (one writer).
 //   many apps    N apps in one environment; one app changed: time until the ingress serves it,
 //                and the heap with N apps, for both stores.
-// Usage: node bench/replicas.ts [--json] [--changes=100] [--apps=10000] [--seconds=3]
+//                Counts what the change rebuilt (app specs, TLS policies looked up, contexts built).
+// Usage: node bench/replicas.ts [--json] [--changes=100] [--apps=10000] [--seconds=3] [--only=enforcement|writeRate|manyApps]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,8 @@ const json = argv.includes('--json');
 const changes = option('changes', 100);
 const apps = option('apps', 10_000);
 const seconds = option('seconds', 3);
+const only = argv.find((value) => value.startsWith('--only='))?.slice('--only='.length);
+const runs = (part: string) => only === undefined || only === part;
 const log = pino({ level: 'silent' });
 const SUB = '00000000-0000-0000-0000-000000000001';
 const env = environmentDocument({ subscriptionId: SUB, resourceGroup: 'rg', name: 'env1', defaultDomain: 'env1.bench.test' });
@@ -98,23 +101,30 @@ async function manyApps(store: Store, label: string) {
     await gateway.waitForRevision(revision);
     times.push(performance.now() - started);
   }
+  const rebuilt = gateway.lastCompileCounts;
   await gateway.close(0);
-  return { store: label, apps, heapMbWithGateway: heapMb, changeEnforcedMs: stats(times) };
+  return { store: label, apps, heapMbWithGateway: heapMb, changeEnforcedMs: stats(times), lastChangeRebuilt: rebuilt };
 }
 
 const pg = await startPostgres();
 try {
   const out: Record<string, unknown> = {};
-  out.enforcement = await enforcement(await pg.createDatabase());
-  say(`enforcement across 3 replicas: ${JSON.stringify(out.enforcement)}`);
-  const sqliteRate = new SqliteStore(join(tempDir(), 'rate.db'));
-  const pgRate = await PostgresStore.open(await pg.createDatabase(), { keys });
-  out.writesPerSecond = { sqlite: await writeRate(sqliteRate), postgres: await writeRate(pgRate) };
-  await sqliteRate.close();
-  await pgRate.close();
-  say(`writes per second (one writer): ${JSON.stringify(out.writesPerSecond)}`);
-  out.manyApps = [await manyApps(new SqliteStore(join(tempDir(), 'many.db')), 'sqlite'), await manyApps(await PostgresStore.open(await pg.createDatabase(), { keys }), 'postgres')];
-  say(`many apps: ${JSON.stringify(out.manyApps)}`);
+  if (runs('enforcement')) {
+    out.enforcement = await enforcement(await pg.createDatabase());
+    say(`enforcement across 3 replicas: ${JSON.stringify(out.enforcement)}`);
+  }
+  if (runs('writeRate')) {
+    const sqliteRate = new SqliteStore(join(tempDir(), 'rate.db'));
+    const pgRate = await PostgresStore.open(await pg.createDatabase(), { keys });
+    out.writesPerSecond = { sqlite: await writeRate(sqliteRate), postgres: await writeRate(pgRate) };
+    await sqliteRate.close();
+    await pgRate.close();
+    say(`writes per second (one writer): ${JSON.stringify(out.writesPerSecond)}`);
+  }
+  if (runs('manyApps')) {
+    out.manyApps = [await manyApps(new SqliteStore(join(tempDir(), 'many.db')), 'sqlite'), await manyApps(await PostgresStore.open(await pg.createDatabase(), { keys }), 'postgres')];
+    say(`many apps: ${JSON.stringify(out.manyApps)}`);
+  }
   if (json) process.stdout.write(`${JSON.stringify(out)}\n`);
 } finally {
   await pg.dispose();

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { PostgresStore } from '../src/store/postgres.ts';
+import { MIRROR_FILE, MirrorStore } from '../src/store/mirror.ts';
+import { statSync } from 'node:fs';
 import { storeContract } from './support/store-contract.ts';
 import { newStoreKeyLine, startPostgres, testStoreKeys } from './support/postgres.ts';
 import { PG_MIGRATIONS } from '../src/store/postgres-migrations.ts';
@@ -41,6 +43,52 @@ describe('PostgreSQL only', () => {
   const env = environmentDocument({ subscriptionId: 's1', resourceGroup: 'rg', name: 'env1', defaultDomain: 'env1.test' });
   const certificate = { id: `${env.id}/certificates/c1`, name: 'c1', type: `${ENVIRONMENT_TYPE}/certificates`, properties: {} };
   const secret = Buffer.from('-----BEGIN PRIVATE KEY----- secret');
+
+  test('the mirror file follows each change in place (the changed keys only) and reads back as the database', async () => {
+    const url = await server.createDatabase();
+    const keys = testStoreKeys();
+    const dir = await mkdtemp(join(tmpdir(), 'certgate-mirror-'));
+    const path = join(dir, MIRROR_FILE);
+    const store = await PostgresStore.open(url, { keys, mirrorPath: path });
+    try {
+      const inode = statSync(path).ino;
+      await store.put(env);
+      await store.put(certificate, { secret });
+      await store.put({ ...env, tags: { a: 'b' } } as typeof env);
+      const { revision } = await store.delete(certificate.id);
+      const deadline = Date.now() + 10_000;
+      let mirror = MirrorStore.open(path, keys)!;
+      while (mirror.revisionSaved < revision && Date.now() < deadline) {
+        mirror.close();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        mirror = MirrorStore.open(path, keys)!;
+      }
+      try {
+        assert.equal(mirror.revisionSaved, revision);
+        assert.deepEqual(await mirror.list({ type: ENVIRONMENT_TYPE }), await store.list({ type: ENVIRONMENT_TYPE }));
+        assert.equal(await mirror.get(certificate.id), undefined, 'a deleted key is deleted in the mirror');
+        assert.equal(statSync(path).ino, inode, 'updated in place, not written whole again');
+      } finally {
+        await mirror.close();
+      }
+      await store.put(certificate, { secret });
+      const { revision: last } = await store.put(env);
+      for (let again = MirrorStore.open(path, keys)!; ; again = MirrorStore.open(path, keys)!) {
+        const saved = again.revisionSaved;
+        const read = saved >= last ? Buffer.from((await again.getSecret(certificate.id))!) : undefined;
+        await again.close();
+        if (read) {
+          assert.deepEqual(read, secret, 'a secret written after the first save reads back');
+          break;
+        }
+        assert.ok(Date.now() < deadline + 10_000, 'the mirror caught up');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   test('replicas starting together on an empty database migrate it once', async () => {
     const url = await server.createDatabase();

@@ -2,7 +2,8 @@
 // that starts while the database is down serves what it served before (and says so) instead of
 // nothing. The file holds the documents and the secrets as the database has them (sealed with the
 // store key: the file opens nothing without it) and the revision. Written whole to a temporary file
-// and renamed, so it is always one revision's complete state.
+// and renamed at first; after that each change rewrites only the keys it touched (the store's
+// change log), in one SQLite transaction, so the file is still always one revision's whole state.
 import { DatabaseSync } from 'node:sqlite';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { resourceKey, type StoredResource } from '../model/resources.ts';
@@ -28,16 +29,55 @@ export function saveMirror(path: string, rows: MirrorRows): void {
              CREATE TABLE secrets (key TEXT PRIMARY KEY, value BLOB NOT NULL);
              CREATE TABLE meta (revision INTEGER NOT NULL, saved_at TEXT NOT NULL);
              BEGIN`);
-    const resource = db.prepare('INSERT INTO resources (key, type, doc) VALUES (?, ?, ?)');
-    for (const row of rows.resources) resource.run(row.key, row.type, row.doc);
-    const secret = db.prepare('INSERT INTO secrets (key, value) VALUES (?, ?)');
-    for (const row of rows.secrets) secret.run(row.key, row.value);
+    insertRows(db, rows);
     db.prepare('INSERT INTO meta (revision, saved_at) VALUES (?, ?)').run(rows.revision, new Date().toISOString());
     db.exec('COMMIT');
   } finally {
     db.close();
   }
   renameSync(temporary, path);
+}
+
+function insertRows(db: DatabaseSync, rows: MirrorRows): void {
+  const resource = db.prepare('INSERT INTO resources (key, type, doc) VALUES (?, ?, ?)');
+  for (const row of rows.resources) resource.run(row.key, row.type, row.doc);
+  const secret = db.prepare('INSERT INTO secrets (key, value) VALUES (?, ?)');
+  for (const row of rows.secrets) secret.run(row.key, row.value);
+}
+
+/**
+ * Brings the mirror from its revision to `rows.revision`: the `keys` that changed are replaced by
+ * their rows (absent: deleted), in one transaction. False when the file is not at `from` (then the
+ * caller saves it whole).
+ */
+export function updateMirror(path: string, from: number, rows: MirrorRows & { readonly keys: readonly string[] }): boolean {
+  if (!existsSync(path)) return false;
+  const db = new DatabaseSync(path);
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const meta = db.prepare('SELECT revision FROM meta').get() as { revision: number } | undefined;
+      if (meta?.revision !== from) {
+        db.exec('ROLLBACK');
+        return false;
+      }
+      const dropResource = db.prepare('DELETE FROM resources WHERE key = ?');
+      const dropSecret = db.prepare('DELETE FROM secrets WHERE key = ?');
+      for (const key of rows.keys) {
+        dropResource.run(key);
+        dropSecret.run(key);
+      }
+      insertRows(db, rows);
+      db.prepare('UPDATE meta SET revision = ?, saved_at = ?').run(rows.revision, new Date().toISOString());
+      db.exec('COMMIT');
+      return true;
+    } catch (error) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw error;
+    }
+  } finally {
+    db.close();
+  }
 }
 
 /** A read-only store over the mirror: reads answer from it, writes are refused as Unavailable. */
@@ -58,7 +98,9 @@ export class MirrorStore implements Store {
   /** The mirror at `path`, or undefined when there is none. */
   static open(path: string, keys: readonly StoreKey[]): MirrorStore | undefined {
     if (!existsSync(path)) return undefined;
-    return new MirrorStore(new DatabaseSync(path, { readOnly: true }), keys);
+    // Opened read-write though it only reads: an update cut short by a crash left a journal that
+    // SQLite rolls back on open, which a read-only connection cannot do.
+    return new MirrorStore(new DatabaseSync(path), keys);
   }
 
   async get(id: string): Promise<StoredResource | undefined> {

@@ -14,7 +14,7 @@ import { resourceKey, type ResourceDocument, type StoredResource } from '../mode
 import { migratePostgres } from './postgres-migrations.ts';
 import { changeLogCovers, checkPreconditions, scopePrefix, stampDocument } from './write-rules.ts';
 import { open as openSealed, seal, type StoreKey } from './secret-box.ts';
-import { saveMirror } from './mirror.ts';
+import { saveMirror, updateMirror } from './mirror.ts';
 import { CHANGE_LOG_REVISIONS, StoreError, type Change, type ChangeListener, type ChangeSet, type ListQuery, type PutOptions, type PutResult, type Store, type WriteOptions } from './store.ts';
 import type { ReplicaRegistry, ReplicaReport } from './replicas.ts';
 import type { RevisionOutcome } from '../model/outcome.ts';
@@ -64,6 +64,8 @@ export class PostgresStore implements Store {
   /** The mirror being written, and whether another revision came meanwhile. */
   #mirroring: Promise<void> | undefined;
   #mirrorAgain = false;
+  /** The revision the mirror file holds, once this store saved it (then changes update it in place). */
+  #mirrored: number | undefined;
 
   private constructor(sql: Sql, liveWithinMs: number, keys: readonly StoreKey[]) {
     this.#sql = sql;
@@ -277,16 +279,40 @@ export class PostgresStore implements Store {
       });
   }
 
-  /** One consistent read of everything (repeatable read), written to the mirror file. */
+  /**
+   * One consistent read (repeatable read) into the mirror file: the keys changed since the
+   * revision it holds when the change log covers them, else everything.
+   */
   async #saveMirror(): Promise<void> {
     const path = this.#mirrorPath;
     if (!path) return;
-    const rows = await this.#sql.begin('isolation level repeatable read read only', async (tx) => ({
-      revision: await readRevision(tx),
-      resources: await tx<{ key: string; type: string; doc: string }[]>`SELECT key, type, doc FROM resources`,
-      secrets: (await tx<{ key: string; value: Buffer }[]>`SELECT key, value FROM secrets`).map((row) => ({ key: row.key, value: new Uint8Array(row.value) })),
-    }));
-    saveMirror(path, rows);
+    const since = this.#mirrored;
+    const rows = await this.#sql.begin('isolation level repeatable read read only', async (tx) => {
+      const revision = await readRevision(tx);
+      const [floor] = await tx<{ value: string }[]>`SELECT value FROM meta WHERE key = 'changes_from'`;
+      if (since !== undefined && changeLogCovers(since, revision, Number(floor!.value))) {
+        const keys = (await tx<{ key: string }[]>`SELECT key FROM changes WHERE revision > ${since} GROUP BY key`).map((row) => row.key);
+        if (keys.length === 0) return { revision, keys, resources: [], secrets: [] };
+        return {
+          revision,
+          keys,
+          resources: await tx<{ key: string; type: string; doc: string }[]>`SELECT key, type, doc FROM resources WHERE key IN ${tx(keys)}`,
+          secrets: (await tx<{ key: string; value: Buffer }[]>`SELECT key, value FROM secrets WHERE key IN ${tx(keys)}`).map((row) => ({ key: row.key, value: new Uint8Array(row.value) })),
+        };
+      }
+      return {
+        revision,
+        keys: undefined,
+        resources: await tx<{ key: string; type: string; doc: string }[]>`SELECT key, type, doc FROM resources`,
+        secrets: (await tx<{ key: string; value: Buffer }[]>`SELECT key, value FROM secrets`).map((row) => ({ key: row.key, value: new Uint8Array(row.value) })),
+      };
+    });
+    this.#mirrored = undefined;
+    if (rows.keys === undefined || since === undefined || !updateMirror(path, since, { ...rows, keys: rows.keys })) {
+      if (rows.keys !== undefined) return this.#saveMirror(); // the file was not where this store left it: whole, once more
+      saveMirror(path, rows);
+    }
+    this.#mirrored = rows.revision;
   }
 }
 
