@@ -34,3 +34,26 @@ test('TLS 1.2 suites: modern offers ECDHE with AEAD only; compatible adds CBC', 
   assert.ok(modern.length > 0 && modern.every((suite) => /^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/.test(suite)), modern.join(':'));
   assert.match(CIPHERS.compatible, /ECDHE-RSA-AES128-SHA256/);
 });
+
+test('a spec object compiled before keeps its routes (no policy looked up); a name freed by another spec goes to the next claimant', () => {
+  const cache = new TlsPolicyCache();
+  const a = spec('a', 'require', ['a.test']);
+  const b = spec('b', 'accept', ['b.test', 'a.test']);
+  const compile = (specs: RouteSpec[], revision: number) => {
+    const before = cache.counts.policiesResolved;
+    const result = compileSnapshot({ revision, specs, tcpPorts: new Map(), drainGraceMs: undefined, fallbackCertificate: credentials }, cache);
+    return { ...result, resolved: cache.counts.policiesResolved - before };
+  };
+  const first = compile([a, b], 1);
+  assert.equal(first.resolved, 3, 'a.test, b.test, the fallback');
+  const again = compile([a, b], 2);
+  assert.equal(again.resolved, 1, 'only the fallback: both specs are reused');
+  assert.equal(again.snapshot.routes.get('b.test'), first.snapshot.routes.get('b.test'));
+  assert.deepEqual(again.problems, first.problems, 'the conflict is decided again, the same way');
+  // a gives up a.test (a new spec object): b, next by id, now gets it, compiled for b.
+  const third = compile([spec('a', 'require', ['c.test']), b], 3);
+  assert.equal(third.resolved, 3, 'c.test, b\'s a.test (never compiled while taken), the fallback');
+  assert.equal(third.snapshot.routes.get('a.test')?.app.id, '/apps/b');
+  assert.equal(third.snapshot.routes.get('b.test'), first.snapshot.routes.get('b.test'));
+  assert.deepEqual(third.problems, []);
+});
