@@ -14,7 +14,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { TestGateway } from './support/gateway.ts';
 import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
-import { armClient, type ArmClient } from './support/arm.ts';
+import { armClient, createSeedApp, type ArmClient } from './support/arm.ts';
 import type { EchoApp } from './support/echo-app.ts';
 import { curl, curlResult } from './support/clients.ts';
 import { P12_PASSWORD } from './support/vectors.ts';
@@ -84,17 +84,7 @@ before(async () => {
   subscription = gw.credentials!.subscriptionId;
   // The app the seed flow changes, created over plain HTTPS (az has nothing to do with that part).
   arm = await armClient(gw.credentials!, gw.caPem);
-  const group = `/subscriptions/${subscription}/resourceGroups/${GROUP}`;
-  assert.equal((await arm.call('PUT', `${group}?api-version=2021-04-01`, { location: 'local' })).status, 201);
-  const environment = await arm.call('PUT', `${group}/providers/Microsoft.App/managedEnvironments/${ENVIRONMENT}?api-version=2025-01-01`, { location: 'local', properties: {} });
-  assert.equal(environment.status, 201, environment.text);
-  const app = await arm.call('PUT', `${group}/providers/Microsoft.App/containerApps/${APP}?api-version=2025-01-01`, {
-    location: 'local',
-    properties: { managedEnvironmentId: environment.json.id, configuration: { ingress: { external: true, targetPort: echo.port } } },
-  });
-  assert.equal(app.status, 201, app.text);
-  appId = app.json.id;
-  fqdn = app.json.properties.configuration.ingress.fqdn;
+  ({ appId, fqdn } = await createSeedApp(arm, { group: GROUP, environment: ENVIRONMENT, app: APP }, echo.port));
 });
 
 after(async () => {
