@@ -57,7 +57,7 @@ run() {
     mkdir -p "$root/work"; mount --bind "$dir" "$root/work"
     exec chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/work LANG=C.UTF-8 \
       AZURE_CONFIG_DIR=/work/azure REQUESTS_CA_BUNDLE=/work/ca.pem AZURE_CORE_COLLECT_TELEMETRY=false \
-      AZURE_CORE_NO_COLOR=true AZURE_CORE_SURVEY_MESSAGE=false AZURE_EXTENSION_USE_DYNAMIC_INSTALL=no \
+      AZURE_CORE_NO_COLOR=true AZURE_CORE_SURVEY_MESSAGE=false PYTHONWARNINGS=ignore AZURE_EXTENSION_USE_DYNAMIC_INSTALL=no \
       /usr/bin/az "$@"' _ "$root" "$dir" "$@"
 }
 

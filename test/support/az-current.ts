@@ -35,3 +35,19 @@ export function azCurrent(dir: string, ...args: string[]): Promise<AzResult> {
     });
   });
 }
+
+/** docs/azure-clients.md's set-up: cloud register with only the resource manager, cloud set, login as the service principal. */
+export async function loginCurrentAz(dir: string, credentials: { endpoint: string; clientId: string; clientSecret: string; tenantId: string }): Promise<string> {
+  const steps = [
+    ['cloud', 'register', '-n', 'certgate', '--endpoint-resource-manager', `${credentials.endpoint}/`],
+    ['cloud', 'set', '-n', 'certgate'],
+    ['login', '--service-principal', '-u', credentials.clientId, '-p', credentials.clientSecret, '--tenant', credentials.tenantId, '-o', 'json'],
+  ];
+  let out = '';
+  for (const step of steps) {
+    const result = await azCurrent(dir, ...step);
+    if (result.code !== 0) throw new Error(`az ${step.slice(0, 2).join(' ')} failed (exit ${result.code}):\n${result.stderr}${result.stdout}`);
+    out = result.stdout;
+  }
+  return out;
+}

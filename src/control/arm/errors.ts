@@ -25,6 +25,7 @@ export const ARM_ERRORS = defineCatalog({
   ResourceNotFound: { status: 404, meaning: 'the resource (environment, app, certificate) does not exist' },
   ProviderNotFound: { status: 404, meaning: 'a resource provider other than Microsoft.App' },
   InvalidResourceType: { status: 404, meaning: 'no route: the resource type or path is not served by certgate' },
+  OperationNotSupported: { status: 400, meaning: "what certgate cannot honour because it runs no containers: a change to an app's `template` (images, scaling), revisions, replicas, logs; `target` is the JSON path when there is one" },
   MethodNotAllowed: { status: 405, meaning: 'the method is not allowed on this path' },
   CertificateInUse: { status: 409, meaning: 'the certificate is bound to custom domains; remove the bindings before deleting it' },
   ManagedEnvironmentHasContainerApps: { status: 409, meaning: 'the environment still has container apps; delete them before deleting it' },
@@ -168,6 +169,7 @@ export const errors = {
       `The change to '${name}' was stored but the ingress does not enforce it: ${details.map((detail) => detail.message).join('; ')}. Correct it with another write.`,
       { target, details },
     ),
+  operationNotSupported: (message: string, target?: string) => new ArmError('OperationNotSupported', message, at(target)),
   invalidLocation: (message: string) => new ArmError('InvalidResourceLocation', message, { target: 'location' }),
   resourceGroupLocation: (group: string, location: string) =>
     new ArmError('InvalidResourceGroupLocation', `Resource group '${group}' already exists in location '${location}'; its location cannot be changed.`, { target: 'location' }),

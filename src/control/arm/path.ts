@@ -15,7 +15,13 @@ export type ArmPath =
   | { readonly kind: 'collection'; readonly subscription: string; readonly group: string | undefined; readonly resourceType: ArmResourceType }
   | { readonly kind: 'resource'; readonly subscription: string; readonly group: string; readonly resourceType: ArmResourceType; readonly name: string }
   | { readonly kind: 'certificates'; readonly subscription: string; readonly group: string; readonly environment: string }
-  | { readonly kind: 'certificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string };
+  | { readonly kind: 'certificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string }
+  /** POST containerApps/{name}/listCustomHostNameAnalysis (az containerapp hostname bind). */
+  | { readonly kind: 'hostnameAnalysis'; readonly subscription: string; readonly group: string; readonly name: string }
+  /** POST managedEnvironments/{environment}/checkNameAvailability. */
+  | { readonly kind: 'environmentNameCheck'; readonly subscription: string; readonly group: string; readonly environment: string }
+  /** What lies below an app and belongs to running containers (revisions, replicas, …): refused. */
+  | { readonly kind: 'appRuntime'; readonly subscription: string; readonly group: string; readonly name: string; readonly segment: string };
 
 export interface ParsedRequestTarget {
   /** The path with repeated slashes collapsed and no trailing slash. */
@@ -29,6 +35,12 @@ export function splitRequestTarget(rawUrl: string): ParsedRequestTarget {
   const path = `/${rawPath.split('/').filter((segment) => segment !== '').join('/')}`;
   return { path, query: new URLSearchParams(queryStart < 0 ? '' : rawUrl.slice(queryStart + 1)) };
 }
+
+/** Path segments below `containerApps/{name}` that belong to running containers (lower case): refused by resources/app-runtime.ts. */
+const APP_RUNTIME_SEGMENTS: readonly string[] = [
+  'revisions', 'replicas', 'detectors', 'logstream', 'getauthtoken', 'authconfigs', 'sourcecontrols', 'start', 'stop',
+  'listsecrets', 'builds', 'patches', 'resiliencypolicies', 'diagnostics',
+];
 
 const RESOURCE_TYPES: Record<string, ArmResourceType> = {
   containerapps: 'containerApps',
@@ -69,6 +81,11 @@ export function parseArmPath(path: string): ArmPath | undefined {
   if (n === 7) return { kind: 'collection', subscription, group, resourceType };
   const name = segments[7]!;
   if (n === 8) return { kind: 'resource', subscription, group, resourceType, name };
+  if (resourceType === 'containerApps') {
+    if (n === 9 && is(8, 'listcustomhostnameanalysis')) return { kind: 'hostnameAnalysis', subscription, group, name };
+    if (APP_RUNTIME_SEGMENTS.includes(lower[8]!)) return { kind: 'appRuntime', subscription, group, name, segment: segments[8]! };
+  }
+  if (resourceType === 'managedEnvironments' && n === 9 && is(8, 'checknameavailability')) return { kind: 'environmentNameCheck', subscription, group, environment: name };
   if (resourceType === 'managedEnvironments' && is(8, 'certificates')) {
     if (n === 9) return { kind: 'certificates', subscription, group, environment: name };
     if (n === 10) return { kind: 'certificate', subscription, group, environment: name, name: segments[9]! };

@@ -15,6 +15,7 @@ import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
 import type { ControlContext } from './context.ts';
 import { problemsOf } from '../../model/outcome.ts';
+import { checkTemplateUnchanged } from './app-runtime.ts';
 
 /** Azure's rule: 2-32 lower-case letters, digits and hyphens, starting with a letter. */
 const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
@@ -42,6 +43,7 @@ export const appKind: ResourceKind = {
         }
       }
     }
+    if (current) checkTemplateUnchanged(properties['template'], current.properties['template']);
     const environment = findEnvironment(context, properties);
     properties['managedEnvironmentId'] = environment.id;
     properties['environmentId'] = environment.id;
@@ -147,20 +149,25 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
 }
 
 /** The host names an app is served at (hostNamesOf, as the ingress routes them) must not be served for another app. */
-function checkHostNames(context: ControlContext, id: string, name: string, environment: StoredResource, ingress: IngressSettings): void {
-  const mine = new Map<string, string>();
-  for (const host of hostNamesOf(name, environmentView(environment).defaultDomain, ingress.customDomains)) {
-    mine.set(host.name, host.source === 'default' ? 'properties.configuration.ingress.fqdn' : `properties.configuration.ingress.customDomains[${host.index}].name`);
-  }
+/** The host names every other app claims (default and custom domains), with the app's id. */
+export function* otherAppsHostNames(context: ControlContext, id: string): Generator<{ hostname: string; appId: string }> {
   for (const other of context.store.list({ type: APP_TYPE })) {
     if (resourceKey(other.id) === resourceKey(id)) continue;
     const view = appView(other);
     const otherEnvironment = context.store.get(view.environmentId);
     const defaultDomain = otherEnvironment ? environmentView(otherEnvironment).defaultDomain : undefined;
-    for (const { name: hostname } of hostNamesOf(other.name, defaultDomain, view.ingress?.customDomains)) {
-      const target = mine.get(hostname);
-      if (target) throw errors.conflict('HostNameInUse', `The host name '${hostname}' is already used by the container app '${other.id}'.`, target);
-    }
+    for (const { name: hostname } of hostNamesOf(other.name, defaultDomain, view.ingress?.customDomains)) yield { hostname, appId: other.id };
+  }
+}
+
+function checkHostNames(context: ControlContext, id: string, name: string, environment: StoredResource, ingress: IngressSettings): void {
+  const mine = new Map<string, string>();
+  for (const host of hostNamesOf(name, environmentView(environment).defaultDomain, ingress.customDomains)) {
+    mine.set(host.name, host.source === 'default' ? 'properties.configuration.ingress.fqdn' : `properties.configuration.ingress.customDomains[${host.index}].name`);
+  }
+  for (const { hostname, appId: other } of otherAppsHostNames(context, id)) {
+    const target = mine.get(hostname);
+    if (target) throw errors.conflict('HostNameInUse', `The host name '${hostname}' is already used by the container app '${other}'.`, target);
   }
 }
 

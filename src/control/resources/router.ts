@@ -7,6 +7,9 @@ import { appKind, checkAppMembersForVersion } from './apps.ts';
 import { certificateKind, readUploadedCertificate } from './certificates.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
 import { environmentKind } from './environments.ts';
+import { runtimeOperationRefused } from './app-runtime.ts';
+import { customHostnameAnalysis } from './hostname-analysis.ts';
+import { checkEnvironmentChildName } from './name-availability.ts';
 import { checkResourceName } from '../validation/limits.ts';
 import {
   SUBSCRIPTION_TYPE,
@@ -65,6 +68,17 @@ export async function handleArmRequest(context: ControlContext, request: ArmRequ
       if (!context.store.get(environment)) throw errors.notFound(ENVIRONMENT_TYPE, path.environment, path.group);
       return listPage(request, context.store.list({ type: CERTIFICATE_TYPE, scope: environment }).map((doc) => certificateKind.render(context, doc)));
     }
+    case 'hostnameAnalysis':
+      requireGroup(context, path.subscription, path.group);
+      return customHostnameAnalysis(context, request, path.subscription, path.group, path.name);
+    case 'environmentNameCheck': {
+      requireGroup(context, path.subscription, path.group);
+      const environment = environmentId(path.subscription, path.group, path.environment);
+      if (!context.store.get(environment)) throw errors.notFound(ENVIRONMENT_TYPE, path.environment, path.group);
+      return checkEnvironmentChildName(context, request, environment);
+    }
+    case 'appRuntime':
+      throw runtimeOperationRefused(request.method, path.segment, path.name);
     case 'certificate': {
       requireGroup(context, path.subscription, path.group);
       const environment = environmentId(path.subscription, path.group, path.environment);
@@ -102,11 +116,16 @@ function onlyGet(request: ArmRequest): void {
 }
 
 function apiFamily(path: ArmPath): 'app' | 'resources' {
-  return path.kind === 'collection' || path.kind === 'resource' || path.kind === 'certificates' || path.kind === 'certificate' ? 'app' : 'resources';
+  return path.kind === 'collection' || path.kind === 'resource' || path.kind === 'certificates' || path.kind === 'certificate' || path.kind === 'hostnameAnalysis' || path.kind === 'appRuntime' || path.kind === 'environmentNameCheck' ? 'app' : 'resources';
 }
 
 function typeName(path: ArmPath): string {
   switch (path.kind) {
+    case 'hostnameAnalysis':
+    case 'appRuntime':
+      return APP_TYPE;
+    case 'environmentNameCheck':
+      return ENVIRONMENT_TYPE;
     case 'collection':
     case 'resource':
       return path.resourceType === 'containerApps' ? APP_TYPE : ENVIRONMENT_TYPE;
