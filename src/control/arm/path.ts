@@ -16,6 +16,8 @@ export type ArmPath =
   | { readonly kind: 'resource'; readonly subscription: string; readonly group: string; readonly resourceType: ArmResourceType; readonly name: string }
   | { readonly kind: 'certificates'; readonly subscription: string; readonly group: string; readonly environment: string }
   | { readonly kind: 'certificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string }
+  | { readonly kind: 'managedCertificates'; readonly subscription: string; readonly group: string; readonly environment: string }
+  | { readonly kind: 'managedCertificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string }
   /** POST containerApps/{name}/listCustomHostNameAnalysis (az containerapp hostname bind). */
   | { readonly kind: 'hostnameAnalysis'; readonly subscription: string; readonly group: string; readonly name: string }
   /** POST managedEnvironments/{environment}/checkNameAvailability. */
@@ -89,6 +91,10 @@ export function parseArmPath(path: string): ArmPath | undefined {
   if (resourceType === 'managedEnvironments' && is(8, 'certificates')) {
     if (n === 9) return { kind: 'certificates', subscription, group, environment: name };
     if (n === 10) return { kind: 'certificate', subscription, group, environment: name, name: segments[9]! };
+  }
+  if (resourceType === 'managedEnvironments' && is(8, 'managedcertificates')) {
+    if (n === 9) return { kind: 'managedCertificates', subscription, group, environment: name };
+    if (n === 10) return { kind: 'managedCertificate', subscription, group, environment: name, name: segments[9]! };
   }
   return undefined;
 }

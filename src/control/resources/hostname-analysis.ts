@@ -8,14 +8,14 @@ import { errors } from '../arm/errors.ts';
 import { otherAppsHostNames } from './apps.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
 
-export function customHostnameAnalysis(context: ControlContext, request: ArmRequest, subscription: string, group: string, name: string): ArmResponse {
+export async function customHostnameAnalysis(context: ControlContext, request: ArmRequest, subscription: string, group: string, name: string): Promise<ArmResponse> {
   if (request.method !== 'POST') throw errors.methodNotAllowed(request.method, request.pathname);
   const id = appId(subscription, group, name);
-  if (!context.store.get(id)) throw errors.notFound('Microsoft.App/containerApps', name, group);
+  if (!(await context.store.get(id))) throw errors.notFound('Microsoft.App/containerApps', name, group);
   const given = request.query.get('customHostname') ?? '';
   const hostname = normalizeHostname(given);
   if (!hostname) throw errors.invalidParameter(`The customHostname '${given}' is not a valid host name.`, 'customHostname');
-  const conflict = [...otherAppsHostNames(context, id)].find((claim) => claim.hostname === hostname);
+  const conflict = (await otherAppsHostNames(context, id)).find((claim) => claim.hostname === hostname);
   return {
     status: 200,
     body: {
