@@ -22,6 +22,9 @@ export type ArmPath =
   | { readonly kind: 'hostnameAnalysis'; readonly subscription: string; readonly group: string; readonly name: string }
   /** POST managedEnvironments/{environment}/checkNameAvailability. */
   | { readonly kind: 'environmentNameCheck'; readonly subscription: string; readonly group: string; readonly environment: string }
+  /** Microsoft.Resources/deployments at resource-group scope: the list, one deployment, or below it (validate, operations, operationStatuses/{id}). */
+  | { readonly kind: 'deployments'; readonly subscription: string; readonly group: string }
+  | { readonly kind: 'deployment'; readonly subscription: string; readonly group: string; readonly name: string; readonly sub?: 'validate' | 'operations' | 'operationStatuses' | 'cancel'; readonly operation?: string }
   /** What lies below an app and belongs to running containers (revisions, replicas, …): refused. */
   | { readonly kind: 'appRuntime'; readonly subscription: string; readonly group: string; readonly name: string; readonly segment: string };
 
@@ -43,6 +46,13 @@ const APP_RUNTIME_SEGMENTS: readonly string[] = [
   'revisions', 'replicas', 'detectors', 'logstream', 'getauthtoken', 'authconfigs', 'sourcecontrols', 'start', 'stop',
   'listsecrets', 'builds', 'patches', 'resiliencypolicies', 'diagnostics',
 ];
+
+const DEPLOYMENT_SUBPATHS: Record<string, 'validate' | 'operations' | 'operationStatuses' | 'cancel'> = {
+  validate: 'validate',
+  operations: 'operations',
+  operationstatuses: 'operationStatuses',
+  cancel: 'cancel',
+};
 
 const RESOURCE_TYPES: Record<string, ArmResourceType> = {
   containerapps: 'containerApps',
@@ -77,6 +87,17 @@ export function parseArmPath(path: string): ArmPath | undefined {
   if (n === 3) return { kind: 'groups', subscription };
   const group = segments[3]!;
   if (n === 4) return { kind: 'group', subscription, group };
+  // Deployments live at …/providers/Microsoft.Resources/deployments and, for az's operation commands, at …/deployments.
+  const at = is(4, 'providers') && is(5, 'microsoft.resources') && is(6, 'deployments') ? 7 : is(4, 'deployments') ? 5 : undefined;
+  if (at !== undefined) {
+    if (n === at) return { kind: 'deployments', subscription, group };
+    const name = segments[at]!;
+    if (n === at + 1) return { kind: 'deployment', subscription, group, name };
+    const sub = DEPLOYMENT_SUBPATHS[lower[at + 1]!];
+    if (sub && n === at + 2 && sub !== 'operationStatuses') return { kind: 'deployment', subscription, group, name, sub };
+    if (sub && n === at + 3 && (sub === 'operations' || sub === 'operationStatuses')) return { kind: 'deployment', subscription, group, name, sub, operation: segments[at + 2]! };
+    return undefined;
+  }
   if (!is(4, 'providers') || !is(5, 'microsoft.app') || n < 7) return undefined;
   const resourceType = RESOURCE_TYPES[lower[6]!];
   if (!resourceType) return undefined;

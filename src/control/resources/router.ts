@@ -10,6 +10,7 @@ import { environmentKind } from './environments.ts';
 import { runtimeOperationRefused } from './app-runtime.ts';
 import { customHostnameAnalysis } from './hostname-analysis.ts';
 import { checkEnvironmentChildName } from './name-availability.ts';
+import { DEPLOYMENT_TYPE, handleDeployment, listDeployments } from './deployments.ts';
 import { managedCertificateKind } from './managed-certificates.ts';
 import { readCustomDomainCertificate } from './environment-domain.ts';
 import { checkResourceName } from '../validation/limits.ts';
@@ -75,6 +76,10 @@ export async function handleArmRequest(context: ControlContext, request: ArmRequ
       return customHostnameAnalysis(context, request, path.subscription, path.group, path.name);
     case 'environmentNameCheck':
       return checkEnvironmentChildName(context, request, await requireEnvironment(context, path));
+    case 'deployments':
+      return listDeployments(context, request, path.subscription, path.group);
+    case 'deployment':
+      return handleDeployment(context, request, path, handleArmRequest);
     case 'appRuntime':
       throw runtimeOperationRefused(request.method, path.segment, path.name);
     case 'certificate':
@@ -140,6 +145,9 @@ function typeName(path: ArmPath): string {
       return APP_TYPE;
     case 'environmentNameCheck':
       return ENVIRONMENT_TYPE;
+    case 'deployments':
+    case 'deployment':
+      return DEPLOYMENT_TYPE;
     case 'collection':
     case 'resource':
       return path.resourceType === 'containerApps' ? APP_TYPE : ENVIRONMENT_TYPE;
