@@ -4,11 +4,11 @@
 // sends as it is). Each deployment takes 3 to 5 s.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
 import { armClient, type ArmClient } from './support/arm.ts';
-import { curl, curlResult } from './support/clients.ts';
+import { curl, curlResult, run } from './support/clients.ts';
 import { azCurrent, ensureAzChroot, loginCurrentAz, type AzResult } from './support/az-current.ts';
 import { P12_PASSWORD } from './support/vectors.ts';
 
@@ -85,6 +85,24 @@ describe('az deployment group create (az 2.74) against certgate', { concurrency:
     const bad = await az('deployment', 'group', 'create', '-g', GROUP, '-n', 'loop2', '--template-file', '/work/loop.json', '--parameters', 'prefix=lq', 'mode=sometimes', `targetPort=${fixture.echo.port}`);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /InvalidTemplate.*parameters\.mode: The value of 'mode' is not one of the allowedValues/);
+  });
+
+  test('an environment certificate from securestring parameters, bound to a custom domain; no secret in the deployment record', async () => {
+    const key = join(fixture.dir, 'dep.key');
+    const pem = join(fixture.dir, 'dep.pem');
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', pem, '-subj', '/CN=dep.example.test', '-addext', 'subjectAltName=DNS:dep.example.test', '-days', '30']);
+    await run('openssl', ['pkcs12', '-export', '-in', pem, '-inkey', key, '-out', join(fixture.dir, 'dep.pfx'), '-passout', 'pass:s3cret-pw']);
+    const pfx = readFileSync(join(fixture.dir, 'dep.pfx')).toString('base64');
+    writeFileSync(join(fixture.dir, 'certificate.parameters.json'), JSON.stringify({ parameters: { pfx: { value: pfx }, password: { value: 's3cret-pw' } } }));
+    const deployment = json(await az('deployment', 'group', 'create', '-g', GROUP, '-n', 'cert', '--template-file', '/work/certificate.json', '--parameters', '@/work/certificate.parameters.json', 'hostName=dep.example.test', `targetPort=${fixture.echo.port}`, '-o', 'json'), 'deployment group create');
+    assert.equal(deployment.properties.provisioningState, 'Succeeded');
+    assert.match(deployment.properties.outputs.thumbprint.value, /^[0-9A-F]{40}$/);
+    const served = await curl({ host: 'dep.example.test', port: fixture.gw.httpsPort, caFile: pem });
+    assert.equal(curlResult(served).status, 200, served.stderr);
+    const record = await arm.call('GET', `${group}/providers/Microsoft.Resources/deployments/cert?api-version=2024-03-01`);
+    assert.doesNotMatch(record.text, /s3cret-pw/);
+    assert.ok(!record.text.includes(pfx.slice(0, 64)), 'the PKCS12 is not in the record');
+    assert.deepEqual(record.json.properties.parameters.password, { type: 'securestring' });
   });
 
   test('an unknown function: a clear error naming it and its place; nothing is deployed', async () => {
