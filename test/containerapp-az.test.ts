@@ -105,18 +105,20 @@ describe('az containerapp (az 2.74) against certgate', { concurrency: false }, (
     const uploaded = json(await az('containerapp', 'env', 'certificate', 'upload', '-n', ENVIRONMENT, '-g', GROUP, '--certificate-file', '/work/www.pfx', '--password', 'secret', '--certificate-name', 'www', '-o', 'json'), 'env certificate upload');
     assert.equal(uploaded.properties.thumbprint, thumbprint);
     assert.equal(uploaded.properties.password, undefined, 'the password is never returned');
-    // Without --private-key-certificates-only az also lists managedCertificates.
-    assert.deepEqual(json(await az('containerapp', 'env', 'certificate', 'list', '-n', ENVIRONMENT, '-g', GROUP, '--private-key-certificates-only', '--query', '[].name', '-o', 'json'), 'env certificate list'), ['www']);
+    // az lists the managed certificates and the uploaded ones.
+    assert.deepEqual(json(await az('containerapp', 'env', 'certificate', 'list', '-n', ENVIRONMENT, '-g', GROUP, '--query', '[].name', '-o', 'json'), 'env certificate list'), ['www']);
+    assert.deepEqual(json(await az('containerapp', 'env', 'certificate', 'list', '-n', ENVIRONMENT, '-g', GROUP, '--thumbprint', thumbprint, '--query', '[].name', '-o', 'json'), 'env certificate list --thumbprint'), ['www']);
 
     json(await az('containerapp', 'hostname', 'add', ...app, '--hostname', CUSTOM, '-o', 'json'), 'hostname add');
-    const bound = json(await az('containerapp', 'hostname', 'bind', ...app, '--hostname', CUSTOM, '--environment', ENVIRONMENT, '--thumbprint', thumbprint, '-o', 'json'), 'hostname bind');
+    const bound = json(await az('containerapp', 'hostname', 'bind', ...app, '--hostname', CUSTOM, '--environment', ENVIRONMENT, '--certificate', 'www', '-o', 'json'), 'hostname bind');
     assert.deepEqual(bound.map((domain: { name: string; bindingType: string }) => [domain.name, domain.bindingType]), [[CUSTOM, 'SniEnabled']]);
     assert.deepEqual(json(await az('containerapp', 'hostname', 'list', ...app, '--query', '[].name', '-o', 'json'), 'hostname list'), [CUSTOM]);
     assert.equal(await status(CUSTOM, pem), 200, 'served under the custom domain with the uploaded certificate');
 
     json(await az('containerapp', 'hostname', 'delete', ...app, '--hostname', CUSTOM, '--yes', '-o', 'json'), 'hostname delete');
     assert.notEqual(await status(CUSTOM, pem), 200);
-    json(await az('containerapp', 'env', 'certificate', 'delete', '-n', ENVIRONMENT, '-g', GROUP, '--thumbprint', thumbprint, '--yes'), 'env certificate delete');
+    json(await az('containerapp', 'env', 'certificate', 'delete', '-n', ENVIRONMENT, '-g', GROUP, '--certificate', 'www', '--yes'), 'env certificate delete');
+    assert.equal(uploaded.name, 'www');
     const left = await arm.call('GET', `/subscriptions/${arm.subscription}/resourceGroups/${GROUP}/providers/Microsoft.App/managedEnvironments/${ENVIRONMENT}/certificates?api-version=2025-01-01`);
     assert.deepEqual(left.json.value, []);
   });
