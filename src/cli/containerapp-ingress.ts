@@ -63,7 +63,7 @@ export function ingressCommand(): Command {
     appCommand<AppOptions & IngressOptions>(
       'enable',
       "Enable (or replace) a container app's ingress.",
-      'certgate containerapp ingress enable -n shop -g demo --type external --target-port 8080 --client-certificate-mode accept',
+      'certgate containerapp ingress enable -n shop -g demo --type external --target-port 3000 --client-certificate-mode accept',
       (c) => ingressOptions(c, false),
       async (session, options) => {
         if (!options.type || options.targetPort === undefined) throw new CliError('--type and --target-port are required.', { kind: 'usage' });

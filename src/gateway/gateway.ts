@@ -6,7 +6,7 @@
 // answered with an error.
 import type { Logger } from 'pino';
 import type { ControlPlaneHost } from '../control/control-plane.ts';
-import { decodeCertificateSecret, decodeManagedCertificateSecret } from '../model/documents.ts';
+import { decodeCertificateSecret, decodeManagedCertificateSecret, decodeServerCertificateSecret } from '../model/documents.ts';
 import {
   ACME_CHALLENGE_MEMBER,
   APP_TYPE,
@@ -267,8 +267,8 @@ async function compileRevision(store: Store, certificates: ServerCertificates, c
     const secret = await store.getSecret(environment.id);
     try {
       if (!secret || secret.length === 0) throw new Error('no secret');
-      const { pfx, password } = decodeCertificateSecret(secret);
-      dnsSuffixCertificates.set(resourceKey(environment.id), { kind: 'pkcs12', pfx, password });
+      // A PKCS12 upload, or a PEM one (az sends .pem files as they are).
+      dnsSuffixCertificates.set(resourceKey(environment.id), decodeServerCertificateSecret(secret));
     } catch {
       log.error({ environment: environment.id, reason: 'certificate_secret_unreadable' }, 'DNS suffix certificate secret cannot be read');
     }

@@ -68,7 +68,7 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
   },
   customDomains: {
     status: 'enforced',
-    does: 'served by SNI under the app\'s policy with an uploaded certificate that covers the name and that the ingress loads',
+    does: "served by SNI under the app's policy with an uploaded certificate that covers the name and that the ingress loads, or a managed (ACME) certificate for the name; `bindingType: Auto` claims the name at once and serves it when its managed certificate is issued",
     test: 'test/control-enforced.test.ts',
   },
   allowInsecure: { status: 'enforced', does: '`false`: plain HTTP answers 308 to HTTPS; `true`: the app is also served over HTTP', test: 'test/ingress-routing.test.ts' },

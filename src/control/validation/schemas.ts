@@ -213,6 +213,7 @@ export const MANAGED_CERTIFICATE_SCHEMA: Schema = object({
     provisioningState: any,
     validationToken: any,
     error: any,
+    certgateAcmeChallenge: any,
     issueDate: any,
     expirationDate: any,
     thumbprint: any,
