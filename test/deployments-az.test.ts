@@ -109,8 +109,11 @@ describe('az deployment group create (az 2.74) against certgate', { concurrency:
     const result = await az('deployment', 'group', 'create', '-g', GROUP, '-n', 'unknown', '--template-file', '/work/unknown-function.json');
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /InvalidTemplate.*resources\[0\]\.name: The template function 'listKeys' is not supported by certgate/);
-    const deployments = await arm.call('GET', `${group}/providers/Microsoft.Resources/deployments?api-version=2024-03-01`);
-    assert.ok(!deployments.json.value.some((d: { name: string }) => d.name === 'unknown'), 'validation failed before any deployment was recorded');
+    const validated = await az('deployment', 'group', 'validate', '-g', GROUP, '--template-file', '/work/unknown-function.json');
+    assert.notEqual(validated.code, 0);
+    assert.match(validated.stderr, /listKeys/);
+    const names = json(await az('deployment', 'group', 'list', '-g', GROUP, '--query', '[].name', '-o', 'json'), 'deployment group list');
+    assert.ok(names.includes('seed') && !names.includes('unknown'), 'validation failed before any deployment was recorded');
   });
 
   test('the second resource is invalid: the deployment fails naming it, the first stays (incremental)', async () => {
