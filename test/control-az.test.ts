@@ -169,6 +169,16 @@ describe('az 2.45 (Debian azure-cli) against certgate', { concurrency: false }, 
   });
 });
 
+describe('az 2.45: az deployment group create', { concurrency: false }, () => {
+  test("the seed's template deploys (az 2.45 sends the template file spliced in, comments and all)", async () => {
+    const template = join(import.meta.dirname, 'fixtures', 'deployments', 'seed.json');
+    const state = ok(await az('deployment', 'group', 'create', '-g', GROUP, '-n', 'seed', '--template-file', template, '--parameters', 'appName=tplapp', `targetPort=${echo.port}`, '--query', 'properties.provisioningState', '-o', 'tsv'), 'az deployment group create');
+    assert.equal(state.trim(), 'Succeeded');
+    const app = await arm.call('GET', `/subscriptions/${subscription}/resourceGroups/${GROUP}/providers/Microsoft.App/containerApps/tplapp?api-version=2025-01-01`);
+    assert.equal(app.json.properties.configuration.ingress.clientCertificateMode, 'require');
+  });
+});
+
 describe('what `az containerapp show` (az 2.53+) needs, as plain requests', () => {
   test('GET the Microsoft.App provider at api-version 2024-11-01: registrationState Registered', async () => {
     const provider = await arm.call('GET', `/subscriptions/${subscription}/providers/Microsoft.App?api-version=2024-11-01`);
