@@ -148,11 +148,13 @@ async function startDeployment(context: ControlContext, request: ArmRequest, id:
     const record = { id, name: path.name, type: DEPLOYMENT_TYPE, properties, operations: [] };
     await context.store.put(record, { actor: request.actor });
     await pruneHistory(context, groupDoc.id, key);
+    // The answer shows the deployment as accepted: rendered before the run starts changing the record.
+    const accepted = structuredClone(renderParts(record));
     void run(context, request, record, plan, started, dispatch).finally(() => running.delete(key));
     const apiVersion = request.query.get('api-version') ?? '2024-03-01';
     return {
       status: existing ? 200 : 201,
-      body: renderParts(record),
+      body: accepted,
       headers: {
         'azure-asyncoperation': `${request.baseUrl}${id}/operationStatuses/${correlationId}?api-version=${encodeURIComponent(apiVersion)}`,
         'retry-after': '1',
