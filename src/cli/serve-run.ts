@@ -10,8 +10,13 @@ import { startIngressHost, stopGraceMs, type IngressHost } from '../gateway/host
 import type { IngressAddresses, IngressOptions } from '../ingress/ingress.ts';
 import { ensureOpenSslConfig, OPENSSL_CONFIG_PATH } from '../ingress/listener/openssl-config.ts';
 import { createLogger } from '../log.ts';
+import { AccessLog } from '../observe/access-log.ts';
+import { startAdminServer, type AdminServer } from '../observe/admin-server.ts';
+import { IngressMetrics, workerRegistry } from '../observe/metrics.ts';
+import type { ObserverOptions } from '../observe/observer.ts';
 import { caCertificatePath } from '../pki/local-ca.ts';
 import { bindWarning } from './bind-warning.ts';
+import { adminPort } from './serve-observe.ts';
 import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve-options.ts';
 
 export async function runServe(options: ServeOptions): Promise<void> {
@@ -22,14 +27,26 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const dataDir = resolve(options.dataDir);
   const ingress = ingressOptions(options);
   if (cluster.isWorker) {
-    await runWorker({ dataDir, ingress }, log);
+    const observe = observerOptions(options, true);
+    process.on('SIGHUP', () => observe.accessLog?.reopen());
+    process.on('exit', () => observe.accessLog?.flush());
+    await runWorker({ dataDir, ingress: { ...ingress, observe } }, log);
     return;
   }
   // One process (ingress, store and management API together), or a primary that owns the store's
-  // writes and the management API with workers that serve the ingress.
-  const host = await startIngressHost({ dataDir, ingress, workers: options.workers }, log);
+  // writes and the management API with workers that serve the ingress (they keep the metrics and
+  // write the access log; the primary collects their metrics over IPC).
+  const observe = options.workers <= 1 ? observerOptions(options, false) : {};
+  const host = await startIngressHost({ dataDir, ingress: { ...ingress, observe }, workers: options.workers }, log);
   const control = await startControlPlane(host, options, log);
-  printBanner(options, dataDir, host.addresses, control);
+  const admin = await startAdmin(host, control, options, log);
+  printBanner(options, dataDir, host.addresses, control, admin);
+  // logrotate's postrotate: the access log's file is reopened (every worker's too).
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reopening the access log');
+    host.reopenLogs();
+  });
+  process.on('exit', () => observe.accessLog?.flush());
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -37,7 +54,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     // The environments' terminationGracePeriodSeconds (the largest: certgate drains per process).
     const graceMs = stopGraceMs(host);
     log.info({ signal, graceMs }, 'stopping: no new connections, in-flight requests finish');
-    Promise.all([control.close(), host.close(graceMs)]).then(
+    Promise.all([control.close(), admin.close(), host.close(graceMs)]).then(
       () => {
         log.flush();
         process.exit(0);
@@ -72,6 +89,23 @@ function ingressOptions(options: ServeOptions): IngressOptions {
   };
 }
 
+/** The metrics and the access log as the flags set them (in a worker: a registry the primary collects). */
+function observerOptions(options: ServeOptions, worker: boolean): ObserverOptions {
+  return {
+    metrics: options.metrics ? new IngressMetrics(worker ? workerRegistry() : undefined) : undefined,
+    accessLog: AccessLog.create({ destination: options.accessLog, sampleRate: options.accessLogSample, includeQuery: options.accessLogQuery === true }),
+  };
+}
+
+async function startAdmin(host: IngressHost, control: ControlPlane, options: ServeOptions, log: Logger): Promise<AdminServer> {
+  try {
+    return await startAdminServer(host, { bindAddress: options.adminBind, port: adminPort(options, options.httpsPort) }, log);
+  } catch (error) {
+    await Promise.all([control.close(), host.close(0)]);
+    throw error;
+  }
+}
+
 async function startControlPlane(host: IngressHost, options: ServeOptions, log: Logger): Promise<ControlPlane> {
   try {
     // Loaded here, not at the top: ingress worker processes never serve the management API, and
@@ -84,7 +118,7 @@ async function startControlPlane(host: IngressHost, options: ServeOptions, log: 
   }
 }
 
-function printBanner(options: ServeOptions, dataDir: string, addresses: IngressAddresses, control: ControlPlane): void {
+function printBanner(options: ServeOptions, dataDir: string, addresses: IngressAddresses, control: ControlPlane, admin: AdminServer): void {
   const { httpsPort, httpPort } = addresses;
   const warning = bindWarning(
     [
@@ -103,6 +137,8 @@ function printBanner(options: ServeOptions, dataDir: string, addresses: IngressA
     `  internal HTTP:  http://${options.internalBind}:${addresses.internalHttpPort}`,
     ...(options.proxyProtocol?.length ? [`  PROXY protocol: on ${options.proxyProtocol.join(', ')}, from ${(options.proxyProtocolFrom ?? []).join(', ')} only`] : []),
     `  management API: ${control.endpoint} (ARM; subscription ${control.subscriptionId})`,
+    `  admin:          ${admin.endpoint} (/metrics, /healthz, /readyz)`,
+    `  access log:     ${options.accessLog === 'off' ? 'off' : options.accessLog === 'stdout' ? 'JSON lines on stdout (this banner is on stderr)' : options.accessLog}`,
     `  workers:        ${options.workers} (ingress processes)`,
     `  data dir:       ${dataDir}`,
     `  CA certificate: ${caCertificatePath(dataDir)} (trust it to reach apps without -k)`,

@@ -11,12 +11,17 @@ import type { IngressAddresses } from '../ingress/ingress.ts';
 import { mergeOutcomes, type RevisionOutcome } from '../model/outcome.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 import { RevisionWaiters } from './revision-waiters.ts';
+import { mergeRecent, type RefusalEntry } from '../observe/refusals.ts';
 
-type ToWorker = { type: 'revision'; revision: number } | { type: 'stop'; graceMs: number };
+type ToWorker = { type: 'revision'; revision: number } | { type: 'stop'; graceMs: number } | { type: 'refusals'; id: number; top: number } | { type: 'reopen-logs' };
 type ToPrimary =
   | { type: 'ready'; addresses: IngressAddresses; outcome: RevisionOutcome }
   | { type: 'compiled'; outcome: RevisionOutcome }
-  | { type: 'failed'; message: string };
+  | { type: 'failed'; message: string }
+  | { type: 'refusals'; id: number; entries: RefusalEntry[] };
+
+/** A worker that does not answer a refusals request within this time is left out of the answer. */
+const REFUSALS_TIMEOUT_MS = 2_000;
 
 const SEED_VARIABLE = 'CERTGATE_TICKET_KEY_SEED';
 const RESTART_DELAY_MS = 1_000;
@@ -32,10 +37,48 @@ export class WorkerPool {
   #stopping = false;
   #startFailure: string | undefined;
   #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** Refusals requests waiting for the workers' answers, by id. */
+  readonly #refusalRequests = new Map<number, { lists: RefusalEntry[][]; pending: number; done: () => void }>();
+  #nextRequest = 0;
+  /** Called with the revision every ready worker enforces, each time it may have moved. */
+  readonly #onEnforced: ((revision: number) => void) | undefined;
 
-  constructor(count: number, log: Logger) {
+  constructor(count: number, log: Logger, onEnforced?: (revision: number) => void) {
     this.#count = count;
     this.#log = log;
+    this.#onEnforced = onEnforced;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Every worker serves. */
+  get allReady(): boolean {
+    return this.#compiled.size === this.#count;
+  }
+
+  /** The workers' most recent refusals, merged, newest first (a worker that does not answer in time is left out). */
+  refusals(top: number): Promise<RefusalEntry[]> {
+    const id = this.#nextRequest++;
+    const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker?.isConnected() === true);
+    return new Promise((resolve) => {
+      const request = { lists: [] as RefusalEntry[][], pending: workers.length, done: () => {} };
+      const timer = setTimeout(() => request.done(), REFUSALS_TIMEOUT_MS);
+      request.done = () => {
+        clearTimeout(timer);
+        this.#refusalRequests.delete(id);
+        resolve(mergeRecent(request.lists, top));
+      };
+      this.#refusalRequests.set(id, request);
+      if (workers.length === 0) request.done();
+      for (const worker of workers) worker.send({ type: 'refusals', id, top } satisfies ToWorker);
+    });
+  }
+
+  /** Asks every worker to reopen its access-log file (SIGHUP after logrotate). */
+  reopenLogs(): void {
+    for (const worker of Object.values(cluster.workers ?? {})) if (worker?.isConnected()) worker.send({ type: 'reopen-logs' } satisfies ToWorker);
   }
 
   /** Forks the workers and resolves when all serve (or rejects if one cannot start). */
@@ -87,6 +130,16 @@ export class WorkerPool {
       if (!previous || message.outcome.revision >= previous.revision) this.#compiled.set(worker.id, message.outcome);
     } else if (message.type === 'failed') {
       this.#startFailure ??= message.message;
+    } else if (message.type === 'refusals') {
+      const request = this.#refusalRequests.get(message.id);
+      if (request) {
+        request.lists.push(message.entries);
+        if (--request.pending === 0) request.done();
+      }
+      return;
+    } else {
+      // Not ours (prom-client's metrics protocol shares the channel).
+      return;
     }
     this.#release();
   }
@@ -114,7 +167,9 @@ export class WorkerPool {
   }
 
   #release(): void {
-    this.#waiters.release(this.#merged());
+    const merged = this.#merged();
+    this.#waiters.release(merged);
+    if (this.#compiled.size > 0) this.#onEnforced?.(merged.revision);
   }
 }
 
@@ -140,6 +195,8 @@ export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 
   process.on('message', (message: ToWorker) => {
     if (message.type === 'revision') void gateway?.refresh();
     else if (message.type === 'stop') stop(message.graceMs);
+    else if (message.type === 'refusals') send({ type: 'refusals', id: message.id, entries: gateway ? gateway.ingress.observer.refusals.recent(Math.min(message.top, 1_000)) : [] });
+    else if (message.type === 'reopen-logs') gateway?.ingress.observer.accessLog?.reopen();
   });
   // The primary is gone (even killed with SIGKILL): stop serving rather than run unmanaged.
   process.on('disconnect', () => stop(1_000));

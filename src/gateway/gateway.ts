@@ -25,6 +25,9 @@ import { ServerCertificates } from './server-certificates.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import { openDataDirStore } from '../store/sqlite.ts';
 import type { Store } from '../store/store.ts';
+import { EnforcementClock } from '../observe/control-metrics.ts';
+import { storeReachable, type ObservedHost, type Readiness } from '../observe/observed-host.ts';
+import type { RefusalEntry } from '../observe/refusals.ts';
 
 /** A revision that could not be built is tried again after this, doubling up to the maximum. */
 const RETRY_FIRST_MS = 1_000;
@@ -49,7 +52,10 @@ export interface GatewayOptions {
 }
 
 /** The single-process host: store, compiler and ingress in this process (src/gateway/host.ts chooses it). */
-export class Gateway implements ControlPlaneHost {
+export class Gateway implements ControlPlaneHost, ObservedHost {
+  readonly workerCount = 1;
+  /** Set when the ingress keeps metrics: commit → enforcement times. */
+  #enforcement: EnforcementClock | undefined;
   readonly store: Store;
   readonly ingress: Ingress;
   readonly ca: IssuedCertificate;
@@ -93,7 +99,13 @@ export class Gateway implements ControlPlaneHost {
       const ingress = new Ingress(snapshot, options.ingress, log);
       const gateway = new Gateway(options.dataDir, store, ca, certificates, ingress, cache, { revision, problems }, log);
       gateway.#onCompiled = options.onCompiled;
-      const unsubscribe = store.subscribe(() => void gateway.refresh());
+      const registry = ingress.observer.metrics?.registry;
+      // Only where writes commit (not in a worker: the primary measures across the workers).
+      if (registry && options.issueServerCertificates !== false) gateway.#enforcement = new EnforcementClock(registry);
+      const unsubscribe = store.subscribe((committed) => {
+        gateway.#enforcement?.committed(committed);
+        void gateway.refresh();
+      });
       const poll = options.pollIntervalMs ? setInterval(() => void gateway.refresh(), options.pollIntervalMs) : undefined;
       poll?.unref();
       gateway.#unsubscribe = () => {
@@ -149,6 +161,25 @@ export class Gateway implements ControlPlaneHost {
     return promise;
   }
 
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    const registry = this.ingress.observer.metrics?.registry;
+    return registry ? { contentType: registry.contentType, body: await registry.metrics() } : { contentType: 'text/plain; charset=utf-8', body: '' };
+  }
+
+  readiness(): Readiness {
+    const checks = { listening: this.#addresses !== undefined && !this.#closed, snapshot: this.ingress.snapshot !== undefined, store: !this.#closed && storeReachable(() => this.store.revision()) };
+    return { ready: checks.listening && checks.snapshot && checks.store, checks, revision: this.#applied, lastBuildFailed: this.#outcome.error !== undefined };
+  }
+
+  /** SIGHUP: the access log's file is reopened (after logrotate moved it). */
+  reopenLogs(): void {
+    this.ingress.observer.accessLog?.reopen();
+  }
+
+  async refusals(top: number): Promise<RefusalEntry[]> {
+    return this.ingress.observer.refusals.recent(top);
+  }
+
   async close(graceMs?: number): Promise<void> {
     this.#closed = true;
     this.#unsubscribe();
@@ -173,10 +204,12 @@ export class Gateway implements ControlPlaneHost {
         clearTimeout(this.#retry.timer);
         this.#retry = { timer: undefined, delayMs: RETRY_FIRST_MS, due: false };
         this.#log.info({ revision, routes: snapshot.routes.size }, 'route snapshot applied');
+        this.#enforcement?.enforced(revision);
       } catch (error) {
         // The old snapshot keeps serving; the writers waiting for this revision hear that it is not
         // enforced (they are not left waiting), and the next write compiles anew.
         this.#log.error({ err: error, revision }, 'route snapshot could not be built; the previous one stays');
+        this.ingress.observer.metrics?.snapshotFailures.inc();
         outcome = { revision, error: (error as Error).message, problems: [] };
         this.#scheduleRetry();
       }

@@ -8,8 +8,11 @@ import { ENVIRONMENT_TYPE, environmentView } from '../model/resources.ts';
 import { Gateway } from './gateway.ts';
 import { ClusterPrimary } from './primary.ts';
 import { drainGraceMs } from './route-specs.ts';
+import type { ObservedHost } from '../observe/observed-host.ts';
 
-export interface IngressHost extends ControlPlaneHost {
+export interface IngressHost extends ControlPlaneHost, ObservedHost {
+  /** SIGHUP: access-log files are reopened (every worker's). */
+  reopenLogs(): void;
   readonly addresses: IngressAddresses;
   /** The ingress's own ports (HTTPS, HTTP): no app may expose them as TCP ports. */
   reservedPorts(): readonly number[];

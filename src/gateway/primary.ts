@@ -12,9 +12,18 @@ import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
 import { openDataDirStore } from '../store/sqlite.ts';
 import type { Store } from '../store/store.ts';
 import { WorkerPool } from './cluster.ts';
+import { AggregatorRegistry, Registry } from 'prom-client';
+import { EnforcementClock } from '../observe/control-metrics.ts';
+import { storeReachable, type ObservedHost, type Readiness } from '../observe/observed-host.ts';
+import type { RefusalEntry } from '../observe/refusals.ts';
 import { ServerCertificates } from './server-certificates.ts';
 
-export class ClusterPrimary implements ControlPlaneHost {
+export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
+  readonly workerCount: number;
+  /** The primary's own metrics (write → enforcement); the workers' come over IPC (prom-client's cluster protocol). */
+  static readonly #registry = new Registry();
+  static #aggregator: AggregatorRegistry<"text/plain; version=0.0.4; charset=utf-8"> | undefined;
+  #closed = false;
   readonly store: Store;
   readonly dataDir: string;
   readonly ca: IssuedCertificate;
@@ -29,6 +38,7 @@ export class ClusterPrimary implements ControlPlaneHost {
     this.#pool = pool;
     this.addresses = addresses;
     this.#unsubscribe = unsubscribe;
+    this.workerCount = pool.count;
   }
 
   /** Opens the data dir's store, forks `workers` ingress processes and resolves when all serve. */
@@ -41,9 +51,12 @@ export class ClusterPrimary implements ControlPlaneHost {
       const certificates = new ServerCertificates(dataDir, ca);
       const prepare = () => Promise.all([certificates.fallback(), certificates.forEnvironments(store.list({ type: ENVIRONMENT_TYPE }).map(environmentView))]);
       await prepare();
-      const started = new WorkerPool(workers, log);
+      ClusterPrimary.#aggregator ??= new AggregatorRegistry();
+      const clock = ClusterPrimary.#clock;
+      const started = new WorkerPool(workers, log, (revision) => clock.enforced(revision));
       pool = started;
       unsubscribe = store.subscribe((revision) => {
+        clock.committed(revision);
         prepare().then(
           () => started.broadcast(revision),
           (error: unknown) => {
@@ -76,8 +89,31 @@ export class ClusterPrimary implements ControlPlaneHost {
     return ingressPorts(this.addresses);
   }
 
+  static readonly #clock = new EnforcementClock(ClusterPrimary.#registry);
+
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    const [workers, own] = await Promise.all([ClusterPrimary.#aggregator!.clusterMetrics(), ClusterPrimary.#registry.metrics()]);
+    return { contentType: ClusterPrimary.#registry.contentType, body: `${workers.endsWith('\n') || workers === '' ? workers : `${workers}\n`}${own}` };
+  }
+
+  readiness(): Readiness {
+    const outcome = this.#pool.lastOutcome;
+    const checks = { listening: !this.#closed && this.#pool.allReady, snapshot: this.#pool.allReady, store: !this.#closed && storeReachable(() => this.store.revision()) };
+    return { ready: checks.listening && checks.snapshot && checks.store, checks, revision: Number.isFinite(outcome.revision) ? outcome.revision : 0, lastBuildFailed: outcome.error !== undefined };
+  }
+
+  refusals(top: number): Promise<RefusalEntry[]> {
+    return this.#pool.refusals(top);
+  }
+
+  /** SIGHUP: the workers reopen their access-log files. */
+  reopenLogs(): void {
+    this.#pool.reopenLogs();
+  }
+
   /** Drains the workers (at most graceMs, default 10 s) and closes the store. */
   async close(graceMs = 10_000): Promise<void> {
+    this.#closed = true;
     this.#unsubscribe();
     await this.#pool.stop(graceMs);
     this.store.close();

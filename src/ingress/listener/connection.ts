@@ -1,6 +1,7 @@
 // Per-connection state, set once when the TLS handshake completes and read by every request on the
 // connection (HTTP/1.1 keep-alive or HTTP/2 streams).
 import type { Socket } from 'node:net';
+import type { ConnectionVerdict } from '../../observe/verdict.ts';
 import type { ListenerKind, Route } from '../snapshot.ts';
 
 export interface ConnectionState {
@@ -19,6 +20,15 @@ export interface ConnectionState {
   readonly proto: 'http' | 'https';
   /** The listener the connection came in on; undefined means external. */
   readonly listener?: ListenerKind;
+  /** TLS only: the protocol version (`TLSv1.3`) and whether the session was resumed. */
+  readonly tlsVersion?: string | undefined;
+  readonly resumed?: boolean;
+  /**
+   * TLS only: the client certificate's verdict, worked out once after the handshake
+   * (src/observe/verdict.ts, TEAM.md "The connection's verdict"); read by the access log, the
+   * metrics and the inventory.
+   */
+  readonly verdict?: ConnectionVerdict;
 }
 
 const STATE = Symbol('certgate.connection');
