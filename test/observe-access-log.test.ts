@@ -3,27 +3,22 @@
 // destination reopened on SIGHUP (logrotate); --access-log off; the banner stays on stderr.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { armClient, type ArmClient } from './support/arm.ts';
 import { startEchoApp, type EchoApp } from './support/echo-app.ts';
 import { curl, curlResult } from './support/clients.ts';
 import { clientIdentities } from './support/vectors.ts';
-import { MAIN, NODE, serveBanner } from './support/cli.ts';
-import type { AdminCredentials } from '../src/control/control-plane.ts';
+import { putServedApp, startServeProcess, type ServeProcess } from './support/serve-process.ts';
 
-const V = 'api-version=2025-01-01';
 const HOST = 'logged.env1.certgate.localhost';
 let dir: string;
 let logFile: string;
-let serve: ChildProcess;
+let serve: ServeProcess;
 let stdout = '';
 let httpsPort: number;
 let caFile: string;
-let arm: ArmClient;
 let echo: EchoApp;
 let ids: Awaited<ReturnType<typeof clientIdentities>>;
 
@@ -32,33 +27,15 @@ before(async () => {
   logFile = join(dir, 'logs', 'access.log');
   ids = await clientIdentities(dir);
   echo = await startEchoApp();
-  const dataDir = join(dir, 'data');
-  serve = spawn(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--https-port', '0', '--http-port', '0', '--management-port', '0', '--workers', '1', '--log-level', 'warn', '--access-log', logFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  serve.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  const banner = await serveBanner(serve);
-  httpsPort = Number(/HTTPS ingress: +https:\/\/127\.0\.0\.1:(\d+)/.exec(banner)![1]);
-  assert.match(banner, new RegExp(`access log: +${logFile.replaceAll('/', '\\/')}`));
-  const credentials = JSON.parse(readFileSync(join(dataDir, 'admin-credentials.json'), 'utf8')) as AdminCredentials;
-  caFile = credentials.caCertificate;
-  arm = await armClient(credentials, readFileSync(caFile, 'utf8'));
-  const group = `/subscriptions/${credentials.subscriptionId}/resourceGroups/rg`;
-  await arm.call('PUT', `${group}?api-version=2021-04-01`, { location: 'local' });
-  const env = await arm.call('PUT', `${group}/providers/Microsoft.App/managedEnvironments/env1?${V}`, { location: 'local', properties: {} });
-  const app = await arm.call('PUT', `${group}/providers/Microsoft.App/containerApps/logged?${V}`, {
-    location: 'local',
-    properties: { managedEnvironmentId: env.json.id, configuration: { ingress: { targetPort: echo.port, clientCertificateMode: 'require' } } },
-  });
-  assert.equal(app.status, 201, app.text);
+  serve = await startServeProcess(join(dir, 'data'), ['--workers', '1', '--access-log', logFile], 'pipe');
+  serve.child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  ({ httpsPort, caFile } = serve);
+  assert.match(serve.banner, new RegExp(`access log: +${logFile.replaceAll('/', '\\/')}`));
+  await putServedApp(serve, 'logged', { targetPort: echo.port, clientCertificateMode: 'require' });
 });
 
 after(async () => {
-  await arm?.close();
-  if (serve?.exitCode === null) {
-    serve.kill('SIGKILL');
-    await new Promise((resolve) => serve.once('exit', resolve));
-  }
+  await serve?.kill();
   await echo?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -122,7 +99,7 @@ test('a handshake refused for want of a certificate: a refusal line with the rea
 test('SIGHUP: after logrotate moved the file, lines go to a new file at the same path', async () => {
   const rotated = `${logFile}.1`;
   renameSync(logFile, rotated);
-  serve.kill('SIGHUP');
+  serve.child.kill('SIGHUP');
   // The reopen is asynchronous: requests until one lands in the new file.
   let landed = false;
   for (let i = 0; i < 20 && !landed; i++) {
@@ -131,7 +108,7 @@ test('SIGHUP: after logrotate moved the file, lines go to a new file at the same
     landed = lines(logFile).some((entry) => String(entry['path']).startsWith('/after-'));
   }
   assert.ok(landed, 'a line in the reopened file');
-  assert.equal(serve.exitCode, null, 'SIGHUP does not stop the gateway');
+  assert.equal(serve.child.exitCode, null, 'SIGHUP does not stop the gateway');
   assert.ok(lines(rotated).some((entry) => entry['path'] === '/hello/world'), 'the old lines stay in the rotated file');
   // The human banner went to stderr; stdout has no banner text.
   assert.doesNotMatch(stdout, /certgate is running/);

@@ -4,29 +4,22 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { armClient, type ArmClient } from './support/arm.ts';
 import { startEchoApp, type EchoApp } from './support/echo-app.ts';
 import { curl, curlResult } from './support/clients.ts';
 import { clientIdentities } from './support/vectors.ts';
-import { MAIN, NODE, serveBanner } from './support/cli.ts';
 import { freePorts } from './support/ports.ts';
-import type { AdminCredentials } from '../src/control/control-plane.ts';
+import { putServedApp, startServeProcess, type ServeProcess } from './support/serve-process.ts';
 
-const V = 'api-version=2025-01-01';
 const PROMETHEUS = '/usr/bin/prometheus';
 const HOST = 'strict.env1.certgate.localhost';
 const REFUSED = 5;
 let dir: string;
-let serve: ChildProcess;
+let serve: ServeProcess;
 let prometheus: ChildProcess | undefined;
 let promPort: number;
-let adminPort: number;
-let httpsPort: number;
-let caFile: string;
-let arm: ArmClient;
 let echo: EchoApp;
 let ids: Awaited<ReturnType<typeof clientIdentities>>;
 let prometheusLog = '';
@@ -35,40 +28,21 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'certgate-prometheus-'));
   ids = await clientIdentities(dir);
   echo = await startEchoApp();
-  const dataDir = join(dir, 'data');
-  serve = spawn(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--https-port', '0', '--http-port', '0', '--management-port', '0', '--admin-port', '0', '--workers', '2', '--log-level', 'warn', '--access-log', 'off'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const banner = await serveBanner(serve);
-  httpsPort = Number(/HTTPS ingress: +https:\/\/127\.0\.0\.1:(\d+)/.exec(banner)![1]);
-  adminPort = Number(/admin: +http:\/\/127\.0\.0\.1:(\d+)/.exec(banner)![1]);
-  const credentials = JSON.parse(readFileSync(join(dataDir, 'admin-credentials.json'), 'utf8')) as AdminCredentials;
-  caFile = credentials.caCertificate;
-  arm = await armClient(credentials, readFileSync(caFile, 'utf8'));
-  const group = `/subscriptions/${credentials.subscriptionId}/resourceGroups/rg`;
-  await arm.call('PUT', `${group}?api-version=2021-04-01`, { location: 'local' });
-  const env = await arm.call('PUT', `${group}/providers/Microsoft.App/managedEnvironments/env1?${V}`, { location: 'local', properties: {} });
-  const app = await arm.call('PUT', `${group}/providers/Microsoft.App/containerApps/strict?${V}`, {
-    location: 'local',
-    properties: { managedEnvironmentId: env.json.id, configuration: { ingress: { targetPort: echo.port, clientCertificateMode: 'require' } } },
-  });
-  assert.equal(app.status, 201, app.text);
-
+  serve = await startServeProcess(join(dir, 'data'), ['--admin-port', '0', '--workers', '2', '--access-log', 'off']);
+  await putServedApp(serve, 'strict', { targetPort: echo.port, clientCertificateMode: 'require' });
   promPort = (await freePorts(1))[0]!;
   const config = join(dir, 'prometheus.yml');
-  writeFileSync(config, `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: certgate\n    static_configs:\n      - targets: ['127.0.0.1:${adminPort}']\n`);
+  writeFileSync(config, `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: certgate\n    static_configs:\n      - targets: ['127.0.0.1:${serve.adminPort}']\n`);
   prometheus = spawn(PROMETHEUS, [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   prometheus.stderr!.on('data', (chunk: Buffer) => (prometheusLog = (prometheusLog + chunk.toString()).slice(-8_000)));
 });
 
 after(async () => {
-  await arm?.close();
-  for (const child of [prometheus, serve]) {
-    if (child && child.exitCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
-    }
+  if (prometheus && prometheus.exitCode === null) {
+    prometheus.kill('SIGKILL');
+    await new Promise((resolve) => prometheus!.once('exit', resolve));
   }
+  await serve?.kill();
   await echo?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -96,9 +70,9 @@ async function eventually(promql: string, accept: (result: Awaited<ReturnType<ty
 }
 
 test('Prometheus sees the handshakes a require app refused without a client certificate, counted by both workers in one scrape', async () => {
-  const refused = await Promise.all(Array.from({ length: REFUSED }, () => curl({ host: HOST, port: httpsPort, caFile })));
+  const refused = await Promise.all(Array.from({ length: REFUSED }, () => curl({ host: HOST, port: serve.httpsPort, caFile: serve.caFile })));
   for (const result of refused) assert.notEqual(result.code, 0, 'curl without a certificate must fail');
-  const served = curlResult(await curl({ host: HOST, port: httpsPort, caFile, cert: ids.leaf.certFile, key: ids.leaf.keyFile }));
+  const served = curlResult(await curl({ host: HOST, port: serve.httpsPort, caFile: serve.caFile, cert: ids.leaf.certFile, key: ids.leaf.keyFile }));
   assert.equal(served.status, 200);
 
   const promql = 'sum by (app, reason) (certgate_refusals_total{reason="cert_missing"})';
@@ -119,14 +93,14 @@ test('Prometheus sees the handshakes a require app refused without a client cert
 });
 
 test('the admin listener: /healthz, /readyz (listening, snapshot, store), 404 elsewhere; never on the ingress port', async () => {
-  const health = await fetch(`http://127.0.0.1:${adminPort}/healthz`);
+  const health = await fetch(`http://127.0.0.1:${serve.adminPort}/healthz`);
   assert.equal(health.status, 200);
-  const ready = await fetch(`http://127.0.0.1:${adminPort}/readyz`);
+  const ready = await fetch(`http://127.0.0.1:${serve.adminPort}/readyz`);
   assert.equal(ready.status, 200);
   const body = (await ready.json()) as { ready: boolean; checks: Record<string, boolean> };
   assert.deepEqual(body.checks, { listening: true, snapshot: true, store: true });
-  assert.equal((await fetch(`http://127.0.0.1:${adminPort}/other`)).status, 404);
+  assert.equal((await fetch(`http://127.0.0.1:${serve.adminPort}/other`)).status, 404);
   // The ingress's port does not serve metrics: an unknown name gets the fallback, and no app.
-  const onIngress = curlResult(await curl({ host: 'localhost', port: httpsPort, path: '/metrics', extra: ['-k'] }));
+  const onIngress = curlResult(await curl({ host: 'localhost', port: serve.httpsPort, path: '/metrics', extra: ['-k'] }));
   assert.equal(onIngress.status, 404);
 });

@@ -16,6 +16,18 @@ export interface ObserveSettings {
   accessLog: string;
   accessLogSample: number;
   accessLogQuery: boolean;
+  /** Milliseconds: client certificates not seen for this long leave the inventory. */
+  clientCertificateRetention: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** `90d`, `12h`, or a bare number of days; from 1 hour to 10 years. */
+export function parseRetention(value: string): number {
+  const match = /^(\d+)(d|h)?$/.exec(value.trim());
+  const ms = match ? Number(match[1]) * (match[2] === 'h' ? 3_600_000 : DAY_MS) : Number.NaN;
+  if (!(ms >= 3_600_000 && ms <= 3_650 * DAY_MS)) throw new InvalidArgumentError('expected days (90, 90d) or hours (12h), from 1 hour to 10 years');
+  return ms;
 }
 
 export function parseSampleRate(value: string): number {
@@ -31,6 +43,7 @@ export function observeOptions(): Option[] {
     new Option('--no-metrics', 'keep no metrics (/metrics answers empty; the health probes stay)').env('CERTGATE_NO_METRICS'),
     new Option('--access-log <destination>', "one JSON line per request and per refusal: 'stdout', a file (reopened on SIGHUP), or 'off'").env('CERTGATE_ACCESS_LOG').default('stdout'),
     new Option('--access-log-sample <share>', 'share of requests logged, above 0 and at most 1 (refusals are always logged)').env('CERTGATE_ACCESS_LOG_SAMPLE').default(1).argParser(parseSampleRate),
+    new Option('--client-certificate-retention <days>', 'client certificates not seen for this long leave the inventory (90d, 12h)').env('CERTGATE_CLIENT_CERTIFICATE_RETENTION').default(90 * DAY_MS, '90d').argParser(parseRetention),
     new Option('--access-log-query', 'log request paths with their query string (left out by default: queries carry tokens)').env('CERTGATE_ACCESS_LOG_QUERY'),
   ];
 }

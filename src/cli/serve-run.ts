@@ -14,6 +14,7 @@ import { AccessLog } from '../observe/access-log.ts';
 import { startAdminServer, type AdminServer } from '../observe/admin-server.ts';
 import { IngressMetrics, workerRegistry } from '../observe/metrics.ts';
 import type { ObserverOptions } from '../observe/observer.ts';
+import { InventoryCollector } from '../observe/inventory-collector.ts';
 import { caCertificatePath } from '../pki/local-ca.ts';
 import { bindWarning } from './bind-warning.ts';
 import { adminPort } from './serve-observe.ts';
@@ -36,7 +37,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   // One process (ingress, store and management API together), or a primary that owns the store's
   // writes and the management API with workers that serve the ingress (they keep the metrics and
   // write the access log; the primary collects their metrics over IPC).
-  const observe = options.workers <= 1 ? observerOptions(options, false) : {};
+  const observe: ObserverOptions = options.workers <= 1 ? observerOptions(options, false) : { inventoryRetentionMs: options.clientCertificateRetention };
   const host = await startIngressHost({ dataDir, ingress: { ...ingress, observe }, workers: options.workers }, log);
   const control = await startControlPlane(host, options, log);
   const admin = await startAdmin(host, control, options, log);
@@ -94,6 +95,8 @@ function observerOptions(options: ServeOptions, worker: boolean): ObserverOption
   return {
     metrics: options.metrics ? new IngressMetrics(worker ? workerRegistry() : undefined) : undefined,
     accessLog: AccessLog.create({ destination: options.accessLog, sampleRate: options.accessLogSample, includeQuery: options.accessLogQuery === true }),
+    inventory: new InventoryCollector(),
+    inventoryRetentionMs: options.clientCertificateRetention,
   };
 }
 

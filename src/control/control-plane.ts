@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import type { Store } from '../store/store.ts';
 import type { RevisionOutcome } from '../model/outcome.ts';
+import type { ObservedHost } from '../observe/observed-host.ts';
 import { loadOrCreateServerCertificate } from '../pki/local-ca.ts';
 import { createPrincipal, principalId, PRINCIPAL_TYPE } from './auth/principals.ts';
 import { tokenIssuer } from './auth/tokens.ts';
@@ -71,6 +72,7 @@ export class ControlPlane {
       applied: (revision) => gateway.waitForRevision(revision),
       outcome: () => gateway.lastOutcome,
       reservedPorts: () => [...(gateway.reservedPorts?.() ?? []), managementPort],
+      ...(isObserved(gateway) ? { observed: gateway } : {}),
     };
     const tls = await loadOrCreateServerCertificate(gateway.dataDir, gateway.ca, ['localhost', '127.0.0.1', '::1']);
     const server = createManagementServer({ context, tls: { cert: tls.certPem, key: tls.keyPem }, log: log.child({ component: 'management' }) });
@@ -100,4 +102,10 @@ export class ControlPlane {
   async close(): Promise<void> {
     await this.#server.close();
   }
+}
+
+/** A Gateway and a ClusterPrimary tell their readiness and refusals (the Gateway status API). */
+function isObserved(host: ControlPlaneHost): host is ControlPlaneHost & ObservedHost {
+  const candidate = host as Partial<ObservedHost>;
+  return typeof candidate.readiness === 'function' && typeof candidate.refusals === 'function';
 }

@@ -12,13 +12,16 @@ import { mergeOutcomes, type RevisionOutcome } from '../model/outcome.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 import { RevisionWaiters } from './revision-waiters.ts';
 import { mergeRecent, type RefusalEntry } from '../observe/refusals.ts';
+import { INVENTORY_LIMITS } from '../observe/inventory-collector.ts';
+import type { SeenCertificate } from '../store/inventory.ts';
 
 type ToWorker = { type: 'revision'; revision: number } | { type: 'stop'; graceMs: number } | { type: 'refusals'; id: number; top: number } | { type: 'reopen-logs' };
 type ToPrimary =
   | { type: 'ready'; addresses: IngressAddresses; outcome: RevisionOutcome }
   | { type: 'compiled'; outcome: RevisionOutcome }
   | { type: 'failed'; message: string }
-  | { type: 'refusals'; id: number; entries: RefusalEntry[] };
+  | { type: 'refusals'; id: number; entries: RefusalEntry[] }
+  | { type: 'inventory'; entries: SeenCertificate[] };
 
 /** A worker that does not answer a refusals request within this time is left out of the answer. */
 const REFUSALS_TIMEOUT_MS = 2_000;
@@ -43,10 +46,14 @@ export class WorkerPool {
   /** Called with the revision every ready worker enforces, each time it may have moved. */
   readonly #onEnforced: ((revision: number) => void) | undefined;
 
-  constructor(count: number, log: Logger, onEnforced?: (revision: number) => void) {
+  /** Called with each worker's batch of client certificates seen. */
+  readonly #onInventory: ((entries: SeenCertificate[]) => void) | undefined;
+
+  constructor(count: number, log: Logger, onEnforced?: (revision: number) => void, onInventory?: (entries: SeenCertificate[]) => void) {
     this.#count = count;
     this.#log = log;
     this.#onEnforced = onEnforced;
+    this.#onInventory = onInventory;
   }
 
   get count(): number {
@@ -137,6 +144,10 @@ export class WorkerPool {
         if (--request.pending === 0) request.done();
       }
       return;
+    } else if (message.type === 'inventory') {
+      // At most INVENTORY_LIMITS.maxRows per message and per second from each worker.
+      this.#onInventory?.(message.entries.slice(0, INVENTORY_LIMITS.maxRows));
+      return;
     } else {
       // Not ours (prom-client's metrics protocol shares the channel).
       return;
@@ -189,6 +200,9 @@ export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 
     }
     if (stopping) return;
     stopping = true;
+    // The certificates seen since the last batch: the primary writes them before it stops.
+    const entries = gateway.ingress.observer.inventory?.drain(INVENTORY_LIMITS.maxRows) ?? [];
+    if (entries.length > 0) send({ type: 'inventory', entries });
     void gateway.close(graceMs).finally(() => process.exit(0));
   };
   // Listening before the gateway starts: a message sent meanwhile must not be lost.
@@ -227,6 +241,15 @@ export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 
   if (stopRequested !== undefined) {
     stop(stopRequested);
     return;
+  }
+  // The certificates seen go to the primary, the inventory's only writer: one bounded batch a second.
+  const inventory = gateway.ingress.observer.inventory;
+  if (inventory) {
+    const timer = setInterval(() => {
+      const entries = inventory.drain(INVENTORY_LIMITS.maxRows);
+      if (entries.length > 0) send({ type: 'inventory', entries });
+    }, INVENTORY_LIMITS.intervalMs);
+    timer.unref();
   }
   send({ type: 'ready', addresses: gateway.addresses, outcome: gateway.lastOutcome });
 }

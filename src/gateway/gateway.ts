@@ -28,6 +28,10 @@ import type { Store } from '../store/store.ts';
 import { EnforcementClock } from '../observe/control-metrics.ts';
 import { storeReachable, type ObservedHost, type Readiness } from '../observe/observed-host.ts';
 import type { RefusalEntry } from '../observe/refusals.ts';
+import { InventoryWriter } from '../observe/inventory-collector.ts';
+
+/** Client certificates not seen for 90 days leave the inventory (--client-certificate-retention). */
+export const DEFAULT_INVENTORY_RETENTION_MS = 90 * 86_400_000;
 
 /** A revision that could not be built is tried again after this, doubling up to the maximum. */
 const RETRY_FIRST_MS = 1_000;
@@ -56,6 +60,8 @@ export class Gateway implements ControlPlaneHost, ObservedHost {
   readonly workerCount = 1;
   /** Set when the ingress keeps metrics: commit → enforcement times. */
   #enforcement: EnforcementClock | undefined;
+  /** Set where the inventory is written (not in a worker: the primary writes). */
+  #inventoryWriter: InventoryWriter | undefined;
   readonly store: Store;
   readonly ingress: Ingress;
   readonly ca: IssuedCertificate;
@@ -102,6 +108,10 @@ export class Gateway implements ControlPlaneHost, ObservedHost {
       const registry = ingress.observer.metrics?.registry;
       // Only where writes commit (not in a worker: the primary measures across the workers).
       if (registry && options.issueServerCertificates !== false) gateway.#enforcement = new EnforcementClock(registry);
+      const observe = options.ingress.observe;
+      if (observe?.inventory && store.inventory && options.issueServerCertificates !== false) {
+        gateway.#inventoryWriter = new InventoryWriter(observe.inventory, store.inventory, { retentionMs: observe.inventoryRetentionMs ?? DEFAULT_INVENTORY_RETENTION_MS }, log);
+      }
       const unsubscribe = store.subscribe((committed) => {
         gateway.#enforcement?.committed(committed);
         void gateway.refresh();
@@ -186,6 +196,7 @@ export class Gateway implements ControlPlaneHost, ObservedHost {
     clearTimeout(this.#retry.timer);
     await this.ingress.close(graceMs);
     await this.#compiling;
+    await this.#inventoryWriter?.close();
     this.store.close();
   }
 

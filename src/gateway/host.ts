@@ -32,7 +32,9 @@ export interface IngressHostOptions {
  * from cluster.ts with the same ingress options).
  */
 export function startIngressHost(options: IngressHostOptions, log: Logger): Promise<IngressHost> {
-  return options.workers <= 1 ? Gateway.start({ dataDir: options.dataDir, ingress: options.ingress }, log) : ClusterPrimary.start(options.dataDir, options.workers, log);
+  return options.workers <= 1
+    ? Gateway.start({ dataDir: options.dataDir, ingress: options.ingress }, log)
+    : ClusterPrimary.start(options.dataDir, options.workers, log, { inventoryRetentionMs: options.ingress.observe?.inventoryRetentionMs });
 }
 
 /** How long a stop lets requests in flight finish: the environments' largest terminationGracePeriodSeconds, else 10 s. */

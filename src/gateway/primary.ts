@@ -16,6 +16,8 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 import { EnforcementClock } from '../observe/control-metrics.ts';
 import { storeReachable, type ObservedHost, type Readiness } from '../observe/observed-host.ts';
 import type { RefusalEntry } from '../observe/refusals.ts';
+import { InventoryCollector, InventoryWriter } from '../observe/inventory-collector.ts';
+import { DEFAULT_INVENTORY_RETENTION_MS } from './gateway.ts';
 import { ServerCertificates } from './server-certificates.ts';
 
 export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
@@ -24,6 +26,7 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
   static readonly #registry = new Registry();
   static #aggregator: AggregatorRegistry<"text/plain; version=0.0.4; charset=utf-8"> | undefined;
   #closed = false;
+  #inventoryWriter: InventoryWriter | undefined;
   readonly store: Store;
   readonly dataDir: string;
   readonly ca: IssuedCertificate;
@@ -42,7 +45,7 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
   }
 
   /** Opens the data dir's store, forks `workers` ingress processes and resolves when all serve. */
-  static async start(dataDir: string, workers: number, log: Logger): Promise<ClusterPrimary> {
+  static async start(dataDir: string, workers: number, log: Logger, options: { inventoryRetentionMs?: number | undefined } = {}): Promise<ClusterPrimary> {
     const store = openDataDirStore(dataDir);
     let pool: WorkerPool | undefined;
     let unsubscribe = () => {};
@@ -53,7 +56,9 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
       await prepare();
       ClusterPrimary.#aggregator ??= new AggregatorRegistry();
       const clock = ClusterPrimary.#clock;
-      const started = new WorkerPool(workers, log, (revision) => clock.enforced(revision));
+      // The workers' certificates seen, merged here and written by the one writer.
+      const collector = new InventoryCollector();
+      const started = new WorkerPool(workers, log, (revision) => clock.enforced(revision), (entries) => collector.merge(entries));
       pool = started;
       unsubscribe = store.subscribe((revision) => {
         clock.committed(revision);
@@ -67,7 +72,9 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
         );
       });
       const addresses = await started.start();
-      return new ClusterPrimary(store, dataDir, ca, started, addresses, unsubscribe);
+      const primary = new ClusterPrimary(store, dataDir, ca, started, addresses, unsubscribe);
+      if (store.inventory) primary.#inventoryWriter = new InventoryWriter(collector, store.inventory, { retentionMs: options.inventoryRetentionMs ?? DEFAULT_INVENTORY_RETENTION_MS }, log);
+      return primary;
     } catch (error) {
       unsubscribe();
       await pool?.stop(0);
@@ -116,6 +123,7 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
     this.#closed = true;
     this.#unsubscribe();
     await this.#pool.stop(graceMs);
+    await this.#inventoryWriter?.close();
     this.store.close();
   }
 }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { ConnectionState } from '../ingress/listener/connection.ts';
 import type { CompiledApp, RouteSnapshot } from '../ingress/snapshot.ts';
 import type { AccessLog } from './access-log.ts';
+import type { InventoryCollector } from './inventory-collector.ts';
 import { appLabel, type IngressMetrics } from './metrics.ts';
 import { RefusalRing } from './refusals.ts';
 import type { RequestRecord } from './request-record.ts';
@@ -28,11 +29,16 @@ export interface RefusalEvent {
 export interface ObserverOptions {
   readonly metrics?: IngressMetrics | undefined;
   readonly accessLog?: AccessLog | undefined;
+  /** The client certificates seen, pending their write to the store's inventory. */
+  readonly inventory?: InventoryCollector | undefined;
+  /** Where the inventory is written (one process, or the primary): certificates not seen for this long are pruned. */
+  readonly inventoryRetentionMs?: number | undefined;
 }
 
 export class IngressObserver {
   readonly metrics: IngressMetrics | undefined;
   readonly accessLog: AccessLog | undefined;
+  readonly inventory: InventoryCollector | undefined;
   readonly refusals = new RefusalRing();
   /** Whether requests are followed at all (metrics or access log on). */
   readonly followsRequests: boolean;
@@ -42,6 +48,7 @@ export class IngressObserver {
   constructor(options: ObserverOptions = {}) {
     this.metrics = options.metrics;
     this.accessLog = options.accessLog;
+    this.inventory = options.inventory;
     this.followsRequests = this.metrics !== undefined || this.accessLog !== undefined;
   }
 
@@ -51,6 +58,8 @@ export class IngressObserver {
   }
 
   handshake(state: ConnectionState, tlsVersion: string | null, resumed: boolean, handshakeMs: number): void {
+    const verdict = state.verdict;
+    if (this.inventory !== undefined && state.route !== undefined && verdict?.thumbprint !== undefined) this.inventory.add(state.route.app.key, verdict, Date.now());
     const metrics = this.metrics;
     if (!metrics) return;
     const app = metrics.forApp(state.route?.app);

@@ -3,6 +3,7 @@
 // version, never in between. Each write bumps `revision`; subscribers hear of it after commit,
 // which is the change feed the ingress recompiles its route snapshot from.
 import type { ResourceDocument, StoredResource } from '../model/resources.ts';
+import type { ClientCertificateInventory } from './inventory.ts';
 
 export interface WriteOptions {
   /** The write happens only when the stored etag equals this ('*': when the resource exists). */
@@ -67,4 +68,6 @@ export interface Store {
   revision(): number;
   subscribe(listener: ChangeListener): () => void;
   close(): void;
+  /** The client certificates each app saw (inventory.ts); a backend without one has no inventory. */
+  readonly inventory?: ClientCertificateInventory;
 }

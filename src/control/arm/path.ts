@@ -15,7 +15,12 @@ export type ArmPath =
   | { readonly kind: 'collection'; readonly subscription: string; readonly group: string | undefined; readonly resourceType: ArmResourceType }
   | { readonly kind: 'resource'; readonly subscription: string; readonly group: string; readonly resourceType: ArmResourceType; readonly name: string }
   | { readonly kind: 'certificates'; readonly subscription: string; readonly group: string; readonly environment: string }
-  | { readonly kind: 'certificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string };
+  | { readonly kind: 'certificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string }
+  /** certgate extension: the gateway's status and its recent refusals (docs/observability.md). */
+  | { readonly kind: 'gateway'; readonly view: 'status' | 'refusals' }
+  /** certgate extension: the client certificates seen by an app (the inventory). */
+  | { readonly kind: 'clientCertificates'; readonly subscription: string; readonly group: string; readonly app: string }
+  | { readonly kind: 'clientCertificate'; readonly subscription: string; readonly group: string; readonly app: string; readonly thumbprint: string };
 
 export interface ParsedRequestTarget {
   /** The path with repeated slashes collapsed and no trailing slash. */
@@ -48,6 +53,7 @@ export function parseArmPath(path: string): ArmPath | undefined {
   const n = segments.length;
 
   if (n === 2 && is(0, 'metadata') && is(1, 'endpoints')) return { kind: 'metadata' };
+  if (n === 3 && is(0, 'providers') && is(1, 'certgate.gateway') && (is(2, 'status') || is(2, 'refusals'))) return { kind: 'gateway', view: lower[2] as 'status' | 'refusals' };
   if (!is(0, 'subscriptions')) return undefined;
   if (n === 1) return { kind: 'subscriptions' };
   const subscription = segments[1]!;
@@ -69,6 +75,10 @@ export function parseArmPath(path: string): ArmPath | undefined {
   if (n === 7) return { kind: 'collection', subscription, group, resourceType };
   const name = segments[7]!;
   if (n === 8) return { kind: 'resource', subscription, group, resourceType, name };
+  if (resourceType === 'containerApps' && is(8, 'clientcertificates')) {
+    if (n === 9) return { kind: 'clientCertificates', subscription, group, app: name };
+    if (n === 10) return { kind: 'clientCertificate', subscription, group, app: name, thumbprint: segments[9]! };
+  }
   if (resourceType === 'managedEnvironments' && is(8, 'certificates')) {
     if (n === 9) return { kind: 'certificates', subscription, group, environment: name };
     if (n === 10) return { kind: 'certificate', subscription, group, environment: name, name: segments[9]! };

@@ -6,6 +6,7 @@ import type { ArmPath } from '../arm/path.ts';
 import { appKind, checkAppMembersForVersion } from './apps.ts';
 import { certificateKind, readUploadedCertificate } from './certificates.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
+import { gatewayView, getClientCertificate, listClientCertificates } from './observability.ts';
 import { environmentKind } from './environments.ts';
 import { checkResourceName } from '../validation/limits.ts';
 import {
@@ -65,6 +66,17 @@ export async function handleArmRequest(context: ControlContext, request: ArmRequ
       if (!context.store.get(environment)) throw errors.notFound(ENVIRONMENT_TYPE, path.environment, path.group);
       return listPage(request, context.store.list({ type: CERTIFICATE_TYPE, scope: environment }).map((doc) => certificateKind.render(context, doc)));
     }
+    case 'gateway':
+      onlyGet(request);
+      return gatewayView(context, request, path.view);
+    case 'clientCertificates':
+      requireGroup(context, path.subscription, path.group);
+      onlyGet(request);
+      return listClientCertificates(context, request, path.subscription, path.group, path.app);
+    case 'clientCertificate':
+      requireGroup(context, path.subscription, path.group);
+      onlyGet(request);
+      return getClientCertificate(context, path.subscription, path.group, path.app, path.thumbprint);
     case 'certificate': {
       requireGroup(context, path.subscription, path.group);
       const environment = environmentId(path.subscription, path.group, path.environment);
@@ -102,7 +114,7 @@ function onlyGet(request: ArmRequest): void {
 }
 
 function apiFamily(path: ArmPath): 'app' | 'resources' {
-  return path.kind === 'collection' || path.kind === 'resource' || path.kind === 'certificates' || path.kind === 'certificate' ? 'app' : 'resources';
+  return path.kind === 'collection' || path.kind === 'resource' || path.kind === 'certificates' || path.kind === 'certificate' || path.kind === 'clientCertificates' || path.kind === 'clientCertificate' || path.kind === 'gateway' ? 'app' : 'resources';
 }
 
 function typeName(path: ArmPath): string {
