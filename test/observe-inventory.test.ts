@@ -12,6 +12,7 @@ import tls from 'node:tls';
 import { startEchoApp, type EchoApp } from './support/echo-app.ts';
 import { curl, curlResult, run } from './support/clients.ts';
 import { putServedApp, startServeProcess, type ServeProcess } from './support/serve-process.ts';
+import { certgate } from './support/cli.ts';
 import { createCa, issueCertificate, type IssuedCertificate } from '../src/pki/issue.ts';
 
 const V = 'api-version=2025-01-01';
@@ -112,6 +113,22 @@ test('paged with $top and nextLink; filtered by expiringWithinDays and by search
   assert.deepEqual((await list('&search=partner-exp')).value.map((entry) => entry.name), [files.soon.thumbprint]);
   assert.equal((await serve.arm.call('GET', `${appPath}/clientCertificates?${V}&$top=0`)).status, 400);
   assert.equal((await serve.arm.call('GET', `${appPath}/clientCertificates?${V}&$skipToken=bm9wZQ`)).status, 400);
+});
+
+test('certgate containerapp client-certificate list/show: --expiring-within, --search, --query and --output', async () => {
+  const env = { CERTGATE_CONFIG_DIR: join(dir, 'config') };
+  assert.equal((await certgate(['login', '--data-dir', dataDir], { env })).code, 0);
+  const soon = await certgate(['containerapp', 'client-certificate', 'list', '--name', 'seen', '--resource-group', 'rg', '--expiring-within', '30d', '--query', '[].properties.subject', '--output', 'tsv'], { env });
+  assert.equal(soon.code, 0, soon.stderr);
+  assert.equal(soon.stdout, 'CN=partner-expiring\n');
+  const all = await certgate(['containerapp', 'client-certificate', 'list', '-n', 'seen', '-g', 'rg', '--search', 'partner.example'], { env });
+  assert.equal(all.code, 0, all.stderr);
+  assert.equal((JSON.parse(all.stdout) as unknown[]).length, 2);
+  const one = await certgate(['containerapp', 'client-certificate', 'show', '-n', 'seen', '-g', 'rg', '--thumbprint', files.later.thumbprint, '--query', 'properties.connectionCount', '-o', 'tsv'], { env });
+  assert.equal(one.stdout, '2\n', one.stderr);
+  const bad = await certgate(['containerapp', 'client-certificate', 'list', '-n', 'seen', '-g', 'rg', '--expiring-within', 'soon'], { env });
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /number of days/);
 });
 
 test('the Gateway status and refusals APIs (with the management token)', async () => {
