@@ -64,6 +64,9 @@ test('a request with a client certificate: one line, field by field', async () =
   const leaf = new X509Certificate(readFileSync(ids.leaf.certFile));
   assert.match(String(line['time']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.equal(line['requestId'], seen.headers['x-request-id']);
+  // A trace started beside the request id: the app can join it.
+  assert.match(String(seen.headers['traceparent']), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  assert.equal(line['traceId'], String(seen.headers['traceparent']).slice(3, 35));
   assert.equal(line['app'], 'rg/logged');
   assert.equal(line['method'], 'GET');
   assert.equal(line['path'], '/hello/world', 'the query is left out by default');

@@ -15,6 +15,7 @@ import { startAdminServer, type AdminServer } from '../observe/admin-server.ts';
 import { IngressMetrics, workerRegistry } from '../observe/metrics.ts';
 import type { ObserverOptions } from '../observe/observer.ts';
 import { InventoryCollector } from '../observe/inventory-collector.ts';
+import { startExpiryWarnings } from '../observe/expiry-warnings.ts';
 import { caCertificatePath } from '../pki/local-ca.ts';
 import { bindWarning } from './bind-warning.ts';
 import { adminPort } from './serve-observe.ts';
@@ -42,6 +43,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const control = await startControlPlane(host, options, log);
   const admin = await startAdmin(host, control, options, log);
   printBanner(options, dataDir, host.addresses, control, admin);
+  // Uploaded server certificates and client certificates seen that expire within 30 days: logged daily.
+  const stopExpiryWarnings = startExpiryWarnings(host.store, log);
   // logrotate's postrotate: the access log's file is reopened (every worker's too).
   process.on('SIGHUP', () => {
     log.info({ signal: 'SIGHUP' }, 'reopening the access log');
@@ -54,6 +57,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     stopping = true;
     // The environments' terminationGracePeriodSeconds (the largest: certgate drains per process).
     const graceMs = stopGraceMs(host);
+    stopExpiryWarnings();
     log.info({ signal, graceMs }, 'stopping: no new connections, in-flight requests finish');
     Promise.all([control.close(), admin.close(), host.close(graceMs)]).then(
       () => {

@@ -10,7 +10,7 @@ import { admitRequest, type Admission } from './admission.ts';
 import { attachConnectionState, connectionState, type ConnectionState } from '../listener/connection.ts';
 import { createHttp2Server, type Http2Limits } from './http2-session.ts';
 import type { KeepAliveSweeper } from './keep-alive.ts';
-import { upstreamRequestHeaders } from './headers.ts';
+import { traceIdOf, upstreamRequestHeaders } from './headers.ts';
 import { proxyRequest, type ClientRequestLine } from '../upstream/proxy.ts';
 import { Http1Sink, sendPlain, type Http2Sink, type ResponseSink } from './response-sink.ts';
 import { DEFAULT_HEADER_COUNT_LIMIT, routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from '../snapshot.ts';
@@ -333,6 +333,7 @@ function forward(
   const cors = corsResponseHeaders(app.cors, requestHeaders['origin']);
   if (record !== undefined) {
     record.requestId = requestId;
+    record.traceId = traceIdOf(headers);
     record.upstreamStart = performance.now();
   }
   // RFC 6797 7.2: HSTS only over a secure transport. The app's own header, if any, wins.
