@@ -1,6 +1,7 @@
 // The access log: one JSON line per request (pino), and one per refused connection or request with
 // the same reason codes (src/ingress/reasons.ts) and the same fields. Lines are buffered and
-// written asynchronously (pino's sonic-boom destination), never on the request's own turn. The
+// written asynchronously (pino's sonic-boom destination) in chunks of ~25 lines, at least every
+// 500 ms, never on the request's own turn. The
 // destination is stdout or a file, reopened on SIGHUP (logrotate's `postrotate kill -HUP`).
 // Requests can be sampled; refusals always are logged (the metrics count them all the same).
 import pino, { type Logger } from 'pino';
@@ -46,17 +47,43 @@ export interface RefusalFields extends ConnectionFields {
 }
 
 /** pino's sonic-boom destination, as far as the access log uses it. */
-type Destination = pino.DestinationStream & { reopen?: () => void; flushSync?: () => void };
+type Destination = pino.DestinationStream & { reopen?: () => void; flushSync?: () => void; flush?: () => void };
+
+/**
+ * Lines are handed to the destination in chunks of this many characters (one write for ~25 lines:
+ * a write per line costs more than making the line), and at least every FLUSH_EVERY_MS.
+ */
+const CHUNK_CHARS = 16_384;
+const FLUSH_EVERY_MS = 500;
+
+/**
+ * A connection's part of its request lines, serialized once per connection: `"clientAddress":...,`
+ * and the rest, ready to be put into each line.
+ */
+export interface ConnectionLog {
+  readonly fields: string;
+}
+
+/** JSON for a string field (JSON.stringify's escaping; a plain token is quoted as is). */
+const PLAIN = /^[\w .:/@+=,-]*$/;
+function quote(value: string): string {
+  return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
+}
 
 export class AccessLog {
   readonly #logger: Logger;
   readonly #destination: Destination;
   readonly #sampleRate: number;
   readonly includeQuery: boolean;
+  /** Lines not yet handed to the destination. */
+  #chunk = '';
 
-  private constructor(logger: Logger, destination: Destination, options: AccessLogOptions) {
-    this.#logger = logger;
+  private constructor(destination: Destination, options: AccessLogOptions) {
     this.#destination = destination;
+    // Refusal lines go through pino itself, into the same chunks (one order in the file).
+    this.#logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, { write: (line: string) => this.#append(line) });
+    const timer = setInterval(() => this.#handOver(), FLUSH_EVERY_MS);
+    timer.unref();
     this.#sampleRate = options.sampleRate ?? 1;
     this.includeQuery = options.includeQuery ?? false;
   }
@@ -67,8 +94,7 @@ export class AccessLog {
     const stream =
       destination ??
       (options.destination === 'stdout' ? pino.destination({ fd: 1, sync: false }) : pino.destination({ dest: options.destination, sync: false, mkdir: true }));
-    const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, stream);
-    return new AccessLog(logger, stream, options);
+    return new AccessLog(stream, options);
   }
 
   /** Whether this request is logged (sampling); decided before anything is formatted. */
@@ -76,13 +102,23 @@ export class AccessLog {
     return this.#sampleRate >= 1 || Math.random() < this.#sampleRate;
   }
 
-  /** The logger a connection's requests are logged with: its fields serialized once. */
-  forConnection(connection: ConnectionFields): Logger {
-    return this.#logger.child(connectionBindings(connection));
+  /** A connection's fields, serialized once for all its request lines. */
+  forConnection(connection: ConnectionFields): ConnectionLog {
+    const json = JSON.stringify(connectionBindings(connection));
+    return { fields: json.length > 2 ? `${json.slice(1, -1)},` : '' };
   }
 
-  request(logger: Logger, fields: RequestFields): void {
-    logger.info(fields, 'request');
+  /**
+   * One request line, in pino's format (level, time, the fields, msg) and through pino's
+   * asynchronous destination, but put together here: per request only its own fields are
+   * serialized (numbers as they are, strings quoted), about a quarter of the cost of a
+   * `logger.info(object)` with a child logger (bench/observe.ts).
+   */
+  request(connection: ConnectionLog, fields: RequestFields): void {
+    const upstream = fields.upstreamMs === undefined ? '' : `"upstreamMs":${fields.upstreamMs},`;
+    this.#append(
+      `{"level":30,"time":"${new Date().toISOString()}",${connection.fields}"requestId":"${fields.requestId}","traceId":"${fields.traceId}","app":${quote(fields.app)},"method":${quote(fields.method)},"path":${quote(fields.path)},"status":${fields.status},"bytes":${fields.bytes},"durationMs":${fields.durationMs},${upstream}"protocol":"${fields.protocol}","reason":"${fields.reason}","msg":"request"}\n`,
+    );
   }
 
   refusal(fields: RefusalFields): void {
@@ -95,8 +131,21 @@ export class AccessLog {
     this.#destination.reopen?.();
   }
 
+  #append(line: string): void {
+    this.#chunk += line;
+    if (this.#chunk.length >= CHUNK_CHARS) this.#handOver();
+  }
+
+  #handOver(): void {
+    if (this.#chunk === '') return;
+    const chunk = this.#chunk;
+    this.#chunk = '';
+    this.#destination.write(chunk);
+  }
+
   /** Writes what is buffered (at exit). */
   flush(): void {
+    this.#handOver();
     try {
       this.#destination.flushSync?.();
     } catch {

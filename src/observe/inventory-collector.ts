@@ -5,6 +5,7 @@
 // --workers, each worker's collector sends its drained entries to the primary over IPC, whose own
 // collector merges them and is the only writer.
 import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ClientCertificateInventory, SeenCertificate } from '../store/inventory.ts';
 import type { ConnectionVerdict } from './verdict.ts';
 
@@ -102,6 +103,8 @@ export interface InventoryWriterOptions {
   readonly maxRows?: number;
   /** Certificates not seen for this long are pruned (checked every hour). */
   readonly retentionMs: number;
+  /** Where the writer's metrics go (rows written, pending, dropped). */
+  readonly registry?: Registry | undefined;
 }
 
 const PRUNE_EVERY_MS = 3_600_000;
@@ -128,6 +131,16 @@ export class InventoryWriter {
     this.#retentionMs = options.retentionMs;
     this.#timer = setInterval(() => void this.flush(), options.intervalMs ?? INVENTORY_LIMITS.intervalMs);
     this.#timer.unref();
+    if (options.registry) this.#registerMetrics(options.registry);
+  }
+
+  #registerMetrics(registry: Registry): void {
+    const writer = this;
+    const collector = this.#collector;
+    const registers = [registry];
+    new Counter({ name: 'certgate_inventory_rows_written_total', help: 'Client-certificate inventory rows written to the store (at most 1,000 a second)', registers, collect() { this.reset(); this.inc(writer.rowsWritten); } });
+    new Gauge({ name: 'certgate_inventory_pending', help: 'Distinct app/certificate pairs waiting to be written (at most 10,000)', registers, collect() { this.set(collector.size); } });
+    new Counter({ name: 'certgate_inventory_dropped_total', help: 'New certificates not recorded because the pending map was full (a flood of distinct certificates)', registers, collect() { this.reset(); this.inc(collector.dropped); } });
   }
 
   /** Writes one batch (at most maxRows); one at a time. */

@@ -5,7 +5,8 @@
 // children are made when a snapshot is prepared (or once, on first use, for the few combinations
 // that depend on traffic), so the hot path increments an object it already holds: no label string
 // is built per request. docs/observability.md lists every metric.
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, type Counter as CounterType } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import { CounterFamily, HistogramFamily, type CounterSeries, type HistogramSeries } from './series.ts';
 import { X509Certificate } from 'node:crypto';
 import type { CompiledApp, RouteSnapshot, TlsPolicy } from '../ingress/snapshot.ts';
 
@@ -22,7 +23,6 @@ export const NO_APP = 'none';
 /** Seconds; the request and upstream buckets span a fast local app to a slow upload. */
 const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const HANDSHAKE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
-const ENFORCEMENT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** The label value for an app: short, stable, and bounded by the apps configured. */
 export function appLabel(app: CompiledApp): string {
@@ -54,16 +54,16 @@ export class AppMetrics {
   compiled: CompiledApp | undefined;
   readonly #metrics: IngressMetrics;
   /** Every series made for this app, to remove them with the app. */
-  readonly series: [metric: { remove(labels: Record<string, string>): void }, labels: Record<string, string>][] = [];
+  readonly series: [family: CounterFamily | HistogramFamily, series: CounterSeries | HistogramSeries][] = [];
   /** connections by TLS version × resumed; requests by method × status class: made on first use. */
-  readonly #connections: (CounterType.Internal | undefined)[] = [];
-  readonly #requests: (CounterType.Internal | undefined)[] = [];
-  readonly #refusals = new Map<string, CounterType.Internal>();
-  readonly #upstreamFailures = new Map<string, CounterType.Internal>();
-  readonly #limits = new Map<string, CounterType.Internal>();
-  readonly handshake: Histogram.Internal<string>;
-  readonly requestDuration: Histogram.Internal<string>;
-  readonly upstreamDuration: Histogram.Internal<string>;
+  readonly #connections: (CounterSeries | undefined)[] = [];
+  readonly #requests: (CounterSeries | undefined)[] = [];
+  readonly #refusals = new Map<string, CounterSeries>();
+  readonly #upstreamFailures = new Map<string, CounterSeries>();
+  readonly #limits = new Map<string, CounterSeries>();
+  readonly handshake: HistogramSeries;
+  readonly requestDuration: HistogramSeries;
+  readonly upstreamDuration: HistogramSeries;
   /** The soonest notAfter (ms since the epoch) among the client certificates seen; Infinity: none yet. */
   clientCertificateExpiry = Number.POSITIVE_INFINITY;
   /** The soonest notAfter among the app's server certificates; undefined: not known. */
@@ -73,9 +73,9 @@ export class AppMetrics {
     this.#metrics = metrics;
     this.label = label;
     this.mode = mode;
-    this.handshake = metrics.handshakeDuration.labels(label);
-    this.requestDuration = metrics.requestDuration.labels(label);
-    this.upstreamDuration = metrics.upstreamDuration.labels(label);
+    this.handshake = this.#histogram(metrics.handshakeDuration);
+    this.requestDuration = this.#histogram(metrics.requestDuration);
+    this.upstreamDuration = this.#histogram(metrics.upstreamDuration);
   }
 
   connection(tlsVersion: string | null, resumed: boolean): void {
@@ -112,10 +112,10 @@ export class AppMetrics {
     this.#byReason(this.#upstreamFailures, this.#metrics.upstreamFailures, 'reason', reason).inc();
   }
 
-  #byReason(children: Map<string, CounterType.Internal>, metric: Counter<'app' | 'reason'> | Counter<'app' | 'limit'>, label: 'reason' | 'limit', reason: string): CounterType.Internal {
+  #byReason(children: Map<string, CounterSeries>, metric: CounterFamily, label: 'reason' | 'limit', reason: string): CounterSeries {
     let child = children.get(reason);
     if (child === undefined) {
-      child = this.#child(metric as Counter<string>, { app: this.label, [label]: reason });
+      child = this.#child(metric, { app: this.label, [label]: reason });
       children.set(reason, child);
     }
     return child;
@@ -136,9 +136,16 @@ export class AppMetrics {
     else this.#metrics.serverCertificateExpiry.labels(this.label).set(notAfterMs / 1000);
   }
 
-  #child<T extends string>(metric: Counter<T>, labels: Record<T, string>): CounterType.Internal {
-    this.series.push([metric as never, labels]);
-    return metric.labels(labels as never);
+  #child(family: CounterFamily, labels: Record<string, string>): CounterSeries {
+    const series = family.series(Object.freeze(labels));
+    this.series.push([family, series]);
+    return series;
+  }
+
+  #histogram(family: HistogramFamily): HistogramSeries {
+    const series = family.series(Object.freeze({ app: this.label }));
+    this.series.push([family, series]);
+    return series;
   }
 
   clientCertificateSeen(notAfterMs: number): void {
@@ -179,14 +186,15 @@ export interface PoolReader {
 
 export class IngressMetrics {
   readonly registry: Registry;
-  readonly connections: Counter<'app' | 'mode' | 'tls_version' | 'resumed'>;
-  readonly handshakeDuration: Histogram<'app'>;
-  readonly refusals: Counter<'app' | 'reason'>;
-  readonly limitsHit: Counter<'app' | 'limit'>;
-  readonly requests: Counter<'app' | 'method' | 'status_class'>;
-  readonly requestDuration: Histogram<'app'>;
-  readonly upstreamDuration: Histogram<'app'>;
-  readonly upstreamFailures: Counter<'app' | 'reason'>;
+  // Counted on the hot path: plain series (series.ts), labels app, mode, tls_version, resumed / reason / limit / method, status_class.
+  readonly connections: CounterFamily;
+  readonly handshakeDuration: HistogramFamily;
+  readonly refusals: CounterFamily;
+  readonly limitsHit: CounterFamily;
+  readonly requests: CounterFamily;
+  readonly requestDuration: HistogramFamily;
+  readonly upstreamDuration: HistogramFamily;
+  readonly upstreamFailures: CounterFamily;
   readonly clientCertificateExpiry: Gauge<'app'>;
   readonly serverCertificateExpiry: Gauge<'app'>;
   readonly revision: Gauge;
@@ -205,14 +213,14 @@ export class IngressMetrics {
     this.registry = registry;
     const reader = () => this.#pools;
     const registers = [registry];
-    this.connections = new Counter({ name: 'certgate_connections_total', help: 'TLS connections whose handshake finished, by app, client-certificate mode, TLS version and session resumption', labelNames: ['app', 'mode', 'tls_version', 'resumed'], registers });
-    this.handshakeDuration = new Histogram({ name: 'certgate_tls_handshake_duration_seconds', help: 'From the ClientHello to a finished TLS handshake', labelNames: ['app'], buckets: HANDSHAKE_BUCKETS, registers });
-    this.refusals = new Counter({ name: 'certgate_refusals_total', help: 'Connections closed and requests refused, by app and reason code (docs/observability.md)', labelNames: ['app', 'reason'], registers });
-    this.limitsHit = new Counter({ name: 'certgate_limits_hit_total', help: 'Refusals because a limit was reached (slow clients, floods, full queues), by app and limit', labelNames: ['app', 'limit'], registers });
-    this.requests = new Counter({ name: 'certgate_requests_total', help: 'Requests answered, by app, method and status class', labelNames: ['app', 'method', 'status_class'], registers });
-    this.requestDuration = new Histogram({ name: 'certgate_request_duration_seconds', help: 'From the request head to the end of the answer', labelNames: ['app'], buckets: REQUEST_BUCKETS, registers });
-    this.upstreamDuration = new Histogram({ name: 'certgate_upstream_duration_seconds', help: "From forwarding the request (queue included) to the app's response head", labelNames: ['app'], buckets: REQUEST_BUCKETS, registers });
-    this.upstreamFailures = new Counter({ name: 'certgate_upstream_failures_total', help: 'Requests the app could not answer, by app and reason code', labelNames: ['app', 'reason'], registers });
+    this.connections = new CounterFamily(registry, 'certgate_connections_total', 'TLS connections whose handshake finished, by app, client-certificate mode, TLS version and session resumption');
+    this.handshakeDuration = new HistogramFamily(registry, 'certgate_tls_handshake_duration_seconds', 'From the ClientHello to a finished TLS handshake', HANDSHAKE_BUCKETS);
+    this.refusals = new CounterFamily(registry, 'certgate_refusals_total', 'Connections closed and requests refused, by app and reason code (docs/observability.md)');
+    this.limitsHit = new CounterFamily(registry, 'certgate_limits_hit_total', 'Refusals because a limit was reached (slow clients, floods, full queues), by app and limit');
+    this.requests = new CounterFamily(registry, 'certgate_requests_total', 'Requests answered, by app, method and status class');
+    this.requestDuration = new HistogramFamily(registry, 'certgate_request_duration_seconds', 'From the request head to the end of the answer', REQUEST_BUCKETS);
+    this.upstreamDuration = new HistogramFamily(registry, 'certgate_upstream_duration_seconds', "From forwarding the request (queue included) to the app's response head", REQUEST_BUCKETS);
+    this.upstreamFailures = new CounterFamily(registry, 'certgate_upstream_failures_total', 'Requests the app could not answer, by app and reason code');
     this.clientCertificateExpiry = new Gauge({ name: 'certgate_client_certificate_expiry_timestamp_seconds', help: 'The soonest notAfter among the client certificates seen, per app (Unix time)', labelNames: ['app'], aggregator: 'min', registers });
     this.serverCertificateExpiry = new Gauge({ name: 'certgate_server_certificate_expiry_timestamp_seconds', help: "The soonest notAfter among the app's server certificates (Unix time)", labelNames: ['app'], aggregator: 'min', registers });
     this.revision = new Gauge({ name: 'certgate_config_revision', help: 'The store revision the ingress enforces (across workers: the lowest)', aggregator: 'min', registers });
@@ -291,8 +299,8 @@ export class IngressMetrics {
   }
 
   #remove(metrics: AppMetrics): void {
-    for (const metric of [this.handshakeDuration, this.requestDuration, this.upstreamDuration, this.clientCertificateExpiry, this.serverCertificateExpiry]) metric.remove({ app: metrics.label });
-    for (const [metric, labels] of metrics.series) metric.remove(labels);
+    for (const metric of [this.clientCertificateExpiry, this.serverCertificateExpiry]) metric.remove({ app: metrics.label });
+    for (const [family, series] of metrics.series) family.remove(series as never);
   }
 
 

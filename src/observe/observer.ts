@@ -4,10 +4,9 @@
 // reason code), and the end of a request. Everything per connection is worked out once, at the
 // handshake; per request only counters are incremented and, when the access log is on, one line is
 // handed to pino's asynchronous writer.
-import type { Logger } from 'pino';
 import type { ConnectionState } from '../ingress/listener/connection.ts';
 import type { CompiledApp, RouteSnapshot } from '../ingress/snapshot.ts';
-import type { AccessLog } from './access-log.ts';
+import type { AccessLog, ConnectionLog } from './access-log.ts';
 import type { InventoryCollector } from './inventory-collector.ts';
 import { appLabel, type IngressMetrics } from './metrics.ts';
 import { RefusalRing } from './refusals.ts';
@@ -43,7 +42,7 @@ export class IngressObserver {
   /** Whether requests are followed at all (metrics or access log on). */
   readonly followsRequests: boolean;
   /** Each connection's access-log child (its fields serialized once), made on its first request. */
-  readonly #connectionLogs = new WeakMap<ConnectionState, Logger>();
+  readonly #connectionLogs = new WeakMap<ConnectionState, ConnectionLog>();
 
   constructor(options: ObserverOptions = {}) {
     this.metrics = options.metrics;
