@@ -82,8 +82,12 @@ export function createHttpServers(stageDeps: HttpStageDeps, timeouts: HttpTimeou
   http1.on('request', (req, res) => handleTlsRequest(deps, req, res));
   http1.on('upgrade', (req, socket, head) => handleUpgrade(deps, req, socket, head));
   http1.on('clientError', (error, socket) => onClientError(deps.log, deps.observer, error, socket));
-  const { server: http2Server, sessions } = createHttp2Server(http2Limits, timeouts.keepAliveTimeoutMs, deps.log, (sink, headers, rawHeaders, connection) =>
-    handleStream(deps, sink, headers, rawHeaders, connection),
+  const { server: http2Server, sessions } = createHttp2Server(
+    http2Limits,
+    timeouts.keepAliveTimeoutMs,
+    deps.log,
+    (sink, headers, rawHeaders, connection) => handleStream(deps, sink, headers, rawHeaders, connection),
+    deps.observer,
   );
   return { http1, http2: http2Server, sessions };
 }
