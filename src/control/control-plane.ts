@@ -1,6 +1,7 @@
 // The control plane: initialises what a fresh store needs (a subscription, the token signing key,
 // the first service principal) and serves the ARM API over HTTPS. Writes go through the shared
 // store; each answer waits until the gateway's ingress enforces it.
+import { ManagedCertificateIssuer, type AcmeOptions } from './acme/issuer.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -38,6 +39,8 @@ export interface ControlPlaneOptions {
   readonly port: number;
   /** Environments get `<name>.<baseDomain>` as default domain. */
   readonly baseDomain: string;
+  /** Managed certificates from this ACME directory (`--acme-directory`); unset: refused. */
+  readonly acme?: AcmeOptions;
 }
 
 export { ADMIN_CREDENTIALS_FILE, type AdminCredentials } from './admin-credentials.ts';
@@ -51,8 +54,11 @@ export class ControlPlane {
   readonly newCredentialsPath: string | undefined;
   readonly #server;
 
-  private constructor(server: ReturnType<typeof createManagementServer>, port: number, endpoint: string, subscriptionId: string, tenantId: string, newCredentialsPath: string | undefined) {
+  readonly #issuer: ManagedCertificateIssuer | undefined;
+
+  private constructor(server: ReturnType<typeof createManagementServer>, port: number, endpoint: string, subscriptionId: string, tenantId: string, newCredentialsPath: string | undefined, issuer: ManagedCertificateIssuer | undefined) {
     this.#server = server;
+    this.#issuer = issuer;
     this.port = port;
     this.endpoint = endpoint;
     this.subscriptionId = subscriptionId;
@@ -62,8 +68,8 @@ export class ControlPlane {
 
   static async start(gateway: ControlPlaneHost, options: ControlPlaneOptions, log: Logger): Promise<ControlPlane> {
     const store = gateway.store;
-    const subscriptionId = ensureDefaultSubscription(store);
-    const tokens = tokenIssuer(store);
+    const subscriptionId = await ensureDefaultSubscription(store);
+    const tokens = await tokenIssuer(store);
     let managementPort = options.port;
     const context: ControlContext = {
       store,
@@ -73,6 +79,7 @@ export class ControlPlane {
       outcome: () => gateway.lastOutcome,
       reservedPorts: () => [...(gateway.reservedPorts?.() ?? []), managementPort],
       ...(isObserved(gateway) ? { observed: gateway } : {}),
+      ...(options.acme ? { acme: { directoryUrl: options.acme.directoryUrl } } : {}),
     };
     const tls = await loadOrCreateServerCertificate(gateway.dataDir, gateway.ca, ['localhost', '127.0.0.1', '::1']);
     const server = createManagementServer({ context, tls: { cert: tls.certPem, key: tls.keyPem }, log: log.child({ component: 'management' }) });
@@ -82,7 +89,7 @@ export class ControlPlane {
     const host = options.bindAddress.includes(':') ? `[${options.bindAddress}]` : options.bindAddress;
     const endpoint = `https://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${port}`;
     let newCredentialsPath: string | undefined;
-    if (store.list({ type: PRINCIPAL_TYPE }).length === 0) {
+    if ((await store.list({ type: PRINCIPAL_TYPE })).length === 0) {
       const { clientId, clientSecret } = await createPrincipal(store, 'certgate administrator');
       const credentials: AdminCredentials = { endpoint, tenantId: tokens.tenantId, subscriptionId, clientId, clientSecret, caCertificate: join(gateway.dataDir, 'ca', 'ca.pem') };
       newCredentialsPath = join(gateway.dataDir, ADMIN_CREDENTIALS_FILE);
@@ -91,15 +98,18 @@ export class ControlPlane {
       try {
         await writeFile(newCredentialsPath, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
       } catch (error) {
-        store.delete(principalId(clientId));
+        await store.delete(principalId(clientId));
         await server.close();
         throw new Error(`cannot write the administrator credentials to ${newCredentialsPath}: ${(error as Error).message}`);
       }
     }
-    return new ControlPlane(server, port, endpoint, subscriptionId, tokens.tenantId, newCredentialsPath);
+    const issuer = options.acme ? new ManagedCertificateIssuer({ store, dataDir: gateway.dataDir, applied: (revision) => gateway.waitForRevision(revision), log: log.child({ component: 'acme' }) }, options.acme) : undefined;
+    issuer?.start();
+    return new ControlPlane(server, port, endpoint, subscriptionId, tokens.tenantId, newCredentialsPath, issuer);
   }
 
   async close(): Promise<void> {
+    await this.#issuer?.close();
     await this.#server.close();
   }
 }

@@ -6,18 +6,21 @@
 // answered with an error.
 import type { Logger } from 'pino';
 import type { ControlPlaneHost } from '../control/control-plane.ts';
-import { decodeCertificateSecret } from '../model/documents.ts';
+import { decodeCertificateSecret, decodeManagedCertificateSecret } from '../model/documents.ts';
 import {
+  ACME_CHALLENGE_MEMBER,
   APP_TYPE,
   CERTIFICATE_TYPE,
   ENVIRONMENT_TYPE,
+  MANAGED_CERTIFICATE_TYPE,
+  type AcmeChallengeRecord,
   appView,
   environmentView,
   resourceKey,
 } from '../model/resources.ts';
 import type { ConfigurationProblem, RevisionOutcome } from '../model/outcome.ts';
 import { Ingress, ingressPorts, type IngressAddresses, type IngressOptions } from '../ingress/ingress.ts';
-import { compileSnapshot, TlsPolicyCache, type CompileResult, type ServerCredentials } from '../ingress/snapshot.ts';
+import { compileSnapshot, TlsPolicyCache, type AcmeChallenge, type CompileResult, type ServerCredentials } from '../ingress/snapshot.ts';
 import { buildRouteSpecs } from './route-specs.ts';
 import { RevisionWaiters } from './revision-waiters.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
@@ -99,7 +102,7 @@ export class Gateway implements ControlPlaneHost, ObservedHost {
       const ca = await loadOrCreateLocalCa(options.dataDir);
       const cache = new TlsPolicyCache(options.ticketKeySeed, options.ingress.tlsCiphers);
       const certificates = new ServerCertificates(options.dataDir, ca, { issue: options.issueServerCertificates ?? true });
-      const revision = store.revision();
+      const revision = await store.revision();
       const { snapshot, problems } = await compileRevision(store, certificates, cache, revision, log);
       logProblems(log, problems, revision);
       const ingress = new Ingress(snapshot, options.ingress, log);
@@ -125,7 +128,7 @@ export class Gateway implements ControlPlaneHost, ObservedHost {
       gateway.#addresses = await ingress.listen();
       return gateway;
     } catch (error) {
-      if (!options.store) store.close();
+      if (!options.store) await store.close();
       throw error;
     }
   }
@@ -156,7 +159,7 @@ export class Gateway implements ControlPlaneHost, ObservedHost {
       this.#compiling = undefined;
       // A write that came after the loop's last look but before this point found the run still set
       // and was told to wait for it: compile it now, or its writer would wait for ever.
-      if (!this.#closed && this.store.revision() > this.#outcome.revision) void this.refresh();
+      if (!this.#closed) void this.#refreshIfBehind();
     });
     return this.#compiling;
   }
@@ -176,8 +179,8 @@ export class Gateway implements ControlPlaneHost, ObservedHost {
     return registry ? { contentType: registry.contentType, body: await registry.metrics() } : { contentType: 'text/plain; charset=utf-8', body: '' };
   }
 
-  readiness(): Readiness {
-    const checks = { listening: this.#addresses !== undefined && !this.#closed, snapshot: this.ingress.snapshot !== undefined, store: !this.#closed && storeReachable(() => this.store.revision()) };
+  async readiness(): Promise<Readiness> {
+    const checks = { listening: this.#addresses !== undefined && !this.#closed, snapshot: this.ingress.snapshot !== undefined, store: !this.#closed && (await storeReachable(() => this.store.revision())) };
     return { ready: checks.listening && checks.snapshot && checks.store, checks, revision: this.#applied, lastBuildFailed: this.#outcome.error !== undefined };
   }
 
@@ -197,13 +200,30 @@ export class Gateway implements ControlPlaneHost, ObservedHost {
     await this.ingress.close(graceMs);
     await this.#compiling;
     await this.#inventoryWriter?.close();
-    this.store.close();
+    await this.store.close();
+  }
+
+  async #refreshIfBehind(): Promise<void> {
+    try {
+      if ((await this.store.revision()) > this.#outcome.revision) void this.refresh();
+    } catch (error) {
+      this.#log.error({ err: error }, 'the store revision could not be read');
+    }
   }
 
   async #compileLoop(): Promise<void> {
-    while (this.store.revision() > this.#outcome.revision || this.#retry.due) {
+    for (;;) {
+      let revision: number;
+      try {
+        revision = await this.store.revision();
+      } catch (error) {
+        // The store cannot be read (a networked one that is down): the snapshot keeps serving.
+        this.#log.error({ err: error }, 'the store revision could not be read; the previous snapshot stays');
+        this.#scheduleRetry();
+        return;
+      }
+      if (!(revision > this.#outcome.revision || this.#retry.due)) break;
       this.#retry.due = false;
-      const revision = this.store.revision();
       let outcome: RevisionOutcome;
       try {
         const { snapshot, problems } = await compileRevision(this.store, this.#certificates, this.#cache, revision, this.#log);
@@ -254,11 +274,11 @@ function logProblems(log: Logger, problems: readonly ConfigurationProblem[], rev
 
 /** The store's documents → route specs → the snapshot, with what either step left out. */
 async function compileRevision(store: Store, certificates: ServerCertificates, cache: TlsPolicyCache, revision: number, log: Logger): Promise<CompileResult> {
-  const environments = store.list({ type: ENVIRONMENT_TYPE }).map(environmentView);
-  const apps = store.list({ type: APP_TYPE }).map(appView);
+  const environments = (await store.list({ type: ENVIRONMENT_TYPE })).map(environmentView);
+  const apps = (await store.list({ type: APP_TYPE })).map(appView);
   const uploadedCertificates = new Map<string, ServerCredentials>();
-  for (const certificate of store.list({ type: CERTIFICATE_TYPE })) {
-    const secret = store.getSecret(certificate.id);
+  for (const certificate of await store.list({ type: CERTIFICATE_TYPE })) {
+    const secret = await store.getSecret(certificate.id);
     if (!secret) continue;
     try {
       const { pfx, password } = decodeCertificateSecret(secret);
@@ -269,7 +289,35 @@ async function compileRevision(store: Store, certificates: ServerCertificates, c
       log.error({ certificate: certificate.id, reason: 'certificate_secret_unreadable' }, 'certificate secret cannot be read');
     }
   }
-  const built = buildRouteSpecs({ environments, apps, environmentCertificates: await certificates.forEnvironments(environments), uploadedCertificates });
-  const compiled = compileSnapshot({ revision, specs: built.specs, tcpPorts: built.tcpPorts, drainGraceMs: built.drainGraceMs, fallbackCertificate: await certificates.fallback() }, cache);
+  // Managed (ACME) certificates: the last one issued is served (while a renewal runs too); the
+  // challenge being answered goes to the plain-HTTP port.
+  const acmeChallenges = new Map<string, AcmeChallenge>();
+  for (const certificate of await store.list({ type: MANAGED_CERTIFICATE_TYPE })) {
+    const challenge = certificate.properties[ACME_CHALLENGE_MEMBER] as AcmeChallengeRecord | undefined;
+    if (challenge) acmeChallenges.set(challenge.token, Object.freeze({ host: String(certificate.properties['subjectName']), keyAuthorization: challenge.keyAuthorization }));
+    const secret = await store.getSecret(certificate.id);
+    if (!secret || secret.length === 0) continue;
+    try {
+      const { certPem, keyPem } = decodeManagedCertificateSecret(secret);
+      uploadedCertificates.set(resourceKey(certificate.id), { kind: 'pem', certPem, keyPem });
+    } catch {
+      log.error({ certificate: certificate.id, reason: 'certificate_secret_unreadable' }, 'managed certificate secret cannot be read');
+    }
+  }
+  // An environment's DNS suffix wildcard (customDomainConfiguration) is its secret, kept as an upload's is.
+  const dnsSuffixCertificates = new Map<string, ServerCredentials>();
+  for (const environment of environments) {
+    if (environment.dnsSuffix === undefined) continue;
+    const secret = await store.getSecret(environment.id);
+    try {
+      if (!secret || secret.length === 0) throw new Error('no secret');
+      const { pfx, password } = decodeCertificateSecret(secret);
+      dnsSuffixCertificates.set(resourceKey(environment.id), { kind: 'pkcs12', pfx, password });
+    } catch {
+      log.error({ environment: environment.id, reason: 'certificate_secret_unreadable' }, 'DNS suffix certificate secret cannot be read');
+    }
+  }
+  const built = buildRouteSpecs({ environments, apps, environmentCertificates: await certificates.forEnvironments(environments), dnsSuffixCertificates, uploadedCertificates });
+  const compiled = compileSnapshot({ revision, specs: built.specs, tcpPorts: built.tcpPorts, drainGraceMs: built.drainGraceMs, environmentDomains: built.environmentDomains, acmeChallenges, fallbackCertificate: await certificates.fallback() }, cache);
   return { snapshot: compiled.snapshot, problems: [...built.problems, ...compiled.problems] };
 }

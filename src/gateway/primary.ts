@@ -52,7 +52,7 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
     try {
       const ca = await loadOrCreateLocalCa(dataDir);
       const certificates = new ServerCertificates(dataDir, ca);
-      const prepare = () => Promise.all([certificates.fallback(), certificates.forEnvironments(store.list({ type: ENVIRONMENT_TYPE }).map(environmentView))]);
+      const prepare = async () => Promise.all([certificates.fallback(), certificates.forEnvironments((await store.list({ type: ENVIRONMENT_TYPE })).map(environmentView))]);
       await prepare();
       ClusterPrimary.#aggregator ??= new AggregatorRegistry();
       const clock = ClusterPrimary.#clock;
@@ -78,7 +78,7 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
     } catch (error) {
       unsubscribe();
       await pool?.stop(0);
-      store.close();
+      await store.close();
       throw error;
     }
   }
@@ -103,9 +103,9 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
     return { contentType: ClusterPrimary.#registry.contentType, body: `${workers.endsWith('\n') || workers === '' ? workers : `${workers}\n`}${own}` };
   }
 
-  readiness(): Readiness {
+  async readiness(): Promise<Readiness> {
     const outcome = this.#pool.lastOutcome;
-    const checks = { listening: !this.#closed && this.#pool.allReady, snapshot: this.#pool.allReady, store: !this.#closed && storeReachable(() => this.store.revision()) };
+    const checks = { listening: !this.#closed && this.#pool.allReady, snapshot: this.#pool.allReady, store: !this.#closed && (await storeReachable(() => this.store.revision())) };
     return { ready: checks.listening && checks.snapshot && checks.store, checks, revision: Number.isFinite(outcome.revision) ? outcome.revision : 0, lastBuildFailed: outcome.error !== undefined };
   }
 
@@ -124,6 +124,6 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
     this.#unsubscribe();
     await this.#pool.stop(graceMs);
     await this.#inventoryWriter?.close();
-    this.store.close();
+    await this.store.close();
   }
 }

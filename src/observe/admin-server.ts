@@ -59,7 +59,7 @@ async function answer(host: ObservedHost, req: http.IncomingMessage, res: http.S
     // The process answers: alive. (Readiness is /readyz.)
     send(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
   } else if (path === '/readyz') {
-    const readiness = host.readiness();
+    const readiness = await host.readiness();
     send(res, readiness.ready ? 200 : 503, 'application/json', JSON.stringify(readiness));
   } else {
     send(res, 404, 'text/plain; charset=utf-8', 'not found: /metrics, /healthz and /readyz are served here\n');

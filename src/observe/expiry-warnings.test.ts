@@ -10,10 +10,10 @@ const NOW = Date.parse('2026-12-01T00:00:00Z');
 test('expiry warnings: uploaded server certificates and client certificates seen within 30 days, soonest first', async () => {
   const store = new SqliteStore(':memory:');
   const env = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/managedEnvironments/env1';
-  const put = (name: string, days: number) =>
+  const put = async (name: string, days: number) =>
     store.put({ id: `${env}/certificates/${name}`, name, type: CERTIFICATE_TYPE, properties: { expirationDate: new Date(NOW + days * DAY).toISOString(), thumbprintSha256: name, subjectName: `CN=${name}` } });
-  put('soon', 10);
-  put('later', 90);
+  await put('soon', 10);
+  await put('later', 90);
   const seen = (thumbprint: string, days: number) => ({
     app: '/subscriptions/s/resourcegroups/rg/providers/microsoft.app/containerapps/a',
     thumbprint,
@@ -38,5 +38,5 @@ test('expiry warnings: uploaded server certificates and client certificates seen
       ['server', 'soon', 10],
     ],
   );
-  store.close();
+  await store.close();
 });

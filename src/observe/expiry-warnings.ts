@@ -26,7 +26,7 @@ export async function expiringCertificates(store: Store, now: number, windowDays
   const before = now + windowDays * DAY_MS;
   const daysLeft = (notAfter: number) => Math.floor((notAfter - now) / DAY_MS);
   const warnings: ExpiryWarning[] = [];
-  for (const certificate of store.list({ type: CERTIFICATE_TYPE })) {
+  for (const certificate of await store.list({ type: CERTIFICATE_TYPE })) {
     const notAfter = Date.parse(String(certificate.properties['expirationDate'] ?? ''));
     if (Number.isNaN(notAfter) || notAfter > before) continue;
     warnings.push({ kind: 'server', resource: certificate.id, thumbprint: String(certificate.properties['thumbprintSha256'] ?? certificate.properties['thumbprint'] ?? ''), ...(certificate.properties['subjectName'] ? { subject: String(certificate.properties['subjectName']) } : {}), notAfter: new Date(notAfter).toISOString(), daysLeft: daysLeft(notAfter) });

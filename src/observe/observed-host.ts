@@ -21,19 +21,22 @@ export interface Readiness {
 export interface ObservedHost {
   /** The Prometheus exposition of every ingress process (aggregated) and of the host. */
   metrics(): Promise<{ contentType: string; body: string }>;
-  readiness(): Readiness;
+  readiness(): Promise<Readiness>;
   /** The most recent refusals of every ingress process, newest first. */
   refusals(top: number): Promise<RefusalEntry[]>;
   /** Ingress processes. */
   readonly workerCount: number;
 }
 
-/** The store answers a read (its revision); a thrown error (a closed or broken database) is not reachable. */
-export function storeReachable(read: () => unknown): boolean {
+/** The store answers a read (its revision) within 2 s; an error (a closed or broken database) is not reachable. */
+export async function storeReachable(read: () => Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
   try {
-    read();
+    await Promise.race([read(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('store read timed out')), 2_000)))]);
     return true;
   } catch {
     return false;
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -20,7 +20,9 @@ export type ArmPath =
   | { readonly kind: 'gateway'; readonly view: 'status' | 'refusals' }
   /** certgate extension: the client certificates seen by an app (the inventory). */
   | { readonly kind: 'clientCertificates'; readonly subscription: string; readonly group: string; readonly app: string }
-  | { readonly kind: 'clientCertificate'; readonly subscription: string; readonly group: string; readonly app: string; readonly thumbprint: string };
+  | { readonly kind: 'clientCertificate'; readonly subscription: string; readonly group: string; readonly app: string; readonly thumbprint: string }
+  | { readonly kind: 'managedCertificates'; readonly subscription: string; readonly group: string; readonly environment: string }
+  | { readonly kind: 'managedCertificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string };
 
 export interface ParsedRequestTarget {
   /** The path with repeated slashes collapsed and no trailing slash. */
@@ -82,6 +84,10 @@ export function parseArmPath(path: string): ArmPath | undefined {
   if (resourceType === 'managedEnvironments' && is(8, 'certificates')) {
     if (n === 9) return { kind: 'certificates', subscription, group, environment: name };
     if (n === 10) return { kind: 'certificate', subscription, group, environment: name, name: segments[9]! };
+  }
+  if (resourceType === 'managedEnvironments' && is(8, 'managedcertificates')) {
+    if (n === 9) return { kind: 'managedCertificates', subscription, group, environment: name };
+    if (n === 10) return { kind: 'managedCertificate', subscription, group, environment: name, name: segments[9]! };
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 // Microsoft.App/containerApps. The ingress settings are what certgate enforces; `template` and the
 // rest of `configuration` are stored as given (certgate runs no containers: the app is whatever
 // listens at ingress.targetHost, default 127.0.0.1, and ingress.targetPort).
-import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, environmentView, resourceKey, type StoredResource } from '../../model/resources.ts';
+import { APP_TYPE, CERTIFICATE_TYPE, MANAGED_CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, environmentView, resourceKey, type StoredResource } from '../../model/resources.ts';
 import { appFqdn, hostNamesOf, normalizeHostname } from '../../model/hostnames.ts';
 import { clientCertificatePolicy, type IngressSettings } from '../../model/ingress.ts';
 import { ipRulesProblem } from '../../ingress/listener/ip-rules.ts';
@@ -27,7 +27,7 @@ export const appKind: ResourceKind = {
     'latestRevisionFqdn', 'customDomainVerificationId', 'outboundIpAddresses', 'eventStreamEndpoint', 'delegatedIdentities',
   ],
   storedEnvelope: ['kind', 'identity', 'managedBy', 'extendedLocation'],
-  prepare(context, id, name, body, current) {
+  async prepare(context, id, name, body, current) {
     if (!current && !NAME.test(name)) {
       throw errors.invalidParameter(`The container app name '${name}' is not valid: use 2 to 32 lower-case letters, digits and hyphens, starting with a letter and ending with a letter or digit.`, 'name');
     }
@@ -42,7 +42,7 @@ export const appKind: ResourceKind = {
         }
       }
     }
-    const environment = findEnvironment(context, properties);
+    const environment = await findEnvironment(context, properties);
     properties['managedEnvironmentId'] = environment.id;
     properties['environmentId'] = environment.id;
     const configuration = { ...(properties['configuration'] as Record<string, unknown> | undefined) };
@@ -54,21 +54,23 @@ export const appKind: ResourceKind = {
       // The precise checks first (they name the entry at fault), then the members table's refusals.
       checkModeTransport(settings);
       checkIngressFeatures(current?.name ?? name, settings);
-      checkIngress(context, settings, environment);
-      const others = context.store.list({ type: APP_TYPE }).filter((app) => resourceKey(app.id) !== resourceKey(id)).map((app) => ({ id: app.id, ingress: appView(app).ingress }));
+      await checkIngress(context, settings, environment);
+      const others = (await context.store.list({ type: APP_TYPE })).filter((app) => resourceKey(app.id) !== resourceKey(id)).map((app) => ({ id: app.id, ingress: appView(app).ingress }));
       checkExposedPorts(settings, context.reservedPorts?.() ?? [], others);
-      checkHostNames(context, id, name, environment, settings);
+      await checkHostNames(context, id, name, environment, settings);
       configuration['ingress'] = settings;
     }
     properties['configuration'] = configuration;
     return { doc: { ...body, id: current?.id ?? id, name: current?.name ?? name, type: APP_TYPE, properties } };
   },
-  render(context, doc) {
+  async render(context, doc) {
     const properties = { ...doc.properties };
-    const environment = context.store.get(String(properties['managedEnvironmentId'] ?? ''));
+    const environment = await context.store.get(String(properties['managedEnvironmentId'] ?? ''));
     const configuration: Record<string, unknown> = { activeRevisionsMode: 'Single', ...withoutSecretValues((properties['configuration'] as Record<string, unknown> | undefined) ?? {}) };
     const ingress = configuration['ingress'] as Record<string, unknown> | undefined;
-    const fqdn = environment ? appFqdn(doc.name, String(environment.properties['defaultDomain'])) : undefined;
+    // With a DNS suffix (customDomainConfiguration) the app's name is under it, as in ACA; the default name is served too.
+    const domains = environment ? environmentView(environment) : undefined;
+    const fqdn = domains ? appFqdn(doc.name, domains.dnsSuffix ?? domains.defaultDomain) : undefined;
     if (ingress) configuration['ingress'] = { ...ingress, ...(fqdn ? { fqdn } : {}) };
     // What the ingress left out of this app (a write answered ConfigurationNotEnforced) shows on every read.
     const problems = problemsOf(context.outcome(), doc.id);
@@ -86,7 +88,7 @@ export const appKind: ResourceKind = {
   },
 };
 
-function findEnvironment(context: ControlContext, properties: Record<string, unknown>): StoredResource {
+async function findEnvironment(context: ControlContext, properties: Record<string, unknown>): Promise<StoredResource> {
   const given = properties['managedEnvironmentId'] ?? properties['environmentId'];
   const target = properties['managedEnvironmentId'] === undefined ? 'properties.environmentId' : 'properties.managedEnvironmentId';
   if (typeof given !== 'string' || given === '') {
@@ -95,7 +97,7 @@ function findEnvironment(context: ControlContext, properties: Record<string, unk
   if (properties['managedEnvironmentId'] !== undefined && properties['environmentId'] !== undefined && resourceKey(String(properties['environmentId'])) !== resourceKey(given)) {
     throw errors.invalidContent('properties.managedEnvironmentId and properties.environmentId name different environments.', 'properties.environmentId');
   }
-  const environment = context.store.get(given.replace(/\/+$/, ''));
+  const environment = await context.store.get(given.replace(/\/+$/, ''));
   if (!environment || environment.type.toLowerCase() !== ENVIRONMENT_TYPE.toLowerCase()) {
     throw errors.invalidParameter(`The managed environment '${given}' does not exist.`, target);
   }
@@ -111,7 +113,7 @@ function checkModeTransport(ingress: IngressSettings): void {
   }
 }
 
-function checkIngress(context: ControlContext, ingress: IngressSettings, environment: StoredResource): void {
+async function checkIngress(context: ControlContext, ingress: IngressSettings, environment: StoredResource): Promise<void> {
   // Never stored and ignored: a value the ingress cannot apply is refused (ingress-members.ts).
   const refused = refusedMember(ingress as Record<string, unknown>, APP_INGRESS_MEMBERS, 'properties.configuration.ingress');
   if (refused) throw refused;
@@ -133,12 +135,24 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
     if (domain.certificateId === undefined) {
       throw errors.invalidParameter(`The custom domain '${hostname}' needs a certificateId (an environment certificate) unless bindingType is 'Disabled'.`, `${target}.certificateId`);
     }
-    const certificate = context.store.get(domain.certificateId);
-    if (!certificate || certificate.type.toLowerCase() !== CERTIFICATE_TYPE.toLowerCase()) {
+    const certificate = await context.store.get(domain.certificateId);
+    const type = certificate?.type.toLowerCase();
+    if (!certificate || (type !== CERTIFICATE_TYPE.toLowerCase() && type !== MANAGED_CERTIFICATE_TYPE.toLowerCase())) {
       throw errors.invalidParameter(`The certificate '${domain.certificateId}' does not exist.`, `${target}.certificateId`);
     }
     if (!resourceKey(certificate.id).startsWith(`${resourceKey(environment.id)}/`)) {
       throw errors.invalidParameter(`The certificate '${domain.certificateId}' belongs to another environment than the app's.`, `${target}.certificateId`);
+    }
+    if (type === MANAGED_CERTIFICATE_TYPE.toLowerCase()) {
+      // A managed certificate is for its subjectName only; until it is issued, only `Auto` may bind it
+      // (served once it is ready), as in ACA.
+      if (String(certificate.properties['subjectName']) !== hostname) {
+        throw errors.invalidParameter(`The managed certificate '${certificate.name}' is for '${String(certificate.properties['subjectName'])}', not '${hostname}'.`, `${target}.certificateId`);
+      }
+      if (certificate.properties['provisioningState'] !== 'Succeeded' && domain.bindingType !== 'Auto') {
+        throw errors.invalidParameter(`The managed certificate '${certificate.name}' is ${String(certificate.properties['provisioningState'])}, not issued yet: bind it with bindingType 'Auto' (served once issued) or wait for provisioningState Succeeded.`, `${target}.bindingType`);
+      }
+      continue;
     }
     if (!certificateCovers(certificate, hostname)) {
       throw errors.invalidParameter(`The certificate '${certificate.name}' does not cover '${hostname}' (its names: ${((certificate.properties['subjectAlternativeNames'] as string[]) ?? []).join(', ') || 'none'}).`, `${target}.certificateId`);
@@ -147,17 +161,18 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
 }
 
 /** The host names an app is served at (hostNamesOf, as the ingress routes them) must not be served for another app. */
-function checkHostNames(context: ControlContext, id: string, name: string, environment: StoredResource, ingress: IngressSettings): void {
+async function checkHostNames(context: ControlContext, id: string, name: string, environment: StoredResource, ingress: IngressSettings): Promise<void> {
   const mine = new Map<string, string>();
-  for (const host of hostNamesOf(name, environmentView(environment).defaultDomain, ingress.customDomains)) {
-    mine.set(host.name, host.source === 'default' ? 'properties.configuration.ingress.fqdn' : `properties.configuration.ingress.customDomains[${host.index}].name`);
+  const env = environmentView(environment);
+  for (const host of hostNamesOf(name, env.defaultDomain, ingress.customDomains, env.dnsSuffix)) {
+    mine.set(host.name, host.source === 'customDomain' ? `properties.configuration.ingress.customDomains[${host.index}].name` : 'properties.configuration.ingress.fqdn');
   }
-  for (const other of context.store.list({ type: APP_TYPE })) {
+  for (const other of await context.store.list({ type: APP_TYPE })) {
     if (resourceKey(other.id) === resourceKey(id)) continue;
     const view = appView(other);
-    const otherEnvironment = context.store.get(view.environmentId);
-    const defaultDomain = otherEnvironment ? environmentView(otherEnvironment).defaultDomain : undefined;
-    for (const { name: hostname } of hostNamesOf(other.name, defaultDomain, view.ingress?.customDomains)) {
+    const otherEnvironment = await context.store.get(view.environmentId);
+    const otherView = otherEnvironment ? environmentView(otherEnvironment) : undefined;
+    for (const { name: hostname } of hostNamesOf(other.name, otherView?.defaultDomain, view.ingress?.customDomains, otherView?.dnsSuffix)) {
       const target = mine.get(hostname);
       if (target) throw errors.conflict('HostNameInUse', `The host name '${hostname}' is already used by the container app '${other.id}'.`, target);
     }

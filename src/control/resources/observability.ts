@@ -24,7 +24,7 @@ export async function gatewayView(context: ControlContext, request: ArmRequest, 
   const host = context.observed;
   if (!host) throw errors.noRoute(request.method, request.pathname);
   if (view === 'refusals') return { status: 200, body: { value: await host.refusals(top(request, REFUSALS_DEFAULT_TOP)) } };
-  const readiness = host.readiness();
+  const readiness = await host.readiness();
   // One machine: one replica, named after the host (a scaled-out store lists every replica).
   return {
     status: 200,
@@ -59,14 +59,14 @@ function render(appResourceId: string, seen: SeenCertificate): Record<string, un
 }
 
 /** The app's stored id (its casing), or a 404 naming it. */
-function requireApp(context: ControlContext, subscription: string, group: string, name: string): string {
-  const app = context.store.get(appId(subscription, group, name));
+async function requireApp(context: ControlContext, subscription: string, group: string, name: string): Promise<string> {
+  const app = await context.store.get(appId(subscription, group, name));
   if (!app) throw errors.notFound(APP_TYPE, name, group);
   return app.id;
 }
 
 export async function listClientCertificates(context: ControlContext, request: ArmRequest, subscription: string, group: string, name: string): Promise<ArmResponse> {
-  const id = requireApp(context, subscription, group, name);
+  const id = await requireApp(context, subscription, group, name);
   const inventory = context.store.inventory;
   if (!inventory) return { status: 200, body: { value: [] } };
   const size = top(request, DEFAULT_TOP);
@@ -94,7 +94,7 @@ export async function listClientCertificates(context: ControlContext, request: A
 }
 
 export async function getClientCertificate(context: ControlContext, subscription: string, group: string, name: string, thumbprint: string): Promise<ArmResponse> {
-  const id = requireApp(context, subscription, group, name);
+  const id = await requireApp(context, subscription, group, name);
   const seen = await context.store.inventory?.get(resourceKey(id), thumbprint.toLowerCase());
   if (!seen) throw errors.notFound(CLIENT_CERTIFICATE_TYPE, `${name}/${thumbprint}`, group);
   return { status: 200, body: render(id, seen) };

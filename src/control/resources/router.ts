@@ -1,5 +1,5 @@
 // Which handler answers which ARM path and method.
-import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, certificateId, environmentId, appId, resourceGroupId } from '../../model/resources.ts';
+import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, MANAGED_CERTIFICATE_TYPE, certificateId, managedCertificateId, environmentId, appId, resourceGroupId } from '../../model/resources.ts';
 import { checkApiVersion } from '../arm/api-versions.ts';
 import { errors } from '../arm/errors.ts';
 import type { ArmPath } from '../arm/path.ts';
@@ -8,6 +8,8 @@ import { certificateKind, readUploadedCertificate } from './certificates.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
 import { gatewayView, getClientCertificate, listClientCertificates } from './observability.ts';
 import { environmentKind } from './environments.ts';
+import { managedCertificateKind } from './managed-certificates.ts';
+import { readCustomDomainCertificate } from './environment-domain.ts';
 import { checkResourceName } from '../validation/limits.ts';
 import {
   SUBSCRIPTION_TYPE,
@@ -29,13 +31,13 @@ export async function handleArmRequest(context: ControlContext, request: ArmRequ
       throw errors.noRoute(request.method, request.pathname);
     case 'subscriptions':
       onlyGet(request);
-      return listPage(request, context.store.list({ type: SUBSCRIPTION_TYPE }).map((doc) => renderSubscription(context, doc)));
+      return listPage(request, (await context.store.list({ type: SUBSCRIPTION_TYPE })).map((doc) => renderSubscription(context, doc)));
     case 'subscription':
       onlyGet(request);
-      return { status: 200, body: renderSubscription(context, requireSubscription(context, path.subscription)) };
+      return { status: 200, body: renderSubscription(context, await requireSubscription(context, path.subscription)) };
     case 'providers':
       onlyGet(request);
-      requireSubscription(context, path.subscription);
+      await requireSubscription(context, path.subscription);
       return listPage(request, [renderProvider(path.subscription)]);
     case 'provider':
       onlyGet(request);
@@ -47,41 +49,41 @@ export async function handleArmRequest(context: ControlContext, request: ArmRequ
       return handleGroup(context, request, path.subscription, path.group);
     case 'collection': {
       onlyGet(request);
-      if (path.group === undefined) requireSubscription(context, path.subscription);
-      else requireGroup(context, path.subscription, path.group);
+      if (path.group === undefined) await requireSubscription(context, path.subscription);
+      else await requireGroup(context, path.subscription, path.group);
       const kind = path.resourceType === 'containerApps' ? appKind : environmentKind;
       const scope = path.group === undefined ? `/subscriptions/${path.subscription}` : resourceGroupId(path.subscription, path.group);
-      return listPage(request, context.store.list({ type: kind.type, scope }).map((doc) => kind.render(context, doc)));
+      return listPage(request, await Promise.all((await context.store.list({ type: kind.type, scope })).map((doc) => kind.render(context, doc))));
     }
     case 'resource': {
-      requireGroup(context, path.subscription, path.group);
+      await requireGroup(context, path.subscription, path.group);
       const kind = path.resourceType === 'containerApps' ? appKind : environmentKind;
       const id = path.resourceType === 'containerApps' ? appId(path.subscription, path.group, path.name) : environmentId(path.subscription, path.group, path.name);
       return handleTracked(context, request, kind, { id, name: path.name, group: path.group });
     }
-    case 'certificates': {
-      requireGroup(context, path.subscription, path.group);
+    case 'certificates':
+    case 'managedCertificates': {
       onlyGet(request);
-      const environment = environmentId(path.subscription, path.group, path.environment);
-      if (!context.store.get(environment)) throw errors.notFound(ENVIRONMENT_TYPE, path.environment, path.group);
-      return listPage(request, context.store.list({ type: CERTIFICATE_TYPE, scope: environment }).map((doc) => certificateKind.render(context, doc)));
+      const environment = await requireEnvironment(context, path);
+      const kind = path.kind === 'certificates' ? certificateKind : managedCertificateKind;
+      return listPage(request, await Promise.all((await context.store.list({ type: kind.type, scope: environment })).map((doc) => kind.render(context, doc))));
     }
     case 'gateway':
       onlyGet(request);
       return gatewayView(context, request, path.view);
     case 'clientCertificates':
-      requireGroup(context, path.subscription, path.group);
+      await requireGroup(context, path.subscription, path.group);
       onlyGet(request);
       return listClientCertificates(context, request, path.subscription, path.group, path.app);
     case 'clientCertificate':
-      requireGroup(context, path.subscription, path.group);
+      await requireGroup(context, path.subscription, path.group);
       onlyGet(request);
       return getClientCertificate(context, path.subscription, path.group, path.app, path.thumbprint);
-    case 'certificate': {
-      requireGroup(context, path.subscription, path.group);
-      const environment = environmentId(path.subscription, path.group, path.environment);
-      if (!context.store.get(environment)) throw errors.notFound(ENVIRONMENT_TYPE, path.environment, path.group);
-      return handleTracked(context, request, certificateKind, { id: certificateId(environment, path.name), name: path.name, group: path.group });
+    case 'certificate':
+    case 'managedCertificate': {
+      const environment = await requireEnvironment(context, path);
+      const [kind, id] = path.kind === 'certificate' ? [certificateKind, certificateId(environment, path.name)] : [managedCertificateKind, managedCertificateId(environment, path.name)];
+      return handleTracked(context, request, kind, { id, name: path.name, group: path.group });
     }
   }
 }
@@ -99,8 +101,10 @@ async function handleTracked(context: ControlContext, request: ArmRequest, kind:
         // The PKCS12 is opened before the write (it is slow and may fail): nothing is stored if it fails.
         return putResource(context, request, kind, address, await readUploadedCertificate(request.body));
       }
+      if (kind === environmentKind) return putResource(context, request, kind, address, { read: await environmentCertificate(context, request, address) });
       return putResource(context, request, kind, address);
     case 'PATCH':
+      if (kind === environmentKind) return patchResource(context, request, kind, address, { read: await environmentCertificate(context, request, address) });
       return patchResource(context, request, kind, address);
     case 'DELETE':
       return deleteResource(context, request, kind, address);
@@ -109,12 +113,26 @@ async function handleTracked(context: ControlContext, request: ArmRequest, kind:
   }
 }
 
+/** The wildcard certificate a PUT or PATCH of an environment uploads (customDomainConfiguration), opened before the write. */
+async function environmentCertificate(context: ControlContext, request: ArmRequest, address: ResourceAddress) {
+  const properties = (request.body as { properties?: { customDomainConfiguration?: unknown } } | undefined)?.properties;
+  return readCustomDomainCertificate(properties?.customDomainConfiguration, await context.store.get(address.id));
+}
+
+/** The id of the environment a certificate path is under; 404 when it (or its group) does not exist. */
+async function requireEnvironment(context: ControlContext, path: { subscription: string; group: string; environment: string }): Promise<string> {
+  await requireGroup(context, path.subscription, path.group);
+  const environment = environmentId(path.subscription, path.group, path.environment);
+  if (!(await context.store.get(environment))) throw errors.notFound(ENVIRONMENT_TYPE, path.environment, path.group);
+  return environment;
+}
+
 function onlyGet(request: ArmRequest): void {
   if (request.method !== 'GET') throw errors.methodNotAllowed(request.method, request.pathname);
 }
 
 function apiFamily(path: ArmPath): 'app' | 'resources' {
-  return path.kind === 'collection' || path.kind === 'resource' || path.kind === 'certificates' || path.kind === 'certificate' || path.kind === 'clientCertificates' || path.kind === 'clientCertificate' || path.kind === 'gateway' ? 'app' : 'resources';
+  return path.kind === 'collection' || path.kind === 'resource' || path.kind === 'certificates' || path.kind === 'certificate' || path.kind === 'managedCertificates' || path.kind === 'managedCertificate' || path.kind === 'clientCertificates' || path.kind === 'clientCertificate' || path.kind === 'gateway' ? 'app' : 'resources';
 }
 
 function typeName(path: ArmPath): string {
@@ -125,6 +143,9 @@ function typeName(path: ArmPath): string {
     case 'certificates':
     case 'certificate':
       return CERTIFICATE_TYPE;
+    case 'managedCertificates':
+    case 'managedCertificate':
+      return MANAGED_CERTIFICATE_TYPE;
     case 'group':
     case 'groups':
       return 'Microsoft.Resources/resourceGroups';

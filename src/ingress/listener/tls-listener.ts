@@ -14,7 +14,7 @@ import { readProxyHeader, type ProxyProtocolSettings } from './proxy-accept.ts';
 import type { IngressObserver } from '../../observe/observer.ts';
 import { connectionVerdict, NO_CERTIFICATE } from '../../observe/verdict.ts';
 import { handshakeFailureReason, type IngressReason } from '../reasons.ts';
-import { routesFor, type ListenerKind, type Route, type RouteSnapshot } from '../snapshot.ts';
+import { environmentDomainOf, routesFor, type ListenerKind, type Route, type RouteSnapshot } from '../snapshot.ts';
 
 export interface TlsListenerLimits {
   /** The whole ClientHello must arrive within this time. */
@@ -145,7 +145,10 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
     setTimeout(() => socket.destroy(), 1_000).unref();
     return;
   }
-  const policy = route?.tls ?? snapshot.fallback;
+  // A name under an environment's domain that no app claims (a typo, a deleted app) gets the
+  // environment's wildcard, so the client hears "no app named ... in ..." rather than a certificate
+  // error; any other unknown name gets the fallback.
+  const policy = route?.tls ?? environmentDomainOf(snapshot, servername)?.domain.tls ?? snapshot.fallback;
   const tlsSocket = new tls.TLSSocket(socket, {
     isServer: true,
     secureContext: policy.secureContext,
