@@ -132,7 +132,7 @@ test('certgate containerapp client-certificate list/show: --expiring-within, --s
 });
 
 test('the Gateway status and refusals APIs (with the management token)', async () => {
-  assert.notEqual((await curl({ host: 'unknown.env1.certgate.localhost', port: serve.httpsPort, caFile: serve.caFile, extra: ['-k'] })).stdout, '');
+  assert.notEqual((await curl({ host: 'nobody.example.test', port: serve.httpsPort, caFile: serve.caFile, extra: ['-k'] })).stdout, '');
   const status = await serve.arm.call('GET', `/providers/Certgate.Gateway/status?${V}`);
   assert.equal(status.status, 200, status.text);
   assert.equal(status.json.ready, true);
@@ -147,7 +147,7 @@ test('the Gateway status and refusals APIs (with the management token)', async (
   }
   const entry = refusals.json.value.find((refusal: { reason: string }) => refusal.reason === 'no_app');
   assert.ok(entry, refusals.text);
-  assert.equal(entry.host, 'unknown.env1.certgate.localhost');
+  assert.equal(entry.host, 'nobody.example.test');
   assert.equal(entry.clientAddress, '127.0.0.1');
   assert.match(entry.time, /^\d{4}-/);
   const anonymous = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', serve.caFile, `${serve.credentials.endpoint}/providers/Certgate.Gateway/status?${V}`]);
