@@ -124,7 +124,7 @@ export class Ingress {
         (kind === 'internal' ? this.#boundPort('internal-https') : (this.#options.publicHttpsPort ?? this.#boundPort('https'))) ?? 0,
     };
     this.#http = createHttpServers(deps, timeouts, { ...DEFAULT_HTTP2_LIMITS, ...options.http2 });
-    this.#tcp = new TcpProxy(options.bindAddress, { ...DEFAULT_TCP_LIMITS, ...options.tcp }, log);
+    this.#tcp = new TcpProxy(options.bindAddress, { ...DEFAULT_TCP_LIMITS, ...options.tcp }, log, this.observer);
     // One plain-HTTP server for every plain listener: each connection carries its listener's kind.
     this.#plainHttp = createPlainHttpServer(deps, timeouts);
     const proxy = proxyProtocolSettings(options.proxyProtocol);

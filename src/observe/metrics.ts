@@ -25,7 +25,7 @@ const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 const HANDSHAKE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
 
 /** The label value for an app: short, stable, and bounded by the apps configured. */
-export function appLabel(app: CompiledApp): string {
+export function appLabel(app: Pick<CompiledApp, 'id' | 'name'>): string {
   const match = /\/resourcegroups\/([^/]+)\/.*\/containerapps\/([^/]+)$/i.exec(app.id);
   return (match ? `${match[1]}/${match[2]}` : app.name).toLowerCase();
 }
@@ -289,6 +289,11 @@ export class IngressMetrics {
   forApp(app: CompiledApp | undefined): AppMetrics {
     if (app === undefined) return this.none;
     return this.#apps.get(app) ?? this.#late(app);
+  }
+
+  /** The app with this resource id (TCP routes name their app by id); `none` when it is not served. */
+  forId(id: string): AppMetrics {
+    return this.#byKey.get(id.toLowerCase()) ?? this.none;
   }
 
   /** An app of a snapshot not prepared (a request admitted under the previous one): made once. */

@@ -17,6 +17,8 @@ export interface RefusalEvent {
   readonly reason: string;
   readonly clientAddress: string;
   readonly app?: CompiledApp | undefined;
+  /** The app by resource id, when the stage has no compiled app (TCP ports). */
+  readonly appId?: string | undefined;
   readonly servername?: string | undefined;
   readonly verdict?: ConnectionVerdict | undefined;
   readonly tlsVersion?: string | undefined;
@@ -71,8 +73,10 @@ export class IngressObserver {
   /** `logLine` false: the request's own access-log line carries the reason (no second line). */
   refusal(event: RefusalEvent, logLine = true): void {
     const metrics = this.metrics;
-    const app = event.app ? (metrics ? metrics.forApp(event.app).label : appLabel(event.app)) : undefined;
-    metrics?.forApp(event.app).refusal(event.reason);
+    const appMetrics = metrics === undefined ? undefined : event.app === undefined && event.appId !== undefined ? metrics.forId(event.appId) : metrics.forApp(event.app);
+    appMetrics?.refusal(event.reason);
+    const app =
+      appMetrics !== undefined && appMetrics !== metrics?.none ? appMetrics.label : event.app ? appLabel(event.app) : event.appId ? appLabel({ id: event.appId, name: event.appId }) : undefined;
     const verdict = event.verdict;
     this.refusals.push({
       time: new Date().toISOString(),
