@@ -415,7 +415,9 @@ function forwardUpgrade(
     return;
   }
   const headers = forwardedHeaders(req.rawHeaders, app, connection, req.headers.host ?? host);
-  proxyUpgrade(req, socket, head, app.upstream, headers, connection.clientCertificate, protocol, connection.clientAddress, deps.pools, deps.log);
+  proxyUpgrade(req, socket, head, app.upstream, headers, connection.clientCertificate, protocol, connection.clientAddress, deps.pools, deps.log, (reason) =>
+    deps.observer.refusal({ reason, clientAddress: connection.clientAddress, app, servername: connection.servername, verdict: connection.verdict, tlsVersion: connection.tlsVersion }),
+  );
 }
 
 /** The plain listener attached the state at accept (listener, PROXY-protocol address); else made here, once. */
