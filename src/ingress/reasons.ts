@@ -54,7 +54,6 @@ const BASE_REASONS = defineCatalog({
   client_socket_error: { status: undefined, meaning: 'the socket failed before TLS started (the system code is logged as `cause`)' },
   handshake_timeout: { status: undefined, meaning: 'the TLS handshake did not finish within the handshake timeout' },
   handshake_failed: { status: undefined, meaning: "the TLS handshake failed for another reason than those below (OpenSSL's code is logged as `cause`)" },
-  cert_missing: { status: undefined, meaning: 'an app with clientCertificateMode `require`, and the client sent no certificate: the handshake fails (certificate_required alert); OpenSSL\'s code is logged as `cause`' },
   h2_rapid_reset: { status: undefined, meaning: 'an HTTP/2 client reset too many streams before their answer: GOAWAY ENHANCE_YOUR_CALM, then the connection closes' },
   h2_control_flood: { status: undefined, meaning: 'an HTTP/2 client sent too many PING or SETTINGS frames: GOAWAY ENHANCE_YOUR_CALM' },
   tunnel_not_admitted: { status: undefined, meaning: 'an open WebSocket tunnel that a configuration change no longer admits (IP rules, internal app, mode) is closed' },
@@ -84,7 +83,7 @@ export const VERIFICATION_REASONS = defineCatalog(
       .map((code) => [
         code.toLowerCase(),
         code === 'CERT_MISSING'
-          ? { status: 401, meaning: 'a path the app requires a verified client certificate for (clientCertificateVerifiedPaths), and the connection carried none' }
+          ? { status: 401, meaning: 'no client certificate: for an app with clientCertificateMode `require` the handshake fails (certificate_required alert, no HTTP answer; OpenSSL\'s code is logged as `cause`); on a path the app requires a verified certificate for (clientCertificateVerifiedPaths), 401' }
           : { status: 403, meaning: `the app's client-certificate verification refused the certificate: ${code} (docs/app-library.md)` },
       ]),
   ) as Record<Lowercase<Exclude<VerifyErrorCode, 'INTERNAL_ERROR'>>, CatalogEntry>,
