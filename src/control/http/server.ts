@@ -1,6 +1,7 @@
 // The management endpoint: HTTPS (certificate from certgate's local CA), bearer tokens, the ARM
 // error envelope for every failure, and one catch-all route whose path is parsed by arm/path.ts
 // (so `//subscriptions` and `resourcegroups` work as az sends them).
+import JSON5 from 'json5';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ArmError, errors } from '../arm/errors.ts';
@@ -70,7 +71,7 @@ export function createManagementServer(options: ManagementServerOptions) {
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json', 'text/json'], { parseAs: 'buffer' }, (_request, body, done) => {
+  app.addContentTypeParser(['application/json', 'text/json'], { parseAs: 'buffer' }, (request, body, done) => {
     let text: string;
     try {
       // Never replaced by U+FFFD: a name or value certgate stores is what the client sent.
@@ -85,7 +86,7 @@ export function createManagementServer(options: ManagementServerOptions) {
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = parseBody(text, request.url);
     } catch (error) {
       done(errors.invalidContent(`The request body is not valid JSON: ${(error as Error).message}`), undefined);
       return;
@@ -174,6 +175,20 @@ async function dispatch(context: ControlContext, request: FastifyRequest): Promi
     baseUrl,
     actor: claims.appid,
   });
+}
+
+/**
+ * JSON, except for deployments: az splices the template file into the body as it is
+ * (`…, template:{…}}}`: an unquoted member name, and the file's comments), which ARM reads as
+ * JSONC. Those bodies are read with JSON5, a superset; the same shape and poisoning checks follow.
+ */
+function parseBody(text: string, url: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    if (!/\/providers\/microsoft\.resources\/deployments\//i.test(splitRequestTarget(url).path)) throw error;
+    return JSON5.parse(text);
+  }
 }
 
 function baseUrlOf(request: FastifyRequest): string {

@@ -107,7 +107,9 @@ export async function patchResource(context: ControlContext, request: ArmRequest
       address.id,
       async (current) => {
         if (!current) throw errors.notFound(kind.type, address.name, address.group);
-        const merged = mergePatch(writableView(current, kind), patch);
+        // Nulls left after the merge sit inside arrays (which a patch replaces whole): absent, as in a PUT
+        // (az's `ingress access-restriction set` sends `"description": null`).
+        const merged = dropNulls(mergePatch(writableView(current, kind), patch));
         const validated = validateBody<ResourceBody>(merged, kind.schema);
         if (validated.location && current.location && normalizeLocation(validated.location) !== normalizeLocation(current.location)) {
           throw errors.invalidLocation(`The location of '${address.name}' is '${current.location}' and cannot be changed.`);
