@@ -25,9 +25,9 @@ export interface ConsoleSession {
 
 export class SessionTable {
   readonly #sessions = new Map<string, ConsoleSession>();
-  readonly #limits: typeof SESSION_LIMITS;
+  readonly #limits: Record<keyof typeof SESSION_LIMITS, number>;
 
-  constructor(limits: Partial<typeof SESSION_LIMITS> = {}) {
+  constructor(limits: Partial<Record<keyof typeof SESSION_LIMITS, number>> = {}) {
     this.#limits = { ...SESSION_LIMITS, ...limits };
   }
 

@@ -17,9 +17,9 @@ interface Window {
 
 export class SignInThrottle {
   readonly #windows = new Map<string, Window>();
-  readonly #limits: typeof SIGN_IN_LIMITS;
+  readonly #limits: Record<keyof typeof SIGN_IN_LIMITS, number>;
 
-  constructor(limits: Partial<typeof SIGN_IN_LIMITS> = {}) {
+  constructor(limits: Partial<Record<keyof typeof SIGN_IN_LIMITS, number>> = {}) {
     this.#limits = { ...SIGN_IN_LIMITS, ...limits };
   }
 

@@ -118,7 +118,7 @@ export function uploadForm({ environments, csrfToken, error, uploaded, values = 
     <div class="${at === 'password' ? 'field invalid' : 'field'}">
       <label for="upload-password">PKCS12 password</label>
       <input id="upload-password" name="password" type="password" autocomplete="off" maxlength="256" ${attr({ 'aria-describedby': described('password', 'password-help'), 'aria-invalid': at === 'password' ? 'true' : undefined })}>
-      <p id="password-help" class="help">Only for a PKCS12; never stored in the clear, never shown again.</p>
+      <p id="password-help" class="help">Only for a PKCS12; kept with the certificate's secret and never shown again.</p>
       ${message('password')}
     </div>
     <button type="submit">Upload</button>
