@@ -89,7 +89,7 @@ describe('a revision the ingress cannot apply', () => {
     const echo = fixture!.echo;
     // A certificate that reached the store without the upload's checks (an older certgate, a
     // restored backup): the ingress cannot load it.
-    const { resource: bad } = gw.gateway.store.put(
+    const { resource: bad } = await gw.gateway.store.put(
       certificateDocument({ environmentId: envId, name: 'stored-legacy', properties: { subjectAlternativeNames: ['legacy.example.test'], certificateType: 'ServerSSLCertificate' } }),
       { secret: encodeCertificateSecret({ pfx: legacyPfx, password: PASSWORD }) },
     );
@@ -151,8 +151,8 @@ describe('a revision the ingress cannot apply', () => {
     rmSync(blocker, { recursive: true, force: true });
     // The gateway tries the failed revision again by itself (after 1 s, then less often).
     const deadline = Date.now() + 10_000;
-    while (gw.gateway.appliedRevision < gw.gateway.store.revision() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.equal(gw.gateway.appliedRevision, gw.gateway.store.revision(), 'the failed revision was applied without another write');
+    while (gw.gateway.appliedRevision < (await gw.gateway.store.revision()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(gw.gateway.appliedRevision, await gw.gateway.store.revision(), 'the failed revision was applied without another write');
     const retried = await arm.call('PATCH', envPath, { tags: { retry: '1' } });
     assert.equal(retried.status, 200, retried.text);
     const inBroken = await arm.call('PUT', `${appsPath}/fixed?${V}`, { location: 'local', properties: { managedEnvironmentId: retried.json.id, configuration: { ingress: { targetPort: echo.port } } } });

@@ -53,7 +53,7 @@ describe('app secrets', () => {
     assert.equal(replaced.status, 200, replaced.text);
     assert.deepEqual(replaced.json.properties.configuration.secrets, got.json.properties.configuration.secrets);
     // ...and the value stays stored under its name (read from the store: no API returns it).
-    const stored = session.fixture.gw.gateway.store.get(got.json.id)!.properties['configuration'] as { secrets: { name: string; value?: string }[] };
+    const stored = (await session.fixture.gw.gateway.store.get(got.json.id))!.properties['configuration'] as { secrets: { name: string; value?: string }[] };
     assert.equal(stored.secrets.find((secret) => secret.name === 'db')?.value, value);
     assert.ok(!JSON.stringify(session.fixture.gw.logs).includes(value), 'never logged');
   });

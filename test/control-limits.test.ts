@@ -47,10 +47,10 @@ function badRequest(result: ArmResult, target: string | undefined, message: RegE
 async function refusedAndUnchanged(send: () => Promise<ArmResult>, target: string | undefined, message: RegExp, status = 400) {
   const store = fixture!.gw.gateway.store;
   const before = JSON.stringify((await arm.call('GET', appPath('victim'))).json);
-  const revision = store.revision();
+  const revision = await store.revision();
   badRequest(await send(), target, message, status);
   assert.equal(JSON.stringify((await arm.call('GET', appPath('victim'))).json), before, 'the app is unchanged');
-  assert.equal(store.revision(), revision, 'nothing was written');
+  assert.equal(await store.revision(), revision, 'nothing was written');
 }
 
 test('50 tags are accepted; 51 are a 400 on PUT, on PATCH (counting the stored ones) and on a resource group', async () => {

@@ -25,7 +25,7 @@ after(async () => {
 const withToken = (token: string) => arm.raw('GET', PATH, undefined, { authorization: `Bearer ${token}` });
 /** A token signed with certgate's own key (as if certgate had issued it) with the claims given. */
 const signed = async (audience: string, options: { sub?: string; issuer?: string; now?: number } = {}) =>
-  (await tokenIssuer(fixture!.gw.gateway.store).issue(options.sub ?? fixture!.gw.credentials!.clientId, audience, options.issuer ?? `${arm.endpoint}/adfs`, options.now)).token;
+  (await (await tokenIssuer(fixture!.gw.gateway.store)).issue(options.sub ?? fixture!.gw.credentials!.clientId, audience, options.issuer ?? `${arm.endpoint}/adfs`, options.now)).token;
 
 function refused(result: ArmResult, code: string, message: RegExp) {
   assert.equal(result.status, 401, result.text);
@@ -66,7 +66,7 @@ test('another issuer, a forged or deleted subject, an expired token: 401 with th
   const { clientId } = await createPrincipal(store, 'temporary');
   const token = await signed(`${arm.endpoint}/`, { sub: clientId });
   assert.equal((await withToken(token)).status, 200);
-  store.delete(principalId(clientId));
+  await store.delete(principalId(clientId));
   refused(await withToken(token), 'InvalidAuthenticationToken', /principal that does not exist/);
 });
 

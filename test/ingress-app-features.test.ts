@@ -289,9 +289,9 @@ describe('environment terminationGracePeriodSeconds', () => {
         gateway.store.put(
           environmentDocument({ subscriptionId: SUBSCRIPTION, resourceGroup: RESOURCE_GROUP, name, defaultDomain: `${name}.${BASE_DOMAIN}`, properties: { ingressConfiguration: { terminationGracePeriodSeconds: seconds } } }),
         );
-      put('grace-a', 0);
-      put('grace-b', 1);
-      await gateway.waitForRevision(gateway.store.revision());
+      await put('grace-a', 0);
+      await put('grace-b', 1);
+      await gateway.waitForRevision(await gateway.store.revision());
       assert.equal(gateway.ingress.snapshot.drainGraceMs, 1_000);
       const host = await own.putApp('slow', 'grace-a', { targetPort: slow.port });
       const file = join(dir, 'own-ca.pem');

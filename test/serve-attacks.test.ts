@@ -50,11 +50,11 @@ before(async () => {
   // serve owns the store and only hears its own writes: the app is configured before it starts.
   const store = new SqliteStore(join(dataDir, 'certgate.db'));
   try {
-    const environment = store.put(environmentDocument({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg', name: 'env1', defaultDomain: 'env1.certgate.localhost' }));
+    const environment = await store.put(environmentDocument({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg', name: 'env1', defaultDomain: 'env1.certgate.localhost' }));
     const ingress = { targetPort: (appServer.address() as AddressInfo).port };
-    store.put(appDocument({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg', name: 'counted', environmentId: environment.resource.id, ingress }));
+    await store.put(appDocument({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg', name: 'counted', environmentId: environment.resource.id, ingress }));
   } finally {
-    store.close();
+    await store.close();
   }
   // The stream bound by flag and the header timeout by environment variable: both must reach the workers.
   serve = spawn(

@@ -117,11 +117,11 @@ test('a binding the workers cannot load is answered with an ARM error, the app k
   assert.equal((await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=legacy.example.test', '-days', '2'])).code, 0);
   assert.equal((await run('openssl', ['pkcs12', '-export', '-legacy', '-certpbe', 'PBE-SHA1-RC2-40', '-in', cert, '-inkey', key, '-out', p12, '-passout', 'pass:pw'])).code, 0);
   const store = new SqliteStore(join(dataDir, 'certgate.db'));
-  const { resource } = store.put(
+  const { resource } = await store.put(
     certificateDocument({ environmentId: envId, name: 'stored-legacy', properties: { subjectAlternativeNames: ['legacy.example.test'] } }),
     { secret: encodeCertificateSecret({ pfx: readFileSync(p12), password: 'pw' }) },
   );
-  store.close();
+  await store.close();
   const bind = (customDomains: unknown[]) => arm.call('PATCH', appPath, { properties: { configuration: { ingress: { customDomains } } } });
   const bound = await bind([{ name: 'legacy.example.test', bindingType: 'SniEnabled', certificateId: resource.id }]);
   assert.equal(bound.status, 400, bound.text);

@@ -259,14 +259,14 @@ describe('certgate serve', { concurrency: 4 }, () => {
     const dataDir = tempDir('certgate-sigterm-');
     const store = new SqliteStore(join(dataDir, 'certgate.db'));
     try {
-      const environment = store.put(
+      const environment = await store.put(
         environmentDocument({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg', name: 'env1', defaultDomain: 'env1.certgate.localhost' }),
       );
-      store.put(
+      await store.put(
         appDocument({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg', name: 'slow', environmentId: environment.resource.id, ingress: { targetPort: appPort } }),
       );
     } finally {
-      store.close();
+      await store.close();
     }
     const host = 'slow.env1.certgate.localhost';
 

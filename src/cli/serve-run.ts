@@ -35,19 +35,22 @@ export async function runServe(options: ServeOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     // The environments' terminationGracePeriodSeconds (the largest: certgate drains per process).
-    const graceMs = stopGraceMs(host);
-    log.info({ signal, graceMs }, 'stopping: no new connections, in-flight requests finish');
-    Promise.all([control.close(), host.close(graceMs)]).then(
-      () => {
-        log.flush();
-        process.exit(0);
-      },
-      (error: unknown) => {
-        log.error({ err: error }, 'unclean stop');
-        log.flush();
-        process.exit(1);
-      },
-    );
+    stopGraceMs(host)
+      .then((graceMs) => {
+        log.info({ signal, graceMs }, 'stopping: no new connections, in-flight requests finish');
+        return Promise.all([control.close(), host.close(graceMs)]);
+      })
+      .then(
+        () => {
+          log.flush();
+          process.exit(0);
+        },
+        (error: unknown) => {
+          log.error({ err: error }, 'unclean stop');
+          log.flush();
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -61,8 +61,8 @@ export class ControlPlane {
 
   static async start(gateway: ControlPlaneHost, options: ControlPlaneOptions, log: Logger): Promise<ControlPlane> {
     const store = gateway.store;
-    const subscriptionId = ensureDefaultSubscription(store);
-    const tokens = tokenIssuer(store);
+    const subscriptionId = await ensureDefaultSubscription(store);
+    const tokens = await tokenIssuer(store);
     let managementPort = options.port;
     const context: ControlContext = {
       store,
@@ -80,7 +80,7 @@ export class ControlPlane {
     const host = options.bindAddress.includes(':') ? `[${options.bindAddress}]` : options.bindAddress;
     const endpoint = `https://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${port}`;
     let newCredentialsPath: string | undefined;
-    if (store.list({ type: PRINCIPAL_TYPE }).length === 0) {
+    if ((await store.list({ type: PRINCIPAL_TYPE })).length === 0) {
       const { clientId, clientSecret } = await createPrincipal(store, 'certgate administrator');
       const credentials: AdminCredentials = { endpoint, tenantId: tokens.tenantId, subscriptionId, clientId, clientSecret, caCertificate: join(gateway.dataDir, 'ca', 'ca.pem') };
       newCredentialsPath = join(gateway.dataDir, ADMIN_CREDENTIALS_FILE);
@@ -89,7 +89,7 @@ export class ControlPlane {
       try {
         await writeFile(newCredentialsPath, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
       } catch (error) {
-        store.delete(principalId(clientId));
+        await store.delete(principalId(clientId));
         await server.close();
         throw new Error(`cannot write the administrator credentials to ${newCredentialsPath}: ${(error as Error).message}`);
       }

@@ -87,7 +87,7 @@ export class Gateway implements ControlPlaneHost {
       const ca = await loadOrCreateLocalCa(options.dataDir);
       const cache = new TlsPolicyCache(options.ticketKeySeed, options.ingress.tlsCiphers);
       const certificates = new ServerCertificates(options.dataDir, ca, { issue: options.issueServerCertificates ?? true });
-      const revision = store.revision();
+      const revision = await store.revision();
       const { snapshot, problems } = await compileRevision(store, certificates, cache, revision, log);
       logProblems(log, problems, revision);
       const ingress = new Ingress(snapshot, options.ingress, log);
@@ -103,7 +103,7 @@ export class Gateway implements ControlPlaneHost {
       gateway.#addresses = await ingress.listen();
       return gateway;
     } catch (error) {
-      if (!options.store) store.close();
+      if (!options.store) await store.close();
       throw error;
     }
   }
@@ -134,7 +134,7 @@ export class Gateway implements ControlPlaneHost {
       this.#compiling = undefined;
       // A write that came after the loop's last look but before this point found the run still set
       // and was told to wait for it: compile it now, or its writer would wait for ever.
-      if (!this.#closed && this.store.revision() > this.#outcome.revision) void this.refresh();
+      if (!this.#closed) void this.#refreshIfBehind();
     });
     return this.#compiling;
   }
@@ -155,13 +155,30 @@ export class Gateway implements ControlPlaneHost {
     clearTimeout(this.#retry.timer);
     await this.ingress.close(graceMs);
     await this.#compiling;
-    this.store.close();
+    await this.store.close();
+  }
+
+  async #refreshIfBehind(): Promise<void> {
+    try {
+      if ((await this.store.revision()) > this.#outcome.revision) void this.refresh();
+    } catch (error) {
+      this.#log.error({ err: error }, 'the store revision could not be read');
+    }
   }
 
   async #compileLoop(): Promise<void> {
-    while (this.store.revision() > this.#outcome.revision || this.#retry.due) {
+    for (;;) {
+      let revision: number;
+      try {
+        revision = await this.store.revision();
+      } catch (error) {
+        // The store cannot be read (a networked one that is down): the snapshot keeps serving.
+        this.#log.error({ err: error }, 'the store revision could not be read; the previous snapshot stays');
+        this.#scheduleRetry();
+        return;
+      }
+      if (!(revision > this.#outcome.revision || this.#retry.due)) break;
       this.#retry.due = false;
-      const revision = this.store.revision();
       let outcome: RevisionOutcome;
       try {
         const { snapshot, problems } = await compileRevision(this.store, this.#certificates, this.#cache, revision, this.#log);
@@ -210,11 +227,11 @@ function logProblems(log: Logger, problems: readonly ConfigurationProblem[], rev
 
 /** The store's documents → route specs → the snapshot, with what either step left out. */
 async function compileRevision(store: Store, certificates: ServerCertificates, cache: TlsPolicyCache, revision: number, log: Logger): Promise<CompileResult> {
-  const environments = store.list({ type: ENVIRONMENT_TYPE }).map(environmentView);
-  const apps = store.list({ type: APP_TYPE }).map(appView);
+  const environments = (await store.list({ type: ENVIRONMENT_TYPE })).map(environmentView);
+  const apps = (await store.list({ type: APP_TYPE })).map(appView);
   const uploadedCertificates = new Map<string, ServerCredentials>();
-  for (const certificate of store.list({ type: CERTIFICATE_TYPE })) {
-    const secret = store.getSecret(certificate.id);
+  for (const certificate of await store.list({ type: CERTIFICATE_TYPE })) {
+    const secret = await store.getSecret(certificate.id);
     if (!secret) continue;
     try {
       const { pfx, password } = decodeCertificateSecret(secret);

@@ -33,6 +33,8 @@ export function startIngressHost(options: IngressHostOptions, log: Logger): Prom
 }
 
 /** How long a stop lets requests in flight finish: the environments' largest terminationGracePeriodSeconds, else 10 s. */
-export function stopGraceMs(host: IngressHost): number {
-  return drainGraceMs(host.store.list({ type: ENVIRONMENT_TYPE }).map(environmentView)) ?? DEFAULT_DRAIN_GRACE_MS;
+export async function stopGraceMs(host: IngressHost): Promise<number> {
+  // A store that cannot be read (down) must not stop the stop: the default applies.
+  const environments = await host.store.list({ type: ENVIRONMENT_TYPE }).catch(() => []);
+  return drainGraceMs(environments.map(environmentView)) ?? DEFAULT_DRAIN_GRACE_MS;
 }

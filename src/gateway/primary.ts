@@ -39,7 +39,7 @@ export class ClusterPrimary implements ControlPlaneHost {
     try {
       const ca = await loadOrCreateLocalCa(dataDir);
       const certificates = new ServerCertificates(dataDir, ca);
-      const prepare = () => Promise.all([certificates.fallback(), certificates.forEnvironments(store.list({ type: ENVIRONMENT_TYPE }).map(environmentView))]);
+      const prepare = async () => Promise.all([certificates.fallback(), certificates.forEnvironments((await store.list({ type: ENVIRONMENT_TYPE })).map(environmentView))]);
       await prepare();
       const started = new WorkerPool(workers, log);
       pool = started;
@@ -58,7 +58,7 @@ export class ClusterPrimary implements ControlPlaneHost {
     } catch (error) {
       unsubscribe();
       await pool?.stop(0);
-      store.close();
+      await store.close();
       throw error;
     }
   }
@@ -80,6 +80,6 @@ export class ClusterPrimary implements ControlPlaneHost {
   async close(graceMs = 10_000): Promise<void> {
     this.#unsubscribe();
     await this.#pool.stop(graceMs);
-    this.store.close();
+    await this.store.close();
   }
 }

@@ -33,6 +33,8 @@ export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #listeners = new Set<ChangeListener>();
   readonly #statements;
+  /** The tail of the write queue: one read-modify-write at a time on the one connection. */
+  #writing: Promise<unknown> = Promise.resolve();
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -63,12 +65,16 @@ export class SqliteStore implements Store {
     };
   }
 
-  get(id: string): StoredResource | undefined {
+  async get(id: string): Promise<StoredResource | undefined> {
+    return this.#get(id);
+  }
+
+  #get(id: string): StoredResource | undefined {
     const row = this.#statements.get.get(resourceKey(id)) as Row | undefined;
     return row ? (JSON.parse(row.doc) as StoredResource) : undefined;
   }
 
-  list(query: ListQuery): StoredResource[] {
+  async list(query: ListQuery): Promise<StoredResource[]> {
     const type = query.type.toLowerCase();
     const rows = (
       query.scope === undefined
@@ -78,16 +84,16 @@ export class SqliteStore implements Store {
     return rows.map((row) => JSON.parse(row.doc) as StoredResource);
   }
 
-  put(doc: ResourceDocument, options: PutOptions = {}): PutResult {
+  async put(doc: ResourceDocument, options: PutOptions = {}): Promise<PutResult> {
     const { secret, ...writeOptions } = options;
     return this.update(doc.id, () => (secret ? { doc, secret } : { doc }), writeOptions);
   }
 
-  update(id: string, change: (current: StoredResource | undefined) => Change, options: WriteOptions = {}): PutResult {
-    const result = this.#transaction(() => {
-      const current = this.get(id);
+  async update(id: string, change: (current: StoredResource | undefined) => Change | Promise<Change>, options: WriteOptions = {}): Promise<PutResult> {
+    const result = await this.#transaction(async () => {
+      const current = this.#get(id);
       checkPreconditions(id, current, options);
-      const { doc: next, secret } = change(current);
+      const { doc: next, secret } = await change(current);
       if (resourceKey(next.id) !== resourceKey(id)) throw new Error(`update of ${id} returned a document for ${next.id}`);
       const now = (options.now ?? new Date()).toISOString();
       const stored: StoredResource = {
@@ -110,11 +116,11 @@ export class SqliteStore implements Store {
     return result;
   }
 
-  delete(id: string, options: WriteOptions = {}): { deleted: boolean; revision: number } {
-    const result = this.#transaction(() => {
-      const current = this.get(id);
+  async delete(id: string, options: WriteOptions = {}): Promise<{ deleted: boolean; revision: number }> {
+    const result = await this.#transaction(() => {
+      const current = this.#get(id);
       checkPreconditions(id, current, options);
-      if (!current) return { deleted: false, revision: this.revision() };
+      if (!current) return { deleted: false, revision: this.#revision() };
       const key = resourceKey(id);
       this.#statements.deleteTree.run(key, scopePrefix(key), scopePrefix(key));
       return { deleted: true, revision: this.#bumpRevision() };
@@ -123,12 +129,16 @@ export class SqliteStore implements Store {
     return result;
   }
 
-  getSecret(id: string): Uint8Array | undefined {
+  async getSecret(id: string): Promise<Uint8Array | undefined> {
     const row = this.#statements.getSecret.get(resourceKey(id)) as { value: Uint8Array } | undefined;
     return row?.value;
   }
 
-  revision(): number {
+  async revision(): Promise<number> {
+    return this.#revision();
+  }
+
+  #revision(): number {
     return (this.#statements.revision.get() as { revision: number }).revision;
   }
 
@@ -137,7 +147,7 @@ export class SqliteStore implements Store {
     return () => this.#listeners.delete(listener);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#listeners.clear();
     if (this.#db.isOpen) this.#db.close();
   }
@@ -146,16 +156,24 @@ export class SqliteStore implements Store {
     return (this.#statements.bumpRevision.get() as { revision: number }).revision;
   }
 
-  #transaction<T>(work: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = work();
-      this.#db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      this.#db.exec('ROLLBACK');
-      throw error;
-    }
+  /**
+   * Runs `work` in a write transaction, after the writes queued before it. `work` may await (a
+   * resource kind's checks read the store); while it does, no other write starts on this connection.
+   */
+  #transaction<T>(work: () => T | Promise<T>): Promise<T> {
+    const run = this.#writing.then(async () => {
+      this.#db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await work();
+        this.#db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        this.#db.exec('ROLLBACK');
+        throw error;
+      }
+    });
+    this.#writing = run.catch(() => {});
+    return run;
   }
 
   #notify(revision: number): void {

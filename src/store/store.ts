@@ -1,5 +1,6 @@
 // The store contract. Every backend (the embedded node:sqlite one now, PostgreSQL later) implements
-// it and runs the same contract tests. Writes are atomic: a resource is at its old or its new
+// it and runs the same contract tests. Every call that reads or writes is async, since a networked
+// backend answers later; `subscribe` stays synchronous (it only registers a listener). Writes are atomic: a resource is at its old or its new
 // version, never in between. Each write bumps `revision`; subscribers hear of it after commit,
 // which is the change feed the ingress recompiles its route snapshot from.
 import type { ResourceDocument, StoredResource } from '../model/resources.ts';
@@ -50,21 +51,22 @@ export class StoreError extends Error {
 export type ChangeListener = (revision: number) => void;
 
 export interface Store {
-  get(id: string): StoredResource | undefined;
-  list(query: ListQuery): StoredResource[];
+  get(id: string): Promise<StoredResource | undefined>;
+  list(query: ListQuery): Promise<StoredResource[]>;
   /** Create or replace. */
-  put(doc: ResourceDocument, options?: PutOptions): PutResult;
+  put(doc: ResourceDocument, options?: PutOptions): Promise<PutResult>;
   /**
    * Read-modify-write in one transaction: `change` gets the current resource (undefined when absent)
    * and returns the new document, with its secret when that changes too. Throwing from `change`
-   * aborts with nothing written.
+   * aborts with nothing written. Writes are serialised around `change`: what it reads through this
+   * store is what the write is based on (uniqueness checks hold), so it should only read the store.
    */
-  update(id: string, change: (current: StoredResource | undefined) => Change, options?: WriteOptions): PutResult;
+  update(id: string, change: (current: StoredResource | undefined) => Change | Promise<Change>, options?: WriteOptions): Promise<PutResult>;
   /** Deletes the resource and every resource below it (ids that start with `id + '/'`). */
-  delete(id: string, options?: WriteOptions): { deleted: boolean; revision: number };
-  getSecret(id: string): Uint8Array | undefined;
+  delete(id: string, options?: WriteOptions): Promise<{ deleted: boolean; revision: number }>;
+  getSecret(id: string): Promise<Uint8Array | undefined>;
   /** Monotonic counter of committed writes. */
-  revision(): number;
+  revision(): Promise<number>;
   subscribe(listener: ChangeListener): () => void;
-  close(): void;
+  close(): Promise<void>;
 }

@@ -71,7 +71,7 @@ export async function startTestGateway(options: Partial<IngressOptions> & { cont
   const control = controlPlane ? await ControlPlane.start(gateway, { bindAddress: '127.0.0.1', port: 0, baseDomain: BASE_DOMAIN }, log) : undefined;
   const credentials = control?.newCredentialsPath ? (JSON.parse(readFileSync(control.newCredentialsPath, 'utf8')) as AdminCredentials) : undefined;
   const environments = new Map<string, string>();
-  const waitForStore = async () => gateway.waitForRevision(gateway.store.revision());
+  const waitForStore = async () => gateway.waitForRevision(await gateway.store.revision());
   const group = `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RESOURCE_GROUP}`;
   let context: ControlContext | undefined;
   const arm = async (method: string, url: string, body?: unknown): Promise<ArmResponse> => callArm((context ??= await controlContext(gateway)), method, url, body);
@@ -102,7 +102,7 @@ export async function startTestGateway(options: Partial<IngressOptions> & { cont
     },
     async putUncheckedApp(name, environment, ingress) {
       const envId = environments.get(environment) ?? environmentId(SUBSCRIPTION, RESOURCE_GROUP, environment);
-      gateway.store.put(appDocument({ subscriptionId: SUBSCRIPTION, resourceGroup: RESOURCE_GROUP, name, environmentId: envId, ingress }));
+      await gateway.store.put(appDocument({ subscriptionId: SUBSCRIPTION, resourceGroup: RESOURCE_GROUP, name, environmentId: envId, ingress }));
       await waitForStore();
       return `${name}.${environment}.${BASE_DOMAIN}`;
     },
@@ -135,12 +135,12 @@ const APP_API = 'api-version=2025-01-01';
  */
 async function controlContext(gateway: Gateway): Promise<ControlContext> {
   const store = gateway.store;
-  if (!store.get(`/subscriptions/${SUBSCRIPTION}`)) {
-    store.put({ id: `/subscriptions/${SUBSCRIPTION}`, name: SUBSCRIPTION, type: SUBSCRIPTION_TYPE, properties: { displayName: 'certgate' } });
+  if (!(await store.get(`/subscriptions/${SUBSCRIPTION}`))) {
+    await store.put({ id: `/subscriptions/${SUBSCRIPTION}`, name: SUBSCRIPTION, type: SUBSCRIPTION_TYPE, properties: { displayName: 'certgate' } });
   }
   const context: ControlContext = {
     store,
-    tokens: tokenIssuer(store),
+    tokens: await tokenIssuer(store),
     baseDomain: BASE_DOMAIN,
     applied: (revision) => gateway.waitForRevision(revision),
     outcome: () => gateway.lastOutcome,

@@ -10,18 +10,18 @@ import { APP_TYPE, ENVIRONMENT_TYPE, resourceGroupId } from '../../src/model/res
 export interface OpenedStore {
   readonly store: Store;
   /** The same data opened again (a new connection, a restarted process); the caller closes it. */
-  reopen(): Store;
+  reopen(): Store | Promise<Store>;
   /** Removes everything the store was made with (files, a database). The store is closed already. */
   dispose(): Promise<void>;
 }
 
 export function storeContract(name: string, open: () => Promise<OpenedStore>): void {
-  async function withStore(work: (store: Store, reopen: () => Store) => Promise<void> | void) {
+  async function withStore(work: (store: Store, reopen: () => Promise<Store>) => Promise<void> | void) {
     const opened = await open();
     try {
-      await work(opened.store, () => opened.reopen());
+      await work(opened.store, async () => opened.reopen());
     } finally {
-      opened.store.close();
+      await opened.store.close();
       await opened.dispose();
     }
   }
@@ -31,90 +31,90 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     const app = appDocument({ subscriptionId: 's1', resourceGroup: 'RG', name: 'app1', environmentId: env.id, ingress: { targetPort: 80 } });
 
     test('put creates then replaces, with etag, systemData and a revision per write', () =>
-      withStore((store) => {
-        assert.equal(store.revision(), 0);
-        const first = store.put(env, { now: new Date('2026-01-01T00:00:00Z') });
+      withStore(async (store) => {
+        assert.equal(await store.revision(), 0);
+        const first = await store.put(env, { now: new Date('2026-01-01T00:00:00Z') });
         assert.equal(first.created, true);
         assert.equal(first.revision, 1);
-        const second = store.put(env, { now: new Date('2026-01-02T00:00:00Z') });
+        const second = await store.put(env, { now: new Date('2026-01-02T00:00:00Z') });
         assert.equal(second.created, false);
         assert.notEqual(second.resource.etag, first.resource.etag);
         assert.equal(second.resource.systemData.createdAt, '2026-01-01T00:00:00.000Z');
         assert.equal(second.resource.systemData.lastModifiedAt, '2026-01-02T00:00:00.000Z');
-        assert.equal(store.revision(), 2);
+        assert.equal(await store.revision(), 2);
       }));
 
     test('ids compare case-insensitively and keep their casing', () =>
-      withStore((store) => {
-        store.put(env);
-        const found = store.get(env.id.toUpperCase());
+      withStore(async (store) => {
+        await store.put(env);
+        const found = await store.get(env.id.toUpperCase());
         assert.equal(found?.id, env.id);
       }));
 
     test('list by type and scope', () =>
-      withStore((store) => {
-        store.put(env);
-        store.put(app);
-        store.put(appDocument({ subscriptionId: 's1', resourceGroup: 'other', name: 'app2', environmentId: env.id }));
+      withStore(async (store) => {
+        await store.put(env);
+        await store.put(app);
+        await store.put(appDocument({ subscriptionId: 's1', resourceGroup: 'other', name: 'app2', environmentId: env.id }));
         // Ordered by lower-cased id: resource group "other" before "rg".
-        assert.deepEqual(store.list({ type: APP_TYPE }).map((r) => r.name), ['app2', 'app1']);
-        assert.deepEqual(store.list({ type: APP_TYPE, scope: resourceGroupId('s1', 'rg') }).map((r) => r.name), ['app1']);
-        assert.deepEqual(store.list({ type: ENVIRONMENT_TYPE.toLowerCase() }).map((r) => r.name), ['env1']);
+        assert.deepEqual((await store.list({ type: APP_TYPE })).map((r) => r.name), ['app2', 'app1']);
+        assert.deepEqual((await store.list({ type: APP_TYPE, scope: resourceGroupId('s1', 'rg') })).map((r) => r.name), ['app1']);
+        assert.deepEqual((await store.list({ type: ENVIRONMENT_TYPE.toLowerCase() })).map((r) => r.name), ['env1']);
       }));
 
     test('If-Match: a stale etag is refused and changes nothing', () =>
-      withStore((store) => {
-        const { resource } = store.put(env);
-        store.put(env);
-        assert.throws(() => store.put({ ...env, tags: { changed: 'yes' } }, { ifMatch: resource.etag }), (error: unknown) => error instanceof StoreError && error.code === 'PreconditionFailed');
-        assert.equal(store.get(env.id)?.tags, undefined);
-        assert.equal(store.revision(), 2);
+      withStore(async (store) => {
+        const { resource } = await store.put(env);
+        await store.put(env);
+        await assert.rejects(() => store.put({ ...env, tags: { changed: 'yes' } }, { ifMatch: resource.etag }), (error: unknown) => error instanceof StoreError && error.code === 'PreconditionFailed');
+        assert.equal((await store.get(env.id))?.tags, undefined);
+        assert.equal(await store.revision(), 2);
       }));
 
     test('update is a read-modify-write; a throwing change writes nothing', () =>
-      withStore((store) => {
-        store.put(app);
-        store.update(app.id, (current) => ({ doc: { ...current!, tags: { a: '1' } } }));
-        assert.deepEqual(store.get(app.id)?.tags, { a: '1' });
-        assert.throws(() => store.update(app.id, () => { throw new Error('invalid'); }), /invalid/);
-        assert.deepEqual(store.get(app.id)?.tags, { a: '1' });
+      withStore(async (store) => {
+        await store.put(app);
+        await store.update(app.id, (current) => ({ doc: { ...current!, tags: { a: '1' } } }));
+        assert.deepEqual((await store.get(app.id))?.tags, { a: '1' });
+        await assert.rejects(() => store.update(app.id, () => { throw new Error('invalid'); }), /invalid/);
+        assert.deepEqual((await store.get(app.id))?.tags, { a: '1' });
       }));
 
     test('delete removes the resource and everything below it, with its secrets', () =>
-      withStore((store) => {
-        store.put(env);
-        store.put({ id: `${env.id}/certificates/c1`, name: 'c1', type: `${ENVIRONMENT_TYPE}/certificates`, properties: {} }, { secret: new Uint8Array([1, 2, 3]) });
-        store.put(app);
-        assert.deepEqual([...store.getSecret(`${env.id}/certificates/c1`)!], [1, 2, 3]);
-        assert.equal(store.delete(resourceGroupId('s1', 'RG')).deleted, false, 'a missing resource is not deleted');
-        assert.equal(store.delete(env.id).deleted, true);
-        assert.equal(store.get(`${env.id}/certificates/c1`), undefined);
-        assert.equal(store.getSecret(`${env.id}/certificates/c1`), undefined);
-        assert.ok(store.get(app.id), 'a sibling stays');
+      withStore(async (store) => {
+        await store.put(env);
+        await store.put({ id: `${env.id}/certificates/c1`, name: 'c1', type: `${ENVIRONMENT_TYPE}/certificates`, properties: {} }, { secret: new Uint8Array([1, 2, 3]) });
+        await store.put(app);
+        assert.deepEqual([...(await store.getSecret(`${env.id}/certificates/c1`))!], [1, 2, 3]);
+        assert.equal((await store.delete(resourceGroupId('s1', 'RG'))).deleted, false, 'a missing resource is not deleted');
+        assert.equal((await store.delete(env.id)).deleted, true);
+        assert.equal(await store.get(`${env.id}/certificates/c1`), undefined);
+        assert.equal(await store.getSecret(`${env.id}/certificates/c1`), undefined);
+        assert.ok(await store.get(app.id), 'a sibling stays');
       }));
 
     test('subscribers hear each committed revision', () =>
-      withStore((store) => {
+      withStore(async (store) => {
         const heard: number[] = [];
         const unsubscribe = store.subscribe((revision) => heard.push(revision));
-        store.put(env);
-        store.delete(env.id);
-        store.delete(env.id);
+        await store.put(env);
+        await store.delete(env.id);
+        await store.delete(env.id);
         unsubscribe();
-        store.put(env);
+        await store.put(env);
         assert.deepEqual(heard, [1, 2]);
       }));
 
     test('data survives reopening the store', () =>
-      withStore((store, reopen) => {
-        store.put(env);
-        store.close();
-        const reopened = reopen();
+      withStore(async (store, reopen) => {
+        await store.put(env);
+        await store.close();
+        const reopened = await reopen();
         try {
-          assert.equal(reopened.get(env.id)?.name, 'env1');
-          assert.equal(reopened.revision(), 1);
+          assert.equal((await reopened.get(env.id))?.name, 'env1');
+          assert.equal(await reopened.revision(), 1);
         } finally {
-          reopened.close();
+          await reopened.close();
         }
       }));
   });

@@ -12,11 +12,11 @@ test('a principal authenticates with its secret only; the secret is not stored',
     assert.equal(await authenticatePrincipal(store, clientId, `${clientSecret}x`), undefined);
     assert.equal(await authenticatePrincipal(store, '00000000-0000-0000-0000-000000000000', clientSecret), undefined);
     assert.equal(await authenticatePrincipal(store, 'not-a-uuid', clientSecret), undefined);
-    const stored = Buffer.from(store.getSecret(principalId(clientId))!).toString('utf8');
+    const stored = Buffer.from((await store.getSecret(principalId(clientId)))!).toString('utf8');
     assert.ok(!stored.includes(clientSecret), 'only a hash is stored');
     assert.match(stored, /"hash":/);
   } finally {
-    store.close();
+    await store.close();
   }
 });
 
@@ -26,7 +26,7 @@ const EXPECTED = { audiences: ['https://endpoint'], issuers: ['https://endpoint/
 async function issued(now: number, audience = 'https://endpoint/') {
   const store = new SqliteStore(':memory:');
   const { clientId } = await createPrincipal(store, 'ops');
-  const tokens = tokenIssuer(store);
+  const tokens = await tokenIssuer(store);
   const { token } = await tokens.issue(clientId, audience, 'https://endpoint/adfs', now);
   return { store, tokens, token, clientId };
 }
@@ -48,14 +48,14 @@ test('tokens verify until they expire, and not after; a tampered token never ver
     // Another store (another certgate) has another key: its tokens are not ours.
     const other = new SqliteStore(':memory:');
     try {
-      assert.equal((await tokenIssuer(other).verify(token, EXPECTED, now + 10)).ok, false);
+      assert.equal((await (await tokenIssuer(other)).verify(token, EXPECTED, now + 10)).ok, false);
     } finally {
-      other.close();
+      await other.close();
     }
     // The same store keeps its key: a restarted certgate accepts the tokens it issued.
-    assert.equal((await tokenIssuer(store).verify(token, EXPECTED, now + 10)).ok, true);
+    assert.equal((await (await tokenIssuer(store)).verify(token, EXPECTED, now + 10)).ok, true);
   } finally {
-    store.close();
+    await store.close();
   }
 });
 
@@ -68,10 +68,10 @@ test('a token is accepted only for our audience and issuer, and only for a princ
     // A token signed with our key for a principal that does not exist (a forged or a deleted sub).
     const ghost = await tokens.issue('00000000-0000-4000-8000-000000000000', 'https://endpoint/', 'https://endpoint/adfs', now);
     assert.deepEqual(await tokens.verify(ghost.token, EXPECTED, now + 10), { ok: false, reason: 'subject' });
-    store.delete(principalId(clientId));
+    await store.delete(principalId(clientId));
     assert.deepEqual(await tokens.verify(token, EXPECTED, now + 10), { ok: false, reason: 'subject' }, 'deleting the principal revokes its tokens');
   } finally {
-    store.close();
+    await store.close();
   }
 });
 
@@ -97,6 +97,6 @@ test('one signature encoding: the standard-base64, padded or non-canonical copie
       assert.equal((await tokens.verify(`${header}.${payload}.${copy}`, EXPECTED, now + 10)).ok, false, copy);
     }
   } finally {
-    store.close();
+    await store.close();
   }
 });

@@ -34,7 +34,7 @@ export async function createPrincipal(store: Store, displayName: string): Promis
   const salt = randomBytes(16);
   const hash = await scryptAsync(clientSecret, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
   const secret: StoredSecret = { salt: salt.toString('base64'), hash: hash.toString('base64'), N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p };
-  store.put(
+  await store.put(
     { id: principalId(clientId), name: clientId, type: PRINCIPAL_TYPE, properties: { displayName } },
     { secret: Buffer.from(JSON.stringify(secret)) },
   );
@@ -43,8 +43,8 @@ export async function createPrincipal(store: Store, displayName: string): Promis
 
 /** The principal when the secret is right; undefined otherwise (unknown id or wrong secret alike). */
 export async function authenticatePrincipal(store: Store, clientId: string, clientSecret: string): Promise<ServicePrincipal | undefined> {
-  const doc = /^[0-9a-f-]{36}$/i.test(clientId) ? store.get(principalId(clientId)) : undefined;
-  const raw = doc ? store.getSecret(doc.id) : undefined;
+  const doc = /^[0-9a-f-]{36}$/i.test(clientId) ? await store.get(principalId(clientId)) : undefined;
+  const raw = doc ? await store.getSecret(doc.id) : undefined;
   // An unknown client id still costs one scrypt, so timing does not tell which ids exist.
   const stored: StoredSecret = raw
     ? (JSON.parse(Buffer.from(raw).toString('utf8')) as StoredSecret)

@@ -49,12 +49,12 @@ export interface TokenIssuer {
 const CANONICAL_SIGNATURE = /^[A-Za-z0-9_-]{43}$/;
 
 /** Loads the tenant id and signing key from the store, creating them on first use. */
-export function tokenIssuer(store: Store): TokenIssuer {
-  let settings = store.get(SETTINGS_ID);
-  let key = settings ? store.getSecret(SETTINGS_ID) : undefined;
+export async function tokenIssuer(store: Store): Promise<TokenIssuer> {
+  let settings = await store.get(SETTINGS_ID);
+  let key = settings ? await store.getSecret(SETTINGS_ID) : undefined;
   if (!settings || !key) {
     key = randomBytes(32);
-    settings = store.put({ id: SETTINGS_ID, name: 'tokens', type: 'certgate/settings', properties: { tenantId: randomUUID() } }, { secret: key }).resource;
+    settings = (await store.put({ id: SETTINGS_ID, name: 'tokens', type: 'certgate/settings', properties: { tenantId: randomUUID() } }, { secret: key })).resource;
   }
   const signingKey = new Uint8Array(key);
   const tenantId = String(settings.properties['tenantId']);
@@ -102,7 +102,7 @@ export function tokenIssuer(store: Store): TokenIssuer {
       if (!expected.issuers.includes(claims.iss)) return { ok: false, reason: 'issuer' };
       if (claims.tid !== tenantId) return { ok: false, reason: 'tenant' };
       // The subject is a principal that exists now: deleting a principal revokes its tokens.
-      if (typeof claims.sub !== 'string' || claims.appid !== claims.sub || !/^[0-9a-f-]{36}$/i.test(claims.sub) || !store.get(principalId(claims.sub))) {
+      if (typeof claims.sub !== 'string' || claims.appid !== claims.sub || !/^[0-9a-f-]{36}$/i.test(claims.sub) || !(await store.get(principalId(claims.sub)))) {
         return { ok: false, reason: 'subject' };
       }
       return { ok: true, claims };

@@ -27,7 +27,7 @@ export const appKind: ResourceKind = {
     'latestRevisionFqdn', 'customDomainVerificationId', 'outboundIpAddresses', 'eventStreamEndpoint', 'delegatedIdentities',
   ],
   storedEnvelope: ['kind', 'identity', 'managedBy', 'extendedLocation'],
-  prepare(context, id, name, body, current) {
+  async prepare(context, id, name, body, current) {
     if (!current && !NAME.test(name)) {
       throw errors.invalidParameter(`The container app name '${name}' is not valid: use 2 to 32 lower-case letters, digits and hyphens, starting with a letter and ending with a letter or digit.`, 'name');
     }
@@ -42,7 +42,7 @@ export const appKind: ResourceKind = {
         }
       }
     }
-    const environment = findEnvironment(context, properties);
+    const environment = await findEnvironment(context, properties);
     properties['managedEnvironmentId'] = environment.id;
     properties['environmentId'] = environment.id;
     const configuration = { ...(properties['configuration'] as Record<string, unknown> | undefined) };
@@ -54,18 +54,18 @@ export const appKind: ResourceKind = {
       // The precise checks first (they name the entry at fault), then the members table's refusals.
       checkModeTransport(settings);
       checkIngressFeatures(current?.name ?? name, settings);
-      checkIngress(context, settings, environment);
-      const others = context.store.list({ type: APP_TYPE }).filter((app) => resourceKey(app.id) !== resourceKey(id)).map((app) => ({ id: app.id, ingress: appView(app).ingress }));
+      await checkIngress(context, settings, environment);
+      const others = (await context.store.list({ type: APP_TYPE })).filter((app) => resourceKey(app.id) !== resourceKey(id)).map((app) => ({ id: app.id, ingress: appView(app).ingress }));
       checkExposedPorts(settings, context.reservedPorts?.() ?? [], others);
-      checkHostNames(context, id, name, environment, settings);
+      await checkHostNames(context, id, name, environment, settings);
       configuration['ingress'] = settings;
     }
     properties['configuration'] = configuration;
     return { doc: { ...body, id: current?.id ?? id, name: current?.name ?? name, type: APP_TYPE, properties } };
   },
-  render(context, doc) {
+  async render(context, doc) {
     const properties = { ...doc.properties };
-    const environment = context.store.get(String(properties['managedEnvironmentId'] ?? ''));
+    const environment = await context.store.get(String(properties['managedEnvironmentId'] ?? ''));
     const configuration: Record<string, unknown> = { activeRevisionsMode: 'Single', ...withoutSecretValues((properties['configuration'] as Record<string, unknown> | undefined) ?? {}) };
     const ingress = configuration['ingress'] as Record<string, unknown> | undefined;
     const fqdn = environment ? appFqdn(doc.name, String(environment.properties['defaultDomain'])) : undefined;
@@ -86,7 +86,7 @@ export const appKind: ResourceKind = {
   },
 };
 
-function findEnvironment(context: ControlContext, properties: Record<string, unknown>): StoredResource {
+async function findEnvironment(context: ControlContext, properties: Record<string, unknown>): Promise<StoredResource> {
   const given = properties['managedEnvironmentId'] ?? properties['environmentId'];
   const target = properties['managedEnvironmentId'] === undefined ? 'properties.environmentId' : 'properties.managedEnvironmentId';
   if (typeof given !== 'string' || given === '') {
@@ -95,7 +95,7 @@ function findEnvironment(context: ControlContext, properties: Record<string, unk
   if (properties['managedEnvironmentId'] !== undefined && properties['environmentId'] !== undefined && resourceKey(String(properties['environmentId'])) !== resourceKey(given)) {
     throw errors.invalidContent('properties.managedEnvironmentId and properties.environmentId name different environments.', 'properties.environmentId');
   }
-  const environment = context.store.get(given.replace(/\/+$/, ''));
+  const environment = await context.store.get(given.replace(/\/+$/, ''));
   if (!environment || environment.type.toLowerCase() !== ENVIRONMENT_TYPE.toLowerCase()) {
     throw errors.invalidParameter(`The managed environment '${given}' does not exist.`, target);
   }
@@ -111,7 +111,7 @@ function checkModeTransport(ingress: IngressSettings): void {
   }
 }
 
-function checkIngress(context: ControlContext, ingress: IngressSettings, environment: StoredResource): void {
+async function checkIngress(context: ControlContext, ingress: IngressSettings, environment: StoredResource): Promise<void> {
   // Never stored and ignored: a value the ingress cannot apply is refused (ingress-members.ts).
   const refused = refusedMember(ingress as Record<string, unknown>, APP_INGRESS_MEMBERS, 'properties.configuration.ingress');
   if (refused) throw refused;
@@ -133,7 +133,7 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
     if (domain.certificateId === undefined) {
       throw errors.invalidParameter(`The custom domain '${hostname}' needs a certificateId (an environment certificate) unless bindingType is 'Disabled'.`, `${target}.certificateId`);
     }
-    const certificate = context.store.get(domain.certificateId);
+    const certificate = await context.store.get(domain.certificateId);
     if (!certificate || certificate.type.toLowerCase() !== CERTIFICATE_TYPE.toLowerCase()) {
       throw errors.invalidParameter(`The certificate '${domain.certificateId}' does not exist.`, `${target}.certificateId`);
     }
@@ -147,15 +147,15 @@ function checkIngress(context: ControlContext, ingress: IngressSettings, environ
 }
 
 /** The host names an app is served at (hostNamesOf, as the ingress routes them) must not be served for another app. */
-function checkHostNames(context: ControlContext, id: string, name: string, environment: StoredResource, ingress: IngressSettings): void {
+async function checkHostNames(context: ControlContext, id: string, name: string, environment: StoredResource, ingress: IngressSettings): Promise<void> {
   const mine = new Map<string, string>();
   for (const host of hostNamesOf(name, environmentView(environment).defaultDomain, ingress.customDomains)) {
     mine.set(host.name, host.source === 'default' ? 'properties.configuration.ingress.fqdn' : `properties.configuration.ingress.customDomains[${host.index}].name`);
   }
-  for (const other of context.store.list({ type: APP_TYPE })) {
+  for (const other of await context.store.list({ type: APP_TYPE })) {
     if (resourceKey(other.id) === resourceKey(id)) continue;
     const view = appView(other);
-    const otherEnvironment = context.store.get(view.environmentId);
+    const otherEnvironment = await context.store.get(view.environmentId);
     const defaultDomain = otherEnvironment ? environmentView(otherEnvironment).defaultDomain : undefined;
     for (const { name: hostname } of hostNamesOf(other.name, defaultDomain, view.ingress?.customDomains)) {
       const target = mine.get(hostname);

@@ -28,8 +28,8 @@ export const certificateKind: ResourceKind = {
   render(_context, doc) {
     return renderTracked(doc, { ...doc.properties, provisioningState: 'Succeeded', valid: Date.parse(String(doc.properties['expirationDate'])) > Date.now() });
   },
-  checkDelete(context, doc) {
-    const users = context.store.list({ type: APP_TYPE }).filter((app) =>
+  async checkDelete(context, doc) {
+    const users = (await context.store.list({ type: APP_TYPE })).filter((app) =>
       (appView(app).ingress?.customDomains ?? []).some((domain) => domain.certificateId !== undefined && resourceKey(domain.certificateId) === resourceKey(doc.id)),
     );
     if (users.length > 0) {

@@ -15,14 +15,14 @@ export const environmentKind: ResourceKind = {
   schema: ENVIRONMENT_SCHEMA,
   readOnlyProperties: ['provisioningState', 'deploymentErrors', 'defaultDomain', 'staticIp', 'eventStreamEndpoint'],
   storedEnvelope: ['kind', 'identity'],
-  prepare(context, id, name, body, current) {
+  async prepare(context, id, name, body, current) {
     if (!current && !NAME.test(name)) {
       throw errors.invalidParameter(`The environment name '${name}' is not valid: use 2 to 60 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen.`, 'name');
     }
     // Never stored and ignored: a network or security claim certgate does not enforce is a 400.
     const refused = refusedEnvironmentMember(body.properties) ?? refusedMember(body.properties?.['ingressConfiguration'] as Record<string, unknown> | undefined, ENVIRONMENT_INGRESS_MEMBERS, 'properties.ingressConfiguration');
     if (refused) throw refused;
-    const taken = new Set(context.store.list({ type: ENVIRONMENT_TYPE }).filter((env) => resourceKey(env.id) !== resourceKey(id)).map((env) => String(env.properties['defaultDomain']).toLowerCase()));
+    const taken = new Set((await context.store.list({ type: ENVIRONMENT_TYPE })).filter((env) => resourceKey(env.id) !== resourceKey(id)).map((env) => String(env.properties['defaultDomain']).toLowerCase()));
     const defaultDomain = current ? String(current.properties['defaultDomain']) : defaultDomainFor(id, name, context.baseDomain, (domain) => taken.has(domain));
     return {
       doc: {
@@ -38,8 +38,8 @@ export const environmentKind: ResourceKind = {
     // Secrets (Dapr AI keys, the Log Analytics shared key) are never returned, as in ACA.
     return renderTracked(doc, { ...withoutEnvironmentSecrets(doc.properties), provisioningState: 'Succeeded', staticIp: '127.0.0.1' });
   },
-  checkDelete(context, doc) {
-    const users = appsOfEnvironment(context.store.list({ type: APP_TYPE }), doc.id);
+  async checkDelete(context, doc) {
+    const users = appsOfEnvironment(await context.store.list({ type: APP_TYPE }), doc.id);
     if (users.length > 0) {
       throw errors.conflict('ManagedEnvironmentHasContainerApps', `The environment '${doc.name}' still has container apps: ${users.map((app) => app.name).join(', ')}. Delete them first.`);
     }

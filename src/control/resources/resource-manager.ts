@@ -16,11 +16,11 @@ export const SUBSCRIPTION_TYPE = 'Microsoft.Resources/subscriptions';
 export const GROUP_TYPE = 'Microsoft.Resources/resourceGroups';
 
 /** The subscription certgate creates on first start; returns every subscription's id. */
-export function ensureDefaultSubscription(store: Store): string {
-  const existing = store.list({ type: SUBSCRIPTION_TYPE });
+export async function ensureDefaultSubscription(store: Store): Promise<string> {
+  const existing = await store.list({ type: SUBSCRIPTION_TYPE });
   if (existing.length > 0) return existing[0]!.name;
   const id = randomUUID();
-  store.put({ id: `/subscriptions/${id}`, name: id, type: SUBSCRIPTION_TYPE, properties: { displayName: 'certgate' } });
+  await store.put({ id: `/subscriptions/${id}`, name: id, type: SUBSCRIPTION_TYPE, properties: { displayName: 'certgate' } });
   return id;
 }
 
@@ -37,15 +37,15 @@ export function renderSubscription(context: ControlContext, doc: StoredResource)
   };
 }
 
-export function requireSubscription(context: ControlContext, subscription: string): StoredResource {
-  const doc = context.store.get(`/subscriptions/${subscription}`);
+export async function requireSubscription(context: ControlContext, subscription: string): Promise<StoredResource> {
+  const doc = await context.store.get(`/subscriptions/${subscription}`);
   if (!doc) throw errors.subscriptionNotFound(subscription);
   return doc;
 }
 
-export function requireGroup(context: ControlContext, subscription: string, group: string): StoredResource {
-  requireSubscription(context, subscription);
-  const doc = context.store.get(resourceGroupId(subscription, group));
+export async function requireGroup(context: ControlContext, subscription: string, group: string): Promise<StoredResource> {
+  await requireSubscription(context, subscription);
+  const doc = await context.store.get(resourceGroupId(subscription, group));
   if (!doc) throw errors.groupNotFound(group);
   return doc;
 }
@@ -61,16 +61,16 @@ function renderGroup(doc: StoredResource): Record<string, unknown> {
 }
 
 export async function handleGroup(context: ControlContext, request: ArmRequest, subscription: string, group: string): Promise<ArmResponse> {
-  requireSubscription(context, subscription);
+  await requireSubscription(context, subscription);
   const id = resourceGroupId(subscription, group);
   switch (request.method) {
     case 'GET': {
-      const doc = context.store.get(id);
+      const doc = await context.store.get(id);
       if (!doc) throw errors.groupNotFound(group);
       return { status: 200, body: renderGroup(doc) };
     }
     case 'HEAD':
-      return { status: context.store.get(id) ? 204 : 404 };
+      return { status: (await context.store.get(id)) ? 204 : 404 };
     case 'PUT':
     case 'PATCH': {
       if (request.method === 'PUT' && (!GROUP_NAME.test(group) || group.endsWith('.'))) {
@@ -78,7 +78,7 @@ export async function handleGroup(context: ControlContext, request: ArmRequest, 
       }
       if (!isPlainObject(request.body)) throw errors.invalidContent('The request body must be a JSON object.');
       const patch = request.body;
-      const result = writeOrThrow(() =>
+      const result = await writeOrThrow(() =>
         context.store.update(
           id,
           (current) => {
@@ -102,7 +102,7 @@ export async function handleGroup(context: ControlContext, request: ArmRequest, 
     }
     case 'DELETE': {
       // Deleting a group deletes everything in it.
-      const result = context.store.delete(id);
+      const result = await context.store.delete(id);
       await awaitEnforced(context, result.revision, id, group);
       return { status: result.deleted ? 200 : 204 };
     }
@@ -111,9 +111,9 @@ export async function handleGroup(context: ControlContext, request: ArmRequest, 
   }
 }
 
-export function listGroups(context: ControlContext, request: ArmRequest, subscription: string): ArmResponse {
-  requireSubscription(context, subscription);
-  const groups = context.store.list({ type: GROUP_TYPE, scope: `/subscriptions/${subscription}` });
+export async function listGroups(context: ControlContext, request: ArmRequest, subscription: string): Promise<ArmResponse> {
+  await requireSubscription(context, subscription);
+  const groups = await context.store.list({ type: GROUP_TYPE, scope: `/subscriptions/${subscription}` });
   return listPage(request, groups.map(renderGroup));
 }
 
@@ -129,8 +129,8 @@ export function renderProvider(subscription: string): Record<string, unknown> {
   };
 }
 
-export function handleProvider(context: ControlContext, subscription: string, namespace: string): ArmResponse {
-  requireSubscription(context, subscription);
+export async function handleProvider(context: ControlContext, subscription: string, namespace: string): Promise<ArmResponse> {
+  await requireSubscription(context, subscription);
   if (namespace.toLowerCase() !== 'microsoft.app') {
     throw errors.providerNotFound(namespace);
   }

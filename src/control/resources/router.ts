@@ -28,13 +28,13 @@ export async function handleArmRequest(context: ControlContext, request: ArmRequ
       throw errors.noRoute(request.method, request.pathname);
     case 'subscriptions':
       onlyGet(request);
-      return listPage(request, context.store.list({ type: SUBSCRIPTION_TYPE }).map((doc) => renderSubscription(context, doc)));
+      return listPage(request, (await context.store.list({ type: SUBSCRIPTION_TYPE })).map((doc) => renderSubscription(context, doc)));
     case 'subscription':
       onlyGet(request);
-      return { status: 200, body: renderSubscription(context, requireSubscription(context, path.subscription)) };
+      return { status: 200, body: renderSubscription(context, await requireSubscription(context, path.subscription)) };
     case 'providers':
       onlyGet(request);
-      requireSubscription(context, path.subscription);
+      await requireSubscription(context, path.subscription);
       return listPage(request, [renderProvider(path.subscription)]);
     case 'provider':
       onlyGet(request);
@@ -46,29 +46,29 @@ export async function handleArmRequest(context: ControlContext, request: ArmRequ
       return handleGroup(context, request, path.subscription, path.group);
     case 'collection': {
       onlyGet(request);
-      if (path.group === undefined) requireSubscription(context, path.subscription);
-      else requireGroup(context, path.subscription, path.group);
+      if (path.group === undefined) await requireSubscription(context, path.subscription);
+      else await requireGroup(context, path.subscription, path.group);
       const kind = path.resourceType === 'containerApps' ? appKind : environmentKind;
       const scope = path.group === undefined ? `/subscriptions/${path.subscription}` : resourceGroupId(path.subscription, path.group);
-      return listPage(request, context.store.list({ type: kind.type, scope }).map((doc) => kind.render(context, doc)));
+      return listPage(request, await Promise.all((await context.store.list({ type: kind.type, scope })).map((doc) => kind.render(context, doc))));
     }
     case 'resource': {
-      requireGroup(context, path.subscription, path.group);
+      await requireGroup(context, path.subscription, path.group);
       const kind = path.resourceType === 'containerApps' ? appKind : environmentKind;
       const id = path.resourceType === 'containerApps' ? appId(path.subscription, path.group, path.name) : environmentId(path.subscription, path.group, path.name);
       return handleTracked(context, request, kind, { id, name: path.name, group: path.group });
     }
     case 'certificates': {
-      requireGroup(context, path.subscription, path.group);
+      await requireGroup(context, path.subscription, path.group);
       onlyGet(request);
       const environment = environmentId(path.subscription, path.group, path.environment);
-      if (!context.store.get(environment)) throw errors.notFound(ENVIRONMENT_TYPE, path.environment, path.group);
-      return listPage(request, context.store.list({ type: CERTIFICATE_TYPE, scope: environment }).map((doc) => certificateKind.render(context, doc)));
+      if (!(await context.store.get(environment))) throw errors.notFound(ENVIRONMENT_TYPE, path.environment, path.group);
+      return listPage(request, await Promise.all((await context.store.list({ type: CERTIFICATE_TYPE, scope: environment })).map((doc) => certificateKind.render(context, doc))));
     }
     case 'certificate': {
-      requireGroup(context, path.subscription, path.group);
+      await requireGroup(context, path.subscription, path.group);
       const environment = environmentId(path.subscription, path.group, path.environment);
-      if (!context.store.get(environment)) throw errors.notFound(ENVIRONMENT_TYPE, path.environment, path.group);
+      if (!(await context.store.get(environment))) throw errors.notFound(ENVIRONMENT_TYPE, path.environment, path.group);
       return handleTracked(context, request, certificateKind, { id: certificateId(environment, path.name), name: path.name, group: path.group });
     }
   }

@@ -12,6 +12,7 @@ import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
 import { awaitEnforced } from './enforced.ts';
 
 type Schema = Record<string, unknown>;
+type MaybePromise<T> = T | Promise<T>;
 
 /** A validated request body in ARM shape. */
 export interface ResourceBody {
@@ -30,13 +31,14 @@ export interface ResourceKind {
   /** Envelope members stored besides location/tags (e.g. identity, kind). */
   readonly storedEnvelope?: readonly string[];
   /**
-   * Checks what a schema cannot (references, uniqueness) and returns the document to store.
-   * Synchronous: the read-modify-write around it must not interleave with another write.
+   * Checks what a schema cannot (references, uniqueness) and returns the document to store. It runs
+   * inside the store's read-modify-write (Store.update): writes are serialised around it, so what it
+   * reads through `context.store` is what the write is based on.
    */
-  prepare(context: ControlContext, id: string, name: string, body: ResourceBody, current: StoredResource | undefined): { doc: ResourceDocument; secret?: Uint8Array };
-  render(context: ControlContext, doc: StoredResource): Record<string, unknown>;
+  prepare(context: ControlContext, id: string, name: string, body: ResourceBody, current: StoredResource | undefined): MaybePromise<{ doc: ResourceDocument; secret?: Uint8Array }>;
+  render(context: ControlContext, doc: StoredResource): MaybePromise<Record<string, unknown>>;
   /** Refuses a delete (e.g. an environment that apps still use). */
-  checkDelete?(context: ControlContext, doc: StoredResource): void;
+  checkDelete?(context: ControlContext, doc: StoredResource): MaybePromise<void>;
   /** Members a PATCH may change; undefined: any. */
   readonly patchable?: readonly string[];
 }
@@ -53,17 +55,17 @@ export async function putResource(context: ControlContext, request: ArmRequest, 
   const validated = validateBody<ResourceBody>(dropNulls(body), kind.schema);
   checkEnvelope(validated, kind, address);
   if (!validated.location) throw errors.invalidContent('The property \'location\' is required.', 'location');
-  const result = writeOrThrow(() =>
+  const result = await writeOrThrow(() =>
     context.store.update(
       address.id,
-      (current) => {
+      async (current) => {
         if (current && current.location && validated.location && normalizeLocation(current.location) !== normalizeLocation(validated.location)) {
           throw errors.invalidLocation(`The resource '${address.name}' already exists in location '${current.location}'; the location of a resource cannot be changed.`);
         }
         const input = stripReadOnly(validated, kind);
         // What the server worked out from the body (a certificate's facts) goes in after read-only members are dropped.
         const withPrepared = prepared?.properties ? { ...input, properties: { ...input.properties, ...prepared.properties } } : input;
-        const { doc, secret } = kind.prepare(context, address.id, address.name, withPrepared, current);
+        const { doc, secret } = await kind.prepare(context, address.id, address.name, withPrepared, current);
         const newSecret = prepared?.secret ?? secret;
         return newSecret ? { doc, secret: newSecret } : { doc };
       },
@@ -71,7 +73,7 @@ export async function putResource(context: ControlContext, request: ArmRequest, 
     ),
   );
   await awaitEnforced(context, result.revision, address.id, address.name);
-  return { status: result.created ? 201 : 200, body: kind.render(context, result.resource), headers: { etag: result.resource.etag } };
+  return { status: result.created ? 201 : 200, body: await kind.render(context, result.resource), headers: { etag: result.resource.etag } };
 }
 
 export async function patchResource(context: ControlContext, request: ArmRequest, kind: ResourceKind, address: ResourceAddress): Promise<ArmResponse> {
@@ -92,40 +94,40 @@ export async function patchResource(context: ControlContext, request: ArmRequest
       }
     }
   }
-  const result = writeOrThrow(() =>
+  const result = await writeOrThrow(() =>
     context.store.update(
       address.id,
-      (current) => {
+      async (current) => {
         if (!current) throw errors.notFound(kind.type, address.name, address.group);
         const merged = mergePatch(writableView(current, kind), patch);
         const validated = validateBody<ResourceBody>(merged, kind.schema);
         if (validated.location && current.location && normalizeLocation(validated.location) !== normalizeLocation(current.location)) {
           throw errors.invalidLocation(`The location of '${address.name}' is '${current.location}' and cannot be changed.`);
         }
-        const { doc } = kind.prepare(context, address.id, address.name, stripReadOnly(validated, kind), current);
+        const { doc } = await kind.prepare(context, address.id, address.name, stripReadOnly(validated, kind), current);
         return { doc };
       },
       writeOptions(request),
     ),
   );
   await awaitEnforced(context, result.revision, address.id, address.name);
-  return { status: 200, body: kind.render(context, result.resource), headers: { etag: result.resource.etag } };
+  return { status: 200, body: await kind.render(context, result.resource), headers: { etag: result.resource.etag } };
 }
 
-export function getResource(context: ControlContext, kind: ResourceKind, address: ResourceAddress): ArmResponse {
-  const doc = context.store.get(address.id);
+export async function getResource(context: ControlContext, kind: ResourceKind, address: ResourceAddress): Promise<ArmResponse> {
+  const doc = await context.store.get(address.id);
   if (!doc || doc.type.toLowerCase() !== kind.type.toLowerCase()) throw errors.notFound(kind.type, address.name, address.group);
-  return { status: 200, body: kind.render(context, doc), headers: { etag: doc.etag } };
+  return { status: 200, body: await kind.render(context, doc), headers: { etag: doc.etag } };
 }
 
 export async function deleteResource(context: ControlContext, request: ArmRequest, kind: ResourceKind, address: ResourceAddress): Promise<ArmResponse> {
-  const doc = context.store.get(address.id);
+  const doc = await context.store.get(address.id);
   if (!doc) {
     if (request.ifMatch !== undefined && request.ifMatch !== '*') throw errors.preconditionFailed(`${address.id} does not exist.`);
     return { status: 204 };
   }
-  kind.checkDelete?.(context, doc);
-  const result = writeOrThrow(() => context.store.delete(address.id, request.ifMatch === undefined ? {} : { ifMatch: request.ifMatch }));
+  await kind.checkDelete?.(context, doc);
+  const result = await writeOrThrow(() => context.store.delete(address.id, request.ifMatch === undefined ? {} : { ifMatch: request.ifMatch }));
   await awaitEnforced(context, result.revision, address.id, address.name);
   return { status: result.deleted ? 200 : 204 };
 }
@@ -193,9 +195,9 @@ function writeOptions(request: ArmRequest): WriteOptions {
 }
 
 /** Runs a store write, turning a failed If-Match / If-None-Match into ARM's 412. */
-export function writeOrThrow<T>(write: () => T): T {
+export async function writeOrThrow<T>(write: () => Promise<T>): Promise<T> {
   try {
-    return write();
+    return await write();
   } catch (error) {
     if (error instanceof StoreError && error.code === 'PreconditionFailed') throw errors.preconditionFailed(error.message);
     throw error;
