@@ -262,6 +262,16 @@ describe('the web console', () => {
     await replay.body.dump();
   });
 
+  test('other methods and paths under /console get the console\'s 404 page, never an ARM answer', async () => {
+    for (const [method, path] of [['PUT', '/console'], ['DELETE', '/console/environments'], ['GET', '/console/nope'], ['PUT', '/console/sign-in']] as const) {
+      const response = await request(`${endpoint}${path}`, { method, dispatcher: agent });
+      const text = await response.body.text();
+      assert.equal(response.statusCode, 404, `${method} ${path}: ${text}`);
+      assert.match(String(response.headers['content-type']), /^text\/html/, `${method} ${path}`);
+      assert.equal(response.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
+    }
+  });
+
   test('repeated wrong secrets from one address are throttled (429 with Retry-After)', async () => {
     const attempt = () =>
       request(`${endpoint}/console/sign-in`, {

@@ -65,7 +65,12 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
     const text = status >= 500 ? 'The console failed to answer; the error is in the server log.' : `The request was refused: ${error.message}`;
     return sendPage(reply.code(status), { title: 'Error' }, notice('error', text));
   });
-  app.setNotFoundHandler(async (_request, reply) => sendPage(reply.code(404), { title: 'Not found' }, notice('error', 'There is no such console page.')));
+  const notFound = async (_request: FastifyRequest, reply: FastifyReply) => sendPage(reply.code(404), { title: 'Not found' }, notice('error', 'There is no such console page.'));
+  app.setNotFoundHandler(notFound);
+  // Any other path or method under /console is the console's 404, never the ARM catch-all route
+  // (which would find no bearer token's claims: the console's paths skip that check).
+  app.route({ method: ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'POST', 'OPTIONS'], url: '/*', handler: notFound });
+  app.route({ method: ['HEAD', 'PUT', 'PATCH', 'DELETE', 'POST', 'OPTIONS'], url: '/', handler: notFound });
 
   const sessionOf = (request: FastifyRequest): ConsoleSession | undefined => sessions.get(cookieValue(request.headers.cookie, SESSION_COOKIE));
   const authed = (request: FastifyRequest): Authed | undefined => {
