@@ -238,17 +238,74 @@ describe('the web console', () => {
     assert.equal(await withoutCertificate(), 0);
   });
 
-  test('inventory, refusals and gateway pages say "not available" while their APIs are missing', async () => {
-    for (const [path, name] of [['inventory', 'inventory'], ['refusals', 'refusals'], ['gateway', 'gateway']] as const) {
-      const response = await page.goto(`${endpoint}/console/${path}`);
-      assert.equal(response?.status(), 200, path);
-      const status = await page.getByRole('status').innerText();
-      if (/not available/.test(status)) {
-        await shot(name);
-        continue;
-      }
-      assert.fail(`${path}: ${status}`);
+  /** Whether the management API has an endpoint (observe's inventory and gateway status APIs). */
+  async function hasApi(path: string): Promise<boolean> {
+    const probe = await arm.call('GET', path);
+    return !(probe.status === 404 && probe.json?.error?.code === 'InvalidResourceType');
+  }
+
+  /** Reloads a console page until `locator` has a match (the gateway records connections in batches). */
+  async function eventually(url: string, find: () => ReturnType<Page['locator']>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await page.goto(url);
+      if ((await find().count()) > 0) return;
+      if (attempt >= 20) assert.fail(`nothing matched on ${url}: ${await page.locator('main').innerText()}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
+  }
+
+  test('a certificate that connected is in the inventory, found by its subject, its markup shown as text', async (t) => {
+    if (!(await hasApi(`${webId}/clientCertificates?${V}`))) {
+      await page.goto(`${endpoint}/console/inventory`);
+      assert.match(await page.getByRole('status').innerText(), /not available/);
+      await shot('inventory');
+      t.skip('the inventory API is not on this server yet: the page says "not available"');
+      return;
+    }
+    const ca = await createCa({ commonName: 'Console Client CA' });
+    const client = await issueCertificate({ issuer: ca, commonName: XSS, kind: 'client' });
+    const cert = join(fixture.dir, 'client-xss.pem');
+    const key = join(fixture.dir, 'client-xss.key');
+    writeFileSync(cert, client.certPem);
+    writeFileSync(key, client.keyPem);
+    const served = curlResult(await curl({ host: webHost, port: fixture.gw.httpsPort, caFile: fixture.caFile, cert, key }));
+    assert.equal(served.status, 200);
+    await eventually(`${endpoint}/console/inventory?${new URLSearchParams({ app: webId, search: 'onerror' })}`, () => page.locator('td.subject', { hasText: 'onerror=alert(1)' }));
+    assert.equal(await page.locator('img').count(), 0);
+    assert.deepEqual(dialogs, []);
+    assert.equal(await page.getByLabel('Thumbprint, subject or SAN').inputValue(), 'onerror');
+    await shot('inventory');
+  });
+
+  test('a refused connection shows on the refusals page with its reason code', async (t) => {
+    if (!(await hasApi(`/providers/Certgate.Gateway/refusals?${V}`))) {
+      await page.goto(`${endpoint}/console/refusals`);
+      assert.match(await page.getByRole('status').innerText(), /not available/);
+      await shot('refusals');
+      t.skip('the refusals API is not on this server yet: the page says "not available"');
+      return;
+    }
+    assert.equal(await withoutCertificate(), 0, 'require: refused without a certificate');
+    await eventually(`${endpoint}/console/refusals`, () => page.getByRole('row').filter({ hasText: webHost }));
+    assert.match(await page.getByRole('row').filter({ hasText: webHost }).first().innerText(), /[a-z]+_[a-z_]+/, 'a reason code');
+    await shot('refusals');
+  });
+
+  test('the gateway page shows readiness, the applied revision and each replica', async (t) => {
+    if (!(await hasApi(`/providers/Certgate.Gateway/status?${V}`))) {
+      await page.goto(`${endpoint}/console/gateway`);
+      assert.match(await page.getByRole('status').innerText(), /not available/);
+      await shot('gateway');
+      t.skip('the gateway status API is not on this server yet: the page says "not available"');
+      return;
+    }
+    const status = (await arm.call('GET', `/providers/Certgate.Gateway/status?${V}`)).json;
+    await page.goto(`${endpoint}/console/gateway`);
+    const facts = await page.getByRole('region', { name: 'Health' }).innerText();
+    assert.match(facts, status.ready ? /ready/ : /not ready/);
+    assert.match(facts, new RegExp(`Applied revision\\s+${status.revision}`));
+    assert.equal(await page.getByRole('region', { name: 'Replicas' }).getByRole('row').count(), 1 + status.replicas.length);
+    await shot('gateway');
   });
 
   test('sign-out ends the session on the server: the old cookie no longer opens a page', async () => {
