@@ -13,7 +13,7 @@ import { SessionTable, csrfTokenMatches, type ConsoleSession } from './sessions.
 import { SignInThrottle } from './sign-in-throttle.ts';
 import { renderPage, notAvailable, notice, type Node } from './views/layout.ts';
 import { signInView } from './views/sign-in.ts';
-import { appHref, appView, environmentsView, type EnvironmentRow } from './views/apps.ts';
+import { ALLOW_LISTS, appHref, appView, environmentsView, type AppViewOptions, type EnvironmentRow } from './views/apps.ts';
 import { certificatesView, uploadForm, type CertificateSection } from './views/certificates.ts';
 import { gatewayView, inventoryForm, inventoryTable, refusalsView } from './views/observe.ts';
 
@@ -137,12 +137,19 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
     return send(reply, auth, 'Environments and apps', '/console/environments', environmentsView(loaded.rows));
   }));
 
-  app.get('/app', page(async (request, reply, auth) => {
-    const { id, saved } = request.query as { id?: string; saved?: string };
-    if (!isResourceId(id, 'containerApps')) return send(reply.code(400), auth, 'App', '/console/environments', notice('error', 'The link does not name a container app.'));
+  /** An app's page: its facts and forms, with the environment's certificates for the verification choices. */
+  const appPage = async (reply: FastifyReply, auth: Authed, id: string, status: number, view: Omit<AppViewOptions, 'app' | 'csrfToken' | 'certificates'>) => {
     const result = await auth.api.call('GET', id);
     if (!result.ok) return apiFailure(reply, auth, result.error, result.status);
-    return send(reply, auth, `App ${result.body.name}`, '/console/environments', appView({ app: result.body, csrfToken: auth.session.csrfToken, saved: typeof saved === 'string' ? saved : undefined }));
+    const environment = String(result.body.properties?.managedEnvironmentId ?? '');
+    const certificates = isResourceId(environment, 'managedEnvironments') ? await auth.api.list(`${environment}/certificates`) : undefined;
+    return send(reply.code(status), auth, `App ${result.body.name}`, '/console/environments', appView({ app: result.body, csrfToken: auth.session.csrfToken, certificates: certificates?.ok ? certificates.body : [], ...view }));
+  };
+
+  app.get('/app', page(async (request, reply, auth) => {
+    const { id, saved, verification } = request.query as { id?: string; saved?: string; verification?: string };
+    if (!isResourceId(id, 'containerApps')) return send(reply.code(400), auth, 'App', '/console/environments', notice('error', 'The link does not name a container app.'));
+    return appPage(reply, auth, id, 200, { saved: typeof saved === 'string' ? saved : undefined, verificationSaved: verification === 'saved' });
   }));
 
   app.post('/app/mode', action(async (_request, reply, auth, form) => {
@@ -152,9 +159,28 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
     // The same PATCH as `az containerapp ingress update`: validated and awaited until enforced by the API.
     const result = await auth.api.call('PATCH', id, { properties: { configuration: { ingress: { clientCertificateMode: mode } } } });
     if (result.ok) return reply.code(303).header('location', `${appHref(id)}&saved=${encodeURIComponent(mode)}`).send();
-    const current = await auth.api.call('GET', id);
-    if (!current.ok) return apiFailure(reply, auth, current.error, current.status);
-    return send(reply.code(result.status), auth, `App ${current.body.name}`, '/console/environments', appView({ app: current.body, csrfToken: auth.session.csrfToken, error: result.error, submitted: mode }));
+    return appPage(reply, auth, id, result.status, { error: result.error, submitted: mode });
+  }));
+
+  app.post('/app/verification', action(async (_request, reply, auth, form) => {
+    const id = form.fields.get('id');
+    if (!isResourceId(id, 'containerApps')) return send(reply.code(400), auth, 'App', '/console/environments', notice('error', 'The form does not name a container app.'));
+    // A merge patch: an empty choice removes the member (null), so the policy is what the form shows.
+    const list = (field: string) => form.fields.getAll(field).map((value) => value.trim()).filter((value) => value !== '');
+    const lines = (field: string) => (form.fields.get(field) ?? '').split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '');
+    const orNull = (values: string[]) => (values.length > 0 ? values : null);
+    const allow = Object.fromEntries(ALLOW_LISTS.map((item) => [item.key, lines(item.field)]).filter(([, values]) => values!.length > 0));
+    const mode = form.fields.get('validationMode') ?? '';
+    const ingress = {
+      clientCertificateTrustAnchors: orNull(list('anchors')),
+      clientCertificateIntermediates: orNull(list('intermediates')),
+      clientCertificateRevocationLists: orNull(list('crls')),
+      clientCertificateValidationMode: mode === '' || mode === 'AllowValidOnly' ? null : mode,
+      clientCertificateAllow: Object.keys(allow).length > 0 ? allow : null,
+    };
+    const result = await auth.api.call('PATCH', id, { properties: { configuration: { ingress } } });
+    if (result.ok) return reply.code(303).header('location', `${appHref(id)}&verification=saved`).send();
+    return appPage(reply, auth, id, result.status, { verificationError: result.error });
   }));
 
   const certificatesPage = async (reply: FastifyReply, auth: Authed, status: number, form: Parameters<typeof uploadForm>[0] extends infer O ? Omit<O & object, 'environments' | 'csrfToken'> : never) => {
@@ -179,7 +205,7 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
   }));
 
   app.post('/certificates', action(async (_request, reply, auth, form) => {
-    const environment = form.fields.get('environment');
+    const environment = form.fields.get('environment') ?? undefined;
     const name = (form.fields.get('name') ?? '').trim();
     const certificateType = form.fields.get('certificateType') ?? 'ServerSSLCertificate';
     const values = { environment, name, certificateType };
@@ -301,16 +327,16 @@ export function cookieValue(header: string | undefined, name: string): string | 
 }
 
 interface FormFields {
-  readonly fields: Map<string, string>;
+  readonly fields: URLSearchParams;
   readonly file?: Buffer;
   readonly fileTooLarge?: boolean;
 }
 
 /** A form body: urlencoded (parsed by the server) or multipart (one bounded file). */
 async function readForm(request: FastifyRequest): Promise<FormFields> {
-  if (request.body instanceof URLSearchParams) return { fields: new Map(request.body) };
-  if (!request.isMultipart()) return { fields: new Map() };
-  const fields = new Map<string, string>();
+  if (request.body instanceof URLSearchParams) return { fields: request.body };
+  if (!request.isMultipart()) return { fields: new URLSearchParams() };
+  const fields = new URLSearchParams();
   let file: Buffer | undefined;
   let fileTooLarge = false;
   for await (const part of request.parts()) {
@@ -319,7 +345,7 @@ async function readForm(request: FastifyRequest): Promise<FormFields> {
       if (part.file.truncated) fileTooLarge = true;
       else file = content;
     } else if (typeof part.value === 'string') {
-      fields.set(part.fieldname, part.value);
+      fields.append(part.fieldname, part.value);
     }
   }
   return { fields, file, fileTooLarge };

@@ -23,10 +23,19 @@ function modeOf(app: any): string {
   return String(ingress.clientCertificateMode ?? 'ignore');
 }
 
-/** certgate's verification-policy members of an app's ingress (issue 13), whatever their names: shown as JSON text. */
+/** certgate's verification-policy members of an app's ingress (docs/ingress.md, client-certificate verification). */
+export const VERIFICATION_MEMBERS = [
+  'clientCertificateTrustAnchors',
+  'clientCertificateIntermediates',
+  'clientCertificateRevocationLists',
+  'clientCertificateValidationMode',
+  'clientCertificateAllow',
+] as const;
+
+/** The app's verification policy, shown as JSON text. */
 function verificationOf(app: any): Node {
   const ingress = ingressOf(app) ?? {};
-  const members = Object.entries(ingress).filter(([name]) => /verif|trust/i.test(name));
+  const members = Object.entries(ingress).filter(([name]) => (VERIFICATION_MEMBERS as readonly string[]).includes(name) || /verif|trust/i.test(name));
   if (members.length === 0) return html`<span class="muted">none</span>`;
   return html`<code class="json">${JSON.stringify(Object.fromEntries(members))}</code>`;
 }
@@ -86,9 +95,13 @@ export interface AppViewOptions {
   /** The API's refusal of the last submitted mode, shown next to the field. */
   readonly error?: ApiError;
   readonly submitted?: string;
+  /** The environment's certificates, for the verification policy's choices. */
+  readonly certificates?: readonly any[];
+  readonly verificationSaved?: boolean;
+  readonly verificationError?: ApiError;
 }
 
-export function appView({ app, csrfToken, saved, error, submitted }: AppViewOptions): Node {
+export function appView({ app, csrfToken, saved, error, submitted, certificates = [], verificationSaved, verificationError }: AppViewOptions): Node {
   const ingress = ingressOf(app);
   const current = submitted ?? modeOf(app);
   const described = error ? 'mode-help mode-error' : 'mode-help';
@@ -117,6 +130,79 @@ export function appView({ app, csrfToken, saved, error, submitted }: AppViewOpti
             ${error && html`<p id="mode-error" class="error-text" role="alert">${error.message} <span class="muted">(${error.code}${error.target ? `, ${error.target}` : ''})</span></p>`}
           </div>
           <button type="submit">Save mode</button>
-        </form>`
+        </form>
+        ${verificationForm(app, certificates, csrfToken, verificationSaved, verificationError)}`
       : notice('info', 'This app has no ingress, so it has no client certificate mode.')}`;
+}
+
+const TRUST_CHOICES = [
+  { member: 'clientCertificateTrustAnchors', field: 'anchors', type: 'ClientCertificateTrustAnchor', legend: 'Trust anchors' },
+  { member: 'clientCertificateIntermediates', field: 'intermediates', type: 'ClientCertificateIntermediate', legend: 'Intermediates' },
+  { member: 'clientCertificateRevocationLists', field: 'crls', type: 'ClientCertificateRevocationList', legend: 'Revocation lists' },
+] as const;
+
+export const ALLOW_LISTS = [
+  { key: 'thumbprints', field: 'allowThumbprints', label: 'Allowed thumbprints (SHA-256 hex, one a line)' },
+  { key: 'spkiSha256', field: 'allowSpki', label: 'Allowed public keys (SPKI SHA-256, one a line)' },
+  { key: 'subjects', field: 'allowSubjects', label: 'Allowed subjects (one a line)' },
+  { key: 'sans', field: 'allowSans', label: 'Allowed subject alternative names (one a line)' },
+] as const;
+
+/** Which field of the verification form an API error's JSON path names. */
+function verificationFieldOf(error: ApiError | undefined): string | undefined {
+  if (!error) return undefined;
+  const target = error.target ?? '';
+  for (const choice of TRUST_CHOICES) if (target.includes(choice.member)) return choice.field;
+  for (const list of ALLOW_LISTS) if (target.includes(`clientCertificateAllow.${list.key}`)) return list.field;
+  if (target.includes('clientCertificateValidationMode')) return 'validationMode';
+  return 'verification';
+}
+
+/** The verification policy: the environment's trust material to use, the validation mode, and allow-lists. */
+function verificationForm(app: any, certificates: readonly any[], csrfToken: string, saved: boolean | undefined, error: ApiError | undefined): Node {
+  const ingress = ingressOf(app) ?? {};
+  const at = verificationFieldOf(error);
+  const errorText = (field: string) =>
+    at === field && error && html`<p id="${field}-error" class="error-text" role="alert">${error.message} <span class="muted">(${error.code}${error.target ? `, ${error.target}` : ''})</span></p>`;
+  const chosen = (member: string) => new Set(((ingress[member] as unknown[] | undefined) ?? []).map((id) => String(id).toLowerCase()));
+  const allow = (ingress['clientCertificateAllow'] ?? {}) as Record<string, unknown>;
+  return html`<form method="post" action="/console/app/verification" class="card" aria-labelledby="verification-title" novalidate>
+    <h2 id="verification-title">Verification policy</h2>
+    <p class="help">With mode accept or require, the ingress verifies the client's chain against these anchors and lists (certgate extension).</p>
+    ${saved && notice('ok', 'Saved: the ingress enforces the verification policy.')}
+    ${errorText('verification')}
+    ${csrfField(csrfToken)}
+    <input type="hidden" name="id" value="${app.id}">
+    ${TRUST_CHOICES.map((choice) => {
+      const offered = certificates.filter((certificate) => String(certificate.properties?.certificateType ?? '').toLowerCase() === choice.type.toLowerCase());
+      const selected = chosen(choice.member);
+      return html`<fieldset class="${at === choice.field ? 'field invalid' : 'field'}"${attr({ 'aria-describedby': at === choice.field ? `${choice.field}-error` : undefined })}>
+        <legend>${choice.legend}</legend>
+        ${offered.length === 0
+          ? html`<p class="muted">None in this environment (upload one on the Certificates page as ${choice.type}).</p>`
+          : offered.map(
+              (certificate, index) => html`<div class="check">
+                <input type="checkbox" id="${choice.field}-${index}" name="${choice.field}" value="${certificate.id}"${attr({ checked: selected.has(String(certificate.id).toLowerCase()) })}>
+                <label for="${choice.field}-${index}">${certificate.name} <span class="muted">(${String(certificate.properties?.subjectName ?? '')})</span></label>
+              </div>`,
+            )}
+        ${errorText(choice.field)}
+      </fieldset>`;
+    })}
+    <div class="${at === 'validationMode' ? 'field invalid' : 'field'}">
+      <label for="validation-mode">Validation mode</label>
+      <select id="validation-mode" name="validationMode"${attr({ 'aria-describedby': at === 'validationMode' ? 'validationMode-error' : undefined })}>
+        ${['AllowValidOnly', 'AllowInsecureFallback'].map((mode) => html`<option value="${mode}"${attr({ selected: mode === (ingress['clientCertificateValidationMode'] ?? 'AllowValidOnly') })}>${mode}</option>`)}
+      </select>
+      ${errorText('validationMode')}
+    </div>
+    ${ALLOW_LISTS.map(
+      (list) => html`<div class="${at === list.field ? 'field invalid' : 'field'}">
+        <label for="${list.field}">${list.label}</label>
+        <textarea id="${list.field}" name="${list.field}" rows="2" cols="60" spellcheck="false"${attr({ 'aria-describedby': at === list.field ? `${list.field}-error` : undefined, 'aria-invalid': at === list.field ? 'true' : undefined })}>${((allow[list.key] as unknown[] | undefined) ?? []).map(String).join('\n')}</textarea>
+        ${errorText(list.field)}
+      </div>`,
+    )}
+    <button type="submit">Save verification policy</button>
+  </form>`;
 }
