@@ -8,6 +8,7 @@ import { certificatesView, uploadForm } from './certificates.ts';
 import { gatewayView, inventoryForm, inventoryTable, refusalsView } from './observe.ts';
 
 const EVIL = `"'><script>alert(1)</script><img src=x onerror=alert(2)>`;
+const certificateId = () => `/e/${EVIL}/certificates/c`;
 const app = {
   id: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/containerApps/${EVIL}`,
   name: EVIL,
@@ -16,7 +17,7 @@ const app = {
     managedEnvironmentId: `/x/${EVIL}`,
     provisioningState: 'Failed',
     deploymentErrors: EVIL,
-    configuration: { ingress: { fqdn: EVIL, clientCertificateMode: EVIL, customDomains: [{ name: EVIL, bindingType: EVIL }], clientCertificateVerification: { note: EVIL } } },
+    configuration: { ingress: { fqdn: EVIL, clientCertificateMode: EVIL, customDomains: [{ name: EVIL, bindingType: EVIL }], clientCertificateTrustAnchors: [certificateId()], clientCertificateAllow: { subjects: [EVIL] } } },
   },
 };
 const environment = { id: `/e/${EVIL}`, name: EVIL, properties: { defaultDomain: EVIL } };
@@ -25,7 +26,15 @@ const seen = { name: EVIL, properties: { thumbprint: EVIL, subject: EVIL, issuer
 
 const pages = {
   environments: environmentsView([{ environment, apps: [app] }]),
-  app: appView({ app, csrfToken: EVIL, saved: EVIL, error: { code: EVIL, message: EVIL, target: EVIL }, submitted: EVIL }),
+  app: appView({
+    app,
+    csrfToken: EVIL,
+    saved: EVIL,
+    error: { code: EVIL, message: EVIL, target: EVIL },
+    submitted: EVIL,
+    certificates: [{ ...certificate, properties: { ...certificate.properties, certificateType: 'ClientCertificateTrustAnchor' } }],
+    verificationError: { code: EVIL, message: EVIL, target: EVIL },
+  }),
   certificates: [certificatesView([{ environment, certificates: [certificate], apps: [app] }]), uploadForm({ environments: [environment], csrfToken: EVIL, error: { code: EVIL, message: EVIL, target: 'properties.password' }, values: { environment: EVIL, name: EVIL, certificateType: EVIL } })],
   inventory: [inventoryForm([app], { app: app.id, search: EVIL, expiringWithinDays: EVIL }), inventoryTable([seen], `/console/inventory?${EVIL}`)],
   refusals: refusalsView([{ time: EVIL, app: EVIL, host: EVIL, reason: EVIL, verdict: EVIL, thumbprint: EVIL, subject: EVIL, clientAddress: EVIL }]),
