@@ -5,6 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import tls from 'node:tls';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -369,6 +371,18 @@ describe('the web console', () => {
       assert.match(String(response.headers['content-type']), /^text\/html/, `${method} ${path}`);
       assert.equal(response.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
     }
+    // The console's paths skip the bearer check; a dot-segment sent raw (clients would resolve it)
+    // must not reach an ARM handler that way.
+    const { hostname, port } = new URL(endpoint);
+    for (const target of ['/console/../subscriptions?api-version=2025-01-01', '/console/%2e%2e/subscriptions?api-version=2025-01-01']) {
+      const socket = tls.connect({ host: hostname, port: Number(port), ca: fixture.gw.caPem, servername: 'localhost' });
+      await once(socket, 'secureConnect');
+      socket.end(`GET ${target} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n\r\n`);
+      let raw = '';
+      for await (const chunk of socket) raw += String(chunk);
+      assert.match(raw, /^HTTP\/1\.1 404 /, `${target}: ${raw.slice(0, 200)}`);
+      assert.doesNotMatch(raw, /subscriptionId/);
+    }
   });
 
   test('repeated wrong secrets from one address are throttled (429 with Retry-After)', async () => {
@@ -387,8 +401,10 @@ describe('the web console', () => {
       retryAfter = response.headers['retry-after'];
       await response.body.dump();
     }
-    // Five failures in the window (the earlier sign-in reset the count), then 429 without checking the secret.
-    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
+    // At most five failures in the window (earlier tests' count too, unless a sign-in reset it), then 429 without checking the secret.
+    const throttled = statuses.indexOf(429);
+    assert.ok(throttled >= 1 && throttled <= 5, statuses.join(','));
+    assert.deepEqual(statuses, [...Array(throttled).fill(401), ...Array(6 - throttled).fill(429)]);
     assert.ok(Number(retryAfter) > 0 && Number(retryAfter) <= 60);
   });
 });

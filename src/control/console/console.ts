@@ -114,7 +114,15 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
     if (wait > 0) {
       return sendPage(reply.code(429).header('retry-after', String(wait)), { title: 'Sign in' }, signInView(`Too many failed sign-ins from this address: try again in ${wait} seconds.`, clientId));
     }
-    const principal = clientId && secret ? await authenticatePrincipal(context.store, clientId, secret) : undefined;
+    if (!throttle.begin()) {
+      return sendPage(reply.code(503).header('retry-after', '1'), { title: 'Sign in' }, signInView('The server is busy checking other sign-ins: try again in a moment.', clientId));
+    }
+    let principal;
+    try {
+      principal = clientId && secret ? await authenticatePrincipal(context.store, clientId, secret) : undefined;
+    } finally {
+      throttle.end();
+    }
     if (!principal) {
       throttle.recordFailure(request.ip);
       request.log.warn({ path: `${CONSOLE_PREFIX}/sign-in`, client: request.ip }, 'console sign-in refused');

@@ -50,3 +50,12 @@ test('the sign-in throttle refuses an address after its failures, per window, wi
   throttle.recordSuccess('c');
   assert.equal(throttle.retryAfterSeconds('c', 4_000), 0);
 });
+
+test('the sign-in throttle bounds the secret checks in flight', () => {
+  const throttle = new SignInThrottle({ maxConcurrent: 2 });
+  assert.equal(throttle.begin(), true);
+  assert.equal(throttle.begin(), true);
+  assert.equal(throttle.begin(), false, 'a third check at once is refused');
+  throttle.end();
+  assert.equal(throttle.begin(), true);
+});

@@ -8,6 +8,8 @@ export const SIGN_IN_LIMITS = {
   windowMs: 60_000,
   /** Addresses remembered at once. */
   maxAddresses: 10_000,
+  /** Secrets checked at once: each scrypt takes 16 MiB and a core for ~50 ms, so many addresses at once cannot exhaust memory. */
+  maxConcurrent: 4,
 } as const;
 
 interface Window {
@@ -29,6 +31,19 @@ export class SignInThrottle {
     if (!window || now - window.startedAt >= this.#limits.windowMs) return 0;
     if (window.failures < this.#limits.maxFailures) return 0;
     return Math.ceil((window.startedAt + this.#limits.windowMs - now) / 1000);
+  }
+
+  #inFlight = 0;
+
+  /** Takes a slot for one secret check, or false when all are busy (the caller answers 503). */
+  begin(): boolean {
+    if (this.#inFlight >= this.#limits.maxConcurrent) return false;
+    this.#inFlight += 1;
+    return true;
+  }
+
+  end(): void {
+    this.#inFlight -= 1;
   }
 
   recordFailure(address: string, now = Date.now()): void {
