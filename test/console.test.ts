@@ -352,6 +352,26 @@ describe('the web console', () => {
     await shot('gateway');
   });
 
+  test('every control on every page has a label, and every table column a header', async () => {
+    const pages = ['environments', `app?id=${encodeURIComponent(webId)}`, 'certificates', 'inventory', 'refusals', 'gateway'];
+    for (const path of pages) {
+      await page.goto(`${endpoint}/console/${path}`);
+      const unlabelled = await page.evaluate(`[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+        .filter((element) => !((element.labels && element.labels.length > 0) || element.getAttribute('aria-label') || (element.tagName === 'BUTTON' && element.textContent.trim())))
+        .map((element) => element.outerHTML)`);
+      assert.deepEqual(unlabelled, [], path);
+      const headless = await page.evaluate(`[...document.querySelectorAll('table')].filter((table) => table.querySelectorAll('th').length === 0).length`);
+      assert.equal(headless, 0, path);
+      assert.equal(await page.getByRole('main').count(), 1, path);
+      assert.equal(await page.getByRole('heading', { level: 1 }).count(), 1, path);
+    }
+    // The skip link moves the focus to the content.
+    await page.goto(`${endpoint}/console/environments`);
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate('document.activeElement && document.activeElement.id'), 'main');
+  });
+
   test('sign-out ends the session on the server: the old cookie no longer opens a page', async () => {
     const [cookie] = (await browser.context.cookies()).filter((item) => item.name === SESSION_COOKIE);
     await page.goto(`${endpoint}/console/environments`);
