@@ -106,6 +106,7 @@ function printBanner(options: ServeOptions, dataDir: string, addresses: IngressA
     `  internal HTTP:  http://${options.internalBind}:${addresses.internalHttpPort}`,
     ...(options.proxyProtocol?.length ? [`  PROXY protocol: on ${options.proxyProtocol.join(', ')}, from ${(options.proxyProtocolFrom ?? []).join(', ')} only`] : []),
     `  management API: ${control.endpoint} (ARM; subscription ${control.subscriptionId})`,
+    `  web console:    ${control.endpoint}/console (sign in with a service principal's client id and secret)`,
     `  workers:        ${options.workers} (ingress processes)`,
     `  data dir:       ${dataDir}`,
     `  CA certificate: ${caCertificatePath(dataDir)} (trust it to reach apps without -k)`,
