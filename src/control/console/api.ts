@@ -66,8 +66,10 @@ export function consoleApi(inject: Inject, tokens: TokenIssuer, session: Console
         const result = await call('GET', next);
         if (!result.ok) return result;
         items.push(...((result.body?.value as any[] | undefined) ?? []));
-        const link = result.body?.nextLink as string | undefined;
-        next = link ? new URL(link).pathname + new URL(link).search : undefined;
+        const link = result.body?.nextLink;
+        // Absolute or relative: only its path and query are followed, always on this server.
+        const url = typeof link === 'string' && link !== '' ? new URL(link, 'https://certgate.invalid') : undefined;
+        next = url ? url.pathname + url.search : undefined;
       }
       return { ok: true, status: 200, body: items };
     },

@@ -25,7 +25,7 @@ export const SESSION_COOKIE = '__Host-certgate-console';
  * No script, no inline style, no plugin, no framing, forms only to this origin: the page can do
  * nothing but show text, follow links and submit its own forms.
  */
-export const CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export const CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /** An uploaded certificate file: PKCS12 and PEM bundles are a few KiB; this bounds the body read. */
 const MAX_UPLOAD_BYTES = 256 * 1024;
@@ -249,7 +249,7 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
     const result = await auth.api.call('GET', `${chosen}/clientCertificates?${params}`);
     if (!result.ok && isMissingApi(result)) return send(reply, auth, title, '/console/inventory', [inventoryForm(apps, form), notAvailable('The client-certificate inventory')] as Node);
     if (!result.ok) return send(reply.code(result.status), auth, title, '/console/inventory', [inventoryForm(apps, form), notice('error', `${result.error.message} (${result.error.code})`)] as Node);
-    const nextToken = result.body?.nextLink ? new URL(result.body.nextLink).searchParams.get('$skipToken') : null;
+    const nextToken = typeof result.body?.nextLink === 'string' ? new URL(result.body.nextLink, 'https://certgate.invalid').searchParams.get('$skipToken') : null;
     const next = nextToken ? `${CONSOLE_PREFIX}/inventory?${new URLSearchParams({ app: chosen, ...(form.search ? { search: form.search } : {}), ...(form.expiringWithinDays ? { expiringWithinDays: form.expiringWithinDays } : {}), skipToken: nextToken })}` : undefined;
     return send(reply, auth, title, '/console/inventory', [inventoryForm(apps, form), inventoryTable(result.body?.value ?? [], next)] as Node);
   }));
