@@ -151,6 +151,13 @@ describe('the web console', () => {
     const read = await arm.call('GET', `${webId}?${V}`);
     assert.equal(read.json.properties.configuration.ingress.clientCertificateMode, 'require');
     assert.equal(read.json.systemData.lastModifiedBy, fixture.gw.credentials!.clientId);
+    // Which apps require a certificate: the filter shows web, not the TCP app.
+    await page.goto(`${endpoint}/console/environments`);
+    await page.getByLabel('Show apps with client certificate mode').selectOption('require');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.waitForURL(/mode=require/);
+    assert.equal(await page.getByRole('link', { name: 'web', exact: true }).count(), 1);
+    assert.equal(await page.getByRole('link', { name: 'tcpapp', exact: true }).count(), 0);
   });
 
   test("a mode the API refuses shows the API's error next to the field and changes nothing", async () => {

@@ -139,10 +139,12 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
     return reply.code(303).header('set-cookie', `${SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0`).header('location', `${CONSOLE_PREFIX}/sign-in`).send();
   }));
 
-  app.get('/environments', page(async (_request, reply, auth) => {
+  app.get('/environments', page(async (request, reply, auth) => {
+    const { mode } = request.query as { mode?: string };
     const loaded = await loadEnvironments(auth.api);
     if (!loaded.ok) return apiFailure(reply, auth, loaded.error);
-    return send(reply, auth, 'Environments and apps', '/console/environments', environmentsView(loaded.rows));
+    const filter = typeof mode === 'string' && mode !== '' ? mode.slice(0, 32) : undefined;
+    return send(reply, auth, 'Environments and apps', '/console/environments', environmentsView(loaded.rows, filter));
   }));
 
   /** An app's page: its facts and forms, with the environment's certificates for the verification choices. */

@@ -57,14 +57,29 @@ function status(resource: any): Node {
   return html`<span class="good">Enforced</span>`;
 }
 
-export function environmentsView(rows: readonly EnvironmentRow[]): Node {
-  if (rows.length === 0) return notice('info', 'No environments yet. Create one with az containerapp env create or the management API.');
-  return rows.map(
+/** The filter above the environments: apps of one client-certificate mode only. */
+function modeFilter(mode: string | undefined): Node {
+  return html`<form method="get" action="/console/environments" class="card search" role="search" aria-label="Apps">
+    <div class="field">
+      <label for="filter-mode">Show apps with client certificate mode</label>
+      <select id="filter-mode" name="mode">
+        <option value=""${attr({ selected: mode === undefined })}>any</option>
+        ${[...MODES, 'no ingress'].map((value) => html`<option value="${value}"${attr({ selected: value === mode })}>${value}</option>`)}
+      </select>
+    </div>
+    <button type="submit">Show</button>
+  </form>`;
+}
+
+export function environmentsView(all: readonly EnvironmentRow[], mode?: string): Node {
+  if (all.length === 0) return notice('info', 'No environments yet. Create one with az containerapp env create or the management API.');
+  const rows = mode === undefined ? all : all.map((row) => ({ ...row, apps: row.apps.filter((app) => modeOf(app) === mode) }));
+  return [modeFilter(mode), ...rows.map(
     ({ environment, apps }) => html`<section class="card" aria-labelledby="env-${environment.name}">
       <h2 id="env-${environment.name}">Environment <span class="name">${environment.name}</span></h2>
       <p class="muted">Resource group <code>${resourceGroupOf(environment.id)}</code> · default domain <code>${String(environment.properties?.defaultDomain ?? '')}</code> · ${status(environment)}</p>
       ${apps.length === 0
-        ? html`<p>No apps in this environment.</p>`
+        ? html`<p>No apps${mode === undefined ? '' : ` with mode ${mode}`} in this environment.</p>`
         : html`<table>
             <caption class="visually-hidden">Apps in environment ${environment.name}</caption>
             <thead><tr><th scope="col">App</th><th scope="col">Client certificate mode</th><th scope="col">Verification policy</th><th scope="col">Host names</th><th scope="col">Last change</th></tr></thead>
@@ -81,7 +96,7 @@ export function environmentsView(rows: readonly EnvironmentRow[]): Node {
             </tbody>
           </table>`}
     </section>`,
-  );
+  )];
 }
 
 function resourceGroupOf(id: string): string {
