@@ -159,7 +159,7 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
   app.get('/app', page(async (request, reply, auth) => {
     const { id, saved, verification } = request.query as { id?: string; saved?: string; verification?: string };
     if (!isResourceId(id, 'containerApps')) return send(reply.code(400), auth, 'App', '/console/environments', notice('error', 'The link does not name a container app.'));
-    return appPage(reply, auth, id, 200, { saved: typeof saved === 'string' ? saved : undefined, verificationSaved: verification === 'saved' });
+    return appPage(reply, auth, id, 200, { saved: saved === '1', verificationSaved: verification === 'saved' });
   }));
 
   app.post('/app/mode', action(async (_request, reply, auth, form) => {
@@ -168,7 +168,7 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
     const mode = form.fields.get('clientCertificateMode') ?? '';
     // The same PATCH as `az containerapp ingress update`: validated and awaited until enforced by the API.
     const result = await auth.api.call('PATCH', id, { properties: { configuration: { ingress: { clientCertificateMode: mode } } } });
-    if (result.ok) return reply.code(303).header('location', `${appHref(id)}&saved=${encodeURIComponent(mode)}`).send();
+    if (result.ok) return reply.code(303).header('location', `${appHref(id)}&saved=1`).send();
     return appPage(reply, auth, id, result.status, { error: result.error, submitted: mode });
   }));
 
@@ -203,9 +203,11 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
       sections.push({ environment: row.environment, certificates: certificates.body, apps: row.apps });
     }
     const environments = loaded.rows.map((row) => row.environment);
+    // A link's ?uploaded= names a certificate only if it exists: a crafted link cannot make up a message.
+    const uploaded = form.uploaded !== undefined && sections.some((section) => section.certificates.some((certificate) => certificate.name === form.uploaded)) ? form.uploaded : undefined;
     return send(reply.code(status), auth, 'Certificates', '/console/certificates', [
       certificatesView(sections),
-      uploadForm({ environments, csrfToken: auth.session.csrfToken, ...form }),
+      uploadForm({ environments, csrfToken: auth.session.csrfToken, ...form, uploaded }),
     ] as Node);
   };
 

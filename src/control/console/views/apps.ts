@@ -106,7 +106,8 @@ function resourceGroupOf(id: string): string {
 export interface AppViewOptions {
   readonly app: any;
   readonly csrfToken: string;
-  readonly saved?: string;
+  /** The mode change just saved (the message names the mode the app now has). */
+  readonly saved?: boolean;
   /** The API's refusal of the last submitted mode, shown next to the field. */
   readonly error?: ApiError;
   readonly submitted?: string;
@@ -133,7 +134,7 @@ export function appView({ app, csrfToken, saved, error, submitted, certificates 
     ${ingress
       ? html`<form method="post" action="/console/app/mode" class="card" aria-labelledby="mode-title" novalidate>
           <h2 id="mode-title">Change the client certificate mode</h2>
-          ${saved && notice('ok', `Saved: the ingress enforces clientCertificateMode '${saved}'.`)}
+          ${saved && notice('ok', `Saved: the ingress enforces clientCertificateMode '${modeOf(app)}'.`)}
           ${csrfField(csrfToken)}
           <input type="hidden" name="id" value="${app.id}">
           <div class="${error ? 'field invalid' : 'field'}">

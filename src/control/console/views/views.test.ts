@@ -29,7 +29,7 @@ const pages = {
   app: appView({
     app,
     csrfToken: EVIL,
-    saved: EVIL,
+    saved: true,
     error: { code: EVIL, message: EVIL, target: EVIL },
     submitted: EVIL,
     certificates: [{ ...certificate, properties: { ...certificate.properties, certificateType: 'ClientCertificateTrustAnchor' } }],
