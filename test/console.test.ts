@@ -384,9 +384,10 @@ describe('the web console', () => {
     await page.goto(`${endpoint}/console/environments`);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'You are signed out.' }).waitFor();
     const replay = await request(`${endpoint}/console/environments`, { headers: { cookie: `${SESSION_COOKIE}=${cookie!.value}` }, dispatcher: agent });
     assert.equal(replay.statusCode, 303);
-    assert.equal(replay.headers.location, '/console/sign-in');
+    assert.equal(replay.headers.location, '/console/sign-in?ended=1');
     await replay.body.dump();
   });
 

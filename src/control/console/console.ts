@@ -80,7 +80,11 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
   /** A page for a signed-in principal; anyone else is sent to sign in. */
   const page = (handler: (request: FastifyRequest, reply: FastifyReply, auth: Authed) => Promise<unknown>) => async (request: FastifyRequest, reply: FastifyReply) => {
     const auth = authed(request);
-    if (!auth) return reply.code(303).header('location', `${CONSOLE_PREFIX}/sign-in`).send();
+    if (!auth) {
+      // A cookie the table no longer has: the session ended (lifetime, idle time, sign-out, restart).
+      const ended = cookieValue(request.headers.cookie, SESSION_COOKIE) !== undefined;
+      return reply.code(303).header('location', `${CONSOLE_PREFIX}/sign-in${ended ? '?ended=1' : ''}`).send();
+    }
     return handler(request, reply, auth);
   };
   /** A state-changing call: same origin, a session, and that session's CSRF token. */
@@ -101,7 +105,9 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
 
   app.get('/sign-in', async (request, reply) => {
     if (sessionOf(request)) return reply.code(303).header('location', `${CONSOLE_PREFIX}/environments`).send();
-    return sendPage(reply, { title: 'Sign in' }, signInView());
+    const { ended, out } = request.query as { ended?: string; out?: string };
+    const note = out === '1' ? 'You are signed out.' : ended === '1' ? 'Your session has ended: sign in again.' : undefined;
+    return sendPage(reply, { title: 'Sign in' }, signInView(undefined, '', note));
   });
 
   app.post('/sign-in', async (request, reply) => {
@@ -136,7 +142,7 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
 
   app.post('/sign-out', action(async (_request, reply, auth) => {
     sessions.delete(auth.session.id);
-    return reply.code(303).header('set-cookie', `${SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0`).header('location', `${CONSOLE_PREFIX}/sign-in`).send();
+    return reply.code(303).header('set-cookie', `${SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0`).header('location', `${CONSOLE_PREFIX}/sign-in?out=1`).send();
   }));
 
   app.get('/environments', page(async (request, reply, auth) => {

@@ -1,9 +1,10 @@
 // The sign-in form: the service principal's client id and secret, as `az login --service-principal`.
 import { html, notice, type Node } from './layout.ts';
 
-export function signInView(error?: string, clientId = ''): Node {
+export function signInView(error?: string, clientId = '', note?: string): Node {
   return html`<form method="post" action="/console/sign-in" class="card narrow">
     <p>Sign in with a service principal of this certgate (the first one is in <code>admin-credentials.json</code> in the data directory).</p>
+    ${note && notice('info', note)}
     ${error && notice('error', error)}
     <div class="field">
       <label for="client-id">Client id</label>
