@@ -172,7 +172,7 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
     const id = form.fields.get('id');
     if (!isResourceId(id, 'containerApps')) return send(reply.code(400), auth, 'App', '/console/environments', notice('error', 'The form does not name a container app.'));
     const mode = form.fields.get('clientCertificateMode') ?? '';
-    // The same PATCH as `az containerapp ingress update`: validated and awaited until enforced by the API.
+    // A PATCH of the app, as any ARM client sends: validated and awaited until enforced by the API.
     const result = await auth.api.call('PATCH', id, { properties: { configuration: { ingress: { clientCertificateMode: mode } } } });
     if (result.ok) return reply.code(303).header('location', `${appHref(id)}&saved=1`).send();
     return appPage(reply, auth, id, result.status, { error: result.error, submitted: mode });
