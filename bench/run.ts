@@ -25,6 +25,7 @@ import { makeBenchPki, type BenchPki } from './lib/pki.ts';
 import { ALL_DEFINITIONS, APP_HOST, BENCH_HOSTS, certgateSupportsWorkers, portIsFree, startUpstream, type CertgateApi, type ProxyDefinition, type RunningProxy } from './lib/proxies.ts';
 import { formatNumber, spread, summarize, type ProxyRound, type ScenarioResult } from './lib/report.ts';
 import { evaluateTargets, renderReport, type CertgateAlone } from './lib/render.ts';
+import { repoRelativePaths } from './lib/paths.ts';
 import {
   addHostsEntries, aptInstall, initClockTicks, killAllServices, loadAverage, machineCpu, machineFacts, round, run, sleep, treeCpuSeconds, treeMemory, which, type Service,
 } from './lib/system.ts';
@@ -468,7 +469,8 @@ async function main(): Promise<void> {
       benchmark: 'certgate ingress vs nginx, HAProxy, Caddy (issue 6)',
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
-      settings,
+      // Paths relative to the repository, not this machine's (bench/lib/paths.ts).
+      settings: repoRelativePaths(settings),
       pinning,
       machine: await machineFacts(),
       load: { before: loadBefore, after: loadAfter, otherCpuPercentMedian: round(otherSpread?.median ?? 0, 1), otherCpuPercentMax: round(otherSpread?.max ?? 0, 1) },

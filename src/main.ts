@@ -1,6 +1,7 @@
 // The certgate command: the gateway, az-style resource commands, and the certificate toolkit.
 // Only the module of the command being run is loaded (the gateway and the PKI libraries take a
 // few hundred milliseconds to load, which every CLI call would otherwise pay).
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { configureUsageErrors, reportError } from './cli/errors.ts';
 
@@ -23,7 +24,9 @@ const COMMANDS: readonly TopLevelCommand[] = [
 
 const program = new Command('certgate')
   .description('certgate: a client-certificate (mutual TLS) ingress with Azure Container Apps semantics')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // As `az --version`: certgate's version and the Node.js that runs it (it needs 24).
+  .version(versionText(), '--version', 'show the versions of certgate and of the Node.js running it');
 
 const name = process.argv[2] === 'help' ? process.argv[3] : process.argv[2];
 const wanted = COMMANDS.find((command) => command.name === name);
@@ -38,4 +41,9 @@ try {
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
   process.exit(reportError(error));
+}
+
+function versionText(): string {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `certgate ${version}\nnode     ${process.versions.node}`;
 }

@@ -371,15 +371,13 @@ describe('cert show', () => {
     assertOneLineError(await certgate(['cert', 'show', 'missing.pem']), 1, /^ERROR: \(FileNotReadable\) cannot read file 'missing.pem': no such file or directory\n$/);
   });
 
-  test("openssl's -legacy files (RC2) need the legacy provider, which NODE_OPTIONS gives", async () => {
+  test("openssl's -legacy files (RC2-40) are read as they are: no flag, no NODE_OPTIONS", async () => {
     const made = await openssl(['pkcs12', '-export', '-legacy', '-in', path('leaf.pem'), '-inkey', path('leaf.key'), '-passout', `pass:${PASSWORD}`, '-out', path('rc2.p12')]);
     assert.equal(made.code, 0, made.stderr);
-    assertOneLineError(await certgate(['cert', 'show', 'rc2.p12', '--password', PASSWORD]), 1, /\(Pkcs12Unsupported\) .*NODE_OPTIONS=--openssl-legacy-provider/);
-    const withProvider = await certgate(['cert', 'show', 'rc2.p12', '--password', PASSWORD, '--query', 'thumbprint', '-o', 'tsv'], {
-      env: { NODE_OPTIONS: '--openssl-legacy-provider' },
-    });
-    assert.equal(withProvider.code, 0, withProvider.stderr);
-    assert.equal(withProvider.stdout.trim(), derSha256(path('leaf.pem')));
+    const shown = await certgate(['cert', 'show', 'rc2.p12', '--password', PASSWORD, '--query', 'thumbprint', '-o', 'tsv']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(shown.stdout.trim(), derSha256(path('leaf.pem')));
+    assertOneLineError(await certgate(['cert', 'show', 'rc2.p12', '--password', 'wrong']), 1, /\(Pkcs12WrongPassword\)/);
   });
 
   test('table output shows one row per certificate', async () => {

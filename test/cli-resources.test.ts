@@ -2,11 +2,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import type { TestGateway } from './support/gateway.ts';
 import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
 import type { EchoApp } from './support/echo-app.ts';
-import { curl, curlResult } from './support/clients.ts';
+import { curl, curlResult, run } from './support/clients.ts';
 import { createCa, issueCertificate } from '../src/pki/issue.ts';
 import { exportPkcs12 } from '../src/pki/pkcs12.ts';
 import { certgate as runCertgate } from './support/cli.ts';
@@ -100,6 +104,54 @@ describe('resources', () => {
     assert.equal((await certgate('containerapp', 'ingress', 'show', '-n', 'plain', '-g', 'demo')).code, 1);
   });
 
+  test('a legacy PKCS12 (openssl pkcs12 -export -legacy, RC2-40) uploads through the CLI as it is', async () => {
+    const ca = await createCa({ commonName: 'Old CA' });
+    const leaf = await issueCertificate({ issuer: ca, commonName: 'old.example.test', kind: 'server', dnsNames: ['old.example.test'] });
+    writeFileSync(join(dir, 'old.pem'), leaf.certPem);
+    writeFileSync(join(dir, 'old.key'), leaf.keyPem);
+    const made = await run('openssl', ['pkcs12', '-export', '-legacy', '-in', join(dir, 'old.pem'), '-inkey', join(dir, 'old.key'), '-passout', 'pass:pw', '-out', join(dir, 'old-legacy.pfx')]);
+    assert.equal(made.code, 0, made.stderr);
+    const uploaded = JSON.parse(await ok('containerapp', 'env', 'certificate', 'upload', '-g', 'demo', '-n', 'env1', '--certificate-file', join(dir, 'old-legacy.pfx'), '--password', 'pw'));
+    assert.match(uploaded.properties.subjectName, /CN=old\.example\.test/);
+    await ok('containerapp', 'env', 'certificate', 'delete', '-g', 'demo', '-n', 'env1', '--certificate', uploaded.name, '--yes');
+  });
+
+  test('env create and update with --custom-domain-dns-suffix and its wildcard certificate: apps served at <app>.<suffix>', async () => {
+    const ca = await createCa({ commonName: 'CLI suffix CA' });
+    const issue = () => issueCertificate({ issuer: ca, commonName: '*.cli.example.test', kind: 'server', dnsNames: ['*.cli.example.test'] });
+    const [first, renewed] = await Promise.all([issue(), issue()]);
+    const firstPfx = join(dir, 'cli-wildcard.pfx');
+    const renewedPfx = join(dir, 'cli-wildcard-renewed.pfx');
+    writeFileSync(firstPfx, await exportPkcs12({ ...first, password: 'suffix-pw' }));
+    writeFileSync(renewedPfx, await exportPkcs12({ ...renewed, password: 'suffix-pw-2' }));
+    const suffixCa = join(dir, 'cli-suffix-ca.pem');
+    writeFileSync(suffixCa, ca.certPem);
+    const half = await certgate('containerapp', 'env', 'create', '-n', 'suffixed', '-g', 'demo', '--custom-domain-dns-suffix', 'cli.example.test');
+    assert.equal(half.code, 1);
+    assert.match(half.stderr, /must be given together/);
+    const wrong = await certgate('containerapp', 'env', 'create', '-n', 'suffixed', '-g', 'demo', '--custom-domain-dns-suffix', 'cli.example.test', '--custom-domain-certificate-file', firstPfx, '--custom-domain-certificate-password', 'nope');
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /^ERROR: \(InvalidCertificatePassword\)/);
+    const created = JSON.parse(await ok('containerapp', 'env', 'create', '-n', 'suffixed', '-g', 'demo', '--custom-domain-dns-suffix', 'cli.example.test', '--custom-domain-certificate-file', firstPfx, '--custom-domain-certificate-password', 'suffix-pw'));
+    assert.equal(created.properties.customDomainConfiguration.dnsSuffix, 'cli.example.test');
+    assert.doesNotMatch(JSON.stringify(created), /suffix-pw|certificateValue/);
+    const fqdn = await ok('containerapp', 'create', '-n', 'web', '-g', 'demo', '--environment', 'suffixed', '--ingress', 'external', '--target-port', String(echo.port), '--query', 'properties.configuration.ingress.fqdn', '-o', 'tsv');
+    assert.equal(fqdn.trim(), 'web.cli.example.test');
+    assert.equal(curlResult(await curl({ host: 'web.cli.example.test', port: gw.httpsPort, caFile: suffixCa })).status, 200);
+    const thumbprint = await ok('containerapp', 'env', 'update', '-n', 'suffixed', '-g', 'demo', '--custom-domain-certificate-file', renewedPfx, '--custom-domain-certificate-password', 'suffix-pw-2', '--query', 'properties.customDomainConfiguration.thumbprint', '-o', 'tsv');
+    assert.equal(thumbprint.trim(), new X509Certificate(renewed.certPem).fingerprint.replaceAll(':', ''), 'the renewed certificate replaced the first');
+    const renewedServed = await new Promise<string>((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port: gw.httpsPort, servername: 'web.cli.example.test', ca: ca.certPem }, () => {
+        resolve(socket.getPeerX509Certificate()!.fingerprint.replaceAll(':', ''));
+        socket.destroy();
+      });
+      socket.on('error', reject);
+    });
+    assert.equal(renewedServed, thumbprint.trim(), 'new connections get the renewed certificate');
+    assert.equal(curlResult(await curl({ host: 'web.cli.example.test', port: gw.httpsPort, caFile: suffixCa })).status, 200);
+    await ok('containerapp', 'delete', '-n', 'web', '-g', 'demo', '--yes');
+  });
+
   test('environment certificate upload, list and delete', async () => {
     const ca = await createCa({ commonName: 'CLI CA' });
     const leaf = await issueCertificate({ issuer: ca, commonName: 'cli.example.test', kind: 'server', dnsNames: ['cli.example.test'] });
@@ -154,6 +206,26 @@ describe('rest', () => {
     const result = await certgate('rest', '--url', '/subscriptions?api-version=2022-12-01', '--skip-authorization-header');
     assert.equal(result.code, 1);
     assert.match(result.stderr, /Unauthorized.*AuthenticationFailed/);
+  });
+
+  test('a URL off the endpoint gets no token, and the note says how to send one (no --resource: certgate has none)', async () => {
+    const seen: (string | undefined)[] = [];
+    const other = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.end('{"ok":true}');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}/thing`;
+      const result = await certgate('rest', '--url', url, '--query', 'ok', '-o', 'tsv');
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout.trim(), 'true');
+      assert.deepEqual(seen, [undefined], 'no Authorization header left for another service');
+      assert.match(result.stderr, /WARNING: http:\/\/127\.0\.0\.1:\d+ is not the management endpoint .*--headers Authorization=/);
+      assert.doesNotMatch(result.stderr, /--resource/);
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
   });
 
   test('--headers are sent', async () => {

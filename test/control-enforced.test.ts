@@ -1,5 +1,5 @@
 // A write is acknowledged only if the ingress enforces it (issue 11 point 7, issue 12's first bug):
-// a certificate the server's ingress cannot load is refused at upload with how to convert it, and
+// a legacy certificate (RC2) is converted at upload so the ingress can load it, and
 // a revision the ingress cannot apply for the written resource answers an ARM error while the
 // previous routes keep serving; the next good write succeeds.
 import { after, before, describe, test } from 'node:test';
@@ -11,7 +11,7 @@ import { startControlPlaneFixture, type ControlPlaneFixture } from './support/co
 import { armClient, createGroupAndEnvironment, type ArmClient } from './support/arm.ts';
 import { curl, curlResult, run } from './support/clients.ts';
 import { createCa, issueCertificate } from '../src/pki/issue.ts';
-import { certificateDocument, encodeCertificateSecret } from '../src/model/documents.ts';
+import { certificateDocument, decodeCertificateSecret, encodeCertificateSecret } from '../src/model/documents.ts';
 
 const V = 'api-version=2025-01-01';
 let fixture: ControlPlaneFixture | undefined;
@@ -57,18 +57,38 @@ after(async () => {
   await fixture?.close();
 });
 
-describe('certificates the ingress cannot load', () => {
-  test('a legacy RC2 PKCS12 upload is a 400 that says how to convert it, and nothing is stored', async () => {
+describe('legacy PKCS12 uploads', () => {
+  test('a legacy RC2-40 PKCS12 (openssl -export -legacy) is accepted and stored converted to AES-256 with a SHA-256 MAC; the ingress serves it', async () => {
     const path = `${envId}/certificates/legacy-upload?${V}`;
-    const refused = await arm.call('PUT', path, { location: 'local', properties: { value: legacyPfx.toString('base64'), password: PASSWORD } });
+    const created = await arm.call('PUT', path, { location: 'local', properties: { value: legacyPfx.toString('base64'), password: PASSWORD } });
+    assert.equal(created.status, 201, created.text);
+    assert.match(created.json.properties.subjectName, /CN=legacy\.example\.test/);
+    assert.equal(created.json.properties.value, undefined, 'the file is never returned');
+    // What is kept is a modern file: openssl (without -legacy) reads it and names its algorithms.
+    const stored = (await gw.gateway.store.list({ type: 'Microsoft.App/managedEnvironments/certificates' })).find((doc) => doc.name === 'legacy-upload')!;
+    const { pfx, password } = decodeCertificateSecret((await gw.gateway.store.getSecret(stored.id))!);
+    assert.equal(password, PASSWORD, 'the password stays the one the operator gave');
+    const storedPath = join(fixture!.dir, 'stored.p12');
+    writeFileSync(storedPath, pfx);
+    const info = await run('openssl', ['pkcs12', '-in', storedPath, '-info', '-noout', '-passin', `pass:${PASSWORD}`]);
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(info.stderr, /MAC: sha256/);
+    assert.match(info.stderr, /PBES2, PBKDF2, AES-256-CBC/);
+    assert.doesNotMatch(info.stderr, /RC2/);
+    // And the ingress serves it: a custom domain bound to the uploaded certificate, verified by curl.
+    const created2 = await arm.call('PUT', `${appsPath}/legacy-served?${V}`, appBody({ external: true, targetPort: fixture!.echo.port, customDomains: [{ name: 'legacy.example.test', bindingType: 'SniEnabled', certificateId: stored.id }] }));
+    assert.equal(created2.status, 201, created2.text);
+    const served = curlResult(await curl({ host: 'legacy.example.test', port: gw.httpsPort, caFile: customCa }));
+    assert.equal(served.status, 200, JSON.stringify(served));
+    assert.equal((await arm.call('DELETE', `${appsPath}/legacy-served?${V}`)).status < 300, true);
+  });
+
+  test('a legacy file with a wrong password is a 400 naming properties.password; nothing stored', async () => {
+    const path = `${envId}/certificates/legacy-wrong?${V}`;
+    const refused = await arm.call('PUT', path, { location: 'local', properties: { value: legacyPfx.toString('base64'), password: 'wrong' } });
     assert.equal(refused.status, 400, refused.text);
-    assert.equal(refused.json.error.code, 'CertificateNotLoadable');
-    assert.equal(refused.json.error.target, 'properties.value');
-    const message: string = refused.json.error.message;
-    assert.match(message, /rc2/i);
-    assert.ok(message.includes('openssl pkcs12 -legacy -in old.p12 -nodes -out old.pem && openssl pkcs12 -export -in old.pem -out new.p12'), message);
-    // The server speaks of the server, not of "this Node.js process" (the client reading the error).
-    assert.doesNotMatch(message, /Node\.js|--openssl-legacy-provider/);
+    assert.equal(refused.json.error.code, 'InvalidCertificatePassword');
+    assert.equal(refused.json.error.target, 'properties.password');
     assert.equal((await arm.call('GET', path)).status, 404);
   });
 

@@ -4,24 +4,24 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import tls from 'node:tls';
-import { curl, curlResult } from './support/clients.ts';
+import { curl, curlHttp, curlResult } from './support/clients.ts';
 import { useProxyFixture, gw, echoHost, curlTo } from './support/proxy-fixture.ts';
 
 useProxyFixture();
 
-describe('unknown SNI or no SNI on the HTTPS port', () => {
-  function peerCertificate(servername: string | undefined): Promise<{ subjectAltName: string; authorized: boolean }> {
-    return new Promise((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port: gw.httpsPort, ca: gw.caPem, rejectUnauthorized: false, ...(servername ? { servername } : {}) }, () => {
-        const cert = socket.getPeerX509Certificate();
-        socket.destroy();
-        if (!cert) reject(new Error('no certificate'));
-        else resolve({ subjectAltName: cert.subjectAltName ?? '', authorized: socket.authorized });
-      });
-      socket.on('error', reject);
+function peerCertificate(servername: string | undefined): Promise<{ subjectAltName: string; authorized: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: gw.httpsPort, ca: gw.caPem, rejectUnauthorized: false, ...(servername ? { servername } : {}) }, () => {
+      const cert = socket.getPeerX509Certificate();
+      socket.destroy();
+      if (!cert) reject(new Error('no certificate'));
+      else resolve({ subjectAltName: cert.subjectAltName ?? '', authorized: socket.authorized });
     });
-  }
+    socket.on('error', reject);
+  });
+}
 
+describe('unknown SNI or no SNI on the HTTPS port', () => {
   /** An HTTP/1.1 request over a TLS connection without SNI (Node sends none to an IP address). */
   function requestWithoutSni(hostHeader: string): Promise<string> {
     return new Promise((resolve, reject) => {
@@ -44,7 +44,8 @@ describe('unknown SNI or no SNI on the HTTPS port', () => {
   for (const [label, servername] of [
     ['no SNI', undefined],
     ['an unknown name', 'unknown.example'],
-    ['an unknown name under the environment domain', 'ghost.env1.certgate.localhost'],
+    ['a name two labels under the environment domain', 'a.ghost.env1.certgate.localhost'],
+    ['a name under no environment in the base domain', 'ghost.env9.certgate.localhost'],
   ] as const) {
     test(`${label}: the default certificate, not the environment wildcard`, async () => {
       const { subjectAltName } = await peerCertificate(servername);
@@ -67,19 +68,46 @@ describe('unknown SNI or no SNI on the HTTPS port', () => {
     assert.match(body, /nothing\.example/);
   });
 
-  test('an unknown SNI (curl): 404 naming the host', async () => {
+  test('an unknown SNI outside every environment domain (curl): 404 naming the host', async () => {
     for (const version of ['1.1', '2'] as const) {
-      const result = await curl({ host: 'ghost.env1.certgate.localhost', port: gw.httpsPort, http: version, extra: ['-k'] });
+      const result = await curl({ host: 'ghost.example', port: gw.httpsPort, http: version, extra: ['-k'] });
       assert.equal(result.code, 0, result.stderr);
       const { status, body } = curlResult(result);
       assert.equal(status, 404);
-      assert.match(body, /no app is served at ghost\.env1\.certgate\.localhost/);
+      assert.equal(body, 'no app is served at ghost.example (no_app)\n');
     }
   });
 
-  test('unknown SNI: the default certificate does not verify for that name', async () => {
-    const result = await curlTo({ host: 'ghost.env1.certgate.localhost' });
+  test('unknown SNI outside every environment domain: the default certificate does not verify for that name', async () => {
+    const result = await curlTo({ host: 'ghost.example' });
     assert.notEqual(result.code, 0, 'curl must reject the certificate (it names localhost only)');
     assert.match(result.stderr, /SSL|certificate/i);
+  });
+});
+
+describe('a mistyped app name under an environment domain', () => {
+  test('the environment wildcard answers, and it verifies with the local CA', async () => {
+    const { subjectAltName, authorized } = await peerCertificate('ehco.env1.certgate.localhost');
+    assert.match(subjectAltName, /DNS:\*\.env1\.certgate\.localhost/);
+    assert.equal(authorized, true);
+  });
+
+  test('curl verifying with the CA gets 404 "no app named … in …" (HTTP/1.1 and HTTP/2)', async () => {
+    for (const version of ['1.1', '2'] as const) {
+      const result = await curlTo({ host: 'ehco.env1.certgate.localhost', http: version, path: '/x' });
+      assert.equal(result.code, 0, result.stderr);
+      const { status, body, httpVersion } = curlResult(result);
+      assert.deepEqual([status, httpVersion, body], [404, version, 'no app named ehco in environment env1 (no_app_in_environment)\n']);
+    }
+  });
+
+  test('plain HTTP gets the same 404', async () => {
+    const result = await curlHttp({ host: 'ehco.env1.certgate.localhost', port: gw.httpPort });
+    assert.deepEqual([curlResult(result).status, curlResult(result).body], [404, 'no app named ehco in environment env1 (no_app_in_environment)\n']);
+  });
+
+  test('the app it was mistyped for is still served on its own connection', async () => {
+    const result = await curlTo({ host: echoHost });
+    assert.equal(curlResult(result).status, 200, result.stderr);
   });
 });

@@ -63,10 +63,16 @@ describe('the plain-HTTP port', () => {
   });
 
   test('an unknown Host on the HTTP port: 404 naming the host', async () => {
-    const result = await curlHttp({ host: 'nothing.env1.certgate.localhost', port: gw.httpPort, path: '/x' });
+    const result = await curlHttp({ host: 'nothing.example', port: gw.httpPort, path: '/x' });
     assert.equal(result.code, 0, result.stderr);
     const { status, body } = curlResult(result);
     assert.equal(status, 404);
-    assert.match(body, /nothing\.env1\.certgate\.localhost/);
+    assert.equal(body, 'no app is served at nothing.example (no_app)\n');
+  });
+
+  test('a missing app under the environment domain on the HTTP port: 404 naming the app and the environment', async () => {
+    const result = await curlHttp({ host: 'nothing.env1.certgate.localhost', port: gw.httpPort, path: '/x' });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual([curlResult(result).status, curlResult(result).body], [404, 'no app named nothing in environment env1 (no_app_in_environment)\n']);
   });
 });

@@ -3,11 +3,11 @@
 // free ones), so the test can run beside others.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -72,6 +72,15 @@ test('the README quick start works as written', { timeout: 120_000 }, async () =
     assert.match(stdout, /refused, as it should be/);
     assert.match(stderr, /alert certificate required/, 'without a certificate the handshake fails');
     assert.match(stderr, /management\.azure\.com is Azure's; sending the request to https:\/\/127\.0\.0\.1:\d+ instead/);
+    // Every file the quick start wrote is one the repository's .gitignore keeps out of `git status`.
+    const written = readdirSync(folder, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(folder, join(entry.parentPath, entry.name)))
+      .filter((path) => !/^(node_modules|\.config)\//.test(path) && path !== 'package.json');
+    assert.ok(written.some((path) => path.endsWith('.key')), `the quick start wrote keys: ${written.join(', ')}`);
+    const ignored = spawnSync('git', ['-C', ROOT, 'check-ignore', '--no-index', '--verbose', '--non-matching', ...written], { encoding: 'utf8' });
+    const notIgnored = ignored.stdout.split('\n').filter((line) => line.startsWith('::'));
+    assert.deepEqual(notIgnored, [], 'files the quick start writes would show in git status');
   } finally {
     for (const child of [shell, gateway]) {
       if (child?.pid) {

@@ -466,7 +466,7 @@ describe('certgate serve', { concurrency: 4 }, () => {
         assert.equal(result.code, 1);
         const lines = result.stderr.trimEnd().split('\n');
         assert.equal(lines.length, 1, `one line: ${result.stderr}`);
-        assert.match(lines[0]!, /EADDRINUSE/);
+        assert.match(lines[0]!, /^ERROR: the HTTPS ingress port 127\.0\.0\.1:\d+ is in use .*--https-port <port> or CERTGATE_HTTPS_PORT=<port>/);
         assert.doesNotMatch(result.stderr, /\bat .*\.(ts|js):\d+/, 'no stack trace');
       } finally {
         await new Promise<void>((done) => blocker.close(() => done()));

@@ -18,23 +18,60 @@ export function environmentCommand(): Command {
 
   env.addCommand(
     addGlobalOptions(
-      new Command('create')
-        .description('Create a Container Apps environment.')
-        .requiredOption('-n, --name <name>', 'Name of the environment.')
-        .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
-        .option('-l, --location <location>', "Location (default: the resource group's).")
-        .addOption(new Option('--tags <tags...>', 'Space-separated tags: key[=value].'))
-        .addHelpText('after', '\nExamples:\n  certgate containerapp env create --name env1 --resource-group demo\n'),
+      withCustomDomainOptions(
+        new Command('create')
+          .description('Create a Container Apps environment.')
+          .requiredOption('-n, --name <name>', 'Name of the environment.')
+          .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
+          .option('-l, --location <location>', "Location (default: the resource group's).")
+          .addOption(new Option('--tags <tags...>', 'Space-separated tags: key[=value].')),
+      ).addHelpText(
+        'after',
+        '\nExamples:\n  certgate containerapp env create --name env1 --resource-group demo\n' +
+          '  certgate containerapp env create -n env1 -g demo --custom-domain-dns-suffix apps.example.com \\\n' +
+          '      --custom-domain-certificate-file wildcard.pfx --custom-domain-certificate-password "$PFX_PASSWORD"\n',
+      ),
     ).action(
-      outputAction(async (options: EnvOptions & { location?: string; tags?: string[] }, command: Command) =>
-        withSession(command, async ({ client, subscription }) => {
+      outputAction(async (options: EnvOptions & CustomDomainOptions & { location?: string; tags?: string[] }, command: Command) => {
+        if ((options.customDomainDnsSuffix === undefined) !== (options.customDomainCertificateFile === undefined)) {
+          throw new CliError('--custom-domain-dns-suffix and --custom-domain-certificate-file must be given together.');
+        }
+        const customDomainConfiguration = await customDomainConfigurationOf(options);
+        return withSession(command, async ({ client, subscription }) => {
           const location =
             options.location ??
             ((await client.arm('GET', `${groupPath(subscription, options.resourceGroup)}?api-version=${RESOURCE_MANAGER_VERSION}`)).json as { location: string }).location;
           const tags = parseTags(options.tags);
-          return (await client.arm('PUT', `${environmentPath(subscription, options.resourceGroup, options.name)}?${V}`, { location, ...(tags ? { tags } : {}), properties: {} })).json;
-        }),
+          const properties = customDomainConfiguration ? { customDomainConfiguration } : {};
+          return (await client.arm('PUT', `${environmentPath(subscription, options.resourceGroup, options.name)}?${V}`, { location, ...(tags ? { tags } : {}), properties })).json;
+        });
+      }),
+    ),
+  );
+
+  env.addCommand(
+    addGlobalOptions(
+      withCustomDomainOptions(
+        new Command('update')
+          .description("Update a Container Apps environment (its DNS suffix and wildcard certificate, its tags).")
+          .requiredOption('-n, --name <name>', 'Name of the environment.')
+          .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
+          .addOption(new Option('--tags <tags...>', 'Space-separated tags: key[=value].')),
+      ).addHelpText(
+        'after',
+        '\nExamples:\n  certgate containerapp env update -n env1 -g demo --custom-domain-dns-suffix apps.example.com \\\n' +
+          '      --custom-domain-certificate-file wildcard.pfx --custom-domain-certificate-password "$PFX_PASSWORD"\n' +
+          '  certgate containerapp env update -n env1 -g demo --custom-domain-certificate-file renewed.pfx --custom-domain-certificate-password "$PFX_PASSWORD"\n',
       ),
+    ).action(
+      outputAction(async (options: EnvOptions & CustomDomainOptions & { tags?: string[] }, command: Command) => {
+        const customDomainConfiguration = await customDomainConfigurationOf(options);
+        const tags = parseTags(options.tags);
+        if (!customDomainConfiguration && !tags) throw new CliError('Nothing to update: give --custom-domain-dns-suffix, --custom-domain-certificate-file or --tags.');
+        // A PATCH, as az sends: members not named keep their values.
+        const body = { ...(tags ? { tags } : {}), ...(customDomainConfiguration ? { properties: { customDomainConfiguration } } : {}) };
+        return withSession(command, async ({ client, subscription }) => (await client.arm('PATCH', `${environmentPath(subscription, options.resourceGroup, options.name)}?${V}`, body)).json);
+      }),
     ),
   );
 
@@ -103,12 +140,7 @@ function certificateCommand(): Command {
         .addHelpText('after', '\nExamples:\n  certgate containerapp env certificate upload -g demo -n env1 --certificate-file shop.pfx --password "$PFX_PASSWORD"\n'),
     ).action(
       outputAction(async (options: EnvOptions & { certificateFile: string; password: string; certificateName?: string }, command: Command) => {
-        let value: Buffer;
-        try {
-          value = await readFile(options.certificateFile);
-        } catch (error) {
-          throw new CliError(`Cannot read ${options.certificateFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-        }
+        const value = await readCertificateFile(options.certificateFile);
         const name = options.certificateName ?? certificateNameFromFile(options.certificateFile);
         return withSession(command, async ({ client, subscription }) => {
           const envPath = environmentPath(subscription, options.resourceGroup, options.name);
@@ -154,6 +186,43 @@ function certificateCommand(): Command {
     ),
   );
   return certificate;
+}
+
+interface CustomDomainOptions {
+  customDomainDnsSuffix?: string;
+  customDomainCertificateFile?: string;
+  customDomainCertificatePassword?: string;
+}
+
+/** az's options for an environment's own DNS suffix and its wildcard certificate. */
+function withCustomDomainOptions(command: Command): Command {
+  return command
+    .option('--custom-domain-dns-suffix <suffix>', 'The DNS suffix of the environment: its apps are served at <app>.<suffix>.')
+    .option('--custom-domain-certificate-file <file>', 'The PKCS12 file (.pfx or .p12) with the wildcard certificate for *.<suffix> and its key.')
+    .option('--custom-domain-certificate-password <password>', "The PKCS12 file's password.");
+}
+
+/** customDomainConfiguration from the options (undefined when none is given); the file is read here, sent base64. */
+async function customDomainConfigurationOf(options: CustomDomainOptions): Promise<Record<string, string> | undefined> {
+  if (options.customDomainDnsSuffix === undefined && options.customDomainCertificateFile === undefined) {
+    if (options.customDomainCertificatePassword !== undefined) throw new CliError('--custom-domain-certificate-password needs --custom-domain-certificate-file.');
+    return undefined;
+  }
+  const out: Record<string, string> = {};
+  if (options.customDomainDnsSuffix !== undefined) out['dnsSuffix'] = options.customDomainDnsSuffix;
+  if (options.customDomainCertificateFile !== undefined) {
+    out['certificateValue'] = (await readCertificateFile(options.customDomainCertificateFile)).toString('base64');
+    out['certificatePassword'] = options.customDomainCertificatePassword ?? '';
+  }
+  return out;
+}
+
+async function readCertificateFile(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    throw new CliError(`Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
 }
 
 /** az names an uploaded certificate after its file when --certificate-name is not given. */

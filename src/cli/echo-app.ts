@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Command, InvalidArgumentError } from 'commander';
+import { CliError } from './errors.ts';
 import { decodeCertificates, parseXfcc } from '../xfcc/index.ts';
 
 export function echoAppCommand(): Command {
@@ -15,7 +16,8 @@ export function echoAppCommand(): Command {
       return port;
     })
     .option('--host <address>', 'Address to listen on.', '127.0.0.1')
-    .addHelpText('after', '\nExamples:\n  certgate echo-app --port 8080\n  certgate containerapp create -n echo -g demo --environment env1 --ingress external --target-port 8080\n')
+    // Not 8080: that is certgate serve's own plain-HTTP port.
+    .addHelpText('after', '\nExamples:\n  certgate echo-app --port 3000\n  certgate containerapp create -n echo -g demo --environment env1 --ingress external --target-port 3000\n')
     .action(async (options: { port: number; host: string }) => {
       const server = http.createServer((req, res) => {
         const body = JSON.stringify(
@@ -26,12 +28,24 @@ export function echoAppCommand(): Command {
         res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
         res.end(body);
       });
-      await new Promise<void>((resolve) => server.listen(options.port, options.host, resolve));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, options)));
+        server.listen(options.port, options.host, resolve);
+      });
       process.stderr.write(`echo-app listening on http://${options.host}:${(server.address() as AddressInfo).port}\n`);
       const stop = () => server.close(() => process.exit(0));
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
     });
+}
+
+/** A one-line error for a port that cannot be had (exit code 1), instead of Node's stack trace. */
+function listenError(error: NodeJS.ErrnoException, options: { port: number; host: string }): Error {
+  const where = `${options.host}:${options.port}`;
+  if (error.code === 'EADDRINUSE') return new CliError(`${where} is in use by another program; choose another port with --port (and the same --target-port for the app)`, { cause: error });
+  if (error.code === 'EACCES') return new CliError(`no permission to listen on ${where}; ports below 1024 need privileges: choose one above 1024 with --port`, { cause: error });
+  if (error.code === 'EADDRNOTAVAIL') return new CliError(`${options.host} is not an address of this machine; choose another with --host`, { cause: error });
+  return new CliError(`cannot listen on ${where}: ${error.message}`, { cause: error });
 }
 
 export function describeClientCertificate(header: string | string[] | undefined): unknown {

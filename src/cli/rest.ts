@@ -60,7 +60,8 @@ Examples:
         const onEndpoint = url.href.startsWith(`${profile.endpoint}/`) || url.href === profile.endpoint;
         if (!options.skipAuthorizationHeader) {
           if (onEndpoint) headers['Authorization'] = `Bearer ${await client.token()}`;
-          else log.warning(`Can't derive appropriate Azure AD resource from --url to acquire an access token. If access token is required, use --resource to specify the resource`);
+          // az would offer --resource here; certgate has one token, for its own endpoint, and sends it nowhere else.
+          else log.warning(`${url.origin} is not the management endpoint (${profile.endpoint}), so no Authorization header was added (certgate's token is for its endpoint only); if that service needs one, pass it with --headers Authorization=...`);
         }
         const response = await client.send(options.method, url.href, body, headers);
         if (response.status >= 400) {

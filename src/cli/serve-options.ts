@@ -25,6 +25,11 @@ export interface ServeOptions {
   proxyProtocol: ProxyProtocolListener[] | undefined;
   proxyProtocolFrom: string[] | undefined;
   tlsCiphers: 'modern' | 'compatible';
+  /** ACME directory for managed certificates (`--acme-directory`); unset: managedCertificates are refused. */
+  acmeDirectory?: string;
+  /** PEM file with the trust roots of the directory's TLS (`--acme-ca-file`). */
+  acmeCaFile?: string;
+  acmeEmail?: string;
   /** The limit flags given (serve-limits.ts), set by the action. */
   limits?: LimitSettings;
 }

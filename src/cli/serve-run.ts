@@ -1,7 +1,9 @@
 // What `certgate serve` runs, loaded only when it runs (flag errors and --help stay fast): it
 // chooses where the pipeline runs (src/gateway/host.ts), starts the management API on it, and
 // stops both on a signal.
+import { readFile } from 'node:fs/promises';
 import cluster from 'node:cluster';
+import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ControlPlane } from '../control/control-plane.ts';
@@ -12,6 +14,8 @@ import { ensureOpenSslConfig, OPENSSL_CONFIG_PATH } from '../ingress/listener/op
 import { createLogger } from '../log.ts';
 import { caCertificatePath } from '../pki/local-ca.ts';
 import { bindWarning } from './bind-warning.ts';
+import { lockDataDir } from './data-dir-lock.ts';
+import { checkPortsFree, explainListenError, serveListeners } from './serve-preflight.ts';
 import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve-options.ts';
 
 export async function runServe(options: ServeOptions): Promise<void> {
@@ -25,10 +29,33 @@ export async function runServe(options: ServeOptions): Promise<void> {
     await runWorker({ dataDir, ingress }, log);
     return;
   }
+  // Nothing is written before every port is known to be free: a failed first start leaves no data dir.
+  const listeners = serveListeners({
+    bind: options.bind,
+    httpsPort: options.httpsPort,
+    httpPort: options.httpPort,
+    internalBind: options.internalBind,
+    internalHttpsPort: internalPorts(options).httpsPort,
+    internalHttpPort: internalPorts(options).httpPort,
+    managementBind: options.managementBind,
+    managementPort: options.managementPort,
+  });
+  await checkPortsFree(listeners);
+  const firstStart = !existsSync(dataDir);
+  const unlock = lockDataDir(dataDir);
   // One process (ingress, store and management API together), or a primary that owns the store's
   // writes and the management API with workers that serve the ingress.
-  const host = await startIngressHost({ dataDir, ingress, workers: options.workers }, log);
-  const control = await startControlPlane(host, options, log);
+  let host: IngressHost;
+  let control: ControlPlane;
+  try {
+    host = await startIngressHost({ dataDir, ingress, workers: options.workers }, log);
+    control = await startControlPlane(host, options, log);
+  } catch (error) {
+    unlock();
+    // A port taken between the check and the listen: the data dir made just now goes too.
+    if (firstStart) rmSync(dataDir, { recursive: true, force: true });
+    throw explainListenError(error, listeners);
+  }
   printBanner(options, dataDir, host.addresses, control);
   let stopping = false;
   const stop = (signal: string) => {
@@ -64,9 +91,7 @@ function ingressOptions(options: ServeOptions): IngressOptions {
     httpPort: options.httpPort,
     internal: {
       bindAddress: options.internalBind,
-      // A setup that asks for free ports (tests, several instances) gets free internal ones too.
-      httpsPort: options.internalHttpsPort ?? (options.httpsPort === 0 ? 0 : DEFAULT_INTERNAL_HTTPS_PORT),
-      httpPort: options.internalHttpPort ?? (options.httpPort === 0 ? 0 : DEFAULT_INTERNAL_HTTP_PORT),
+      ...internalPorts(options),
     },
     ...(options.proxyProtocol?.length ? { proxyProtocol: { listeners: options.proxyProtocol, trustedFrom: options.proxyProtocolFrom ?? [] } } : {}),
     tlsCiphers: options.tlsCiphers,
@@ -75,12 +100,23 @@ function ingressOptions(options: ServeOptions): IngressOptions {
   };
 }
 
+/** The internal listener's ports: a setup that asks for free ports (tests, several instances) gets free internal ones too. */
+function internalPorts(options: ServeOptions): { httpsPort: number; httpPort: number } {
+  return {
+    httpsPort: options.internalHttpsPort ?? (options.httpsPort === 0 ? 0 : DEFAULT_INTERNAL_HTTPS_PORT),
+    httpPort: options.internalHttpPort ?? (options.httpPort === 0 ? 0 : DEFAULT_INTERNAL_HTTP_PORT),
+  };
+}
+
 async function startControlPlane(host: IngressHost, options: ServeOptions, log: Logger): Promise<ControlPlane> {
   try {
     // Loaded here, not at the top: ingress worker processes never serve the management API, and
     // its modules (fastify, ajv and the compiled schemas) would take memory in every one of them.
     const { ControlPlane } = await import('../control/control-plane.ts');
-    return await ControlPlane.start(host, { bindAddress: options.managementBind, port: options.managementPort, baseDomain: options.domain }, log);
+    const acme = options.acmeDirectory
+      ? { directoryUrl: options.acmeDirectory, ...(options.acmeCaFile ? { caPem: await readFile(options.acmeCaFile, 'utf8') } : {}), ...(options.acmeEmail ? { email: options.acmeEmail } : {}) }
+      : undefined;
+    return await ControlPlane.start(host, { bindAddress: options.managementBind, port: options.managementPort, baseDomain: options.domain, ...(acme ? { acme } : {}) }, log);
   } catch (error) {
     await host.close(0);
     throw error;

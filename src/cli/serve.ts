@@ -1,11 +1,23 @@
 // `certgate serve`: the gateway on the embedded store.
 import { availableParallelism } from 'node:os';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { PROXY_PROTOCOL_LISTENERS } from '../ingress/listener/proxy-accept.ts';
 import { limitConflict, limitOptions, limitSettings } from './serve-limits.ts';
 import { enumOption, listOf, parseDomain, parsePort, parseRangeList, parseWorkers } from './options.ts';
 import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve-options.ts';
 
+
+/** An ACME directory must be https: its answers decide which certificates the ingress serves. */
+function parseHttpsUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`'${value}' is not a URL.`);
+  }
+  if (url.protocol !== 'https:') throw new InvalidArgumentError(`'${value}' is not an https URL.`);
+  return url.toString();
+}
 
 export function serveCommand(): Command {
   const command = new Command('serve')
@@ -24,6 +36,9 @@ export function serveCommand(): Command {
     .addOption(new Option('--domain <domain>', 'base domain: environments get <name>.<domain> as default domain').env('CERTGATE_DOMAIN').default(DEFAULT_BASE_DOMAIN).argParser(parseDomain))
     .addOption(new Option('--workers <n>', "ingress processes on the shared ports: a number, or 'auto' for one per CPU").env('CERTGATE_WORKERS').default(availableParallelism(), 'auto').argParser(parseWorkers))
     .addOption(enumOption('--tls-ciphers <profile>', "TLS 1.2 suites: 'modern' (ECDHE with AES-GCM/ChaCha20 only) or 'compatible' (adds CBC suites for old clients)", ['modern', 'compatible']).env('CERTGATE_TLS_CIPHERS').default('modern'))
+    .addOption(new Option('--acme-directory <url>', 'ACME directory (https) that managed certificates (managedEnvironments/managedCertificates) are obtained from; HTTP-01 is answered on the HTTP port').env('CERTGATE_ACME_DIRECTORY').argParser(parseHttpsUrl))
+    .addOption(new Option('--acme-ca-file <file>', "PEM trust roots for the ACME directory's TLS (default: the system's)").env('CERTGATE_ACME_CA_FILE'))
+    .addOption(new Option('--acme-email <address>', 'contact address of the ACME account').env('CERTGATE_ACME_EMAIL'))
     .addOption(enumOption('--log-level <level>', 'log level', ['trace', 'debug', 'info', 'warn', 'error', 'silent']).env('CERTGATE_LOG_LEVEL').default('info'));
   // Limits (docs/ingress.md, Limits and abuse): durations are seconds, or a number with ms, s, m or h.
   for (const option of limitOptions()) command.addOption(option);
@@ -32,6 +47,7 @@ export function serveCommand(): Command {
     .action(async (options: ServeOptions, command: Command) => {
       // Trusting every source would let any client claim any address (and pass any Allow list).
       if (options.proxyProtocol?.length && !options.proxyProtocolFrom) command.error("error: option '--proxy-protocol' needs '--proxy-protocol-from <ranges>' (the load balancers' addresses)", { exitCode: 2 });
+      if ((options.acmeCaFile || options.acmeEmail) && !options.acmeDirectory) command.error("error: options '--acme-ca-file' and '--acme-email' need '--acme-directory <url>'", { exitCode: 2 });
       if (options.proxyProtocolFrom && !options.proxyProtocol?.length) command.error("error: option '--proxy-protocol-from' has no effect without '--proxy-protocol <listeners>'", { exitCode: 2 });
       options.limits = limitSettings(options as unknown as Record<string, unknown>);
       const conflict = limitConflict(options.limits);

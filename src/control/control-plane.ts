@@ -1,6 +1,7 @@
 // The control plane: initialises what a fresh store needs (a subscription, the token signing key,
 // the first service principal) and serves the ARM API over HTTPS. Writes go through the shared
 // store; each answer waits until the gateway's ingress enforces it.
+import { ManagedCertificateIssuer, type AcmeOptions } from './acme/issuer.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +38,8 @@ export interface ControlPlaneOptions {
   readonly port: number;
   /** Environments get `<name>.<baseDomain>` as default domain. */
   readonly baseDomain: string;
+  /** Managed certificates from this ACME directory (`--acme-directory`); unset: refused. */
+  readonly acme?: AcmeOptions;
 }
 
 export { ADMIN_CREDENTIALS_FILE, type AdminCredentials } from './admin-credentials.ts';
@@ -50,8 +53,11 @@ export class ControlPlane {
   readonly newCredentialsPath: string | undefined;
   readonly #server;
 
-  private constructor(server: ReturnType<typeof createManagementServer>, port: number, endpoint: string, subscriptionId: string, tenantId: string, newCredentialsPath: string | undefined) {
+  readonly #issuer: ManagedCertificateIssuer | undefined;
+
+  private constructor(server: ReturnType<typeof createManagementServer>, port: number, endpoint: string, subscriptionId: string, tenantId: string, newCredentialsPath: string | undefined, issuer: ManagedCertificateIssuer | undefined) {
     this.#server = server;
+    this.#issuer = issuer;
     this.port = port;
     this.endpoint = endpoint;
     this.subscriptionId = subscriptionId;
@@ -71,6 +77,7 @@ export class ControlPlane {
       applied: (revision) => gateway.waitForRevision(revision),
       outcome: () => gateway.lastOutcome,
       reservedPorts: () => [...(gateway.reservedPorts?.() ?? []), managementPort],
+      ...(options.acme ? { acme: { directoryUrl: options.acme.directoryUrl } } : {}),
     };
     const tls = await loadOrCreateServerCertificate(gateway.dataDir, gateway.ca, ['localhost', '127.0.0.1', '::1']);
     const server = createManagementServer({ context, tls: { cert: tls.certPem, key: tls.keyPem }, log: log.child({ component: 'management' }) });
@@ -94,10 +101,13 @@ export class ControlPlane {
         throw new Error(`cannot write the administrator credentials to ${newCredentialsPath}: ${(error as Error).message}`);
       }
     }
-    return new ControlPlane(server, port, endpoint, subscriptionId, tokens.tenantId, newCredentialsPath);
+    const issuer = options.acme ? new ManagedCertificateIssuer({ store, dataDir: gateway.dataDir, applied: (revision) => gateway.waitForRevision(revision), log: log.child({ component: 'acme' }) }, options.acme) : undefined;
+    issuer?.start();
+    return new ControlPlane(server, port, endpoint, subscriptionId, tokens.tenantId, newCredentialsPath, issuer);
   }
 
   async close(): Promise<void> {
+    await this.#issuer?.close();
     await this.#server.close();
   }
 }

@@ -6,18 +6,21 @@
 // answered with an error.
 import type { Logger } from 'pino';
 import type { ControlPlaneHost } from '../control/control-plane.ts';
-import { decodeCertificateSecret } from '../model/documents.ts';
+import { decodeCertificateSecret, decodeManagedCertificateSecret } from '../model/documents.ts';
 import {
+  ACME_CHALLENGE_MEMBER,
   APP_TYPE,
   CERTIFICATE_TYPE,
   ENVIRONMENT_TYPE,
+  MANAGED_CERTIFICATE_TYPE,
+  type AcmeChallengeRecord,
   appView,
   environmentView,
   resourceKey,
 } from '../model/resources.ts';
 import type { ConfigurationProblem, RevisionOutcome } from '../model/outcome.ts';
 import { Ingress, ingressPorts, type IngressAddresses, type IngressOptions } from '../ingress/ingress.ts';
-import { compileSnapshot, TlsPolicyCache, type CompileResult, type ServerCredentials } from '../ingress/snapshot.ts';
+import { compileSnapshot, TlsPolicyCache, type AcmeChallenge, type CompileResult, type ServerCredentials } from '../ingress/snapshot.ts';
 import { buildRouteSpecs } from './route-specs.ts';
 import { RevisionWaiters } from './revision-waiters.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
@@ -242,7 +245,35 @@ async function compileRevision(store: Store, certificates: ServerCertificates, c
       log.error({ certificate: certificate.id, reason: 'certificate_secret_unreadable' }, 'certificate secret cannot be read');
     }
   }
-  const built = buildRouteSpecs({ environments, apps, environmentCertificates: await certificates.forEnvironments(environments), uploadedCertificates });
-  const compiled = compileSnapshot({ revision, specs: built.specs, tcpPorts: built.tcpPorts, drainGraceMs: built.drainGraceMs, fallbackCertificate: await certificates.fallback() }, cache);
+  // Managed (ACME) certificates: the last one issued is served (while a renewal runs too); the
+  // challenge being answered goes to the plain-HTTP port.
+  const acmeChallenges = new Map<string, AcmeChallenge>();
+  for (const certificate of await store.list({ type: MANAGED_CERTIFICATE_TYPE })) {
+    const challenge = certificate.properties[ACME_CHALLENGE_MEMBER] as AcmeChallengeRecord | undefined;
+    if (challenge) acmeChallenges.set(challenge.token, Object.freeze({ host: String(certificate.properties['subjectName']), keyAuthorization: challenge.keyAuthorization }));
+    const secret = await store.getSecret(certificate.id);
+    if (!secret || secret.length === 0) continue;
+    try {
+      const { certPem, keyPem } = decodeManagedCertificateSecret(secret);
+      uploadedCertificates.set(resourceKey(certificate.id), { kind: 'pem', certPem, keyPem });
+    } catch {
+      log.error({ certificate: certificate.id, reason: 'certificate_secret_unreadable' }, 'managed certificate secret cannot be read');
+    }
+  }
+  // An environment's DNS suffix wildcard (customDomainConfiguration) is its secret, kept as an upload's is.
+  const dnsSuffixCertificates = new Map<string, ServerCredentials>();
+  for (const environment of environments) {
+    if (environment.dnsSuffix === undefined) continue;
+    const secret = await store.getSecret(environment.id);
+    try {
+      if (!secret || secret.length === 0) throw new Error('no secret');
+      const { pfx, password } = decodeCertificateSecret(secret);
+      dnsSuffixCertificates.set(resourceKey(environment.id), { kind: 'pkcs12', pfx, password });
+    } catch {
+      log.error({ environment: environment.id, reason: 'certificate_secret_unreadable' }, 'DNS suffix certificate secret cannot be read');
+    }
+  }
+  const built = buildRouteSpecs({ environments, apps, environmentCertificates: await certificates.forEnvironments(environments), dnsSuffixCertificates, uploadedCertificates });
+  const compiled = compileSnapshot({ revision, specs: built.specs, tcpPorts: built.tcpPorts, drainGraceMs: built.drainGraceMs, environmentDomains: built.environmentDomains, acmeChallenges, fallbackCertificate: await certificates.fallback() }, cache);
   return { snapshot: compiled.snapshot, problems: [...built.problems, ...compiled.problems] };
 }

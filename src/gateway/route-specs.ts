@@ -12,7 +12,7 @@ import type { ConfigurationProblem, ConfigurationProblemCode } from '../model/ou
 import { foldHeaderName } from '../ingress/http/identity-headers.ts';
 import { compileIpRules, type IpMatcher } from '../ingress/listener/ip-rules.ts';
 import { compileCors, type CompiledCors, type CorsPolicySettings } from '../ingress/http/cors.ts';
-import { DEFAULT_HEADER_COUNT_LIMIT, type CompiledApp, type HostSpec, type RouteSpec, type ServerCredentials, type Upstream } from '../ingress/snapshot.ts';
+import { DEFAULT_HEADER_COUNT_LIMIT, type CompiledApp, type EnvironmentDomainSpec, type HostSpec, type RouteSpec, type ServerCredentials, type Upstream } from '../ingress/snapshot.ts';
 import type { TcpRoute } from '../ingress/listener/tcp-proxy.ts';
 
 export interface RouteSpecInput {
@@ -20,6 +20,8 @@ export interface RouteSpecInput {
   readonly apps: readonly AppView[];
   /** Wildcard certificate of each environment's default domain, by environment resource key. */
   readonly environmentCertificates: ReadonlyMap<string, ServerCredentials>;
+  /** The wildcard certificate of each environment's DNS suffix (customDomainConfiguration), by environment resource key. */
+  readonly dnsSuffixCertificates?: ReadonlyMap<string, ServerCredentials>;
   /** Uploaded environment certificates, by certificate resource key. */
   readonly uploadedCertificates: ReadonlyMap<string, ServerCredentials>;
 }
@@ -31,6 +33,8 @@ export interface RouteSpecs {
   readonly tcpPorts: ReadonlyMap<number, TcpRoute>;
   /** The largest terminationGracePeriodSeconds any environment sets, in ms (drainGraceMs). */
   readonly drainGraceMs: number | undefined;
+  /** Each environment's domains with their wildcard certificates: what a name no app claims there gets. */
+  readonly environmentDomains: readonly EnvironmentDomainSpec[];
   readonly problems: readonly ConfigurationProblem[];
 }
 
@@ -115,7 +119,13 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
       if (!normalizeHostname(domain.name)) problem(app.id, 'hostname_invalid', `custom domain ${JSON.stringify(domain.name)} (customDomains[${index}]) is not a valid host name; left out`);
     }
     const hosts: HostSpec[] = [];
-    for (const host of hostNamesOf(app.name, environment.defaultDomain, ingress.customDomains)) {
+    for (const host of hostNamesOf(app.name, environment.defaultDomain, ingress.customDomains, environment.dnsSuffix)) {
+      if (host.source === 'dnsSuffix') {
+        const credentials = input.dnsSuffixCertificates?.get(resourceKey(environment.id));
+        if (credentials) hosts.push({ hostname: host.name, credentials, credentialsFrom: environment.id });
+        else problem(app.id, 'environment_certificate_missing', `environment ${environment.id} has no usable certificate for its DNS suffix ${environment.dnsSuffix}; ${host.name} not served`, environment.id);
+        continue;
+      }
       if (host.source === 'default') {
         const credentials = input.environmentCertificates.get(resourceKey(environment.id));
         if (credentials) hosts.push({ hostname: host.name, credentials, credentialsFrom: environment.id });
@@ -124,6 +134,7 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
       }
       const certificateId = host.certificateId;
       const credentials = certificateId ? input.uploadedCertificates.get(resourceKey(certificateId)) : undefined;
+      if (!credentials && host.auto) continue; // `Auto`: served once its (managed) certificate is issued.
       if (!credentials || !certificateId) {
         problem(app.id, 'certificate_missing', `custom domain ${host.name} has no usable certificate (${certificateId ?? 'none'}); left out`, certificateId);
         continue;
@@ -132,7 +143,21 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
     }
     specs.push(Object.freeze({ app: compiled, hosts: Object.freeze(hosts) }));
   }
-  return { specs, tcpPorts, drainGraceMs: drainGraceMs(input.environments), problems };
+  return { specs, tcpPorts, drainGraceMs: drainGraceMs(input.environments), environmentDomains: environmentDomainsOf(input), problems };
+}
+
+/** Each environment's default domain with the wildcard the local CA issued for it, and its DNS suffix with the uploaded one. */
+function environmentDomainsOf(input: RouteSpecInput): EnvironmentDomainSpec[] {
+  const out: EnvironmentDomainSpec[] = [];
+  const add = (environment: EnvironmentView, name: string | undefined, credentials: ServerCredentials | undefined) => {
+    const domain = name === undefined ? undefined : normalizeHostname(name);
+    if (credentials && domain) out.push(Object.freeze({ domain, environmentId: environment.id, environmentName: environment.name, credentials }));
+  };
+  for (const environment of input.environments) {
+    add(environment, environment.defaultDomain, input.environmentCertificates.get(resourceKey(environment.id)));
+    add(environment, environment.dnsSuffix, input.dnsSuffixCertificates?.get(resourceKey(environment.id)));
+  }
+  return out;
 }
 
 /** The largest terminationGracePeriodSeconds the environments set, in ms; undefined when none sets one. */

@@ -15,6 +15,7 @@ export const INGRESS_REASONS = defineCatalog({
   missing_upgrade: { status: 400, meaning: 'an upgrade request without an Upgrade header' },
   ip_forbidden: { status: 403, meaning: "the client's address is refused by the app's IP restrictions: 403 over HTTP, a TLS access_denied alert before the handshake" },
   no_app: { status: 404, meaning: 'no app is served at the host the request names' },
+  no_app_in_environment: { status: 404, meaning: "the host is one label under an environment's domain (default domain or dnsSuffix) and no app of that name is served there: the environment's wildcard certificate answered the handshake" },
   request_head_timeout: { status: 408, meaning: 'the request head did not arrive in time (HTTP/1.1); the connection is closed' },
   request_body_timeout: { status: 408, meaning: 'the request body did not arrive in time (too slow on the whole, or idle too long)' },
   expectation_unsupported: { status: 417, meaning: 'an Expect header other than 100-continue (HTTP/2)' },

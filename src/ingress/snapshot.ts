@@ -33,6 +33,26 @@ export interface RouteSpec {
   readonly hosts: readonly HostSpec[];
 }
 
+/**
+ * An environment's domain (its default domain, or its customDomainConfiguration dnsSuffix) and the
+ * wildcard certificate that covers it: a name one label below that no app claims gets this
+ * certificate and a 404 naming the environment, not a certificate error.
+ */
+export interface EnvironmentDomainSpec {
+  readonly domain: string;
+  readonly environmentId: string;
+  readonly environmentName: string;
+  readonly credentials: ServerCredentials;
+}
+
+/** An environment domain as the ingress serves it: the wildcard's TLS policy (no client certificate asked). */
+export interface EnvironmentDomain {
+  readonly domain: string;
+  readonly environmentId: string;
+  readonly environmentName: string;
+  readonly tls: TlsPolicy;
+}
+
 export interface SnapshotInput {
   readonly revision: number;
   /** In a stable order (by app id), so that a host-name conflict always resolves the same way. */
@@ -43,6 +63,16 @@ export interface SnapshotInput {
   readonly tcpPorts: ReadonlyMap<number, TcpRoute>;
   /** How long a graceful stop waits (see RouteSnapshot); undefined: the default. */
   readonly drainGraceMs: number | undefined;
+  /** The environments' domains with their wildcard certificates (for names no app claims). */
+  readonly environmentDomains?: readonly EnvironmentDomainSpec[];
+  /** ACME HTTP-01 challenges being answered on the plain-HTTP port: token → answer. */
+  readonly acmeChallenges?: ReadonlyMap<string, AcmeChallenge>;
+}
+
+/** An ACME HTTP-01 challenge: `GET http://<host>/.well-known/acme-challenge/<token>` answers `keyAuthorization`. */
+export interface AcmeChallenge {
+  readonly host: string;
+  readonly keyAuthorization: string;
 }
 
 export interface Upstream {
@@ -100,6 +130,12 @@ export type ListenerKind = 'external' | 'internal';
 /** How a TLS connection for one host name is set up: the app's policy and the certificate served. */
 export interface TlsPolicy {
   readonly secureContext: tls.SecureContext;
+  /**
+   * The policy's inputs but the server certificate (scope, client-certificate mode): equal for two
+   * policies that differ only in the certificate served, so a renewed certificate reaches new
+   * connections without sending the open ones away (admission compares this).
+   */
+  readonly admissionKey: string;
   readonly requestCert: boolean;
   /** With requestCert, fails the handshake when the client sends no certificate (`require`). */
   readonly rejectUnauthorized: boolean;
@@ -126,6 +162,23 @@ export interface RouteSnapshot {
   readonly drainGraceMs?: number | undefined;
   /** TCP listeners: exposed port → app (transport tcp on exposedPort, and additionalPortMappings). */
   readonly tcpPorts?: ReadonlyMap<number, TcpRoute>;
+  /** Environment domain → its wildcard policy, for names one label below it that no app claims. */
+  readonly environmentDomains?: ReadonlyMap<string, EnvironmentDomain>;
+  /** ACME HTTP-01 challenges being answered on the plain-HTTP port, by token. */
+  readonly acmeChallenges?: ReadonlyMap<string, AcmeChallenge>;
+}
+
+/**
+ * The environment whose domain `hostname` is directly under (`<label>.<domain>`), with the label:
+ * a name no route claims there is a mistyped or deleted app, answered with the environment's
+ * wildcard and a 404. Undefined for names outside every environment domain (the fallback applies).
+ */
+export function environmentDomainOf(snapshot: RouteSnapshot, hostname: string | undefined): { domain: EnvironmentDomain; label: string } | undefined {
+  if (hostname === undefined || snapshot.environmentDomains === undefined) return undefined;
+  const dot = hostname.indexOf('.');
+  if (dot <= 0) return undefined;
+  const domain = snapshot.environmentDomains.get(hostname.slice(dot + 1));
+  return domain ? { domain, label: hostname.slice(0, dot) } : undefined;
 }
 
 /** The routes a connection on `listener` may reach; a host missing here is an unknown host there. */
@@ -199,7 +252,8 @@ export class TlsPolicyCache {
   /** `clientCertificate` undefined: no client certificate is asked for (the fallback). */
   policy(scope: string, clientCertificate: ClientCertificatePolicy | undefined, credentials: ServerCredentials): TlsPolicy {
     const fingerprint = credentialsFingerprint(credentials);
-    const key = `${scope}\n${clientCertificate?.mode ?? 'none'}\n${fingerprint}`;
+    const admissionKey = `${scope}\n${clientCertificate?.mode ?? 'none'}`;
+    const key = `${admissionKey}\n${fingerprint}`;
     this.#used.add(key);
     const cached = this.#policies.get(key);
     if (cached) return cached;
@@ -213,6 +267,7 @@ export class TlsPolicyCache {
     if (this.#ticketKeySeed) native.setTicketKeys(deriveTicketKeys(this.#ticketKeySeed, key));
     const policy: TlsPolicy = Object.freeze({
       secureContext,
+      admissionKey,
       requestCert: clientCertificate?.requestCert ?? false,
       rejectUnauthorized: clientCertificate?.rejectUnauthorized ?? false,
     });
@@ -246,11 +301,22 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
     }
   }
   const fallback = cache.policy('fallback', undefined, input.fallbackCertificate);
+  const environmentDomains = new Map<string, EnvironmentDomain>();
+  for (const { domain, environmentId, environmentName, credentials } of input.environmentDomains ?? []) {
+    if (environmentDomains.has(domain)) continue;
+    try {
+      // Its own scope: a session made here never resumes under an app's policy (nor the reverse).
+      const tls = cache.policy(`environment-domain ${domain}`, undefined, credentials);
+      environmentDomains.set(domain, Object.freeze({ domain, environmentId, environmentName, tls }));
+    } catch (error) {
+      problems.push({ resource: environmentId, reason: 'certificate_unusable', message: `the wildcard certificate for ${domain} cannot be used by the ingress (${(error as Error).message}); names under it get the fallback` });
+    }
+  }
   cache.sweep();
   const external = new Map<string, Route>();
   for (const [hostname, route] of routes) if (route.app.external) external.set(hostname, route);
   return {
-    snapshot: Object.freeze({ revision: input.revision, routes: external, internalRoutes: routes, fallback, drainGraceMs: input.drainGraceMs, tcpPorts: input.tcpPorts }),
+    snapshot: Object.freeze({ revision: input.revision, routes: external, internalRoutes: routes, fallback, drainGraceMs: input.drainGraceMs, tcpPorts: input.tcpPorts, environmentDomains, acmeChallenges: input.acmeChallenges ?? new Map() }),
     problems,
   };
 }

@@ -93,3 +93,19 @@ export function decodeCertificateSecret(bytes: Uint8Array): CertificateSecret {
   const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { pfx: string; password: string };
   return { pfx: Buffer.from(parsed.pfx, 'base64'), password: parsed.password };
 }
+
+/** What a managed (ACME) certificate keeps as its secret: the key and the chain the directory issued, PEM. */
+export interface ManagedCertificateSecret {
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+export function encodeManagedCertificateSecret(secret: ManagedCertificateSecret): Uint8Array {
+  return Buffer.from(JSON.stringify({ certPem: secret.certPem, keyPem: secret.keyPem }));
+}
+
+export function decodeManagedCertificateSecret(bytes: Uint8Array): ManagedCertificateSecret {
+  const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { certPem?: unknown; keyPem?: unknown };
+  if (typeof parsed.certPem !== 'string' || typeof parsed.keyPem !== 'string') throw new Error('not a managed certificate secret');
+  return { certPem: parsed.certPem, keyPem: parsed.keyPem };
+}

@@ -46,21 +46,24 @@ export function appFqdn(appName: string, environmentDefaultDomain: string): stri
 /** One host name an app is served at, and where it comes from. */
 export type AppHostName =
   | { readonly name: string; readonly source: 'default' }
-  | { readonly name: string; readonly source: 'customDomain'; readonly index: number; readonly certificateId: string | undefined };
+  | { readonly name: string; readonly source: 'dnsSuffix' }
+  | { readonly name: string; readonly source: 'customDomain'; readonly index: number; readonly certificateId: string | undefined; readonly auto: boolean };
 
 /**
- * The host names an app is served at: its default name, then each custom domain that is bound
+ * The host names an app is served at: its default name, `<app>.<dnsSuffix>` when its environment
+ * has a DNS suffix (customDomainConfiguration), then each custom domain that is bound
  * (any bindingType but `Disabled`). A `Disabled` domain is recorded, not served, and claims
  * nothing: it needs no certificate, so letting it hold a name would let any app squat on a name
  * (another environment's app name included) without proving anything. A custom domain that is not
  * a valid host name is skipped (the control plane refuses it; the ingress reports it).
  */
-export function hostNamesOf(appName: string, environmentDefaultDomain: string | undefined, customDomains: readonly CustomDomain[] | undefined): AppHostName[] {
+export function hostNamesOf(appName: string, environmentDefaultDomain: string | undefined, customDomains: readonly CustomDomain[] | undefined, dnsSuffix?: string): AppHostName[] {
   const names: AppHostName[] = environmentDefaultDomain === undefined ? [] : [{ name: appFqdn(appName, environmentDefaultDomain), source: 'default' }];
+  if (dnsSuffix !== undefined) names.push({ name: appFqdn(appName, dnsSuffix), source: 'dnsSuffix' });
   for (const [index, domain] of (customDomains ?? []).entries()) {
     if (domain.bindingType === 'Disabled') continue;
     const name = normalizeHostname(domain.name);
-    if (name) names.push({ name, source: 'customDomain', index, certificateId: domain.certificateId });
+    if (name) names.push({ name, source: 'customDomain', index, certificateId: domain.certificateId, auto: domain.bindingType === 'Auto' });
   }
   return names;
 }

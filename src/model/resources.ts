@@ -6,6 +6,13 @@ import type { IngressSettings } from './ingress.ts';
 export const ENVIRONMENT_TYPE = 'Microsoft.App/managedEnvironments';
 export const CERTIFICATE_TYPE = 'Microsoft.App/managedEnvironments/certificates';
 export const APP_TYPE = 'Microsoft.App/containerApps';
+export const MANAGED_CERTIFICATE_TYPE = 'Microsoft.App/managedEnvironments/managedCertificates';
+/** Where a managed certificate keeps the ACME HTTP-01 challenge being answered (server-written, never rendered). */
+export const ACME_CHALLENGE_MEMBER = 'certgateAcmeChallenge';
+export interface AcmeChallengeRecord {
+  readonly token: string;
+  readonly keyAuthorization: string;
+}
 
 export interface SystemData {
   readonly createdAt: string;
@@ -53,11 +60,17 @@ export function certificateId(environmentResourceId: string, name: string): stri
   return `${environmentResourceId}/certificates/${name}`;
 }
 
+export function managedCertificateId(environmentResourceId: string, name: string): string {
+  return `${environmentResourceId}/managedCertificates/${name}`;
+}
+
 /** What the ingress needs of an environment. */
 export interface EnvironmentView {
   readonly id: string;
   readonly name: string;
   readonly defaultDomain: string;
+  /** `properties.customDomainConfiguration.dnsSuffix`: the apps are also served at `<app>.<dnsSuffix>` (with the environment's uploaded wildcard). */
+  readonly dnsSuffix?: string;
   /** certgate extension `properties.certgate.stripHeaders`: more request headers its apps never get from clients. */
   readonly stripHeaders?: readonly string[];
   /** `properties.ingressConfiguration` as validated by the control plane (undefined: ACA's defaults). */
@@ -85,10 +98,12 @@ export function environmentView(doc: ResourceDocument): EnvironmentView {
   const certgate = doc.properties['certgate'] as { stripHeaders?: unknown } | undefined;
   const strip = certgate?.stripHeaders;
   const ingressConfiguration = doc.properties['ingressConfiguration'] as EnvironmentIngressConfiguration | undefined;
+  const dnsSuffix = (doc.properties['customDomainConfiguration'] as { dnsSuffix?: unknown } | undefined)?.dnsSuffix;
   return {
     id: doc.id,
     name: doc.name,
     defaultDomain: String(doc.properties['defaultDomain'] ?? ''),
+    ...(typeof dnsSuffix === 'string' && dnsSuffix !== '' ? { dnsSuffix } : {}),
     stripHeaders: Array.isArray(strip) ? strip.filter((name): name is string => typeof name === 'string') : [],
     ...(ingressConfiguration ? { ingressConfiguration } : {}),
   };

@@ -11,7 +11,7 @@ export const PKI_ERRORS = defineCatalog({
   Pkcs12NoKey: { status: undefined, meaning: 'the PKCS#12 file holds no private key' },
   Pkcs12NoCertificate: { status: undefined, meaning: 'the PKCS#12 file holds no certificate' },
   Pkcs12KeyMismatch: { status: undefined, meaning: 'no certificate in the PKCS#12 file matches its private key (or, when writing one, the key is not the certificate\'s)' },
-  Pkcs12Unsupported: { status: undefined, meaning: 'a valid file using an algorithm this process cannot run (e.g. RC2 without the legacy provider) or a mode certgate does not read' },
+  Pkcs12Unsupported: { status: undefined, meaning: 'a valid file using an algorithm certgate cannot run, even with OpenSSL\'s legacy provider in a child process, or a mode certgate does not read; the message gives the openssl conversion' },
   IssuerKeyUnsupported: { status: undefined, meaning: "the issuer's key type cannot sign certificates here (only RSA and EC P-256, P-384, P-521)" },
   IssuerNotCa: { status: undefined, meaning: 'the issuer certificate is not a CA certificate' },
   ValidityInvalid: { status: undefined, meaning: 'notAfter is not after notBefore' },

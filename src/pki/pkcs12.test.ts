@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { makeTestPki } from '../../test/support/pki.ts';
 import type { TestPki } from '../../test/support/pki.ts';
 import { sha256Thumbprint } from './issue.ts';
-import { exportPkcs12, readPkcs12 } from './pkcs12.ts';
+import { decryptWithLegacyProvider } from './legacy-cipher.ts';
+import { exportPkcs12, PKCS12_CONVERSION, readPkcs12 } from './pkcs12.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -120,27 +121,52 @@ describe('pkcs12', () => {
     assert.equal(tripleDes.chainPem, client.issued.chainPem);
   });
 
-  test('readPkcs12 on openssl -legacy (RC2-40) needs the legacy provider and says so', async () => {
+  test('readPkcs12 reads openssl -legacy files (RC2-40, RC4) in a child with the legacy provider; this process never loads it', async () => {
     const { client, password } = pki;
     const data = await readFile(client.opensslLegacyP12Path);
     const result = await readPkcs12(data, password);
-    assert.equal(result.ok, false);
-    assert.equal(!result.ok && result.code, 'Pkcs12Unsupported');
-    assert.match(!result.ok ? result.message : '', /rc2-40-cbc.*--openssl-legacy-provider/);
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.certPem, client.issued.certPem);
+    assert.equal(result.chainPem, client.issued.chainPem);
+    assert.deepEqual(result.legacyCiphers, ['rc2-40-cbc']);
+    assert.ok(!process.execArgv.includes('--openssl-legacy-provider'));
+    assert.throws(() => createSecureContext({ pfx: data, passphrase: password }), 'TLS in this process cannot load it');
+    // Converted (exportPkcs12: AES-256, SHA-256 MAC), TLS loads it.
+    const modern = await exportPkcs12({ certPem: result.certPem, keyPem: result.keyPem, chainPem: result.chainPem, password });
+    createSecureContext({ pfx: Buffer.from(modern), passphrase: password });
+    const reread = await readPkcs12(modern, password);
+    assert.deepEqual(reread.ok && reread.legacyCiphers, []);
     // The MAC is checked first, so a wrong password is still reported as such.
     const wrong = await readPkcs12(data, 'wrong');
     assert.equal(!wrong.ok && wrong.code, 'Pkcs12WrongPassword');
 
-    const script = `
-      import { readFile } from 'node:fs/promises';
-      import { readPkcs12 } from ${JSON.stringify(new URL('./pkcs12.ts', import.meta.url).href)};
-      const result = await readPkcs12(await readFile(process.argv[1]), ${JSON.stringify(password)});
-      console.log(JSON.stringify(result.ok ? { ok: true, certPem: result.certPem, chainPem: result.chainPem } : result));
-    `;
-    const { stdout } = await execFileAsync(process.execPath, [
-      '--openssl-legacy-provider', '--input-type=module', '-e', script, client.opensslLegacyP12Path,
-    ]);
-    assert.deepEqual(JSON.parse(stdout), { ok: true, certPem: client.issued.certPem, chainPem: client.issued.chainPem });
+    const rc4Path = join(dir, 'rc4.p12');
+    await openssl(
+      'pkcs12', '-export', '-legacy', '-certpbe', 'PBE-SHA1-RC4-128', '-keypbe', 'PBE-SHA1-RC4-128',
+      '-in', client.certPath, '-inkey', client.keyPath, '-passout', 'pass:rc4', '-out', rc4Path,
+    );
+    const rc4 = await readPkcs12(await readFile(rc4Path), 'rc4');
+    assert.ok(rc4.ok, JSON.stringify(rc4));
+    assert.deepEqual(rc4.legacyCiphers, ['rc4']);
+    assert.equal(rc4.certPem, client.issued.certPem);
+  });
+
+  test('a legacy file without a MAC: a wrong password shows when the child decrypts', async () => {
+    const { client } = pki;
+    const path = join(dir, 'legacy-nomac.p12');
+    await openssl('pkcs12', '-export', '-legacy', '-nomac', '-in', client.certPath, '-inkey', client.keyPath, '-passout', 'pass:right', '-out', path);
+    const data = await readFile(path);
+    assert.ok((await readPkcs12(data, 'right')).ok);
+    const wrong = await readPkcs12(data, 'wrong');
+    assert.equal(!wrong.ok && wrong.code, 'Pkcs12WrongPassword', JSON.stringify(wrong));
+  });
+
+  test('a cipher even the legacy provider lacks: unavailable, with its reason', async () => {
+    const result = await decryptWithLegacyProvider('no-such-cipher', new Uint8Array(16), new Uint8Array(8), new Uint8Array(16));
+    assert.equal(result.ok, false);
+    assert.equal(!result.ok && result.reason, 'unavailable');
+    assert.match(!result.ok ? result.message : '', /cipher/i);
+    assert.match(PKCS12_CONVERSION, /^openssl pkcs12 -legacy -in old\.p12 -nodes -out old\.pem && openssl pkcs12 -export -in old\.pem -out new\.p12/);
   });
 
   test('a wrong password is Pkcs12WrongPassword, damaged bytes are Pkcs12Malformed', async () => {

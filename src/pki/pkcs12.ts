@@ -11,6 +11,7 @@ import type { KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { isSelfSigned, issuedBy } from './facts.ts';
+import { decryptWithLegacyProvider } from './legacy-cipher.ts';
 import { certificatesInPem } from './pem.ts';
 
 export type ExportPkcs12Options = {
@@ -42,6 +43,11 @@ export type ReadPkcs12Result =
       certificate: X509Certificate;
       /** chainPem's certificates. */
       chain: X509Certificate[];
+      /**
+       * The ciphers of OpenSSL's legacy provider the file needed (RC2, RC4), decrypted in a child
+       * process (legacy-cipher.ts): TLS cannot load such a file, convert it (exportPkcs12).
+       */
+      legacyCiphers: string[];
     }
   | { ok: false; code: Pkcs12ErrorCode; message: string };
 
@@ -63,9 +69,10 @@ const OID = {
 const AES_CBC_OIDS = new Set(['2.16.840.1.101.3.4.1.2', '2.16.840.1.101.3.4.1.22', '2.16.840.1.101.3.4.1.42']);
 
 // RFC 7292 appendix C: the SHA-1 based password-based encryption schemes, as Node cipher names.
-// RC2 (and RC4, not listed) are only in OpenSSL's legacy provider, which Node loads only with
-// --openssl-legacy-provider.
+// RC2 and RC4 are only in OpenSSL's legacy provider (legacy-cipher.ts runs them apart).
 const PKCS12_PBE: Record<string, { cipher: string; keyLength: number; ivLength: number }> = {
+  '1.2.840.113549.1.12.1.1': { cipher: 'rc4', keyLength: 16, ivLength: 0 },
+  '1.2.840.113549.1.12.1.2': { cipher: 'rc4-40', keyLength: 5, ivLength: 0 },
   [OID.pbeSha1TripleDes]: { cipher: 'des-ede3-cbc', keyLength: 24, ivLength: 8 },
   '1.2.840.113549.1.12.1.4': { cipher: 'des-ede-cbc', keyLength: 16, ivLength: 8 },
   '1.2.840.113549.1.12.1.5': { cipher: 'rc2-cbc', keyLength: 16, ivLength: 8 },
@@ -162,14 +169,25 @@ async function encrypt(plain: ArrayBuffer, password: string, legacy: boolean): P
 }
 
 /**
+ * What an operator runs to turn a legacy PKCS12 (RC2/RC4, as `openssl pkcs12 -export -legacy` or
+ * old Windows exports make) into a modern one, when certgate cannot (no legacy provider in its
+ * Node). Two steps: `-export` reads its input twice, so it cannot read a pipe.
+ */
+export const PKCS12_CONVERSION =
+  'openssl pkcs12 -legacy -in old.p12 -nodes -out old.pem && openssl pkcs12 -export -in old.pem -out new.p12 && rm old.pem';
+
+/** How the reading goes: whether the MAC proved the password, and the legacy ciphers used. */
+interface ReadState {
+  readonly passwordVerified: boolean;
+  readonly legacyCiphers: Set<string>;
+}
+
+/**
  * Decrypts a bag or a safe. When the MAC already proved the password, a failure means a damaged
  * file; without a MAC it most likely means a wrong password.
  */
-async function decrypt(
-  info: pkijs.EncryptedContentInfo,
-  password: string,
-  passwordVerified: boolean,
-): Promise<Uint8Array> {
+async function decrypt(info: pkijs.EncryptedContentInfo, password: string, state: ReadState): Promise<Uint8Array> {
+  const { passwordVerified } = state;
   const algorithm = info.contentEncryptionAlgorithm;
   const failed = (error: unknown) =>
     new Pkcs12Failure(
@@ -192,18 +210,26 @@ async function decrypt(
   const { salt, iterations } = pkcs12PbeParams(algorithm);
   const key = pkcs12Kdf(password, salt, iterations, 1, pbe.keyLength);
   const iv = pkcs12Kdf(password, salt, iterations, 2, pbe.ivLength);
+  const encrypted = new Uint8Array(info.getEncryptedContent());
   let decipher;
   try {
-    decipher = createDecipheriv(pbe.cipher, key, iv);
-  } catch (error) {
+    decipher = createDecipheriv(pbe.cipher, key, pbe.ivLength === 0 ? null : iv);
+  } catch {
+    // Not in OpenSSL's default provider (RC2, RC4): decrypted apart, in a child with the legacy provider.
+    const legacy = await decryptWithLegacyProvider(pbe.cipher, key, pbe.ivLength === 0 ? undefined : iv, encrypted);
+    if (legacy.ok) {
+      state.legacyCiphers.add(pbe.cipher);
+      return legacy.plain;
+    }
+    if (legacy.reason === 'decrypt') throw failed(new Error(legacy.message));
     throw new Pkcs12Failure(
       'Pkcs12Unsupported',
-      `this file is encrypted with ${pbe.cipher}, which this Node.js process cannot run (${errorMessage(error)}); ` +
-        'start Node.js with --openssl-legacy-provider or re-export the file with AES-256 or 3DES',
+      `the file is encrypted with ${pbe.cipher}, a legacy cipher that certgate's Node.js cannot run even with OpenSSL's legacy provider (${legacy.message}); ` +
+        `convert the file to AES-256 with: ${PKCS12_CONVERSION}`,
     );
   }
   try {
-    return Buffer.concat([decipher.update(new Uint8Array(info.getEncryptedContent())), decipher.final()]);
+    return Buffer.concat([decipher.update(encrypted), decipher.final()]);
   } catch (error) {
     throw failed(error);
   }
@@ -293,12 +319,7 @@ export async function exportPkcs12(opts: ExportPkcs12Options): Promise<Uint8Arra
 
 type Contents = { keys: Uint8Array[]; certificates: X509Certificate[] };
 
-async function collectBags(
-  bags: pkijs.SafeBag[],
-  password: string,
-  passwordVerified: boolean,
-  into: Contents,
-): Promise<void> {
+async function collectBags(bags: pkijs.SafeBag[], password: string, state: ReadState, into: Contents): Promise<void> {
   for (const bag of bags) {
     if (bag.bagId === OID.keyBag) {
       into.keys.push(new Uint8Array((bag.bagValue as pkijs.PrivateKeyInfo).toSchema().toBER()));
@@ -309,14 +330,14 @@ async function collectBags(
         contentEncryptionAlgorithm: shrouded.encryptionAlgorithm,
         encryptedContent: shrouded.encryptedData,
       });
-      into.keys.push(await decrypt(info, password, passwordVerified));
+      into.keys.push(await decrypt(info, password, state));
     } else if (bag.bagId === OID.certBag) {
       const certBag = bag.bagValue as pkijs.CertBag;
       if (certBag.certId === OID.x509Certificate && certBag.certValue instanceof asn1js.OctetString) {
         into.certificates.push(new X509Certificate(certBag.certValue.valueBlock.valueHexView));
       }
     } else if (bag.bagId === OID.safeContentsBag) {
-      await collectBags((bag.bagValue as pkijs.SafeContents).safeBags, password, passwordVerified, into);
+      await collectBags((bag.bagValue as pkijs.SafeContents).safeBags, password, state, into);
     }
     // CRL and secret bags carry nothing a TLS identity needs.
   }
@@ -361,6 +382,7 @@ async function parsePkcs12(data: Uint8Array, password: string): Promise<ReadPkcs
   }
   const content = pfx.authSafe.content.getValue();
   const passwordVerified = await verifyMac(pfx, content, password);
+  const state: ReadState = { passwordVerified, legacyCiphers: new Set() };
 
   const contents: Contents = { keys: [], certificates: [] };
   for (const info of pkijs.AuthenticatedSafe.fromBER(content).safeContents) {
@@ -369,11 +391,11 @@ async function parsePkcs12(data: Uint8Array, password: string): Promise<ReadPkcs
       safe = pkijs.SafeContents.fromBER((info.content as asn1js.OctetString).getValue());
     } else if (info.contentType === OID.encryptedData) {
       const encrypted = new pkijs.EncryptedData({ schema: info.content });
-      safe = pkijs.SafeContents.fromBER(await decrypt(encrypted.encryptedContentInfo, password, passwordVerified));
+      safe = pkijs.SafeContents.fromBER(await decrypt(encrypted.encryptedContentInfo, password, state));
     } else {
       throw new Pkcs12Failure('Pkcs12Unsupported', `unsupported PKCS#12 safe type ${info.contentType} (public-key privacy mode)`);
     }
-    await collectBags(safe.safeBags, password, passwordVerified, contents);
+    await collectBags(safe.safeBags, password, state, contents);
   }
 
   const keys: KeyObject[] = contents.keys.map((der) => {
@@ -420,6 +442,7 @@ async function parsePkcs12(data: Uint8Array, password: string): Promise<ReadPkcs
     chainPem: chain.map((cert) => cert.toString()).join(''),
     certificate: leaf,
     chain,
+    legacyCiphers: [...state.legacyCiphers],
   };
 }
 

@@ -19,6 +19,7 @@ import { SUBSCRIPTION_TYPE } from '../../src/control/resources/resource-manager.
 import { handleArmRequest } from '../../src/control/resources/router.ts';
 import type { IngressOptions } from '../../src/ingress/ingress.ts';
 import { ControlPlane, type AdminCredentials } from '../../src/control/control-plane.ts';
+import type { AcmeOptions } from '../../src/control/acme/issuer.ts';
 import { readFileSync } from 'node:fs';
 
 export const SUBSCRIPTION = '00000000-0000-0000-0000-000000000001';
@@ -53,8 +54,8 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(options: Partial<IngressOptions> & { controlPlane?: boolean } = {}): Promise<TestGateway> {
-  const { controlPlane, ...ingressOptions } = options;
+export async function startTestGateway(options: Partial<IngressOptions> & { controlPlane?: boolean; acme?: (httpPort: number) => Promise<AcmeOptions> } = {}): Promise<TestGateway> {
+  const { controlPlane, acme: acmeFor, ...ingressOptions } = options;
   const dataDir = await mkdtemp(join(tmpdir(), 'certgate-test-'));
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -68,7 +69,9 @@ export async function startTestGateway(options: Partial<IngressOptions> & { cont
     { dataDir, ingress: { bindAddress: '127.0.0.1', httpsPort: 0, httpPort: 0, ...ingressOptions } },
     log,
   );
-  const control = controlPlane ? await ControlPlane.start(gateway, { bindAddress: '127.0.0.1', port: 0, baseDomain: BASE_DOMAIN }, log) : undefined;
+  // ACME needs the plain-HTTP port (its HTTP-01 validations go there), known only now.
+  const acme = acmeFor ? await acmeFor(gateway.addresses.httpPort ?? 0) : undefined;
+  const control = controlPlane ? await ControlPlane.start(gateway, { bindAddress: '127.0.0.1', port: 0, baseDomain: BASE_DOMAIN, ...(acme ? { acme } : {}) }, log) : undefined;
   const credentials = control?.newCredentialsPath ? (JSON.parse(readFileSync(control.newCredentialsPath, 'utf8')) as AdminCredentials) : undefined;
   const environments = new Map<string, string>();
   const waitForStore = async () => gateway.waitForRevision(await gateway.store.revision());

@@ -87,10 +87,6 @@ function derPrivateKey(data: Buffer): KeyObject | undefined {
   return undefined;
 }
 
-function legacyProviderLoaded(): boolean {
-  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].includes('--openssl-legacy-provider');
-}
-
 /**
  * Reads certificates and a private key from a PEM file (any number of CERTIFICATE blocks and a
  * key), a DER certificate or key, or a PKCS#12 file (`password`, '' when not given).
@@ -125,14 +121,6 @@ export async function readMaterial(path: string, what: string, password?: string
         `wrong password for the PKCS#12 file '${path}'${password === undefined ? ': give it with --password or --password-file' : ''}`,
         { code: p12.code },
       );
-    case 'Pkcs12Unsupported':
-      if (!legacyProviderLoaded() && /legacy-provider/.test(p12.message)) {
-        throw new CliError(
-          `the PKCS#12 file '${path}' uses an algorithm of OpenSSL's legacy provider: run certgate with NODE_OPTIONS=--openssl-legacy-provider`,
-          { code: p12.code },
-        );
-      }
-      break;
   }
   throw new CliError(`${what} '${path}': ${reason(p12.message)}`, { code: p12.code });
 }

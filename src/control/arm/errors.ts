@@ -13,7 +13,7 @@ export const ARM_ERRORS = defineCatalog({
   InvalidResourceLocation: { status: 400, meaning: 'the location of an existing resource cannot be changed' },
   InvalidCertificateValue: { status: 400, meaning: 'properties.value is not base64 or not a usable PKCS12 file' },
   InvalidCertificatePassword: { status: 400, meaning: 'properties.password does not open the PKCS12 file' },
-  CertificateNotLoadable: { status: 400, meaning: "the PKCS12 file parses but the ingress's TLS cannot load it (legacy RC2/RC4 encryption); the message says how to convert it" },
+  CertificateNotLoadable: { status: 400, meaning: "the PKCS12 file parses but the ingress's TLS cannot load it, even converted (a cipher the legacy provider lacks); the message says how to convert it" },
   ConfigurationNotEnforced: { status: 400, meaning: 'the change was stored but the ingress leaves part of it out; `details` name each part (codes below)' },
   BadRequest: { status: 400, meaning: 'the HTTP request itself is malformed (reported by the HTTP server)' },
   AuthenticationFailed: { status: 401, meaning: 'no bearer token, or an Authorization header that is not `Bearer <token>`' },
@@ -30,6 +30,8 @@ export const ARM_ERRORS = defineCatalog({
   ManagedEnvironmentHasContainerApps: { status: 409, meaning: 'the environment still has container apps; delete them before deleting it' },
   PortInUse: { status: 409, meaning: 'an exposed TCP port is already used by another container app; `target` is the JSON path' },
   HostNameInUse: { status: 409, meaning: 'a custom domain is already used by another container app; `target` is the JSON path' },
+  DnsSuffixInUse: { status: 409, meaning: "an environment's `customDomainConfiguration.dnsSuffix` is already another environment's default domain or DNS suffix (or its own default domain)" },
+  DnsSuffixChanged: { status: 409, meaning: "the environment's DNS suffix changed while the uploaded certificate was read: send the request again" },
   InvalidResourceGroupLocation: { status: 409, meaning: 'the resource group exists in another location' },
   PreconditionFailed: { status: 412, meaning: 'If-Match or If-None-Match does not hold (the etag changed, or the resource exists or does not)' },
   RequestEntityTooLarge: { status: 413, meaning: 'the body is larger than the management API accepts' },
@@ -175,7 +177,7 @@ export const errors = {
   /** A PKCS12 upload that cannot be read; `target` is properties.value or properties.password. */
   invalidCertificate: (code: 'InvalidCertificateValue' | 'InvalidCertificatePassword', message: string, target: string, cause?: unknown) =>
     new ArmError(code, message, { target, cause }),
-  certificateNotLoadable: (message: string) => new ArmError('CertificateNotLoadable', message, { target: 'properties.value' }),
+  certificateNotLoadable: (message: string, target = 'properties.value') => new ArmError('CertificateNotLoadable', message, { target }),
   /** A 4xx the HTTP server (Fastify) reports for a request it could not take. */
   badRequest: (message: string, cause: unknown) => new ArmError('BadRequest', message, { cause }),
   internal: () => new ArmError('InternalServerError', 'An internal error occurred; the request changed nothing. See the server log.'),

@@ -15,7 +15,9 @@ export type ArmPath =
   | { readonly kind: 'collection'; readonly subscription: string; readonly group: string | undefined; readonly resourceType: ArmResourceType }
   | { readonly kind: 'resource'; readonly subscription: string; readonly group: string; readonly resourceType: ArmResourceType; readonly name: string }
   | { readonly kind: 'certificates'; readonly subscription: string; readonly group: string; readonly environment: string }
-  | { readonly kind: 'certificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string };
+  | { readonly kind: 'certificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string }
+  | { readonly kind: 'managedCertificates'; readonly subscription: string; readonly group: string; readonly environment: string }
+  | { readonly kind: 'managedCertificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string };
 
 export interface ParsedRequestTarget {
   /** The path with repeated slashes collapsed and no trailing slash. */
@@ -72,6 +74,10 @@ export function parseArmPath(path: string): ArmPath | undefined {
   if (resourceType === 'managedEnvironments' && is(8, 'certificates')) {
     if (n === 9) return { kind: 'certificates', subscription, group, environment: name };
     if (n === 10) return { kind: 'certificate', subscription, group, environment: name, name: segments[9]! };
+  }
+  if (resourceType === 'managedEnvironments' && is(8, 'managedcertificates')) {
+    if (n === 9) return { kind: 'managedCertificates', subscription, group, environment: name };
+    if (n === 10) return { kind: 'managedCertificate', subscription, group, environment: name, name: segments[9]! };
   }
   return undefined;
 }

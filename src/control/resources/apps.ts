@@ -1,7 +1,7 @@
 // Microsoft.App/containerApps. The ingress settings are what certgate enforces; `template` and the
 // rest of `configuration` are stored as given (certgate runs no containers: the app is whatever
 // listens at ingress.targetHost, default 127.0.0.1, and ingress.targetPort).
-import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, environmentView, resourceKey, type StoredResource } from '../../model/resources.ts';
+import { APP_TYPE, CERTIFICATE_TYPE, MANAGED_CERTIFICATE_TYPE, ENVIRONMENT_TYPE, appView, environmentView, resourceKey, type StoredResource } from '../../model/resources.ts';
 import { appFqdn, hostNamesOf, normalizeHostname } from '../../model/hostnames.ts';
 import { clientCertificatePolicy, type IngressSettings } from '../../model/ingress.ts';
 import { ipRulesProblem } from '../../ingress/listener/ip-rules.ts';
@@ -68,7 +68,9 @@ export const appKind: ResourceKind = {
     const environment = await context.store.get(String(properties['managedEnvironmentId'] ?? ''));
     const configuration: Record<string, unknown> = { activeRevisionsMode: 'Single', ...withoutSecretValues((properties['configuration'] as Record<string, unknown> | undefined) ?? {}) };
     const ingress = configuration['ingress'] as Record<string, unknown> | undefined;
-    const fqdn = environment ? appFqdn(doc.name, String(environment.properties['defaultDomain'])) : undefined;
+    // With a DNS suffix (customDomainConfiguration) the app's name is under it, as in ACA; the default name is served too.
+    const domains = environment ? environmentView(environment) : undefined;
+    const fqdn = domains ? appFqdn(doc.name, domains.dnsSuffix ?? domains.defaultDomain) : undefined;
     if (ingress) configuration['ingress'] = { ...ingress, ...(fqdn ? { fqdn } : {}) };
     // What the ingress left out of this app (a write answered ConfigurationNotEnforced) shows on every read.
     const problems = problemsOf(context.outcome(), doc.id);
@@ -134,11 +136,23 @@ async function checkIngress(context: ControlContext, ingress: IngressSettings, e
       throw errors.invalidParameter(`The custom domain '${hostname}' needs a certificateId (an environment certificate) unless bindingType is 'Disabled'.`, `${target}.certificateId`);
     }
     const certificate = await context.store.get(domain.certificateId);
-    if (!certificate || certificate.type.toLowerCase() !== CERTIFICATE_TYPE.toLowerCase()) {
+    const type = certificate?.type.toLowerCase();
+    if (!certificate || (type !== CERTIFICATE_TYPE.toLowerCase() && type !== MANAGED_CERTIFICATE_TYPE.toLowerCase())) {
       throw errors.invalidParameter(`The certificate '${domain.certificateId}' does not exist.`, `${target}.certificateId`);
     }
     if (!resourceKey(certificate.id).startsWith(`${resourceKey(environment.id)}/`)) {
       throw errors.invalidParameter(`The certificate '${domain.certificateId}' belongs to another environment than the app's.`, `${target}.certificateId`);
+    }
+    if (type === MANAGED_CERTIFICATE_TYPE.toLowerCase()) {
+      // A managed certificate is for its subjectName only; until it is issued, only `Auto` may bind it
+      // (served once it is ready), as in ACA.
+      if (String(certificate.properties['subjectName']) !== hostname) {
+        throw errors.invalidParameter(`The managed certificate '${certificate.name}' is for '${String(certificate.properties['subjectName'])}', not '${hostname}'.`, `${target}.certificateId`);
+      }
+      if (certificate.properties['provisioningState'] !== 'Succeeded' && domain.bindingType !== 'Auto') {
+        throw errors.invalidParameter(`The managed certificate '${certificate.name}' is ${String(certificate.properties['provisioningState'])}, not issued yet: bind it with bindingType 'Auto' (served once issued) or wait for provisioningState Succeeded.`, `${target}.bindingType`);
+      }
+      continue;
     }
     if (!certificateCovers(certificate, hostname)) {
       throw errors.invalidParameter(`The certificate '${certificate.name}' does not cover '${hostname}' (its names: ${((certificate.properties['subjectAlternativeNames'] as string[]) ?? []).join(', ') || 'none'}).`, `${target}.certificateId`);
@@ -149,15 +163,16 @@ async function checkIngress(context: ControlContext, ingress: IngressSettings, e
 /** The host names an app is served at (hostNamesOf, as the ingress routes them) must not be served for another app. */
 async function checkHostNames(context: ControlContext, id: string, name: string, environment: StoredResource, ingress: IngressSettings): Promise<void> {
   const mine = new Map<string, string>();
-  for (const host of hostNamesOf(name, environmentView(environment).defaultDomain, ingress.customDomains)) {
-    mine.set(host.name, host.source === 'default' ? 'properties.configuration.ingress.fqdn' : `properties.configuration.ingress.customDomains[${host.index}].name`);
+  const env = environmentView(environment);
+  for (const host of hostNamesOf(name, env.defaultDomain, ingress.customDomains, env.dnsSuffix)) {
+    mine.set(host.name, host.source === 'customDomain' ? `properties.configuration.ingress.customDomains[${host.index}].name` : 'properties.configuration.ingress.fqdn');
   }
   for (const other of await context.store.list({ type: APP_TYPE })) {
     if (resourceKey(other.id) === resourceKey(id)) continue;
     const view = appView(other);
     const otherEnvironment = await context.store.get(view.environmentId);
-    const defaultDomain = otherEnvironment ? environmentView(otherEnvironment).defaultDomain : undefined;
-    for (const { name: hostname } of hostNamesOf(other.name, defaultDomain, view.ingress?.customDomains)) {
+    const otherView = otherEnvironment ? environmentView(otherEnvironment) : undefined;
+    for (const { name: hostname } of hostNamesOf(other.name, otherView?.defaultDomain, view.ingress?.customDomains, otherView?.dnsSuffix)) {
       const target = mine.get(hostname);
       if (target) throw errors.conflict('HostNameInUse', `The host name '${hostname}' is already used by the container app '${other.id}'.`, target);
     }

@@ -5,7 +5,7 @@ import type { X509Certificate } from 'node:crypto';
 import { describeCertificate, sha1Thumbprint } from '../../pki/facts.ts';
 import { CERTIFICATE_TYPE, type StoredResource } from '../../model/resources.ts';
 import { encodeCertificateSecret } from '../../model/documents.ts';
-import { readPkcs12 } from '../../pki/pkcs12.ts';
+import { exportPkcs12, PKCS12_CONVERSION, readPkcs12 } from '../../pki/pkcs12.ts';
 import { checkServerCredentials } from '../../ingress/snapshot.ts';
 import { errors, type ArmError } from '../arm/errors.ts';
 import { CERTIFICATE_SCHEMA } from '../validation/schemas.ts';
@@ -39,18 +39,12 @@ export const certificateKind: ResourceKind = {
 };
 
 /**
- * What an operator runs to turn a legacy PKCS12 (RC2/RC4, as `openssl pkcs12 -export -legacy` or
- * old Windows exports make) into one the server loads. Two steps: `-export` reads its input twice,
- * so it cannot read a pipe.
- */
-export const PKCS12_CONVERSION =
-  'openssl pkcs12 -legacy -in old.p12 -nodes -out old.pem && openssl pkcs12 -export -in old.pem -out new.p12 && rm old.pem';
-
-/**
  * Reads an upload's `properties.value` (base64 PKCS12) and `properties.password` before the write:
- * the facts to store, and the secret. A bad PKCS12 and a wrong password are distinct 400s; so is a
- * file the server's ingress cannot load (checked with the ingress's own TLS options, in this server
- * process), whose message says how to convert it.
+ * the facts to store, and the secret. A bad PKCS12 and a wrong password are distinct 400s. A legacy
+ * file (RC2 or RC4, from `openssl pkcs12 -export -legacy` or older Windows exports), which TLS cannot
+ * load, is converted to AES-256 with a SHA-256 MAC (same password) and that is stored; a file the
+ * ingress still cannot load (checked with the ingress's own TLS options) is a 400 that says how to
+ * convert it.
  */
 export async function readUploadedCertificate(body: unknown): Promise<{ properties: Record<string, unknown>; secret: Uint8Array }> {
   const properties = (body as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
@@ -59,43 +53,59 @@ export async function readUploadedCertificate(body: unknown): Promise<{ properti
   if (properties['certificateKeyVaultProperties'] !== undefined) {
     throw errors.invalidParameter('Certificates from Key Vault are not supported by certgate; upload the PKCS12 in properties.value.', 'properties.certificateKeyVaultProperties');
   }
+  const opened = await openServerPkcs12(value, password, { value: 'properties.value', password: 'properties.password' });
+  return { properties: certificateFacts(opened.certificate, 'properties.value'), secret: opened.secret };
+}
+
+/** The JSON paths a PKCS12 upload's two members are named by in errors. */
+export interface Pkcs12Paths {
+  readonly value: string;
+  readonly password: string;
+}
+
+/**
+ * Opens a base64 PKCS12 and its password as a server certificate (the environment certificates'
+ * `value` and the environments' `customDomainConfiguration.certificateValue`): its leaf, and the
+ * secret to keep. Bad base64 or PKCS12, a wrong password and a file the ingress cannot load are
+ * distinct 400s naming their JSON path.
+ */
+export async function openServerPkcs12(value: unknown, password: unknown, at: Pkcs12Paths): Promise<{ certificate: X509Certificate; secret: Uint8Array }> {
   if (typeof value !== 'string' || value.length === 0) {
-    throw errors.invalidContent("The property 'properties.value' (the base64 PKCS12 file) is required.", 'properties.value');
+    throw errors.invalidContent(`The property '${at.value}' (the base64 PKCS12 file) is required.`, at.value);
   }
-  if (typeof password !== 'string') throw errors.invalidContent("The property 'properties.password' must be a string.", 'properties.password');
-  if (!/^[A-Za-z0-9+/=\s]+$/.test(value)) throw errors.invalidCertificate('InvalidCertificateValue', "The property 'properties.value' is not base64.", 'properties.value');
+  if (typeof password !== 'string') throw errors.invalidContent(`The property '${at.password}' must be a string.`, at.password);
+  if (!/^[A-Za-z0-9+/=\s]+$/.test(value)) throw errors.invalidCertificate('InvalidCertificateValue', `The property '${at.value}' is not base64.`, at.value);
   const pfx = Buffer.from(value, 'base64');
   const read = await readPkcs12(pfx, password);
-  if (!read.ok && read.code === 'Pkcs12Unsupported') throw notLoadable(read.message);
+  if (!read.ok && read.code === 'Pkcs12Unsupported') throw notLoadable(read.message, at.value);
   if (!read.ok) {
     const code = read.code === 'Pkcs12WrongPassword' ? 'InvalidCertificatePassword' : 'InvalidCertificateValue';
-    const target = read.code === 'Pkcs12WrongPassword' ? 'properties.password' : 'properties.value';
+    const target = read.code === 'Pkcs12WrongPassword' ? at.password : at.value;
     const message =
       read.code === 'Pkcs12WrongPassword'
-        ? 'The password does not open the PKCS12 file in properties.value (wrong password).'
-        : `properties.value is not a usable PKCS12 file: ${read.message}`;
+        ? `The password does not open the PKCS12 file in ${at.value} (wrong password).`
+        : `${at.value} is not a usable PKCS12 file: ${read.message}`;
     throw errors.invalidCertificate(code, message, target, read.code);
   }
+  // Converted once here, so the ingress never needs OpenSSL's legacy provider.
+  const stored = read.legacyCiphers.length === 0 ? pfx : await exportPkcs12({ certPem: read.certPem, keyPem: read.keyPem, chainPem: read.chainPem, password });
   try {
-    checkServerCredentials({ kind: 'pkcs12', pfx, password });
+    checkServerCredentials({ kind: 'pkcs12', pfx: stored, password });
   } catch (error) {
-    throw notLoadable((error as Error).message);
+    throw notLoadable((error as Error).message, at.value);
   }
-  return { properties: certificateFacts(read.certificate), secret: encodeCertificateSecret({ pfx, password }) };
+  return { certificate: read.certificate, secret: encodeCertificateSecret({ pfx: stored, password }) };
 }
 
-function notLoadable(reason: string): ArmError {
-  // The reason from the PKCS12 reader speaks of "this Node.js process" (right for the CLI); here it is the server.
-  const cause = reason.replace(/,? ?which this Node\.js process cannot run/, ', which the server cannot decrypt').replace(/; start Node\.js with .*$/, '');
-  return errors.certificateNotLoadable(
-    `The certgate server's ingress cannot load the PKCS12 file in properties.value (${cause}). ` +
-      `Legacy files (RC2 or RC4 encryption, from 'openssl pkcs12 -export -legacy' or old Windows exports) must be converted; run: ${PKCS12_CONVERSION} and upload new.p12.`,
-  );
+function notLoadable(reason: string, at: string): ArmError {
+  // The PKI reader's reason already ends with the conversion command; the server adds it otherwise.
+  const convert = reason.includes(PKCS12_CONVERSION) ? '' : ` Convert the file to AES-256 with: ${PKCS12_CONVERSION} and upload new.p12.`;
+  return errors.certificateNotLoadable(`The certgate server cannot load the PKCS12 file in ${at} (${reason}).${convert}`, at);
 }
 
-function certificateFacts(certificate: X509Certificate): Record<string, unknown> {
+export function certificateFacts(certificate: X509Certificate, at: string): Record<string, unknown> {
   const info = describeCertificate(certificate);
-  if (typeof info === 'string') throw errors.invalidCertificate('InvalidCertificateValue', `properties.value is not a usable PKCS12 file: ${info}`, 'properties.value');
+  if (typeof info === 'string') throw errors.invalidCertificate('InvalidCertificateValue', `${at} is not a usable PKCS12 file: ${info}`, at);
   return {
     subjectName: info.subject,
     issuer: info.issuer,

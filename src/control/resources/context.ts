@@ -13,6 +13,8 @@ export interface ControlContext {
   readonly applied: (revision: number) => Promise<RevisionOutcome>;
   /** The last compilation's outcome: what a read reports as not enforced (provisioningState Failed). */
   readonly outcome: () => RevisionOutcome;
+  /** Set when `certgate serve --acme-directory` names an ACME directory: managed certificates can be issued. */
+  readonly acme?: { readonly directoryUrl: string };
   /** Ports the gateway itself listens on (HTTPS, HTTP, management): no app may expose them. */
   readonly reservedPorts?: () => readonly number[];
 }

@@ -1,5 +1,5 @@
 // Which handler answers which ARM path and method.
-import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, certificateId, environmentId, appId, resourceGroupId } from '../../model/resources.ts';
+import { APP_TYPE, CERTIFICATE_TYPE, ENVIRONMENT_TYPE, MANAGED_CERTIFICATE_TYPE, certificateId, managedCertificateId, environmentId, appId, resourceGroupId } from '../../model/resources.ts';
 import { checkApiVersion } from '../arm/api-versions.ts';
 import { errors } from '../arm/errors.ts';
 import type { ArmPath } from '../arm/path.ts';
@@ -7,6 +7,8 @@ import { appKind, checkAppMembersForVersion } from './apps.ts';
 import { certificateKind, readUploadedCertificate } from './certificates.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
 import { environmentKind } from './environments.ts';
+import { managedCertificateKind } from './managed-certificates.ts';
+import { readCustomDomainCertificate } from './environment-domain.ts';
 import { checkResourceName } from '../validation/limits.ts';
 import {
   SUBSCRIPTION_TYPE,
@@ -58,18 +60,18 @@ export async function handleArmRequest(context: ControlContext, request: ArmRequ
       const id = path.resourceType === 'containerApps' ? appId(path.subscription, path.group, path.name) : environmentId(path.subscription, path.group, path.name);
       return handleTracked(context, request, kind, { id, name: path.name, group: path.group });
     }
-    case 'certificates': {
-      await requireGroup(context, path.subscription, path.group);
+    case 'certificates':
+    case 'managedCertificates': {
       onlyGet(request);
-      const environment = environmentId(path.subscription, path.group, path.environment);
-      if (!(await context.store.get(environment))) throw errors.notFound(ENVIRONMENT_TYPE, path.environment, path.group);
-      return listPage(request, await Promise.all((await context.store.list({ type: CERTIFICATE_TYPE, scope: environment })).map((doc) => certificateKind.render(context, doc))));
+      const environment = await requireEnvironment(context, path);
+      const kind = path.kind === 'certificates' ? certificateKind : managedCertificateKind;
+      return listPage(request, await Promise.all((await context.store.list({ type: kind.type, scope: environment })).map((doc) => kind.render(context, doc))));
     }
-    case 'certificate': {
-      await requireGroup(context, path.subscription, path.group);
-      const environment = environmentId(path.subscription, path.group, path.environment);
-      if (!(await context.store.get(environment))) throw errors.notFound(ENVIRONMENT_TYPE, path.environment, path.group);
-      return handleTracked(context, request, certificateKind, { id: certificateId(environment, path.name), name: path.name, group: path.group });
+    case 'certificate':
+    case 'managedCertificate': {
+      const environment = await requireEnvironment(context, path);
+      const [kind, id] = path.kind === 'certificate' ? [certificateKind, certificateId(environment, path.name)] : [managedCertificateKind, managedCertificateId(environment, path.name)];
+      return handleTracked(context, request, kind, { id, name: path.name, group: path.group });
     }
   }
 }
@@ -87,8 +89,10 @@ async function handleTracked(context: ControlContext, request: ArmRequest, kind:
         // The PKCS12 is opened before the write (it is slow and may fail): nothing is stored if it fails.
         return putResource(context, request, kind, address, await readUploadedCertificate(request.body));
       }
+      if (kind === environmentKind) return putResource(context, request, kind, address, { read: await environmentCertificate(context, request, address) });
       return putResource(context, request, kind, address);
     case 'PATCH':
+      if (kind === environmentKind) return patchResource(context, request, kind, address, { read: await environmentCertificate(context, request, address) });
       return patchResource(context, request, kind, address);
     case 'DELETE':
       return deleteResource(context, request, kind, address);
@@ -97,12 +101,26 @@ async function handleTracked(context: ControlContext, request: ArmRequest, kind:
   }
 }
 
+/** The wildcard certificate a PUT or PATCH of an environment uploads (customDomainConfiguration), opened before the write. */
+async function environmentCertificate(context: ControlContext, request: ArmRequest, address: ResourceAddress) {
+  const properties = (request.body as { properties?: { customDomainConfiguration?: unknown } } | undefined)?.properties;
+  return readCustomDomainCertificate(properties?.customDomainConfiguration, await context.store.get(address.id));
+}
+
+/** The id of the environment a certificate path is under; 404 when it (or its group) does not exist. */
+async function requireEnvironment(context: ControlContext, path: { subscription: string; group: string; environment: string }): Promise<string> {
+  await requireGroup(context, path.subscription, path.group);
+  const environment = environmentId(path.subscription, path.group, path.environment);
+  if (!(await context.store.get(environment))) throw errors.notFound(ENVIRONMENT_TYPE, path.environment, path.group);
+  return environment;
+}
+
 function onlyGet(request: ArmRequest): void {
   if (request.method !== 'GET') throw errors.methodNotAllowed(request.method, request.pathname);
 }
 
 function apiFamily(path: ArmPath): 'app' | 'resources' {
-  return path.kind === 'collection' || path.kind === 'resource' || path.kind === 'certificates' || path.kind === 'certificate' ? 'app' : 'resources';
+  return path.kind === 'collection' || path.kind === 'resource' || path.kind === 'certificates' || path.kind === 'certificate' || path.kind === 'managedCertificates' || path.kind === 'managedCertificate' ? 'app' : 'resources';
 }
 
 function typeName(path: ArmPath): string {
@@ -113,6 +131,9 @@ function typeName(path: ArmPath): string {
     case 'certificates':
     case 'certificate':
       return CERTIFICATE_TYPE;
+    case 'managedCertificates':
+    case 'managedCertificate':
+      return MANAGED_CERTIFICATE_TYPE;
     case 'group':
     case 'groups':
       return 'Microsoft.Resources/resourceGroups';

@@ -34,8 +34,9 @@ export interface ResourceKind {
    * Checks what a schema cannot (references, uniqueness) and returns the document to store. It runs
    * inside the store's read-modify-write (Store.update): writes are serialised around it, so what it
    * reads through `context.store` is what the write is based on.
+   * `read` is what the router read from the request before the write (slow, fallible work: a PKCS12 opened).
    */
-  prepare(context: ControlContext, id: string, name: string, body: ResourceBody, current: StoredResource | undefined): MaybePromise<{ doc: ResourceDocument; secret?: Uint8Array }>;
+  prepare(context: ControlContext, id: string, name: string, body: ResourceBody, current: StoredResource | undefined, read?: unknown): MaybePromise<{ doc: ResourceDocument; secret?: Uint8Array }>;
   render(context: ControlContext, doc: StoredResource): MaybePromise<Record<string, unknown>>;
   /** Refuses a delete (e.g. an environment that apps still use). */
   checkDelete?(context: ControlContext, doc: StoredResource): MaybePromise<void>;
@@ -50,7 +51,14 @@ export interface ResourceAddress {
   readonly group: string;
 }
 
-export async function putResource(context: ControlContext, request: ArmRequest, kind: ResourceKind, address: ResourceAddress, prepared?: { secret?: Uint8Array; properties?: Record<string, unknown> }): Promise<ArmResponse> {
+/** What the router read from a request before the write: a secret and facts to store, or a kind's own reading (`read`). */
+export interface PreparedWrite {
+  readonly secret?: Uint8Array;
+  readonly properties?: Record<string, unknown>;
+  readonly read?: unknown;
+}
+
+export async function putResource(context: ControlContext, request: ArmRequest, kind: ResourceKind, address: ResourceAddress, prepared?: PreparedWrite): Promise<ArmResponse> {
   const body = requireObjectBody(request.body);
   const validated = validateBody<ResourceBody>(dropNulls(body), kind.schema);
   checkEnvelope(validated, kind, address);
@@ -65,7 +73,7 @@ export async function putResource(context: ControlContext, request: ArmRequest, 
         const input = stripReadOnly(validated, kind);
         // What the server worked out from the body (a certificate's facts) goes in after read-only members are dropped.
         const withPrepared = prepared?.properties ? { ...input, properties: { ...input.properties, ...prepared.properties } } : input;
-        const { doc, secret } = await kind.prepare(context, address.id, address.name, withPrepared, current);
+        const { doc, secret } = await kind.prepare(context, address.id, address.name, withPrepared, current, prepared?.read);
         const newSecret = prepared?.secret ?? secret;
         return newSecret ? { doc, secret: newSecret } : { doc };
       },
@@ -76,7 +84,7 @@ export async function putResource(context: ControlContext, request: ArmRequest, 
   return { status: result.created ? 201 : 200, body: await kind.render(context, result.resource), headers: { etag: result.resource.etag } };
 }
 
-export async function patchResource(context: ControlContext, request: ArmRequest, kind: ResourceKind, address: ResourceAddress): Promise<ArmResponse> {
+export async function patchResource(context: ControlContext, request: ArmRequest, kind: ResourceKind, address: ResourceAddress, prepared?: PreparedWrite): Promise<ArmResponse> {
   const patch = requireObjectBody(request.body);
   if (kind.patchable) {
     for (const member of Object.keys(patch)) {
@@ -104,8 +112,8 @@ export async function patchResource(context: ControlContext, request: ArmRequest
         if (validated.location && current.location && normalizeLocation(validated.location) !== normalizeLocation(current.location)) {
           throw errors.invalidLocation(`The location of '${address.name}' is '${current.location}' and cannot be changed.`);
         }
-        const { doc } = await kind.prepare(context, address.id, address.name, stripReadOnly(validated, kind), current);
-        return { doc };
+        const { doc, secret } = await kind.prepare(context, address.id, address.name, stripReadOnly(validated, kind), current, prepared?.read);
+        return secret ? { doc, secret } : { doc };
       },
       writeOptions(request),
     ),

@@ -1,12 +1,12 @@
 // Every member of a managed environment's `properties`, and what certgate does with it. A value that
 // claims a network or security behaviour certgate does not provide (an internal environment, no
-// public access, peer mTLS, a DNS suffix...) is refused with a 400 naming its JSON path: stored and
+// public access, peer mTLS, a Key Vault certificate...) is refused with a 400 naming its JSON path: stored and
 // ignored, it would leave its author believing the apps are private or encrypted (red team, HIGH).
 // A member with no effect on what the ingress does is "stored only", and the docs say so.
 // `test/environment-members.test.ts` walks the schema and the `## Environment settings` table of
 // docs/management-api.md: a member added to the schema without an entry here fails there.
 //
-// - enforced: applied by the ingress.
+// - enforced: applied by the ingress (`refuse`, when set, names the values it does not apply).
 // - refused: the values `refuse` names get a 400; the others are stored only (they change nothing).
 // - stored only: kept and returned as given, no effect on the ingress.
 // - secret: stored only, and never returned by GET or LIST (as in ACA).
@@ -78,15 +78,15 @@ export const ENVIRONMENT_MEMBERS: Readonly<Record<string, EnvironmentMember>> = 
     refusedExample: { encryption: { enabled: true } },
   },
   customDomainConfiguration: {
-    status: 'refused',
-    does: '`dnsSuffix` and its certificate refused (not implemented yet: use `ingress.customDomains` per app); the read-only members are accepted back',
+    status: 'enforced',
+    does: "`dnsSuffix` with its wildcard certificate (`certificateValue`, base64 PKCS12 covering `*.<dnsSuffix>`, and `certificatePassword`, both write-only): the apps are also served at `<app>.<dnsSuffix>` with it; `subjectName`, `thumbprint`, `expirationDate` read-only; `certificateKeyVaultProperties` refused (no Key Vault)",
     refuse: (value) =>
       onlyMembers(
         value,
-        { customDomainVerificationId: any, subjectName: any, expirationDate: any, thumbprint: any },
-        (name) => `${name} is not supported: an environment DNS suffix is not implemented; give each app its custom domains (ingress.customDomains) with an environment certificate`,
+        { dnsSuffix: any, certificateValue: any, certificatePassword: any, customDomainVerificationId: any, subjectName: any, expirationDate: any, thumbprint: any },
+        (name) => `${name} is not supported: certgate reads no Key Vault; upload the wildcard certificate as certificateValue (base64 PKCS12) with certificatePassword`,
       ),
-    refusedExample: { dnsSuffix: 'apps.example.com' },
+    refusedExample: { dnsSuffix: 'apps.example.com', certificateKeyVaultProperties: { keyVaultUrl: 'https://vault.example/secrets/wildcard' } },
   },
   workloadProfiles: {
     status: 'refused',

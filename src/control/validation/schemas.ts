@@ -204,6 +204,21 @@ export const CERTIFICATE_SCHEMA: Schema = object({
   }),
 });
 
+export const MANAGED_CERTIFICATE_SCHEMA: Schema = object({
+  ...envelope,
+  properties: object({
+    subjectName: string,
+    domainControlValidation: string,
+    // Read-only: accepted and ignored.
+    provisioningState: any,
+    validationToken: any,
+    error: any,
+    issueDate: any,
+    expirationDate: any,
+    thumbprint: any,
+  }),
+});
+
 export const RESOURCE_GROUP_SCHEMA: Schema = object({
   id: string,
   name: string,

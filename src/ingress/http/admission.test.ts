@@ -9,7 +9,7 @@ function app(name: string, mode: CompiledApp['mode'], extra: Partial<CompiledApp
   return { key: name, id: name, name, mode, clientCertificate: CLIENT_CERTIFICATE_POLICIES[mode], allowInsecure: false, upstream: { host: '127.0.0.1', port: 1, origin: 'http://127.0.0.1:1' }, external: true, ipRules: undefined, ...extra };
 }
 // The admission logic compares policies by identity only; these stand in for compiled ones.
-const policy = (label: string) => ({ label }) as unknown as TlsPolicy;
+const policy = (label: string) => ({ label, admissionKey: label }) as unknown as TlsPolicy;
 const open = app('open', 'ignore');
 const strict = app('strict', 'require');
 const openPolicy = policy('open');
@@ -89,4 +89,18 @@ test("a connection whose client the app's new IP restrictions exclude gets 403 a
   assert.equal(!denied.admit && denied.closeConnection, true);
   assert.match(!denied.admit ? denied.message : '', /ip_forbidden/);
   assert.equal(admitRequest(now, openRoute, 'open.env.test', 'open.env.test', 'external', '127.0.0.3').admit, true);
+});
+
+test('a name one label under an environment domain that no app claims: 404 naming the app and the environment; other names no_app', () => {
+  const env = { domain: 'env.test', environmentId: '/e/env', environmentName: 'env', tls: policy('env-wildcard') };
+  const withDomains: RouteSnapshot = { ...snapshot, environmentDomains: new Map([['env.test', env]]) };
+  const typo = admitRequest(withDomains, undefined, 'opne.env.test', 'opne.env.test');
+  assert.deepEqual(typo, { admit: false, status: 404, message: 'no app named opne in environment env (no_app_in_environment)', reason: 'no_app_in_environment', closeConnection: false });
+  for (const host of ['a.opne.env.test', 'opne.other.test', 'env.test']) {
+    const other = admitRequest(withDomains, undefined, host, host);
+    assert.equal(!other.admit && other.reason, 'no_app', host);
+  }
+  // A real app's name on a connection made under the wildcard still needs its own SNI.
+  const real = admitRequest(withDomains, undefined, 'open.env.test', 'opne.env.test');
+  assert.equal(!real.admit && real.reason, 'sni_required');
 });

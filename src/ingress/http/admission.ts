@@ -3,7 +3,7 @@
 // connection was made under. Anything else could carry a request past a stricter app's policy.
 import { hostFromAuthority } from '../../model/hostnames.ts';
 import type { IngressReason } from '../reasons.ts';
-import { routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from '../snapshot.ts';
+import { environmentDomainOf, routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from '../snapshot.ts';
 
 export type Admission =
   | { readonly admit: true; readonly app: CompiledApp; readonly host: string }
@@ -48,10 +48,11 @@ export function admitRequest(
         closeConnection: false,
       };
     }
-    return { admit: false, status: 404, message: `no app is served at ${host} (no_app)`, reason: 'no_app', closeConnection: false };
+    return { admit: false, status: 404, ...noAppAt(snapshot, host), closeConnection: false };
   }
   const current = routes.get(connectionRoute.hostname);
-  if (current === undefined || current.tls !== connectionRoute.tls) {
+  // Only the certificate changed (a renewal): the connection's policy still holds.
+  if (current === undefined || (current.tls !== connectionRoute.tls && current.tls.admissionKey !== connectionRoute.tls.admissionKey)) {
     return {
       admit: false,
       status: 421,
@@ -75,4 +76,14 @@ export function admitRequest(
     return { admit: false, status: 403, message: `Forbidden: ${clientAddress} may not reach ${current.app.name} (ip_forbidden)`, reason: 'ip_forbidden', closeConnection: true };
   }
   return { admit: true, app: current.app, host };
+}
+
+/**
+ * The 404 for a host no route claims: under an environment's domain, the app it names is missing
+ * from that environment (`no_app_in_environment`); elsewhere, nothing is served there (`no_app`).
+ */
+export function noAppAt(snapshot: RouteSnapshot, host: string): { message: string; reason: 'no_app' | 'no_app_in_environment' } {
+  const under = environmentDomainOf(snapshot, host);
+  if (under) return { message: `no app named ${under.label} in environment ${under.domain.environmentName} (no_app_in_environment)`, reason: 'no_app_in_environment' };
+  return { message: `no app is served at ${host} (no_app)`, reason: 'no_app' };
 }

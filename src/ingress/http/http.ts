@@ -6,7 +6,8 @@ import type http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { admitRequest, type Admission } from './admission.ts';
+import { admitRequest, noAppAt, type Admission } from './admission.ts';
+import { acmeChallengeAnswer } from './acme-challenge.ts';
 import { attachConnectionState, connectionState, type ConnectionState } from '../listener/connection.ts';
 import { createHttp2Server, type Http2Limits } from './http2-session.ts';
 import type { KeepAliveSweeper } from './keep-alive.ts';
@@ -99,7 +100,7 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
       return;
     }
     if (!route?.app.allowInsecure || !route.app.upstream) {
-      rejectUpgrade(socket, route ? 400 : 404, route ? 'use https (https_required)' : `no app is served at ${host ?? '(no host)'} (no_app)`);
+      rejectUpgrade(socket, route ? 400 : 404, route ? 'use https (https_required)' : host === undefined ? 'no app is served at (no host) (no_app)' : noAppAt(deps.snapshot(), host).message);
       return;
     }
     if (!toOriginForm(req, socket, route.hostname)) return;
@@ -246,9 +247,16 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
   deps.keepAlive.requestStarted(req.socket, res);
   const connection = plainConnection(req.socket);
   const host = hostFromAuthority(req.headers.host ?? '');
+  const answer = acmeChallengeAnswer(deps.snapshot(), req.method, host, req.url);
+  if (answer !== undefined) {
+    deps.log.info({ client: connection.clientAddress, host }, 'ACME HTTP-01 challenge answered');
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(answer), 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : answer);
+    return;
+  }
   const route = host === undefined ? undefined : routesFor(deps.snapshot(), connection.listener).get(host);
   if (!route || host === undefined) {
-    sendPlain(res, host === undefined ? 400 : 404, host === undefined ? 'the request has no valid Host (bad_host)' : `no app is served at ${host} (no_app)`);
+    sendPlain(res, host === undefined ? 400 : 404, host === undefined ? 'the request has no valid Host (bad_host)' : noAppAt(deps.snapshot(), host).message);
     return;
   }
   // Checked per request: on plain HTTP the Host is the only thing that names the app.

@@ -12,7 +12,7 @@ import { attachConnectionState, type ConnectionState } from './connection.ts';
 import type { LingeringCloses } from './lingering-close.ts';
 import { readProxyHeader, type ProxyProtocolSettings } from './proxy-accept.ts';
 import type { IngressReason } from '../reasons.ts';
-import { routesFor, type ListenerKind, type Route, type RouteSnapshot } from '../snapshot.ts';
+import { environmentDomainOf, routesFor, type ListenerKind, type Route, type RouteSnapshot } from '../snapshot.ts';
 
 export interface TlsListenerLimits {
   /** The whole ClientHello must arrive within this time. */
@@ -139,7 +139,10 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
     setTimeout(() => socket.destroy(), 1_000).unref();
     return;
   }
-  const policy = route?.tls ?? snapshot.fallback;
+  // A name under an environment's domain that no app claims (a typo, a deleted app) gets the
+  // environment's wildcard, so the client hears "no app named ... in ..." rather than a certificate
+  // error; any other unknown name gets the fallback.
+  const policy = route?.tls ?? environmentDomainOf(snapshot, servername)?.domain.tls ?? snapshot.fallback;
   const tlsSocket = new tls.TLSSocket(socket, {
     isServer: true,
     secureContext: policy.secureContext,
