@@ -206,7 +206,9 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
     for (const row of loaded.rows) {
       const certificates = await auth.api.list(`${row.environment.id}/certificates`);
       if (!certificates.ok) return apiFailure(reply, auth, certificates.error, certificates.status);
-      sections.push({ environment: row.environment, certificates: certificates.body, apps: row.apps });
+      // Managed (ACME) certificates, where the server has them.
+      const managed = await auth.api.list(`${row.environment.id}/managedCertificates`);
+      sections.push({ environment: row.environment, certificates: certificates.body, apps: row.apps, managed: managed.ok ? managed.body : undefined });
     }
     const environments = loaded.rows.map((row) => row.environment);
     // A link's ?uploaded= names a certificate only if it exists: a crafted link cannot make up a message.

@@ -77,7 +77,7 @@ export function environmentsView(all: readonly EnvironmentRow[], mode?: string):
   return [modeFilter(mode), ...rows.map(
     ({ environment, apps }) => html`<section class="card" aria-labelledby="env-${environment.name}">
       <h2 id="env-${environment.name}">Environment <span class="name">${environment.name}</span></h2>
-      <p class="muted">Resource group <code>${resourceGroupOf(environment.id)}</code> · default domain <code>${String(environment.properties?.defaultDomain ?? '')}</code> · ${status(environment)}</p>
+      <p class="muted">Resource group <code>${resourceGroupOf(environment.id)}</code> · default domain <code>${String(environment.properties?.defaultDomain ?? '')}</code>${environment.properties?.customDomainConfiguration?.dnsSuffix ? html` · custom domain suffix <code>${String(environment.properties.customDomainConfiguration.dnsSuffix)}</code>` : ''} · ${status(environment)}</p>
       ${apps.length === 0
         ? html`<p>No apps${mode === undefined ? '' : ` with mode ${mode}`} in this environment.</p>`
         : html`<table>

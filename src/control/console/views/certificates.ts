@@ -8,6 +8,36 @@ export interface CertificateSection {
   readonly environment: any;
   readonly certificates: readonly any[];
   readonly apps: readonly any[];
+  /** The environment's managed (ACME) certificates; undefined on a server without them. */
+  readonly managed?: readonly any[];
+}
+
+function managedState(certificate: any): Node {
+  const state = String(certificate.properties?.provisioningState ?? '');
+  if (state === 'Succeeded') return html`<span class="good">Issued</span>`;
+  if (state === 'Failed') return html`<span class="bad">Failed: ${String(certificate.properties?.error ?? '')}</span>`;
+  return html`<span class="warn">${state || 'Pending'}</span>`;
+}
+
+function managedTable(environment: any, managed: readonly any[], apps: readonly any[]): Node {
+  if (managed.length === 0) return null;
+  return html`<h3>Managed certificates</h3>
+    <table>
+      <caption class="visually-hidden">Managed certificates of environment ${environment.name}</caption>
+      <thead><tr><th scope="col">Name</th><th scope="col">Domain</th><th scope="col">State</th><th scope="col">Expires</th><th scope="col">Used by</th></tr></thead>
+      <tbody>
+        ${managed.map((certificate) => {
+          const users = appsUsing(certificate, apps);
+          return html`<tr>
+            <th scope="row">${certificate.name}</th>
+            <td><code>${String(certificate.properties?.subjectName ?? '')}</code></td>
+            <td>${managedState(certificate)}</td>
+            <td>${expiry(certificate)}</td>
+            <td>${users.length === 0 ? html`<span class="muted">no app</span>` : html`<ul class="plain">${users.map((app) => html`<li><a href="${appHref(app.id)}">${app.name}</a></li>`)}</ul>`}</td>
+          </tr>`;
+        })}
+      </tbody>
+    </table>`;
 }
 
 /** ACA's ServerSSLCertificate (a PKCS12) and certgate's client-certificate trust material (PEM or DER). */
@@ -36,7 +66,7 @@ function expiry(certificate: any): Node {
 export function certificatesView(sections: readonly CertificateSection[]): Node {
   if (sections.length === 0) return notice('info', 'No environments yet.');
   return sections.map(
-    ({ environment, certificates, apps }) => html`<section class="card" aria-labelledby="certs-${environment.name}">
+    ({ environment, certificates, apps, managed }) => html`<section class="card" aria-labelledby="certs-${environment.name}">
       <h2 id="certs-${environment.name}">Environment <span class="name">${environment.name}</span></h2>
       ${certificates.length === 0
         ? html`<p>No certificates in this environment.</p>`
@@ -58,6 +88,7 @@ export function certificatesView(sections: readonly CertificateSection[]): Node 
               })}
             </tbody>
           </table>`}
+      ${managedTable(environment, managed ?? [], apps)}
     </section>`,
   );
 }

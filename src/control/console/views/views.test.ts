@@ -20,7 +20,7 @@ const app = {
     configuration: { ingress: { fqdn: EVIL, clientCertificateMode: EVIL, customDomains: [{ name: EVIL, bindingType: EVIL }], clientCertificateTrustAnchors: [certificateId()], clientCertificateAllow: { subjects: [EVIL] } } },
   },
 };
-const environment = { id: `/e/${EVIL}`, name: EVIL, properties: { defaultDomain: EVIL } };
+const environment = { id: `/e/${EVIL}`, name: EVIL, properties: { defaultDomain: EVIL, customDomainConfiguration: { dnsSuffix: EVIL } } };
 const certificate = { id: `/e/${EVIL}/certificates/c`, name: EVIL, properties: { subjectName: EVIL, issuer: EVIL, certificateType: EVIL, thumbprint: EVIL, expirationDate: '2030-01-01T00:00:00Z' } };
 const seen = { name: EVIL, properties: { thumbprint: EVIL, subject: EVIL, issuer: EVIL, subjectAlternativeNames: [EVIL], lastVerdict: EVIL, connectionCount: EVIL } };
 
@@ -35,7 +35,7 @@ const pages = {
     certificates: [{ ...certificate, properties: { ...certificate.properties, certificateType: 'ClientCertificateTrustAnchor' } }],
     verificationError: { code: EVIL, message: EVIL, target: EVIL },
   }),
-  certificates: [certificatesView([{ environment, certificates: [certificate], apps: [app] }]), uploadForm({ environments: [environment], csrfToken: EVIL, error: { code: EVIL, message: EVIL, target: 'properties.password' }, values: { environment: EVIL, name: EVIL, certificateType: EVIL } })],
+  certificates: [certificatesView([{ environment, certificates: [certificate], apps: [app], managed: [{ id: `/e/${EVIL}/managedCertificates/m`, name: EVIL, properties: { subjectName: EVIL, provisioningState: 'Failed', error: EVIL } }] }]), uploadForm({ environments: [environment], csrfToken: EVIL, error: { code: EVIL, message: EVIL, target: 'properties.password' }, values: { environment: EVIL, name: EVIL, certificateType: EVIL } })],
   inventory: [inventoryForm([app], { app: app.id, search: EVIL, expiringWithinDays: EVIL }), inventoryTable([seen], `/console/inventory?${EVIL}`)],
   refusals: refusalsView([{ time: EVIL, app: EVIL, host: EVIL, reason: EVIL, verdict: EVIL, thumbprint: EVIL, subject: EVIL, clientAddress: EVIL }]),
   gateway: gatewayView({ revision: EVIL, ready: EVIL, workers: EVIL, replicas: [{ name: EVIL, revision: EVIL, lastHeartbeat: EVIL, live: EVIL }] }),
