@@ -11,7 +11,7 @@ import type { TestGateway } from './support/gateway.ts';
 import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
 import type { EchoApp } from './support/echo-app.ts';
 import { curl, curlHttp, curlResult } from './support/clients.ts';
-import { certgate as runCertgate, type CliResult } from './support/cli.ts';
+import { certgate as runCertgate, createDemoApp, type CliResult } from './support/cli.ts';
 import { createCa, issueCertificate } from '../src/pki/issue.ts';
 import { exportPkcs12 } from '../src/pki/pkcs12.ts';
 import { APP_INGRESS_MEMBERS } from '../src/control/validation/ingress-members.ts';
@@ -51,10 +51,7 @@ async function writes(member: string, value: unknown, args: string[], check: (ou
 before(async () => {
   fixture = await startControlPlaneFixture('certgate-cli-ingress-');
   ({ dir, echo, gw } = fixture);
-  await ok('login', '--data-dir', gw.dataDir);
-  await ok('group', 'create', '--name', 'demo', '--location', 'local');
-  await ok('containerapp', 'env', 'create', '-n', 'env1', '-g', 'demo');
-  await ok('containerapp', 'create', ...APP, '--environment', 'env1', '--ingress', 'external', '--target-port', String(echo.port));
+  await createDemoApp(ok, gw.dataDir, echo.port);
 });
 
 after(async () => {

@@ -92,6 +92,27 @@ describe('legacy PKCS12 uploads', () => {
     assert.equal((await arm.call('GET', path)).status, 404);
   });
 
+  test("an environment's DNS suffix with a legacy (RC2-40) wildcard PKCS12: accepted, and its apps served with it", async () => {
+    const dir = fixture!.dir;
+    const ca = await createCa({ commonName: 'Legacy Wildcard CA' });
+    const wildcard = await issueCertificate({ issuer: ca, commonName: '*.legacy-suffix.example.test', kind: 'server', dnsNames: ['*.legacy-suffix.example.test'] });
+    writeFileSync(join(dir, 'wildcard.pem'), wildcard.certPem);
+    writeFileSync(join(dir, 'wildcard.key'), wildcard.keyPem);
+    writeFileSync(join(dir, 'wildcard-ca.pem'), ca.certPem);
+    const made = await run('openssl', ['pkcs12', '-export', '-legacy', '-in', join(dir, 'wildcard.pem'), '-inkey', join(dir, 'wildcard.key'), '-out', join(dir, 'wildcard-old.p12'), '-passout', `pass:${PASSWORD}`]);
+    assert.equal(made.code, 0, made.stderr);
+    const value = readFileSync(join(dir, 'wildcard-old.p12')).toString('base64');
+    const patched = await arm.call('PATCH', `${envId}?${V}`, { properties: { customDomainConfiguration: { dnsSuffix: 'legacy-suffix.example.test', certificateValue: value, certificatePassword: PASSWORD } } });
+    assert.ok(patched.status === 200 || patched.status === 202, patched.text);
+    const app = await arm.call('PUT', `${appsPath}/suffixed?${V}`, appBody({ external: true, targetPort: fixture!.echo.port }));
+    assert.equal(app.status, 201, app.text);
+    const served = curlResult(await curl({ host: 'suffixed.legacy-suffix.example.test', port: gw.httpsPort, caFile: join(dir, 'wildcard-ca.pem') }));
+    assert.equal(served.status, 200, JSON.stringify(served));
+    assert.ok((await arm.call('DELETE', `${appsPath}/suffixed?${V}`)).status < 300);
+    const cleared = await arm.call('PATCH', `${envId}?${V}`, { properties: { customDomainConfiguration: null } });
+    assert.ok(cleared.status < 300, cleared.text);
+  });
+
   test('the conversion the message gives makes a file the upload accepts', async () => {
     const dir = fixture!.dir;
     const first = await run('openssl', ['pkcs12', '-legacy', '-in', join(dir, 'old.p12'), '-nodes', '-out', join(dir, 'old.pem'), '-passin', `pass:${PASSWORD}`]);

@@ -15,6 +15,7 @@ import { startControlPlaneFixture, type ControlPlaneFixture } from './support/co
 import { armClient, type ArmClient } from './support/arm.ts';
 import type { EchoApp } from './support/echo-app.ts';
 import { curl, curlResult } from './support/clients.ts';
+import { createCa } from '../src/pki/issue.ts';
 
 const GROUP = 'sdk-rg';
 const ENVIRONMENT = 'sdkenv';
@@ -194,4 +195,39 @@ test('the SDK creates, reads, lists, patches and deletes; the PATCH to require i
   assert.ok(oauth.includes('POST /adfs/oauth2/token 200'), oauth.join('\n'));
   assert.ok(oauth.every((line) => line === 'POST /adfs/oauth2/token 200' || line === 'GET /adfs/.well-known/openid-configuration 200'), oauth.join('\n'));
   assert.equal(logged.filter((request) => !request.path.startsWith('/adfs/')).length, sent.length);
+});
+
+test("certgate's verification members through the unmodified SDK: a PATCH keeps them; a read-modify-PUT drops them (measured)", async () => {
+  const { subscriptionId } = gw.credentials!;
+  const environment = await client.managedEnvironments.createOrUpdate(GROUP, 'sdkverify', { location: 'local' });
+  const root = await createCa({ commonName: 'SDK devices root' });
+  const anchor = await arm.call('PUT', `${environment.id}/certificates/root?api-version=2025-01-01`, {
+    location: 'local',
+    properties: { certificateType: 'ClientCertificateTrustAnchor', value: Buffer.from(root.certPem).toString('base64') },
+  });
+  assert.equal(anchor.status, 201, anchor.text);
+  const anchorId = (JSON.parse(anchor.text) as { id: string }).id;
+  const appPath = `/subscriptions/${subscriptionId}/resourceGroups/${GROUP}/providers/Microsoft.App/containerApps/sdkverify`;
+  const put = await arm.call('PUT', `${appPath}?api-version=2025-01-01`, {
+    location: 'local',
+    properties: { managedEnvironmentId: environment.id, configuration: { ingress: { targetPort: echo.port, clientCertificateMode: 'require', clientCertificateTrustAnchors: [anchorId] } } },
+  });
+  assert.equal(put.status, 201, put.text);
+  const got = await client.containerApps.get(GROUP, 'sdkverify');
+  assert.equal(got.configuration?.ingress?.clientCertificateMode, 'require');
+  // The SDK reads the app; the PATCH it sends names only what it changes, so the extension stays.
+  await client.containerApps.update(GROUP, 'sdkverify', { location: 'local', configuration: { ingress: { allowInsecure: false } } });
+  const after = JSON.parse((await arm.call('GET', `${appPath}?api-version=2025-01-01`)).text) as { properties: { configuration: { ingress: Record<string, unknown> } } };
+  assert.deepEqual(after.properties.configuration.ingress['clientCertificateTrustAnchors'], [anchorId]);
+  // A read-modify-PUT: the SDK's models drop members they do not know, so the PUT it sends has no
+  // verification and replaces the app's (documented in docs/management-api.md: use PATCH). This
+  // asserts the measured behaviour, so a change in the SDK or in certgate is noticed.
+  const read = await client.containerApps.get(GROUP, 'sdkverify');
+  assert.equal((read.configuration?.ingress as Record<string, unknown> | undefined)?.['clientCertificateTrustAnchors'], undefined, 'the SDK does not surface the extension');
+  await client.containerApps.createOrUpdate(GROUP, 'sdkverify', read);
+  const afterPut = JSON.parse((await arm.call('GET', `${appPath}?api-version=2025-01-01`)).text) as { properties: { configuration: { ingress: Record<string, unknown> } } };
+  assert.equal(afterPut.properties.configuration.ingress['clientCertificateTrustAnchors'], undefined);
+  await client.containerApps.delete(GROUP, 'sdkverify');
+  await arm.call('DELETE', `${environment.id}/certificates/root?api-version=2025-01-01`);
+  await client.managedEnvironments.delete(GROUP, 'sdkverify');
 });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createPrivateKey } from 'node:crypto';
 import { createCa, issueCertificate } from '../src/pki/issue.ts';
 import { exportPkcs12 } from '../src/pki/pkcs12.ts';
 import { useArmSession } from './support/control-fixture.ts';
@@ -154,5 +155,27 @@ describe('an environment with a DNS suffix and its wildcard serves two apps at <
     assert.notEqual(result.code, 0, 'the suffix is no longer served with its wildcard');
     const again = await session.arm.call('PATCH', `${session.envId}?${V}`, { properties: { customDomainConfiguration: { dnsSuffix: SUFFIX } } });
     assert.equal(again.status, 400, 'the key material was dropped with the suffix: a new one must be uploaded');
+  });
+});
+
+describe('customDomainConfiguration from a PEM file (as az sends a .pem: base64 of its text)', () => {
+  test('an encrypted key with its password serves <app>.<suffix>; a wrong password is 400 naming certificatePassword', async () => {
+    const ca = await createCa({ commonName: 'pem issuing CA' });
+    const leaf = await issueCertificate({ issuer: ca, commonName: '*.pem.example.test', kind: 'server', dnsNames: ['*.pem.example.test'] });
+    const encryptedKey = createPrivateKey(leaf.keyPem).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pem-pw' }) as string;
+    const value = Buffer.from(`${leaf.certPem}${encryptedKey}`).toString('base64');
+    const wrong = await session.arm.call('PUT', envPath('pemenv'), { location: 'local', properties: configuration(value, 'nope', 'pem.example.test') });
+    assert.equal(wrong.status, 400, wrong.text);
+    assert.equal(wrong.json.error.target, 'properties.customDomainConfiguration.certificatePassword');
+    const created = await session.arm.call('PUT', envPath('pemenv'), { location: 'local', properties: configuration(value, 'pem-pw', 'pem.example.test') });
+    assert.equal(created.status, 201, created.text);
+    assert.ok(!created.text.includes('pem-pw') && !created.text.includes(value.slice(0, 40)));
+    const app = await session.arm.call('PUT', appPath('pemapp'), { location: 'local', properties: { managedEnvironmentId: created.json.id, configuration: { ingress: { external: true, targetPort: session.fixture.echo.port } } } });
+    assert.equal(app.status, 201, app.text);
+    const caFile = join(dir, 'pem-ca.pem');
+    writeFileSync(caFile, ca.certPem);
+    const result = await fetch('pemapp.pem.example.test', caFile);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.status, 200);
   });
 });

@@ -172,6 +172,53 @@ describe('managed certificates from Pebble (HTTP-01 on the plain-HTTP port)', ()
   });
 });
 
+describe('a renewal that fails', () => {
+  test('keeps the resource Succeeded, serving the certificate it has, with the reason in error', async () => {
+    const HOST = 'shop.example.test';
+    await pebble.addA(HOST, '127.0.0.2');
+    const properties = await waitForState('shop', (now) => typeof now.error === 'string' && now.error.startsWith('renewal failed'));
+    assert.equal(properties.provisioningState, 'Succeeded');
+    assert.match(properties.error, /the current certificate is still served.*127\.0\.0\.2/);
+    assert.equal(await servedThumbprint(HOST), properties.thumbprint);
+    assert.equal(curlResult(await curl({ host: HOST, port: gw.httpsPort, caFile: rootFile })).status, 200);
+  });
+});
+
+describe('certgate containerapp env certificate create/list/delete (managed, as az)', () => {
+  const cli = (...args: string[]) => certgate(args, { env: { CERTGATE_CONFIG_DIR: join(dir, 'config') } });
+  test('create waits until issued and prints the resource; list shows it; delete removes it', async () => {
+    const login = await cli('login', '--data-dir', gw.dataDir);
+    assert.equal(login.code, 0, login.stderr);
+    const created = await cli('containerapp', 'env', 'certificate', 'create', '-g', 'rg1', '-n', 'env1', '--hostname', 'cli.example.test', '--validation-method', 'http');
+    assert.equal(created.code, 0, created.stderr);
+    const resource = JSON.parse(created.stdout);
+    assert.equal(resource.name, 'mc-cli-example-test');
+    assert.equal(resource.properties.provisioningState, 'Succeeded', created.stdout);
+    const names = await cli('containerapp', 'env', 'certificate', 'list', '-g', 'rg1', '-n', 'env1', '--query', '[].name', '-o', 'tsv');
+    assert.ok(names.stdout.split('\n').includes('mc-cli-example-test'), names.stdout);
+    const deleted = await cli('containerapp', 'env', 'certificate', 'delete', '-g', 'rg1', '-n', 'env1', '--certificate', 'mc-cli-example-test', '--yes');
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.equal((await arm.call('GET', certPath('mc-cli-example-test'))).status, 404);
+  });
+});
+
+describe('certgate containerapp hostname bind --validation-method HTTP (as az)', () => {
+  const cli = (...args: string[]) => certgate(args, { env: { CERTGATE_CONFIG_DIR: join(dir, 'config') } });
+  test('creates the managed certificate, binds it Auto, and the name is served once it is issued', async () => {
+    const app = await arm.call('PUT', appPath('bound'), { location: 'local', properties: { managedEnvironmentId: envId, configuration: { ingress: { external: true, targetPort: echo.port } } } });
+    assert.equal(app.status, 201, app.text);
+    const both = await cli('containerapp', 'hostname', 'bind', '-g', 'rg1', '-n', 'bound', '--hostname', 'bind.example.test', '--validation-method', 'HTTP', '--certificate', 'x');
+    assert.equal(both.code, 1);
+    const bound = await cli('containerapp', 'hostname', 'bind', '-g', 'rg1', '-n', 'bound', '--hostname', 'bind.example.test', '--validation-method', 'HTTP');
+    assert.equal(bound.code, 0, bound.stderr);
+    assert.match(bound.stdout, /"bindingType": "Auto"/);
+    const issued = await waitForState('mc-bind-example-test', (properties) => properties.provisioningState !== 'Pending');
+    assert.equal(issued.provisioningState, 'Succeeded', JSON.stringify(issued));
+    const result = await curl({ host: 'bind.example.test', port: gw.httpsPort, caFile: rootFile });
+    assert.equal(curlResult(result).status, 200, result.stderr);
+  });
+});
+
 describe('certgate serve --acme-* flags', () => {
   test('the directory must be https, and --acme-ca-file / --acme-email need it (exit 2 before anything starts)', async () => {
     const plain = await certgate(['serve', '--data-dir', join(dir, 'never'), '--acme-directory', 'http://127.0.0.1:1/dir']);

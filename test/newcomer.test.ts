@@ -1,15 +1,15 @@
 // What a newcomer tripped on (issue 18), each as the real CLI does it: --version, a busy port for
 // echo-app and for serve (a clear error naming what moves it, and no half-made data dir), and two
-// gateways on one data dir (refused, naming the PID; a stale lock taken over).
+// gateways on one data dir (refused, naming the PID; a killed gateway's lock gone with it).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { certgate, cleanEnv, MAIN, NODE, ROOT, serveBanner } from './support/cli.ts';
-import { LOCK_FILE } from '../src/cli/data-dir-lock.ts';
+import { certgate, cleanEnv, exec, MAIN, NODE, ROOT, serveBanner } from './support/cli.ts';
+import { PID_FILE } from '../src/cli/data-dir-lock.ts';
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -47,7 +47,7 @@ test('certgate --version prints certgate\'s version and the Node.js running it (
   assert.match(result.stdout, /^node +24\./m);
 });
 
-test('echo-app on a busy port: one ERROR line naming --port, exit code 1; its help example avoids 8080', async () => {
+test('echo-app on a busy port: one ERROR line naming --port, exit code 1; help examples avoid 8080', async () => {
   const busy = await busyPort();
   try {
     const result = await certgate(['echo-app', '--port', String(busy.port)]);
@@ -57,9 +57,12 @@ test('echo-app on a busy port: one ERROR line naming --port, exit code 1; its he
   } finally {
     await busy.close();
   }
-  const help = await certgate(['echo-app', '--help']);
-  assert.equal(help.code, 0);
-  assert.doesNotMatch(help.stdout, /8080/, "8080 is certgate serve's own plain-HTTP port");
+  // The examples an app's port is copied from: none on 8080, certgate serve's own plain-HTTP port.
+  for (const command of [['echo-app'], ['containerapp', 'create'], ['containerapp', 'ingress', 'enable']]) {
+    const help = await certgate([...command, '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.doesNotMatch(help.stdout, /8080/, command.join(' '));
+  }
 });
 
 test('serve on a busy HTTPS port names --https-port and CERTGATE_HTTPS_PORT, and leaves no data dir', async () => {
@@ -89,13 +92,13 @@ test('serve on a busy management port set by its variable names --management-por
   }
 });
 
-test('two gateways on one data dir: the second is refused, naming the PID of the first; the lock goes with the first', async () => {
+test('two gateways on one data dir: the second is refused, naming the PID of the first; the PID file goes with the first', async () => {
   const dataDir = join(tempDir(), 'data');
   const first = spawn(NODE, [MAIN, 'serve', '--data-dir', dataDir, ...FREE], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(first);
   await serveBanner(first);
-  const lock = JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8')) as { pid: number };
-  assert.equal(lock.pid, first.pid);
+  const holder = JSON.parse(readFileSync(join(dataDir, PID_FILE), 'utf8')) as { pid: number };
+  assert.equal(holder.pid, first.pid);
 
   const second = await certgate(['serve', '--data-dir', dataDir, ...FREE]);
   assert.equal(second.code, 1);
@@ -104,26 +107,37 @@ test('two gateways on one data dir: the second is refused, naming the PID of the
 
   first.kill('SIGTERM');
   await new Promise((resolve) => first.once('exit', resolve));
-  assert.equal(existsSync(join(dataDir, LOCK_FILE)), false, 'a clean stop removes the lock');
+  assert.equal(existsSync(join(dataDir, PID_FILE)), false, 'a clean stop removes the PID file');
 });
 
-test('a stale lock (its process gone, or a PID that is no certgate) is taken over', async () => {
+test('a gateway killed with SIGKILL leaves nothing that stops the next start (the kernel dropped its lock), whatever its PID file says', async () => {
   const dataDir = join(tempDir(), 'data');
-  mkdirSync(dataDir, { recursive: true });
-  // A process that ran and ended: its PID is free (or, if reused, by no certgate).
-  const gone = spawn(NODE, ['-e', '0']);
-  await new Promise((resolve) => gone.once('exit', resolve));
-  writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ pid: gone.pid, hostname: hostname(), started: '2020-01-01T00:00:00Z' }));
-  const serve = spawn(NODE, [MAIN, 'serve', '--data-dir', dataDir, ...FREE], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(serve);
-  await serveBanner(serve);
-  assert.equal((JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8')) as { pid: number }).pid, serve.pid);
-  serve.kill('SIGTERM');
-  await new Promise((resolve) => serve.once('exit', resolve));
+  const killed = spawn(NODE, [MAIN, 'serve', '--data-dir', dataDir, ...FREE], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(killed);
+  await serveBanner(killed);
+  killed.kill('SIGKILL');
+  await new Promise((resolve) => killed.once('exit', resolve));
+  // Its PID file is left behind, and even names a live process (this one): no matter.
+  writeFileSync(join(dataDir, PID_FILE), JSON.stringify({ pid: process.pid, started: '2020-01-01T00:00:00Z' }));
+  const next = spawn(NODE, [MAIN, 'serve', '--data-dir', dataDir, ...FREE], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(next);
+  await serveBanner(next);
+  assert.equal((JSON.parse(readFileSync(join(dataDir, PID_FILE), 'utf8')) as { pid: number }).pid, next.pid);
+  next.kill('SIGTERM');
+  await new Promise((resolve) => next.once('exit', resolve));
+});
 
-  // A lock of another machine cannot be checked from here: refused, saying which file to delete.
-  writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ pid: 1, hostname: 'elsewhere.example', started: '2020-01-01T00:00:00Z' }));
-  const refused = await certgate(['serve', '--data-dir', dataDir, ...FREE]);
-  assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /locked by a certgate gateway on host elsewhere\.example \(PID 1\); if that gateway is gone, delete .*gateway\.lock/);
+const unprivilegedPortStart = Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'));
+const canDropPrivileges = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv') && unprivilegedPortStart > 443;
+
+test('serve on port 443 without the capability says what grants it, and leaves no data dir', { skip: canDropPrivileges ? false : 'needs root, setpriv, and 443 privileged' }, async () => {
+  const dir = tempDir();
+  chmodSync(dir, 0o777);
+  const dataDir = join(dir, 'data');
+  // As nobody: what an unprivileged user (or a unit without AmbientCapabilities) gets.
+  const result = await exec('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', NODE, MAIN, 'serve', '--data-dir', dataDir, ...FREE, '--https-port', '443'], { env: { HOME: dir } });
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /^ERROR: no permission to listen on 127\.0\.0\.1:443 \(HTTPS ingress\): ports below 1024 need CAP_NET_BIND_SERVICE .*--https-port <port> or CERTGATE_HTTPS_PORT=<port>/);
+  assertNoStack(result.stderr);
+  assert.equal(existsSync(dataDir), false);
 });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { curl, curlResult, run } from './support/clients.ts';
 import { cleanEnv, ROOT, serveBanner } from './support/cli.ts';
-import { freePorts } from './support/ports.ts';
+import { serveOnFreePorts } from './support/ports.ts';
 import { INSTALL_PREFIX, UNIT_PATH, unitDirectives } from './support/unit-file.ts';
 
 // The Node an operator's shell would run `certgate` with: Debian's, else the pinned one.
@@ -81,17 +81,7 @@ test('the installed package runs with the Node 24 it brings, whatever Node runs 
 });
 
 test('the installed certgate serve, started as the systemd unit starts it, serves an app put behind it with the installed CLI, and stops on SIGTERM', { timeout: 180_000 }, async () => {
-  const [https, http, management, app] = (await freePorts(4)) as [number, number, number, number];
-  const env = {
-    CERTGATE_CONFIG_DIR: join(scratch, 'config'),
-    CERTGATE_DATA_DIR: join(scratch, 'data'),
-    CERTGATE_HTTPS_PORT: String(https),
-    CERTGATE_HTTP_PORT: String(http),
-    CERTGATE_MANAGEMENT_PORT: String(management),
-    CERTGATE_INTERNAL_HTTPS_PORT: '0',
-    CERTGATE_INTERNAL_HTTP_PORT: '0',
-    CERTGATE_WORKERS: '1',
-  };
+  const { env, https, app } = await serveOnFreePorts({ CERTGATE_CONFIG_DIR: join(scratch, 'config'), CERTGATE_DATA_DIR: join(scratch, 'data') });
   // serve as the systemd unit starts it: its ExecStart and Environment, the prefix being the scratch
   // folder, the state dir and ports 443/80 those of this test (as /etc/certgate/certgate.env could set them).
   const unit = unitDirectives(readFileSync(UNIT_PATH, 'utf8'));

@@ -26,6 +26,12 @@ before(async () => {
 });
 
 describe('CRLs', () => {
+  it('reads a CRL of 2,000 revocations (past the ASN.1 parser\'s default bound of 10,000 nodes)', async () => {
+    const revoked = Array.from({ length: 2_000 }, (_, i) => ({ serialNumber: (0x200000 + i).toString(16) }));
+    revoked.push({ serialNumber: serialOf(pki.leaf) });
+    const crl = await makeCrl(pki.intermediate, { revoked });
+    assert.equal(codeOf(verify({ trustAnchors: [pki.root.pem], crls: [crl] }, pki.leaf, pki.intermediate)), 'REVOKED');
+  });
   it('refuses a revoked leaf and names the reason; other leaves pass', async () => {
     const crl = await makeCrl(pki.intermediate, { revoked: [{ serialNumber: serialOf(pki.leaf), reason: x509.X509CrlReason.keyCompromise }] });
     const result = verify({ trustAnchors: [pki.root.pem], crls: [crl] }, pki.leaf, pki.intermediate);

@@ -80,7 +80,12 @@ export function compileCrl(input: string | Uint8Array, index: number): CompiledC
   const der = typeof input === 'string' ? pemToDer(input, index) : input;
   let crl: pkijs.CertificateRevocationList;
   try {
-    crl = pkijs.CertificateRevocationList.fromBER(der);
+    // asn1js stops at 10,000 nodes by default (a guard against hostile input); a CRL has about ten
+    // per entry, so one of 1,000+ revocations would not parse. Every node takes at least two bytes:
+    // bounding by the input's size keeps the guard's purpose for this trusted-size input.
+    const parsed = asn1js.fromBER(der, { maxNodes: Math.max(10_000, Math.ceil(der.byteLength / 2)) });
+    if (parsed.offset === -1) throw new Error(parsed.result.error);
+    crl = new pkijs.CertificateRevocationList({ schema: parsed.result });
   } catch (error) {
     throw new TypeError(`crls[${index}]: not a CRL: ${(error as Error).message}`);
   }

@@ -50,3 +50,8 @@ export function appCommand<O extends AppOptions>(name: string, description: stri
     outputAction(async (options: O, command: Command) => withSession(command, (session) => work(session, options))),
   );
 }
+
+/** A managed certificate's default name (`env certificate create`, `hostname bind --validation-method`): `mc-<hostname>`, dots as hyphens, within a resource name's 64 characters. */
+export function managedCertificateName(hostname: string): string {
+  return `mc-${hostname.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 64).replace(/-+$/, '');
+}

@@ -1,8 +1,14 @@
 // `certgate containerapp env ...` and `containerapp env certificate ...`, as in az.
 import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, extname } from 'node:path';
 import { Command, Option } from 'commander';
 import { CliError } from './errors.ts';
+import { managedCertificateName } from './containerapp-common.ts';
+import { enumOption } from './options.ts';
+import { TRUST_MATERIAL_TYPES } from '../model/trust.ts';
+
+const CERTIFICATE_TYPES = ['ServerSSLCertificate', ...TRUST_MATERIAL_TYPES];
 import { addGlobalOptions, outputAction } from './output.ts';
 import { APP_VERSION, confirmDelete, environmentPath, groupPath, listAll, parseTags, RESOURCE_MANAGER_VERSION, withSession } from './session.ts';
 
@@ -131,21 +137,62 @@ function certificateCommand(): Command {
   certificate.addCommand(
     addGlobalOptions(
       new Command('upload')
-        .description('Add or update a certificate from a PKCS12 (.pfx/.p12) file.')
+        .description('Add or update a certificate from a PKCS12 (.pfx/.p12) file, or client-certificate trust material (certgate types: a CA certificate or a CRL, PEM or DER).')
         .requiredOption('-n, --name <name>', 'Name of the environment.')
         .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
-        .requiredOption('-f, --certificate-file <file>', 'The PKCS12 file (.pfx or .p12) with the certificate and its key.')
+        .requiredOption('-f, --certificate-file <file>', 'The PKCS12 file (.pfx or .p12) with the certificate and its key; for trust material the PEM/DER certificate or CRL.')
         .option('-p, --password <password>', 'The PKCS12 file\'s password.', '')
         .option('-c, --certificate-name <name>', 'Name of the certificate resource (default: from the file name).')
-        .addHelpText('after', '\nExamples:\n  certgate containerapp env certificate upload -g demo -n env1 --certificate-file shop.pfx --password "$PFX_PASSWORD"\n'),
+        .addOption(enumOption('--certificate-type <type>', 'ServerSSLCertificate (a PKCS12, the default) or certgate trust material for client-certificate verification.', CERTIFICATE_TYPES))
+        .addHelpText(
+          'after',
+          '\nExamples:\n  certgate containerapp env certificate upload -g demo -n env1 --certificate-file shop.pfx --password "$PFX_PASSWORD"\n' +
+            '  certgate containerapp env certificate upload -g demo -n env1 --certificate-file devices-root.pem --certificate-type ClientCertificateTrustAnchor\n' +
+            '  certgate containerapp env certificate upload -g demo -n env1 --certificate-file devices-root.crl --certificate-type ClientCertificateRevocationList\n',
+        ),
     ).action(
-      outputAction(async (options: EnvOptions & { certificateFile: string; password: string; certificateName?: string }, command: Command) => {
+      outputAction(async (options: EnvOptions & { certificateFile: string; password: string; certificateName?: string; certificateType?: string }, command: Command) => {
         const value = await readCertificateFile(options.certificateFile);
         const name = options.certificateName ?? certificateNameFromFile(options.certificateFile);
         return withSession(command, async ({ client, subscription }) => {
           const envPath = environmentPath(subscription, options.resourceGroup, options.name);
           const env = (await client.arm('GET', `${envPath}?${V}`)).json as { location: string };
-          return (await client.arm('PUT', `${envPath}/certificates/${encodeURIComponent(name)}?${V}`, { location: env.location, properties: { value: value.toString('base64'), password: options.password } })).json;
+          const trust = options.certificateType !== undefined && options.certificateType !== 'ServerSSLCertificate';
+          const properties = trust ? { certificateType: options.certificateType, value: value.toString('base64') } : { value: value.toString('base64'), password: options.password };
+          return (await client.arm('PUT', `${envPath}/certificates/${encodeURIComponent(name)}?${V}`, { location: env.location, properties })).json;
+        });
+      }),
+    ),
+  );
+
+  certificate.addCommand(
+    addGlobalOptions(
+      new Command('create')
+        .description('Create a managed certificate for a custom domain, obtained by ACME (certgate serve --acme-directory); waits until it is issued or failed.')
+        .requiredOption('-n, --name <name>', 'Name of the environment.')
+        .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
+        .requiredOption('--hostname <hostname>', 'The custom domain the certificate is for.')
+        .addOption(new Option('-v, --validation-method <method>', 'How control of the domain is proved: HTTP (ACME HTTP-01 on certgate\'s plain-HTTP port).').makeOptionMandatory())
+        .option('-c, --certificate-name <name>', 'Name of the managed certificate resource (default: mc-<hostname>).')
+        .option('--no-wait', 'Do not wait for the certificate to be issued.')
+        .addHelpText('after', '\nExamples:\n  certgate containerapp env certificate create -g demo -n env1 --hostname shop.example.com --validation-method HTTP\n'),
+    ).action(
+      outputAction(async (options: EnvOptions & { hostname: string; validationMethod: string; certificateName?: string; wait: boolean }, command: Command) => {
+        const name = options.certificateName ?? managedCertificateName(options.hostname);
+        return withSession(command, async ({ client, subscription }) => {
+          const envPath = environmentPath(subscription, options.resourceGroup, options.name);
+          const env = (await client.arm('GET', `${envPath}?${V}`)).json as { location: string };
+          const path = `${envPath}/managedCertificates/${encodeURIComponent(name)}?${V}`;
+          const put = await client.arm('PUT', path, { location: env.location, properties: { subjectName: options.hostname, domainControlValidation: options.validationMethod.toUpperCase() } });
+          // As az does: after a 201, the resource is polled until its provisioningState is terminal.
+          if (!options.wait || put.status !== 201) return put.json;
+          const deadline = Date.now() + MANAGED_CERTIFICATE_TIMEOUT_MS;
+          for (;;) {
+            await sleep(MANAGED_CERTIFICATE_POLL_MS);
+            const got = (await client.arm('GET', path)).json as { properties?: { provisioningState?: string } };
+            const state = got.properties?.provisioningState?.toLowerCase();
+            if (state === 'succeeded' || state === 'failed' || state === 'canceled' || Date.now() > deadline) return got;
+          }
         });
       }),
     ),
@@ -154,13 +201,16 @@ function certificateCommand(): Command {
   certificate.addCommand(
     addGlobalOptions(
       new Command('list')
-        .description('List the certificates of an environment.')
+        .description('List the certificates of an environment: uploaded ones, then managed ones (as az does).')
         .requiredOption('-n, --name <name>', 'Name of the environment.')
         .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
         .addHelpText('after', '\nExamples:\n  certgate containerapp env certificate list -g demo -n env1 -o table\n'),
     ).action(
       outputAction(async (options: EnvOptions, command: Command) =>
-        withSession(command, ({ client, subscription }) => listAll(client, `${environmentPath(subscription, options.resourceGroup, options.name)}/certificates?${V}`)),
+        withSession(command, async ({ client, subscription }) => {
+          const envPath = environmentPath(subscription, options.resourceGroup, options.name);
+          return [...(await listAll(client, `${envPath}/certificates?${V}`)), ...(await listAll(client, `${envPath}/managedCertificates?${V}`))];
+        }),
       ),
     ),
   );
@@ -178,9 +228,13 @@ function certificateCommand(): Command {
       outputAction(async (options: EnvOptions & { certificate: string; yes?: boolean }, command: Command) => {
         const name = options.certificate.includes('/') ? options.certificate.slice(options.certificate.lastIndexOf('/') + 1) : options.certificate;
         await confirmDelete(`certificate '${name}'`, options.yes);
-        await withSession(command, ({ client, subscription }) =>
-          client.arm('DELETE', `${environmentPath(subscription, options.resourceGroup, options.name)}/certificates/${encodeURIComponent(name)}?${V}`),
-        );
+        await withSession(command, async ({ client, subscription }) => {
+          const envPath = environmentPath(subscription, options.resourceGroup, options.name);
+          // An id names its collection; a bare name is an uploaded certificate if there is one, else a managed one.
+          const byId = options.certificate.toLowerCase().includes('/managedcertificates/') ? 'managedCertificates' : options.certificate.includes('/') ? 'certificates' : undefined;
+          const uploaded = byId === undefined ? await client.arm('GET', `${envPath}/certificates/${encodeURIComponent(name)}?${V}`).then(() => true, () => false) : byId === 'certificates';
+          await client.arm('DELETE', `${envPath}/${uploaded ? 'certificates' : 'managedCertificates'}/${encodeURIComponent(name)}?${V}`);
+        });
         return undefined;
       }),
     ),
@@ -224,6 +278,10 @@ async function readCertificateFile(file: string): Promise<Buffer> {
     throw new CliError(`Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
+
+/** How long `env certificate create` waits for the directory (az waits up to 20 minutes too), and how often it looks. */
+const MANAGED_CERTIFICATE_TIMEOUT_MS = 20 * 60_000;
+const MANAGED_CERTIFICATE_POLL_MS = 1_000;
 
 /** az names an uploaded certificate after its file when --certificate-name is not given. */
 function certificateNameFromFile(file: string): string {

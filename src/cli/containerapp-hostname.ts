@@ -3,8 +3,8 @@
 // (bindingType Disabled); `bind` serves it by SNI with an environment certificate.
 import { Command } from 'commander';
 import { CliError } from './errors.ts';
-import { appCommand, getApp, patchIngress, type AppDocument, type AppOptions } from './containerapp-common.ts';
-import { confirmDelete, environmentPath, type Session } from './session.ts';
+import { appCommand, getApp, managedCertificateName, patchIngress, type AppDocument, type AppOptions } from './containerapp-common.ts';
+import { APP_VERSION, confirmDelete, environmentPath, type Session } from './session.ts';
 
 interface CustomDomain {
   name: string;
@@ -42,6 +42,18 @@ async function certificateId(session: Session, options: HostnameOptions & { cert
   return `${environment.replace(/\/+$/, '')}/certificates/${encodeURIComponent(options.certificate)}`;
 }
 
+/** A managed certificate for `--hostname` in the app's environment (az's `hostname bind --validation-method`): its id. */
+async function createManagedCertificate(session: Session, options: HostnameOptions, app: AppDocument, validationMethod: string): Promise<string> {
+  const environment = app.properties.managedEnvironmentId.replace(/\/+$/, '');
+  const env = (await session.client.arm('GET', `${environment}?api-version=${APP_VERSION}`)).json as { location: string };
+  const name = managedCertificateName(options.hostname);
+  const put = await session.client.arm('PUT', `${environment}/managedCertificates/${encodeURIComponent(name)}?api-version=${APP_VERSION}`, {
+    location: env.location,
+    properties: { subjectName: options.hostname, domainControlValidation: validationMethod.toUpperCase() },
+  });
+  return (put.json as { id: string }).id;
+}
+
 export function hostnameCommand(): Command {
   const hostname = new Command('hostname').description("Manage a container app's custom domains (hostnames).");
 
@@ -62,18 +74,26 @@ export function hostnameCommand(): Command {
   );
 
   hostname.addCommand(
-    appCommand<HostnameOptions & { certificate: string; environment?: string }>(
+    appCommand<HostnameOptions & { certificate?: string; environment?: string; validationMethod?: string }>(
       'bind',
-      'Add or update a hostname and bind it to an environment certificate (SNI).',
-      'certgate containerapp hostname bind -n shop -g demo --hostname shop.example.com --certificate shop-cert --environment env1',
+      'Add or update a hostname and bind it to an environment certificate (SNI), or to a managed certificate certgate obtains by ACME (--validation-method HTTP).',
+      'certgate containerapp hostname bind -n shop -g demo --hostname shop.example.com --certificate shop-cert --environment env1\n' +
+        '  certgate containerapp hostname bind -n shop -g demo --hostname shop.example.com --validation-method HTTP',
       (c) =>
         c
           .requiredOption('--hostname <hostname>', 'The custom domain name.')
-          .requiredOption('--certificate <certificate>', 'Name or resource id of a certificate of the environment.')
+          .option('--certificate <certificate>', 'Name or resource id of a certificate of the environment.')
+          .option('-v, --validation-method <method>', 'Without --certificate: create a managed certificate for the hostname, validated by HTTP (ACME HTTP-01), and bind it (bindingType Auto: served once issued).')
           .option('--environment <environment>', "Name or resource id of the certificate's environment (default: the app's)."),
       async (session, options) => {
         const app = await appWithIngress(session, options);
-        const bound: CustomDomain = { name: options.hostname, bindingType: 'SniEnabled', certificateId: await certificateId(session, options, app) };
+        if ((options.certificate === undefined) === (options.validationMethod === undefined)) {
+          throw new CliError('Give either --certificate (an environment certificate) or --validation-method HTTP (a managed certificate).');
+        }
+        const bound: CustomDomain =
+          options.certificate !== undefined
+            ? { name: options.hostname, bindingType: 'SniEnabled', certificateId: await certificateId(session, { ...options, certificate: options.certificate }, app) }
+            : { name: options.hostname, bindingType: 'Auto', certificateId: await createManagedCertificate(session, options, app, options.validationMethod!) };
         const domains = domainsOf(app);
         const index = domains.findIndex((domain) => sameHost(domain.name, options.hostname));
         return setDomains(session, options, index < 0 ? [...domains, bound] : domains.map((domain, i) => (i === index ? bound : domain)));

@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { CLIENT_CERTIFICATE_MODES, TRANSPORTS } from '../model/ingress.ts';
 import { CliError } from './errors.ts';
 import { enumOption, parseBoolean } from './options.ts';
-import { appCommand, getIngress, patchIngress, type AppOptions, type Ingress } from './containerapp-common.ts';
+import { appCommand, getApp, getIngress, patchIngress, type AppOptions, type Ingress } from './containerapp-common.ts';
 
 export interface IngressOptions {
   type?: 'external' | 'internal';
@@ -63,7 +63,7 @@ export function ingressCommand(): Command {
     appCommand<AppOptions & IngressOptions>(
       'enable',
       "Enable (or replace) a container app's ingress.",
-      'certgate containerapp ingress enable -n shop -g demo --type external --target-port 8080 --client-certificate-mode accept',
+      'certgate containerapp ingress enable -n shop -g demo --type external --target-port 3000 --client-certificate-mode accept',
       (c) => ingressOptions(c, false),
       async (session, options) => {
         if (!options.type || options.targetPort === undefined) throw new CliError('--type and --target-port are required.', { kind: 'usage' });
@@ -98,7 +98,73 @@ export function ingressCommand(): Command {
   ingress.addCommand(corsCommand());
   ingress.addCommand(stickySessionsCommand());
   ingress.addCommand(trafficCommand());
+  ingress.addCommand(verificationCommand());
   return ingress;
+}
+
+interface VerificationOptions extends AppOptions {
+  trustAnchors?: string[];
+  intermediates?: string[];
+  crls?: string[];
+  validationMode?: string;
+  allowThumbprints?: string[];
+  allowSpki?: string[];
+  allowSubjects?: string[];
+  allowSans?: string[];
+}
+
+const VERIFICATION_MEMBERS = ['clientCertificateTrustAnchors', 'clientCertificateIntermediates', 'clientCertificateRevocationLists', 'clientCertificateValidationMode', 'clientCertificateAllow'];
+
+/** certgate: client-certificate verification at the edge (docs/ingress.md, Client-certificate verification). */
+function verificationCommand(): Command {
+  const group = new Command('verification').description("Verify client certificates at the ingress (certgate extension): trust anchors, intermediates, CRLs, allow-lists.");
+  const verificationOf = (ingress: Ingress | undefined) => Object.fromEntries(VERIFICATION_MEMBERS.filter((member) => ingress?.[member] !== undefined).map((member) => [member, ingress![member]]));
+  group.addCommand(
+    appCommand<VerificationOptions>(
+      'set',
+      'Set the verification policy (replacing any). Certificates are named as in the environment (or by resource id).',
+      'certgate containerapp ingress verification set -n shop -g demo --trust-anchors devices-root --crls devices-root-crl',
+      (c) =>
+        c
+          .addOption(new Option('--trust-anchors <names...>', 'Environment certificates of type ClientCertificateTrustAnchor.'))
+          .addOption(new Option('--intermediates <names...>', 'Environment certificates of type ClientCertificateIntermediate.'))
+          .addOption(new Option('--crls <names...>', 'Environment certificates of type ClientCertificateRevocationList.'))
+          .addOption(enumOption('--validation-mode <mode>', 'AllowValidOnly (default): refuse bad certificates; AllowInsecureFallback (mode accept): forward with the verdict.', ['AllowValidOnly', 'AllowInsecureFallback']))
+          .addOption(new Option('--allow-thumbprints <sha256...>', 'Only these leaf SHA-256 thumbprints (pins; work without anchors).'))
+          .addOption(new Option('--allow-spki <sha256...>', 'Only these public-key (SPKI) SHA-256 hashes.'))
+          .addOption(new Option('--allow-subjects <subjects...>', 'Only these leaf subjects (e.g. "CN=device-42, O=Contoso").'))
+          .addOption(new Option('--allow-sans <names...>', 'Only leaves with one of these names: dns:…, uri:… (a final /* is a prefix), email:…, ip:….')),
+      async (session, options) => {
+        const app = await getApp(session, options);
+        if (!app.properties.configuration.ingress) throw new CliError(`The ingress of '${options.name}' is disabled; use 'containerapp ingress enable'.`, { code: 'IngressDisabled' });
+        const ids = (names: string[] | undefined) => names?.map((name) => (name.includes('/') ? name : `${app.properties.managedEnvironmentId}/certificates/${name}`));
+        const allow: Ingress = {};
+        if (options.allowThumbprints) allow['thumbprints'] = options.allowThumbprints;
+        if (options.allowSpki) allow['spkiSha256'] = options.allowSpki;
+        if (options.allowSubjects) allow['subjects'] = options.allowSubjects;
+        if (options.allowSans) allow['sans'] = options.allowSans;
+        const policy: Ingress = {
+          clientCertificateTrustAnchors: ids(options.trustAnchors) ?? null,
+          clientCertificateIntermediates: ids(options.intermediates) ?? null,
+          clientCertificateRevocationLists: ids(options.crls) ?? null,
+          clientCertificateValidationMode: options.validationMode ?? null,
+          // Each list null first (merge-patch): a list left out of the new policy must not survive from the old one.
+          clientCertificateAllow: Object.keys(allow).length === 0 ? null : { thumbprints: null, spkiSha256: null, subjects: null, sans: null, ...allow },
+        };
+        if (Object.values(policy).every((value) => value === null)) throw new CliError('Nothing to set: give --trust-anchors or an --allow-* list.', { kind: 'usage' });
+        return verificationOf(await patchIngress(session, options, policy));
+      },
+    ),
+  );
+  group.addCommand(appCommand('show', 'Show the verification policy.', 'certgate containerapp ingress verification show -n shop -g demo', (c) => c, async (session, options) => verificationOf(await getIngress(session, options))));
+  group.addCommand(
+    appCommand('remove', 'Remove the verification policy (back to forwarding whatever the client sent, as ACA).', 'certgate containerapp ingress verification remove -n shop -g demo', (c) => c, async (session, options) => {
+      await getIngress(session, options);
+      await patchIngress(session, options, Object.fromEntries(VERIFICATION_MEMBERS.map((member) => [member, null])));
+      return undefined;
+    }),
+  );
+  return group;
 }
 
 interface IpRule {

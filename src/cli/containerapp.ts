@@ -31,7 +31,7 @@ export function containerappCommand(): Command {
         true,
       ).addHelpText(
         'after',
-        '\nExamples:\n  certgate containerapp create -n shop -g demo --environment env1 --ingress external --target-port 8080 --client-certificate-mode require\n',
+        '\nExamples:\n  certgate containerapp create -n shop -g demo --environment env1 --ingress external --target-port 3000 --client-certificate-mode require\n',
       ),
     ).action(
       outputAction(async (options: AppOptions & IngressOptions & { environment: string; image?: string; tags?: string[]; ingress?: 'external' | 'internal' }, command: Command) => {

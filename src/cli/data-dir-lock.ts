@@ -1,51 +1,29 @@
 // One gateway per SQLite data dir: a second one would run its own ingress and its own view of the
-// store beside the first (two CAs being written, writes one of them never compiles). The lock file
-// holds the PID of the gateway that has the data dir; a lock whose process is gone (a crash, a
-// kill -9, a reboot) is stale and taken over.
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { hostname } from 'node:os';
+// store beside the first (two CAs being written, writes one of them never compiles).
+// The lock is an operating-system lock (SQLite's own POSIX lock on `gateway.lock`, held in an
+// exclusive transaction for the life of the process): the kernel releases it when the process
+// ends in any way (a crash, kill -9, a reboot), so no lock is ever stale and no PID has to be
+// guessed alive or dead. `gateway.pid` beside it names the holder, for the message.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { CliError } from './errors.ts';
 
 export const LOCK_FILE = 'gateway.lock';
+export const PID_FILE = 'gateway.pid';
 
-interface LockContent {
+interface Holder {
   pid: number;
-  hostname: string;
   started: string;
 }
 
-/** What holds a lock: 'alive' (refuse), 'stale' (take over) or 'unknown' (another machine: refuse, it cannot be checked from here). */
-export type LockHolder = 'alive' | 'stale' | 'unknown';
-
-/** Whether the process of a lock still runs: signal 0 checks without sending anything; a reused PID that is no certgate is stale. */
-export function lockHolder(content: LockContent, here = hostname()): LockHolder {
-  if (content.hostname !== here) return 'unknown';
-  if (content.pid === process.pid) return 'stale';
+function readHolder(path: string): Holder | undefined {
   try {
-    process.kill(content.pid, 0);
-  } catch (error) {
-    // EPERM: the process runs as another user: alive.
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return 'stale';
-  }
-  try {
-    // After a reboot the PID may belong to something else; certgate runs src/main.ts.
-    const commandLine = readFileSync(`/proc/${content.pid}/cmdline`, 'utf8');
-    if (!commandLine.includes('main.ts') && !commandLine.includes('certgate')) return 'stale';
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<Holder>;
+    return typeof parsed.pid === 'number' ? { pid: parsed.pid, started: String(parsed.started ?? '') } : undefined;
   } catch {
-    // No /proc, or not readable: trust the PID.
+    return undefined;
   }
-  return 'alive';
-}
-
-function readLock(path: string): LockContent | undefined {
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockContent>;
-    if (typeof parsed.pid === 'number' && typeof parsed.hostname === 'string') return { pid: parsed.pid, hostname: parsed.hostname, started: String(parsed.started ?? '') };
-  } catch {
-    // Unreadable or half-written: treated as stale below.
-  }
-  return undefined;
 }
 
 /**
@@ -54,42 +32,31 @@ function readLock(path: string): LockContent | undefined {
  */
 export function lockDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const path = join(dataDir, LOCK_FILE);
-  const content: LockContent = { pid: process.pid, hostname: hostname(), started: new Date().toISOString() };
-  for (let attempt = 0; ; attempt++) {
-    let fd: number;
-    try {
-      // 'wx': created only if absent, so two gateways starting together cannot both win.
-      fd = openSync(path, 'wx', 0o600);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw lockError(path, error);
-      const held = readLock(path);
-      const holder = held ? lockHolder(held) : 'stale';
-      if (holder === 'alive') {
-        throw new CliError(`the data dir ${dataDir} is in use by another certgate gateway (PID ${held!.pid}, since ${held!.started}); stop it first, or give this one its own --data-dir`);
-      }
-      if (holder === 'unknown') {
-        throw new CliError(`the data dir ${dataDir} is locked by a certgate gateway on host ${held!.hostname} (PID ${held!.pid}); if that gateway is gone, delete ${path}`);
-      }
-      unlinkSync(path);
-      continue;
+  const lockPath = join(dataDir, LOCK_FILE);
+  const pidPath = join(dataDir, PID_FILE);
+  let db: DatabaseSync;
+  try {
+    // timeout 0: a held lock is an answer at once, not a wait.
+    db = new DatabaseSync(lockPath, { timeout: 0 });
+    db.exec('PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;');
+  } catch (error) {
+    if ((error as { errcode?: number }).errcode === 5 /* SQLITE_BUSY */) {
+      const holder = readHolder(pidPath);
+      const who = holder ? `PID ${holder.pid}, since ${holder.started}` : 'its PID not written yet';
+      throw new CliError(`the data dir ${dataDir} is in use by another certgate gateway (${who}); stop it first, or give this one its own --data-dir`);
     }
-    writeSync(fd, `${JSON.stringify(content)}\n`);
-    closeSync(fd);
-    break;
+    throw new CliError(`cannot take the data dir's lock ${lockPath}: ${(error as Error).message}`, { cause: error });
   }
+  writeFileSync(pidPath, `${JSON.stringify({ pid: process.pid, started: new Date().toISOString() })}\n`, { mode: 0o600 });
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
     process.off('exit', release);
-    // Only our own lock: never one a later gateway took over.
-    if (readLock(path)?.pid === process.pid) unlinkSync(path);
+    // Ours while the lock is held: no other gateway can have written it since.
+    rmSync(pidPath, { force: true });
+    db.close();
   };
   process.on('exit', release);
   return release;
-}
-
-function lockError(path: string, error: unknown): CliError {
-  return new CliError(`cannot take the data dir's lock ${path}: ${(error as Error).message}`, { cause: error });
 }

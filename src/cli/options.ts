@@ -53,13 +53,16 @@ export function parseRangeList(value: string): string[] {
   return ranges;
 }
 
-/** A comma-separated subset of `choices` (`https,http`). */
+/** A comma-separated subset of `choices` (`https,http`), in any casing like enumOption, given in the spelling of `choices`. */
 export function listOf<T extends string>(choices: readonly T[]): (value: string) => T[] {
+  const byLower = new Map(choices.map((choice) => [choice.toLowerCase(), choice]));
   return (value) => {
     const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
-    for (const item of items) {
-      if (!(choices as readonly string[]).includes(item)) throw new InvalidArgumentError(`'${item}' is not one of ${choices.join(', ')}`);
-    }
-    return [...new Set(items)] as T[];
+    const matched = items.map((item) => {
+      const match = byLower.get(item.toLowerCase());
+      if (match === undefined) throw new InvalidArgumentError(`'${item}' is not one of ${choices.join(', ')}`);
+      return match;
+    });
+    return [...new Set(matched)];
   };
 }

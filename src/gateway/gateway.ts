@@ -6,7 +6,8 @@
 // answered with an error.
 import type { Logger } from 'pino';
 import type { ControlPlaneHost } from '../control/control-plane.ts';
-import { decodeCertificateSecret, decodeManagedCertificateSecret } from '../model/documents.ts';
+import { decodeCertificateSecret, decodeManagedCertificateSecret, decodeServerCertificateSecret } from '../model/documents.ts';
+import { decodeTrustMaterial, type TrustMaterial } from '../model/trust.ts';
 import {
   ACME_CHALLENGE_MEMBER,
   APP_TYPE,
@@ -233,10 +234,16 @@ async function compileRevision(store: Store, certificates: ServerCertificates, c
   const environments = (await store.list({ type: ENVIRONMENT_TYPE })).map(environmentView);
   const apps = (await store.list({ type: APP_TYPE })).map(appView);
   const uploadedCertificates = new Map<string, ServerCredentials>();
+  const trustMaterial = new Map<string, TrustMaterial>();
   for (const certificate of await store.list({ type: CERTIFICATE_TYPE })) {
     const secret = await store.getSecret(certificate.id);
     if (!secret) continue;
     try {
+      const trust = decodeTrustMaterial(secret);
+      if (trust !== undefined) {
+        trustMaterial.set(resourceKey(certificate.id), trust);
+        continue;
+      }
       const { pfx, password } = decodeCertificateSecret(secret);
       uploadedCertificates.set(resourceKey(certificate.id), { kind: 'pkcs12', pfx, password });
     } catch {
@@ -267,13 +274,13 @@ async function compileRevision(store: Store, certificates: ServerCertificates, c
     const secret = await store.getSecret(environment.id);
     try {
       if (!secret || secret.length === 0) throw new Error('no secret');
-      const { pfx, password } = decodeCertificateSecret(secret);
-      dnsSuffixCertificates.set(resourceKey(environment.id), { kind: 'pkcs12', pfx, password });
+      // A PKCS12 upload, or a PEM one (az sends .pem files as they are).
+      dnsSuffixCertificates.set(resourceKey(environment.id), decodeServerCertificateSecret(secret));
     } catch {
       log.error({ environment: environment.id, reason: 'certificate_secret_unreadable' }, 'DNS suffix certificate secret cannot be read');
     }
   }
-  const built = buildRouteSpecs({ environments, apps, environmentCertificates: await certificates.forEnvironments(environments), dnsSuffixCertificates, uploadedCertificates });
+  const built = buildRouteSpecs({ environments, apps, environmentCertificates: await certificates.forEnvironments(environments), dnsSuffixCertificates, uploadedCertificates, trustMaterial });
   const compiled = compileSnapshot({ revision, specs: built.specs, tcpPorts: built.tcpPorts, drainGraceMs: built.drainGraceMs, environmentDomains: built.environmentDomains, acmeChallenges, fallbackCertificate: await certificates.fallback() }, cache);
   return { snapshot: compiled.snapshot, problems: [...built.problems, ...compiled.problems] };
 }

@@ -36,7 +36,7 @@ function input(apps: AppView[], revision = 1): RouteSpecInput & { revision: numb
 /** What the gateway does with one revision's documents. */
 function compile(documents: RouteSpecInput & { revision: number }, cache: TlsPolicyCache): CompileResult {
   const built = buildRouteSpecs(documents);
-  const compiled = compileSnapshot({ revision: documents.revision, specs: built.specs, tcpPorts: built.tcpPorts, drainGraceMs: built.drainGraceMs, fallbackCertificate: fallback }, cache);
+  const compiled = compileSnapshot({ revision: documents.revision, specs: built.specs, tcpPorts: built.tcpPorts, drainGraceMs: built.drainGraceMs, environmentDomains: built.environmentDomains, fallbackCertificate: fallback }, cache);
   return { snapshot: compiled.snapshot, problems: [...built.problems, ...compiled.problems] };
 }
 
@@ -133,4 +133,39 @@ test('the specs carry no ARM spelling: the mode is decided in the spec, once, wh
   assert.equal(specs[0]!.app.mode, 'require');
   assert.deepEqual({ ...specs[0]!.app.clientCertificate }, { mode: 'require', requestCert: true, rejectUnauthorized: true, forwardCertificate: true });
   assert.deepEqual(specs[0]!.hosts.map((host) => [host.hostname, host.credentialsFrom]), [['a.env.test', ENV]]);
+});
+
+test('a DNS suffix adds <app>.<suffix> with its own wildcard; both environment domains are kept for names no app claims', () => {
+  const cache = new TlsPolicyCache();
+  const documents = { ...input([app('a', { targetPort: 1 })]), environments: [{ id: ENV, name: 'env', defaultDomain: 'env.test', dnsSuffix: 'apps.example.test' }], dnsSuffixCertificates: new Map([[ENV.toLowerCase(), fallback]]) };
+  const built = buildRouteSpecs(documents);
+  assert.deepEqual(built.problems, []);
+  assert.deepEqual(built.specs[0]!.hosts.map((host) => [host.hostname, host.credentials === fallback]), [['a.env.test', false], ['a.apps.example.test', true]]);
+  assert.deepEqual(built.environmentDomains.map((domain) => [domain.domain, domain.credentials === fallback]), [['env.test', false], ['apps.example.test', true]]);
+  const { snapshot } = compile(documents, cache);
+  assert.ok(snapshot.routes.has('a.apps.example.test'));
+  assert.deepEqual([...snapshot.environmentDomains!.keys()], ['env.test', 'apps.example.test']);
+  // Without its certificate the suffix name is a problem naming the environment, not a silent gap.
+  const missing = buildRouteSpecs({ ...documents, dnsSuffixCertificates: new Map() });
+  assert.deepEqual(missing.problems.map((problem) => problem.reason), ['environment_certificate_missing']);
+});
+
+test('bindingType Auto: a custom domain whose certificate is not issued yet is left out silently; SniEnabled is a problem', () => {
+  const certificateId = `${ENV}/managedCertificates/shop`;
+  const auto = buildRouteSpecs(input([app('a', { targetPort: 1, customDomains: [{ name: 'shop.example.test', bindingType: 'Auto', certificateId }] })]));
+  assert.deepEqual([auto.problems, auto.specs[0]!.hosts.map((host) => host.hostname)], [[], ['a.env.test']]);
+  const sni = buildRouteSpecs(input([app('a', { targetPort: 1, customDomains: [{ name: 'shop.example.test', bindingType: 'SniEnabled', certificateId }] })]));
+  assert.deepEqual(sni.problems.map((problem) => problem.reason), ['certificate_missing']);
+  const issued = buildRouteSpecs({ ...input([app('a', { targetPort: 1, customDomains: [{ name: 'shop.example.test', bindingType: 'Auto', certificateId }] })]), uploadedCertificates: new Map([[certificateId.toLowerCase(), wildcard]]) });
+  assert.deepEqual(issued.specs[0]!.hosts.map((host) => host.hostname), ['a.env.test', 'shop.example.test']);
+});
+
+test('a renewed certificate gives a new TLS policy with the same admission key; a mode change does not', () => {
+  const cache = new TlsPolicyCache();
+  const first = compile(input([app('a', { targetPort: 1, clientCertificateMode: 'accept' })]), cache).snapshot.routes.get('a.env.test')!.tls;
+  const renewed = compile({ ...input([app('a', { targetPort: 1, clientCertificateMode: 'accept' })]), environmentCertificates: new Map([[ENV.toLowerCase(), fallback]]) }, cache).snapshot.routes.get('a.env.test')!.tls;
+  const stricter = compile({ ...input([app('a', { targetPort: 1, clientCertificateMode: 'require' })]), environmentCertificates: new Map([[ENV.toLowerCase(), fallback]]) }, cache).snapshot.routes.get('a.env.test')!.tls;
+  assert.notEqual(renewed, first);
+  assert.equal(renewed.admissionKey, first.admissionKey);
+  assert.notEqual(stricter.admissionKey, renewed.admissionKey);
 });

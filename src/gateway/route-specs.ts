@@ -14,6 +14,8 @@ import { compileIpRules, type IpMatcher } from '../ingress/listener/ip-rules.ts'
 import { compileCors, type CompiledCors, type CorsPolicySettings } from '../ingress/http/cors.ts';
 import { DEFAULT_HEADER_COUNT_LIMIT, type CompiledApp, type EnvironmentDomainSpec, type HostSpec, type RouteSpec, type ServerCredentials, type Upstream } from '../ingress/snapshot.ts';
 import type { TcpRoute } from '../ingress/listener/tcp-proxy.ts';
+import { compileVerification, type VerificationSettings } from '../ingress/verify/policy.ts';
+import type { TrustMaterial } from '../model/trust.ts';
 
 export interface RouteSpecInput {
   readonly environments: readonly EnvironmentView[];
@@ -24,6 +26,8 @@ export interface RouteSpecInput {
   readonly dnsSuffixCertificates?: ReadonlyMap<string, ServerCredentials>;
   /** Uploaded environment certificates, by certificate resource key. */
   readonly uploadedCertificates: ReadonlyMap<string, ServerCredentials>;
+  /** Client-certificate trust material (certgate certificate types), by certificate resource key. */
+  readonly trustMaterial?: ReadonlyMap<string, TrustMaterial>;
 }
 
 export interface RouteSpecs {
@@ -97,6 +101,15 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
       problem(app.id, 'cors_invalid', `corsPolicy is not valid (${(error as Error).message}); left out`);
       continue;
     }
+    const environmentScope = `${resourceKey(environment.id)}/certificates/`;
+    const verification = compileVerification(ingress as VerificationSettings, clientCertificate.mode, (id) =>
+      resourceKey(id).startsWith(environmentScope) ? input.trustMaterial?.get(resourceKey(id)) : undefined,
+    );
+    if (!verification.ok) {
+      // Fail closed (as Gateway API requires): an app whose trust cannot be built is not served at all, never served unverified.
+      problem(app.id, 'verification_invalid', `ingress.${verification.path}: ${verification.message}; left out`);
+      continue;
+    }
     const settings = environment.ingressConfiguration;
     const idleMinutes = settings?.requestIdleTimeout;
     const compiled: CompiledApp = Object.freeze({
@@ -105,11 +118,13 @@ export function buildRouteSpecs(input: RouteSpecInput): RouteSpecs {
       name: app.name,
       mode: clientCertificate.mode,
       clientCertificate,
+      ...(verification.verification === undefined ? {} : { verification: verification.verification }),
       allowInsecure: ingress.allowInsecure === true,
       upstream: upstreamOf(ingress.targetHost, ingress.targetPort, idleMinutes === undefined ? undefined : idleMinutes * 60_000, ingress.transport === 'http2' ? 'h2c' : 'http1', ingress['targetPortHttpScheme'] === 'https'),
       external: ingress.external !== false,
       ipRules,
       stripHeaders: stripHeadersOf(environment.stripHeaders),
+      ...rfc9440Of(ingress['clientCertificateForwarding']),
       hsts: hstsHeaderValue(ingress.hsts),
       cors,
       headerCountLimit: settings?.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT,
@@ -185,4 +200,11 @@ function upstreamOf(targetHost: string | undefined, targetPort: number | undefin
   const origin = `${secure ? 'https' : 'http'}://${hostInUrl}:${targetPort}`;
   const poolKey = `${origin}${protocol === 'h2c' ? ' h2c' : ''}${requestIdleTimeoutMs === undefined ? '' : ` idle=${requestIdleTimeoutMs}`}`;
   return Object.freeze({ host, port: targetPort, origin, requestIdleTimeoutMs, poolKey, protocol, tls: secure });
+}
+
+/** clientCertificateForwarding (certgate): `Xfcc` (the default) adds nothing. */
+function rfc9440Of(value: unknown): { rfc9440?: 'both' | 'rfc9440' } {
+  if (value === 'Both') return { rfc9440: 'both' };
+  if (value === 'Rfc9440') return { rfc9440: 'rfc9440' };
+  return {};
 }

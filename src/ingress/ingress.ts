@@ -5,6 +5,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { ClientCertificateHeaders } from './listener/client-certificate.ts';
+import { ConnectionVerdicts } from './verify/verdicts.ts';
 import { attachConnectionState } from './listener/connection.ts';
 import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http/http.ts';
 import { compileRangeList } from './listener/ip-rules.ts';
@@ -86,6 +87,7 @@ export class Ingress {
   readonly #keepAlive: KeepAliveSweeper;
   /** This ingress's X-Forwarded-Client-Cert values: per instance, never shared between gateways. */
   readonly #clientCertificates = new ClientCertificateHeaders();
+  readonly #verdicts = new ConnectionVerdicts();
   /** Sockets waiting for their clients to read a handshake-failure alert (this ingress's only). */
   readonly #lingering = new LingeringCloses();
   readonly #sockets = new Set<net.Socket>();
@@ -131,6 +133,7 @@ export class Ingress {
         name,
         proxyProtocol: proxy?.(name),
         clientCertificates: this.#clientCertificates,
+        verdicts: this.#verdicts,
         lingering: this.#lingering,
       });
     const add = (name: ListenerName, kind: ListenerKind, host: string, port: number, server: net.Server) =>

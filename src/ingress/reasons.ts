@@ -2,9 +2,10 @@
 // a connection was closed. Codes are stable lower_snake_case strings, logged as `reason` (the human
 // message is a separate field) and appended to short plain-text bodies as `(reason)`, so later
 // metrics can count them. docs/ingress.md "Reason codes" lists each one (a test checks both ways).
-import { defineCatalog } from '../model/error-catalog.ts';
+import { defineCatalog, type CatalogEntry } from '../model/error-catalog.ts';
+import { ERROR_CODES, type AuthErrorCode, type VerifyErrorCode } from '../app-auth/codes.ts';
 
-export const INGRESS_REASONS = defineCatalog({
+const BASE_REASONS = defineCatalog({
   // Requests: the status the client gets.
   bad_host: { status: 400, meaning: 'the request has no valid Host (or :authority)' },
   authority_mismatch: { status: 400, meaning: 'an HTTP/2 request whose :authority and Host name different hosts' },
@@ -70,6 +71,27 @@ export const INGRESS_REASONS = defineCatalog({
   proxy_protocol_v2_bad_family: { status: undefined, meaning: 'a PROXY v2 header with an address family other than IPv4 or IPv6' },
   proxy_protocol_socket_error: { status: undefined, meaning: 'the socket failed while the PROXY protocol header was read' },
 });
+
+/**
+ * A verification refusal's reason is the app library's code (app-auth/codes.ts) in lower case: one
+ * vocabulary at the edge and in the app. Every one is answered 403 (500 for internal_error's kin).
+ */
+export const VERIFICATION_REASONS = defineCatalog(
+  Object.fromEntries(
+    (Object.keys(ERROR_CODES) as AuthErrorCode[])
+      .filter((code): code is VerifyErrorCode => code !== 'UNTRUSTED_PROXY' && code !== 'INTERNAL_ERROR')
+      .map((code) => [
+        code.toLowerCase(),
+        code === 'CERT_MISSING'
+          ? { status: 401, meaning: 'a path the app requires a verified client certificate for (clientCertificateVerifiedPaths), and the connection carried none' }
+          : { status: 403, meaning: `the app's client-certificate verification refused the certificate: ${code} (docs/app-library.md)` },
+      ]),
+  ) as Record<Lowercase<Exclude<VerifyErrorCode, 'INTERNAL_ERROR'>>, CatalogEntry>,
+);
+
+export type VerificationReason = keyof typeof VERIFICATION_REASONS;
+
+export const INGRESS_REASONS = Object.freeze({ ...BASE_REASONS, ...VERIFICATION_REASONS });
 
 export type IngressReason = keyof typeof INGRESS_REASONS;
 

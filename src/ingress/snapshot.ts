@@ -12,6 +12,7 @@ import type { ConfigurationProblem } from '../model/outcome.ts';
 import type { IpMatcher } from './listener/ip-rules.ts';
 import type { CompiledCors } from './http/cors.ts';
 import type { TcpRoute } from './listener/tcp-proxy.ts';
+import type { CompiledVerification } from './verify/policy.ts';
 
 /** Key material for a server certificate: PEM pair, or a PKCS12 with its password. */
 export type ServerCredentials =
@@ -104,6 +105,8 @@ export interface CompiledApp {
   readonly mode: ClientCertificateMode;
   /** The mode's consequences (handshake, forwarded header), decided once: the hot path reads these fields. */
   readonly clientCertificate: ClientCertificatePolicy;
+  /** Client-certificate verification at the edge (certgate extension); undefined: ACA's behaviour, forward what was sent. */
+  readonly verification?: CompiledVerification | undefined;
   readonly allowInsecure: boolean;
   /** Undefined when the app names no targetPort: requests get 503. */
   readonly upstream: Upstream | undefined;
@@ -119,6 +122,11 @@ export interface CompiledApp {
   readonly cors?: CompiledCors | undefined;
   /** The environment's headerCountLimit: more header fields than this get 431. */
   readonly headerCountLimit?: number;
+  /**
+   * certgate's clientCertificateForwarding: the certificate as RFC 9440 `Client-Cert` /
+   * `Client-Cert-Chain` too (`both`) or instead of X-Forwarded-Client-Cert (`rfc9440`); undefined: XFCC only (ACA).
+   */
+  readonly rfc9440?: 'both' | 'rfc9440' | undefined;
 }
 
 /**
@@ -250,14 +258,21 @@ export class TlsPolicyCache {
   }
 
   /** `clientCertificate` undefined: no client certificate is asked for (the fallback). */
-  policy(scope: string, clientCertificate: ClientCertificatePolicy | undefined, credentials: ServerCredentials): TlsPolicy {
+  /**
+   * @param verificationKey the app's trust configuration (verify/policy.ts), when it verifies.
+   * @param caNames PEM of the anchors the CertificateRequest names (clientCertificateNameAnchors);
+   *   OpenSSL's own check against them is not used (Node accepts any chain; the verdict decides).
+   */
+  policy(scope: string, clientCertificate: ClientCertificatePolicy | undefined, credentials: ServerCredentials, verificationKey?: string, caNames?: string): TlsPolicy {
     const fingerprint = credentialsFingerprint(credentials);
-    const admissionKey = `${scope}\n${clientCertificate?.mode ?? 'none'}`;
+    // The trust configuration is part of both keys: a new anchor, CRL or allow-list is a new policy
+    // (old connections get 421; sessions never resume across trust configurations).
+    const admissionKey = `${scope}\n${clientCertificate?.mode ?? 'none'}${verificationKey === undefined ? '' : `\n${verificationKey}`}`;
     const key = `${admissionKey}\n${fingerprint}`;
     this.#used.add(key);
     const cached = this.#policies.get(key);
     if (cached) return cached;
-    const secureContext = tls.createSecureContext({ ...BASE_CONTEXT_OPTIONS, ciphers: this.#ciphers, ...contextCredentials(credentials) });
+    const secureContext = tls.createSecureContext({ ...BASE_CONTEXT_OPTIONS, ciphers: this.#ciphers, ...contextCredentials(credentials), ...(caNames === undefined ? {} : { ca: caNames }) });
     // A session resumes only on a context with the same id context: tying it to the app, its mode and
     // its certificate stops a session made under one app's (or mode's) policy skipping another's
     // certificate check (nginx CVE-2025-23419). OpenSSL allows at most 32 bytes.
@@ -294,7 +309,7 @@ export function compileSnapshot(input: SnapshotInput, cache: TlsPolicyCache): Co
         continue;
       }
       try {
-        routes.set(hostname, Object.freeze({ hostname, app, tls: cache.policy(app.key, app.clientCertificate, credentials) }));
+        routes.set(hostname, Object.freeze({ hostname, app, tls: cache.policy(app.key, app.clientCertificate, credentials, app.verification?.key, app.verification?.caNames) }));
       } catch (error) {
         problems.push({ resource: app.id, related: [credentialsFrom], reason: 'certificate_unusable', message: `the certificate for ${hostname} cannot be used by the ingress (${(error as Error).message}); left out` });
       }

@@ -94,7 +94,7 @@ export function decodeCertificateSecret(bytes: Uint8Array): CertificateSecret {
   return { pfx: Buffer.from(parsed.pfx, 'base64'), password: parsed.password };
 }
 
-/** What a managed (ACME) certificate keeps as its secret: the key and the chain the directory issued, PEM. */
+/** What a managed (ACME) certificate keeps as its secret: the key and the chain the directory issued, PEM (and a PEM upload). */
 export interface ManagedCertificateSecret {
   readonly certPem: string;
   readonly keyPem: string;
@@ -102,6 +102,15 @@ export interface ManagedCertificateSecret {
 
 export function encodeManagedCertificateSecret(secret: ManagedCertificateSecret): Uint8Array {
   return Buffer.from(JSON.stringify({ certPem: secret.certPem, keyPem: secret.keyPem }));
+}
+
+/** A PEM pair (a managed certificate, or a PEM upload) as a secret: the managed certificates' format. */
+export const encodePemCertificateSecret = encodeManagedCertificateSecret;
+
+/** A server certificate secret of either format: a PKCS12 with its password, or a PEM pair. */
+export function decodeServerCertificateSecret(bytes: Uint8Array): ({ kind: 'pkcs12' } & CertificateSecret) | ({ kind: 'pem' } & ManagedCertificateSecret) {
+  const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { pfx?: unknown };
+  return typeof parsed.pfx === 'string' ? { kind: 'pkcs12', ...decodeCertificateSecret(bytes) } : { kind: 'pem', ...decodeManagedCertificateSecret(bytes) };
 }
 
 export function decodeManagedCertificateSecret(bytes: Uint8Array): ManagedCertificateSecret {

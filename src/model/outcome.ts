@@ -19,6 +19,7 @@ export const CONFIGURATION_PROBLEMS = defineCatalog({
   mode_invalid: { status: undefined, meaning: 'the clientCertificateMode is not valid; the app is left out' },
   ip_rules_invalid: { status: undefined, meaning: "the app's ipSecurityRestrictions cannot be compiled; the app is left out" },
   cors_invalid: { status: undefined, meaning: "the app's corsPolicy cannot be compiled; the app is left out" },
+  verification_invalid: { status: undefined, meaning: "the app's client-certificate verification cannot be compiled (trust material missing or unreadable): the app is left out, never served unverified" },
   port_missing: { status: undefined, meaning: 'a TCP mapping names no exposed or target port; left out' },
   port_taken: { status: undefined, meaning: 'an exposed TCP port is already served for another app; left out' },
   port_unavailable: { status: undefined, meaning: 'an exposed TCP port cannot be listened on (another process holds it); not served' },

@@ -46,3 +46,27 @@ export function serveBanner(serve: ChildProcess): Promise<string> {
     serve.once('exit', (code) => reject(new Error(`serve exited ${code}: ${banner}`)));
   });
 }
+
+/**
+ * `certgate` with its config in `configDir()` (read when called, so a test may set it in `before`),
+ * and `ok`, which expects exit 0 and parses the JSON printed (undefined when nothing is).
+ */
+export function cliWithConfig(configDir: () => string): { certgate(...args: string[]): Promise<CliResult>; ok(...args: string[]): Promise<any> } {
+  const run = (...args: string[]) => certgate(args, { env: { CERTGATE_CONFIG_DIR: configDir() } });
+  return {
+    certgate: run,
+    async ok(...args) {
+      const result = await run(...args);
+      if (result.code !== 0) throw new Error(`certgate ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+      return result.stdout.trim() === '' ? undefined : JSON.parse(result.stdout);
+    },
+  };
+}
+
+/** Logs in to the gateway's data dir and makes group `demo`, environment `env1` and app `shop` (external, on `targetPort`). */
+export async function createDemoApp(ok: (...args: string[]) => Promise<unknown>, dataDir: string, targetPort: number): Promise<void> {
+  await ok('login', '--data-dir', dataDir);
+  await ok('group', 'create', '--name', 'demo', '--location', 'local');
+  await ok('containerapp', 'env', 'create', '-n', 'env1', '-g', 'demo');
+  await ok('containerapp', 'create', '-n', 'shop', '-g', 'demo', '--environment', 'env1', '--ingress', 'external', '--target-port', String(targetPort));
+}

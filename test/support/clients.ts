@@ -137,9 +137,9 @@ export interface KeepAliveConnection {
   close(): void;
 }
 
-export async function keepAliveConnection(options: { port: number; servername: string; ca: string }): Promise<KeepAliveConnection> {
+export async function keepAliveConnection(options: { port: number; servername: string; ca: string; cert?: string | Buffer; key?: string | Buffer }): Promise<KeepAliveConnection> {
   const { connect } = await import('node:tls');
-  const socket = connect({ host: '127.0.0.1', port: options.port, servername: options.servername, ca: options.ca });
+  const socket = connect({ host: '127.0.0.1', port: options.port, servername: options.servername, ca: options.ca, ...(options.cert ? { cert: options.cert, key: options.key } : {}) });
   await new Promise<void>((resolve, reject) => {
     socket.once('secureConnect', resolve);
     socket.once('error', reject);

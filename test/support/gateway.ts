@@ -51,6 +51,8 @@ export interface TestGateway {
   deleteApp(name: string): Promise<void>;
   /** Stores an environment certificate (PKCS12 and password, as an upload does). Returns its id. */
   putCertificate(environment: string, name: string, pfx: Uint8Array, password: string): Promise<string>;
+  /** Any ARM request, answered by the control plane's router; an ARM error throws `METHOD path: status Code: message`. */
+  arm(method: string, url: string, body?: unknown): Promise<ArmResponse>;
   close(): Promise<void>;
 }
 
@@ -115,6 +117,11 @@ export async function startTestGateway(options: Partial<IngressOptions> & { cont
         properties: { value: Buffer.from(pfx).toString('base64'), password },
       });
       return (body as { id: string }).id;
+    },
+    arm: async (method, url, body) => {
+      const response = await arm(method, url, body);
+      await waitForStore();
+      return response;
     },
     async deleteApp(name) {
       await arm('DELETE', `${group}/providers/Microsoft.App/containerApps/${name}?${APP_API}`);

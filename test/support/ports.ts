@@ -14,3 +14,21 @@ export async function freePorts(count: number): Promise<number[]> {
   await Promise.all(servers.map((server) => new Promise<void>((done) => server.close(() => done()))));
   return ports;
 }
+
+/**
+ * `certgate serve` on free ports, as CERTGATE_* variables (one process, internal listener on any
+ * port), for tests that start it as an operator would, by its environment; plus the app's port.
+ */
+export async function serveOnFreePorts(extra: Record<string, string>): Promise<{ env: Record<string, string>; https: number; app: number }> {
+  const [https, http, management, app] = (await freePorts(4)) as [number, number, number, number];
+  const env = {
+    CERTGATE_HTTPS_PORT: String(https),
+    CERTGATE_HTTP_PORT: String(http),
+    CERTGATE_MANAGEMENT_PORT: String(management),
+    CERTGATE_INTERNAL_HTTPS_PORT: '0',
+    CERTGATE_INTERNAL_HTTP_PORT: '0',
+    CERTGATE_WORKERS: '1',
+    ...extra,
+  };
+  return { env, https, app };
+}

@@ -42,6 +42,7 @@ export interface IssuerDeps {
 /** Every call to the directory: a directory that hangs must not hold an order forever. */
 const DIRECTORY_TIMEOUT_MS = 30_000;
 const DEFAULT_RETRY_MS = 10 * 60_000;
+const MAX_DIRECTORY_ANSWER_BYTES = 1024 * 1024;
 /** Node's timers hold at most 2^31-1 ms (24.8 days): a later renewal is re-checked then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -64,6 +65,8 @@ export class ManagedCertificateIssuer {
     this.#options = options;
     // acme-client talks through its own axios instance: the directory's trust root and a timeout.
     acme.axios.defaults.timeout = DIRECTORY_TIMEOUT_MS;
+    // A directory's answers are small JSON documents and one certificate chain; a larger one is refused, not buffered.
+    acme.axios.defaults.maxContentLength = MAX_DIRECTORY_ANSWER_BYTES;
     if (options.caPem) acme.axios.defaults.httpsAgent = new https.Agent({ ca: options.caPem });
   }
 

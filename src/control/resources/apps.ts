@@ -9,6 +9,8 @@ import { errors } from '../arm/errors.ts';
 import { APP_SCHEMA } from '../validation/schemas.ts';
 import { APP_INGRESS_MEMBERS, refusedMember } from '../validation/ingress-members.ts';
 import { certificateCovers } from './certificates.ts';
+import { environmentTrustMaterial } from './trust-material.ts';
+import { compileVerification, type VerificationSettings } from '../../ingress/verify/policy.ts';
 import { checkExposedPorts, checkIngressFeatures } from './ingress-features.ts';
 import { checkAppConfiguration, keepSecretValues, withoutSecretValues } from './app-configuration.ts';
 import { renderTracked } from './render.ts';
@@ -122,6 +124,13 @@ async function checkIngress(context: ControlContext, ingress: IngressSettings, e
   if (ipProblem) {
     throw errors.invalidParameter(ipProblem.message, `properties.configuration.ingress.ipSecurityRestrictions[${ipProblem.index}].${ipProblem.member}`);
   }
+  // Verification: the same compilation the ingress makes, on the environment's own trust material.
+  const mode = clientCertificatePolicy(ingress.clientCertificateMode)?.mode ?? 'ignore';
+  const verification = compileVerification(ingress as VerificationSettings, mode, await environmentTrustMaterial(context.store, environment.id));
+  if (ingress['clientCertificateForwarding'] !== undefined && mode === 'ignore') {
+    throw errors.invalidParameter("properties.configuration.ingress.clientCertificateForwarding: needs clientCertificateMode 'accept' or 'require' (with 'ignore' no certificate is asked for).", 'properties.configuration.ingress.clientCertificateForwarding');
+  }
+  if (!verification.ok) throw errors.invalidParameter(`properties.configuration.ingress.${verification.path}: ${verification.message}.`, `properties.configuration.ingress.${verification.path}`);
   const seen = new Set<string>();
   for (const [index, domain] of (ingress.customDomains ?? []).entries()) {
     const target = `properties.configuration.ingress.customDomains[${index}]`;

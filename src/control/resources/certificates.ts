@@ -12,6 +12,7 @@ import { CERTIFICATE_SCHEMA } from '../validation/schemas.ts';
 import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
 import { APP_TYPE, appView, resourceKey } from '../../model/resources.ts';
+import { VERIFICATION_REFERENCE_MEMBERS } from '../../ingress/verify/policy.ts';
 
 export const certificateKind: ResourceKind = {
   type: CERTIFICATE_TYPE,
@@ -29,9 +30,17 @@ export const certificateKind: ResourceKind = {
     return renderTracked(doc, { ...doc.properties, provisioningState: 'Succeeded', valid: Date.parse(String(doc.properties['expirationDate'])) > Date.now() });
   },
   async checkDelete(context, doc) {
-    const users = (await context.store.list({ type: APP_TYPE })).filter((app) =>
+    const apps = await context.store.list({ type: APP_TYPE });
+    const users = apps.filter((app) =>
       (appView(app).ingress?.customDomains ?? []).some((domain) => domain.certificateId !== undefined && resourceKey(domain.certificateId) === resourceKey(doc.id)),
     );
+    const trustUsers = apps.filter((app) => {
+      const ingress = (appView(app).ingress ?? {}) as Record<string, unknown>;
+      return VERIFICATION_REFERENCE_MEMBERS.some((member) => ((ingress[member] as string[] | undefined) ?? []).some((id) => resourceKey(id) === resourceKey(doc.id)));
+    });
+    if (trustUsers.length > 0) {
+      throw errors.conflict('CertificateInUse', `The certificate '${doc.name}' is trust material of: ${trustUsers.map((app) => app.name).join(', ')}. Remove the references first.`);
+    }
     if (users.length > 0) {
       throw errors.conflict('CertificateInUse', `The certificate '${doc.name}' is bound to custom domains of: ${users.map((app) => app.name).join(', ')}. Remove the bindings first.`);
     }
@@ -103,7 +112,8 @@ function notLoadable(reason: string, at: string): ArmError {
   return errors.certificateNotLoadable(`The certgate server cannot load the PKCS12 file in ${at} (${reason}).${convert}`, at);
 }
 
-export function certificateFacts(certificate: X509Certificate, at: string): Record<string, unknown> {
+/** The facts an environment certificate shows, of any certificateType; `at` names the member a bad one is refused at. */
+export function certificateFacts(certificate: X509Certificate, at: string, certificateType = 'ServerSSLCertificate'): Record<string, unknown> {
   const info = describeCertificate(certificate);
   if (typeof info === 'string') throw errors.invalidCertificate('InvalidCertificateValue', `${at} is not a usable PKCS12 file: ${info}`, at);
   return {
@@ -116,7 +126,7 @@ export function certificateFacts(certificate: X509Certificate, at: string): Reco
     thumbprintSha256: info.fingerprint,
     subjectAlternativeNames: [...info.san.dns],
     publicKeyHash: Buffer.from(info.spkiSha256, 'hex').toString('base64'),
-    certificateType: 'ServerSSLCertificate',
+    certificateType,
   };
 }
 

@@ -7,7 +7,11 @@
 import { normalizeHostname } from '../../model/hostnames.ts';
 import type { StoredResource } from '../../model/resources.ts';
 import { errors } from '../arm/errors.ts';
-import { certificateFacts, openServerPkcs12 } from './certificates.ts';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { encodePemCertificateSecret } from '../../model/documents.ts';
+import { pemBlocks } from '../../pki/pem.ts';
+import { checkServerCredentials } from '../../ingress/snapshot.ts';
+import { certificateFacts, openServerPkcs12, type Pkcs12Paths } from './certificates.ts';
 
 const AT = 'properties.customDomainConfiguration';
 
@@ -39,7 +43,10 @@ export async function readCustomDomainCertificate(configuration: unknown, curren
   if (!isObject(configuration) || configuration['certificateValue'] === undefined || configuration['certificateValue'] === null) return undefined;
   const suffix = suffixOf(configuration['dnsSuffix'] ?? storedDnsSuffix(current));
   if (suffix === undefined) throw errors.invalidParameter(`${AT}.dnsSuffix: a certificate is uploaded for the environment's DNS suffix, and none is set.`, `${AT}.dnsSuffix`);
-  const opened = await openServerPkcs12(configuration['certificateValue'], configuration['certificatePassword'] ?? '', { value: `${AT}.certificateValue`, password: `${AT}.certificatePassword` });
+  const at = { value: `${AT}.certificateValue`, password: `${AT}.certificatePassword` };
+  const opened = isBase64Pem(configuration['certificateValue'])
+    ? openServerPem(String(configuration['certificateValue']), configuration['certificatePassword'] ?? '', at)
+    : await openServerPkcs12(configuration['certificateValue'], configuration['certificatePassword'] ?? '', at);
   const facts = certificateFacts(opened.certificate, `${AT}.certificateValue`);
   const names = ((facts['subjectAlternativeNames'] as string[] | undefined) ?? []).map((name) => name.toLowerCase());
   if (!names.includes(`*.${suffix}`)) {
@@ -93,4 +100,45 @@ function suffixOf(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const suffix = normalizeHostname(value);
   return suffix !== undefined && suffix.includes('.') ? suffix : undefined;
+}
+
+/** az sends a `.pem` file as the base64 of its text (ACA takes PFX or PEM). */
+function isBase64Pem(value: unknown): boolean {
+  return typeof value === 'string' && Buffer.from(value.slice(0, 64), 'base64').toString('latin1').trimStart().startsWith('-----BEGIN');
+}
+
+/**
+ * Opens a base64 PEM text with the certificate (leaf first, then its chain) and its private key
+ * (encrypted with `certificatePassword`, or not): each failure a 400 naming its JSON path, and what
+ * the ingress cannot load refused here rather than left out later.
+ */
+function openServerPem(value: string, password: unknown, at: Pkcs12Paths): { certificate: X509Certificate; secret: Uint8Array } {
+  const text = Buffer.from(value, 'base64').toString('utf8');
+  const blocks = pemBlocks(text);
+  const certificates = blocks.filter((block) => block.label === 'CERTIFICATE');
+  const keys = blocks.filter((block) => block.label.endsWith('PRIVATE KEY'));
+  if (certificates.length === 0 || keys.length !== 1) {
+    throw errors.invalidCertificate('InvalidCertificateValue', `${at.value} is PEM but not one private key with its certificate (found ${certificates.length} certificates and ${keys.length} keys).`, at.value);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: keys[0]!.text, ...(typeof password === 'string' && password !== '' ? { passphrase: password } : {}) });
+  } catch {
+    throw errors.invalidCertificate('InvalidCertificatePassword', `The private key in ${at.value} cannot be read with the password in ${at.password} (wrong or missing password).`, at.password);
+  }
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(certificates[0]!.text);
+  } catch (error) {
+    throw errors.invalidCertificate('InvalidCertificateValue', `${at.value}: the first certificate does not parse (${(error as Error).message}).`, at.value);
+  }
+  if (!certificate.checkPrivateKey(key)) throw errors.invalidCertificate('InvalidCertificateValue', `${at.value}: the private key does not belong to the first certificate.`, at.value);
+  const credentials = { certPem: certificates.map((block) => block.text).join('\n') + '\n', keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string };
+  try {
+    checkServerCredentials({ kind: 'pem', ...credentials });
+  } catch (error) {
+    throw errors.certificateNotLoadable(`The certgate server cannot load the certificate in ${at.value} (${(error as Error).message}).`, at.value);
+  }
+  // Kept decrypted, as the key of a managed certificate is: the secret store is where keys live.
+  return { certificate, secret: encodePemCertificateSecret(credentials) };
 }

@@ -5,6 +5,8 @@ import { errors } from '../arm/errors.ts';
 import type { ArmPath } from '../arm/path.ts';
 import { appKind, checkAppMembersForVersion } from './apps.ts';
 import { certificateKind, readUploadedCertificate } from './certificates.ts';
+import { readTrustMaterial } from './trust-material.ts';
+import { TRUST_MATERIAL_TYPES, trustMaterialType } from '../../model/trust.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
 import { environmentKind } from './environments.ts';
 import { managedCertificateKind } from './managed-certificates.ts';
@@ -86,6 +88,19 @@ async function handleTracked(context: ControlContext, request: ArmRequest, kind:
     case 'PUT':
       checkResourceName(address.name);
       if (kind === certificateKind) {
+        // Trust material (a certgate certificateType) is public: a certificate or a CRL, checked before the write.
+        const properties = (request.body as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
+        const trust = trustMaterialType(properties['certificateType']);
+        const current = await context.store.get(address.id);
+        const currentType = current ? String(current.properties['certificateType'] ?? 'ServerSSLCertificate') : undefined;
+        if (currentType !== undefined && currentType !== (trust ?? 'ServerSSLCertificate')) {
+          // Apps reference a certificate for what it is: a trust anchor silently becoming a CRL (or a server certificate) would change their trust.
+          throw errors.invalidParameter(`The certificate '${address.name}' is a ${currentType}; its certificateType cannot change. Upload under another name.`, 'properties.certificateType');
+        }
+        if (trust !== undefined) return putResource(context, request, kind, address, await readTrustMaterial(trust, properties, context.store, address.id.slice(0, address.id.toLowerCase().lastIndexOf('/certificates/'))));
+        if (properties['certificateType'] !== undefined && properties['certificateType'] !== 'ServerSSLCertificate') {
+          throw errors.invalidParameter(`certificateType '${String(properties['certificateType'])}' is not supported: use ServerSSLCertificate (a PKCS12) or certgate's ${TRUST_MATERIAL_TYPES.join(', ')}.`, 'properties.certificateType');
+        }
         // The PKCS12 is opened before the write (it is slow and may fail): nothing is stored if it fails.
         return putResource(context, request, kind, address, await readUploadedCertificate(request.body));
       }

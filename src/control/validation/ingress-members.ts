@@ -68,7 +68,7 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
   },
   customDomains: {
     status: 'enforced',
-    does: 'served by SNI under the app\'s policy with an uploaded certificate that covers the name and that the ingress loads',
+    does: "served by SNI under the app's policy with an uploaded certificate that covers the name and that the ingress loads, or a managed (ACME) certificate for the name; `bindingType: Auto` claims the name at once and serves it when its managed certificate is issued",
     test: 'test/control-enforced.test.ts',
   },
   allowInsecure: { status: 'enforced', does: '`false`: plain HTTP answers 308 to HTTPS; `true`: the app is also served over HTTP', test: 'test/ingress-routing.test.ts' },
@@ -92,6 +92,56 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
     status: 'enforced',
     does: 'answered by the ingress: preflights for allowed origins never reach the app; Access-Control-* on responses; credentials with `*` refused',
     test: 'test/ingress-app-features.test.ts',
+  },
+  clientCertificateTrustAnchors: {
+    status: 'enforced',
+    does: 'certgate extension: ids of the environment\'s `ClientCertificateTrustAnchor` certificates; with `accept`/`require` the chain is verified once per connection (failures: 403 with the code)',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateIntermediates: {
+    status: 'enforced',
+    does: 'certgate extension: ids of `ClientCertificateIntermediate` certificates used to build paths (a client may send only its leaf)',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateRevocationLists: {
+    status: 'enforced',
+    does: 'certgate extension: ids of `ClientCertificateRevocationList` resources; a revoked certificate is refused (`REVOKED`), an expired CRL fails closed (`CRL_EXPIRED`)',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateValidationMode: {
+    status: 'enforced',
+    does: 'certgate extension: `AllowValidOnly` (default) refuses a bad certificate; `AllowInsecureFallback` (mode `accept` only) forwards every request with the verdict headers',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateAllow: {
+    status: 'enforced',
+    does: 'certgate extension: allow-lists of the leaf (`thumbprints`, `spkiSha256`, `subjects`, `sans`); thumbprint or SPKI pins work without anchors',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateForwarding: {
+    status: 'enforced',
+    does: 'certgate extension: `Xfcc` (default, as ACA), `Rfc9440` (`Client-Cert` and `Client-Cert-Chain` instead), `Both`; needs mode `accept` or `require`',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateNameAnchors: {
+    status: 'enforced',
+    does: 'certgate extension: `true`: the CertificateRequest names the trust anchors (browsers then offer only matching certificates); `false` (default): it names none',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateRevocationMode: {
+    status: 'enforced',
+    does: 'certgate extension: when revocation status cannot be learned: `HardFail` (default) refuses with a CRL past its nextUpdate (`CRL_EXPIRED`), `SoftFail` still uses it, `RequireCrl` also refuses an issuer no CRL covers (`CRL_MISSING`)',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateExemptPaths: {
+    status: 'enforced',
+    does: 'certgate extension: path prefixes forwarded whatever the verdict (health checks, `/.well-known/`), with the verdict headers; checked at HTTP, TLS 1.3 and HTTP/2 alike',
+    test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateVerifiedPaths: {
+    status: 'enforced',
+    does: 'certgate extension: path prefixes that need a verified certificate (401 `cert_missing` without one, 403 with the code for a bad one), even under AllowInsecureFallback',
+    test: 'test/ingress-verification.test.ts',
   },
   additionalPortMappings: {
     status: 'enforced',

@@ -7,6 +7,7 @@
 import { CLIENT_CERTIFICATE_MODES } from '../../model/ingress.ts';
 
 import { MAX_HEADER_COUNT_LIMIT } from '../../model/ingress.ts';
+import { MAX_TRUST_REFERENCES } from '../../model/trust.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -67,6 +68,11 @@ export const ENVIRONMENT_EXTENSION_SCHEMA: Schema = object({
   stripHeaders: { type: 'array', maxItems: 100, items: HEADER_NAME },
 });
 
+/** Environment certificate ids (trust material); at most MAX_TRUST_REFERENCES each. */
+const TRUST_REFERENCES: Schema = { type: 'array', minItems: 1, maxItems: MAX_TRUST_REFERENCES, items: { type: 'string', minLength: 1, maxLength: 1024 } };
+const PATH_RULES: Schema = { type: 'array', minItems: 1, maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 512 } };
+const ALLOW_LIST: Schema = { type: 'array', minItems: 1, maxItems: 256, items: { type: 'string', minLength: 1, maxLength: 1024 } };
+
 /** Each member is enforced, refused in the values the ingress cannot apply, or read-only: ingress-members.ts. */
 export const INGRESS_SCHEMA: Schema = object({
   fqdn: string,
@@ -102,6 +108,17 @@ export const INGRESS_SCHEMA: Schema = object({
   targetHost: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:_-]+$' },
   // certgate: Strict-Transport-Security on the app's HTTPS responses (never on plain HTTP).
   hsts: HSTS_SCHEMA,
+  // certgate: client-certificate verification at the edge (docs/ingress.md, Client-certificate verification).
+  clientCertificateTrustAnchors: TRUST_REFERENCES,
+  clientCertificateIntermediates: TRUST_REFERENCES,
+  clientCertificateRevocationLists: TRUST_REFERENCES,
+  clientCertificateValidationMode: { type: 'string', enum: ['AllowValidOnly', 'AllowInsecureFallback'] },
+  clientCertificateForwarding: { type: 'string', enum: ['Xfcc', 'Rfc9440', 'Both'] },
+  clientCertificateNameAnchors: boolean,
+  clientCertificateRevocationMode: { type: 'string', enum: ['SoftFail', 'HardFail', 'RequireCrl'] },
+  clientCertificateExemptPaths: PATH_RULES,
+  clientCertificateVerifiedPaths: PATH_RULES,
+  clientCertificateAllow: object({ thumbprints: ALLOW_LIST, spkiSha256: ALLOW_LIST, subjects: ALLOW_LIST, sans: ALLOW_LIST }),
 });
 
 export const APP_SCHEMA: Schema = object({
@@ -213,6 +230,7 @@ export const MANAGED_CERTIFICATE_SCHEMA: Schema = object({
     provisioningState: any,
     validationToken: any,
     error: any,
+    certgateAcmeChallenge: any,
     issueDate: any,
     expirationDate: any,
     thumbprint: any,

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { admitRequest, noAppAt, type Admission } from './admission.ts';
 import { acmeChallengeAnswer } from './acme-challenge.ts';
+import { certificateGate } from '../verify/gate.ts';
 import { attachConnectionState, connectionState, type ConnectionState } from '../listener/connection.ts';
 import { createHttp2Server, type Http2Limits } from './http2-session.ts';
 import type { KeepAliveSweeper } from './keep-alive.ts';
@@ -289,6 +290,11 @@ function forward(
   connection: ConnectionState,
   hostHeader: string,
 ): void {
+  const refused = certificateGate(app.verification, connection, request.path);
+  if (refused !== undefined) {
+    sink.plain(refused.status, refused.message, refused.closeConnection);
+    return;
+  }
   if (headerCount(rawHeaders) > (app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT)) {
     sink.plain(431, `the request has more than ${app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT} header fields (too_many_headers)`);
     return;
@@ -316,13 +322,17 @@ function forward(
  * upstream request writer (http1-client.ts `requestHead`), for requests and upgrades alike.
  */
 function forwardedHeaders(rawHeaders: readonly string[], app: CompiledApp, connection: ConnectionState, host: string): string[] {
-  return upstreamRequestHeaders(rawHeaders, {
+  const headers = upstreamRequestHeaders(rawHeaders, {
     clientAddress: connection.clientAddress,
     proto: connection.proto,
     host,
     requestId: randomUUID(),
     stripHeaders: app.stripHeaders,
   });
+  // A verifying app's verdict headers, decided at the handshake (the client's own were removed above).
+  const verdict = connection.verdictHeaders;
+  if (verdict !== undefined) for (const value of verdict) headers.push(value);
+  return headers;
 }
 
 /** Header fields as ACA's headerCountLimit counts them: HTTP/2 pseudo-headers (:method, ...) are not fields. */
@@ -363,6 +373,11 @@ function forwardUpgrade(
   connection: ConnectionState,
   host: string,
 ): void {
+  const refused = certificateGate(app.verification, connection, req.url ?? '/');
+  if (refused !== undefined) {
+    rejectUpgrade(socket, refused.status, refused.message);
+    return;
+  }
   const protocol = req.headers.upgrade;
   if (headerCount(req.rawHeaders) > (app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT)) {
     rejectUpgrade(socket, 431, `the request has more than ${app.headerCountLimit ?? DEFAULT_HEADER_COUNT_LIMIT} header fields (too_many_headers)`);

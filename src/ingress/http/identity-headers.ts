@@ -112,6 +112,8 @@ export const IDENTITY_HEADER_PREFIXES: readonly string[] = Object.freeze([
   'x-goog-authenticated-user-',
   // AWS ALB mTLS headers added later.
   'x-amzn-mtls-',
+  // certgate's own verdict headers (ingress/verify/verdict-headers.ts): set only by the ingress.
+  'x-certgate-client-',
   // Envoy's own (X-Envoy-External-Address, X-Envoy-Internal, retry and routing controls): an app
   // behind ACA's Envoy trusts them as Envoy's.
   'x-envoy-',

@@ -2,6 +2,7 @@
 // the app's mode and the certificates the client sent; written by the upstream request writer
 // (http1-client.ts `requestHead`) into every request the connection carries.
 import type tls from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
 import type { ClientCertificatePolicy } from '../../model/ingress.ts';
 import { formatXfcc } from '../../xfcc/format.ts';
 
@@ -10,6 +11,35 @@ export const XFCC_CACHE_ENTRIES = 256;
 
 /** At most this many certificates of a client's chain are read (a client may send any number). */
 const MAX_CHAIN = 16;
+
+/** What the client sent, leaf first (none: empty), and its DER concatenated (a cache key). */
+export interface PeerChain {
+  readonly certificates: readonly X509Certificate[];
+  readonly key: string;
+}
+
+const NO_PEER: PeerChain = Object.freeze({ certificates: Object.freeze([]), key: '' });
+
+/**
+ * `getPeerX509Certificate().issuerCertificate` walks exactly what the client sent, leaf first, in
+ * order (unlike `getPeerCertificate(true)`, which mixes in the server's CA store). After a resumed
+ * handshake OpenSSL keeps only the leaf, so the chain then holds the leaf alone. Read once per
+ * connection: for X-Forwarded-Client-Cert and for verification (verify/verdicts.ts).
+ */
+export function peerChain(socket: tls.TLSSocket): PeerChain {
+  const leaf = socket.getPeerX509Certificate();
+  if (!leaf) return NO_PEER;
+  const certificates: X509Certificate[] = [];
+  let key = '';
+  for (let cert: X509Certificate | undefined = leaf; cert && certificates.length < MAX_CHAIN; cert = cert.issuerCertificate) {
+    const raw = cert.raw;
+    // A self-signed certificate is its own issuer: stop at the first repeat.
+    if (certificates.some((seen) => seen.raw.equals(raw))) break;
+    certificates.push(cert);
+    key += raw.toString('latin1');
+  }
+  return { certificates, key };
+}
 
 /**
  * The headers made so far, by the DER of the chain they were made from: a client reconnecting with
@@ -35,28 +65,8 @@ export class ClientCertificateHeaders {
    * the connection are under the same mode (admission.ts refuses a connection whose TLS policy, keyed by mode, changed), so the
    * request path never looks at the mode again.
    */
-  decide(socket: tls.TLSSocket, policy: Pick<ClientCertificatePolicy, 'forwardCertificate'>): string | undefined {
-    return policy.forwardCertificate ? this.#fromPeer(socket) : undefined;
-  }
-
-  /**
-   * `getPeerX509Certificate().issuerCertificate` walks exactly what the client sent, leaf first, in
-   * order (unlike `getPeerCertificate(true)`, which mixes in the server's CA store). After a resumed
-   * handshake OpenSSL keeps only the leaf, so Chain then holds the leaf alone.
-   */
-  #fromPeer(socket: tls.TLSSocket): string | undefined {
-    const leaf = socket.getPeerX509Certificate();
-    if (!leaf) return undefined;
-    const chain: Buffer[] = [];
-    let key = '';
-    for (let cert: typeof leaf | undefined = leaf; cert && chain.length < MAX_CHAIN; cert = cert.issuerCertificate) {
-      const raw = cert.raw;
-      // A self-signed certificate is its own issuer: stop at the first repeat.
-      if (chain.some((seen) => seen.equals(raw))) break;
-      chain.push(raw);
-      key += raw.toString('latin1');
-    }
-    return this.forChain(chain, key);
+  decide(socket: tls.TLSSocket, policy: Pick<ClientCertificatePolicy, 'forwardCertificate'>, peer: PeerChain = peerChain(socket)): string | undefined {
+    return policy.forwardCertificate && peer.certificates.length > 0 ? this.forChain(peer.certificates.map((certificate) => certificate.raw), peer.key) : undefined;
   }
 
   /** The header for a chain (leaf first), made once per distinct chain while it stays cached. */
@@ -68,4 +78,13 @@ export class ClientCertificateHeaders {
     this.#cache.set(key, header);
     return header;
   }
+}
+
+/** RFC 9440: `Client-Cert` (the leaf) and `Client-Cert-Chain` (the rest as sent), as structured-field byte sequences. */
+export function rfc9440Headers(certificates: readonly X509Certificate[]): string[] {
+  const [leaf, ...rest] = certificates;
+  if (leaf === undefined) return [];
+  const out = ['client-cert', `:${leaf.raw.toString('base64')}:`];
+  if (rest.length > 0) out.push('client-cert-chain', rest.map((certificate) => `:${certificate.raw.toString('base64')}:`).join(', '));
+  return out;
 }

@@ -2,6 +2,7 @@
 // connection (HTTP/1.1 keep-alive or HTTP/2 streams).
 import type { Socket } from 'node:net';
 import type { ListenerKind, Route } from '../snapshot.ts';
+import type { ConnectionVerdict } from '../verify/verdicts.ts';
 
 export interface ConnectionState {
   /** The SNI name, lower-cased; undefined when the client sent none. */
@@ -19,6 +20,15 @@ export interface ConnectionState {
   readonly proto: 'http' | 'https';
   /** The listener the connection came in on; undefined means external. */
   readonly listener?: ListenerKind;
+  /**
+   * The client certificate's verdict, decided once after the handshake (verify/verdicts.ts): `OK`,
+   * `NONE` (no certificate), `UNVERIFIED` (the app verifies nothing) or an app library code.
+   */
+  readonly verdict?: ConnectionVerdict;
+  /** Headers every request of the connection carries: a verifying app's verdict, RFC 9440's (clientCertificateForwarding); undefined for none. */
+  readonly verdictHeaders?: readonly string[] | undefined;
+  /** The app's verification refused this certificate: no request of the connection reaches the app. */
+  readonly verificationRefused?: boolean;
 }
 
 const STATE = Symbol('certgate.connection');

@@ -7,7 +7,8 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { Logger } from 'pino';
 import { readClientHello } from './clienthello.ts';
-import type { ClientCertificateHeaders } from './client-certificate.ts';
+import { peerChain, rfc9440Headers, type ClientCertificateHeaders } from './client-certificate.ts';
+import { NONE, type ConnectionVerdicts } from '../verify/verdicts.ts';
 import { attachConnectionState, type ConnectionState } from './connection.ts';
 import type { LingeringCloses } from './lingering-close.ts';
 import { readProxyHeader, type ProxyProtocolSettings } from './proxy-accept.ts';
@@ -49,6 +50,8 @@ export interface TlsListenerDeps {
   readonly clientCertificates: ClientCertificateHeaders;
   /** The ingress's lingering closes after failed handshakes. */
   readonly lingering: LingeringCloses;
+  /** The ingress's client-certificate verdicts (one cache per ingress, bounded). */
+  readonly verdicts: ConnectionVerdicts;
 }
 
 /**
@@ -174,13 +177,22 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
   tlsSocket.once('secure', () => {
     secure = true;
     clearTimeout(timer);
+    // What the client sent is read once, for X-Forwarded-Client-Cert and the verdict alike.
+    const chain = route?.tls.requestCert ? peerChain(tlsSocket) : undefined;
+    const decision = route && chain ? deps.verdicts.decide(route.app.verification, chain.certificates, chain.key, tlsSocket.isSessionReused()) : undefined;
+    if (decision?.refused) {
+      deps.log.info({ client: peer, servername, app: route?.app.id, reason: decision.verdict.code.toLowerCase(), verdict: decision.verdict.code, thumbprint: decision.verdict.thumbprint }, 'client certificate refused by the app\'s verification');
+    }
     const state: ConnectionState = Object.freeze({
       servername,
       route,
-      clientCertificate: route ? deps.clientCertificates.decide(tlsSocket, route.app.clientCertificate) : undefined,
+      clientCertificate: route && chain && route.app.rfc9440 !== 'rfc9440' ? deps.clientCertificates.decide(tlsSocket, route.app.clientCertificate, chain) : undefined,
       clientAddress: peer,
       proto: 'https',
       listener: deps.listener,
+      verdict: decision?.verdict ?? NONE,
+      verdictHeaders: route?.app.rfc9440 !== undefined && chain !== undefined && chain.certificates.length > 0 ? [...(decision?.headers ?? []), ...rfc9440Headers(chain.certificates)] : decision?.headers,
+      verificationRefused: decision?.refused === true,
     });
     attachConnectionState(tlsSocket, state);
     if (tlsSocket.alpnProtocol === 'h2') {
