@@ -10,6 +10,7 @@ import { INGRESS_REASONS, upstreamFailure } from '../src/ingress/reasons.ts';
 import { CONFIGURATION_PROBLEMS } from '../src/model/outcome.ts';
 import { PKI_ERRORS } from '../src/pki/codes.ts';
 import { assertDocumented } from './support/catalog-docs.ts';
+import { LIMIT_REASONS } from '../src/observe/metrics.ts';
 
 const SRC = join(import.meta.dirname, '..', 'src');
 
@@ -22,6 +23,17 @@ function sources(folder: string): { file: string; text: string }[] {
 
 test('ingress: every reason code is in docs/ingress.md "Reason codes" with its status, and only those', () => {
   assertDocumented(INGRESS_REASONS, 'ingress.md', '## Reason codes');
+});
+
+test('observability: the reason-code table of docs/observability.md is the catalog, both ways', () => {
+  assertDocumented(INGRESS_REASONS, 'observability.md', '## Reason codes');
+});
+
+test('observability: every `reason:` literal in src/observe is a catalog code', () => {
+  const bypassing: string[] = [];
+  for (const limit of LIMIT_REASONS) if (!Object.hasOwn(INGRESS_REASONS, limit)) bypassing.push(`LIMIT_REASONS: ${limit}`);
+  for (const { file, text } of sources('observe')) for (const match of text.matchAll(/\breason: '([^']*)'/g)) if (!Object.hasOwn(INGRESS_REASONS, match[1]!)) bypassing.push(`${file}: ${match[1]}`);
+  assert.deepEqual(bypassing, []);
 });
 
 test('ingress: reason codes are lower_snake_case, and every `reason:` literal in src/ingress is one of them', () => {

@@ -573,6 +573,10 @@ describe("transport 'tcp' on exposedPort, and additionalPortMappings: TCP listen
     await new Promise((resolve) => setTimeout(resolve, 100));
     const overPort = await tcpExchange(exposed, 'fifth', 300, '127.0.0.1', '127.0.0.5');
     assert.equal(overPort.data, '', 'the port is full');
+    // Both refusals are among the recent refusals (the Gateway refusals API), with their client.
+    const refusals = gw.gateway.ingress.observer.refusals.recent(1_000);
+    assert.ok(refusals.some((refusal) => refusal.reason === 'tcp_client_limit' && refusal.clientAddress === '127.0.0.2' && refusal.app === 'rg1/bounded-tcp'), JSON.stringify(refusals));
+    assert.ok(refusals.some((refusal) => refusal.reason === 'tcp_connection_limit' && refusal.clientAddress === '127.0.0.5'), JSON.stringify(refusals));
     held[0]!.destroy();
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal((await tcpExchange(exposed, 'freed', 300, '127.0.0.1', '127.0.0.2')).data, 'echo freed');

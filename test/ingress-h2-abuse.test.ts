@@ -185,6 +185,7 @@ describe('HTTP/2 rapid reset (CVE-2023-44487)', () => {
       gw.logs.some((line) => line['reason'] === 'h2_rapid_reset'),
       'the session close is logged with reason h2_rapid_reset',
     );
+    assert.ok(gw.gateway.ingress.observer.refusals.recent(1_000).some((refusal) => refusal.reason === 'h2_rapid_reset'), 'and kept among the recent refusals (the refusals API)');
     assert.equal(await probe(), 200, 'a normal client is answered after the attack');
   });
 
@@ -255,6 +256,7 @@ describe('HTTP/2 control-frame floods (PING, SETTINGS)', () => {
         await Promise.race([flood.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the flooding connection is still open')), 3_000))]);
         assert.equal(flood.goaway, ENHANCE_YOUR_CALM);
         assert.ok(gw.logs.some((line) => line.reason === 'h2_control_flood'), 'logged with its reason');
+        assert.ok(gw.gateway.ingress.observer.refusals.recent(1_000).some((refusal) => refusal.reason === 'h2_control_flood'), 'and kept among the recent refusals');
       } finally {
         flood.close();
       }

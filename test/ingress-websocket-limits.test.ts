@@ -118,6 +118,7 @@ test('tunnels from one client address past the bound get 503; another client sti
   assert.equal(fourth.status, 503, fourth.text);
   assert.match(fourth.text, /\(websocket_tunnels_full\)/);
   assert.ok(gw.logs.some((line) => line.reason === 'websocket_tunnels_full'));
+  assert.ok(gw.gateway.ingress.observer.refusals.recent(1_000).some((refusal) => refusal.reason === 'websocket_tunnels_full' && refusal.clientAddress === '127.0.0.4'), 'among the recent refusals');
 
   // A tunnel that closes gives its slot back.
   opened[0]!.socket.destroy();

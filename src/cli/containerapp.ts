@@ -6,6 +6,7 @@ import { addGlobalOptions, outputAction } from './output.ts';
 import { environmentCommand } from './containerapp-env.ts';
 import { ingressCommand, ingressOptions, ingressPatch, type IngressOptions } from './containerapp-ingress.ts';
 import { hostnameCommand } from './containerapp-hostname.ts';
+import { clientCertificateCommand } from './containerapp-client-certificate.ts';
 import { type AppOptions, V } from './containerapp-common.ts';
 import { appPath, confirmDelete, environmentPath, groupPath, listAll, parseTags, withSession, type Session } from './session.ts';
 
@@ -141,6 +142,7 @@ export function containerappCommand(): Command {
 
   containerapp.addCommand(ingressCommand());
   containerapp.addCommand(hostnameCommand());
+  containerapp.addCommand(clientCertificateCommand());
   containerapp.addCommand(environmentCommand());
   return containerapp;
 }

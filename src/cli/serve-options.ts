@@ -2,13 +2,14 @@
 // it runs (serve-run.ts), so neither imports the other.
 import type { ProxyProtocolListener } from '../ingress/listener/proxy-accept.ts';
 import type { LimitSettings } from './serve-limits.ts';
+import type { ObserveSettings } from './serve-observe.ts';
 
 export const DEFAULT_BASE_DOMAIN = 'certgate.localhost';
 /** The internal listener's ports: next to the external ones, clear of 8443, 8080 and 9443. */
 export const DEFAULT_INTERNAL_HTTPS_PORT = 8444;
 export const DEFAULT_INTERNAL_HTTP_PORT = 8081;
 
-export interface ServeOptions {
+export interface ServeOptions extends ObserveSettings {
   dataDir: string;
   /** A postgres:// URL: several replicas share this database; unset, the SQLite file in dataDir. */
   store: string | undefined;

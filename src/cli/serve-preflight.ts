@@ -23,6 +23,9 @@ export interface ServeListenerSettings {
   internalHttpPort: number;
   managementBind: string;
   managementPort: number;
+  /** The admin listener (metrics, health; src/observe/admin-server.ts). */
+  adminBind?: string;
+  adminPort?: number;
 }
 
 export function serveListeners(s: ServeListenerSettings): ServeListener[] {
@@ -32,6 +35,7 @@ export function serveListeners(s: ServeListenerSettings): ServeListener[] {
     { name: 'internal HTTPS', address: s.internalBind, port: s.internalHttpsPort, flag: '--internal-https-port', variable: 'CERTGATE_INTERNAL_HTTPS_PORT', addressFlag: '--internal-bind' },
     { name: 'internal HTTP', address: s.internalBind, port: s.internalHttpPort, flag: '--internal-http-port', variable: 'CERTGATE_INTERNAL_HTTP_PORT', addressFlag: '--internal-bind' },
     { name: 'management API', address: s.managementBind, port: s.managementPort, flag: '--management-port', variable: 'CERTGATE_MANAGEMENT_PORT', addressFlag: '--management-bind' },
+    ...(s.adminPort === undefined ? [] : [{ name: 'admin listener', address: s.adminBind ?? '127.0.0.1', port: s.adminPort, flag: '--admin-port', variable: 'CERTGATE_ADMIN_PORT', addressFlag: '--admin-bind' }]),
   ];
 }
 

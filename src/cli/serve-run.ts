@@ -14,8 +14,15 @@ import { ensureOpenSslConfig, OPENSSL_CONFIG_PATH } from '../ingress/listener/op
 import { createLogger } from '../log.ts';
 import { describeStore } from '../store/location.ts';
 import { loadStoreKeys } from '../store/store-keys.ts';
+import { AccessLog } from '../observe/access-log.ts';
+import { startAdminServer, type AdminServer } from '../observe/admin-server.ts';
+import { IngressMetrics, workerRegistry } from '../observe/metrics.ts';
+import type { ObserverOptions } from '../observe/observer.ts';
+import { InventoryCollector } from '../observe/inventory-collector.ts';
+import { startExpiryWarnings } from '../observe/expiry-warnings.ts';
 import { caCertificatePath } from '../pki/local-ca.ts';
 import { bindWarning } from './bind-warning.ts';
+import { adminPort } from './serve-observe.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { checkPortsFree, explainListenError, serveListeners } from './serve-preflight.ts';
 import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve-options.ts';
@@ -30,7 +37,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
   // The shared store's URL and keys: read once here (a worker reads the same flags and variables).
   const shared = options.store ? { sharedStore: { url: options.store, keys: loadStoreKeys(options.storeKeyFile, process.env) } } : {};
   if (cluster.isWorker) {
-    await runWorker({ dataDir, ingress, ...shared }, log);
+    const observe = observerOptions(options, true);
+    process.on('SIGHUP', () => observe.accessLog?.reopen());
+    process.on('exit', () => observe.accessLog?.flush());
+    await runWorker({ dataDir, ingress: { ...ingress, observe }, ...shared }, log);
     return;
   }
   // Nothing is written before every port is known to be free: a failed first start leaves no data dir.
@@ -43,33 +53,48 @@ export async function runServe(options: ServeOptions): Promise<void> {
     internalHttpPort: internalPorts(options).httpPort,
     managementBind: options.managementBind,
     managementPort: options.managementPort,
+    adminBind: options.adminBind,
+    adminPort: adminPort(options, options.httpsPort),
   });
   await checkPortsFree(listeners);
   const firstStart = !existsSync(dataDir);
   const unlock = lockDataDir(dataDir);
   // One process (ingress, store and management API together), or a primary that owns the store's
-  // writes and the management API with workers that serve the ingress.
+  // writes and the management API with workers that serve the ingress (they keep the metrics and
+  // write the access log; the primary collects their metrics over IPC).
+  const observe: ObserverOptions = options.workers <= 1 ? observerOptions(options, false) : { inventoryRetentionMs: options.clientCertificateRetention };
   let host: IngressHost;
   let control: ControlPlane;
+  let admin: AdminServer;
   try {
-    host = await startIngressHost({ dataDir, ingress, workers: options.workers, ...shared, ...(options.replicaName ? { replicaName: options.replicaName } : {}) }, log);
+    host = await startIngressHost({ dataDir, ingress: { ...ingress, observe }, workers: options.workers, ...shared, ...(options.replicaName ? { replicaName: options.replicaName } : {}) }, log);
     control = await startControlPlane(host, options, log);
+    admin = await startAdmin(host, control, options, log);
   } catch (error) {
     unlock();
     // A port taken between the check and the listen: the data dir made just now goes too.
     if (firstStart) rmSync(dataDir, { recursive: true, force: true });
     throw explainListenError(error, listeners);
   }
-  printBanner(options, dataDir, host.addresses, control);
+  printBanner(options, dataDir, host.addresses, control, admin);
+  // Uploaded server certificates and client certificates seen that expire within 30 days: logged daily.
+  const stopExpiryWarnings = startExpiryWarnings(host.store, log);
+  // logrotate's postrotate: the access log's file is reopened (every worker's too).
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reopening the access log');
+    host.reopenLogs();
+  });
+  process.on('exit', () => observe.accessLog?.flush());
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     // The environments' terminationGracePeriodSeconds (the largest: certgate drains per process).
+    stopExpiryWarnings();
     stopGraceMs(host)
       .then((graceMs) => {
         log.info({ signal, graceMs }, 'stopping: no new connections, in-flight requests finish');
-        return Promise.all([control.close(), host.close(graceMs)]);
+        return Promise.all([control.close(), admin.close(), host.close(graceMs)]);
       })
       .then(
         () => {
@@ -104,6 +129,25 @@ function ingressOptions(options: ServeOptions): IngressOptions {
   };
 }
 
+/** The metrics and the access log as the flags set them (in a worker: a registry the primary collects). */
+function observerOptions(options: ServeOptions, worker: boolean): ObserverOptions {
+  return {
+    metrics: options.metrics ? new IngressMetrics(worker ? workerRegistry() : undefined) : undefined,
+    accessLog: AccessLog.create({ destination: options.accessLog, sampleRate: options.accessLogSample, includeQuery: options.accessLogQuery === true }),
+    inventory: new InventoryCollector(),
+    inventoryRetentionMs: options.clientCertificateRetention,
+  };
+}
+
+async function startAdmin(host: IngressHost, control: ControlPlane, options: ServeOptions, log: Logger): Promise<AdminServer> {
+  try {
+    return await startAdminServer(host, { bindAddress: options.adminBind, port: adminPort(options, options.httpsPort) }, log);
+  } catch (error) {
+    await Promise.all([control.close(), host.close(0)]);
+    throw error;
+  }
+}
+
 /** The internal listener's ports: a setup that asks for free ports (tests, several instances) gets free internal ones too. */
 function internalPorts(options: ServeOptions): { httpsPort: number; httpPort: number } {
   return {
@@ -127,7 +171,7 @@ async function startControlPlane(host: IngressHost, options: ServeOptions, log: 
   }
 }
 
-function printBanner(options: ServeOptions, dataDir: string, addresses: IngressAddresses, control: ControlPlane): void {
+function printBanner(options: ServeOptions, dataDir: string, addresses: IngressAddresses, control: ControlPlane, admin: AdminServer): void {
   const { httpsPort, httpPort } = addresses;
   const warning = bindWarning(
     [
@@ -147,6 +191,8 @@ function printBanner(options: ServeOptions, dataDir: string, addresses: IngressA
     ...(options.proxyProtocol?.length ? [`  PROXY protocol: on ${options.proxyProtocol.join(', ')}, from ${(options.proxyProtocolFrom ?? []).join(', ')} only`] : []),
     `  management API: ${control.endpoint} (ARM; subscription ${control.subscriptionId})`,
     `  web console:    ${control.endpoint}/console (sign in with a service principal's client id and secret)`,
+    `  admin:          ${admin.endpoint} (/metrics, /healthz, /readyz)`,
+    `  access log:     ${options.accessLog === 'off' ? 'off' : options.accessLog === 'stdout' ? 'JSON lines on stdout (this banner is on stderr)' : options.accessLog}`,
     `  workers:        ${options.workers} (ingress processes)`,
     `  data dir:       ${dataDir}`,
     `  store:          ${describeStore(dataDir, options.store)}`,

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { PROXY_PROTOCOL_LISTENERS } from '../ingress/listener/proxy-accept.ts';
 import { limitConflict, limitOptions, limitSettings } from './serve-limits.ts';
+import { adminPort, adminPortConflict, observeOptions } from './serve-observe.ts';
 import { enumOption, listOf, parseDomain, parsePort, parseRangeList, parseStoreUrl, parseWorkers } from './options.ts';
 import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve-options.ts';
 
@@ -45,6 +46,8 @@ export function serveCommand(): Command {
     .addOption(enumOption('--log-level <level>', 'log level', ['trace', 'debug', 'info', 'warn', 'error', 'silent']).env('CERTGATE_LOG_LEVEL').default('info'));
   // Limits (docs/ingress.md, Limits and abuse): durations are seconds, or a number with ms, s, m or h.
   for (const option of limitOptions()) command.addOption(option);
+  // Observability (docs/observability.md).
+  for (const option of observeOptions()) command.addOption(option);
   return command
     .addHelpText('after', '\nExample:\n  certgate serve --data-dir /var/lib/certgate --https-port 443 --http-port 80\n')
     .action(async (options: ServeOptions, command: Command) => {
@@ -55,7 +58,15 @@ export function serveCommand(): Command {
       if ((options.acmeCaFile || options.acmeEmail) && !options.acmeDirectory) command.error("error: options '--acme-ca-file' and '--acme-email' need '--acme-directory <url>'", { exitCode: 2 });
       if (options.proxyProtocolFrom && !options.proxyProtocol?.length) command.error("error: option '--proxy-protocol-from' has no effect without '--proxy-protocol <listeners>'", { exitCode: 2 });
       options.limits = limitSettings(options as unknown as Record<string, unknown>);
-      const conflict = limitConflict(options.limits);
+      const conflict =
+        limitConflict(options.limits) ??
+        adminPortConflict(adminPort(options, options.httpsPort), [
+          ['--https-port', options.httpsPort],
+          ['--http-port', options.httpPort],
+          ['--internal-https-port', options.internalHttpsPort ?? (options.httpsPort === 0 ? 0 : DEFAULT_INTERNAL_HTTPS_PORT)],
+          ['--internal-http-port', options.internalHttpPort ?? (options.httpPort === 0 ? 0 : DEFAULT_INTERNAL_HTTP_PORT)],
+          ['--management-port', options.managementPort],
+        ]);
       if (conflict) command.error(`error: ${conflict}`, { exitCode: 2 });
       const { runServe } = await import('./serve-run.ts');
       await runServe(options);

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import type { Store } from '../store/store.ts';
 import type { RevisionOutcome } from '../model/outcome.ts';
+import type { ObservedHost } from '../observe/observed-host.ts';
 import { loadOrCreateServerCertificate } from '../pki/local-ca.ts';
 import { createFirstPrincipal, principalId, PRINCIPAL_TYPE } from './auth/principals.ts';
 import { tokenIssuer } from './auth/tokens.ts';
@@ -77,6 +78,7 @@ export class ControlPlane {
       applied: (revision) => gateway.waitForRevision(revision),
       outcome: () => gateway.lastOutcome,
       reservedPorts: () => [...(gateway.reservedPorts?.() ?? []), managementPort],
+      ...(isObserved(gateway) ? { observed: gateway } : {}),
       ...(options.acme ? { acme: { directoryUrl: options.acme.directoryUrl } } : {}),
     };
     const tls = await loadOrCreateServerCertificate(gateway.dataDir, gateway.ca, ['localhost', '127.0.0.1', '::1']);
@@ -112,4 +114,10 @@ export class ControlPlane {
     await this.#issuer?.close();
     await this.#server.close();
   }
+}
+
+/** A Gateway and a ClusterPrimary tell their readiness and refusals (the Gateway status API). */
+function isObserved(host: ControlPlaneHost): host is ControlPlaneHost & ObservedHost {
+  const candidate = host as Partial<ObservedHost>;
+  return typeof candidate.readiness === 'function' && typeof candidate.refusals === 'function';
 }

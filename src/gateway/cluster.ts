@@ -11,12 +11,20 @@ import type { IngressAddresses } from '../ingress/ingress.ts';
 import { mergeOutcomes, type RevisionOutcome } from '../model/outcome.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 import { RevisionWaiters } from './revision-waiters.ts';
+import { mergeRecent, type RefusalEntry } from '../observe/refusals.ts';
+import { INVENTORY_LIMITS } from '../observe/inventory-collector.ts';
+import type { SeenCertificate } from '../store/inventory.ts';
 
-type ToWorker = { type: 'revision'; revision: number } | { type: 'stop'; graceMs: number };
+type ToWorker = { type: 'revision'; revision: number } | { type: 'stop'; graceMs: number } | { type: 'refusals'; id: number; top: number } | { type: 'reopen-logs' };
 type ToPrimary =
   | { type: 'ready'; addresses: IngressAddresses; outcome: RevisionOutcome }
   | { type: 'compiled'; outcome: RevisionOutcome }
-  | { type: 'failed'; message: string };
+  | { type: 'failed'; message: string }
+  | { type: 'refusals'; id: number; entries: RefusalEntry[] }
+  | { type: 'inventory'; entries: SeenCertificate[] };
+
+/** A worker that does not answer a refusals request within this time is left out of the answer. */
+const REFUSALS_TIMEOUT_MS = 2_000;
 
 const SEED_VARIABLE = 'CERTGATE_TICKET_KEY_SEED';
 const RESTART_DELAY_MS = 1_000;
@@ -32,14 +40,56 @@ export class WorkerPool {
   #stopping = false;
   #startFailure: string | undefined;
   #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** Refusals requests waiting for the workers' answers, by id. */
+  readonly #refusalRequests = new Map<number, { lists: RefusalEntry[][]; pending: number; done: () => void }>();
+  #nextRequest = 0;
+  /** Called with the revision every ready worker enforces, each time it may have moved. */
+  readonly #onEnforced: ((revision: number) => void) | undefined;
+
+  /** Called with each worker's batch of client certificates seen. */
+  readonly #onInventory: ((entries: SeenCertificate[]) => void) | undefined;
 
   readonly #seed: Buffer | undefined;
 
   /** @param seed the ticket-key seed (replicas share one); by default one per run. */
-  constructor(count: number, log: Logger, seed?: Buffer) {
+  constructor(count: number, log: Logger, options: { seed?: Buffer | undefined; onEnforced?: (revision: number) => void; onInventory?: (entries: SeenCertificate[]) => void } = {}) {
     this.#count = count;
     this.#log = log;
-    this.#seed = seed;
+    this.#seed = options.seed;
+    this.#onEnforced = options.onEnforced;
+    this.#onInventory = options.onInventory;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Every worker serves. */
+  get allReady(): boolean {
+    return this.#compiled.size === this.#count;
+  }
+
+  /** The workers' most recent refusals, merged, newest first (a worker that does not answer in time is left out). */
+  refusals(top: number): Promise<RefusalEntry[]> {
+    const id = this.#nextRequest++;
+    const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker?.isConnected() === true);
+    return new Promise((resolve) => {
+      const request = { lists: [] as RefusalEntry[][], pending: workers.length, done: () => {} };
+      const timer = setTimeout(() => request.done(), REFUSALS_TIMEOUT_MS);
+      request.done = () => {
+        clearTimeout(timer);
+        this.#refusalRequests.delete(id);
+        resolve(mergeRecent(request.lists, top));
+      };
+      this.#refusalRequests.set(id, request);
+      if (workers.length === 0) request.done();
+      for (const worker of workers) worker.send({ type: 'refusals', id, top } satisfies ToWorker);
+    });
+  }
+
+  /** Asks every worker to reopen its access-log file (SIGHUP after logrotate). */
+  reopenLogs(): void {
+    for (const worker of Object.values(cluster.workers ?? {})) if (worker?.isConnected()) worker.send({ type: 'reopen-logs' } satisfies ToWorker);
   }
 
   /** Forks the workers and resolves when all serve (or rejects if one cannot start). */
@@ -91,6 +141,20 @@ export class WorkerPool {
       if (!previous || message.outcome.revision >= previous.revision) this.#compiled.set(worker.id, message.outcome);
     } else if (message.type === 'failed') {
       this.#startFailure ??= message.message;
+    } else if (message.type === 'refusals') {
+      const request = this.#refusalRequests.get(message.id);
+      if (request) {
+        request.lists.push(message.entries);
+        if (--request.pending === 0) request.done();
+      }
+      return;
+    } else if (message.type === 'inventory') {
+      // At most INVENTORY_LIMITS.maxRows per message and per second from each worker.
+      this.#onInventory?.(message.entries.slice(0, INVENTORY_LIMITS.maxRows));
+      return;
+    } else {
+      // Not ours (prom-client's metrics protocol shares the channel).
+      return;
     }
     this.#release();
   }
@@ -118,7 +182,9 @@ export class WorkerPool {
   }
 
   #release(): void {
-    this.#waiters.release(this.#merged());
+    const merged = this.#merged();
+    this.#waiters.release(merged);
+    if (this.#compiled.size > 0) this.#onEnforced?.(merged.revision);
   }
 }
 
@@ -138,12 +204,17 @@ export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 
     }
     if (stopping) return;
     stopping = true;
+    // The certificates seen since the last batch: the primary writes them before it stops.
+    const entries = gateway.ingress.observer.inventory?.drain(INVENTORY_LIMITS.maxRows) ?? [];
+    if (entries.length > 0) send({ type: 'inventory', entries });
     void gateway.close(graceMs).finally(() => process.exit(0));
   };
   // Listening before the gateway starts: a message sent meanwhile must not be lost.
   process.on('message', (message: ToWorker) => {
     if (message.type === 'revision') void gateway?.refresh();
     else if (message.type === 'stop') stop(message.graceMs);
+    else if (message.type === 'refusals') send({ type: 'refusals', id: message.id, entries: gateway ? gateway.ingress.observer.refusals.recent(Math.min(message.top, 1_000)) : [] });
+    else if (message.type === 'reopen-logs') gateway?.ingress.observer.accessLog?.reopen();
   });
   // The primary is gone (even killed with SIGKILL): stop serving rather than run unmanaged.
   process.on('disconnect', () => stop(1_000));
@@ -174,6 +245,15 @@ export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 
   if (stopRequested !== undefined) {
     stop(stopRequested);
     return;
+  }
+  // The certificates seen go to the primary, the inventory's only writer: one bounded batch a second.
+  const inventory = gateway.ingress.observer.inventory;
+  if (inventory) {
+    const timer = setInterval(() => {
+      const entries = inventory.drain(INVENTORY_LIMITS.maxRows);
+      if (entries.length > 0) send({ type: 'inventory', entries });
+    }, INVENTORY_LIMITS.intervalMs);
+    timer.unref();
   }
   send({ type: 'ready', addresses: gateway.addresses, outcome: gateway.lastOutcome });
 }

@@ -30,6 +30,13 @@ import { followTicketKeys, sharedLocalCa, sharedTicketKeySeed } from './shared-p
 import type { IssuedCertificate } from '../pki/issue.ts';
 import { openStore, type SharedStoreLocation } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
+import { EnforcementClock } from '../observe/control-metrics.ts';
+import { storeReachable, type ObservedHost, type Readiness } from '../observe/observed-host.ts';
+import type { RefusalEntry } from '../observe/refusals.ts';
+import { InventoryWriter } from '../observe/inventory-collector.ts';
+
+/** Client certificates not seen for 90 days leave the inventory (--client-certificate-retention). */
+export const DEFAULT_INVENTORY_RETENTION_MS = 90 * 86_400_000;
 
 /** How often replicas replace their shared session-ticket keys (Caddy's default STEK rotation). */
 const DEFAULT_TICKET_KEY_ROTATION_MS = 12 * 60 * 60 * 1000;
@@ -64,7 +71,12 @@ export interface GatewayOptions {
 }
 
 /** The single-process host: store, compiler and ingress in this process (src/gateway/host.ts chooses it). */
-export class Gateway implements ControlPlaneHost {
+export class Gateway implements ControlPlaneHost, ObservedHost {
+  readonly workerCount = 1;
+  /** Set when the ingress keeps metrics: commit → enforcement times. */
+  #enforcement: EnforcementClock | undefined;
+  /** Set where the inventory is written (not in a worker: the primary writes). */
+  #inventoryWriter: InventoryWriter | undefined;
   readonly store: Store;
   readonly ingress: Ingress;
   readonly ca: IssuedCertificate;
@@ -121,7 +133,17 @@ export class Gateway implements ControlPlaneHost {
       const ingress = new Ingress(snapshot, options.ingress, log);
       const gateway = new Gateway(options.dataDir, store, ca, certificates, ingress, cache, { revision, problems }, log);
       gateway.#onCompiled = options.onCompiled;
-      const unsubscribe = store.subscribe(() => void gateway.refresh());
+      const registry = ingress.observer.metrics?.registry;
+      // Only where writes commit (not in a worker: the primary measures across the workers).
+      if (registry && options.issueServerCertificates !== false) gateway.#enforcement = new EnforcementClock(registry);
+      const observe = options.ingress.observe;
+      if (observe?.inventory && store.inventory && options.issueServerCertificates !== false) {
+        gateway.#inventoryWriter = new InventoryWriter(observe.inventory, store.inventory, { retentionMs: observe.inventoryRetentionMs ?? DEFAULT_INVENTORY_RETENTION_MS, registry }, log);
+      }
+      const unsubscribe = store.subscribe((committed) => {
+        gateway.#enforcement?.committed(committed);
+        void gateway.refresh();
+      });
       const poll = options.pollIntervalMs ? setInterval(() => void gateway.refresh(), options.pollIntervalMs) : undefined;
       poll?.unref();
       gateway.#unsubscribe = () => {
@@ -178,12 +200,32 @@ export class Gateway implements ControlPlaneHost {
     return promise;
   }
 
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    const registry = this.ingress.observer.metrics?.registry;
+    return registry ? { contentType: registry.contentType, body: await registry.metrics() } : { contentType: 'text/plain; charset=utf-8', body: '' };
+  }
+
+  async readiness(): Promise<Readiness> {
+    const checks = { listening: this.#addresses !== undefined && !this.#closed, snapshot: this.ingress.snapshot !== undefined, store: !this.#closed && (await storeReachable(() => this.store.revision())) };
+    return { ready: checks.listening && checks.snapshot && checks.store, checks, revision: this.#applied, lastBuildFailed: this.#outcome.error !== undefined };
+  }
+
+  /** SIGHUP: the access log's file is reopened (after logrotate moved it). */
+  reopenLogs(): void {
+    this.ingress.observer.accessLog?.reopen();
+  }
+
+  async refusals(top: number): Promise<RefusalEntry[]> {
+    return this.ingress.observer.refusals.recent(top);
+  }
+
   async close(graceMs?: number): Promise<void> {
     this.#closed = true;
     this.#unsubscribe();
     clearTimeout(this.#retry.timer);
     await this.ingress.close(graceMs);
     await this.#compiling;
+    await this.#inventoryWriter?.close();
     await this.store.close();
   }
 
@@ -219,10 +261,12 @@ export class Gateway implements ControlPlaneHost {
         clearTimeout(this.#retry.timer);
         this.#retry = { timer: undefined, delayMs: RETRY_FIRST_MS, due: false };
         this.#log.info({ revision, routes: snapshot.routes.size }, 'route snapshot applied');
+        this.#enforcement?.enforced(revision);
       } catch (error) {
         // The old snapshot keeps serving; the writers waiting for this revision hear that it is not
         // enforced (they are not left waiting), and the next write compiles anew.
         this.#log.error({ err: error, revision }, 'route snapshot could not be built; the previous one stays');
+        this.ingress.observer.metrics?.snapshotFailures.inc();
         outcome = { revision, error: (error as Error).message, problems: [] };
         this.#scheduleRetry();
       }

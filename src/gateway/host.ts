@@ -12,6 +12,7 @@ import type { IngressHost } from './ingress-host.ts';
 import { hostname } from 'node:os';
 import type { SharedStoreLocation } from '../store/open.ts';
 import { drainGraceMs } from './route-specs.ts';
+import type { ObservedHost } from '../observe/observed-host.ts';
 
 export type { IngressHost } from './ingress-host.ts';
 
@@ -32,7 +33,10 @@ export interface IngressHostOptions {
  */
 export async function startIngressHost(options: IngressHostOptions, log: Logger): Promise<IngressHost> {
   const shared = options.sharedStore ? { sharedStore: options.sharedStore } : {};
-  const host = options.workers <= 1 ? await Gateway.start({ dataDir: options.dataDir, ingress: options.ingress, ...shared }, log) : await ClusterPrimary.start(options.dataDir, options.workers, log, options.sharedStore);
+  const host =
+    options.workers <= 1
+      ? await Gateway.start({ dataDir: options.dataDir, ingress: options.ingress, ...shared }, log)
+      : await ClusterPrimary.start(options.dataDir, options.workers, log, { sharedStore: options.sharedStore, inventoryRetentionMs: options.ingress.observe?.inventoryRetentionMs });
   // A store shared by replicas: this one joins their registry, and writes wait for all of them.
   const registry = host.store.replicas;
   if (!registry) return host;

@@ -2,8 +2,11 @@
 // as one replica of several (src/gateway/host.ts chooses).
 import type { ControlPlaneHost } from '../control/control-plane.ts';
 import type { IngressAddresses } from '../ingress/ingress.ts';
+import type { ObservedHost } from '../observe/observed-host.ts';
 
-export interface IngressHost extends ControlPlaneHost {
+export interface IngressHost extends ControlPlaneHost, ObservedHost {
+  /** SIGHUP: access-log files are reopened (every worker's). */
+  reopenLogs(): void;
   readonly addresses: IngressAddresses;
   /** The ingress's own ports (HTTPS, HTTP): no app may expose them as TCP ports. */
   reservedPorts(): readonly number[];

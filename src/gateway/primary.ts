@@ -12,10 +12,22 @@ import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
 import { openStore, type SharedStoreLocation } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { WorkerPool } from './cluster.ts';
+import { AggregatorRegistry, Registry } from 'prom-client';
+import { EnforcementClock } from '../observe/control-metrics.ts';
+import { storeReachable, type ObservedHost, type Readiness } from '../observe/observed-host.ts';
+import type { RefusalEntry } from '../observe/refusals.ts';
+import { InventoryCollector, InventoryWriter } from '../observe/inventory-collector.ts';
+import { DEFAULT_INVENTORY_RETENTION_MS } from './gateway.ts';
 import { ServerCertificates } from './server-certificates.ts';
 import { followTicketKeys, sharedLocalCa, sharedTicketKeySeed } from './shared-pki.ts';
 
-export class ClusterPrimary implements ControlPlaneHost {
+export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
+  readonly workerCount: number;
+  /** The primary's own metrics (write → enforcement); the workers' come over IPC (prom-client's cluster protocol). */
+  static readonly #registry = new Registry();
+  static #aggregator: AggregatorRegistry<"text/plain; version=0.0.4; charset=utf-8"> | undefined;
+  #closed = false;
+  #inventoryWriter: InventoryWriter | undefined;
   readonly store: Store;
   readonly dataDir: string;
   readonly ca: IssuedCertificate;
@@ -30,11 +42,12 @@ export class ClusterPrimary implements ControlPlaneHost {
     this.#pool = pool;
     this.addresses = addresses;
     this.#unsubscribe = unsubscribe;
+    this.workerCount = pool.count;
   }
 
   /** Opens the data dir's store, forks `workers` ingress processes and resolves when all serve. */
-  static async start(dataDir: string, workers: number, log: Logger, sharedStore?: SharedStoreLocation): Promise<ClusterPrimary> {
-    const store = await openStore(dataDir, sharedStore, log);
+  static async start(dataDir: string, workers: number, log: Logger, options: { sharedStore?: SharedStoreLocation | undefined; inventoryRetentionMs?: number | undefined } = {}): Promise<ClusterPrimary> {
+    const store = await openStore(dataDir, options.sharedStore, log);
     let pool: WorkerPool | undefined;
     let unsubscribe = () => {};
     try {
@@ -47,9 +60,14 @@ export class ClusterPrimary implements ControlPlaneHost {
       const stopRotation = shared && seed ? followTicketKeys(shared, seed, () => {}, { checkMs: 60_000, rotateMs: 12 * 60 * 60 * 1000 }) : () => {};
       const prepare = async () => Promise.all([certificates.fallback(), certificates.forEnvironments((await store.list({ type: ENVIRONMENT_TYPE })).map(environmentView))]);
       await prepare();
-      const started = new WorkerPool(workers, log, seed);
+      ClusterPrimary.#aggregator ??= new AggregatorRegistry();
+      const clock = ClusterPrimary.#clock;
+      // The workers' certificates seen, merged here and written by the one writer.
+      const collector = new InventoryCollector();
+      const started = new WorkerPool(workers, log, { seed, onEnforced: (revision) => clock.enforced(revision), onInventory: (entries) => collector.merge(entries) });
       pool = started;
       const unsubscribeRevisions = store.subscribe((revision) => {
+        clock.committed(revision);
         prepare().then(
           () => started.broadcast(revision),
           (error: unknown) => {
@@ -64,7 +82,9 @@ export class ClusterPrimary implements ControlPlaneHost {
         stopRotation();
       };
       const addresses = await started.start();
-      return new ClusterPrimary(store, dataDir, ca, started, addresses, unsubscribe);
+      const primary = new ClusterPrimary(store, dataDir, ca, started, addresses, unsubscribe);
+      if (store.inventory) primary.#inventoryWriter = new InventoryWriter(collector, store.inventory, { retentionMs: options.inventoryRetentionMs ?? DEFAULT_INVENTORY_RETENTION_MS, registry: ClusterPrimary.#registry }, log);
+      return primary;
     } catch (error) {
       unsubscribe();
       await pool?.stop(0);
@@ -86,10 +106,34 @@ export class ClusterPrimary implements ControlPlaneHost {
     return ingressPorts(this.addresses);
   }
 
+  static readonly #clock = new EnforcementClock(ClusterPrimary.#registry);
+
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    const [workers, own] = await Promise.all([ClusterPrimary.#aggregator!.clusterMetrics(), ClusterPrimary.#registry.metrics()]);
+    return { contentType: ClusterPrimary.#registry.contentType, body: `${workers.endsWith('\n') || workers === '' ? workers : `${workers}\n`}${own}` };
+  }
+
+  async readiness(): Promise<Readiness> {
+    const outcome = this.#pool.lastOutcome;
+    const checks = { listening: !this.#closed && this.#pool.allReady, snapshot: this.#pool.allReady, store: !this.#closed && (await storeReachable(() => this.store.revision())) };
+    return { ready: checks.listening && checks.snapshot && checks.store, checks, revision: Number.isFinite(outcome.revision) ? outcome.revision : 0, lastBuildFailed: outcome.error !== undefined };
+  }
+
+  refusals(top: number): Promise<RefusalEntry[]> {
+    return this.#pool.refusals(top);
+  }
+
+  /** SIGHUP: the workers reopen their access-log files. */
+  reopenLogs(): void {
+    this.#pool.reopenLogs();
+  }
+
   /** Drains the workers (at most graceMs, default 10 s) and closes the store. */
   async close(graceMs = 10_000): Promise<void> {
+    this.#closed = true;
     this.#unsubscribe();
     await this.#pool.stop(graceMs);
+    await this.#inventoryWriter?.close();
     await this.store.close();
   }
 }

@@ -68,6 +68,22 @@ export class ReplicatedHost implements IngressHost {
   reservedPorts(): readonly number[] {
     return this.#inner.reservedPorts();
   }
+  // What the admin listener and the status API read: this replica's own processes.
+  get workerCount(): number {
+    return this.#inner.workerCount;
+  }
+  metrics() {
+    return this.#inner.metrics();
+  }
+  readiness() {
+    return this.#inner.readiness();
+  }
+  refusals(top: number) {
+    return this.#inner.refusals(top);
+  }
+  reopenLogs(): void {
+    this.#inner.reopenLogs();
+  }
 
   /** This replica compiled `revision`, then every other live replica serves it: the merged outcome. */
   async waitForRevision(revision: number): Promise<RevisionOutcome> {

@@ -19,6 +19,7 @@ import { createTlsListener, DEFAULT_TLS_LIMITS, type TlsListenerLimits } from '.
 import { TunnelRegistry } from './http/tunnels.ts';
 import { DEFAULT_UPSTREAM_OPTIONS, UpstreamPools, type UpstreamOptions } from './upstream/upstream.ts';
 import { DEFAULT_TCP_LIMITS, TcpProxy, type TcpLimits } from './listener/tcp-proxy.ts';
+import { IngressObserver, type ObserverOptions } from '../observe/observer.ts';
 
 export interface ProxyProtocolOptions {
   readonly listeners: readonly ProxyProtocolListener[];
@@ -49,6 +50,8 @@ export interface IngressOptions {
   /** TLS 1.2 suites offered: `modern` (AEAD only, the default) or `compatible` (adds CBC). */
   readonly tlsCiphers?: TlsCipherProfile;
   readonly tcp?: Partial<TcpLimits>;
+  /** Metrics and access log (src/observe/); unset: neither (the ring of recent refusals is kept). */
+  readonly observe?: ObserverOptions;
 }
 
 /** How long a stop waits for requests in flight when no environment sets terminationGracePeriodSeconds. */
@@ -98,12 +101,17 @@ export class Ingress {
   readonly #tcp: TcpProxy;
   /** The TCP listeners' reconciliation in progress (one at a time, in snapshot order). */
   #tcpApplied: Promise<void> = Promise.resolve();
+  readonly observer: IngressObserver;
 
   constructor(initial: RouteSnapshot, options: IngressOptions, log: Logger) {
     this.#snapshot = initial;
     this.#options = options;
     this.#log = log;
     this.#pools = new UpstreamPools({ ...DEFAULT_UPSTREAM_OPTIONS, ...options.upstream });
+    this.observer = new IngressObserver(options.observe);
+    const pools = this.#pools;
+    this.observer.metrics?.attachPools({ stats: (app) => (app.upstream ? pools.stats(app.upstream) : undefined) });
+    this.observer.prepare(initial);
     const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.http };
     this.#keepAlive = new KeepAliveSweeper(timeouts.keepAliveTimeoutMs);
     const deps = {
@@ -113,11 +121,12 @@ export class Ingress {
       log,
       draining: () => this.#draining,
       tunnels: this.#tunnels,
+      observer: this.observer,
       httpsPort: (kind: ListenerKind) =>
         (kind === 'internal' ? this.#boundPort('internal-https') : (this.#options.publicHttpsPort ?? this.#boundPort('https'))) ?? 0,
     };
     this.#http = createHttpServers(deps, timeouts, { ...DEFAULT_HTTP2_LIMITS, ...options.http2 });
-    this.#tcp = new TcpProxy(options.bindAddress, { ...DEFAULT_TCP_LIMITS, ...options.tcp }, log);
+    this.#tcp = new TcpProxy(options.bindAddress, { ...DEFAULT_TCP_LIMITS, ...options.tcp }, log, this.observer);
     // One plain-HTTP server for every plain listener: each connection carries its listener's kind.
     this.#plainHttp = createPlainHttpServer(deps, timeouts);
     const proxy = proxyProtocolSettings(options.proxyProtocol);
@@ -135,6 +144,7 @@ export class Ingress {
         clientCertificates: this.#clientCertificates,
         verdicts: this.#verdicts,
         lingering: this.#lingering,
+        observer: this.observer,
       });
     const add = (name: ListenerName, kind: ListenerKind, host: string, port: number, server: net.Server) =>
       this.#listeners.push({ name, kind, host, port, server, boundPort: 0 });
@@ -156,7 +166,7 @@ export class Ingress {
     const server = net.createServer({ noDelay: true }, (socket) => {
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
-      if (proxy) readProxyHeader(socket, proxy, this.#log, name, (client) => hand(socket, client));
+      if (proxy) readProxyHeader(socket, proxy, this.#log, name, (client) => hand(socket, client), this.observer);
       else hand(socket, socket.remoteAddress ?? '');
     });
     server.on('error', (error) => {
@@ -180,6 +190,8 @@ export class Ingress {
    * process holds), so that such a write is not acknowledged as enforced.
    */
   swap(snapshot: RouteSnapshot): Promise<ConfigurationProblem[]> {
+    // The metric children of its apps exist before its first connection.
+    this.observer.prepare(snapshot);
     this.#snapshot = snapshot;
     // Requests are admitted per request; tunnels only at their upgrade: check them again now.
     const closed = this.#tunnels.recheck(snapshot);

@@ -53,7 +53,7 @@ const BASE_REASONS = defineCatalog({
   sslv2_hello: { status: undefined, meaning: 'an SSLv2-style ClientHello (never supported)' },
   client_socket_error: { status: undefined, meaning: 'the socket failed before TLS started (the system code is logged as `cause`)' },
   handshake_timeout: { status: undefined, meaning: 'the TLS handshake did not finish within the handshake timeout' },
-  handshake_failed: { status: undefined, meaning: "the TLS handshake failed (OpenSSL's code, e.g. a missing required certificate, is logged as `cause`)" },
+  handshake_failed: { status: undefined, meaning: "the TLS handshake failed for another reason than those below (OpenSSL's code is logged as `cause`)" },
   h2_rapid_reset: { status: undefined, meaning: 'an HTTP/2 client reset too many streams before their answer: GOAWAY ENHANCE_YOUR_CALM, then the connection closes' },
   h2_control_flood: { status: undefined, meaning: 'an HTTP/2 client sent too many PING or SETTINGS frames: GOAWAY ENHANCE_YOUR_CALM' },
   tunnel_not_admitted: { status: undefined, meaning: 'an open WebSocket tunnel that a configuration change no longer admits (IP rules, internal app, mode) is closed' },
@@ -83,7 +83,7 @@ export const VERIFICATION_REASONS = defineCatalog(
       .map((code) => [
         code.toLowerCase(),
         code === 'CERT_MISSING'
-          ? { status: 401, meaning: 'a path the app requires a verified client certificate for (clientCertificateVerifiedPaths), and the connection carried none' }
+          ? { status: 401, meaning: 'no client certificate: for an app with clientCertificateMode `require` the handshake fails (certificate_required alert, no HTTP answer; OpenSSL\'s code is logged as `cause`); on a path the app requires a verified certificate for (clientCertificateVerifiedPaths), 401' }
           : { status: 403, meaning: `the app's client-certificate verification refused the certificate: ${code} (docs/app-library.md)` },
       ]),
   ) as Record<Lowercase<Exclude<VerifyErrorCode, 'INTERNAL_ERROR'>>, CatalogEntry>,
@@ -137,6 +137,14 @@ export function upstreamFailure(error: unknown): RequestFailure {
   const code = (error as { code?: string } | undefined)?.code;
   const reason: IngressReason = (code !== undefined && Object.hasOwn(UPSTREAM_ERROR_REASONS, code) ? UPSTREAM_ERROR_REASONS[code as keyof typeof UPSTREAM_ERROR_REASONS] : undefined) ?? 'app_error';
   return { status: INGRESS_REASONS[reason].status ?? 502, reason };
+}
+
+/** OpenSSL's codes for a handshake the client's missing certificate failed (TLS 1.3 and 1.2). */
+const NO_CERTIFICATE_CODES = new Set(['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'ERR_SSL_NO_CERTIFICATE_RETURNED']);
+
+/** The reason a failed TLS handshake is counted and logged under, from OpenSSL's code. */
+export function handshakeFailureReason(cause: string): IngressReason {
+  return NO_CERTIFICATE_CODES.has(cause) ? 'cert_missing' : 'handshake_failed';
 }
 
 /** The status a request-answering reason has (all but the close reasons have one). */

@@ -29,8 +29,8 @@ test("an app's host names: the default name and the bound custom domains, not Di
   ]);
   assert.deepEqual(names, [
     { name: 'shop.env.test', source: 'default' },
-    { name: 'api.example.test', source: 'customDomain', index: 1, certificateId: 'c1' },
-    { name: 'auto.example.test', source: 'customDomain', index: 3, certificateId: 'c2' },
+    { name: 'api.example.test', source: 'customDomain', index: 1, certificateId: 'c1', auto: false },
+    { name: 'auto.example.test', source: 'customDomain', index: 3, certificateId: 'c2', auto: true },
   ]);
   assert.deepEqual(hostNamesOf('shop', undefined, undefined), []);
 });

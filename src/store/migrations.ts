@@ -16,6 +16,25 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    INSERT INTO meta (key, value) VALUES ('revision', '0');`,
+  // 2: the client certificates each app saw (the inventory, src/store/sqlite-inventory.ts); app is
+  // the app's lower-cased id. Not a resource: no revision bump, no change feed.
+  `CREATE TABLE client_certificates (
+     app TEXT NOT NULL,
+     thumbprint TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     issuer TEXT NOT NULL,
+     serial TEXT NOT NULL,
+     sans TEXT NOT NULL,
+     not_before TEXT NOT NULL,
+     not_after TEXT NOT NULL,
+     first_seen TEXT NOT NULL,
+     last_seen TEXT NOT NULL,
+     connection_count INTEGER NOT NULL,
+     last_verdict TEXT NOT NULL,
+     PRIMARY KEY (app, thumbprint)
+   );
+   CREATE INDEX client_certificates_by_expiry ON client_certificates (not_after);
+   CREATE INDEX client_certificates_by_last_seen ON client_certificates (last_seen);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -6,6 +6,8 @@ import { dirname, join } from 'node:path';
 import { resourceKey, type ResourceDocument, type StoredResource } from '../model/resources.ts';
 import { migrate } from './migrations.ts';
 import { checkPreconditions, scopePrefix, stampDocument } from './write-rules.ts';
+import { SqliteInventory } from './sqlite-inventory.ts';
+import type { ClientCertificateInventory } from './inventory.ts';
 import type {
   Change,
   ChangeListener,
@@ -32,6 +34,8 @@ export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #listeners = new Set<ChangeListener>();
   readonly #statements;
+  /** The client-certificate inventory, in the same database. */
+  readonly inventory: ClientCertificateInventory;
   /** The tail of the write queue: one read-modify-write at a time on the one connection. */
   #writing: Promise<unknown> = Promise.resolve();
 
@@ -43,6 +47,7 @@ export class SqliteStore implements Store {
     if (path !== ':memory:') chmodSync(path, 0o600);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
     migrate(this.#db);
+    this.inventory = new SqliteInventory(this.#db);
     this.#statements = {
       get: this.#db.prepare('SELECT doc FROM resources WHERE key = ?'),
       listByType: this.#db.prepare('SELECT doc FROM resources WHERE type = ? ORDER BY key'),

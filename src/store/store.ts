@@ -5,6 +5,7 @@
 // which is the change feed the ingress recompiles its route snapshot from.
 import type { ResourceDocument, StoredResource } from '../model/resources.ts';
 import type { ReplicaRegistry } from './replicas.ts';
+import type { ClientCertificateInventory } from './inventory.ts';
 
 export interface WriteOptions {
   /** The write happens only when the stored etag equals this ('*': when the resource exists). */
@@ -73,4 +74,6 @@ export interface Store {
   /** Only a store several replicas share has one (PostgreSQL); the embedded one serves one machine. */
   readonly replicas?: ReplicaRegistry;
   close(): Promise<void>;
+  /** The client certificates each app saw (inventory.ts); a backend without one has no inventory. */
+  readonly inventory?: ClientCertificateInventory;
 }

@@ -16,6 +16,11 @@ export type ArmPath =
   | { readonly kind: 'resource'; readonly subscription: string; readonly group: string; readonly resourceType: ArmResourceType; readonly name: string }
   | { readonly kind: 'certificates'; readonly subscription: string; readonly group: string; readonly environment: string }
   | { readonly kind: 'certificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string }
+  /** certgate extension: the gateway's status and its recent refusals (docs/observability.md). */
+  | { readonly kind: 'gateway'; readonly view: 'status' | 'refusals' }
+  /** certgate extension: the client certificates seen by an app (the inventory). */
+  | { readonly kind: 'clientCertificates'; readonly subscription: string; readonly group: string; readonly app: string }
+  | { readonly kind: 'clientCertificate'; readonly subscription: string; readonly group: string; readonly app: string; readonly thumbprint: string }
   | { readonly kind: 'managedCertificates'; readonly subscription: string; readonly group: string; readonly environment: string }
   | { readonly kind: 'managedCertificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string }
   /** POST containerApps/{name}/listCustomHostNameAnalysis (az containerapp hostname bind). */
@@ -72,6 +77,7 @@ export function parseArmPath(path: string): ArmPath | undefined {
   const n = segments.length;
 
   if (n === 2 && is(0, 'metadata') && is(1, 'endpoints')) return { kind: 'metadata' };
+  if (n === 3 && is(0, 'providers') && is(1, 'certgate.gateway') && (is(2, 'status') || is(2, 'refusals'))) return { kind: 'gateway', view: lower[2] as 'status' | 'refusals' };
   if (!is(0, 'subscriptions')) return undefined;
   if (n === 1) return { kind: 'subscriptions' };
   const subscription = segments[1]!;
@@ -109,6 +115,10 @@ export function parseArmPath(path: string): ArmPath | undefined {
     if (APP_RUNTIME_SEGMENTS.includes(lower[8]!)) return { kind: 'appRuntime', subscription, group, name, segment: segments[8]! };
   }
   if (resourceType === 'managedEnvironments' && n === 9 && is(8, 'checknameavailability')) return { kind: 'environmentNameCheck', subscription, group, environment: name };
+  if (resourceType === 'containerApps' && is(8, 'clientcertificates')) {
+    if (n === 9) return { kind: 'clientCertificates', subscription, group, app: name };
+    if (n === 10) return { kind: 'clientCertificate', subscription, group, app: name, thumbprint: segments[9]! };
+  }
   if (resourceType === 'managedEnvironments' && is(8, 'certificates')) {
     if (n === 9) return { kind: 'certificates', subscription, group, environment: name };
     if (n === 10) return { kind: 'certificate', subscription, group, environment: name, name: segments[9]! };

@@ -3,6 +3,7 @@ import type { Store } from '../../store/store.ts';
 import type { RevisionOutcome } from '../../model/outcome.ts';
 import type { ArmPath } from '../arm/path.ts';
 import type { TokenIssuer } from '../auth/tokens.ts';
+import type { ObservedHost } from '../../observe/observed-host.ts';
 
 export interface ControlContext {
   readonly store: Store;
@@ -17,6 +18,8 @@ export interface ControlContext {
   readonly acme?: { readonly directoryUrl: string };
   /** Ports the gateway itself listens on (HTTPS, HTTP, management): no app may expose them. */
   readonly reservedPorts?: () => readonly number[];
+  /** The gateway's readiness and recent refusals (the Gateway status API); undefined: not served. */
+  readonly observed?: ObservedHost;
 }
 
 export interface ArmRequest {

@@ -8,6 +8,7 @@ import { certificateKind, readUploadedCertificate } from './certificates.ts';
 import { readTrustMaterial } from './trust-material.ts';
 import { TRUST_MATERIAL_TYPES, trustMaterialType } from '../../model/trust.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
+import { gatewayView, getClientCertificate, listClientCertificates } from './observability.ts';
 import { environmentKind } from './environments.ts';
 import { runtimeOperationRefused } from './app-runtime.ts';
 import { customHostnameAnalysis } from './hostname-analysis.ts';
@@ -84,6 +85,17 @@ export async function handleArmRequest(context: ControlContext, request: ArmRequ
       return handleDeployment(context, request, path, handleArmRequest);
     case 'appRuntime':
       throw runtimeOperationRefused(request.method, path.segment, path.name);
+    case 'gateway':
+      onlyGet(request);
+      return gatewayView(context, request, path.view);
+    case 'clientCertificates':
+      await requireGroup(context, path.subscription, path.group);
+      onlyGet(request);
+      return listClientCertificates(context, request, path.subscription, path.group, path.app);
+    case 'clientCertificate':
+      await requireGroup(context, path.subscription, path.group);
+      onlyGet(request);
+      return getClientCertificate(context, path.subscription, path.group, path.app, path.thumbprint);
     case 'certificate':
     case 'managedCertificate': {
       const environment = await requireEnvironment(context, path);
@@ -150,7 +162,7 @@ function onlyGet(request: ArmRequest): void {
 }
 
 function apiFamily(path: ArmPath): 'app' | 'resources' {
-  return path.kind === 'collection' || path.kind === 'resource' || path.kind === 'certificates' || path.kind === 'certificate' || path.kind === 'managedCertificates' || path.kind === 'managedCertificate' || path.kind === 'hostnameAnalysis' || path.kind === 'appRuntime' || path.kind === 'environmentNameCheck' ? 'app' : 'resources';
+  return path.kind === 'collection' || path.kind === 'resource' || path.kind === 'certificates' || path.kind === 'certificate' || path.kind === 'managedCertificates' || path.kind === 'managedCertificate' || path.kind === 'hostnameAnalysis' || path.kind === 'appRuntime' || path.kind === 'environmentNameCheck' || path.kind === 'clientCertificates' || path.kind === 'clientCertificate' || path.kind === 'gateway' ? 'app' : 'resources';
 }
 
 function typeName(path: ArmPath): string {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientResponseRawHeaders, upstreamRequestHeaders } from './headers.ts';
+import { clientResponseRawHeaders, newTraceparent, upstreamRequestHeaders } from './headers.ts';
 
 const context = {
   clientAddress: '127.0.0.9',
@@ -9,11 +9,33 @@ const context = {
   requestId: 'req-1',
 };
 
+/** The pairs, without the traceparent the ingress adds to every request (its own tests are below). */
 function asPairs(flat: string[]): [string, string][] {
   const pairs: [string, string][] = [];
-  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] !== 'traceparent') pairs.push([flat[i]!, flat[i + 1]!]);
   return pairs;
 }
+
+function header(flat: string[], name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) values.push(flat[i + 1]!);
+  return values;
+}
+
+test('traceparent: a valid one is passed on with its tracestate; none, a malformed one or two start a new trace', () => {
+  const valid = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const kept = upstreamRequestHeaders(['traceparent', valid, 'tracestate', 'congo=t61rcWkgMzE', 'TraceState', 'rojo=00f067aa0ba902b7'], context);
+  assert.deepEqual(header(kept, 'traceparent'), [valid]);
+  assert.deepEqual(header(kept, 'tracestate'), ['congo=t61rcWkgMzE,rojo=00f067aa0ba902b7']);
+  const requestId = '3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b';
+  for (const raw of [[], ['traceparent', 'garbage', 'tracestate', 'x=y'], ['traceparent', `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`], ['traceparent', valid, 'traceparent', valid]]) {
+    const out = upstreamRequestHeaders(raw, { ...context, requestId });
+    const [started] = header(out, 'traceparent');
+    assert.match(started!, /^00-3f2a9c1e5b7d4e8f9a0b1c2d3e4f5a6b-[0-9a-f]{16}-01$/, JSON.stringify(raw));
+    assert.deepEqual(header(out, 'tracestate'), [], 'a restarted trace carries no tracestate');
+  }
+  assert.match(newTraceparent('not-a-uuid'), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+});
 
 test('client-certificate headers from the client are dropped in any casing and any number', () => {
   const raw = [

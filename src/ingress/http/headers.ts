@@ -1,5 +1,21 @@
-// Request and response header rewriting between the client and the app (pure).
+// Request and response header rewriting between the client and the app (pure but for new trace ids).
+import { randomUUID } from 'node:crypto';
 import { foldHeaderName, isIdentityHeader } from './identity-headers.ts';
+
+/** W3C Trace Context `traceparent`, version 00: trace id and parent id not all zeros. */
+const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** A new trace for a request that came without a valid traceparent: the trace id is the request id's 128 bits. */
+export function newTraceparent(requestId: string): string {
+  const traceId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(requestId) ? requestId.replaceAll('-', '') : randomUUID().replaceAll('-', '');
+  return `00-${traceId}-${randomUUID().replaceAll('-', '').slice(16)}-01`;
+}
+
+/** The trace id of the traceparent in a flat header list; empty when none. */
+export function traceIdOf(headers: readonly string[]): string {
+  for (let i = headers.length - 2; i >= 0; i -= 2) if (headers[i] === 'traceparent') return headers[i + 1]!.slice(3, 35);
+  return '';
+}
 
 /** Hop-by-hop headers (RFC 9110 7.6.1) and HTTP/2-forbidden connection headers: never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -67,6 +83,8 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], context: F
   const named = connectionOptions(rawHeaders);
   const out: string[] = ['host', context.host];
   let forwardedFor: string | undefined;
+  let traceparent: string | undefined;
+  let tracestate: string | undefined;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
@@ -81,7 +99,23 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], context: F
       forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
       continue;
     }
+    // W3C Trace Context: a valid traceparent is passed on as it is (with its tracestate, RFC 9110
+    // list members joined); a second, or an invalid one, restarts the trace (tracestate dropped).
+    if (lower === 'traceparent') {
+      traceparent = traceparent === undefined && TRACEPARENT.test(value) ? value : '';
+      continue;
+    }
+    if (lower === 'tracestate') {
+      tracestate = tracestate === undefined ? value : `${tracestate},${value}`;
+      continue;
+    }
     out.push(name, value);
+  }
+  if (traceparent) {
+    out.push('traceparent', traceparent);
+    if (tracestate !== undefined) out.push('tracestate', tracestate);
+  } else {
+    out.push('traceparent', newTraceparent(context.requestId));
   }
   out.push(
     'x-forwarded-for',

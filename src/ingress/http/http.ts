@@ -12,7 +12,7 @@ import { certificateGate } from '../verify/gate.ts';
 import { attachConnectionState, connectionState, type ConnectionState } from '../listener/connection.ts';
 import { createHttp2Server, type Http2Limits } from './http2-session.ts';
 import type { KeepAliveSweeper } from './keep-alive.ts';
-import { upstreamRequestHeaders } from './headers.ts';
+import { traceIdOf, upstreamRequestHeaders } from './headers.ts';
 import { proxyRequest, type ClientRequestLine } from '../upstream/proxy.ts';
 import { Http1Sink, sendPlain, type Http2Sink, type ResponseSink } from './response-sink.ts';
 import { DEFAULT_HEADER_COUNT_LIMIT, routesFor, type CompiledApp, type ListenerKind, type Route, type RouteSnapshot } from '../snapshot.ts';
@@ -23,6 +23,8 @@ import { INGRESS_REASONS, type IngressReason } from '../reasons.ts';
 import { isWebSocketUpgrade, proxyUpgrade, rejectUpgrade } from './websocket.ts';
 import type { TunnelRegistry } from './tunnels.ts';
 import { hostFromAuthority } from '../../model/hostnames.ts';
+import type { IngressObserver } from '../../observe/observer.ts';
+import { RequestRecord } from '../../observe/request-record.ts';
 
 export interface HttpTimeouts {
   /** A client must send its request headers within this time (slow-headers attacks). */
@@ -44,6 +46,8 @@ export interface HttpStageDeps {
   readonly httpsPort: (listener: ListenerKind) => number;
   /** Open WebSocket tunnels, checked again on every snapshot swap (tunnels.ts). */
   readonly tunnels: TunnelRegistry;
+  /** Metrics, access log and recent refusals (src/observe/). */
+  readonly observer: IngressObserver;
 }
 
 function http1Options(timeouts: HttpTimeouts): http.ServerOptions {
@@ -79,9 +83,13 @@ export function createHttpServers(stageDeps: HttpStageDeps, timeouts: HttpTimeou
   http1.on('connection', (socket: Duplex) => deps.keepAlive.add(socket));
   http1.on('request', (req, res) => handleTlsRequest(deps, req, res));
   http1.on('upgrade', (req, socket, head) => handleUpgrade(deps, req, socket, head));
-  http1.on('clientError', (error, socket) => onClientError(deps.log, error, socket));
-  const { server: http2Server, sessions } = createHttp2Server(http2Limits, timeouts.keepAliveTimeoutMs, deps.log, (sink, headers, rawHeaders, connection) =>
-    handleStream(deps, sink, headers, rawHeaders, connection),
+  http1.on('clientError', (error, socket) => onClientError(deps.log, deps.observer, error, socket));
+  const { server: http2Server, sessions } = createHttp2Server(
+    http2Limits,
+    timeouts.keepAliveTimeoutMs,
+    deps.log,
+    (sink, headers, rawHeaders, connection) => handleStream(deps, sink, headers, rawHeaders, connection),
+    deps.observer,
   );
   return { http1, http2: http2Server, sessions };
 }
@@ -113,7 +121,7 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
     });
     forwardUpgrade(deps, req, socket, head, route.app, connection, route.hostname);
   });
-  server.on('clientError', (error, socket) => onClientError(deps.log, error, socket));
+  server.on('clientError', (error, socket) => onClientError(deps.log, deps.observer, error, socket));
   return server;
 }
 
@@ -124,15 +132,37 @@ function handleTlsRequest(deps: TlsStage, req: http.IncomingMessage, res: http.S
     sendPlain(res, 500, 'connection state missing (internal_error)');
     return;
   }
+  const sink = new Http1Sink(res);
+  const record = deps.observer.followsRequests ? followHttp1(deps.observer, req, res, sink, connection) : undefined;
   const authority = req.headers.host;
   const admission = admitCached(deps, connection, authority);
   if (!admission.admit) {
-    sendPlain(res, admission.status, admission.message, admission.closeConnection);
+    sink.plain(admission.status, admission.message, admission.closeConnection);
     return;
   }
+  if (record !== undefined) record.app = admission.app;
   if (!toOriginForm(req, res, admission.host)) return;
   if (deps.draining()) res.shouldKeepAlive = false;
-  forward(deps, http1RequestLine(req, connection), req.rawHeaders, req.headers, new Http1Sink(res), admission.app, connection, authority ?? admission.host);
+  forward(deps, http1RequestLine(req, connection), req.rawHeaders, req.headers, sink, admission.app, connection, authority ?? admission.host, record);
+}
+
+/** Follows an HTTP/1.1 request to its end for the metrics and the access log (one listener, one record). */
+function followHttp1(observer: IngressObserver, req: http.IncomingMessage, res: http.ServerResponse, sink: Http1Sink, connection: ConnectionState): RequestRecord {
+  const record = new RequestRecord(performance.now(), req.method ?? 'GET', req.url ?? '/', 'HTTP/1.1');
+  sink.record = record;
+  res.once('close', () => {
+    if (record.status === 0 && res.headersSent) record.status = res.statusCode;
+    observer.requestDone(record, connection, performance.now());
+  });
+  return record;
+}
+
+/** The same for an HTTP/2 stream. */
+function followHttp2(observer: IngressObserver, sink: Http2Sink, headers: http2.IncomingHttpHeaders, connection: ConnectionState): RequestRecord {
+  const record = new RequestRecord(performance.now(), headers[':method'] ?? 'GET', headers[':path'] ?? '/', 'HTTP/2');
+  sink.record = record;
+  sink.stream.once('close', () => observer.requestDone(record, connection, performance.now()));
+  return record;
 }
 
 /** An HTTP/2 request stream (Node's core API), on the next turn after it arrived (http2-session.ts). */
@@ -147,6 +177,7 @@ function handleStream(
     sink.plain(500, 'connection state missing (internal_error)');
     return;
   }
+  const record = deps.observer.followsRequests ? followHttp2(deps.observer, sink, headers, connection) : undefined;
   // :authority (or Host when absent); both present must agree.
   const authority = headers[':authority'];
   const host = headers.host;
@@ -159,6 +190,7 @@ function handleStream(
     sink.plain(admission.status, admission.message, admission.closeConnection);
     return;
   }
+  if (record !== undefined) record.app = admission.app;
   const stream = sink.stream;
   const body = stream.endAfterHeaders ? null : stream;
   const expect = headers.expect;
@@ -185,7 +217,7 @@ function handleStream(
     clientConnection: stream.session!,
     clientAddress: connection.clientAddress,
   };
-  forward(deps, request, rawHeaders, headers, sink, admission.app, connection, authority ?? host ?? admission.host);
+  forward(deps, request, rawHeaders, headers, sink, admission.app, connection, authority ?? host ?? admission.host, record);
 }
 
 function http1RequestLine(req: http.IncomingMessage, connection: ConnectionState): ClientRequestLine {
@@ -247,6 +279,8 @@ function ipAllowed(route: Route, connection: ConnectionState): boolean {
 function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: http.ServerResponse): void {
   deps.keepAlive.requestStarted(req.socket, res);
   const connection = plainConnection(req.socket);
+  const sink = new Http1Sink(res);
+  const record = deps.observer.followsRequests ? followHttp1(deps.observer, req, res, sink, connection) : undefined;
   const host = hostFromAuthority(req.headers.host ?? '');
   const answer = acmeChallengeAnswer(deps.snapshot(), req.method, host, req.url);
   if (answer !== undefined) {
@@ -257,13 +291,14 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
   }
   const route = host === undefined ? undefined : routesFor(deps.snapshot(), connection.listener).get(host);
   if (!route || host === undefined) {
-    sendPlain(res, host === undefined ? 400 : 404, host === undefined ? 'the request has no valid Host (bad_host)' : noAppAt(deps.snapshot(), host).message);
+    sink.plain(host === undefined ? 400 : 404, host === undefined ? 'the request has no valid Host (bad_host)' : noAppAt(deps.snapshot(), host).message);
     return;
   }
+  if (record !== undefined) record.app = route.app;
   // Checked per request: on plain HTTP the Host is the only thing that names the app.
   if (!ipAllowed(route, connection)) {
     deps.log.info({ client: connection.clientAddress, app: route.app.id, reason: 'ip_forbidden' }, "request refused by the app's IP restrictions");
-    sendPlain(res, 403, FORBIDDEN);
+    sink.plain(403, FORBIDDEN);
     return;
   }
   if (!toOriginForm(req, res, host)) return;
@@ -276,7 +311,7 @@ function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res:
     return;
   }
   if (deps.draining()) res.shouldKeepAlive = false;
-  forward(deps, http1RequestLine(req, connection), req.rawHeaders, req.headers, new Http1Sink(res), route.app, connection, req.headers.host ?? host);
+  forward(deps, http1RequestLine(req, connection), req.rawHeaders, req.headers, sink, route.app, connection, req.headers.host ?? host, record);
 }
 
 /** Both protocols: the headers rewritten for the app, and the request forwarded. */
@@ -289,6 +324,7 @@ function forward(
   app: CompiledApp,
   connection: ConnectionState,
   hostHeader: string,
+  record?: RequestRecord,
 ): void {
   const refused = certificateGate(app.verification, connection, request.path);
   if (refused !== undefined) {
@@ -310,10 +346,16 @@ function forward(
     sink.plain(503, `${app.name} has no targetPort (app_unavailable)`);
     return;
   }
-  const headers = forwardedHeaders(rawHeaders, app, connection, hostHeader);
+  const requestId = randomUUID();
+  const headers = forwardedHeaders(rawHeaders, app, connection, hostHeader, requestId);
   const cors = corsResponseHeaders(app.cors, requestHeaders['origin']);
+  if (record !== undefined) {
+    record.requestId = requestId;
+    record.traceId = traceIdOf(headers);
+    record.upstreamStart = performance.now();
+  }
   // RFC 6797 7.2: HSTS only over a secure transport. The app's own header, if any, wins.
-  proxyRequest(request, sink, app.upstream, headers, connection.clientCertificate, deps.pools, deps.log, connection.proto === 'https' ? app.hsts : undefined, cors);
+  proxyRequest(request, sink, app.upstream, headers, connection.clientCertificate, deps.pools, deps.log, connection.proto === 'https' ? app.hsts : undefined, cors, record);
 }
 
 /**
@@ -321,12 +363,12 @@ function forward(
  * X-Forwarded-Client-Cert is not among them: it was decided at the handshake and is written by the
  * upstream request writer (http1-client.ts `requestHead`), for requests and upgrades alike.
  */
-function forwardedHeaders(rawHeaders: readonly string[], app: CompiledApp, connection: ConnectionState, host: string): string[] {
+function forwardedHeaders(rawHeaders: readonly string[], app: CompiledApp, connection: ConnectionState, host: string, requestId: string = randomUUID()): string[] {
   const headers = upstreamRequestHeaders(rawHeaders, {
     clientAddress: connection.clientAddress,
     proto: connection.proto,
     host,
-    requestId: randomUUID(),
+    requestId,
     stripHeaders: app.stripHeaders,
   });
   // A verifying app's verdict headers, decided at the handshake (the client's own were removed above).
@@ -388,7 +430,9 @@ function forwardUpgrade(
     return;
   }
   const headers = forwardedHeaders(req.rawHeaders, app, connection, req.headers.host ?? host);
-  proxyUpgrade(req, socket, head, app.upstream, headers, connection.clientCertificate, protocol, connection.clientAddress, deps.pools, deps.log);
+  proxyUpgrade(req, socket, head, app.upstream, headers, connection.clientCertificate, protocol, connection.clientAddress, deps.pools, deps.log, (reason) =>
+    deps.observer.refusal({ reason, clientAddress: connection.clientAddress, app, servername: connection.servername, verdict: connection.verdict, tlsVersion: connection.tlsVersion }),
+  );
 }
 
 /** The plain listener attached the state at accept (listener, PROXY-protocol address); else made here, once. */
@@ -406,9 +450,11 @@ function plainConnection(socket: Socket): ConnectionState {
   return state;
 }
 
-function onClientError(log: Logger, error: Error & { code?: string }, socket: Duplex): void {
+function onClientError(log: Logger, observer: IngressObserver, error: Error & { code?: string }, socket: Duplex): void {
   const reason = clientErrorReason(error.code);
   log.info({ reason, cause: error.code ?? error.message }, 'HTTP/1.1 request refused; connection closed');
+  const connection = connectionState(socket as Socket);
+  observer.refusal({ reason, clientAddress: connection?.clientAddress ?? (socket as Socket).remoteAddress ?? '', app: connection?.route?.app, servername: connection?.servername, verdict: connection?.verdict, cause: error.code });
   if (socket.writable && !(socket as Socket).destroyed) {
     const status = INGRESS_REASONS[reason].status ?? 400;
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);

@@ -6,6 +6,7 @@ import { MAX_HEADER_COUNT_LIMIT } from '../../model/ingress.ts';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { IngressObserver } from '../../observe/observer.ts';
 import { connectionState, type ConnectionState } from '../listener/connection.ts';
 import { ResetWindow } from './http2-reset-window.ts';
 import { Http2Sink } from './response-sink.ts';
@@ -82,8 +83,11 @@ class SessionGuard {
   /** Closed by #onReset (already logged with its reason). */
   closedForAbuse = false;
 
-  constructor(session: http2.ServerHttp2Session, limits: Http2Limits, log: Logger, handle: StreamHandler) {
+  readonly #observer: Pick<IngressObserver, 'refusal'> | undefined;
+
+  constructor(session: http2.ServerHttp2Session, limits: Http2Limits, log: Logger, handle: StreamHandler, observer?: Pick<IngressObserver, 'refusal'>) {
     this.session = session;
+    this.#observer = observer;
     this.connection = connectionState(session.socket as Socket);
     this.#resets = new ResetWindow(limits.maxPrematureResets, limits.resetWindowMs);
     this.#limits = limits;
@@ -107,6 +111,7 @@ class SessionGuard {
       'HTTP/2 session closed: the client sent too many control frames',
     );
     this.closedForAbuse = true;
+    this.#refused('h2_control_flood');
     this.session.destroy(new Error('h2_control_flood'), NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
@@ -127,6 +132,11 @@ class SessionGuard {
     }
   }
 
+  #refused(reason: 'h2_control_flood' | 'h2_rapid_reset'): void {
+    const connection = this.connection;
+    this.#observer?.refusal({ reason, clientAddress: connection?.clientAddress ?? '', app: connection?.route?.app, servername: connection?.servername, verdict: connection?.verdict, tlsVersion: connection?.tlsVersion });
+  }
+
   #onReset(): void {
     if (!this.#resets.record(performance.now())) return;
     if (this.session.destroyed || this.closedForAbuse) return;
@@ -142,12 +152,13 @@ class SessionGuard {
     // GOAWAY ENHANCE_YOUR_CALM, then the connection closes; the streams still open are dropped.
     // (nghttp2 still parses the rest of the current read; those streams are never forwarded.)
     this.closedForAbuse = true;
+    this.#refused('h2_rapid_reset');
     // (With an error: destroy(undefined, code) sends NO_ERROR, its first parameter defaulting to 0.)
     this.session.destroy(new Error('h2_rapid_reset'), NGHTTP2_ENHANCE_YOUR_CALM);
   }
 }
 
-export function createHttp2Server(limits: Http2Limits, keepAliveTimeoutMs: number, log: Logger, handle: StreamHandler) {
+export function createHttp2Server(limits: Http2Limits, keepAliveTimeoutMs: number, log: Logger, handle: StreamHandler, observer?: Pick<IngressObserver, 'refusal'>) {
   const server = http2.createServer({
     settings: { enableConnectProtocol: false, maxConcurrentStreams: limits.maxConcurrentStreams },
     maxSessionMemory: limits.maxSessionMemoryMb,
@@ -171,7 +182,7 @@ export function createHttp2Server(limits: Http2Limits, keepAliveTimeoutMs: numbe
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (session) => {
     sessions.add(session);
-    guards.set(session, new SessionGuard(session, limits, log, handle));
+    guards.set(session, new SessionGuard(session, limits, log, handle, observer));
     session.once('close', () => sessions.delete(session));
   });
   server.on('stream', (stream, headers, _flags, rawHeaders: string[]) => {

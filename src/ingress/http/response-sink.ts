@@ -3,6 +3,7 @@
 // writes to this interface only.
 import type { ServerResponse } from 'node:http';
 import http2 from 'node:http2';
+import { reasonOfMessage, type RequestRecord } from '../../observe/request-record.ts';
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
 
@@ -48,8 +49,18 @@ export function sendPlain(res: ServerResponse, status: number, message: string, 
   res.end(body);
 }
 
+/** Status, bytes and reason of the answer, for the access log and the metrics (when they follow the request). */
+function recordPlain(record: RequestRecord | undefined, status: number, message: string): void {
+  if (record === undefined) return;
+  record.status = status;
+  record.bytes += Buffer.byteLength(message) + 1;
+  record.reason = reasonOfMessage(message);
+}
+
 export class Http1Sink implements ResponseSink {
   readonly #res: ServerResponse;
+  /** Set when the request is followed (src/observe/): the sink notes status and bytes in it. */
+  record: RequestRecord | undefined;
 
   constructor(res: ServerResponse) {
     this.#res = res;
@@ -61,13 +72,16 @@ export class Http1Sink implements ResponseSink {
 
   head(status: number, headers: string[]): void {
     this.#res.writeHead(status, headers);
+    if (this.record !== undefined) this.record.status = status;
   }
 
   write(chunk: Buffer): boolean {
+    if (this.record !== undefined) this.record.bytes += chunk.length;
     return this.#res.write(chunk);
   }
 
   end(chunk?: Buffer): void {
+    if (this.record !== undefined && chunk !== undefined) this.record.bytes += chunk.length;
     this.#res.end(chunk);
   }
 
@@ -80,10 +94,12 @@ export class Http1Sink implements ResponseSink {
   }
 
   plain(status: number, message: string, close = false): void {
+    if (!this.#res.headersSent) recordPlain(this.record, status, message);
     sendPlain(this.#res, status, message, close);
   }
 
   plainBeforeBody(status: number, message: string): void {
+    if (!this.#res.headersSent) recordPlain(this.record, status, message);
     // The rest of the body is not read: the connection cannot carry another request.
     sendPlain(this.#res, status, message, true);
   }
@@ -105,6 +121,8 @@ const ignore = () => {};
  */
 export class Http2Sink implements ResponseSink {
   readonly stream: http2.ServerHttp2Stream;
+  /** Set when the request is followed (src/observe/): the sink notes status and bytes in it. */
+  record: RequestRecord | undefined;
   #abandoned: (() => void) | undefined;
   /** The ingress reset the stream itself (the app failed mid-response): not the client's reset. */
   #resetByIngress = false;
@@ -135,15 +153,18 @@ export class Http2Sink implements ResponseSink {
   head(status: number, headers: string[]): void {
     // Node ends the stream itself for HEAD requests, 204 and 304.
     this.stream.respond([':status', String(status), ...headers]);
+    if (this.record !== undefined) this.record.status = status;
   }
 
   write(chunk: Buffer): boolean {
     if (this.stream.writableEnded) return true;
+    if (this.record !== undefined) this.record.bytes += chunk.length;
     return this.stream.write(chunk);
   }
 
   end(chunk?: Buffer): void {
     if (this.stream.writableEnded) return;
+    if (this.record !== undefined && chunk !== undefined) this.record.bytes += chunk.length;
     this.stream.end(chunk);
   }
 
@@ -165,6 +186,7 @@ export class Http2Sink implements ResponseSink {
       return;
     }
     if (this.gone) return;
+    recordPlain(this.record, status, message);
     const body = `${message}\n`;
     stream.respond({ ':status': status, ...plainHeaders(body) });
     stream.end(body);

@@ -43,6 +43,8 @@ export function proxyUpgrade(
   clientAddress: string,
   pools: UpstreamPools,
   log: Logger,
+  /** Told each refusal's reason (the metrics, the recent refusals, the access log). */
+  refused: (reason: IngressReason) => void = () => {},
 ): void {
   client.on('error', () => client.destroy());
   let requestText: string;
@@ -65,6 +67,7 @@ export function proxyUpgrade(
   const refusal = tunnels.acquire(upstream.origin, clientAddress);
   if (refusal !== undefined) {
     log.info({ client: clientAddress, app: upstream.origin, reason: refusal }, 'WebSocket upgrade refused: too many tunnels');
+    refused(refusal);
     rejectUpgrade(client, 503, `too many WebSocket connections${refusal === 'websocket_client_tunnels_full' ? ' from this address' : ''} (${refusal})`);
     return;
   }
@@ -99,6 +102,7 @@ export function proxyUpgrade(
     if (client.destroyed) return;
     if (reason === 'websocket_handshake_timeout') log.warn({ client: clientAddress, app: upstream.origin, reason }, 'the app did not answer the upgrade in time');
     else log.warn({ err: error, client: clientAddress, app: upstream.origin, reason }, 'upgrade to app failed');
+    refused(reason);
     rejectUpgrade(client, status, `${text} (${reason})`);
   };
   const failWith = (error: Error) => {
@@ -148,6 +152,7 @@ export function proxyUpgrade(
     // Every byte either way is a read or a write on the app's socket: one inactivity timer.
     app.setTimeout(options.websocketIdleTimeoutMs, () => {
       log.info({ client: clientAddress, app: upstream.origin, reason: 'websocket_idle_timeout' }, 'idle WebSocket tunnel closed');
+      refused('websocket_idle_timeout');
       app.destroy();
     });
     app.pipe(client);

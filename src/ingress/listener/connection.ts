@@ -22,13 +22,17 @@ export interface ConnectionState {
   readonly listener?: ListenerKind;
   /**
    * The client certificate's verdict, decided once after the handshake (verify/verdicts.ts): `OK`,
-   * `NONE` (no certificate), `UNVERIFIED` (the app verifies nothing) or an app library code.
+   * `NONE` (no certificate), `UNVERIFIED` (the app verifies nothing) or an app library code; read
+   * by the access log, the metrics and the inventory too.
    */
   readonly verdict?: ConnectionVerdict;
   /** Headers every request of the connection carries: a verifying app's verdict, RFC 9440's (clientCertificateForwarding); undefined for none. */
   readonly verdictHeaders?: readonly string[] | undefined;
   /** The app's verification refused this certificate: no request of the connection reaches the app. */
   readonly verificationRefused?: boolean;
+  /** TLS only: the protocol version (`TLSv1.3`) and whether the session was resumed. */
+  readonly tlsVersion?: string | undefined;
+  readonly resumed?: boolean;
 }
 
 const STATE = Symbol('certgate.connection');

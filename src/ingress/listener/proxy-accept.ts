@@ -5,6 +5,7 @@
 // an untrusted client could otherwise claim any address and walk past an app's Allow list.
 import type net from 'node:net';
 import type { Logger } from 'pino';
+import type { IngressObserver } from '../../observe/observer.ts';
 import { parseProxyHeader } from './proxy-protocol.ts';
 import type { ProxyProtocolReason } from '../reasons.ts';
 
@@ -30,10 +31,18 @@ export interface ProxyProtocolSettings extends ProxyProtocolLimits {
  * Reads the header, then calls `next` with the client's address and the socket paused at the first
  * byte after the header (`next` attaches its reader, then the socket is resumed).
  */
-export function readProxyHeader(socket: net.Socket, settings: ProxyProtocolSettings, log: Logger, listener: string, next: (clientAddress: string) => void): void {
+export function readProxyHeader(
+  socket: net.Socket,
+  settings: ProxyProtocolSettings,
+  log: Logger,
+  listener: string,
+  next: (clientAddress: string) => void,
+  observer?: Pick<IngressObserver, 'refusal'>,
+): void {
   const peer = socket.remoteAddress ?? '';
   if (!settings.trusted(peer)) {
     log.info({ client: peer, listener, reason: 'proxy_protocol_untrusted_source' }, 'connection closed: PROXY protocol from an untrusted source');
+    observer?.refusal({ reason: 'proxy_protocol_untrusted_source', clientAddress: peer, listener });
     socket.destroy();
     return;
   }
@@ -41,6 +50,7 @@ export function readProxyHeader(socket: net.Socket, settings: ProxyProtocolSetti
   const fail = (reason: ProxyProtocolReason) => {
     cleanup();
     log.info({ client: peer, listener, reason }, 'connection closed: no valid PROXY protocol header');
+    observer?.refusal({ reason, clientAddress: peer, listener });
     socket.destroy();
   };
   const timer = setTimeout(() => fail('proxy_protocol_timeout'), settings.headerTimeoutMs);
@@ -66,6 +76,7 @@ export function readProxyHeader(socket: net.Socket, settings: ProxyProtocolSetti
   const onError = (error: NodeJS.ErrnoException) => {
     cleanup();
     log.info({ client: peer, listener, reason: 'proxy_protocol_socket_error', cause: error.code ?? error.message }, 'connection closed: no valid PROXY protocol header');
+    observer?.refusal({ reason: 'proxy_protocol_socket_error', clientAddress: peer, listener, cause: error.code ?? error.message });
     socket.destroy();
   };
   function cleanup() {

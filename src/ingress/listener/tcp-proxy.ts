@@ -5,6 +5,7 @@
 // only, so an internal TCP port is never public whatever --bind says.
 import net from 'node:net';
 import type { Logger } from 'pino';
+import type { IngressObserver } from '../../observe/observer.ts';
 import type { ConfigurationProblem } from '../../model/outcome.ts';
 
 export interface TcpRoute {
@@ -45,10 +46,13 @@ export class TcpProxy {
   readonly #log: Logger;
   readonly #listeners = new Map<number, Listener>();
 
-  constructor(bindAddress: string, limits: TcpLimits, log: Logger) {
+  readonly #observer: Pick<IngressObserver, 'refusal'> | undefined;
+
+  constructor(bindAddress: string, limits: TcpLimits, log: Logger, observer?: Pick<IngressObserver, 'refusal'>) {
     this.#bindAddress = bindAddress;
     this.#limits = limits;
     this.#log = log;
+    this.#observer = observer;
   }
 
   /**
@@ -97,7 +101,10 @@ export class TcpProxy {
     const listener: Listener = { server, bindAddress: this.#addressFor(route), route, sockets: new Set(), perClient: new Map() };
     server.maxConnections = this.#limits.maxConnectionsPerPort;
     server.on('connection', (socket) => this.#proxy(listener, socket));
-    server.on('drop', () => this.#log.warn({ port, reason: 'tcp_connection_limit' }, 'TCP connection refused: too many open on this port'));
+    server.on('drop', (dropped?: { remoteAddress?: string }) => {
+      this.#log.warn({ port, reason: 'tcp_connection_limit' }, 'TCP connection refused: too many open on this port');
+      this.#observer?.refusal({ reason: 'tcp_connection_limit', clientAddress: dropped?.remoteAddress ?? '', appId: listener.route.appId, listener: `tcp:${port}` });
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: listener.bindAddress, port }, () => {
@@ -113,6 +120,7 @@ export class TcpProxy {
     const open = listener.perClient.get(address) ?? 0;
     if (open >= this.#limits.maxConnectionsPerClient) {
       this.#log.warn({ app: listener.route.appId, reason: 'tcp_client_limit' }, 'TCP connection refused: this client has too many open on this port');
+      this.#observer?.refusal({ reason: 'tcp_client_limit', clientAddress: address, appId: listener.route.appId, listener: 'tcp' });
       client.destroy();
       return;
     }
@@ -145,6 +153,7 @@ export class TcpProxy {
     client.on('error', close);
     app.on('error', (error) => {
       this.#log.info({ err: error, app: listener.route.appId, reason: 'tcp_app_unavailable' }, 'TCP connection to app failed');
+      this.#observer?.refusal({ reason: 'tcp_app_unavailable', clientAddress: address, appId: listener.route.appId, listener: 'tcp' });
       close();
     });
     client.once('close', close);

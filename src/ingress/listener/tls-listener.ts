@@ -12,7 +12,9 @@ import { NONE, type ConnectionVerdicts } from '../verify/verdicts.ts';
 import { attachConnectionState, type ConnectionState } from './connection.ts';
 import type { LingeringCloses } from './lingering-close.ts';
 import { readProxyHeader, type ProxyProtocolSettings } from './proxy-accept.ts';
-import type { IngressReason } from '../reasons.ts';
+import type { IngressObserver } from '../../observe/observer.ts';
+import { connectionVerdict } from '../../observe/verdict.ts';
+import { handshakeFailureReason, type IngressReason } from '../reasons.ts';
 import { environmentDomainOf, routesFor, type ListenerKind, type Route, type RouteSnapshot } from '../snapshot.ts';
 
 export interface TlsListenerLimits {
@@ -52,6 +54,8 @@ export interface TlsListenerDeps {
   readonly lingering: LingeringCloses;
   /** The ingress's client-certificate verdicts (one cache per ingress, bounded). */
   readonly verdicts: ConnectionVerdicts;
+  /** Metrics, access log and recent refusals (src/observe/). */
+  readonly observer: IngressObserver;
 }
 
 /**
@@ -62,7 +66,7 @@ const ACCESS_DENIED_ALERT = Buffer.from([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x3
 
 export function createTlsListener(deps: TlsListenerDeps): net.Server {
   const server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => {
-    if (deps.proxyProtocol) readProxyHeader(socket, deps.proxyProtocol, deps.log, deps.name, (client) => acceptConnection(deps, socket, client));
+    if (deps.proxyProtocol) readProxyHeader(socket, deps.proxyProtocol, deps.log, deps.name, (client) => acceptConnection(deps, socket, client), deps.observer);
     else acceptConnection(deps, socket, socket.remoteAddress ?? '');
   });
   // Errors while starting to listen are the caller's (listen rejects); later ones are logged.
@@ -80,6 +84,7 @@ function acceptConnection(deps: TlsListenerDeps, socket: net.Socket, peer: strin
   const fail = (reason: IngressReason, message: string, cause?: string) => {
     cleanup();
     log.info({ client: peer, reason, message, ...(cause === undefined ? {} : { cause }) }, 'connection closed before TLS');
+    deps.observer.refusal({ reason, clientAddress: peer, cause, listener: deps.name });
     socket.destroy();
   };
   const timer = setTimeout(() => fail('clienthello_timeout', 'ClientHello not received in time'), limits.clientHelloTimeoutMs);
@@ -137,6 +142,7 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
   // IP restrictions, once per connection, before the handshake does any work for the app.
   if (route?.app.ipRules && !route.app.ipRules.allows(peer)) {
     deps.log.info({ client: peer, servername, app: route.app.id, reason: 'ip_forbidden' }, 'connection refused by the app\'s IP restrictions');
+    deps.observer.refusal({ reason: 'ip_forbidden', clientAddress: peer, app: route.app, servername, listener: deps.name });
     socket.end(ACCESS_DENIED_ALERT);
     // The alert is tiny; a client that does not read it is not waited for.
     setTimeout(() => socket.destroy(), 1_000).unref();
@@ -155,12 +161,18 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
   });
   deps.sockets.add(tlsSocket);
   let secure = false;
+  const started = performance.now();
   const timer = setTimeout(() => {
     deps.log.info({ client: peer, servername, reason: 'handshake_timeout', message: 'TLS handshake not finished in time' }, 'TLS handshake failed');
+    deps.observer.refusal({ reason: 'handshake_timeout', clientAddress: peer, app: route?.app, servername, listener: deps.name });
     tlsSocket.destroy();
   }, deps.limits.handshakeTimeoutMs);
-  const logFailure = (error: NodeJS.ErrnoException) =>
-    deps.log.info({ client: peer, servername, app: route?.app.id, reason: 'handshake_failed', cause: error.code ?? error.message }, 'TLS handshake failed');
+  const logFailure = (error: NodeJS.ErrnoException) => {
+    const cause = error.code ?? error.message;
+    const reason = handshakeFailureReason(cause);
+    deps.log.info({ client: peer, servername, app: route?.app.id, reason, cause }, 'TLS handshake failed');
+    deps.observer.refusal({ reason, clientAddress: peer, app: route?.app, servername, cause, listener: deps.name, ...(reason === 'cert_missing' ? { verdict: NONE } : {}) });
+  };
   // The client must read the alert that says why (certificate_required): close without a reset.
   deps.lingering.onHandshakeFailure(tlsSocket, socket, (error) => {
     clearTimeout(timer);
@@ -190,11 +202,15 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
       clientAddress: peer,
       proto: 'https',
       listener: deps.listener,
-      verdict: decision?.verdict ?? NONE,
+      // Apps that verify nothing still get the certificate's facts (access log, inventory).
+      verdict: decision === undefined ? NONE : decision.verdict.code === 'UNVERIFIED' ? connectionVerdict(tlsSocket) : decision.verdict,
       verdictHeaders: route?.app.rfc9440 !== undefined && chain !== undefined && chain.certificates.length > 0 ? [...(decision?.headers ?? []), ...rfc9440Headers(chain.certificates)] : decision?.headers,
       verificationRefused: decision?.refused === true,
+      tlsVersion: tlsSocket.getProtocol() ?? undefined,
+      resumed: tlsSocket.isSessionReused(),
     });
     attachConnectionState(tlsSocket, state);
+    deps.observer.handshake(state, state.tlsVersion ?? null, state.resumed === true, performance.now() - started);
     if (tlsSocket.alpnProtocol === 'h2') {
       // Node's HTTP/2 server waits for a handshake it already missed unless told it is done.
       (tlsSocket as unknown as { secureConnecting: boolean }).secureConnecting = false;

@@ -10,6 +10,7 @@ import type { ResponseSink } from '../http/response-sink.ts';
 import { withCorsHeaders } from '../http/cors.ts';
 import type { Upstream } from '../snapshot.ts';
 import type { ExchangeHandle, UpstreamPools } from './upstream.ts';
+import type { RequestRecord } from '../../observe/request-record.ts';
 
 /**
  * One request to the app through the ingress's HTTP/1.1 client, its answer written straight to the
@@ -32,9 +33,12 @@ class ForwardHandler implements ExchangeHandler {
   #ended = false;
   /** The client's side is full: the app is paused until `drain`. */
   #waitingForDrain = false;
+  /** Set when the request is followed (src/observe/): the time to the app's answer goes there. */
+  readonly #record: RequestRecord | undefined;
 
-  constructor(sink: ResponseSink, upstream: Upstream, log: Logger, hsts: string | undefined, cors: readonly string[] | undefined) {
+  constructor(sink: ResponseSink, upstream: Upstream, log: Logger, hsts: string | undefined, cors: readonly string[] | undefined, record: RequestRecord | undefined) {
     this.#sink = sink;
+    this.#record = record;
     this.#hsts = hsts;
     this.#cors = cors;
     this.#upstream = upstream;
@@ -49,6 +53,8 @@ class ForwardHandler implements ExchangeHandler {
 
   onHead(statusCode: number, rawHeaders: string[]): boolean {
     if (this.#abandoned) return false;
+    const record = this.#record;
+    if (record !== undefined) record.upstreamMs = performance.now() - record.upstreamStart;
     try {
       const headers = clientResponseRawHeaders(rawHeaders);
       if (this.#hsts !== undefined && !hasHeader(headers, 'strict-transport-security')) headers.push('strict-transport-security', this.#hsts);
@@ -162,8 +168,9 @@ export function proxyRequest(
   log: Logger,
   hsts?: string,
   cors?: readonly string[],
+  record?: RequestRecord,
 ): void {
-  const handler = new ForwardHandler(sink, upstream, log, hsts, cors);
+  const handler = new ForwardHandler(sink, upstream, log, hsts, cors, record);
   handler.exchange = pools.origin(upstream).request(outgoingRequest(request, headers, clientCertificate), handler);
 }
 

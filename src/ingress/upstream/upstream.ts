@@ -17,6 +17,9 @@ export interface ExchangeHandle {
 export interface AppPool {
   request(request: OutgoingRequest, handler: ExchangeHandler): ExchangeHandle;
   close(): void;
+  /** Open connections and waiting requests, for the metrics (read at scrape time). */
+  readonly connectionCount?: number;
+  readonly queuedCount?: number;
 }
 
 export interface UpstreamOptions {
@@ -165,6 +168,12 @@ export class UpstreamPools {
     const busy = (this.#upgrading.get(upstream.origin) ?? 1) - 1;
     if (busy <= 0) this.#upgrading.delete(upstream.origin);
     else this.#upgrading.set(upstream.origin, busy);
+  }
+
+  /** The app's pool's counts, without making a pool; undefined when it has none. */
+  stats(upstream: Upstream): { connections: number; queued: number } | undefined {
+    const pool = this.#origins.get(upstream.poolKey ?? upstream.origin);
+    return pool ? { connections: pool.connectionCount ?? 0, queued: pool.queuedCount ?? 0 } : undefined;
   }
 
   origin(upstream: Upstream): AppPool {
