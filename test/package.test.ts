@@ -109,6 +109,9 @@ test('the installed certgate serve, started as the systemd unit starts it, serve
   const answer = curlResult(await curl({ host: 'hello.env1.certgate.localhost', port: https, caFile: join(scratch, 'data', 'ca', 'ca.pem') }));
   assert.equal(answer.status, 200, JSON.stringify(answer));
   assert.match(answer.body, /"host": "hello\.env1\.certgate\.localhost:\d+"/);
+  // The web console's stylesheet is packed (dist/ holds only what tsc emits plus the copied assets).
+  const css = await run('curl', ['-sS', '--cacert', join(scratch, 'data', 'ca', 'ca.pem'), '-w', '\n%{http_code}', `${/management API: +(https:\/\/\S+)/.exec(banner)![1]}/console/assets/console.css`]);
+  assert.match(css.stdout, /certgate console[\s\S]*\n200$/, css.stderr);
 
   serve.kill('SIGTERM');
   const code = await new Promise<number | null>((resolve) => serve.once('exit', (exitCode) => resolve(exitCode)));

@@ -190,6 +190,7 @@ function printBanner(options: ServeOptions, dataDir: string, addresses: IngressA
     `  internal HTTP:  http://${options.internalBind}:${addresses.internalHttpPort}`,
     ...(options.proxyProtocol?.length ? [`  PROXY protocol: on ${options.proxyProtocol.join(', ')}, from ${(options.proxyProtocolFrom ?? []).join(', ')} only`] : []),
     `  management API: ${control.endpoint} (ARM; subscription ${control.subscriptionId})`,
+    `  web console:    ${control.endpoint}/console (sign in with a service principal's client id and secret)`,
     `  admin:          ${admin.endpoint} (/metrics, /healthz, /readyz)`,
     `  access log:     ${options.accessLog === 'off' ? 'off' : options.accessLog === 'stdout' ? 'JSON lines on stdout (this banner is on stderr)' : options.accessLog}`,
     `  workers:        ${options.workers} (ingress processes)`,

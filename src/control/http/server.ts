@@ -12,6 +12,7 @@ import type { ArmResponse, ControlContext } from '../resources/context.ts';
 import { LIMITS, checkJsonShape } from '../validation/limits.ts';
 import { cloudMetadata, jsonWebKeys, openIdConfiguration, tokenEndpoint, tokenExpectation, type OAuthResponse } from './oauth.ts';
 import { CIPHERS } from '../../ingress/snapshot.ts';
+import { CONSOLE_PREFIX, consolePlugin } from '../console/console.ts';
 
 export const MAX_BODY_BYTES = LIMITS.bodyBytes;
 
@@ -126,6 +127,8 @@ export function createManagementServer(options: ManagementServerOptions) {
   app.addHook('onRequest', async (request, reply) => {
     const { path } = splitRequestTarget(request.raw.url ?? '/');
     if (OPEN_PATHS.has(`${request.method} ${path.toLowerCase()}`)) return;
+    // The console's own pages authenticate with its session cookie (src/control/console/).
+    if (path === CONSOLE_PREFIX || path.startsWith(`${CONSOLE_PREFIX}/`)) return;
     try {
       (request as FastifyRequest & { claims?: unknown }).claims = await authenticate(context, request.headers.authorization, baseUrlOf(request));
     } catch (error) {
@@ -133,6 +136,8 @@ export function createManagementServer(options: ManagementServerOptions) {
       throw error;
     }
   });
+
+  void app.register(consolePlugin, { prefix: CONSOLE_PREFIX, context, inject: (request) => app.inject(request) });
 
   app.route({
     method: ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'POST'],
