@@ -13,7 +13,7 @@ import { foldHeaderName } from '../ingress/http/identity-headers.ts';
 import { compileIpRules, type IpMatcher } from '../ingress/listener/ip-rules.ts';
 import { compileCors, type CompiledCors, type CorsPolicySettings } from '../ingress/http/cors.ts';
 import { DEFAULT_HEADER_COUNT_LIMIT, type CompiledApp, type EnvironmentDomainSpec, type HostSpec, type RouteSpec, type ServerCredentials, type Upstream } from '../ingress/snapshot.ts';
-import type { TcpRoute } from '../ingress/listener/tcp-proxy.ts';
+import type { TcpRoute } from '../ingress/snapshot.ts';
 import { compileVerification, type VerificationSettings } from '../ingress/verify/policy.ts';
 import type { TrustMaterial } from '../model/trust.ts';
 

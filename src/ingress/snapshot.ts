@@ -11,8 +11,16 @@ import type { ClientCertificateMode, ClientCertificatePolicy } from '../model/in
 import type { ConfigurationProblem } from '../model/outcome.ts';
 import type { IpMatcher } from './listener/ip-rules.ts';
 import type { CompiledCors } from './http/cors.ts';
-import type { TcpRoute } from './listener/tcp-proxy.ts';
 import type { CompiledVerification } from './verify/policy.ts';
+
+/** A TCP port route (transport tcp, additionalPortMappings): served by listener/tcp-proxy.ts. */
+export interface TcpRoute {
+  readonly appId: string;
+  readonly external: boolean;
+  /** Where the app listens. */
+  readonly host: string;
+  readonly port: number;
+}
 
 /** Key material for a server certificate: PEM pair, or a PKCS12 with its password. */
 export type ServerCredentials =

@@ -7,14 +7,8 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import type { IngressObserver } from '../../observe/observer.ts';
 import type { ConfigurationProblem } from '../../model/outcome.ts';
+import type { TcpRoute } from '../snapshot.ts';
 
-export interface TcpRoute {
-  readonly appId: string;
-  readonly external: boolean;
-  /** Where the app listens. */
-  readonly host: string;
-  readonly port: number;
-}
 
 export interface TcpLimits {
   /** Open connections per exposed port; beyond: new ones are closed at once (one client cannot take them all for long: idle timeout). */
