@@ -1,0 +1,147 @@
+// Online revocation status for the ingress (issue 13): CRLs fetched from a certificate's
+// distribution points and OCSP responses from its AIA responder. The I/O lives here, apart from
+// the verdict (verify/verdicts.ts): a cached status is returned synchronously (a map lookup), a
+// missing one as a Promise that only the connection waiting for it awaits. Everything is bounded:
+// cache entries, one fetch in flight per URL (concurrent misses share it), fetches in flight
+// overall, response size and time (http-get.ts). A fetched CRL's signature is checked against the
+// issuer as an uploaded one is (app-auth/crl.ts); an OCSP response's in ocsp.ts.
+import type { X509Certificate } from 'node:crypto';
+import { LruCache } from '../../app-auth/cache.ts';
+import { compileCrl, type CompiledCrl } from '../../app-auth/crl.ts';
+import { describeCertificate, type CertificateInfo } from '../../pki/facts.ts';
+import { httpExchange } from './http-get.ts';
+import { ocspRequest, ocspStatus } from './ocsp.ts';
+import { revocationSources } from './sources.ts';
+import type { RevocationStatus } from './status.ts';
+
+export type { RevocationStatus } from './status.ts';
+export type OnlineRevocation = 'Crl' | 'Ocsp';
+
+/** Distinct CRL URLs kept (each CRL up to 1 MiB parsed: the memory bound). */
+export const MAX_CACHED_CRLS = 64;
+/** OCSP answers kept (one per certificate). */
+export const MAX_CACHED_OCSP = 4096;
+/** Fetches in flight at once, over all URLs: a flood of new certificates cannot open unbounded sockets. */
+export const MAX_FETCHES_IN_FLIGHT = 32;
+/** After a failure the URL is not asked again for this long (an unreachable responder is not hammered). */
+export const FAILURE_RETRY_MS = 10_000;
+/** A CRL without nextUpdate is fetched again after this long. */
+const CRL_NO_NEXT_UPDATE_TTL_MS = 3_600_000;
+const SKEW_MS = 5 * 60_000;
+
+type CrlEntry = { readonly crl: CompiledCrl } | { readonly error: string };
+
+export class RevocationChecker {
+  readonly #crls = new LruCache<CrlEntry>(MAX_CACHED_CRLS, Infinity);
+  readonly #ocsp = new LruCache<RevocationStatus>(MAX_CACHED_OCSP, Infinity);
+  readonly #inflight = new Map<string, Promise<unknown>>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /** `certificate`'s status as `issuer` publishes it (the pair comes from a verified path). */
+  status(certificate: X509Certificate, issuer: X509Certificate, method: OnlineRevocation): RevocationStatus | Promise<RevocationStatus> {
+    const sources = revocationSources(certificate);
+    if (method === 'Ocsp' && sources.ocsp.length > 0) return this.#ocspStatus(certificate, issuer, sources.ocsp);
+    if (sources.crl.length > 0) return this.#crlStatus(certificate, issuer, sources.crl);
+    return unknown(method === 'Ocsp' ? 'the certificate names no OCSP responder nor CRL distribution point' : 'the certificate names no http CRL distribution point');
+  }
+
+  #crlStatus(certificate: X509Certificate, issuer: X509Certificate, urls: readonly string[]): RevocationStatus | Promise<RevocationStatus> {
+    const now = this.#now();
+    const first = urls[0]!;
+    const cached = this.#crls.get(first, now);
+    if (cached !== undefined) return fromCrl(cached, certificate, issuer, now);
+    return this.#once(`crl ${first}`, async () => {
+      let entry: CrlEntry = { error: 'no distribution point answered' };
+      for (const url of urls) {
+        entry = await fetchCrl(url);
+        const at = this.#now();
+        const until = 'crl' in entry ? Math.min(entry.crl.nextUpdate ?? at + CRL_NO_NEXT_UPDATE_TTL_MS, at + CRL_NO_NEXT_UPDATE_TTL_MS * 24) : at + FAILURE_RETRY_MS;
+        // A CRL already past its nextUpdate is not cached: the next connection asks again.
+        if (until > at) this.#crls.set(first, entry, at, until);
+        if ('crl' in entry) break;
+      }
+      return entry;
+    }).then((entry) => (entry instanceof Error ? unknown(entry.message) : fromCrl(entry, certificate, issuer, this.#now())));
+  }
+
+  #ocspStatus(certificate: X509Certificate, issuer: X509Certificate, urls: readonly string[]): RevocationStatus | Promise<RevocationStatus> {
+    const now = this.#now();
+    const key = `${issuer.fingerprint256}\n${certificate.serialNumber}`;
+    const cached = this.#ocsp.get(key, now);
+    if (cached !== undefined) return cached;
+    return this.#once(`ocsp ${key}`, async () => {
+      let status: RevocationStatus = unknown('no OCSP responder answered');
+      const request = await ocspRequest(certificate, issuer);
+      for (const url of urls) {
+        try {
+          const der = await httpExchange(url, { body: request, contentType: 'application/ocsp-request', accept: 'application/ocsp-response' });
+          status = await ocspStatus(der, certificate, issuer, this.#now());
+        } catch (error) {
+          status = unknown(`OCSP ${url}: ${(error as Error).message}`);
+        }
+        if (status.state !== 'unknown') break;
+      }
+      const at = this.#now();
+      const until = status.state === 'unknown' ? at + FAILURE_RETRY_MS : status.until;
+      this.#ocsp.set(key, { ...status, until }, at, until);
+      return { ...status, until };
+    }).then((status) => (status instanceof Error ? unknown(status.message) : status));
+  }
+
+  /** One fetch per key at a time; past MAX_FETCHES_IN_FLIGHT the status is unknown at once. */
+  #once<T>(key: string, work: () => Promise<T>): Promise<T | Error> {
+    const running = this.#inflight.get(key) as Promise<T> | undefined;
+    if (running !== undefined) return running;
+    if (this.#inflight.size >= MAX_FETCHES_IN_FLIGHT) return Promise.resolve(new Error(`more than ${MAX_FETCHES_IN_FLIGHT} revocation fetches in flight`));
+    const promise = work()
+      .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))
+      .finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, promise);
+    return promise;
+  }
+
+  /** For tests and metrics: cache sizes and fetches in flight. */
+  stats(): { crls: number; ocsp: number; inflight: number } {
+    return { crls: this.#crls.stats().size, ocsp: this.#ocsp.stats().size, inflight: this.#inflight.size };
+  }
+}
+
+function unknown(detail: string): RevocationStatus {
+  return { state: 'unknown', until: Date.now() + FAILURE_RETRY_MS, detail };
+}
+
+async function fetchCrl(url: string): Promise<CrlEntry> {
+  try {
+    const bytes = await httpExchange(url, { accept: 'application/pkix-crl' });
+    // DER (RFC 5280 4.2.1.13), though some servers publish PEM.
+    const text = bytes.subarray(0, 64).toString('latin1');
+    return { crl: compileCrl(text.includes('-----BEGIN') ? bytes.toString('latin1') : new Uint8Array(bytes), 0) };
+  } catch (error) {
+    return { error: `CRL ${url}: ${(error as Error).message.replace(/^crls\[0\]: /, '')}` };
+  }
+}
+
+function fromCrl(entry: CrlEntry, certificate: X509Certificate, issuer: X509Certificate, now: number): RevocationStatus {
+  if ('error' in entry) return unknown(entry.error);
+  const { crl } = entry;
+  const child = describeCertificate(certificate);
+  const ca = describeCertificate(issuer);
+  if (typeof child === 'string' || typeof ca === 'string') return unknown('unreadable certificate');
+  if (!issues(crl, ca)) return unknown(`the CRL's issuer is not "${ca.subject}" or its signature does not verify with its key`);
+  if (crl.thisUpdate > now + SKEW_MS) return unknown('the CRL is not valid yet (thisUpdate in the future)');
+  if (crl.nextUpdate !== undefined && crl.nextUpdate < now) return unknown(`the CRL is stale: nextUpdate ${new Date(crl.nextUpdate).toISOString()} has passed`);
+  const until = crl.nextUpdate ?? now + FAILURE_RETRY_MS;
+  const entryOf = crl.revoked.get(child.serialKey);
+  if (entryOf !== undefined) return { state: 'revoked', until, detail: `CRL: revoked at ${new Date(entryOf.date).toISOString()}${entryOf.reason ? ` (${entryOf.reason})` : ''}` };
+  return { state: 'good', until, detail: 'CRL: not listed' };
+}
+
+function issues(crl: CompiledCrl, issuer: CertificateInfo): boolean {
+  if (crl.issuerDer !== issuer.subjectDer) return false;
+  if (crl.authorityKeyId !== undefined && issuer.subjectKeyId !== undefined && crl.authorityKeyId !== issuer.subjectKeyId) return false;
+  return crl.signedBy(issuer);
+}
