@@ -51,6 +51,7 @@ before(async () => {
     const path = req.url ?? '/';
     fetches.set(path, (fetches.get(path) ?? 0) + 1);
     const entry = served.get(path);
+    if (path === '/hang.crl') return; // never answers: the fetch must time out
     if (entry === undefined) {
       res.writeHead(404).end();
       return;
@@ -74,6 +75,7 @@ before(async () => {
     crlTooBig: [cdp('/big.crl')],
     slowA: [cdp('/slow.crl')],
     slowB: [cdp('/slow.crl')],
+    hang: [cdp('/hang.crl')],
     refresh: [cdp('/refresh.crl')],
     ocspGood: [aia(ocspPort)],
     ocspRevoked: [aia(ocspPort)],
@@ -86,7 +88,6 @@ before(async () => {
   served.set('/slow.crl', { body: served.get('/root.crl')!.body, delayMs: 400 });
   served.set('/garbage.crl', { body: Buffer.from('not a CRL at all') });
   served.set('/big.crl', { body: Buffer.alloc(1024 * 1024 + 1, 0x30) });
-  served.set('/refresh.crl', { body: await der(await opensslCrl(ca.certPath, ca.keyPath, [], 5)) });
   ocsp = await startOcspResponder(dir, ca, ocspPort, [leaves.ocspGood!.pem], [leaves.ocspRevoked!.pem]);
   rogue = await startOcspResponder(dir, ca, roguePort, [leaves.ocspRogue!.pem], [], 'extendedKeyUsage=clientAuth');
   echo = await startEchoApp();
@@ -111,25 +112,26 @@ after(async () => {
   await echo?.close();
   await ocsp?.close();
   await rogue?.close();
+  crlServer?.closeAllConnections();
   await new Promise((resolve) => (crlServer ? crlServer.close(resolve) : resolve(undefined)));
 });
 
-async function get(host: string, leaf: OpensslLeaf, tls?: '1.2' | '1.3') {
-  const result = await curl({ host: hosts[host]!, port: gw.httpsPort, caFile, cert: leaf.certPath, key: leaf.keyPath, ...(tls ? { tls } : {}) });
+async function get(host: string, leaf: OpensslLeaf, tls?: '1.2' | '1.3', http?: '1.1' | '2') {
+  const result = await curl({ host: hosts[host]!, port: gw.httpsPort, caFile, cert: leaf.certPath, key: leaf.keyPath, ...(tls ? { tls } : {}), ...(http ? { http } : {}) });
   assert.equal(result.code, 0, result.stderr);
   return curlResult(result);
 }
 
 describe('CRL distribution points (clientCertificateOnlineRevocation Crl)', () => {
-  test('a certificate the fetched CRL does not list is served, the app told its status; a listed one is refused REVOKED', async () => {
-    for (const tls of ['1.2', '1.3'] as const) {
+  test('a certificate the fetched CRL does not list is served, the app told its status; a listed one is refused REVOKED (TLS 1.2 and 1.3, HTTP/1.1 and 2)', async () => {
+    for (const [tls, http] of [['1.2', '1.1'], ['1.3', '2']] as const) {
       const before = echo.received.length;
-      const good = await get('crl', leaves.crlGood!, tls);
+      const good = await get('crl', leaves.crlGood!, tls, http);
       assert.equal(good.status, 200, good.body);
       assert.equal(echo.received.length, before + 1);
       assert.equal(echo.received.at(-1)!.headers['x-certgate-client-verdict'], 'OK');
       assert.equal(echo.received.at(-1)!.headers['x-certgate-client-cert-revocation'], 'good');
-      const revoked = await get('crl', leaves.crlRevoked!, tls);
+      const revoked = await get('crl', leaves.crlRevoked!, tls, http);
       assert.equal(revoked.status, 403);
       assert.match(revoked.body, /REVOKED \(revoked\)/);
       assert.equal(echo.received.length, before + 1, 'the app never sees the revoked client');
@@ -142,6 +144,20 @@ describe('CRL distribution points (clientCertificateOnlineRevocation Crl)', () =
     assert.equal(a.status, 200, a.body);
     assert.equal(b.status, 200, b.body);
     assert.equal(fetches.get('/slow.crl'), 1);
+  });
+
+  test('a distribution point that never answers: refused REVOCATION_UNKNOWN after the 5 s bound, while other connections are served meanwhile', async () => {
+    const started = Date.now();
+    const hanging = get('crl', leaves.hang!);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const meanwhile = await get('crl', leaves.crlGood!);
+    const servedAfter = Date.now() - started;
+    assert.equal(meanwhile.status, 200);
+    assert.ok(servedAfter < 3_000, `another connection waited ${servedAfter} ms`);
+    const refused = await hanging;
+    const waited = Date.now() - started;
+    assert.match(refused.body, /REVOCATION_UNKNOWN \(revocation_unknown\)/);
+    assert.ok(waited >= 4_500 && waited < 9_000, `refused after ${waited} ms`);
   });
 
   test('status unknown under HardFail (the default): unreachable, garbage, a CRL not signed by the issuer, too big, no distribution point', async () => {
@@ -171,6 +187,8 @@ describe('CRL distribution points (clientCertificateOnlineRevocation Crl)', () =
         req.on('error', reject);
         req.end();
       });
+    // Made now (nextUpdate in 5 s): the clock starts with this test.
+    served.set('/refresh.crl', { body: await der(await opensslCrl(ca.certPath, ca.keyPath, [], 5)) });
     const fetchedAt = Date.now();
     const first = await request();
     assert.equal(first.status, 200, first.body);
