@@ -197,6 +197,9 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
     if (decision?.refused) {
       deps.log.info({ client: peer, servername, app: route?.app.id, reason: decision.verdict.code.toLowerCase(), verdict: decision.verdict.code, thumbprint: decision.verdict.thumbprint, revocation: decision.revocation }, 'client certificate refused by the app\'s verification');
     }
+    if (decision?.verdict.revocation === 'unknown') {
+      deps.log.info({ client: peer, servername, app: route?.app.id, verdict: decision.verdict.code, thumbprint: decision.verdict.thumbprint, revocation: decision.revocation }, 'revocation status unknown, served (SoftFail)');
+    }
     const state: ConnectionState = Object.freeze({
       servername,
       route,

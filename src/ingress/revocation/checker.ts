@@ -46,7 +46,7 @@ export class RevocationChecker {
     const sources = revocationSources(certificate);
     if (method === 'Ocsp' && sources.ocsp.length > 0) return this.#ocspStatus(certificate, issuer, sources.ocsp);
     if (sources.crl.length > 0) return this.#crlStatus(certificate, issuer, sources.crl);
-    return unknown(method === 'Ocsp' ? 'the certificate names no OCSP responder nor CRL distribution point' : 'the certificate names no http CRL distribution point');
+    return unknown(method === 'Ocsp' ? 'the certificate names no OCSP responder nor CRL distribution point' : 'the certificate names no http CRL distribution point', this.#now());
   }
 
   #crlStatus(certificate: X509Certificate, issuer: X509Certificate, urls: readonly string[]): RevocationStatus | Promise<RevocationStatus> {
@@ -65,7 +65,7 @@ export class RevocationChecker {
         if ('crl' in entry) break;
       }
       return entry;
-    }).then((entry) => (entry instanceof Error ? unknown(entry.message) : fromCrl(entry, certificate, issuer, this.#now())));
+    }).then((entry) => (entry instanceof Error ? unknown(entry.message, this.#now()) : fromCrl(entry, certificate, issuer, this.#now())));
   }
 
   #ocspStatus(certificate: X509Certificate, issuer: X509Certificate, urls: readonly string[]): RevocationStatus | Promise<RevocationStatus> {
@@ -74,14 +74,14 @@ export class RevocationChecker {
     const cached = this.#ocsp.get(key, now);
     if (cached !== undefined) return cached;
     return this.#once(`ocsp ${key}`, async () => {
-      let status: RevocationStatus = unknown('no OCSP responder answered');
+      let status: RevocationStatus = unknown('no OCSP responder answered', now);
       const request = await ocspRequest(certificate, issuer);
       for (const url of urls) {
         try {
           const der = await httpExchange(url, { body: request, contentType: 'application/ocsp-request', accept: 'application/ocsp-response' });
           status = await ocspStatus(der, certificate, issuer, this.#now());
         } catch (error) {
-          status = unknown(`OCSP ${url}: ${(error as Error).message}`);
+          status = unknown(`OCSP ${url}: ${(error as Error).message}`, now);
         }
         if (status.state !== 'unknown') break;
       }
@@ -89,7 +89,7 @@ export class RevocationChecker {
       const until = status.state === 'unknown' ? at + FAILURE_RETRY_MS : status.until;
       this.#ocsp.set(key, { ...status, until }, at, until);
       return { ...status, until };
-    }).then((status) => (status instanceof Error ? unknown(status.message) : status));
+    }).then((status) => (status instanceof Error ? unknown(status.message, this.#now()) : status));
   }
 
   /** One fetch per key at a time; past MAX_FETCHES_IN_FLIGHT the status is unknown at once. */
@@ -110,8 +110,9 @@ export class RevocationChecker {
   }
 }
 
-function unknown(detail: string): RevocationStatus {
-  return { state: 'unknown', until: Date.now() + FAILURE_RETRY_MS, detail };
+/** `until` is only advisory here: the caches set their own expiry (FAILURE_RETRY_MS) for failures. */
+function unknown(detail: string, now = 0): RevocationStatus {
+  return { state: 'unknown', until: now + FAILURE_RETRY_MS, detail };
 }
 
 async function fetchCrl(url: string): Promise<CrlEntry> {
@@ -126,6 +127,7 @@ async function fetchCrl(url: string): Promise<CrlEntry> {
 }
 
 function fromCrl(entry: CrlEntry, certificate: X509Certificate, issuer: X509Certificate, now: number): RevocationStatus {
+  const unknown = (detail: string) => ({ state: 'unknown' as const, until: now + FAILURE_RETRY_MS, detail });
   if ('error' in entry) return unknown(entry.error);
   const { crl } = entry;
   const child = describeCertificate(certificate);
