@@ -365,6 +365,15 @@ async function certgateAlone(definition: ProxyDefinition, pki: BenchPki, dir: st
   } catch (error) {
     log(`  bench/xfcc.ts failed: ${(error as Error).message}`);
   }
+  try {
+    // Scale-out (issue 15): 3 replicas on a PostgreSQL it starts, write rates, 10,000 apps on both stores.
+    const script = new URL('./replicas.ts', import.meta.url).pathname;
+    const result = await run(process.execPath, ['--expose-gc', script, '--json', `--changes=${settings.modeChanges}`, `--apps=${quick ? 2_000 : 10_000}`], { timeoutMs: 900_000 });
+    out.replicas = JSON.parse(result.stdout.trim().split('\n').at(-1)!);
+    log(`  replicas: ${JSON.stringify(out.replicas)}`);
+  } catch (error) {
+    log(`  bench/replicas.ts failed: ${(error as Error).message}`);
+  }
   return out;
 }
 

@@ -14,7 +14,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { TestGateway } from './support/gateway.ts';
 import { startControlPlaneFixture, type ControlPlaneFixture } from './support/control-fixture.ts';
-import { armClient, type ArmClient } from './support/arm.ts';
+import { armClient, createSeedApp, type ArmClient } from './support/arm.ts';
 import type { EchoApp } from './support/echo-app.ts';
 import { curl, curlResult } from './support/clients.ts';
 import { P12_PASSWORD } from './support/vectors.ts';
@@ -84,17 +84,7 @@ before(async () => {
   subscription = gw.credentials!.subscriptionId;
   // The app the seed flow changes, created over plain HTTPS (az has nothing to do with that part).
   arm = await armClient(gw.credentials!, gw.caPem);
-  const group = `/subscriptions/${subscription}/resourceGroups/${GROUP}`;
-  assert.equal((await arm.call('PUT', `${group}?api-version=2021-04-01`, { location: 'local' })).status, 201);
-  const environment = await arm.call('PUT', `${group}/providers/Microsoft.App/managedEnvironments/${ENVIRONMENT}?api-version=2025-01-01`, { location: 'local', properties: {} });
-  assert.equal(environment.status, 201, environment.text);
-  const app = await arm.call('PUT', `${group}/providers/Microsoft.App/containerApps/${APP}?api-version=2025-01-01`, {
-    location: 'local',
-    properties: { managedEnvironmentId: environment.json.id, configuration: { ingress: { external: true, targetPort: echo.port } } },
-  });
-  assert.equal(app.status, 201, app.text);
-  appId = app.json.id;
-  fqdn = app.json.properties.configuration.ingress.fqdn;
+  ({ appId, fqdn } = await createSeedApp(arm, { group: GROUP, environment: ENVIRONMENT, app: APP }, echo.port));
 });
 
 after(async () => {
@@ -176,6 +166,16 @@ describe('az 2.45 (Debian azure-cli) against certgate', { concurrency: false }, 
     const show = await az('resource', 'show', '-g', GROUP, '-n', 'nope', '--resource-type', 'Microsoft.App/containerApps', '--api-version', '2025-01-01');
     assert.notEqual(show.code, 0);
     assert.match(show.stderr, /^ERROR: \(ResourceNotFound\) The Resource 'Microsoft\.App\/containerApps\/nope' under resource group 'az-rg' was not found\./m);
+  });
+});
+
+describe('az 2.45: az deployment group create', { concurrency: false }, () => {
+  test("the seed's template deploys (az 2.45 sends the template file spliced in, comments and all)", async () => {
+    const template = join(import.meta.dirname, 'fixtures', 'deployments', 'seed.json');
+    const state = ok(await az('deployment', 'group', 'create', '-g', GROUP, '-n', 'seed', '--template-file', template, '--parameters', 'appName=tplapp', `targetPort=${echo.port}`, '--query', 'properties.provisioningState', '-o', 'tsv'), 'az deployment group create');
+    assert.equal(state.trim(), 'Succeeded');
+    const app = await arm.call('GET', `/subscriptions/${subscription}/resourceGroups/${GROUP}/providers/Microsoft.App/containerApps/tplapp?api-version=2025-01-01`);
+    assert.equal(app.json.properties.configuration.ingress.clientCertificateMode, 'require');
   });
 });
 

@@ -1,10 +1,18 @@
-// The store contract (test/support/store-contract.ts) against every backend: today the embedded
-// node:sqlite one on a real file.
+// The store contract (test/support/store-contract.ts) against every backend: the embedded
+// node:sqlite one on a real file, and PostgreSQL on a real server this test starts (initdb).
+import { after, describe, test } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../src/store/sqlite.ts';
+import { PostgresStore } from '../src/store/postgres.ts';
 import { storeContract } from './support/store-contract.ts';
+import { newStoreKeyLine, startPostgres, testStoreKeys } from './support/postgres.ts';
+import { PG_MIGRATIONS } from '../src/store/postgres-migrations.ts';
+import { environmentDocument } from '../src/model/documents.ts';
+import { ENVIRONMENT_TYPE } from '../src/model/resources.ts';
+import postgres from 'postgres';
+import assert from 'node:assert/strict';
 
 storeContract('SQLite (node:sqlite, a file)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'certgate-store-'));
@@ -14,4 +22,89 @@ storeContract('SQLite (node:sqlite, a file)', async () => {
     reopen: () => new SqliteStore(path),
     dispose: () => rm(dir, { recursive: true, force: true }),
   };
+});
+
+const server = await startPostgres();
+after(() => server.dispose());
+
+storeContract('PostgreSQL (postgres.js, a real server)', async () => {
+  const url = await server.createDatabase();
+  const keys = testStoreKeys();
+  return {
+    store: await PostgresStore.open(url, { keys }),
+    reopen: () => PostgresStore.open(url, { keys }),
+    dispose: async () => {},
+  };
+});
+
+describe('PostgreSQL only', () => {
+  const env = environmentDocument({ subscriptionId: 's1', resourceGroup: 'rg', name: 'env1', defaultDomain: 'env1.test' });
+  const certificate = { id: `${env.id}/certificates/c1`, name: 'c1', type: `${ENVIRONMENT_TYPE}/certificates`, properties: {} };
+  const secret = Buffer.from('-----BEGIN PRIVATE KEY----- secret');
+
+  test('replicas starting together on an empty database migrate it once', async () => {
+    const url = await server.createDatabase();
+    const keys = testStoreKeys();
+    const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresStore.open(url, { keys })));
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const rows = await sql<{ version: number }[]>`SELECT version FROM schema_migrations ORDER BY version`;
+      assert.deepEqual(rows.map((row) => row.version), PG_MIGRATIONS.map((_, index) => index + 1));
+    } finally {
+      await sql.end();
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  test('a write on one replica reaches the subscribers of another (LISTEN/NOTIFY), and after its listener reconnects', async () => {
+    const url = await server.createDatabase();
+    const keys = testStoreKeys();
+    // No backstop poll to speak of: what arrives comes by NOTIFY or the re-read on reconnect.
+    const [writer, reader] = await Promise.all([PostgresStore.open(url, { keys }), PostgresStore.open(url, { keys, pollIntervalMs: 3_600_000 })]);
+    const admin = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const heard: number[] = [];
+      reader.subscribe((revision) => heard.push(revision));
+      const until = async (revision: number) => {
+        const deadline = Date.now() + 10_000;
+        while (!heard.includes(revision) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.ok(heard.includes(revision), `heard ${revision} (heard: ${heard.join(', ')})`);
+      };
+      await writer.put(env);
+      await until(1);
+      // The listening connections are cut (a network blip, a pooler restart); a write lands meanwhile.
+      const cut = await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'listen%'`;
+      assert.ok(cut.length >= 1);
+      await writer.put(env);
+      await until(2);
+    } finally {
+      await admin.end();
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+
+  test('secrets are encrypted at rest with the store key; rotation reseals them with the new key', async () => {
+    const url = await server.createDatabase();
+    const [oldLine, newLine] = [newStoreKeyLine(), newStoreKeyLine()];
+    const first = await PostgresStore.open(url, { keys: testStoreKeys(oldLine) });
+    await first.put(env);
+    await first.put(certificate, { secret });
+    await first.close();
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await sql<{ value: Buffer }[]>`SELECT value FROM secrets`;
+      assert.ok(!row!.value.includes(Buffer.from('PRIVATE KEY')), 'the database holds no plain text');
+      const wrong = await PostgresStore.open(url, { keys: testStoreKeys(newLine) });
+      await assert.rejects(() => wrong.getSecret(certificate.id), /not among the configured keys/);
+      await wrong.close();
+      // Rotation: the new key first, the old one still there to open; the start reseals.
+      const rotating = await PostgresStore.open(url, { keys: testStoreKeys(newLine, oldLine) });
+      await rotating.close();
+      const rotated = await PostgresStore.open(url, { keys: testStoreKeys(newLine) });
+      assert.deepEqual(Buffer.from((await rotated.getSecret(certificate.id))!), secret, 'the old key is no longer needed');
+      await rotated.close();
+    } finally {
+      await sql.end();
+    }
+  });
 });

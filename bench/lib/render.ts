@@ -9,6 +9,8 @@ export interface CertgateAlone {
   modeChange?: ModeChangeResult;
   patch?: PatchRateResult[];
   xfcc?: unknown;
+  /** bench/replicas.ts: enforcement across 3 replicas, write rates, many apps (issue 15). */
+  replicas?: unknown;
   error?: string;
 }
 

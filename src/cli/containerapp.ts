@@ -98,29 +98,24 @@ export function containerappCommand(): Command {
   containerapp.addCommand(
     addGlobalOptions(
       new Command('update')
-        .description('Update a container app (image, tags, target host).')
+        .description('Update a container app (tags, target host).')
         .requiredOption('-n, --name <name>', 'Name of the container app.')
         .requiredOption('-g, --resource-group <group>', 'Name of the resource group.')
-        .option('--image <image>', 'Container image, stored as given.')
         .addOption(new Option('--tags <tags...>', 'Space-separated tags: key[=value] (replace the tags).'))
         .option('--target-host <host>', 'Host the app listens on (certgate).')
+        // No --image: certgate runs no containers, and the management API refuses a template change (OperationNotSupported).
         .addHelpText('after', '\nExamples:\n  certgate containerapp update -n shop -g demo --target-host 10.0.0.5\n'),
     ).action(
-      outputAction(async (options: AppOptions & { image?: string; tags?: string[]; targetHost?: string }, command: Command) =>
+      outputAction(async (options: AppOptions & { tags?: string[]; targetHost?: string }, command: Command) =>
         withSession(command, async ({ client, subscription }) => {
           const path = `${appPath(subscription, options.resourceGroup, options.name)}?${V}`;
           const patch: Record<string, unknown> = {};
           const tags = parseTags(options.tags);
           if (tags) patch['tags'] = tags;
           const properties: Record<string, unknown> = {};
-          if (options.image !== undefined) {
-            const current = (await client.arm('GET', path)).json as { properties: { template?: { containers?: Record<string, unknown>[] } } };
-            const containers = current.properties.template?.containers ?? [];
-            properties['template'] = { containers: containers.length > 0 ? containers.map((c, i) => (i === 0 ? { ...c, image: options.image } : c)) : [{ name: options.name, image: options.image }] };
-          }
           if (options.targetHost !== undefined) properties['configuration'] = { ingress: { targetHost: options.targetHost } };
           if (Object.keys(properties).length > 0) patch['properties'] = properties;
-          if (Object.keys(patch).length === 0) throw new CliError('Nothing to update: give --image, --tags or --target-host.', { kind: 'usage' });
+          if (Object.keys(patch).length === 0) throw new CliError('Nothing to update: give --tags or --target-host.', { kind: 'usage' });
           return (await client.arm('PATCH', path, patch)).json;
         }),
       ),

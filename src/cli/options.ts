@@ -1,5 +1,6 @@
 // Parsers for command-line values: a bad value is a one-line error naming the option.
 import { InvalidArgumentError, Option } from 'commander';
+import { isPostgresUrl } from '../store/location.ts';
 import { availableParallelism } from 'node:os';
 import { parseIpRange } from '../ingress/listener/ip-rules.ts';
 import { normalizeHostname } from '../model/hostnames.ts';
@@ -65,4 +66,10 @@ export function listOf<T extends string>(choices: readonly T[]): (value: string)
     });
     return [...new Set(matched)];
   };
+}
+
+/** --store: a postgres:// URL; anything else is a usage error, said before starting. */
+export function parseStoreUrl(value: string): string {
+  if (!isPostgresUrl(value)) throw new InvalidArgumentError('expected a postgres:// or postgresql:// URL');
+  return value;
 }

@@ -10,6 +10,12 @@ export const DEFAULT_INTERNAL_HTTP_PORT = 8081;
 
 export interface ServeOptions {
   dataDir: string;
+  /** A postgres:// URL: several replicas share this database; unset, the SQLite file in dataDir. */
+  store: string | undefined;
+  /** This replica's name among those sharing the store (default: the host name). */
+  replicaName: string | undefined;
+  /** The file of the keys that encrypt the shared store's secrets (else CERTGATE_STORE_KEY). */
+  storeKeyFile: string | undefined;
   bind: string;
   httpsPort: number;
   httpPort: number;

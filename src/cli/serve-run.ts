@@ -12,6 +12,8 @@ import { startIngressHost, stopGraceMs, type IngressHost } from '../gateway/host
 import type { IngressAddresses, IngressOptions } from '../ingress/ingress.ts';
 import { ensureOpenSslConfig, OPENSSL_CONFIG_PATH } from '../ingress/listener/openssl-config.ts';
 import { createLogger } from '../log.ts';
+import { describeStore } from '../store/location.ts';
+import { loadStoreKeys } from '../store/store-keys.ts';
 import { caCertificatePath } from '../pki/local-ca.ts';
 import { bindWarning } from './bind-warning.ts';
 import { lockDataDir } from './data-dir-lock.ts';
@@ -25,8 +27,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
   log.debug({ openSslConfig: openSsl === 'certgate' ? OPENSSL_CONFIG_PATH : openSsl }, 'OpenSSL configuration');
   const dataDir = resolve(options.dataDir);
   const ingress = ingressOptions(options);
+  // The shared store's URL and keys: read once here (a worker reads the same flags and variables).
+  const shared = options.store ? { sharedStore: { url: options.store, keys: loadStoreKeys(options.storeKeyFile, process.env) } } : {};
   if (cluster.isWorker) {
-    await runWorker({ dataDir, ingress }, log);
+    await runWorker({ dataDir, ingress, ...shared }, log);
     return;
   }
   // Nothing is written before every port is known to be free: a failed first start leaves no data dir.
@@ -48,7 +52,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   let host: IngressHost;
   let control: ControlPlane;
   try {
-    host = await startIngressHost({ dataDir, ingress, workers: options.workers }, log);
+    host = await startIngressHost({ dataDir, ingress, workers: options.workers, ...shared, ...(options.replicaName ? { replicaName: options.replicaName } : {}) }, log);
     control = await startControlPlane(host, options, log);
   } catch (error) {
     unlock();
@@ -144,6 +148,7 @@ function printBanner(options: ServeOptions, dataDir: string, addresses: IngressA
     `  management API: ${control.endpoint} (ARM; subscription ${control.subscriptionId})`,
     `  workers:        ${options.workers} (ingress processes)`,
     `  data dir:       ${dataDir}`,
+    `  store:          ${describeStore(dataDir, options.store)}`,
     `  CA certificate: ${caCertificatePath(dataDir)} (trust it to reach apps without -k)`,
   ];
   if (control.newCredentialsPath) {

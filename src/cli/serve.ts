@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { PROXY_PROTOCOL_LISTENERS } from '../ingress/listener/proxy-accept.ts';
 import { limitConflict, limitOptions, limitSettings } from './serve-limits.ts';
-import { enumOption, listOf, parseDomain, parsePort, parseRangeList, parseWorkers } from './options.ts';
+import { enumOption, listOf, parseDomain, parsePort, parseRangeList, parseStoreUrl, parseWorkers } from './options.ts';
 import { DEFAULT_BASE_DOMAIN, DEFAULT_INTERNAL_HTTP_PORT, DEFAULT_INTERNAL_HTTPS_PORT, type ServeOptions } from './serve-options.ts';
 
 
@@ -23,6 +23,9 @@ export function serveCommand(): Command {
   const command = new Command('serve')
     .description('Run the gateway: the HTTPS ingress (one port, every app), plain-HTTP redirects, and the ARM management API')
     .addOption(new Option('--data-dir <dir>', 'where certgate keeps its database, CA and certificates').env('CERTGATE_DATA_DIR').default('.certgate'))
+    .addOption(new Option('--store <url>', 'a postgres:// URL: the database several replicas share (docs/scale-out.md); default: the SQLite file in the data dir').env('CERTGATE_STORE').argParser(parseStoreUrl))
+    .addOption(new Option('--store-key-file <path>', 'the keys that encrypt the --store database\'s secrets, one base64 line each, the first encrypting (or CERTGATE_STORE_KEY)').env('CERTGATE_STORE_KEY_FILE'))
+    .addOption(new Option('--replica-name <name>', 'this replica\'s name among those sharing the --store database (default: the host name)').env('CERTGATE_REPLICA_NAME'))
     .addOption(new Option('--bind <address>', 'address the ingress listens on (loopback by default)').env('CERTGATE_BIND').default('127.0.0.1'))
     .addOption(new Option('--https-port <port>', 'HTTPS port shared by every app').env('CERTGATE_HTTPS_PORT').default(8443).argParser(parsePort))
     .addOption(new Option('--http-port <port>', 'plain-HTTP port: redirects to HTTPS, or serves apps with allowInsecure').env('CERTGATE_HTTP_PORT').default(8080).argParser(parsePort))
@@ -47,6 +50,8 @@ export function serveCommand(): Command {
     .action(async (options: ServeOptions, command: Command) => {
       // Trusting every source would let any client claim any address (and pass any Allow list).
       if (options.proxyProtocol?.length && !options.proxyProtocolFrom) command.error("error: option '--proxy-protocol' needs '--proxy-protocol-from <ranges>' (the load balancers' addresses)", { exitCode: 2 });
+      if (options.storeKeyFile && !options.store) command.error("error: option '--store-key-file' has no effect without '--store <postgres-url>' (the embedded store is a file only its owner reads)", { exitCode: 2 });
+      if (options.replicaName && !options.store) command.error("error: option '--replica-name' has no effect without '--store <postgres-url>' (one machine has no replicas)", { exitCode: 2 });
       if ((options.acmeCaFile || options.acmeEmail) && !options.acmeDirectory) command.error("error: options '--acme-ca-file' and '--acme-email' need '--acme-directory <url>'", { exitCode: 2 });
       if (options.proxyProtocolFrom && !options.proxyProtocol?.length) command.error("error: option '--proxy-protocol-from' has no effect without '--proxy-protocol <listeners>'", { exitCode: 2 });
       options.limits = limitSettings(options as unknown as Record<string, unknown>);

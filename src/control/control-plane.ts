@@ -10,7 +10,7 @@ import type { IssuedCertificate } from '../pki/issue.ts';
 import type { Store } from '../store/store.ts';
 import type { RevisionOutcome } from '../model/outcome.ts';
 import { loadOrCreateServerCertificate } from '../pki/local-ca.ts';
-import { createPrincipal, principalId, PRINCIPAL_TYPE } from './auth/principals.ts';
+import { createFirstPrincipal, principalId, PRINCIPAL_TYPE } from './auth/principals.ts';
 import { tokenIssuer } from './auth/tokens.ts';
 import { createManagementServer } from './http/server.ts';
 import { ensureDefaultSubscription } from './resources/resource-manager.ts';
@@ -87,8 +87,10 @@ export class ControlPlane {
     const host = options.bindAddress.includes(':') ? `[${options.bindAddress}]` : options.bindAddress;
     const endpoint = `https://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${port}`;
     let newCredentialsPath: string | undefined;
-    if ((await store.list({ type: PRINCIPAL_TYPE })).length === 0) {
-      const { clientId, clientSecret } = await createPrincipal(store, 'certgate administrator');
+    // One administrator, whichever replica starts first on an empty database.
+    const first = (await store.list({ type: PRINCIPAL_TYPE })).length === 0 ? await createFirstPrincipal(store, 'certgate administrator') : undefined;
+    if (first) {
+      const { clientId, clientSecret } = first;
       const credentials: AdminCredentials = { endpoint, tenantId: tokens.tenantId, subscriptionId, clientId, clientSecret, caCertificate: join(gateway.dataDir, 'ca', 'ca.pem') };
       newCredentialsPath = join(gateway.dataDir, ADMIN_CREDENTIALS_FILE);
       // Written once, readable by its owner only; the secret exists nowhere else. If it cannot be

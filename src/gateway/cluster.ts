@@ -33,14 +33,18 @@ export class WorkerPool {
   #startFailure: string | undefined;
   #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
-  constructor(count: number, log: Logger) {
+  readonly #seed: Buffer | undefined;
+
+  /** @param seed the ticket-key seed (replicas share one); by default one per run. */
+  constructor(count: number, log: Logger, seed?: Buffer) {
     this.#count = count;
     this.#log = log;
+    this.#seed = seed;
   }
 
   /** Forks the workers and resolves when all serve (or rejects if one cannot start). */
   start(): Promise<IngressAddresses> {
-    const seed = randomBytes(32).toString('base64');
+    const seed = (this.#seed ?? randomBytes(32)).toString('base64');
     cluster.on('message', (worker, message: ToPrimary) => this.#onMessage(worker, message));
     cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal, seed));
     for (let i = 0; i < this.#count; i++) cluster.fork({ [SEED_VARIABLE]: seed });

@@ -26,9 +26,13 @@ import { buildRouteSpecs } from './route-specs.ts';
 import { RevisionWaiters } from './revision-waiters.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
 import { ServerCertificates } from './server-certificates.ts';
+import { followTicketKeys, sharedLocalCa, sharedTicketKeySeed } from './shared-pki.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
-import { openDataDirStore } from '../store/sqlite.ts';
+import { openStore, type SharedStoreLocation } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
+
+/** How often replicas replace their shared session-ticket keys (Caddy's default STEK rotation). */
+const DEFAULT_TICKET_KEY_ROTATION_MS = 12 * 60 * 60 * 1000;
 
 /** A revision that could not be built is tried again after this, doubling up to the maximum. */
 const RETRY_FIRST_MS = 1_000;
@@ -37,8 +41,10 @@ const RETRY_MAX_MS = 60_000;
 export interface GatewayOptions {
   readonly dataDir: string;
   readonly ingress: IngressOptions;
-  /** An already open store; by default the embedded one in the data dir. */
+  /** An already open store; by default the shared one, else the embedded one in the data dir. */
   readonly store?: Store;
+  /** The store several replicas share (src/store/open.ts). */
+  readonly sharedStore?: SharedStoreLocation;
   /** Shared by the worker processes of one gateway, so TLS sessions resume on any of them. */
   readonly ticketKeySeed?: Buffer;
   /**
@@ -46,6 +52,11 @@ export interface GatewayOptions {
    * (the in-process change feed only hears this process's writes); a worker also hears of them by IPC.
    */
   readonly pollIntervalMs?: number;
+  /**
+   * On a store replicas share: how often the shared session-ticket keys are replaced (default 12 h,
+   * as Caddy's STEK rotation; only issuing hosts rotate, all follow within a minute).
+   */
+  readonly ticketKeyRotationMs?: number;
   /** Called after each compilation, whether the ingress serves its snapshot or it failed. */
   readonly onCompiled?: (outcome: RevisionOutcome) => void;
   /** Whether this process issues the server certificates (default); a worker reads the primary's. */
@@ -86,11 +97,24 @@ export class Gateway implements ControlPlaneHost {
   }
 
   static async start(options: GatewayOptions, log: Logger): Promise<Gateway> {
-    const store = options.store ?? openDataDirStore(options.dataDir);
+    const store = options.store ?? (await openStore(options.dataDir, options.sharedStore, log));
     try {
-      const ca = await loadOrCreateLocalCa(options.dataDir);
-      const cache = new TlsPolicyCache(options.ticketKeySeed, options.ingress.tlsCiphers);
-      const certificates = new ServerCertificates(options.dataDir, ca, { issue: options.issueServerCertificates ?? true });
+      const issue = options.issueServerCertificates ?? true;
+      // Replicas sharing the store share the CA, the certificates it issues and the ticket keys
+      // (shared-pki.ts); a worker takes what its primary set up.
+      const shared = store.replicas && issue ? store : undefined;
+      const ca = shared ? await sharedLocalCa(shared, options.dataDir) : await loadOrCreateLocalCa(options.dataDir);
+      const seed = options.ticketKeySeed ?? (shared ? await sharedTicketKeySeed(shared) : undefined);
+      const cache = new TlsPolicyCache(seed, options.ingress.tlsCiphers);
+      const rotationMs = options.ticketKeyRotationMs ?? DEFAULT_TICKET_KEY_ROTATION_MS;
+      const stopTicketKeys =
+        store.replicas && seed
+          ? followTicketKeys(store, seed, (next) => {
+              cache.rotateTicketKeys(next);
+              log.info({ reason: 'ticket_keys_rotated' }, 'session-ticket keys rotated');
+            }, { checkMs: Math.min(60_000, Math.max(50, rotationMs / 4)), ...(issue ? { rotateMs: rotationMs } : {}) })
+          : () => {};
+      const certificates = new ServerCertificates(options.dataDir, ca, { issue, ...(shared ? { shared } : {}) });
       const revision = await store.revision();
       const { snapshot, problems } = await compileRevision(store, certificates, cache, revision, log);
       logProblems(log, problems, revision);
@@ -103,6 +127,7 @@ export class Gateway implements ControlPlaneHost {
       gateway.#unsubscribe = () => {
         unsubscribe();
         clearInterval(poll);
+        stopTicketKeys();
       };
       gateway.#addresses = await ingress.listen();
       return gateway;

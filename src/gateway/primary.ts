@@ -9,10 +9,11 @@ import type { RevisionOutcome } from '../model/outcome.ts';
 import { ENVIRONMENT_TYPE, environmentView } from '../model/resources.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
-import { openDataDirStore } from '../store/sqlite.ts';
+import { openStore, type SharedStoreLocation } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { WorkerPool } from './cluster.ts';
 import { ServerCertificates } from './server-certificates.ts';
+import { followTicketKeys, sharedLocalCa, sharedTicketKeySeed } from './shared-pki.ts';
 
 export class ClusterPrimary implements ControlPlaneHost {
   readonly store: Store;
@@ -32,18 +33,23 @@ export class ClusterPrimary implements ControlPlaneHost {
   }
 
   /** Opens the data dir's store, forks `workers` ingress processes and resolves when all serve. */
-  static async start(dataDir: string, workers: number, log: Logger): Promise<ClusterPrimary> {
-    const store = openDataDirStore(dataDir);
+  static async start(dataDir: string, workers: number, log: Logger, sharedStore?: SharedStoreLocation): Promise<ClusterPrimary> {
+    const store = await openStore(dataDir, sharedStore, log);
     let pool: WorkerPool | undefined;
     let unsubscribe = () => {};
     try {
-      const ca = await loadOrCreateLocalCa(dataDir);
-      const certificates = new ServerCertificates(dataDir, ca);
+      // Replicas sharing the store share the CA, its certificates and the ticket keys (shared-pki.ts).
+      const shared = store.replicas ? store : undefined;
+      const ca = shared ? await sharedLocalCa(shared, dataDir) : await loadOrCreateLocalCa(dataDir);
+      const certificates = new ServerCertificates(dataDir, ca, { issue: true, ...(shared ? { shared } : {}) });
+      const seed = shared ? await sharedTicketKeySeed(shared) : undefined;
+      // The primary rotates the shared ticket keys on schedule; its workers follow (gateway.ts).
+      const stopRotation = shared && seed ? followTicketKeys(shared, seed, () => {}, { checkMs: 60_000, rotateMs: 12 * 60 * 60 * 1000 }) : () => {};
       const prepare = async () => Promise.all([certificates.fallback(), certificates.forEnvironments((await store.list({ type: ENVIRONMENT_TYPE })).map(environmentView))]);
       await prepare();
-      const started = new WorkerPool(workers, log);
+      const started = new WorkerPool(workers, log, seed);
       pool = started;
-      unsubscribe = store.subscribe((revision) => {
+      const unsubscribeRevisions = store.subscribe((revision) => {
         prepare().then(
           () => started.broadcast(revision),
           (error: unknown) => {
@@ -53,6 +59,10 @@ export class ClusterPrimary implements ControlPlaneHost {
           },
         );
       });
+      unsubscribe = () => {
+        unsubscribeRevisions();
+        stopRotation();
+      };
       const addresses = await started.start();
       return new ClusterPrimary(store, dataDir, ca, started, addresses, unsubscribe);
     } catch (error) {

@@ -6,6 +6,8 @@ import { loadOrCreateServerCertificate, loadStoredServerCertificate } from '../p
 import type { IssuedCertificate } from '../pki/issue.ts';
 import { resourceKey, type EnvironmentView } from '../model/resources.ts';
 import type { ServerCredentials } from '../ingress/snapshot.ts';
+import type { Store } from '../store/store.ts';
+import { sharedServerCertificate } from './shared-pki.ts';
 
 /** The names the fallback certificate is made for (served when SNI is absent or unknown). */
 const FALLBACK_HOSTNAMES = ['localhost'];
@@ -24,10 +26,14 @@ export class ServerCertificates {
    *   one does (the primary): were each to issue its own, they would serve different certificates
    *   and could not resume each other's TLS sessions. The others wait for its files.
    */
-  constructor(dataDir: string, ca: IssuedCertificate, options: { issue: boolean } = { issue: true }) {
+  readonly #shared: Store | undefined;
+
+  /** @param options.shared a store replicas share: certificates are issued once for all of them (shared-pki.ts). */
+  constructor(dataDir: string, ca: IssuedCertificate, options: { issue: boolean; shared?: Store } = { issue: true }) {
     this.#dataDir = dataDir;
     this.#ca = ca;
     this.#issue = options.issue;
+    this.#shared = options.shared;
   }
 
   fallback(): Promise<ServerCredentials> {
@@ -49,7 +55,8 @@ export class ServerCertificates {
     const key = hostnames.join(',');
     const cached = this.#cache.get(key);
     if (cached) return cached;
-    const credentials = (this.#issue ? loadOrCreateServerCertificate(this.#dataDir, this.#ca, hostnames) : this.#waitForIssuer(hostnames)).then(
+    const issue = () => (this.#shared ? sharedServerCertificate(this.#shared, this.#dataDir, this.#ca, hostnames) : loadOrCreateServerCertificate(this.#dataDir, this.#ca, hostnames));
+    const credentials = (this.#issue ? issue() : this.#waitForIssuer(hostnames)).then(
       (issued): ServerCredentials => ({ kind: 'pem', certPem: issued.certPem, keyPem: issued.keyPem }),
     );
     credentials.catch(() => this.#cache.delete(key));

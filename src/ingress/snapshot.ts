@@ -244,7 +244,7 @@ const BASE_CONTEXT_OPTIONS: tls.SecureContextOptions = Object.freeze({
 export class TlsPolicyCache {
   #policies = new Map<string, TlsPolicy>();
   #used = new Set<string>();
-  readonly #ticketKeySeed: Buffer | undefined;
+  #ticketKeySeed: Buffer | undefined;
   readonly #ciphers: string;
 
   /**
@@ -288,6 +288,18 @@ export class TlsPolicyCache {
     });
     this.#policies.set(key, policy);
     return policy;
+  }
+
+  /**
+   * A new ticket-key seed (a scheduled rotation shared by replicas): every context issues and
+   * accepts tickets under keys derived from it from now on. Node holds one ticket key per context,
+   * so a ticket made under the previous seed no longer resumes (the client does a full handshake).
+   */
+  rotateTicketKeys(seed: Buffer): void {
+    this.#ticketKeySeed = seed;
+    for (const [key, policy] of this.#policies) {
+      (policy.secureContext as unknown as { context: { setTicketKeys(keys: Buffer): void } }).context.setTicketKeys(deriveTicketKeys(seed, key));
+    }
   }
 
   /** Drops the policies the last compilation did not use. */

@@ -47,6 +47,8 @@ export interface RevisionOutcome {
   readonly revision: number;
   readonly error?: string;
   readonly problems: readonly ConfigurationProblem[];
+  /** Replicas sharing the store that stopped heartbeating: not waited for (src/gateway/replicated-host.ts). */
+  readonly staleReplicas?: readonly string[];
 }
 
 /** The problems that concern `id` (as the resource not served or as a related one). */

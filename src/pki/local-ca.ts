@@ -201,3 +201,35 @@ export async function loadOrCreateServerCertificate(
   await writeFileAtomic(certPath, issued.certPem, 0o644);
   return issued;
 }
+
+/**
+ * Puts `ca` in `<dataDir>/ca/` (a replica taking the CA its peers share from the database). A
+ * different CA already there is kept aside as `ca.replaced-<time>/`, never deleted.
+ */
+export async function installLocalCa(dataDir: string, ca: { certPem: string; keyPem: string }): Promise<void> {
+  const existing = await loadCa(dataDir).catch(() => undefined);
+  if (existing && new X509Certificate(existing.certPem).fingerprint256 === new X509Certificate(ca.certPem).fingerprint256) return;
+  await mkdir(dataDir, { recursive: true });
+  const directory = dirname(caCertificatePath(dataDir));
+  const staging = await mkdtemp(join(dataDir, '.ca-'));
+  try {
+    await chmod(staging, 0o700);
+    await writeFileAtomic(join(staging, 'ca.key'), ca.keyPem, 0o600);
+    await writeFileAtomic(join(staging, 'ca.pem'), ca.certPem, 0o644);
+    await rename(directory, `${directory}.replaced-${Date.now()}`).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    await rename(staging, directory);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw new PkiError('LocalCaNotCreated', `cannot put the shared local CA in ${directory}: ${errorMessage(error)}`, { cause: error });
+  }
+}
+
+/** Puts a server certificate issued elsewhere (a peer replica) where loadStoredServerCertificate finds it. */
+export async function installServerCertificate(dataDir: string, hostnames: string[], issued: { certPem: string; keyPem: string }): Promise<void> {
+  const { directory, certPath, keyPath } = serverCertificatePaths(dataDir, hostnames);
+  await mkdir(directory, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(keyPath, issued.keyPem, 0o600);
+  await writeFileAtomic(certPath, issued.certPem, 0o644);
+}

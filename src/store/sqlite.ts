@@ -1,20 +1,19 @@
 // The embedded store on node:sqlite. WAL with synchronous=FULL: a committed write survives a crash
 // of the process or the machine; every write is one transaction.
 import { DatabaseSync } from 'node:sqlite';
-import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { resourceKey, type ResourceDocument, type StoredResource } from '../model/resources.ts';
 import { migrate } from './migrations.ts';
-import {
-  StoreError,
-  type Change,
-  type ChangeListener,
-  type ListQuery,
-  type PutOptions,
-  type PutResult,
-  type Store,
-  type WriteOptions,
+import { checkPreconditions, scopePrefix, stampDocument } from './write-rules.ts';
+import type {
+  Change,
+  ChangeListener,
+  ListQuery,
+  PutOptions,
+  PutResult,
+  Store,
+  WriteOptions,
 } from './store.ts';
 
 interface Row {
@@ -94,20 +93,7 @@ export class SqliteStore implements Store {
       const current = this.#get(id);
       checkPreconditions(id, current, options);
       const { doc: next, secret } = await change(current);
-      if (resourceKey(next.id) !== resourceKey(id)) throw new Error(`update of ${id} returned a document for ${next.id}`);
-      const now = (options.now ?? new Date()).toISOString();
-      const stored: StoredResource = {
-        ...next,
-        etag: `"${randomUUID()}"`,
-        systemData: {
-          createdAt: current?.systemData.createdAt ?? now,
-          createdBy: current?.systemData.createdBy ?? options.actor ?? 'certgate',
-          createdByType: current?.systemData.createdByType ?? 'Application',
-          lastModifiedAt: now,
-          lastModifiedBy: options.actor ?? 'certgate',
-          lastModifiedByType: 'Application',
-        },
-      };
+      const stored = stampDocument(id, next, current, options);
       this.#statements.upsert.run(resourceKey(id), stored.type.toLowerCase(), JSON.stringify(stored));
       if (secret) this.#statements.putSecret.run(resourceKey(id), secret);
       return { resource: stored, created: current === undefined, revision: this.#bumpRevision() };
@@ -178,21 +164,5 @@ export class SqliteStore implements Store {
 
   #notify(revision: number): void {
     for (const listener of this.#listeners) listener(revision);
-  }
-}
-
-function scopePrefix(id: string): string {
-  return `${resourceKey(id).replace(/\/+$/, '')}/`;
-}
-
-function checkPreconditions(id: string, current: StoredResource | undefined, options: WriteOptions): void {
-  if (options.ifNoneMatch === '*' && current) {
-    throw new StoreError('PreconditionFailed', `${id} already exists`);
-  }
-  if (options.ifMatch !== undefined) {
-    if (!current) throw new StoreError('PreconditionFailed', `${id} does not exist`);
-    if (options.ifMatch !== '*' && options.ifMatch !== current.etag) {
-      throw new StoreError('PreconditionFailed', `the etag of ${id} is ${current.etag}, not ${options.ifMatch}`);
-    }
   }
 }

@@ -4,6 +4,7 @@
 // version, never in between. Each write bumps `revision`; subscribers hear of it after commit,
 // which is the change feed the ingress recompiles its route snapshot from.
 import type { ResourceDocument, StoredResource } from '../model/resources.ts';
+import type { ReplicaRegistry } from './replicas.ts';
 
 export interface WriteOptions {
   /** The write happens only when the stored etag equals this ('*': when the resource exists). */
@@ -40,9 +41,10 @@ export interface ListQuery {
 }
 
 export class StoreError extends Error {
-  readonly code: 'PreconditionFailed' | 'NotFound' | 'Conflict';
-  constructor(code: StoreError['code'], message: string) {
-    super(message);
+  /** Unavailable: a networked store cannot be reached; nothing was read or written. */
+  readonly code: 'PreconditionFailed' | 'NotFound' | 'Conflict' | 'Unavailable';
+  constructor(code: StoreError['code'], message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'StoreError';
     this.code = code;
   }
@@ -68,5 +70,7 @@ export interface Store {
   /** Monotonic counter of committed writes. */
   revision(): Promise<number>;
   subscribe(listener: ChangeListener): () => void;
+  /** Only a store several replicas share has one (PostgreSQL); the embedded one serves one machine. */
+  readonly replicas?: ReplicaRegistry;
   close(): Promise<void>;
 }

@@ -67,3 +67,18 @@ export async function createGroupAndEnvironment(arm: ArmClient, apiVersion = 'ap
   if (env.status !== 201) throw new Error(`environment: ${env.status} ${env.text}`);
   return { group, envId: env.json.id };
 }
+
+/** The seed flow's starting point: a group, an environment and an external app on `targetPort`; returns the app's id and host name. */
+export async function createSeedApp(arm: ArmClient, names: { group: string; environment: string; app: string }, targetPort: number): Promise<{ appId: string; fqdn: string }> {
+  const group = `/subscriptions/${arm.subscription}/resourceGroups/${names.group}`;
+  const created = await arm.call('PUT', `${group}?api-version=2021-04-01`, { location: 'local' });
+  if (created.status !== 201) throw new Error(`resource group: ${created.status} ${created.text}`);
+  const environment = await arm.call('PUT', `${group}/providers/Microsoft.App/managedEnvironments/${names.environment}?api-version=2025-01-01`, { location: 'local', properties: {} });
+  if (environment.status !== 201) throw new Error(`environment: ${environment.status} ${environment.text}`);
+  const app = await arm.call('PUT', `${group}/providers/Microsoft.App/containerApps/${names.app}?api-version=2025-01-01`, {
+    location: 'local',
+    properties: { managedEnvironmentId: environment.json.id, configuration: { ingress: { external: true, targetPort } } },
+  });
+  if (app.status !== 201) throw new Error(`app: ${app.status} ${app.text}`);
+  return { appId: app.json.id, fqdn: app.json.properties.configuration.ingress.fqdn };
+}

@@ -80,6 +80,21 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.deepEqual((await store.get(app.id))?.tags, { a: '1' });
       }));
 
+    test('read-modify-writes are serialised: concurrent ones lose no update, and what change reads is current', () =>
+      withStore(async (store) => {
+        await store.put({ ...env, tags: { count: '0' } });
+        // Each change reads the store (as a resource kind's checks do) before it decides.
+        const increment = () =>
+          store.update(env.id, async (current) => {
+            const seen = await store.get(env.id);
+            assert.equal(seen?.etag, current?.etag, 'a read inside change sees the state the write is based on');
+            return { doc: { ...current!, tags: { count: String(Number(current!.tags!['count']) + 1) } } };
+          });
+        await Promise.all(Array.from({ length: 8 }, increment));
+        assert.equal((await store.get(env.id))?.tags?.['count'], '8');
+        assert.equal(await store.revision(), 9);
+      }));
+
     test('delete removes the resource and everything below it, with its secrets', () =>
       withStore(async (store) => {
         await store.put(env);

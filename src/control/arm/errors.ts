@@ -25,6 +25,12 @@ export const ARM_ERRORS = defineCatalog({
   ResourceNotFound: { status: 404, meaning: 'the resource (environment, app, certificate) does not exist' },
   ProviderNotFound: { status: 404, meaning: 'a resource provider other than Microsoft.App' },
   InvalidResourceType: { status: 404, meaning: 'no route: the resource type or path is not served by certgate' },
+  OperationNotSupported: { status: 400, meaning: "what certgate cannot honour because it runs no containers: a change to an app's `template` (images, scaling), revisions, replicas, logs; `target` is the JSON path when there is one" },
+  InvalidTemplate: { status: 400, meaning: 'a deployment template (or its parameters) certgate cannot evaluate: a function or construct it does not support, a missing parameter, a bad value; the message names the place in the template (`target`)' },
+  DeploymentFailed: { status: 400, meaning: "a deployment's resource failed (in the deployment's `properties.error` and its operation status, not an HTTP answer); `details` name the failing resource and its error; the resources before it stay deployed" },
+  DeploymentNotFound: { status: 404, meaning: 'the deployment does not exist in the resource group' },
+  DeploymentActive: { status: 409, meaning: 'a deployment of that name is still running; wait for it to finish' },
+  TooManyRequests: { status: 429, meaning: 'too many deployments running at once (4); retry when one has finished' },
   MethodNotAllowed: { status: 405, meaning: 'the method is not allowed on this path' },
   CertificateInUse: { status: 409, meaning: 'the certificate is bound to custom domains; remove the bindings before deleting it' },
   ManagedEnvironmentHasContainerApps: { status: 409, meaning: 'the environment still has container apps; delete them before deleting it' },
@@ -38,6 +44,7 @@ export const ARM_ERRORS = defineCatalog({
   UnsupportedMediaType: { status: 415, meaning: 'a body that is not application/json' },
   InternalServerError: { status: 500, meaning: 'a bug in certgate; the request changed nothing (the server log has the cause)' },
   IngressApplyFailed: { status: 500, meaning: 'the change was stored but the ingress could build no configuration from it; the previous one keeps serving' },
+  StoreUnavailable: { status: 503, meaning: 'the shared store (PostgreSQL) cannot be reached: nothing was read or written; the ingress keeps serving its last configuration; retry after Retry-After seconds' },
 });
 
 export type ArmErrorCode = keyof typeof ARM_ERRORS;
@@ -160,6 +167,13 @@ export const errors = {
     }
   },
   /** The ingress could build no snapshot: nothing of the store's latest state is enforced. */
+  storeUnavailable: (write: boolean, cause: unknown) =>
+    new ArmError('StoreUnavailable',
+      write
+        ? 'The store (PostgreSQL) cannot be reached: nothing was written. The ingress keeps serving its last configuration; retry later.'
+        : 'The store (PostgreSQL) cannot be reached: the resource cannot be read now. The ingress keeps serving its last configuration; retry later.',
+      { headers: { 'retry-after': '5' }, cause },
+    ),
   ingressApplyFailed: (revision: number, reason: string) =>
     new ArmError('IngressApplyFailed',
       `The change was stored (revision ${revision}) but the ingress could not apply it (${reason}); it keeps serving the previous configuration. Correct or revert the change with another write.`,
@@ -170,6 +184,11 @@ export const errors = {
       `The change to '${name}' was stored but the ingress does not enforce it: ${details.map((detail) => detail.message).join('; ')}. Correct it with another write.`,
       { target, details },
     ),
+  operationNotSupported: (message: string, target?: string) => new ArmError('OperationNotSupported', message, at(target)),
+  invalidTemplate: (message: string, target?: string) => new ArmError('InvalidTemplate', `Deployment template validation failed: ${message}`, at(target)),
+  deploymentNotFound: (name: string, group: string) => new ArmError('DeploymentNotFound', `Deployment '${name}' could not be found in resource group '${group}'.`),
+  deploymentActive: (name: string) => new ArmError('DeploymentActive', `The deployment '${name}' is still running; wait until it finishes.`),
+  tooManyDeployments: (limit: number) => new ArmError('TooManyRequests', `${limit} deployments are already running; retry when one has finished.`, { headers: { 'retry-after': '5' } }),
   invalidLocation: (message: string) => new ArmError('InvalidResourceLocation', message, { target: 'location' }),
   resourceGroupLocation: (group: string, location: string) =>
     new ArmError('InvalidResourceGroupLocation', `Resource group '${group}' already exists in location '${location}'; its location cannot be changed.`, { target: 'location' }),

@@ -31,10 +31,14 @@ test('every served shape', () => {
   assert.deepEqual(parseArmPath(`${base}/managedEnvironments`), { kind: 'collection', subscription: 's', group: 'g', resourceType: 'managedEnvironments' });
   assert.deepEqual(parseArmPath(`${base}/managedEnvironments/e/certificates`), { kind: 'certificates', subscription: 's', group: 'g', environment: 'e' });
   assert.deepEqual(parseArmPath(`${base}/managedEnvironments/e/certificates/c`), { kind: 'certificate', subscription: 's', group: 'g', environment: 'e', name: 'c' });
+  // What az containerapp asks besides the resources (hostname bind, certificate upload), and what it cannot have (revisions).
+  assert.deepEqual(parseArmPath(`${base}/containerApps/a/listCustomHostNameAnalysis`), { kind: 'hostnameAnalysis', subscription: 's', group: 'g', name: 'a' });
+  assert.deepEqual(parseArmPath(`${base}/managedEnvironments/e/checkNameAvailability`), { kind: 'environmentNameCheck', subscription: 's', group: 'g', environment: 'e' });
+  assert.deepEqual(parseArmPath(`${base}/containerApps/a/revisions/r/replicas`), { kind: 'appRuntime', subscription: 's', group: 'g', name: 'a', segment: 'revisions' });
 });
 
 test('anything else is no route', () => {
-  for (const path of ['/', '/subscriptions/s/resourceGroups/g/providers/Microsoft.Web/sites/x', '/subscriptions/s/foo', '/subscriptions/s/resourceGroups/g/providers/Microsoft.App/containerApps/a/revisions', '/subscriptions/s/resourceGroups/g/providers/Microsoft.App/containerApps/a/certificates/c', '/subscriptions/%E0%A4%A']) {
+  for (const path of ['/', '/subscriptions/s/resourceGroups/g/providers/Microsoft.Web/sites/x', '/subscriptions/s/foo', '/subscriptions/s/resourceGroups/g/providers/Microsoft.App/containerApps/a/unknown', '/subscriptions/s/resourceGroups/g/providers/Microsoft.App/containerApps/a/certificates/c', '/subscriptions/%E0%A4%A']) {
     assert.equal(parseArmPath(path), undefined, path);
   }
 });

@@ -17,7 +17,16 @@ export type ArmPath =
   | { readonly kind: 'certificates'; readonly subscription: string; readonly group: string; readonly environment: string }
   | { readonly kind: 'certificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string }
   | { readonly kind: 'managedCertificates'; readonly subscription: string; readonly group: string; readonly environment: string }
-  | { readonly kind: 'managedCertificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string };
+  | { readonly kind: 'managedCertificate'; readonly subscription: string; readonly group: string; readonly environment: string; readonly name: string }
+  /** POST containerApps/{name}/listCustomHostNameAnalysis (az containerapp hostname bind). */
+  | { readonly kind: 'hostnameAnalysis'; readonly subscription: string; readonly group: string; readonly name: string }
+  /** POST managedEnvironments/{environment}/checkNameAvailability. */
+  | { readonly kind: 'environmentNameCheck'; readonly subscription: string; readonly group: string; readonly environment: string }
+  /** Microsoft.Resources/deployments at resource-group scope: the list, one deployment, or below it (validate, operations, operationStatuses/{id}). */
+  | { readonly kind: 'deployments'; readonly subscription: string; readonly group: string }
+  | { readonly kind: 'deployment'; readonly subscription: string; readonly group: string; readonly name: string; readonly sub?: 'validate' | 'operations' | 'operationStatuses' | 'cancel'; readonly operation?: string }
+  /** What lies below an app and belongs to running containers (revisions, replicas, …): refused. */
+  | { readonly kind: 'appRuntime'; readonly subscription: string; readonly group: string; readonly name: string; readonly segment: string };
 
 export interface ParsedRequestTarget {
   /** The path with repeated slashes collapsed and no trailing slash. */
@@ -31,6 +40,19 @@ export function splitRequestTarget(rawUrl: string): ParsedRequestTarget {
   const path = `/${rawPath.split('/').filter((segment) => segment !== '').join('/')}`;
   return { path, query: new URLSearchParams(queryStart < 0 ? '' : rawUrl.slice(queryStart + 1)) };
 }
+
+/** Path segments below `containerApps/{name}` that belong to running containers (lower case): refused by resources/app-runtime.ts. */
+const APP_RUNTIME_SEGMENTS: readonly string[] = [
+  'revisions', 'replicas', 'detectors', 'logstream', 'getauthtoken', 'authconfigs', 'sourcecontrols', 'start', 'stop',
+  'listsecrets', 'builds', 'patches', 'resiliencypolicies', 'diagnostics',
+];
+
+const DEPLOYMENT_SUBPATHS: Record<string, 'validate' | 'operations' | 'operationStatuses' | 'cancel'> = {
+  validate: 'validate',
+  operations: 'operations',
+  operationstatuses: 'operationStatuses',
+  cancel: 'cancel',
+};
 
 const RESOURCE_TYPES: Record<string, ArmResourceType> = {
   containerapps: 'containerApps',
@@ -65,12 +87,28 @@ export function parseArmPath(path: string): ArmPath | undefined {
   if (n === 3) return { kind: 'groups', subscription };
   const group = segments[3]!;
   if (n === 4) return { kind: 'group', subscription, group };
+  // Deployments live at …/providers/Microsoft.Resources/deployments and, for az's operation commands, at …/deployments.
+  const at = is(4, 'providers') && is(5, 'microsoft.resources') && is(6, 'deployments') ? 7 : is(4, 'deployments') ? 5 : undefined;
+  if (at !== undefined) {
+    if (n === at) return { kind: 'deployments', subscription, group };
+    const name = segments[at]!;
+    if (n === at + 1) return { kind: 'deployment', subscription, group, name };
+    const sub = DEPLOYMENT_SUBPATHS[lower[at + 1]!];
+    if (sub && n === at + 2 && sub !== 'operationStatuses') return { kind: 'deployment', subscription, group, name, sub };
+    if (sub && n === at + 3 && (sub === 'operations' || sub === 'operationStatuses')) return { kind: 'deployment', subscription, group, name, sub, operation: segments[at + 2]! };
+    return undefined;
+  }
   if (!is(4, 'providers') || !is(5, 'microsoft.app') || n < 7) return undefined;
   const resourceType = RESOURCE_TYPES[lower[6]!];
   if (!resourceType) return undefined;
   if (n === 7) return { kind: 'collection', subscription, group, resourceType };
   const name = segments[7]!;
   if (n === 8) return { kind: 'resource', subscription, group, resourceType, name };
+  if (resourceType === 'containerApps') {
+    if (n === 9 && is(8, 'listcustomhostnameanalysis')) return { kind: 'hostnameAnalysis', subscription, group, name };
+    if (APP_RUNTIME_SEGMENTS.includes(lower[8]!)) return { kind: 'appRuntime', subscription, group, name, segment: segments[8]! };
+  }
+  if (resourceType === 'managedEnvironments' && n === 9 && is(8, 'checknameavailability')) return { kind: 'environmentNameCheck', subscription, group, environment: name };
   if (resourceType === 'managedEnvironments' && is(8, 'certificates')) {
     if (n === 9) return { kind: 'certificates', subscription, group, environment: name };
     if (n === 10) return { kind: 'certificate', subscription, group, environment: name, name: segments[9]! };

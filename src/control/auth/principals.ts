@@ -2,6 +2,7 @@
 // compared in constant time. Kept in the store (beside the resources, never listed by the ARM API).
 import { randomBytes, randomUUID, scrypt, timingSafeEqual, type BinaryLike, type ScryptOptions } from 'node:crypto';
 import type { Store } from '../../store/store.ts';
+import { createFirstOfType } from '../../store/create-first.ts';
 
 export const PRINCIPAL_TYPE = 'certgate/servicePrincipals';
 const SCRYPT = { N: 16_384, r: 8, p: 1, keylen: 32 } as const;
@@ -29,16 +30,25 @@ export function principalId(clientId: string): string {
 
 /** Creates a principal; the returned secret is shown once and never stored. */
 export async function createPrincipal(store: Store, displayName: string): Promise<{ clientId: string; clientSecret: string }> {
+  const { clientId, clientSecret, doc, secret } = await newPrincipal(displayName);
+  await store.put(doc, { secret });
+  return { clientId, clientSecret };
+}
+
+/** The first principal (the administrator), unless there is one already (a replica started first). */
+export async function createFirstPrincipal(store: Store, displayName: string): Promise<{ clientId: string; clientSecret: string } | undefined> {
+  const { clientId, clientSecret, doc, secret } = await newPrincipal(displayName);
+  return (await createFirstOfType(store, PRINCIPAL_TYPE, doc, secret)) ? undefined : { clientId, clientSecret };
+}
+
+async function newPrincipal(displayName: string) {
   const clientId = randomUUID();
   const clientSecret = randomBytes(32).toString('base64url');
   const salt = randomBytes(16);
   const hash = await scryptAsync(clientSecret, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
-  const secret: StoredSecret = { salt: salt.toString('base64'), hash: hash.toString('base64'), N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p };
-  await store.put(
-    { id: principalId(clientId), name: clientId, type: PRINCIPAL_TYPE, properties: { displayName } },
-    { secret: Buffer.from(JSON.stringify(secret)) },
-  );
-  return { clientId, clientSecret };
+  const stored: StoredSecret = { salt: salt.toString('base64'), hash: hash.toString('base64'), N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p };
+  const doc = { id: principalId(clientId), name: clientId, type: PRINCIPAL_TYPE, properties: { displayName } };
+  return { clientId, clientSecret, doc, secret: Buffer.from(JSON.stringify(stored)) };
 }
 
 /** The principal when the secret is right; undefined otherwise (unknown id or wrong secret alike). */

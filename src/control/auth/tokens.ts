@@ -5,9 +5,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import type { Store } from '../../store/store.ts';
+import { createFirstOfType } from '../../store/create-first.ts';
 import { principalId } from './principals.ts';
 
 const SETTINGS_ID = '/providers/certgate/settings/tokens';
+/** Its own type, so that "the first of its type" is this one document. */
+const TOKEN_SETTINGS_TYPE = 'certgate/settings/tokens';
 export const TOKEN_LIFETIME_SECONDS = 3600;
 
 export interface TokenClaims {
@@ -53,8 +56,12 @@ export async function tokenIssuer(store: Store): Promise<TokenIssuer> {
   let settings = await store.get(SETTINGS_ID);
   let key = settings ? await store.getSecret(SETTINGS_ID) : undefined;
   if (!settings || !key) {
-    key = randomBytes(32);
-    settings = (await store.put({ id: SETTINGS_ID, name: 'tokens', type: 'certgate/settings', properties: { tenantId: randomUUID() } }, { secret: key })).resource;
+    // Replicas starting together on an empty database: one key wins, every replica uses it.
+    const created = randomBytes(32);
+    const existing = await createFirstOfType(store, TOKEN_SETTINGS_TYPE, { id: SETTINGS_ID, name: 'tokens', type: TOKEN_SETTINGS_TYPE, properties: { tenantId: randomUUID() } }, created);
+    settings = existing ?? (await store.get(SETTINGS_ID))!;
+    key = existing ? await store.getSecret(SETTINGS_ID) : created;
+    if (!key) throw new Error('the token-signing key is missing from the store');
   }
   const signingKey = new Uint8Array(key);
   const tenantId = String(settings.properties['tenantId']);

@@ -22,16 +22,30 @@ export interface OAuthResponse {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** GET /metadata/endpoints: what `az cloud register --endpoint-resource-manager` reads (both formats). */
+/**
+ * GET /metadata/endpoints: what `az cloud register --endpoint-resource-manager` reads. One object that
+ * serves both formats: az 2.45 asks for api-version 2015-01-01 (`*Endpoint` names), az 2.74 for
+ * 2022-09-01 and refuses a cloud without `graphAudience` (it needs the four endpoints resource
+ * manager, login, audience and graph). certgate has no directory graph: the graph audiences name a
+ * host that does not exist, and the token endpoint refuses tokens for them (`az ad` fails clearly).
+ */
 export function cloudMetadata(baseUrl: string): OAuthResponse {
   const endpoint = `${baseUrl}/`;
+  const graph = 'https://graph.certgate.invalid/';
   return {
     status: 200,
     body: {
       name: 'certgate',
+      // 2015-01-01 names (az 2.45)
       galleryEndpoint: endpoint,
-      graphEndpoint: endpoint,
+      graphEndpoint: graph,
       portalEndpoint: endpoint,
+      // 2022-09-01 names (az 2.74)
+      gallery: endpoint,
+      graph,
+      graphAudience: graph,
+      microsoftGraphResourceId: graph,
+      portal: endpoint,
       resourceManager: endpoint,
       authentication: { loginEndpoint: `${baseUrl}/adfs`, audiences: [endpoint], tenant: 'adfs', identityProvider: 'ADFS' },
       suffixes: { acrLoginServer: 'certgate.invalid', keyVaultDns: 'vault.certgate.invalid', storage: 'core.certgate.invalid' },

@@ -1,9 +1,11 @@
 // The management endpoint: HTTPS (certificate from certgate's local CA), bearer tokens, the ARM
 // error envelope for every failure, and one catch-all route whose path is parsed by arm/path.ts
 // (so `//subscriptions` and `resourcegroups` work as az sends them).
+import JSON5 from 'json5';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ArmError, errors } from '../arm/errors.ts';
+import { StoreError } from '../../store/store.ts';
 import { parseArmPath, splitRequestTarget } from '../arm/path.ts';
 import { handleArmRequest } from '../resources/router.ts';
 import type { ArmResponse, ControlContext } from '../resources/context.ts';
@@ -69,7 +71,7 @@ export function createManagementServer(options: ManagementServerOptions) {
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json', 'text/json'], { parseAs: 'buffer' }, (_request, body, done) => {
+  app.addContentTypeParser(['application/json', 'text/json'], { parseAs: 'buffer' }, (request, body, done) => {
     let text: string;
     try {
       // Never replaced by U+FFFD: a name or value certgate stores is what the client sent.
@@ -84,7 +86,7 @@ export function createManagementServer(options: ManagementServerOptions) {
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = parseBody(text, request.url);
     } catch (error) {
       done(errors.invalidContent(`The request body is not valid JSON: ${(error as Error).message}`), undefined);
       return;
@@ -175,6 +177,20 @@ async function dispatch(context: ControlContext, request: FastifyRequest): Promi
   });
 }
 
+/**
+ * JSON, except for deployments: az splices the template file into the body as it is
+ * (`…, template:{…}}}`: an unquoted member name, and the file's comments), which ARM reads as
+ * JSONC. Those bodies are read with JSON5, a superset; the same shape and poisoning checks follow.
+ */
+function parseBody(text: string, url: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    if (!/\/providers\/microsoft\.resources\/deployments\//i.test(splitRequestTarget(url).path)) throw error;
+    return JSON5.parse(text);
+  }
+}
+
 function baseUrlOf(request: FastifyRequest): string {
   return `https://${request.headers.host ?? 'localhost'}`;
 }
@@ -227,6 +243,7 @@ function sendArm(reply: FastifyReply, response: ArmResponse | OAuthResponse) {
 
 function toArmError(error: Error & { code?: string; statusCode?: number }, request: FastifyRequest): ArmError {
   if (error instanceof ArmError) return error;
+  if (error instanceof StoreError && error.code === 'Unavailable') return errors.storeUnavailable(request.method !== 'GET' && request.method !== 'HEAD', error);
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return errors.unsupportedMediaType(String(request.headers['content-type'] ?? ''));

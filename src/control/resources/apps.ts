@@ -17,6 +17,7 @@ import { renderTracked } from './render.ts';
 import type { ResourceKind } from './tracked.ts';
 import type { ControlContext } from './context.ts';
 import { problemsOf } from '../../model/outcome.ts';
+import { checkTemplateUnchanged } from './app-runtime.ts';
 
 /** Azure's rule: 2-32 lower-case letters, digits and hyphens, starting with a letter. */
 const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
@@ -44,6 +45,7 @@ export const appKind: ResourceKind = {
         }
       }
     }
+    if (current) checkTemplateUnchanged(properties['template'], current.properties['template']);
     const environment = await findEnvironment(context, properties);
     properties['managedEnvironmentId'] = environment.id;
     properties['environmentId'] = environment.id;
@@ -169,6 +171,19 @@ async function checkIngress(context: ControlContext, ingress: IngressSettings, e
   }
 }
 
+/** The host names every other app claims (default and custom domains), with the app's id. */
+export async function otherAppsHostNames(context: ControlContext, id: string): Promise<{ hostname: string; appId: string }[]> {
+  const claims: { hostname: string; appId: string }[] = [];
+  for (const other of await context.store.list({ type: APP_TYPE })) {
+    if (resourceKey(other.id) === resourceKey(id)) continue;
+    const view = appView(other);
+    const otherEnvironment = await context.store.get(view.environmentId);
+    const otherView = otherEnvironment ? environmentView(otherEnvironment) : undefined;
+    for (const { name: hostname } of hostNamesOf(other.name, otherView?.defaultDomain, view.ingress?.customDomains, otherView?.dnsSuffix)) claims.push({ hostname, appId: other.id });
+  }
+  return claims;
+}
+
 /** The host names an app is served at (hostNamesOf, as the ingress routes them) must not be served for another app. */
 async function checkHostNames(context: ControlContext, id: string, name: string, environment: StoredResource, ingress: IngressSettings): Promise<void> {
   const mine = new Map<string, string>();
@@ -176,15 +191,9 @@ async function checkHostNames(context: ControlContext, id: string, name: string,
   for (const host of hostNamesOf(name, env.defaultDomain, ingress.customDomains, env.dnsSuffix)) {
     mine.set(host.name, host.source === 'customDomain' ? `properties.configuration.ingress.customDomains[${host.index}].name` : 'properties.configuration.ingress.fqdn');
   }
-  for (const other of await context.store.list({ type: APP_TYPE })) {
-    if (resourceKey(other.id) === resourceKey(id)) continue;
-    const view = appView(other);
-    const otherEnvironment = await context.store.get(view.environmentId);
-    const otherView = otherEnvironment ? environmentView(otherEnvironment) : undefined;
-    for (const { name: hostname } of hostNamesOf(other.name, otherView?.defaultDomain, view.ingress?.customDomains, otherView?.dnsSuffix)) {
-      const target = mine.get(hostname);
-      if (target) throw errors.conflict('HostNameInUse', `The host name '${hostname}' is already used by the container app '${other.id}'.`, target);
-    }
+  for (const { hostname, appId: other } of await otherAppsHostNames(context, id)) {
+    const target = mine.get(hostname);
+    if (target) throw errors.conflict('HostNameInUse', `The host name '${hostname}' is already used by the container app '${other}'.`, target);
   }
 }
 

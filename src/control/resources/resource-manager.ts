@@ -8,6 +8,7 @@ import { dropNulls, validateBody } from '../validation/validate.ts';
 import { RESOURCE_GROUP_SCHEMA } from '../validation/schemas.ts';
 import { isPlainObject, mergePatch } from '../arm/merge-patch.ts';
 import type { Store } from '../../store/store.ts';
+import { createFirstOfType } from '../../store/create-first.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
 import { listPage, writeOrThrow } from './tracked.ts';
 import { awaitEnforced } from './enforced.ts';
@@ -17,11 +18,9 @@ export const GROUP_TYPE = 'Microsoft.Resources/resourceGroups';
 
 /** The subscription certgate creates on first start; returns every subscription's id. */
 export async function ensureDefaultSubscription(store: Store): Promise<string> {
-  const existing = await store.list({ type: SUBSCRIPTION_TYPE });
-  if (existing.length > 0) return existing[0]!.name;
   const id = randomUUID();
-  await store.put({ id: `/subscriptions/${id}`, name: id, type: SUBSCRIPTION_TYPE, properties: { displayName: 'certgate' } });
-  return id;
+  const existing = await createFirstOfType(store, SUBSCRIPTION_TYPE, { id: `/subscriptions/${id}`, name: id, type: SUBSCRIPTION_TYPE, properties: { displayName: 'certgate' } });
+  return existing?.name ?? id;
 }
 
 export function renderSubscription(context: ControlContext, doc: StoredResource): Record<string, unknown> {

@@ -9,6 +9,10 @@ import { readTrustMaterial } from './trust-material.ts';
 import { TRUST_MATERIAL_TYPES, trustMaterialType } from '../../model/trust.ts';
 import type { ArmRequest, ArmResponse, ControlContext } from './context.ts';
 import { environmentKind } from './environments.ts';
+import { runtimeOperationRefused } from './app-runtime.ts';
+import { customHostnameAnalysis } from './hostname-analysis.ts';
+import { checkEnvironmentChildName } from './name-availability.ts';
+import { DEPLOYMENT_TYPE, handleDeployment, listDeployments } from './deployments.ts';
 import { managedCertificateKind } from './managed-certificates.ts';
 import { readCustomDomainCertificate } from './environment-domain.ts';
 import { checkResourceName } from '../validation/limits.ts';
@@ -69,6 +73,17 @@ export async function handleArmRequest(context: ControlContext, request: ArmRequ
       const kind = path.kind === 'certificates' ? certificateKind : managedCertificateKind;
       return listPage(request, await Promise.all((await context.store.list({ type: kind.type, scope: environment })).map((doc) => kind.render(context, doc))));
     }
+    case 'hostnameAnalysis':
+      await requireGroup(context, path.subscription, path.group);
+      return customHostnameAnalysis(context, request, path.subscription, path.group, path.name);
+    case 'environmentNameCheck':
+      return checkEnvironmentChildName(context, request, await requireEnvironment(context, path));
+    case 'deployments':
+      return listDeployments(context, request, path.subscription, path.group);
+    case 'deployment':
+      return handleDeployment(context, request, path, handleArmRequest);
+    case 'appRuntime':
+      throw runtimeOperationRefused(request.method, path.segment, path.name);
     case 'certificate':
     case 'managedCertificate': {
       const environment = await requireEnvironment(context, path);
@@ -135,11 +150,19 @@ function onlyGet(request: ArmRequest): void {
 }
 
 function apiFamily(path: ArmPath): 'app' | 'resources' {
-  return path.kind === 'collection' || path.kind === 'resource' || path.kind === 'certificates' || path.kind === 'certificate' || path.kind === 'managedCertificates' || path.kind === 'managedCertificate' ? 'app' : 'resources';
+  return path.kind === 'collection' || path.kind === 'resource' || path.kind === 'certificates' || path.kind === 'certificate' || path.kind === 'managedCertificates' || path.kind === 'managedCertificate' || path.kind === 'hostnameAnalysis' || path.kind === 'appRuntime' || path.kind === 'environmentNameCheck' ? 'app' : 'resources';
 }
 
 function typeName(path: ArmPath): string {
   switch (path.kind) {
+    case 'hostnameAnalysis':
+    case 'appRuntime':
+      return APP_TYPE;
+    case 'environmentNameCheck':
+      return ENVIRONMENT_TYPE;
+    case 'deployments':
+    case 'deployment':
+      return DEPLOYMENT_TYPE;
     case 'collection':
     case 'resource':
       return path.resourceType === 'containerApps' ? APP_TYPE : ENVIRONMENT_TYPE;

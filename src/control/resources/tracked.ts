@@ -80,8 +80,8 @@ export async function putResource(context: ControlContext, request: ArmRequest, 
       writeOptions(request),
     ),
   );
-  await awaitEnforced(context, result.revision, address.id, address.name);
-  return { status: result.created ? 201 : 200, body: await kind.render(context, result.resource), headers: { etag: result.resource.etag } };
+  const diagnostics = await awaitEnforced(context, result.revision, address.id, address.name);
+  return { status: result.created ? 201 : 200, body: await kind.render(context, result.resource), headers: { ...diagnostics, etag: result.resource.etag } };
 }
 
 export async function patchResource(context: ControlContext, request: ArmRequest, kind: ResourceKind, address: ResourceAddress, prepared?: PreparedWrite): Promise<ArmResponse> {
@@ -107,7 +107,9 @@ export async function patchResource(context: ControlContext, request: ArmRequest
       address.id,
       async (current) => {
         if (!current) throw errors.notFound(kind.type, address.name, address.group);
-        const merged = mergePatch(writableView(current, kind), patch);
+        // Nulls left after the merge sit inside arrays (which a patch replaces whole): absent, as in a PUT
+        // (az's `ingress access-restriction set` sends `"description": null`).
+        const merged = dropNulls(mergePatch(writableView(current, kind), patch));
         const validated = validateBody<ResourceBody>(merged, kind.schema);
         if (validated.location && current.location && normalizeLocation(validated.location) !== normalizeLocation(current.location)) {
           throw errors.invalidLocation(`The location of '${address.name}' is '${current.location}' and cannot be changed.`);
@@ -118,8 +120,8 @@ export async function patchResource(context: ControlContext, request: ArmRequest
       writeOptions(request),
     ),
   );
-  await awaitEnforced(context, result.revision, address.id, address.name);
-  return { status: 200, body: await kind.render(context, result.resource), headers: { etag: result.resource.etag } };
+  const diagnostics = await awaitEnforced(context, result.revision, address.id, address.name);
+  return { status: 200, body: await kind.render(context, result.resource), headers: { ...diagnostics, etag: result.resource.etag } };
 }
 
 export async function getResource(context: ControlContext, kind: ResourceKind, address: ResourceAddress): Promise<ArmResponse> {
@@ -136,8 +138,8 @@ export async function deleteResource(context: ControlContext, request: ArmReques
   }
   await kind.checkDelete?.(context, doc);
   const result = await writeOrThrow(() => context.store.delete(address.id, request.ifMatch === undefined ? {} : { ifMatch: request.ifMatch }));
-  await awaitEnforced(context, result.revision, address.id, address.name);
-  return { status: result.deleted ? 200 : 204 };
+  const diagnostics = await awaitEnforced(context, result.revision, address.id, address.name);
+  return { status: result.deleted ? 200 : 204, headers: diagnostics };
 }
 
 const PAGE_SIZE = 100;

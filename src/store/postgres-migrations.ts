@@ -1,0 +1,58 @@
+// The PostgreSQL schema's versions. Whichever replica starts first migrates: each step runs in its
+// own transaction under a transaction-scoped advisory lock, so replicas starting together apply
+// each step exactly once (the others wait, then find it applied) and a crash mid-step leaves the
+// previous version intact (DDL is transactional in PostgreSQL).
+import type { Sql } from 'postgres';
+
+/** The advisory lock key of migrations ('cgmi' as a 32-bit number): one per database. */
+const MIGRATION_LOCK = 0x63676d69;
+
+export const PG_MIGRATIONS: readonly string[] = [
+  // 1: resources as ARM documents (text, so a document reads back exactly as written), keyed by
+  // their lower-cased id; secrets apart from documents; the revision counter, whose row lock
+  // serialises writes across replicas.
+  `CREATE TABLE resources (
+     key text PRIMARY KEY,
+     type text NOT NULL,
+     doc text NOT NULL
+   );
+   CREATE INDEX resources_by_type ON resources (type, key COLLATE "C");
+   CREATE TABLE secrets (
+     key text PRIMARY KEY REFERENCES resources (key) ON DELETE CASCADE,
+     value bytea NOT NULL
+   );
+   CREATE TABLE meta (key text PRIMARY KEY, value bigint NOT NULL);
+   INSERT INTO meta (key, value) VALUES ('revision', 0);`,
+  // 2: the replica registry: what each replica serves and when it last said so.
+  `CREATE TABLE replicas (
+     name text PRIMARY KEY,
+     revision bigint NOT NULL,
+     outcome text NOT NULL,
+     heartbeat timestamptz NOT NULL DEFAULT now(),
+     started_at timestamptz NOT NULL DEFAULT now()
+   );`,
+];
+
+export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
+
+/** Brings the database to PG_SCHEMA_VERSION; returns the versions this call applied. */
+export async function migratePostgres(sql: Sql, migrations: readonly string[] = PG_MIGRATIONS): Promise<number[]> {
+  const applied: number[] = [];
+  for (;;) {
+    const done = await sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+      await tx`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+      const [row] = await tx<{ version: number | null }[]>`SELECT max(version) AS version FROM schema_migrations`;
+      const current = row?.version ?? 0;
+      if (current > migrations.length) {
+        throw new Error(`the database schema is version ${current}, newer than this certgate knows (${migrations.length})`);
+      }
+      if (current === migrations.length) return true;
+      await tx.unsafe(migrations[current]!);
+      await tx`INSERT INTO schema_migrations (version) VALUES (${current + 1})`;
+      applied.push(current + 1);
+      return false;
+    });
+    if (done) return applied;
+  }
+}
