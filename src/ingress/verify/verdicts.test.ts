@@ -60,3 +60,49 @@ test("only a resumed session borrows the chain the leaf first came with", () => 
   assert.equal(sync(verdicts.decide(verification, alone.chain, alone.key)).verdict.code, 'UNTRUSTED_ISSUER', 'a fresh handshake is judged on what it sent');
   assert.equal(sync(verdicts.decide(verification, alone.chain, alone.key, true)).verdict.code, 'OK');
 });
+
+test('online revocation: the decision lives no longer than the statuses it used; revoked refuses, unknown follows the mode', async () => {
+  let now = Date.now();
+  const states = new Map<string, 'good' | 'revoked' | 'unknown'>();
+  let asked = 0;
+  // The statuses as the checker would learn them (revocation/checker.ts does the fetching): each valid 5 s.
+  const source = {
+    status(certificate: X509Certificate) {
+      asked++;
+      return { state: states.get(certificate.subject) ?? 'good', until: now + 5_000, detail: 'test' } as const;
+    },
+  };
+  const online = (mode: 'HardFail' | 'SoftFail', extra = {}) => {
+    const result = compileVerification({ clientCertificateTrustAnchors: ['root'], clientCertificateOnlineRevocation: 'Crl', clientCertificateRevocationMode: mode, ...extra }, 'accept', (id) => (id === 'root' ? { type: TRUST_ANCHOR_TYPE, der: pki.root.der } : undefined));
+    assert.ok(result.ok && result.verification);
+    return result.verification;
+  };
+  const hard = online('HardFail');
+  const verdicts = new ConnectionVerdicts(16, () => now, source);
+  const { chain, key } = chainOf(pki.leaf, pki.intermediate);
+  const first = sync(verdicts.decide(hard, chain, key));
+  assert.equal(first.verdict.code, 'OK');
+  assert.equal(first.verdict.revocation, 'good');
+  assert.equal(asked, 2, 'the leaf and the intermediate');
+  assert.ok(first.headers?.includes('x-certgate-client-cert-revocation'));
+  states.set(pki.leaf.certificate.subject, 'revoked');
+  now += 4_000;
+  assert.equal(sync(verdicts.decide(hard, chain, key)), first, 'within the statuses\' validity: the cached decision');
+  assert.equal(sync(verdicts.decide(hard, [chain[0]!], key.slice(0, chain[0]!.raw.length), true)).verdict.code, 'REVOKED', 'a resumed session is judged with the current status');
+  now += 2_000;
+  const after = sync(verdicts.decide(hard, chain, key));
+  assert.equal(after.verdict.code, 'REVOKED', 'past the refresh the revocation applies');
+  assert.equal(after.refused, true);
+  states.set(pki.leaf.certificate.subject, 'unknown');
+  now += 6_000;
+  assert.equal(sync(verdicts.decide(hard, chain, key)).verdict.code, 'REVOCATION_UNKNOWN');
+  const soft = sync(verdicts.decide(online('SoftFail'), chain, key));
+  assert.equal(soft.verdict.code, 'OK');
+  assert.equal(soft.verdict.revocation, 'unknown');
+  assert.equal(soft.refused, false);
+  const fallback = sync(verdicts.decide(online('HardFail', { clientCertificateValidationMode: 'AllowInsecureFallback' }), chain, key));
+  assert.equal(fallback.verdict.code, 'REVOCATION_UNKNOWN');
+  assert.equal(fallback.refused, false, 'insecure fallback: served with the verdict');
+  const unchecked = new ConnectionVerdicts(16, () => now);
+  assert.equal(sync(unchecked.decide(hard, chain, key)).verdict.code, 'REVOCATION_UNKNOWN', 'no checker: never silently unchecked');
+});

@@ -9,7 +9,12 @@ import type { VerifyResult } from '../../app-auth/verifier.ts';
 import type { CompiledVerification } from './policy.ts';
 import { verdictHeaders } from './verdict-headers.ts';
 import type { ConnectionVerdict } from './verdict.ts';
-import type { RevocationChecker, RevocationStatus } from '../revocation/checker.ts';
+import type { OnlineRevocation, RevocationStatus } from '../revocation/checker.ts';
+
+/** Where online statuses come from: revocation/checker.ts's RevocationChecker (the I/O), kept apart from the decision. */
+export interface RevocationSource {
+  status(certificate: X509Certificate, issuer: X509Certificate, method: OnlineRevocation): RevocationStatus | Promise<RevocationStatus>;
+}
 
 export type { ConnectionVerdict } from './verdict.ts';
 
@@ -43,9 +48,9 @@ export class ConnectionVerdicts {
    */
   readonly #chains: LruCache<readonly X509Certificate[]>;
   readonly #now: () => number;
-  readonly #revocation: RevocationChecker | undefined;
+  readonly #revocation: RevocationSource | undefined;
 
-  constructor(capacity = VERDICT_CACHE_ENTRIES, now: () => number = Date.now, revocation?: RevocationChecker) {
+  constructor(capacity = VERDICT_CACHE_ENTRIES, now: () => number = Date.now, revocation?: RevocationSource) {
     this.#cache = new LruCache<ConnectionDecision>(Math.max(1, capacity), VERDICT_TTL_MS);
     this.#chains = new LruCache<readonly X509Certificate[]>(Math.max(1, capacity), Infinity);
     this.#now = now;
