@@ -39,6 +39,9 @@ export function httpExchange(url: string, options: FetchOptions): Promise<Buffer
       agent: false,
     });
     const timer = setTimeout(() => request.destroy(new Error(`no complete answer from ${url} within ${options.timeoutMs ?? FETCH_TIMEOUT_MS} ms`)), options.timeoutMs ?? FETCH_TIMEOUT_MS);
+    // A fetch in flight never keeps a stopping process alive (its connection is closed by then anyway).
+    timer.unref();
+    request.on('socket', (socket) => socket.unref());
     const fail = (error: Error) => {
       clearTimeout(timer);
       reject(error);
