@@ -81,6 +81,7 @@ before(async () => {
     ocspRevoked: [aia(ocspPort)],
     ocspDown: [aia(closed)],
     ocspRogue: [aia(roguePort)],
+    ocspDownCrlUp: [aia(closed), cdp('/root.crl')],
     nothing: [],
   };
   for (const [name, extensions] of Object.entries(specs)) leaves[name] = await opensslIssue(dir, ca, name, extensions);
@@ -218,6 +219,12 @@ describe('OCSP (clientCertificateOnlineRevocation Ocsp, a real openssl ocsp resp
       assert.match(revoked.body, /REVOKED \(revoked\)/);
       assert.equal(echo.received.length, before + 1);
     }
+  });
+
+  test('a responder that gives no answer: the CRL distribution point, when the certificate names one, decides', async () => {
+    const result = await get('ocsp', leaves.ocspDownCrlUp!);
+    assert.equal(result.status, 200, result.body);
+    assert.equal(echo.received.at(-1)!.headers['x-certgate-client-cert-revocation'], 'good');
   });
 
   test('a certificate without an OCSP responder falls back to its CRL distribution point', async () => {

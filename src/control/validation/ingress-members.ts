@@ -135,7 +135,7 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
   },
   clientCertificateOnlineRevocation: {
     status: 'enforced',
-    does: "certgate extension: `Off` (default), `Crl` (fetch the CRL of the certificate's http distribution points) or `Ocsp` (ask its AIA OCSP responder, the CRL distribution point when it names none); cached until the CRL's or response's nextUpdate; `REVOKED` when revoked",
+    does: "certgate extension: `Off` (default), `Crl` (fetch the CRL of the certificate's http distribution points) or `Ocsp` (ask its AIA OCSP responder; its CRL distribution point when it names none or the responder gives no answer); cached until the CRL's or response's nextUpdate; `REVOKED` when revoked",
     test: 'test/ingress-revocation.test.ts',
   },
   clientCertificateExemptPaths: {

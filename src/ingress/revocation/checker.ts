@@ -44,7 +44,13 @@ export class RevocationChecker {
   /** `certificate`'s status as `issuer` publishes it (the pair comes from a verified path). */
   status(certificate: X509Certificate, issuer: X509Certificate, method: OnlineRevocation): RevocationStatus | Promise<RevocationStatus> {
     const sources = revocationSources(certificate);
-    if (method === 'Ocsp' && sources.ocsp.length > 0) return this.#ocspStatus(certificate, issuer, sources.ocsp);
+    if (method === 'Ocsp' && sources.ocsp.length > 0) {
+      const viaOcsp = this.#ocspStatus(certificate, issuer, sources.ocsp);
+      if (sources.crl.length === 0) return viaOcsp;
+      // A responder that gives no answer: the CRL, when the certificate names one, may still.
+      const orCrl = (status: RevocationStatus) => (status.state === 'unknown' ? this.#crlStatus(certificate, issuer, sources.crl) : status);
+      return viaOcsp instanceof Promise ? viaOcsp.then(orCrl) : orCrl(viaOcsp);
+    }
     if (sources.crl.length > 0) return this.#crlStatus(certificate, issuer, sources.crl);
     return unknown(method === 'Ocsp' ? 'the certificate names no OCSP responder nor CRL distribution point' : 'the certificate names no http CRL distribution point', this.#now());
   }
