@@ -11,7 +11,7 @@ import { compileCrl, type CompiledCrl } from '../../app-auth/crl.ts';
 import { describeCertificate, type CertificateInfo } from '../../pki/facts.ts';
 import { httpExchange } from './http-get.ts';
 import { ocspRequest, ocspStatus } from './ocsp.ts';
-import { revocationSources } from './sources.ts';
+import { revocationSources, type RevocationSources } from './sources.ts';
 import type { RevocationStatus } from './status.ts';
 
 export type { RevocationStatus } from './status.ts';
@@ -23,6 +23,8 @@ export const MAX_CACHED_CRLS = 64;
 export const MAX_CACHED_OCSP = 4096;
 /** Fetches in flight at once, over all URLs: a flood of new certificates cannot open unbounded sockets. */
 export const MAX_FETCHES_IN_FLIGHT = 32;
+/** Parsed certificates (their URLs and facts) kept: parsing costs milliseconds, a lookup microseconds. */
+export const MAX_CACHED_CERTIFICATES = 4096;
 /** After a failure the URL is not asked again for this long (an unreachable responder is not hammered). */
 export const FAILURE_RETRY_MS = 10_000;
 /** A CRL without nextUpdate is fetched again after this long. */
@@ -30,11 +32,16 @@ const CRL_NO_NEXT_UPDATE_TTL_MS = 3_600_000;
 const SKEW_MS = 5 * 60_000;
 
 type CrlEntry = { readonly crl: CompiledCrl } | { readonly error: string };
+interface Facts {
+  readonly sources: RevocationSources;
+  readonly info: CertificateInfo | string;
+}
 
 export class RevocationChecker {
   readonly #crls = new LruCache<CrlEntry>(MAX_CACHED_CRLS, Infinity);
   readonly #ocsp = new LruCache<RevocationStatus>(MAX_CACHED_OCSP, Infinity);
   readonly #inflight = new Map<string, Promise<unknown>>();
+  readonly #facts = new LruCache<Facts>(MAX_CACHED_CERTIFICATES, Infinity);
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -43,7 +50,7 @@ export class RevocationChecker {
 
   /** `certificate`'s status as `issuer` publishes it (the pair comes from a verified path). */
   status(certificate: X509Certificate, issuer: X509Certificate, method: OnlineRevocation): RevocationStatus | Promise<RevocationStatus> {
-    const sources = revocationSources(certificate);
+    const sources = this.#factsOf(certificate).sources;
     if (method === 'Ocsp' && sources.ocsp.length > 0) {
       const viaOcsp = this.#ocspStatus(certificate, issuer, sources.ocsp);
       if (sources.crl.length === 0) return viaOcsp;
@@ -59,7 +66,7 @@ export class RevocationChecker {
     const now = this.#now();
     const first = urls[0]!;
     const cached = this.#crls.get(first, now);
-    if (cached !== undefined) return fromCrl(cached, certificate, issuer, now);
+    if (cached !== undefined) return fromCrl(cached, this.#factsOf(certificate).info, this.#factsOf(issuer).info, now);
     return this.#once(`crl ${first}`, async () => {
       let entry: CrlEntry = { error: 'no distribution point answered' };
       for (const url of urls) {
@@ -71,7 +78,7 @@ export class RevocationChecker {
         if ('crl' in entry) break;
       }
       return entry;
-    }).then((entry) => (entry instanceof Error ? unknown(entry.message, this.#now()) : fromCrl(entry, certificate, issuer, this.#now())));
+    }).then((entry) => (entry instanceof Error ? unknown(entry.message, this.#now()) : fromCrl(entry, this.#factsOf(certificate).info, this.#factsOf(issuer).info, this.#now())));
   }
 
   #ocspStatus(certificate: X509Certificate, issuer: X509Certificate, urls: readonly string[]): RevocationStatus | Promise<RevocationStatus> {
@@ -96,6 +103,17 @@ export class RevocationChecker {
       this.#ocsp.set(key, { ...status, until }, at, until);
       return { ...status, until };
     }).then((status) => (status instanceof Error ? unknown(status.message, this.#now()) : status));
+  }
+
+  /** What a certificate names and its parsed facts, parsed once (time-independent). */
+  #factsOf(certificate: X509Certificate): Facts {
+    const key = certificate.fingerprint256;
+    let facts = this.#facts.get(key, 0);
+    if (facts === undefined) {
+      facts = { sources: revocationSources(certificate), info: describeCertificate(certificate) };
+      this.#facts.set(key, facts, 0);
+    }
+    return facts;
   }
 
   /** One fetch per key at a time; past MAX_FETCHES_IN_FLIGHT the status is unknown at once. */
@@ -132,12 +150,10 @@ async function fetchCrl(url: string): Promise<CrlEntry> {
   }
 }
 
-function fromCrl(entry: CrlEntry, certificate: X509Certificate, issuer: X509Certificate, now: number): RevocationStatus {
+function fromCrl(entry: CrlEntry, child: CertificateInfo | string, ca: CertificateInfo | string, now: number): RevocationStatus {
   const unknown = (detail: string) => ({ state: 'unknown' as const, until: now + FAILURE_RETRY_MS, detail });
   if ('error' in entry) return unknown(entry.error);
   const { crl } = entry;
-  const child = describeCertificate(certificate);
-  const ca = describeCertificate(issuer);
   if (typeof child === 'string' || typeof ca === 'string') return unknown('unreadable certificate');
   if (!issues(crl, ca)) return unknown(`the CRL's issuer is not "${ca.subject}" or its signature does not verify with its key`);
   if (crl.thisUpdate > now + SKEW_MS) return unknown('the CRL is not valid yet (thisUpdate in the future)');
