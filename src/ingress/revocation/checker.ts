@@ -7,8 +7,9 @@
 // issuer as an uploaded one is (app-auth/crl.ts); an OCSP response's in ocsp.ts.
 import type { X509Certificate } from 'node:crypto';
 import { LruCache } from '../../app-auth/cache.ts';
-import { compileCrl, type CompiledCrl } from '../../app-auth/crl.ts';
+import { Worker } from 'node:worker_threads';
 import { describeCertificate, type CertificateInfo } from '../../pki/facts.ts';
+import type { CrlParseRequest, CrlParseResult } from './crl-parse-worker.ts';
 import { httpExchange } from './http-get.ts';
 import { ocspRequest, ocspStatus } from './ocsp.ts';
 import { revocationSources, type RevocationSources } from './sources.ts';
@@ -31,7 +32,18 @@ export const FAILURE_RETRY_MS = 10_000;
 const CRL_NO_NEXT_UPDATE_TTL_MS = 3_600_000;
 const SKEW_MS = 5 * 60_000;
 
-type CrlEntry = { readonly crl: CompiledCrl } | { readonly error: string };
+/** A fetched CRL, parsed and its signature checked (crl-parse-worker.ts) against `issuer` (SHA-256 of the issuer's DER). */
+interface FetchedCrl {
+  readonly issuer: string;
+  readonly thisUpdate: number;
+  readonly nextUpdate: number | undefined;
+  readonly revoked: ReadonlyMap<string, { date: number; reason: string | undefined }>;
+}
+type CrlEntry = { readonly crl: FetchedCrl } | { readonly error: string };
+/** CRLs parsed at once (each in a worker thread of its own, up to 128 MB heap); more wait their turn. */
+export const MAX_CRL_PARSES = 2;
+/** A parse taking longer is abandoned (status unknown). */
+const CRL_PARSE_TIMEOUT_MS = 30_000;
 interface Facts {
   readonly sources: RevocationSources;
   readonly info: CertificateInfo | string;
@@ -66,11 +78,11 @@ export class RevocationChecker {
     const now = this.#now();
     const first = urls[0]!;
     const cached = this.#crls.get(first, now);
-    if (cached !== undefined) return fromCrl(cached, this.#factsOf(certificate).info, this.#factsOf(issuer).info, now);
+    if (cached !== undefined) return fromCrl(cached, this.#factsOf(certificate).info, issuer, now);
     return this.#once(`crl ${first}`, async () => {
       let entry: CrlEntry = { error: 'no distribution point answered' };
       for (const url of urls) {
-        entry = await fetchCrl(url);
+        entry = await fetchCrl(url, issuer, (request) => this.#parse(request));
         const at = this.#now();
         const until = 'crl' in entry ? Math.min(entry.crl.nextUpdate ?? at + CRL_NO_NEXT_UPDATE_TTL_MS, at + CRL_NO_NEXT_UPDATE_TTL_MS * 24) : at + FAILURE_RETRY_MS;
         // A CRL already past its nextUpdate is not cached: the next connection asks again.
@@ -78,7 +90,7 @@ export class RevocationChecker {
         if ('crl' in entry) break;
       }
       return entry;
-    }).then((entry) => (entry instanceof Error ? unknown(entry.message, this.#now()) : fromCrl(entry, this.#factsOf(certificate).info, this.#factsOf(issuer).info, this.#now())));
+    }).then((entry) => (entry instanceof Error ? unknown(entry.message, this.#now()) : fromCrl(entry, this.#factsOf(certificate).info, issuer, this.#now())));
   }
 
   #ocspStatus(certificate: X509Certificate, issuer: X509Certificate, urls: readonly string[]): RevocationStatus | Promise<RevocationStatus> {
@@ -116,6 +128,41 @@ export class RevocationChecker {
     return facts;
   }
 
+  #parsing = 0;
+  readonly #parseQueue: (() => void)[] = [];
+
+  /** Parses in a worker thread, at most MAX_CRL_PARSES at a time (the queue is bounded by the fetches in flight). */
+  async #parse(request: CrlParseRequest): Promise<CrlParseResult> {
+    if (this.#parsing >= MAX_CRL_PARSES) await new Promise<void>((resolve) => this.#parseQueue.push(resolve));
+    this.#parsing++;
+    try {
+      return await new Promise<CrlParseResult>((resolve) => {
+        const worker = new Worker(new URL('./crl-parse-worker.ts', import.meta.url), { workerData: request, resourceLimits: { maxOldGenerationSizeMb: 128 } });
+        worker.unref();
+        const timer = setTimeout(() => {
+          resolve({ ok: false, error: `parsing took more than ${CRL_PARSE_TIMEOUT_MS} ms` });
+          void worker.terminate();
+        }, CRL_PARSE_TIMEOUT_MS);
+        timer.unref();
+        worker.once('message', (result: CrlParseResult) => {
+          clearTimeout(timer);
+          resolve(result);
+        });
+        worker.once('error', (error) => {
+          clearTimeout(timer);
+          resolve({ ok: false, error: `the parser failed: ${error.message}` });
+        });
+        worker.once('exit', () => {
+          clearTimeout(timer);
+          resolve({ ok: false, error: 'the parser stopped without an answer' });
+        });
+      });
+    } finally {
+      this.#parsing--;
+      this.#parseQueue.shift()?.();
+    }
+  }
+
   /** One fetch per key at a time; past MAX_FETCHES_IN_FLIGHT the status is unknown at once. */
   #once<T>(key: string, work: () => Promise<T>): Promise<T | Error> {
     const running = this.#inflight.get(key) as Promise<T> | undefined;
@@ -139,33 +186,31 @@ function unknown(detail: string, now = 0): RevocationStatus {
   return { state: 'unknown', until: now + FAILURE_RETRY_MS, detail };
 }
 
-async function fetchCrl(url: string): Promise<CrlEntry> {
+async function fetchCrl(url: string, issuer: X509Certificate, parse: (request: CrlParseRequest) => Promise<CrlParseResult>): Promise<CrlEntry> {
+  let bytes: Buffer;
   try {
-    const bytes = await httpExchange(url, { accept: 'application/pkix-crl' });
-    // DER (RFC 5280 4.2.1.13), though some servers publish PEM.
-    const text = bytes.subarray(0, 64).toString('latin1');
-    return { crl: compileCrl(text.includes('-----BEGIN') ? bytes.toString('latin1') : new Uint8Array(bytes), 0) };
+    bytes = await httpExchange(url, { accept: 'application/pkix-crl' });
   } catch (error) {
-    return { error: `CRL ${url}: ${(error as Error).message.replace(/^crls\[0\]: /, '')}` };
+    return { error: `CRL ${url}: ${(error as Error).message}` };
   }
+  // DER (RFC 5280 4.2.1.13), though some servers publish PEM.
+  const pem = bytes.subarray(0, 64).toString('latin1').includes('-----BEGIN');
+  const result = await parse({ crl: pem ? bytes.toString('latin1') : new Uint8Array(bytes), issuer: new Uint8Array(issuer.raw) });
+  if (!result.ok) return { error: `CRL ${url}: ${result.error}` };
+  return { crl: { issuer: issuer.fingerprint256, thisUpdate: result.thisUpdate, nextUpdate: result.nextUpdate, revoked: result.revoked } };
 }
 
-function fromCrl(entry: CrlEntry, child: CertificateInfo | string, ca: CertificateInfo | string, now: number): RevocationStatus {
+function fromCrl(entry: CrlEntry, child: CertificateInfo | string, issuer: X509Certificate, now: number): RevocationStatus {
   const unknown = (detail: string) => ({ state: 'unknown' as const, until: now + FAILURE_RETRY_MS, detail });
   if ('error' in entry) return unknown(entry.error);
   const { crl } = entry;
-  if (typeof child === 'string' || typeof ca === 'string') return unknown('unreadable certificate');
-  if (!issues(crl, ca)) return unknown(`the CRL's issuer is not "${ca.subject}" or its signature does not verify with its key`);
+  if (typeof child === 'string') return unknown('unreadable certificate');
+  // The signature was checked for the issuer that first needed this URL; another issuer naming the same URL is not covered.
+  if (crl.issuer !== issuer.fingerprint256) return unknown('the CRL at this distribution point was verified for another issuer');
   if (crl.thisUpdate > now + SKEW_MS) return unknown('the CRL is not valid yet (thisUpdate in the future)');
   if (crl.nextUpdate !== undefined && crl.nextUpdate < now) return unknown(`the CRL is stale: nextUpdate ${new Date(crl.nextUpdate).toISOString()} has passed`);
   const until = crl.nextUpdate ?? now + FAILURE_RETRY_MS;
   const entryOf = crl.revoked.get(child.serialKey);
   if (entryOf !== undefined) return { state: 'revoked', until, detail: `CRL: revoked at ${new Date(entryOf.date).toISOString()}${entryOf.reason ? ` (${entryOf.reason})` : ''}` };
   return { state: 'good', until, detail: 'CRL: not listed' };
-}
-
-function issues(crl: CompiledCrl, issuer: CertificateInfo): boolean {
-  if (crl.issuerDer !== issuer.subjectDer) return false;
-  if (crl.authorityKeyId !== undefined && issuer.subjectKeyId !== undefined && crl.authorityKeyId !== issuer.subjectKeyId) return false;
-  return crl.signedBy(issuer);
 }
