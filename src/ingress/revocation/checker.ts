@@ -42,6 +42,8 @@ interface FetchedCrl {
 type CrlEntry = { readonly crl: FetchedCrl } | { readonly error: string };
 /** CRLs parsed at once (each in a worker thread of its own, up to 128 MB heap); more wait their turn. */
 export const MAX_CRL_PARSES = 2;
+/** The worker's module: `.ts` from the source tree, `.js` in the packed build (tsconfig.pack.json rewrites imports, not URLs). */
+const PARSE_WORKER = new URL(`./crl-parse-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 /** A parse taking longer is abandoned (status unknown). */
 const CRL_PARSE_TIMEOUT_MS = 30_000;
 interface Facts {
@@ -137,7 +139,7 @@ export class RevocationChecker {
     this.#parsing++;
     try {
       return await new Promise<CrlParseResult>((resolve) => {
-        const worker = new Worker(new URL('./crl-parse-worker.ts', import.meta.url), { workerData: request, resourceLimits: { maxOldGenerationSizeMb: 128 } });
+        const worker = new Worker(PARSE_WORKER, { workerData: request, resourceLimits: { maxOldGenerationSizeMb: 128 } });
         worker.unref();
         const timer = setTimeout(() => {
           resolve({ ok: false, error: `parsing took more than ${CRL_PARSE_TIMEOUT_MS} ms` });
