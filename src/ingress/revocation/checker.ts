@@ -18,6 +18,8 @@ import type { RevocationStatus } from './status.ts';
 export type { RevocationStatus } from './status.ts';
 export type OnlineRevocation = 'Crl' | 'Ocsp';
 
+/** An OCSP response is a few KiB (one status, a responder certificate); it is parsed on the event loop, so it stays small. */
+export const MAX_OCSP_RESPONSE_BYTES = 64 * 1024;
 /** Distinct CRL URLs kept (each CRL up to 1 MiB parsed: the memory bound). */
 export const MAX_CACHED_CRLS = 64;
 /** OCSP answers kept (one per certificate). */
@@ -105,7 +107,7 @@ export class RevocationChecker {
       const request = await ocspRequest(certificate, issuer);
       for (const url of urls) {
         try {
-          const der = await httpExchange(url, { body: request, contentType: 'application/ocsp-request', accept: 'application/ocsp-response' });
+          const der = await httpExchange(url, { body: request, contentType: 'application/ocsp-request', accept: 'application/ocsp-response', maxBytes: MAX_OCSP_RESPONSE_BYTES });
           status = await ocspStatus(der, certificate, issuer, this.#now());
         } catch (error) {
           status = unknown(`OCSP ${url}: ${(error as Error).message}`, now);
