@@ -97,9 +97,13 @@ test('a CRL signed by another key, or past its nextUpdate, gives status unknown'
   assert.equal(forged.state, 'unknown');
   assert.match(forged.detail, /signature does not verify/);
   crl = await makeCrl(root, { nextUpdate: new Date(TEST_NOW.getTime() - 1000) });
-  const stale = await checker.status((await leafWith([`${base}/stale.crl`])).certificate, root.certificate, 'Crl');
+  const staleLeaf = await leafWith([`${base}/stale.crl`]);
+  const stale = await checker.status(staleLeaf.certificate, root.certificate, 'Crl');
   assert.equal(stale.state, 'unknown');
   assert.match(stale.detail, /stale/);
+  const again = checker.status(staleLeaf.certificate, root.certificate, 'Crl');
+  assert.ok(!(again instanceof Promise), 'a stale CRL is not fetched again on the next connection');
+  assert.equal(fetches.get('/stale.crl'), 1);
 });
 
 test('a large fetched CRL is parsed off the event loop (a worker thread): other work keeps running meanwhile', async () => {

@@ -89,8 +89,9 @@ export class RevocationChecker {
         entry = await fetchCrl(url, issuer, (request) => this.#parse(request));
         const at = this.#now();
         const until = 'crl' in entry ? Math.min(entry.crl.nextUpdate ?? at + CRL_NO_NEXT_UPDATE_TTL_MS, at + CRL_NO_NEXT_UPDATE_TTL_MS * 24) : at + FAILURE_RETRY_MS;
-        // A CRL already past its nextUpdate is not cached: the next connection asks again.
-        if (until > at) this.#crls.set(first, entry, at, until);
+        // A CRL already past its nextUpdate (a CA that stopped publishing) is asked for again only
+        // after the failure delay, as an error is: not on every connection, not one worker each.
+        this.#crls.set(first, entry, at, until > at ? until : at + FAILURE_RETRY_MS);
         if ('crl' in entry) break;
       }
       return entry;
