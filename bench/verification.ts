@@ -17,7 +17,7 @@ import { makeTestPki } from '../test/support/pki.ts';
 import { run } from '../test/support/clients.ts';
 import { issueCertificate } from '../src/pki/issue.ts';
 import { compileVerification } from '../src/ingress/verify/policy.ts';
-import { ConnectionVerdicts } from '../src/ingress/verify/verdicts.ts';
+import { ConnectionVerdicts, type ConnectionDecision } from '../src/ingress/verify/verdicts.ts';
 
 const json = process.argv.includes('--json');
 const number = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
@@ -91,7 +91,7 @@ const verification = compiled.verification;
 const chain = [new X509Certificate(readFileSync(pki.client.certPath)), new X509Certificate(readFileSync(pki.intermediate.certPath))];
 const chainKey = chain.map((c) => c.raw.toString('latin1')).join('');
 const verdicts = new ConnectionVerdicts();
-if (verdicts.decide(verification, chain, chainKey).verdict.code !== 'OK') throw new Error('the chain does not verify');
+if ((verdicts.decide(verification, chain, chainKey) as ConnectionDecision).verdict.code !== 'OK') throw new Error('the chain does not verify');
 function measure(operation: (i: number) => unknown): number {
   for (let i = 0; i < 50; i++) operation(i);
   let iterations = 0;

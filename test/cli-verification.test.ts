@@ -65,6 +65,11 @@ test('upload trust material, set a policy, see it enforced, remove it', async ()
   assert.equal(curlResult(await curl({ host, port: gw.httpsPort, caFile, cert: pki.client.chainPath, key: pki.client.keyPath })).status, 200);
   assert.match(curlResult(await as(pki.clientDirect)).body, /REVOKED \(revoked\)/);
   assert.deepEqual(Object.keys(await ok('containerapp', 'ingress', 'verification', 'show', ...APP)).sort(), ['clientCertificateRevocationLists', 'clientCertificateTrustAnchors']);
+  const online = await ok('containerapp', 'ingress', 'verification', 'set', ...APP, '--trust-anchors', 'root', '--online-revocation', 'Crl', '--revocation-mode', 'SoftFail');
+  assert.equal(online.clientCertificateOnlineRevocation, 'Crl');
+  assert.equal(online.clientCertificateRevocationMode, 'SoftFail');
+  assert.equal(online.clientCertificateRevocationLists, undefined);
+  assert.equal(curlResult(await as(pki.clientDirect)).status, 200, 'no distribution point: status unknown, and SoftFail serves');
   await ok('containerapp', 'ingress', 'verification', 'remove', ...APP);
   assert.deepEqual(await ok('containerapp', 'ingress', 'verification', 'show', ...APP), {});
   assert.equal(curlResult(await as(pki.clientDirect)).status, 200, 'ACA behaviour again: whatever was sent is forwarded');

@@ -23,6 +23,7 @@ export type VerifyErrorCode =
   | 'CRL_EXPIRED'
   | 'CRL_MISSING'
   | 'CRL_INVALID'
+  | 'REVOCATION_UNKNOWN'
   | 'INTERNAL_ERROR';
 
 export type AuthErrorCode = VerifyErrorCode | 'UNTRUSTED_PROXY';
@@ -54,6 +55,8 @@ export const ERROR_CODES: Readonly<Record<AuthErrorCode, 401 | 403 | 500>> = Obj
   CRL_EXPIRED: 403,
   CRL_MISSING: 403,
   CRL_INVALID: 403,
+  // The ingress's online check (CRL distribution point, OCSP) could not learn the status (HardFail).
+  REVOCATION_UNKNOWN: 403,
   // A bug in this library, never the client's doing; the request is refused all the same.
   INTERNAL_ERROR: 500,
   UNTRUSTED_PROXY: 403,

@@ -107,13 +107,23 @@ interface VerificationOptions extends AppOptions {
   intermediates?: string[];
   crls?: string[];
   validationMode?: string;
+  revocationMode?: string;
+  onlineRevocation?: string;
   allowThumbprints?: string[];
   allowSpki?: string[];
   allowSubjects?: string[];
   allowSans?: string[];
 }
 
-const VERIFICATION_MEMBERS = ['clientCertificateTrustAnchors', 'clientCertificateIntermediates', 'clientCertificateRevocationLists', 'clientCertificateValidationMode', 'clientCertificateAllow'];
+const VERIFICATION_MEMBERS = [
+  'clientCertificateTrustAnchors',
+  'clientCertificateIntermediates',
+  'clientCertificateRevocationLists',
+  'clientCertificateValidationMode',
+  'clientCertificateRevocationMode',
+  'clientCertificateOnlineRevocation',
+  'clientCertificateAllow',
+];
 
 /** certgate: client-certificate verification at the edge (docs/ingress.md, Client-certificate verification). */
 function verificationCommand(): Command {
@@ -130,6 +140,8 @@ function verificationCommand(): Command {
           .addOption(new Option('--intermediates <names...>', 'Environment certificates of type ClientCertificateIntermediate.'))
           .addOption(new Option('--crls <names...>', 'Environment certificates of type ClientCertificateRevocationList.'))
           .addOption(enumOption('--validation-mode <mode>', 'AllowValidOnly (default): refuse bad certificates; AllowInsecureFallback (mode accept): forward with the verdict.', ['AllowValidOnly', 'AllowInsecureFallback']))
+          .addOption(enumOption('--revocation-mode <mode>', 'When revocation status cannot be learned: HardFail (default) refuses, SoftFail serves, RequireCrl also refuses an issuer no CRL covers.', ['HardFail', 'SoftFail', 'RequireCrl']))
+          .addOption(enumOption('--online-revocation <source>', "Off (default): uploaded CRLs only; Crl: fetch the certificate's CRL distribution points; Ocsp: ask its OCSP responder.", ['Off', 'Crl', 'Ocsp']))
           .addOption(new Option('--allow-thumbprints <sha256...>', 'Only these leaf SHA-256 thumbprints (pins; work without anchors).'))
           .addOption(new Option('--allow-spki <sha256...>', 'Only these public-key (SPKI) SHA-256 hashes.'))
           .addOption(new Option('--allow-subjects <subjects...>', 'Only these leaf subjects (e.g. "CN=device-42, O=Contoso").'))
@@ -148,6 +160,8 @@ function verificationCommand(): Command {
           clientCertificateIntermediates: ids(options.intermediates) ?? null,
           clientCertificateRevocationLists: ids(options.crls) ?? null,
           clientCertificateValidationMode: options.validationMode ?? null,
+          clientCertificateRevocationMode: options.revocationMode ?? null,
+          clientCertificateOnlineRevocation: options.onlineRevocation ?? null,
           // Each list null first (merge-patch): a list left out of the new policy must not survive from the old one.
           clientCertificateAllow: Object.keys(allow).length === 0 ? null : { thumbprints: null, spkiSha256: null, subjects: null, sans: null, ...allow },
         };

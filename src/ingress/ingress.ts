@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { ClientCertificateHeaders } from './listener/client-certificate.ts';
 import { ConnectionVerdicts } from './verify/verdicts.ts';
+import { RevocationChecker } from './revocation/checker.ts';
 import { attachConnectionState } from './listener/connection.ts';
 import { createHttpServers, createPlainHttpServer, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http/http.ts';
 import { compileRangeList } from './listener/ip-rules.ts';
@@ -90,7 +91,7 @@ export class Ingress {
   readonly #keepAlive: KeepAliveSweeper;
   /** This ingress's X-Forwarded-Client-Cert values: per instance, never shared between gateways. */
   readonly #clientCertificates = new ClientCertificateHeaders();
-  readonly #verdicts = new ConnectionVerdicts();
+  readonly #verdicts = new ConnectionVerdicts(undefined, undefined, new RevocationChecker());
   /** Sockets waiting for their clients to read a handshake-failure alert (this ingress's only). */
   readonly #lingering = new LingeringCloses();
   readonly #sockets = new Set<net.Socket>();

@@ -7,15 +7,18 @@ import { run } from './clients.ts';
 
 const stamp = (date: Date): string => date.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
 
+/** One line of an `openssl ca` database (index.txt), read by `openssl ca -gencrl` and `openssl ocsp -index`: valid or revoked an hour ago. */
+export function indexLine(pem: string, revoked: boolean): string {
+  const certificate = new X509Certificate(pem);
+  const subject = certificate.subject.split('\n').map((part) => `/${part}`).join('');
+  const revocation = revoked ? `${stamp(new Date(Date.now() - 3_600_000))},keyCompromise` : '';
+  return `${revoked ? 'R' : 'V'}\t${stamp(new Date(certificate.validTo))}\t${revocation}\t${certificate.serialNumber}\tunknown\t${subject}\n`;
+}
+
 /** A CRL (PEM) signed by the CA in `caCertPath`/`caKeyPath`, revoking `revoked` (PEM certificates), with nextUpdate in `seconds`. */
 export async function opensslCrl(caCertPath: string, caKeyPath: string, revoked: readonly string[], seconds = 86_400): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'certgate-crl-'));
-  const lines = revoked.map((pem) => {
-    const certificate = new X509Certificate(pem);
-    const subject = certificate.subject.split('\n').map((part) => `/${part}`).join('');
-    return `R\t${stamp(new Date(certificate.validTo))}\t${stamp(new Date(Date.now() - 3_600_000))},keyCompromise\t${certificate.serialNumber}\tunknown\t${subject}\n`;
-  });
-  writeFileSync(join(dir, 'index.txt'), lines.join(''));
+  writeFileSync(join(dir, 'index.txt'), revoked.map((pem) => indexLine(pem, true)).join(''));
   writeFileSync(join(dir, 'crlnumber'), '01\n');
   writeFileSync(
     join(dir, 'ca.cnf'),

@@ -130,8 +130,13 @@ export const APP_INGRESS_MEMBERS: Readonly<Record<string, IngressMember>> = {
   },
   clientCertificateRevocationMode: {
     status: 'enforced',
-    does: 'certgate extension: when revocation status cannot be learned: `HardFail` (default) refuses with a CRL past its nextUpdate (`CRL_EXPIRED`), `SoftFail` still uses it, `RequireCrl` also refuses an issuer no CRL covers (`CRL_MISSING`)',
+    does: 'certgate extension: when revocation status cannot be learned: `HardFail` (default) refuses with a CRL past its nextUpdate (`CRL_EXPIRED`) or an online status it could not learn (`REVOCATION_UNKNOWN`), `SoftFail` still uses the CRL and serves, `RequireCrl` also refuses an issuer no CRL covers (`CRL_MISSING`)',
     test: 'test/ingress-verification.test.ts',
+  },
+  clientCertificateOnlineRevocation: {
+    status: 'enforced',
+    does: "certgate extension: `Off` (default), `Crl` (fetch the CRL of the certificate's http distribution points) or `Ocsp` (ask its AIA OCSP responder; its CRL distribution point when it names none or the responder gives no answer); cached until the CRL's or response's nextUpdate; `REVOKED` when revoked",
+    test: 'test/ingress-revocation.test.ts',
   },
   clientCertificateExemptPaths: {
     status: 'enforced',

@@ -116,6 +116,7 @@ export const INGRESS_SCHEMA: Schema = object({
   clientCertificateForwarding: { type: 'string', enum: ['Xfcc', 'Rfc9440', 'Both'] },
   clientCertificateNameAnchors: boolean,
   clientCertificateRevocationMode: { type: 'string', enum: ['SoftFail', 'HardFail', 'RequireCrl'] },
+  clientCertificateOnlineRevocation: { type: 'string', enum: ['Off', 'Crl', 'Ocsp'] },
   clientCertificateExemptPaths: PATH_RULES,
   clientCertificateVerifiedPaths: PATH_RULES,
   clientCertificateAllow: object({ thumbprints: ALLOW_LIST, spkiSha256: ALLOW_LIST, subjects: ALLOW_LIST, sans: ALLOW_LIST }),

@@ -7,8 +7,8 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { Logger } from 'pino';
 import { readClientHello } from './clienthello.ts';
-import { peerChain, rfc9440Headers, type ClientCertificateHeaders } from './client-certificate.ts';
-import { NONE, type ConnectionVerdicts } from '../verify/verdicts.ts';
+import { peerChain, rfc9440Headers, type ClientCertificateHeaders, type PeerChain } from './client-certificate.ts';
+import { NONE, type ConnectionDecision, type ConnectionVerdicts } from '../verify/verdicts.ts';
 import { attachConnectionState, type ConnectionState } from './connection.ts';
 import type { LingeringCloses } from './lingering-close.ts';
 import { readProxyHeader, type ProxyProtocolSettings } from './proxy-accept.ts';
@@ -191,9 +191,26 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
     clearTimeout(timer);
     // What the client sent is read once, for X-Forwarded-Client-Cert and the verdict alike.
     const chain = route?.tls.requestCert ? peerChain(tlsSocket) : undefined;
-    const decision = route && chain ? deps.verdicts.decide(route.app.verification, chain.certificates, chain.key, tlsSocket.isSessionReused()) : undefined;
+    const pending = route && chain ? deps.verdicts.decide(route.app.verification, chain.certificates, chain.key, tlsSocket.isSessionReused()) : undefined;
+    // An online revocation fetch (not cached) delays this connection alone: its bytes wait in the
+    // socket until the HTTP server gets it; every other connection goes on (the fetch is bounded in time).
+    if (pending instanceof Promise) {
+      pending.then(
+        (decision) => {
+          if (!tlsSocket.destroyed) serve(decision, chain);
+        },
+        () => tlsSocket.destroy(),
+      );
+      return;
+    }
+    serve(pending, chain);
+  });
+  const serve = (decision: ConnectionDecision | undefined, chain: PeerChain | undefined): void => {
     if (decision?.refused) {
-      deps.log.info({ client: peer, servername, app: route?.app.id, reason: decision.verdict.code.toLowerCase(), verdict: decision.verdict.code, thumbprint: decision.verdict.thumbprint }, 'client certificate refused by the app\'s verification');
+      deps.log.info({ client: peer, servername, app: route?.app.id, reason: decision.verdict.code.toLowerCase(), verdict: decision.verdict.code, thumbprint: decision.verdict.thumbprint, revocation: decision.revocation }, 'client certificate refused by the app\'s verification');
+    }
+    if (decision?.verdict.revocation === 'unknown') {
+      deps.log.info({ client: peer, servername, app: route?.app.id, verdict: decision.verdict.code, thumbprint: decision.verdict.thumbprint, revocation: decision.revocation }, 'revocation status unknown, served (SoftFail)');
     }
     const state: ConnectionState = Object.freeze({
       servername,
@@ -218,5 +235,5 @@ function startTls(deps: TlsListenerDeps, socket: net.Socket, servername: string 
     } else {
       deps.http1.emit('connection', tlsSocket);
     }
-  });
+  };
 }

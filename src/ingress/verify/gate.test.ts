@@ -14,7 +14,7 @@ test('paths are compared after decoding unreserved escapes, resolving dot segmen
 });
 
 test('exempt paths pass whatever the verdict; verified paths need OK; an ambiguous path is never exempt', () => {
-  const verification = { key: 'k', verifier: undefined as never, fallback: true, revocationUntil: Infinity, paths: { exempt: ['/healthz', '/.well-known/'], verified: ['/'] } } satisfies CompiledVerification;
+  const verification = { key: 'k', verifier: undefined as never, fallback: true, revocationUntil: Infinity, revocationMode: 'HardFail', issuers: new Map(), paths: { exempt: ['/healthz', '/.well-known/'], verified: ['/'] } } satisfies CompiledVerification;
   const none = { verdict: { code: 'NONE' }, verificationRefused: false };
   const bad = { verdict: { code: 'CERT_EXPIRED' }, verificationRefused: true };
   const ok = { verdict: { code: 'OK' }, verificationRefused: false };

@@ -18,6 +18,7 @@ export interface VerificationSettings {
   readonly clientCertificateValidationMode?: 'AllowValidOnly' | 'AllowInsecureFallback';
   readonly clientCertificateAllow?: AllowList;
   readonly clientCertificateRevocationMode?: 'SoftFail' | 'HardFail' | 'RequireCrl';
+  readonly clientCertificateOnlineRevocation?: 'Off' | 'Crl' | 'Ocsp';
   readonly clientCertificateNameAnchors?: boolean;
   readonly clientCertificateExemptPaths?: readonly string[];
   readonly clientCertificateVerifiedPaths?: readonly string[];
@@ -31,6 +32,7 @@ export const VERIFICATION_MEMBERS = [
   'clientCertificateValidationMode',
   'clientCertificateAllow',
   'clientCertificateRevocationMode',
+  'clientCertificateOnlineRevocation',
   'clientCertificateNameAnchors',
   'clientCertificateExemptPaths',
   'clientCertificateVerifiedPaths',
@@ -55,6 +57,12 @@ export interface CompiledVerification {
   readonly caNames?: string | undefined;
   /** The earliest nextUpdate of the CRLs (ms; Infinity without): no verdict is cached past it. */
   readonly revocationUntil: number;
+  /** Status fetched from the certificate's CRL distribution points or OCSP responder (revocation/checker.ts); undefined: uploaded CRLs only. */
+  readonly online?: 'Crl' | 'Ocsp' | undefined;
+  /** Status the online check could not learn: HardFail and RequireCrl refuse (REVOCATION_UNKNOWN), SoftFail serves. */
+  readonly revocationMode: 'SoftFail' | 'HardFail' | 'RequireCrl';
+  /** The anchors and intermediates by SHA-256 (lower-case hex): the issuers of a verified path's certificates. */
+  readonly issuers: ReadonlyMap<string, X509Certificate>;
   /** Per-path rules (gate.ts); undefined when the app has none (the verdict alone decides). */
   readonly paths?: PathRules | undefined;
 }
@@ -106,25 +114,34 @@ export function compileVerification(
   // What happens when revocation status cannot be learned (docs/ingress.md): HardFail, the default,
   // refuses with a CRL past its nextUpdate (a stale CRL would pass certificates revoked since).
   const revocation = settings.clientCertificateRevocationMode ?? 'HardFail';
-  if (settings.clientCertificateRevocationMode !== undefined && inputs.crls.length === 0) {
-    return { ok: false, path: 'clientCertificateRevocationMode', message: 'needs clientCertificateRevocationLists (there is no revocation status to learn without them)' };
+  const online = settings.clientCertificateOnlineRevocation === 'Off' ? undefined : settings.clientCertificateOnlineRevocation;
+  if (online !== undefined && inputs.trustAnchors.length === 0) {
+    return { ok: false, path: 'clientCertificateOnlineRevocation', message: 'needs clientCertificateTrustAnchors (status is asked of the issuer of a verified path)' };
+  }
+  if (settings.clientCertificateRevocationMode !== undefined && inputs.crls.length === 0 && online === undefined) {
+    return { ok: false, path: 'clientCertificateRevocationMode', message: "needs clientCertificateRevocationLists or clientCertificateOnlineRevocation 'Crl' or 'Ocsp' (there is no revocation status to learn without them)" };
   }
   const nameAnchors = settings.clientCertificateNameAnchors === true;
   if (nameAnchors && inputs.trustAnchors.length === 0) {
     return { ok: false, path: 'clientCertificateNameAnchors', message: 'needs clientCertificateTrustAnchors (there are no anchors to name)' };
   }
   const caNames = nameAnchors ? inputs.trustAnchors.map((der) => new X509Certificate(der).toString()).join('') : undefined;
-  hash.update(JSON.stringify(allow ?? null)).update(JSON.stringify(paths ?? null)).update(revocation).update(nameAnchors ? 'names' : 'no-names');
+  hash.update(JSON.stringify(allow ?? null)).update(JSON.stringify(paths ?? null)).update(revocation).update(nameAnchors ? 'names' : 'no-names').update(online ?? 'offline');
   try {
     const verifier = createVerifier({
       ...inputs,
       ...(allow === undefined ? {} : { allow }),
       allowExpiredCrl: revocation === 'SoftFail',
-      requireCrl: revocation === 'RequireCrl',
+      // Online checking covers every path certificate: RequireCrl then means HardFail for what it cannot learn.
+      requireCrl: revocation === 'RequireCrl' && online === undefined,
       cache: false,
     });
     const revocationUntil = Math.min(Infinity, ...inputs.crls.map((der, index) => compileCrl(der, index).nextUpdate ?? Infinity));
-    return { ok: true, verification: Object.freeze({ key: hash.digest('hex').slice(0, 32), verifier, fallback, revocationUntil, ...(caNames === undefined ? {} : { caNames }), ...(paths === undefined ? {} : { paths }) }) };
+    const issuers = new Map([...inputs.trustAnchors, ...inputs.intermediates].map((der) => {
+      const certificate = new X509Certificate(der);
+      return [certificate.fingerprint256.replaceAll(':', '').toLowerCase(), certificate] as const;
+    }));
+    return { ok: true, verification: Object.freeze({ key: hash.digest('hex').slice(0, 32), verifier, fallback, revocationUntil, revocationMode: revocation, issuers, ...(online === undefined ? {} : { online }), ...(caNames === undefined ? {} : { caNames }), ...(paths === undefined ? {} : { paths }) }) };
   } catch (error) {
     return { ok: false, ...locate((error as Error).message) };
   }

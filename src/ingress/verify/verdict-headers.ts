@@ -18,6 +18,7 @@ export const VERDICT_HEADERS = Object.freeze({
   sans: 'x-certgate-client-cert-sans',
   notBefore: 'x-certgate-client-cert-not-before',
   notAfter: 'x-certgate-client-cert-not-after',
+  revocation: 'x-certgate-client-cert-revocation',
 });
 
 const percent = (char: string): string => (encodeURIComponent(char) === char ? `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}` : encodeURIComponent(char));
@@ -48,5 +49,6 @@ export function verdictHeaders(verdict: ConnectionVerdict): readonly string[] {
   if (verdict.sans !== undefined && verdict.sans.length > 0) out.push(VERDICT_HEADERS.sans, verdict.sans.map(listItemSafe).join(','));
   if (verdict.notBefore !== undefined) out.push(VERDICT_HEADERS.notBefore, verdict.notBefore);
   if (verdict.notAfter !== undefined) out.push(VERDICT_HEADERS.notAfter, verdict.notAfter);
+  if (verdict.revocation !== undefined) out.push(VERDICT_HEADERS.revocation, verdict.revocation);
   return Object.freeze(out);
 }

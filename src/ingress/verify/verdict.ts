@@ -12,4 +12,6 @@ export interface ConnectionVerdict {
   readonly sans?: readonly string[];
   readonly notBefore?: string;
   readonly notAfter?: string;
+  /** Online revocation status (clientCertificateOnlineRevocation): `good`, or `unknown` when SoftFail served it anyway. */
+  readonly revocation?: 'good' | 'unknown';
 }

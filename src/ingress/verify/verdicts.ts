@@ -9,6 +9,12 @@ import type { VerifyResult } from '../../app-auth/verifier.ts';
 import type { CompiledVerification } from './policy.ts';
 import { verdictHeaders } from './verdict-headers.ts';
 import type { ConnectionVerdict } from './verdict.ts';
+import type { OnlineRevocation, RevocationStatus } from '../revocation/checker.ts';
+
+/** Where online statuses come from: revocation/checker.ts's RevocationChecker (the I/O), kept apart from the decision. */
+export interface RevocationSource {
+  status(certificate: X509Certificate, issuer: X509Certificate, method: OnlineRevocation): RevocationStatus | Promise<RevocationStatus>;
+}
 
 export type { ConnectionVerdict } from './verdict.ts';
 
@@ -18,6 +24,8 @@ export interface ConnectionDecision {
   readonly headers: readonly string[] | undefined;
   /** The app never sees a request of this connection: the verdict code says why. */
   readonly refused: boolean;
+  /** Where each online status came from, or why it is unknown (for the log); absent without online checking. */
+  readonly revocation?: readonly string[];
 }
 
 export const NONE: ConnectionVerdict = Object.freeze({ code: 'NONE' });
@@ -40,18 +48,22 @@ export class ConnectionVerdicts {
    */
   readonly #chains: LruCache<readonly X509Certificate[]>;
   readonly #now: () => number;
+  readonly #revocation: RevocationSource | undefined;
 
-  constructor(capacity = VERDICT_CACHE_ENTRIES, now: () => number = Date.now) {
+  constructor(capacity = VERDICT_CACHE_ENTRIES, now: () => number = Date.now, revocation?: RevocationSource) {
     this.#cache = new LruCache<ConnectionDecision>(Math.max(1, capacity), VERDICT_TTL_MS);
     this.#chains = new LruCache<readonly X509Certificate[]>(Math.max(1, capacity), Infinity);
     this.#now = now;
+    this.#revocation = revocation;
   }
 
   /**
    * @param chain what the client sent, leaf first (empty: no certificate); `key` identifies it
    *   (the DER, concatenated), as client-certificate.ts reads it.
+   * @returns a Promise only when an online revocation status must be fetched (not cached): the
+   *   caller awaits it for this connection alone; every other case is synchronous.
    */
-  decide(verification: CompiledVerification | undefined, chain: readonly X509Certificate[], key: string, resumed = false): ConnectionDecision {
+  decide(verification: CompiledVerification | undefined, chain: readonly X509Certificate[], key: string, resumed = false): ConnectionDecision | Promise<ConnectionDecision> {
     if (verification === undefined) return chain.length === 0 ? NONE_DECISION : UNVERIFIED_DECISION;
     if (chain.length === 0) {
       // accept: verify if given; a connection without a certificate reaches the app, told so.
@@ -68,15 +80,47 @@ export class ConnectionVerdicts {
     const full = resumed && chain.length === 1 ? (this.#chains.get(leafKey, now) ?? chain) : chain;
     const result = verification.verifier.verify({ format: 'xfcc', header: '', leaf, chain: [...full], hash });
     if (result.ok && chain.length > 1) this.#chains.set(leafKey, Object.freeze([...chain]), now);
-    const verdict = verdictOf(result);
+    // Never past the leaf's notAfter, nor past a CRL's nextUpdate (then HardFail must refuse).
+    const until = Math.min(result.identity ? Date.parse(result.identity.notAfter) : Infinity, now < verification.revocationUntil ? verification.revocationUntil : Infinity);
+    if (result.ok && verification.online !== undefined) {
+      const checker = this.#revocation;
+      // Without a checker the status cannot be learned: HardFail refuses (never silently unchecked).
+      const statuses = issuerPairs(result.identity.path, full, verification).map(([certificate, issuer]) =>
+        checker === undefined ? { state: 'unknown' as const, until: 0, detail: 'no revocation checker' } : checker.status(certificate, issuer, verification.online!));
+      if (statuses.some((status) => status instanceof Promise)) {
+        return Promise.all(statuses).then((learned) => this.#store(cacheKey, verification, result, until, learned));
+      }
+      return this.#store(cacheKey, verification, result, until, statuses as RevocationStatus[]);
+    }
+    return this.#store(cacheKey, verification, result, until, []);
+  }
+
+  /** The decision from the path's verdict and the online statuses of its certificates, cached no longer than any of them holds. */
+  #store(cacheKey: string, verification: CompiledVerification, result: VerifyResult, until: number, statuses: readonly RevocationStatus[]): ConnectionDecision {
+    let verdict = verdictOf(result);
+    let ok = result.ok;
+    if (statuses.length > 0) {
+      const revoked = statuses.some((status) => status.state === 'revoked');
+      const unknown = statuses.some((status) => status.state === 'unknown');
+      // A certificate revoked after a session was made cannot resume past the next refresh: the decision lives no longer than the status.
+      until = Math.min(until, ...statuses.map((status) => status.until));
+      if (revoked) {
+        verdict = Object.freeze({ ...verdict, code: 'REVOKED' });
+        ok = false;
+      } else if (unknown && verification.revocationMode !== 'SoftFail') {
+        verdict = Object.freeze({ ...verdict, code: 'REVOCATION_UNKNOWN' });
+        ok = false;
+      } else {
+        verdict = Object.freeze({ ...verdict, revocation: unknown ? 'unknown' : 'good' });
+      }
+    }
     const decision: ConnectionDecision = Object.freeze({
       verdict,
       headers: verdictHeaders(verdict),
-      refused: !result.ok && !verification.fallback,
+      refused: !ok && !verification.fallback,
+      ...(statuses.length > 0 ? { revocation: Object.freeze(statuses.map((status) => status.detail)) } : {}),
     });
-    // Never past the leaf's notAfter, nor past a CRL's nextUpdate (then HardFail must refuse).
-    const until = Math.min(result.identity ? Date.parse(result.identity.notAfter) : Infinity, now < verification.revocationUntil ? verification.revocationUntil : Infinity);
-    this.#cache.set(cacheKey, decision, now, until);
+    this.#cache.set(cacheKey, decision, this.#now(), until);
     return decision;
   }
 
@@ -93,6 +137,19 @@ function noneFor(verification: CompiledVerification): ConnectionDecision {
     noneDecisions.set(verification, decision);
   }
   return decision;
+}
+
+/** (certificate, issuer) for each certificate of a verified path below its anchor, as X509Certificates. */
+function issuerPairs(path: readonly { readonly thumbprint: string }[], chain: readonly X509Certificate[], verification: CompiledVerification): [X509Certificate, X509Certificate][] {
+  const byThumbprint = new Map(verification.issuers);
+  for (const certificate of chain) byThumbprint.set(certificate.fingerprint256.replaceAll(':', '').toLowerCase(), certificate);
+  const pairs: [X509Certificate, X509Certificate][] = [];
+  for (let i = 0; i + 1 < path.length; i++) {
+    const certificate = byThumbprint.get(path[i]!.thumbprint);
+    const issuer = byThumbprint.get(path[i + 1]!.thumbprint);
+    if (certificate !== undefined && issuer !== undefined) pairs.push([certificate, issuer]);
+  }
+  return pairs;
 }
 
 function verdictOf(result: VerifyResult): ConnectionVerdict {
