@@ -1,7 +1,7 @@
 // A CA that publishes revocation status, made with openssl at test time (a real CA tool, not the
 // code under test): certificates naming CRL distribution points and OCSP responders, and a real
-// `openssl ocsp` responder on a free loopback port.
-import { spawn, type ChildProcess } from 'node:child_process';
+// `openssl ocsp` responder behind a loopback HTTP server.
+import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -62,39 +62,45 @@ export interface OcspResponder {
 }
 
 /**
- * `openssl ocsp` serving `good` and `revoked` from an index.txt, signed by a delegated responder
+ * `openssl ocsp` answering `good` and `revoked` from an index.txt, signed by a delegated responder
  * certificate (OCSP-signing EKU unless `signerUsage` says otherwise) that `ca` issued; nextUpdate
- * one minute after each answer.
+ * one minute after each answer. `openssl ocsp -port` would listen on every interface, so a Node
+ * HTTP server on 127.0.0.1 takes each POSTed request and has openssl's responder answer it
+ * (`-reqin`/`-respout`, the same responder code): the tests stay on loopback.
  */
 export async function startOcspResponder(dir: string, ca: OpensslCa, port: number, good: readonly string[], revoked: readonly string[], signerUsage = 'extendedKeyUsage=OCSPSigning'): Promise<OcspResponder> {
   const signer = await opensslIssue(dir, ca, `ocsp-signer-${port}`, [], signerUsage);
   const index = join(dir, `ocsp-index-${port}.txt`);
   writeFileSync(index, [...good.map((pem) => indexLine(pem, false)), ...revoked.map((pem) => indexLine(pem, true))].join(''));
-  const child: ChildProcess = spawn('openssl', ['ocsp', '-index', index, '-port', String(port), '-rsigner', signer.certPath, '-rkey', signer.keyPath, '-CA', ca.certPath, '-nmin', '1', '-ignore_err'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  // Ready once it says so: a probe connection would wedge it (it serves one connection at a time and waits on the probe).
-  let stderr = '';
-  const ready = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 10_000);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('waiting for OCSP client connections')) {
-        clearTimeout(timer);
-        resolve(true);
-      }
+  let served = 0;
+  const server = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const name = join(dir, `ocsp-${port}-${served++}`);
+      writeFileSync(`${name}.req`, Buffer.concat(chunks));
+      run('openssl', ['ocsp', '-index', index, '-CA', ca.certPath, '-rsigner', signer.certPath, '-rkey', signer.keyPath, '-reqin', `${name}.req`, '-respout', `${name}.resp`, '-nmin', '1']).then(
+        (result) => {
+          if (result.code !== 0) {
+            response.writeHead(500).end(result.stderr);
+            return;
+          }
+          response.writeHead(200, { 'content-type': 'application/ocsp-response' }).end(readFileSync(`${name}.resp`));
+        },
+        (error: Error) => response.writeHead(500).end(error.message),
+      );
     });
-    child.once('exit', () => resolve(false));
   });
-  if (!ready) {
-    child.kill();
-    throw new Error(`openssl ocsp did not start: ${stderr}`);
-  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
   return {
     url: `http://127.0.0.1:${port}/`,
     close: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill();
+        server.closeAllConnections();
+        server.close(() => resolve());
       }),
   };
 }
