@@ -47,6 +47,8 @@ test('the README quick start works as written', { timeout: 120_000 }, async () =
     // The internal listener's default ports (8444, 8081) may be taken on a shared machine.
     CERTGATE_INTERNAL_HTTPS_PORT: '0',
     CERTGATE_INTERNAL_HTTP_PORT: '0',
+    // The admin listener's default port (9464) too: other gateways of the suite run at the same time.
+    CERTGATE_ADMIN_PORT: '0',
   };
   const gateway = spawn('npm', ['start', '--prefix', ROOT], { env, cwd: folder, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let banner = '';

@@ -215,7 +215,7 @@ describe('certgate serve', { concurrency: 4 }, () => {
     const serve = await startServe(
       'npm',
       ['start'],
-      cleanEnv({ CERTGATE_DATA_DIR: dataDir, CERTGATE_HTTPS_PORT: String(httpsPort), CERTGATE_HTTP_PORT: String(httpPort), CERTGATE_MANAGEMENT_PORT: '0', CERTGATE_INTERNAL_HTTPS_PORT: '0', CERTGATE_INTERNAL_HTTP_PORT: '0' }),
+      cleanEnv({ CERTGATE_DATA_DIR: dataDir, CERTGATE_HTTPS_PORT: String(httpsPort), CERTGATE_HTTP_PORT: String(httpPort), CERTGATE_MANAGEMENT_PORT: '0', CERTGATE_INTERNAL_HTTPS_PORT: '0', CERTGATE_INTERNAL_HTTP_PORT: '0', CERTGATE_ADMIN_PORT: '0' }),
       { detached: true },
     );
     try {

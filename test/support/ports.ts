@@ -27,6 +27,8 @@ export async function serveOnFreePorts(extra: Record<string, string>): Promise<{
     CERTGATE_MANAGEMENT_PORT: String(management),
     CERTGATE_INTERNAL_HTTPS_PORT: '0',
     CERTGATE_INTERNAL_HTTP_PORT: '0',
+    // The admin listener's default port (9464) too: other gateways of the suite run at the same time.
+    CERTGATE_ADMIN_PORT: '0',
     CERTGATE_WORKERS: '1',
     ...extra,
   };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SqliteStore } from '../../store/sqlite.ts';
-import { authenticatePrincipal, createPrincipal, principalId } from './principals.ts';
+import { authenticatePrincipal, createPrincipal, principalId, newSecret } from './principals.ts';
 import { TOKEN_LIFETIME_SECONDS, tokenIssuer } from './tokens.ts';
 
 test('a principal authenticates with its secret only; the secret is not stored', async () => {
@@ -98,5 +98,12 @@ test('one signature encoding: the standard-base64, padded or non-canonical copie
     }
   } finally {
     await store.close();
+  }
+});
+
+test("client secrets never start with '-', which az's -p would read as an option", () => {
+  for (let i = 0; i < 2_000; i++) {
+    const secret = newSecret();
+    assert.match(secret, /^[A-Za-z0-9_][A-Za-z0-9_-]{42}$/);
   }
 });

@@ -43,7 +43,7 @@ export async function createFirstPrincipal(store: Store, displayName: string): P
 
 async function newPrincipal(displayName: string) {
   const clientId = randomUUID();
-  const clientSecret = randomBytes(32).toString('base64url');
+  const clientSecret = newSecret();
   const salt = randomBytes(16);
   const hash = await scryptAsync(clientSecret, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
   const stored: StoredSecret = { salt: salt.toString('base64'), hash: hash.toString('base64'), N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p };
@@ -63,4 +63,16 @@ export async function authenticatePrincipal(store: Store, clientId: string, clie
   const actual = await scryptAsync(clientSecret, Buffer.from(stored.salt, 'base64'), expected.length, { N: stored.N, r: stored.r, p: stored.p });
   if (!timingSafeEqual(actual, expected) || !doc) return undefined;
   return { clientId: doc.name, displayName: String(doc.properties['displayName'] ?? doc.name) };
+}
+
+/**
+ * 32 random bytes, base64url, never starting with '-': az's argument parser reads `-p -abc…` as
+ * another option ("argument --password/-p: expected one argument"), so one secret in 64 would break
+ * the documented `az login --service-principal -p "$SECRET"`.
+ */
+export function newSecret(): string {
+  for (;;) {
+    const secret = randomBytes(32).toString('base64url');
+    if (!secret.startsWith('-')) return secret;
+  }
 }
