@@ -134,14 +134,19 @@ test('the per-address share holds when an address waits with nothing held and th
   const handler: ExchangeHandler = { onHead: () => true, onBody: () => true, onEnd: () => {}, onError: () => {} };
   const open = () => pending.filter((res) => !res.writableEnded);
   const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+  // Under load a request can take longer than a fixed pause to reach the app: wait for what must happen.
+  const until = async (what: string, ready: () => boolean) => {
+    for (const deadline = Date.now() + 10_000; !ready(); await settle()) assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+  };
+  const isOpen = (path: string) => open().some((res) => res.req.url === path);
   try {
     pool.request(request({ path: '/x1', owner: {}, ownerAddress: '192.0.2.1' }), handler);
     pool.request(request({ path: '/x2', owner: {}, ownerAddress: '192.0.2.2' }), handler);
-    await settle();
+    await until('/x1 and /x2 at the app', () => isOpen('/x1') && isOpen('/x2'));
     // 192.0.2.3 waits holding nothing; it gets the first freed connection.
     pool.request(request({ path: '/y1', owner: {}, ownerAddress: '192.0.2.3' }), handler);
     open().find((res) => res.req.url === '/x1')!.end('ok');
-    await settle();
+    await until('/y1 at the app', () => isOpen('/y1'));
     pool.request(request({ path: '/y2', owner: {}, ownerAddress: '192.0.2.3' }), handler);
     open().find((res) => res.req.url === '/x2')!.end('ok');
     await settle();
