@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { startEchoApp, type EchoApp } from './support/echo-app.ts';
 import { startForwarder, type Forwarder } from './support/forwarder.ts';
 import { newStoreKeyLine, startPostgres, type PostgresServer } from './support/postgres.ts';
 import { ADMIN_CREDENTIALS_FILE, type AdminCredentials } from '../src/control/control-plane.ts';
+import { createCa, issueCertificate } from '../src/pki/issue.ts';
 
 interface Replica {
   readonly name: string;
@@ -210,6 +212,41 @@ describe('three replicas on one PostgreSQL', () => {
     });
     assert.equal(reverted.status, 200, reverted.text);
     for (const replica of replicas) assert.equal(await servedBy(replica, host, caFile), 200, `${replica.name} lifts it at once`);
+  });
+
+  test('the client-certificate inventory: connections on two replicas add up in the shared table, listed through a third', async () => {
+    const path = `/subscriptions/${arm!.subscription}${G}/providers/Microsoft.App/containerApps/shop`;
+    const [r1, r2, r3] = replicas as [Replica, Replica, Replica];
+    const clientCa = await createCa({ commonName: 'Partner CA' });
+    const issued = await issueCertificate({ issuer: clientCa, commonName: 'partner-replicas', kind: 'client', validityDays: 30, dnsNames: ['replicas.partner.example'] });
+    const dir = tempDir();
+    const cert = join(dir, 'client.pem');
+    const key = join(dir, 'client.key');
+    writeFileSync(cert, issued.certPem);
+    writeFileSync(key, issued.keyPem);
+    const thumbprint = new X509Certificate(issued.certPem).fingerprint256.replaceAll(':', '').toLowerCase();
+    const accept = await through(r1).call('PATCH', `${path}?${APP_API}`, { properties: { configuration: { ingress: { clientCertificateMode: 'accept' } } } });
+    assert.equal(accept.status, 200, accept.text);
+    const host = accept.json.properties.configuration.ingress.fqdn as string;
+    try {
+      for (const replica of [r1, r2, r2]) {
+        assert.equal(curlResult(await curl({ host, port: replica.httpsPort, connectTo: replica.address, caFile, cert, key })).status, 200, replica.name);
+      }
+      // Each replica writes its own batch within a second or so; r3 saw none of these connections.
+      let listed: { status: number; text: string; json: any } | undefined;
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 250))) {
+        listed = await through(r3).call('GET', `${path}/clientCertificates?${APP_API}&search=replicas.partner`);
+        if (listed.status === 200 && listed.json.value[0]?.properties.connectionCount === 3) break;
+      }
+      assert.equal(listed!.status, 200, listed!.text);
+      assert.deepEqual(listed!.json.value.map((entry: { name: string; properties: { connectionCount: number; subject: string } }) => [entry.name, entry.properties.connectionCount, entry.properties.subject]), [[thumbprint, 3, 'CN=partner-replicas']]);
+      const one = await through(r1).call('GET', `${path}/clientCertificates/${thumbprint}?${APP_API}`);
+      assert.equal(one.status, 200, one.text);
+      assert.equal(one.json.properties.connectionCount, 3);
+    } finally {
+      const ignore = await through(r2).call('PATCH', `${path}?${APP_API}`, { properties: { configuration: { ingress: { clientCertificateMode: 'ignore' } } } });
+      assert.equal(ignore.status, 200, ignore.text);
+    }
   });
 
   test('one CA and one server certificate on every replica; a TLS session made on one resumes on the others', async () => {

@@ -5,10 +5,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../src/store/sqlite.ts';
+import { StoreError } from '../src/store/store.ts';
 import { PostgresStore } from '../src/store/postgres.ts';
 import { MIRROR_FILE, MirrorStore } from '../src/store/mirror.ts';
 import { statSync } from 'node:fs';
 import { storeContract } from './support/store-contract.ts';
+import { seen } from './support/inventory-contract.ts';
 import { newStoreKeyLine, startPostgres, testStoreKeys } from './support/postgres.ts';
 import { PG_MIGRATIONS } from '../src/store/postgres-migrations.ts';
 import { environmentDocument } from '../src/model/documents.ts';
@@ -68,6 +70,7 @@ describe('PostgreSQL only', () => {
         assert.deepEqual(await mirror.list({ type: ENVIRONMENT_TYPE }), await store.list({ type: ENVIRONMENT_TYPE }));
         assert.equal(await mirror.get(certificate.id), undefined, 'a deleted key is deleted in the mirror');
         assert.equal(statSync(path).ino, inode, 'updated in place, not written whole again');
+        await assert.rejects(() => mirror.inventory.list({ app: 'a', top: 1 }), (error: unknown) => error instanceof StoreError && error.code === 'Unavailable', 'the inventory is in the database, not the mirror');
       } finally {
         await mirror.close();
       }
@@ -101,6 +104,44 @@ describe('PostgreSQL only', () => {
     } finally {
       await sql.end();
       await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  test('inventory: two replicas writing batches of the same certificates at once, in opposite orders, sum exactly (no deadlock, no lost update)', async () => {
+    const url = await server.createDatabase();
+    const keys = testStoreKeys();
+    const replicas = await Promise.all([PostgresStore.open(url, { keys }), PostgresStore.open(url, { keys })]);
+    try {
+      const certificates = Array.from({ length: 200 }, (_, index) => seen('0', { thumbprint: index.toString(16).padStart(64, '0') }));
+      const rounds = 15;
+      await Promise.all(
+        replicas.map((replica, which) =>
+          (async () => {
+            for (let round = 0; round < rounds; round++) {
+              const batch = certificates.map((certificate, index) => ({ ...certificate, connectionCount: which + 1, lastSeen: `2026-06-01T10:${String(round).padStart(2, '0')}:0${which}.000Z`, lastVerdict: `R${which}` }));
+              await replica.inventory.recordBatch(which === 0 ? batch : batch.reverse());
+            }
+          })(),
+        ),
+      );
+      // A batch may name one certificate twice (merged before the write: a statement cannot update a row twice).
+      await replicas[0]!.inventory.recordBatch([certificates[0]!, certificates[0]!]);
+      let after: string | undefined;
+      const all = [];
+      do {
+        const page = await replicas[1]!.inventory.list({ app: certificates[0]!.app, top: 1000, after });
+        all.push(...page.items);
+        after = page.next;
+      } while (after !== undefined);
+      assert.equal(all.length, certificates.length);
+      for (const item of all) {
+        const extra = item.thumbprint === certificates[0]!.thumbprint ? 2 : 0;
+        assert.equal(item.connectionCount, rounds * (1 + 2) + extra, item.thumbprint);
+        assert.equal(item.lastSeen, `2026-06-01T10:${String(rounds - 1).padStart(2, '0')}:01.000Z`);
+        assert.equal(item.lastVerdict, 'R1', 'the verdict of the latest sighting, whichever replica wrote last');
+      }
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.close()));
     }
   });
 

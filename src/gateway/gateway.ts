@@ -128,7 +128,7 @@ export class Gateway implements ControlPlaneHost, ObservedHost {
       // Only where writes commit (not in a worker: the primary measures across the workers).
       if (registry && options.issueServerCertificates !== false) gateway.#enforcement = new EnforcementClock(registry);
       const observe = options.ingress.observe;
-      if (observe?.inventory && store.inventory && options.issueServerCertificates !== false) {
+      if (observe?.inventory && options.issueServerCertificates !== false) {
         gateway.#inventoryWriter = new InventoryWriter(observe.inventory, store.inventory, { retentionMs: observe.inventoryRetentionMs ?? DEFAULT_INVENTORY_RETENTION_MS, registry }, log);
       }
       const unsubscribe = store.subscribe((committed) => {

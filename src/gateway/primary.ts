@@ -83,7 +83,7 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
       };
       const addresses = await started.start();
       const primary = new ClusterPrimary(store, dataDir, ca, started, addresses, unsubscribe);
-      if (store.inventory) primary.#inventoryWriter = new InventoryWriter(collector, store.inventory, { retentionMs: options.inventoryRetentionMs ?? DEFAULT_INVENTORY_RETENTION_MS, registry: ClusterPrimary.#registry }, log);
+      primary.#inventoryWriter = new InventoryWriter(collector, store.inventory, { retentionMs: options.inventoryRetentionMs ?? DEFAULT_INVENTORY_RETENTION_MS, registry: ClusterPrimary.#registry }, log);
       return primary;
     } catch (error) {
       unsubscribe();

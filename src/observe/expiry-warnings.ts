@@ -31,7 +31,7 @@ export async function expiringCertificates(store: Store, now: number, windowDays
     if (Number.isNaN(notAfter) || notAfter > before) continue;
     warnings.push({ kind: 'server', resource: certificate.id, thumbprint: String(certificate.properties['thumbprintSha256'] ?? certificate.properties['thumbprint'] ?? ''), ...(certificate.properties['subjectName'] ? { subject: String(certificate.properties['subjectName']) } : {}), notAfter: new Date(notAfter).toISOString(), daysLeft: daysLeft(notAfter) });
   }
-  for (const seen of (await store.inventory?.expiring(new Date(before).toISOString(), MAX_LINES)) ?? []) {
+  for (const seen of await store.inventory.expiring(new Date(before).toISOString(), MAX_LINES)) {
     warnings.push({ kind: 'client', resource: seen.app, thumbprint: seen.thumbprint, subject: seen.subject, notAfter: seen.notAfter, daysLeft: daysLeft(Date.parse(seen.notAfter)) });
   }
   return warnings.sort((a, b) => (a.notAfter < b.notAfter ? -1 : 1)).slice(0, MAX_LINES);

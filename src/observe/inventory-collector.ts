@@ -6,7 +6,7 @@
 // collector merges them and is the only writer.
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { ClientCertificateInventory, SeenCertificate } from '../store/inventory.ts';
+import { combineSeen, type ClientCertificateInventory, type SeenCertificate } from '../store/inventory.ts';
 import type { ConnectionVerdict } from './verdict.ts';
 
 export const INVENTORY_LIMITS = Object.freeze({
@@ -72,12 +72,7 @@ export class InventoryCollector {
       const key = `${entry.app}\n${entry.thumbprint}`;
       const pending = this.#pending.get(key);
       if (pending !== undefined) {
-        pending.connectionCount += entry.connectionCount;
-        if (entry.firstSeen < pending.firstSeen) pending.firstSeen = entry.firstSeen;
-        if (entry.lastSeen >= pending.lastSeen) {
-          pending.lastSeen = entry.lastSeen;
-          pending.lastVerdict = entry.lastVerdict;
-        }
+        this.#pending.set(key, combineSeen(pending, entry));
       } else if (this.#pending.size >= this.#maxPending) {
         this.dropped++;
       } else {

@@ -4,6 +4,7 @@
 import type { RevisionOutcome } from '../model/outcome.ts';
 import type { ResourceDocument, StoredResource } from '../model/resources.ts';
 import type { ReplicaRegistry } from './replicas.ts';
+import type { ClientCertificateInventory } from './inventory.ts';
 import type { Change, ChangeListener, ChangeSet, ListQuery, PutOptions, PutResult, Store, WriteOptions } from './store.ts';
 
 const RETRY_MS = 2_000;
@@ -17,6 +18,14 @@ export class FallbackStore implements Store {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly replicas: ReplicaRegistry;
+  /** The inventory of the store it serves through (the saved one's refuses: it is in the database). */
+  readonly inventory: ClientCertificateInventory = {
+    recordBatch: (batch) => this.#current.inventory.recordBatch(batch),
+    list: (query) => this.#current.inventory.list(query),
+    get: (app, thumbprint) => this.#current.inventory.get(app, thumbprint),
+    prune: (before) => this.#current.inventory.prune(before),
+    expiring: (before, limit) => this.#current.inventory.expiring(before, limit),
+  };
 
   constructor(saved: Store, connect: () => Promise<Store>, onConnected: () => void) {
     this.#current = saved;

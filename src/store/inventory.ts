@@ -50,3 +50,15 @@ export interface ClientCertificateInventory {
   /** Every app's certificates whose notAfter is before `before`, soonest first, at most `limit` (expiry warnings). */
   expiring(before: string, limit: number): Promise<SeenCertificate[]>;
 }
+
+/** Two sightings of one certificate as one (counts summed, first/last seen widened, the later verdict kept). */
+export function combineSeen(earlier: SeenCertificate, later: SeenCertificate): SeenCertificate {
+  const laterWins = later.lastSeen >= earlier.lastSeen;
+  return {
+    ...earlier,
+    connectionCount: earlier.connectionCount + later.connectionCount,
+    firstSeen: later.firstSeen < earlier.firstSeen ? later.firstSeen : earlier.firstSeen,
+    lastSeen: laterWins ? later.lastSeen : earlier.lastSeen,
+    lastVerdict: laterWins ? later.lastVerdict : earlier.lastVerdict,
+  };
+}

@@ -10,6 +10,7 @@ import { resourceKey, type StoredResource } from '../model/resources.ts';
 import { open as openSealed, type StoreKey } from './secret-box.ts';
 import { scopePrefix } from './write-rules.ts';
 import { StoreError, type ChangeListener, type ChangeSet, type ListQuery, type PutResult, type Store } from './store.ts';
+import type { ClientCertificateInventory } from './inventory.ts';
 
 /** The mirror's file in a data dir. */
 export const MIRROR_FILE = 'store-mirror.db';
@@ -132,6 +133,15 @@ export class MirrorStore implements Store {
   async changesSince(revision: number): Promise<ChangeSet | undefined> {
     return revision === this.revisionSaved ? { revision, keys: [] } : undefined;
   }
+
+  /** The inventory is in the database: while it cannot be reached, neither read nor written. */
+  readonly inventory: ClientCertificateInventory = {
+    recordBatch: () => Promise.reject(unavailable()),
+    list: () => Promise.reject(unavailable()),
+    get: () => Promise.reject(unavailable()),
+    prune: () => Promise.reject(unavailable()),
+    expiring: () => Promise.reject(unavailable()),
+  };
 
   put(): Promise<PutResult> {
     return Promise.reject(unavailable());

@@ -36,6 +36,27 @@ export const PG_MIGRATIONS: readonly string[] = [
   `CREATE TABLE changes (revision bigint NOT NULL, key text NOT NULL);
    CREATE INDEX changes_by_revision ON changes (revision);
    INSERT INTO meta (key, value) SELECT 'changes_from', value FROM meta WHERE key = 'revision';`,
+  // 4: the client certificates each app saw (the inventory, postgres-inventory.ts), as SQLite's
+  // migration 2 has them: ISO times as text, compared in byte order (COLLATE "C", whatever the
+  // database's locale) as SQLite compares them; SANs as an array, searched element by element.
+  // Not a resource: no revision bump, no change feed.
+  `CREATE TABLE client_certificates (
+     app text NOT NULL,
+     thumbprint text COLLATE "C" NOT NULL,
+     subject text NOT NULL,
+     issuer text NOT NULL,
+     serial text NOT NULL,
+     sans text[] NOT NULL,
+     not_before text COLLATE "C" NOT NULL,
+     not_after text COLLATE "C" NOT NULL,
+     first_seen text COLLATE "C" NOT NULL,
+     last_seen text COLLATE "C" NOT NULL,
+     connection_count bigint NOT NULL,
+     last_verdict text NOT NULL,
+     PRIMARY KEY (app, thumbprint)
+   );
+   CREATE INDEX client_certificates_by_expiry ON client_certificates (not_after);
+   CREATE INDEX client_certificates_by_last_seen ON client_certificates (last_seen);`,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

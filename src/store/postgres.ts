@@ -12,10 +12,15 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { resourceKey, type ResourceDocument, type StoredResource } from '../model/resources.ts';
 import { migratePostgres } from './postgres-migrations.ts';
+import { guard } from './postgres-errors.ts';
+import { PostgresInventory } from './postgres-inventory.ts';
+import type { ClientCertificateInventory } from './inventory.ts';
+
+export { isUnreachable } from './postgres-errors.ts';
 import { changeLogCovers, checkPreconditions, scopePrefix, stampDocument } from './write-rules.ts';
 import { open as openSealed, seal, type StoreKey } from './secret-box.ts';
 import { saveMirror, updateMirror } from './mirror.ts';
-import { CHANGE_LOG_REVISIONS, StoreError, type Change, type ChangeListener, type ChangeSet, type ListQuery, type PutOptions, type PutResult, type Store, type WriteOptions } from './store.ts';
+import { CHANGE_LOG_REVISIONS, type Change, type ChangeListener, type ChangeSet, type ListQuery, type PutOptions, type PutResult, type Store, type WriteOptions } from './store.ts';
 import type { ReplicaRegistry, ReplicaReport } from './replicas.ts';
 import type { RevisionOutcome } from '../model/outcome.ts';
 
@@ -57,6 +62,8 @@ export class PostgresStore implements Store {
   #poll: NodeJS.Timeout | undefined;
   #closed: Promise<void> | undefined;
   readonly replicas: ReplicaRegistry;
+  /** The client-certificate inventory, in the same database (each replica writes its own batches). */
+  readonly inventory: ClientCertificateInventory;
   readonly #replicaListeners = new Set<() => void>();
 
   readonly #keys: readonly StoreKey[];
@@ -71,6 +78,7 @@ export class PostgresStore implements Store {
     this.#sql = sql;
     this.#keys = keys;
     this.replicas = replicaRegistry(sql, liveWithinMs, this.#replicaListeners);
+    this.inventory = new PostgresInventory(sql);
   }
 
   /** Connects, migrates (once, under an advisory lock) and starts following the change feed. */
@@ -363,25 +371,4 @@ function replicaRegistry(sql: Sql, liveWithinMs: number, listeners: Set<() => vo
       return () => listeners.delete(listener);
     },
   };
-}
-
-/** Errors that mean the database cannot be reached (not that a statement was wrong). */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED']);
-
-/** True when `error` says the database is unreachable or shutting down. */
-export function isUnreachable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code !== 'string') return false;
-  // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutting down, cannot connect now).
-  return UNREACHABLE.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
-}
-
-/** Runs a query; an unreachable database becomes StoreError('Unavailable'), nothing else changes. */
-async function guard<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (isUnreachable(error)) throw new StoreError('Unavailable', `the PostgreSQL store cannot be reached (${(error as { code: string }).code})`, { cause: error });
-    throw error;
-  }
 }

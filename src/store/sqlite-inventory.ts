@@ -2,45 +2,14 @@
 // migration 2). One transaction per batch; reads page in thumbprint order.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { ClientCertificateInventory, InventoryPage, InventoryQuery, SeenCertificate } from './inventory.ts';
+import { fromRow as fromInventoryRow, INVENTORY_COLUMNS, likeLiteral, type InventoryRow } from './inventory-rows.ts';
 
-interface Row {
-  app: string;
-  thumbprint: string;
-  subject: string;
-  issuer: string;
-  serial: string;
-  sans: string;
-  not_before: string;
-  not_after: string;
-  first_seen: string;
-  last_seen: string;
-  connection_count: number;
-  last_verdict: string;
-}
+/** A row as SQLite returns it: the SANs as JSON text. */
+type Row = Omit<InventoryRow, 'sans'> & { sans: string };
 
-const COLUMNS = 'app, thumbprint, subject, issuer, serial, sans, not_before, not_after, first_seen, last_seen, connection_count, last_verdict';
+const COLUMNS = INVENTORY_COLUMNS.join(', ');
 
-function fromRow(row: Row): SeenCertificate {
-  return {
-    app: row.app,
-    thumbprint: row.thumbprint,
-    subject: row.subject,
-    issuer: row.issuer,
-    serialNumber: row.serial,
-    subjectAlternativeNames: JSON.parse(row.sans) as string[],
-    notBefore: row.not_before,
-    notAfter: row.not_after,
-    firstSeen: row.first_seen,
-    lastSeen: row.last_seen,
-    connectionCount: row.connection_count,
-    lastVerdict: row.last_verdict,
-  };
-}
-
-/** `%`, `_` and the escape itself taken literally in a LIKE pattern. */
-function likeLiteral(text: string): string {
-  return text.toLowerCase().replace(/[\\%_]/g, (char) => `\\${char}`);
-}
+const fromRow = (row: Row): SeenCertificate => fromInventoryRow({ ...row, sans: JSON.parse(row.sans) as string[] });
 
 export class SqliteInventory implements ClientCertificateInventory {
   readonly #db: DatabaseSync;

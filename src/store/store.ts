@@ -91,6 +91,6 @@ export interface Store {
   /** Only a store several replicas share has one (PostgreSQL); the embedded one serves one machine. */
   readonly replicas?: ReplicaRegistry;
   close(): Promise<void>;
-  /** The client certificates each app saw (inventory.ts); a backend without one has no inventory. */
-  readonly inventory?: ClientCertificateInventory;
+  /** The client certificates each app saw (inventory.ts), in the same database (every backend keeps one). */
+  readonly inventory: ClientCertificateInventory;
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { StoreError, type Store } from '../../src/store/store.ts';
 import { appDocument, environmentDocument } from '../../src/model/documents.ts';
 import { APP_TYPE, ENVIRONMENT_TYPE, resourceGroupId } from '../../src/model/resources.ts';
+import { inventoryContract } from './inventory-contract.ts';
 
 /** One empty store of the backend under test, for one test. */
 export interface OpenedStore {
@@ -151,5 +152,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           await reopened.close();
         }
       }));
+
+    inventoryContract(withStore);
   });
 }

@@ -72,7 +72,6 @@ async function requireApp(context: ControlContext, subscription: string, group: 
 export async function listClientCertificates(context: ControlContext, request: ArmRequest, subscription: string, group: string, name: string): Promise<ArmResponse> {
   const id = await requireApp(context, subscription, group, name);
   const inventory = context.store.inventory;
-  if (!inventory) return { status: 200, body: { value: [] } };
   const size = top(request, DEFAULT_TOP);
   const token = request.query.get('$skipToken') ?? request.query.get('$skiptoken');
   let after: string | undefined;
@@ -99,7 +98,7 @@ export async function listClientCertificates(context: ControlContext, request: A
 
 export async function getClientCertificate(context: ControlContext, subscription: string, group: string, name: string, thumbprint: string): Promise<ArmResponse> {
   const id = await requireApp(context, subscription, group, name);
-  const seen = await context.store.inventory?.get(resourceKey(id), thumbprint.toLowerCase());
+  const seen = await context.store.inventory.get(resourceKey(id), thumbprint.toLowerCase());
   if (!seen) throw errors.notFound(CLIENT_CERTIFICATE_TYPE, `${name}/${thumbprint}`, group);
   return { status: 200, body: render(id, seen) };
 }
