@@ -47,7 +47,7 @@ export interface RefusalFields extends ConnectionFields {
 }
 
 /** pino's sonic-boom destination, as far as the access log uses it. */
-type Destination = pino.DestinationStream & { reopen?: () => void; flushSync?: () => void; flush?: () => void };
+type Destination = pino.DestinationStream & { reopen?: () => void; flushSync?: () => void; flush?: () => void; destroy?: () => void };
 
 /**
  * Lines are handed to the destination in chunks of this many characters (one write for ~25 lines:
@@ -55,6 +55,11 @@ type Destination = pino.DestinationStream & { reopen?: () => void; flushSync?: (
  */
 const CHUNK_CHARS = 16_384;
 const FLUSH_EVERY_MS = 500;
+/**
+ * At most this many bytes wait for a slow destination (a stdout pipe nobody drains, a stalled
+ * disk); beyond, lines are dropped and counted: a request flood never grows memory without bound.
+ */
+export const ACCESS_LOG_BUFFER_BYTES = 16 * 1024 * 1024;
 
 /**
  * A connection's part of its request lines, serialized once per connection: `"clientAddress":...,`
@@ -93,6 +98,7 @@ export class AccessLog {
   readonly includeQuery: boolean;
   /** Lines not yet handed to the destination. */
   #chunk = '';
+  #dropped = 0;
 
   private constructor(destination: Destination, options: AccessLogOptions) {
     this.#destination = destination;
@@ -107,10 +113,22 @@ export class AccessLog {
   /** undefined when the destination is `off`. */
   static create(options: AccessLogOptions, destination?: pino.DestinationStream): AccessLog | undefined {
     if (options.destination === 'off') return undefined;
+    const bounded = { sync: false, maxLength: ACCESS_LOG_BUFFER_BYTES };
     const stream =
       destination ??
-      (options.destination === 'stdout' ? pino.destination({ fd: 1, sync: false }) : pino.destination({ dest: options.destination, sync: false, mkdir: true }));
-    return new AccessLog(stream, options);
+      (options.destination === 'stdout' ? pino.destination({ fd: 1, ...bounded }) : pino.destination({ dest: options.destination, mkdir: true, ...bounded }));
+    const log = new AccessLog(stream, options);
+    const events = stream as Destination & { on?: (event: 'drop' | 'error', listener: () => void) => void };
+    events.on?.('drop', () => log.#dropped++);
+    // A failing destination (a full disk, a closed pipe) loses lines, never the gateway: an
+    // unhandled 'error' would end the process.
+    events.on?.('error', () => log.#dropped++);
+    return log;
+  }
+
+  /** Chunks of lines dropped: the destination fell ACCESS_LOG_BUFFER_BYTES behind, or failed. */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   /** Whether this request is logged (sampling); decided before anything is formatted. */
@@ -157,6 +175,12 @@ export class AccessLog {
     const chunk = this.#chunk;
     this.#chunk = '';
     this.#destination.write(chunk);
+  }
+
+  /** Gives up the destination and what still waits for it (a stalled pipe keeps retrying otherwise). */
+  destroy(): void {
+    this.#chunk = '';
+    this.#destination.destroy?.();
   }
 
   /** Writes what is buffered (at exit). */
