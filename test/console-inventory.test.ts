@@ -10,7 +10,7 @@ import type { Page } from 'playwright-core';
 import { startServeProcess, putServedApp, type ServeProcess } from './support/serve-process.ts';
 import { startEchoApp, type EchoApp } from './support/echo-app.ts';
 import { curl, curlResult } from './support/clients.ts';
-import { launchChromium, type TestBrowser } from './support/browser.ts';
+import { launchChromium, watchedPage, type TestBrowser } from './support/browser.ts';
 import { createCa, issueCertificate } from '../src/pki/issue.ts';
 
 const XSS = '<img src=x onerror=alert(1)>';
@@ -27,11 +27,7 @@ before(async () => {
   echo = await startEchoApp();
   serve = await startServeProcess(join(dir, 'data'), ['--access-log', 'off']);
   browser = await launchChromium();
-  page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  page.on('dialog', (dialog) => {
-    dialogs.push(dialog.message());
-    void dialog.dismiss();
-  });
+  page = await watchedPage(browser, dialogs);
 });
 
 after(async () => {

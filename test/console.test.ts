@@ -16,7 +16,7 @@ import { startControlPlaneFixture, type ControlPlaneFixture } from './support/co
 import { armClient, createGroupAndEnvironment, type ArmClient } from './support/arm.ts';
 import { curl, curlResult, run } from './support/clients.ts';
 import { freePorts } from './support/ports.ts';
-import { launchChromium, type TestBrowser } from './support/browser.ts';
+import { launchChromium, watchedPage, type TestBrowser } from './support/browser.ts';
 import { createCa, issueCertificate } from '../src/pki/issue.ts';
 import { CONTENT_SECURITY_POLICY, SESSION_COOKIE } from '../src/control/console/console.ts';
 
@@ -74,11 +74,7 @@ before(async () => {
   const tcp = await arm.call('PUT', `${appsPath}/tcpapp?${V}`, appBody(envId, { external: true, transport: 'tcp', exposedPort: exposed, targetPort: fixture.echo.port }));
   assert.equal(tcp.status, 201, tcp.text);
   browser = await launchChromium();
-  page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  page.on('dialog', (dialog) => {
-    dialogs.push(dialog.message());
-    void dialog.dismiss();
-  });
+  page = await watchedPage(browser, dialogs);
 });
 
 after(async () => {

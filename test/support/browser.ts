@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -22,6 +22,16 @@ const ARGS = [
 export interface TestBrowser {
   readonly context: BrowserContext;
   close(): Promise<void>;
+}
+
+/** The context's page, with every dialog (an alert a page must never raise) dismissed and recorded in `dialogs`. */
+export async function watchedPage(browser: TestBrowser, dialogs: string[]): Promise<Page> {
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  return page;
 }
 
 export async function launchChromium(): Promise<TestBrowser> {
