@@ -279,6 +279,17 @@ describe('three replicas on one PostgreSQL', () => {
     assert.equal(fingerprints.size, 1, 'the same server certificate everywhere (issued once)');
   });
 
+  test("one management API certificate on every replica (issued once, in the database)", async () => {
+    const served = new Set<string | undefined>();
+    for (const replica of replicas) {
+      const socket = tls.connect({ host: replica.address, port: replica.managementPort, servername: 'localhost', ca: caOf(replica) });
+      await once(socket, 'secureConnect');
+      served.add(socket.getPeerX509Certificate()?.fingerprint256);
+      socket.destroy();
+    }
+    assert.equal(served.size, 1, [...served].join(' '));
+  });
+
   test('two writers racing on one resource through two replicas: If-Match lets exactly one win', async () => {
     const [r1, r2] = replicas as [Replica, Replica];
     const path = `/subscriptions/${arm!.subscription}${G}/providers/Microsoft.App/containerApps/shop?${APP_API}`;

@@ -10,7 +10,7 @@ import type { IssuedCertificate } from '../pki/issue.ts';
 import type { Store } from '../store/store.ts';
 import type { RevisionOutcome } from '../model/outcome.ts';
 import type { ObservedHost } from '../observe/observed-host.ts';
-import { loadOrCreateServerCertificate } from '../pki/local-ca.ts';
+import type { ServerCredentials } from '../ingress/snapshot.ts';
 import { createFirstPrincipal, principalId, PRINCIPAL_TYPE } from './auth/principals.ts';
 import { tokenIssuer } from './auth/tokens.ts';
 import { createManagementServer } from './http/server.ts';
@@ -32,6 +32,8 @@ export interface ControlPlaneHost {
   readonly lastOutcome: RevisionOutcome;
   /** The ingress's own ports (HTTPS, HTTP). */
   reservedPorts?(): readonly number[];
+  /** The management API's TLS certificate (issued once for all replicas sharing a store). */
+  managementCertificate(): Promise<ServerCredentials>;
 }
 
 export interface ControlPlaneOptions {
@@ -81,7 +83,8 @@ export class ControlPlane {
       ...(isObserved(gateway) ? { observed: gateway } : {}),
       ...(options.acme ? { acme: { directoryUrl: options.acme.directoryUrl } } : {}),
     };
-    const tls = await loadOrCreateServerCertificate(gateway.dataDir, gateway.ca, ['localhost', '127.0.0.1', '::1']);
+    const tls = await gateway.managementCertificate();
+    if (tls.kind !== 'pem') throw new Error('the management certificate is not a PEM pair');
     const server = createManagementServer({ context, tls: { cert: tls.certPem, key: tls.keyPem }, log: log.child({ component: 'management' }) });
     await server.listen({ host: options.bindAddress, port: options.port });
     const port = (server.server.address() as AddressInfo).port;

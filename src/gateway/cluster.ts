@@ -2,10 +2,10 @@
 // (the management API) and tells the workers of each committed revision; each worker runs the
 // ingress, compiles its own snapshot from the store, and reports each compilation's outcome (served,
 // with what it left out, or failed). A write is answered once every ready worker compiled it, with
-// the worst of their outcomes: a worker that cannot build it makes the write fail. Workers share a per-run TLS ticket-key seed, so a
+// the worst of their outcomes: a worker that cannot build it makes the write fail. Workers share a per-run TLS ticket-key ring, so a
 // session resumes whichever worker the next connection lands on.
 import cluster, { type Worker } from 'node:cluster';
-import { randomBytes } from 'node:crypto';
+import { newTicketRing } from '../ingress/ticket-keys.ts';
 import type { Logger } from 'pino';
 import type { IngressAddresses } from '../ingress/ingress.ts';
 import { mergeOutcomes, type RevisionOutcome } from '../model/outcome.ts';
@@ -26,7 +26,7 @@ type ToPrimary =
 /** A worker that does not answer a refusals request within this time is left out of the answer. */
 const REFUSALS_TIMEOUT_MS = 2_000;
 
-const SEED_VARIABLE = 'CERTGATE_TICKET_KEY_SEED';
+const RING_VARIABLE = 'CERTGATE_TICKET_KEY_RING';
 const RESTART_DELAY_MS = 1_000;
 
 /** In the primary: forks, watches and restarts the workers, and tracks what each serves. */
@@ -49,13 +49,13 @@ export class WorkerPool {
   /** Called with each worker's batch of client certificates seen. */
   readonly #onInventory: ((entries: SeenCertificate[]) => void) | undefined;
 
-  readonly #seed: Buffer | undefined;
+  readonly #ring: Buffer | undefined;
 
-  /** @param seed the ticket-key seed (replicas share one); by default one per run. */
-  constructor(count: number, log: Logger, options: { seed?: Buffer | undefined; onEnforced?: (revision: number) => void; onInventory?: (entries: SeenCertificate[]) => void } = {}) {
+  /** @param ring the ticket-key ring (replicas share one); by default one per run. */
+  constructor(count: number, log: Logger, options: { ring?: Buffer | undefined; onEnforced?: (revision: number) => void; onInventory?: (entries: SeenCertificate[]) => void } = {}) {
     this.#count = count;
     this.#log = log;
-    this.#seed = options.seed;
+    this.#ring = options.ring;
     this.#onEnforced = options.onEnforced;
     this.#onInventory = options.onInventory;
   }
@@ -94,10 +94,10 @@ export class WorkerPool {
 
   /** Forks the workers and resolves when all serve (or rejects if one cannot start). */
   start(): Promise<IngressAddresses> {
-    const seed = (this.#seed ?? randomBytes(32)).toString('base64');
+    const ring = (this.#ring ?? newTicketRing()).toString('base64');
     cluster.on('message', (worker, message: ToPrimary) => this.#onMessage(worker, message));
-    cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal, seed));
-    for (let i = 0; i < this.#count; i++) cluster.fork({ [SEED_VARIABLE]: seed });
+    cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal, ring));
+    for (let i = 0; i < this.#count; i++) cluster.fork({ [RING_VARIABLE]: ring });
     return new Promise((resolve, reject) => {
       this.#readyWaiters.push({ resolve: () => resolve(this.#addresses!), reject });
     });
@@ -159,7 +159,7 @@ export class WorkerPool {
     this.#release();
   }
 
-  #onExit(worker: Worker, code: number | null, signal: string | null, seed: string): void {
+  #onExit(worker: Worker, code: number | null, signal: string | null, ring: string): void {
     const wasReady = this.#compiled.delete(worker.id);
     this.#release();
     if (this.#stopping) return;
@@ -171,7 +171,7 @@ export class WorkerPool {
     }
     this.#log.error({ worker: worker.id, code, signal }, 'ingress worker died; starting another');
     setTimeout(() => {
-      if (!this.#stopping) cluster.fork({ [SEED_VARIABLE]: seed });
+      if (!this.#stopping) cluster.fork({ [RING_VARIABLE]: ring });
     }, RESTART_DELAY_MS).unref();
   }
 
@@ -189,7 +189,7 @@ export class WorkerPool {
 }
 
 /** In a worker: runs the ingress, follows the primary's revisions, and drains on request. */
-export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 'pollIntervalMs' | 'onCompiled' | 'issueServerCertificates'>, log: Logger): Promise<void> {
+export async function runWorker(options: Omit<GatewayOptions, 'ticketRing' | 'pollIntervalMs' | 'onCompiled' | 'issueServerCertificates'>, log: Logger): Promise<void> {
   const send = (message: ToPrimary) => {
     if (process.connected) process.send?.(message);
   };
@@ -221,12 +221,12 @@ export async function runWorker(options: Omit<GatewayOptions, 'ticketKeySeed' | 
   // A terminal's Ctrl-C reaches the whole process group: the primary coordinates the stop.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => stop(10_000));
-  const seed = process.env[SEED_VARIABLE];
+  const ring = process.env[RING_VARIABLE];
   try {
     gateway = await Gateway.start(
       {
         ...options,
-        ...(seed ? { ticketKeySeed: Buffer.from(seed, 'base64') } : {}),
+        ...(ring ? { ticketRing: Buffer.from(ring, 'base64') } : {}),
         // The IPC message is the fast path; polling covers a message that never came.
         pollIntervalMs: 1_000,
         // The primary issues them, so that every worker serves the same ones.

@@ -8,12 +8,12 @@ import type { Logger } from 'pino';
 import type { ControlPlaneHost } from '../control/control-plane.ts';
 import type { ConfigurationProblem, RevisionOutcome } from '../model/outcome.ts';
 import { Ingress, ingressPorts, type IngressAddresses, type IngressOptions } from '../ingress/ingress.ts';
-import { compileSnapshot, TlsPolicyCache, type CompileResult } from '../ingress/snapshot.ts';
+import { compileSnapshot, TlsPolicyCache, type CompileResult, type ServerCredentials } from '../ingress/snapshot.ts';
 import { IngressConfiguration, type BuildCounts } from './configuration.ts';
 import { RevisionWaiters } from './revision-waiters.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
 import { ServerCertificates } from './server-certificates.ts';
-import { followTicketKeys, sharedLocalCa, sharedTicketKeySeed } from './shared-pki.ts';
+import { followTicketKeys, sharedLocalCa, sharedTicketRing } from './shared-pki.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import { openStore, type SharedStoreLocation } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
@@ -40,7 +40,7 @@ export interface GatewayOptions {
   /** The store several replicas share (src/store/open.ts). */
   readonly sharedStore?: SharedStoreLocation;
   /** Shared by the worker processes of one gateway, so TLS sessions resume on any of them. */
-  readonly ticketKeySeed?: Buffer;
+  readonly ticketRing?: Buffer;
   /**
    * Also check the store for changes this often. Needed when another process writes the store
    * (the in-process change feed only hears this process's writes); a worker also hears of them by IPC.
@@ -106,12 +106,12 @@ export class Gateway implements ControlPlaneHost, ObservedHost {
       // (shared-pki.ts); a worker takes what its primary set up.
       const shared = store.replicas && issue ? store : undefined;
       const ca = shared ? await sharedLocalCa(shared, options.dataDir) : await loadOrCreateLocalCa(options.dataDir);
-      const seed = options.ticketKeySeed ?? (shared ? await sharedTicketKeySeed(shared) : undefined);
-      const cache = new TlsPolicyCache(seed, options.ingress.tlsCiphers);
+      const ring = options.ticketRing ?? (shared ? await sharedTicketRing(shared) : undefined);
+      const cache = new TlsPolicyCache(ring, options.ingress.tlsCiphers);
       const rotationMs = options.ticketKeyRotationMs ?? DEFAULT_TICKET_KEY_ROTATION_MS;
       const stopTicketKeys =
-        store.replicas && seed
-          ? followTicketKeys(store, seed, (next) => {
+        store.replicas && ring
+          ? followTicketKeys(store, ring, (next) => {
               cache.rotateTicketKeys(next);
               log.info({ reason: 'ticket_keys_rotated' }, 'session-ticket keys rotated');
             }, { checkMs: Math.min(60_000, Math.max(50, rotationMs / 4)), ...(issue ? { rotateMs: rotationMs } : {}) })
@@ -158,6 +158,10 @@ export class Gateway implements ControlPlaneHost, ObservedHost {
   /** The ingress's own ports: no app may expose them as TCP ports. */
   reservedPorts(): readonly number[] {
     return this.#addresses ? ingressPorts(this.#addresses) : [];
+  }
+
+  managementCertificate(): Promise<ServerCredentials> {
+    return this.#certificates.management();
   }
 
   /** The store revision the ingress serves. */

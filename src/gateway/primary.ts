@@ -11,6 +11,7 @@ import type { IssuedCertificate } from '../pki/issue.ts';
 import { loadOrCreateLocalCa } from '../pki/local-ca.ts';
 import { openStore, type SharedStoreLocation } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
+import type { ServerCredentials } from '../ingress/snapshot.ts';
 import { WorkerPool } from './cluster.ts';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { EnforcementClock } from '../observe/control-metrics.ts';
@@ -19,7 +20,7 @@ import type { RefusalEntry } from '../observe/refusals.ts';
 import { InventoryCollector, InventoryWriter } from '../observe/inventory-collector.ts';
 import { DEFAULT_INVENTORY_RETENTION_MS } from './gateway.ts';
 import { ServerCertificates } from './server-certificates.ts';
-import { followTicketKeys, sharedLocalCa, sharedTicketKeySeed } from './shared-pki.ts';
+import { followTicketKeys, sharedLocalCa, sharedTicketRing } from './shared-pki.ts';
 
 export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
   readonly workerCount: number;
@@ -34,9 +35,11 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
   readonly addresses: IngressAddresses;
   readonly #pool: WorkerPool;
   readonly #unsubscribe: () => void;
+  readonly #certificates: ServerCertificates;
 
-  private constructor(store: Store, dataDir: string, ca: IssuedCertificate, pool: WorkerPool, addresses: IngressAddresses, unsubscribe: () => void) {
+  private constructor(store: Store, dataDir: string, ca: IssuedCertificate, certificates: ServerCertificates, pool: WorkerPool, addresses: IngressAddresses, unsubscribe: () => void) {
     this.store = store;
+    this.#certificates = certificates;
     this.dataDir = dataDir;
     this.ca = ca;
     this.#pool = pool;
@@ -55,16 +58,16 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
       const shared = store.replicas ? store : undefined;
       const ca = shared ? await sharedLocalCa(shared, dataDir) : await loadOrCreateLocalCa(dataDir);
       const certificates = new ServerCertificates(dataDir, ca, { issue: true, ...(shared ? { shared } : {}) });
-      const seed = shared ? await sharedTicketKeySeed(shared) : undefined;
+      const ring = shared ? await sharedTicketRing(shared) : undefined;
       // The primary rotates the shared ticket keys on schedule; its workers follow (gateway.ts).
-      const stopRotation = shared && seed ? followTicketKeys(shared, seed, () => {}, { checkMs: 60_000, rotateMs: 12 * 60 * 60 * 1000 }) : () => {};
+      const stopRotation = shared && ring ? followTicketKeys(shared, ring, () => {}, { checkMs: 60_000, rotateMs: 12 * 60 * 60 * 1000 }) : () => {};
       const prepare = async () => Promise.all([certificates.fallback(), certificates.forEnvironments((await store.list({ type: ENVIRONMENT_TYPE })).map(environmentView))]);
       await prepare();
       ClusterPrimary.#aggregator ??= new AggregatorRegistry();
       const clock = ClusterPrimary.#clock;
       // The workers' certificates seen, merged here and written by the one writer.
       const collector = new InventoryCollector();
-      const started = new WorkerPool(workers, log, { seed, onEnforced: (revision) => clock.enforced(revision), onInventory: (entries) => collector.merge(entries) });
+      const started = new WorkerPool(workers, log, { ring, onEnforced: (revision) => clock.enforced(revision), onInventory: (entries) => collector.merge(entries) });
       pool = started;
       const unsubscribeRevisions = store.subscribe((revision) => {
         clock.committed(revision);
@@ -82,7 +85,7 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
         stopRotation();
       };
       const addresses = await started.start();
-      const primary = new ClusterPrimary(store, dataDir, ca, started, addresses, unsubscribe);
+      const primary = new ClusterPrimary(store, dataDir, ca, certificates, started, addresses, unsubscribe);
       primary.#inventoryWriter = new InventoryWriter(collector, store.inventory, { retentionMs: options.inventoryRetentionMs ?? DEFAULT_INVENTORY_RETENTION_MS, registry: ClusterPrimary.#registry }, log);
       return primary;
     } catch (error) {
@@ -104,6 +107,10 @@ export class ClusterPrimary implements ControlPlaneHost, ObservedHost {
 
   reservedPorts(): readonly number[] {
     return ingressPorts(this.addresses);
+  }
+
+  managementCertificate(): Promise<ServerCredentials> {
+    return this.#certificates.management();
   }
 
   static readonly #clock = new EnforcementClock(ClusterPrimary.#registry);

@@ -68,6 +68,9 @@ export class ReplicatedHost implements IngressHost {
   reservedPorts(): readonly number[] {
     return this.#inner.reservedPorts();
   }
+  managementCertificate() {
+    return this.#inner.managementCertificate();
+  }
   // What the admin listener and the status API read: this replica's own processes.
   get workerCount(): number {
     return this.#inner.workerCount;

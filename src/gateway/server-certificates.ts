@@ -1,5 +1,6 @@
 // The server certificates certgate issues itself from its local CA: a wildcard for each
-// environment's default domain, and the fallback served without (or with an unknown) SNI. Issued
+// environment's default domain, the fallback served without (or with an unknown) SNI, and the
+// management API's. Issued
 // once, kept in the data dir, and held in memory after the first read.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadOrCreateServerCertificate, loadStoredServerCertificate } from '../pki/local-ca.ts';
@@ -11,6 +12,9 @@ import { sharedServerCertificate } from './shared-pki.ts';
 
 /** The names the fallback certificate is made for (served when SNI is absent or unknown). */
 const FALLBACK_HOSTNAMES = ['localhost'];
+
+/** The management API's names: it listens on loopback by default (--management-bind). */
+const MANAGEMENT_HOSTNAMES = ['localhost', '127.0.0.1', '::1'];
 
 /** How long a reading process waits for the issuing process to write a certificate. */
 const WAIT_FOR_ISSUER_MS = 10_000;
@@ -38,6 +42,11 @@ export class ServerCertificates {
 
   fallback(): Promise<ServerCredentials> {
     return this.#get(FALLBACK_HOSTNAMES);
+  }
+
+  /** The management API's certificate; on replicas the one they all serve, so a client that pinned it reaches any. */
+  management(): Promise<ServerCredentials> {
+    return this.#get(MANAGEMENT_HOSTNAMES);
   }
 
   /** Each environment's wildcard certificate, by environment resource key. */

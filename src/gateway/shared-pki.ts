@@ -1,10 +1,10 @@
 // What replicas sharing a store must also share so that any of them can serve any client: the local
 // CA (clients trust one CA), the server certificates it issues (issued once: the same certificate
 // on every replica, so TLS sessions made on one resume on another, whose session id context and
-// ticket keys depend on the certificate), and the session-ticket key seed. Each lives in the
+// ticket keys depend on the certificate), and the session-ticket key ring. Each lives in the
 // database, its private part as an encrypted secret (secret-box.ts); the data dir keeps a copy, as
 // on one machine, so the files stay where operators and clients look for them.
-import { randomBytes } from 'node:crypto';
+import { newTicketRing, rotateTicketRing } from '../ingress/ticket-keys.ts';
 import type { IssuedCertificate } from '../pki/issue.ts';
 import { installLocalCa, installServerCertificate, loadOrCreateLocalCa, loadOrCreateServerCertificate, loadStoredServerCertificate } from '../pki/local-ca.ts';
 import { createFirstOfType } from '../store/create-first.ts';
@@ -31,23 +31,24 @@ export async function sharedLocalCa(store: Store, dataDir: string): Promise<Issu
   return loadOrCreateLocalCa(dataDir);
 }
 
-/** The session-ticket key seed every replica derives its ticket keys from (made by the first). */
-export async function sharedTicketKeySeed(store: Store): Promise<Buffer> {
-  const created = randomBytes(32);
+/** The session-ticket key ring every replica derives its ticket keys from (made by the first; ingress/ticket-keys.ts). */
+export async function sharedTicketRing(store: Store): Promise<Buffer> {
+  const created = newTicketRing();
   const winner = await createFirstOfType(store, TICKETS_TYPE, { id: TICKETS_ID, name: 'ticketKeys', type: TICKETS_TYPE, properties: {} }, created);
   if (!winner) return created;
-  const seed = await store.getSecret(TICKETS_ID);
-  if (!seed) throw new Error('the shared session-ticket key seed is missing from the store');
-  return Buffer.from(seed);
+  const ring = await store.getSecret(TICKETS_ID);
+  if (!ring) throw new Error('the shared session-ticket key ring is missing from the store');
+  return Buffer.from(ring);
 }
 
 /**
- * Follows the shared ticket-key seed: every `checkMs` it reads the seed and applies a new one; when
- * `rotateMs` is given (the replicas that issue), a seed older than that is replaced (If-Match: one
- * replica wins, the others apply the winner's). Returns the stop function.
+ * Follows the shared ticket-key ring: every `checkMs` it reads the ring and applies a new one; when
+ * `rotateMs` is given (the replicas that issue), a ring rotated longer ago than that is rotated
+ * (a fresh seed in front, the oldest dropped; If-Match: one replica wins, the others apply the
+ * winner's). Returns the stop function.
  */
-export function followTicketKeys(store: Store, current: Buffer, apply: (seed: Buffer) => void, options: { checkMs: number; rotateMs?: number }): () => void {
-  let seed = current;
+export function followTicketKeys(store: Store, current: Buffer, apply: (ring: Buffer) => void, options: { checkMs: number; rotateMs?: number }): () => void {
+  let applied = current;
   let running = false;
   const check = async () => {
     if (running) return;
@@ -57,16 +58,18 @@ export function followTicketKeys(store: Store, current: Buffer, apply: (seed: Bu
       if (!doc) return;
       const rotatedAt = Date.parse(String(doc.properties['rotatedAt'] ?? doc.systemData.createdAt));
       if (options.rotateMs !== undefined && Date.now() - rotatedAt >= options.rotateMs) {
+        const ring = await store.getSecret(TICKETS_ID);
+        if (!ring) return;
         await store
-          .put({ id: TICKETS_ID, name: 'ticketKeys', type: TICKETS_TYPE, properties: { rotatedAt: new Date().toISOString() } }, { secret: randomBytes(32), ifMatch: doc.etag })
+          .put({ id: TICKETS_ID, name: 'ticketKeys', type: TICKETS_TYPE, properties: { rotatedAt: new Date().toISOString() } }, { secret: rotateTicketRing(ring), ifMatch: doc.etag })
           .catch((error: unknown) => {
             if (!(error instanceof StoreError && error.code === 'PreconditionFailed')) throw error;
           });
       }
       const latest = await store.getSecret(TICKETS_ID);
-      if (latest && !Buffer.from(latest).equals(seed)) {
-        seed = Buffer.from(latest);
-        apply(seed);
+      if (latest && !Buffer.from(latest).equals(applied)) {
+        applied = Buffer.from(latest);
+        apply(applied);
       }
     } catch {
       // The store is unreachable: the current keys stay until it answers.

@@ -4,7 +4,7 @@
 // SecureContexts are built here, before traffic arrives, and reused across snapshots while their
 // inputs are unchanged, so TLS sessions and connections made under an unchanged policy stay valid
 // when some other app changes.
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import { constants as cryptoConstants } from 'node:crypto';
 import type { ClientCertificateMode, ClientCertificatePolicy } from '../model/ingress.ts';
@@ -12,6 +12,7 @@ import type { ConfigurationProblem } from '../model/outcome.ts';
 import type { IpMatcher } from './listener/ip-rules.ts';
 import type { CompiledCors } from './http/cors.ts';
 import type { CompiledVerification } from './verify/policy.ts';
+import { installTicketKeys, policyTicketKeys, ringSeeds } from './ticket-keys.ts';
 
 /** A TCP port route (transport tcp, additionalPortMappings): served by listener/tcp-proxy.ts. */
 export interface TcpRoute {
@@ -256,16 +257,18 @@ export class TlsPolicyCache {
   readonly #specRoutes = new WeakMap<RouteSpec, (CompiledHost | undefined)[]>();
   #resolved = 0;
   #created = 0;
-  #ticketKeySeed: Buffer | undefined;
+  #ticketRing: Buffer | undefined;
   readonly #ciphers: string;
 
   /**
-   * @param ticketKeySeed when given, each context's session-ticket keys are derived from it and the
-   *   policy, so every worker process that shares the seed can resume the others' sessions (of the
-   *   same policy only). Without it each context gets random keys of its own.
+   * @param ticketRing when given (ticket-keys.ts), each context's session-ticket keys are derived
+   *   from its seeds and the policy, so every worker process and replica that shares the ring can
+   *   resume the others' sessions (of the same policy only). Without it each context gets random
+   *   keys of its own.
    */
-  constructor(ticketKeySeed?: Buffer, cipherProfile: TlsCipherProfile = 'modern') {
-    this.#ticketKeySeed = ticketKeySeed;
+  constructor(ticketRing?: Buffer, cipherProfile: TlsCipherProfile = 'modern') {
+    if (ticketRing) ringSeeds(ticketRing);
+    this.#ticketRing = ticketRing;
     this.#ciphers = CIPHERS[cipherProfile];
   }
 
@@ -314,9 +317,9 @@ export class TlsPolicyCache {
     // its certificate stops a session made under one app's (or mode's) policy skipping another's
     // certificate check (nginx CVE-2025-23419). OpenSSL allows at most 32 bytes.
     const sessionIdContext = createHash('sha256').update(key).digest('hex').slice(0, 32);
-    const native = (secureContext as unknown as { context: { setSessionIdContext(id: string): void; setTicketKeys(keys: Buffer): void } }).context;
+    const native = nativeContext(secureContext);
     native.setSessionIdContext(sessionIdContext);
-    if (this.#ticketKeySeed) native.setTicketKeys(deriveTicketKeys(this.#ticketKeySeed, key));
+    if (this.#ticketRing) installTicketKeys(native, policyTicketKeys(this.#ticketRing, key));
     const policy: TlsPolicy = Object.freeze({
       secureContext,
       admissionKey,
@@ -338,15 +341,13 @@ export class TlsPolicyCache {
   }
 
   /**
-   * A new ticket-key seed (a scheduled rotation shared by replicas): every context issues and
-   * accepts tickets under keys derived from it from now on. Node holds one ticket key per context,
-   * so a ticket made under the previous seed no longer resumes (the client does a full handshake).
+   * A rotated ticket-key ring (a schedule shared by replicas): every context issues tickets under
+   * its current key and accepts them under any of its keys from now on.
    */
-  rotateTicketKeys(seed: Buffer): void {
-    this.#ticketKeySeed = seed;
-    for (const [key, policy] of this.#policies) {
-      (policy.secureContext as unknown as { context: { setTicketKeys(keys: Buffer): void } }).context.setTicketKeys(deriveTicketKeys(seed, key));
-    }
+  rotateTicketKeys(ring: Buffer): void {
+    ringSeeds(ring);
+    this.#ticketRing = ring;
+    for (const [key, policy] of this.#policies) installTicketKeys(nativeContext(policy.secureContext), policyTicketKeys(ring, key));
   }
 
   /** Drops the policies the last compilation did not use. */
@@ -418,10 +419,9 @@ function contextCredentials(credentials: ServerCredentials): tls.SecureContextOp
     : { pfx: Buffer.from(credentials.pfx), passphrase: credentials.password };
 }
 
-/** 48 bytes (name, HMAC secret, AES key) for OpenSSL's ticket callback, unique to the seed and policy. */
-function deriveTicketKeys(seed: Buffer, policyKey: string): Buffer {
-  const block = (label: string) => createHmac('sha256', seed).update(label).update('\0').update(policyKey).digest();
-  return Buffer.concat([block('ticket-keys-1'), block('ticket-keys-2')]).subarray(0, 48);
+/** The native context behind a SecureContext (Node does not type it). */
+function nativeContext(secureContext: tls.SecureContext): { setSessionIdContext(id: string): void; setTicketKeys(keys: Buffer): void } {
+  return (secureContext as unknown as { context: { setSessionIdContext(id: string): void; setTicketKeys(keys: Buffer): void } }).context;
 }
 
 function credentialsFingerprint(credentials: ServerCredentials): string {
