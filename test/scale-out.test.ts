@@ -279,6 +279,42 @@ describe('three replicas on one PostgreSQL', () => {
     assert.equal(fingerprints.size, 1, 'the same server certificate everywhere (issued once)');
   });
 
+  test('the console behind the load balancer: signed in through one replica, signed in on the others; signed out through one, out on all', async () => {
+    const { clientId, clientSecret } = JSON.parse(readFileSync(join(replicas[0]!.dataDir, ADMIN_CREDENTIALS_FILE), 'utf8')) as AdminCredentials;
+    const origin = arm!.endpoint;
+    /** One request on a new connection through the forwarder to `replica`, as a browser's form would send it. */
+    const browse = async (replica: Replica, method: 'GET' | 'POST', path: string, options: { cookie?: string; form?: Record<string, string> } = {}) => {
+      forwarder!.target = { host: replica.address, port: replica.managementPort };
+      const dispatcher = new Agent({ connect: { ca: readFileSync(caFile, 'utf8') }, connections: 1 });
+      try {
+        const response = await request(`${origin}${path}`, {
+          method,
+          dispatcher,
+          headers: { origin, 'sec-fetch-site': 'same-origin', ...(options.cookie ? { cookie: options.cookie } : {}), ...(options.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+          ...(options.form ? { body: new URLSearchParams(options.form).toString() } : {}),
+        });
+        return { status: response.statusCode, location: response.headers.location, setCookie: String(response.headers['set-cookie'] ?? ''), text: await response.body.text() };
+      } finally {
+        await dispatcher.close();
+      }
+    };
+    const [r1, r2, r3] = replicas as [Replica, Replica, Replica];
+    const signIn = await browse(r1, 'POST', '/console/sign-in', { form: { clientId, clientSecret } });
+    assert.equal(signIn.status, 303, signIn.text);
+    const cookie = /^(__Host-certgate-console=[^;]+)/.exec(signIn.setCookie)?.[1];
+    assert.ok(cookie, signIn.setCookie);
+    const page = await browse(r2, 'GET', '/console/environments', { cookie });
+    assert.equal(page.status, 200, `signed in on ${r2.name} too: ${page.location ?? ''}`);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1];
+    assert.ok(csrf, 'the page carries the session\'s CSRF token');
+    const signOut = await browse(r3, 'POST', '/console/sign-out', { cookie, form: { csrf } });
+    assert.deepEqual([signOut.status, signOut.location], [303, '/console/sign-in?out=1'], `${r3.name} accepts the token ${r2.name} rendered: ${signOut.text}`);
+    for (const replica of [r1, r2]) {
+      const after = await browse(replica, 'GET', '/console/environments', { cookie });
+      assert.deepEqual([after.status, after.location], [303, '/console/sign-in?ended=1'], `signed out on ${replica.name} as well`);
+    }
+  });
+
   test("one management API certificate on every replica (issued once, in the database)", async () => {
     const served = new Set<string | undefined>();
     for (const replica of replicas) {

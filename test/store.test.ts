@@ -10,6 +10,7 @@ import { PostgresStore } from '../src/store/postgres.ts';
 import { MIRROR_FILE, MirrorStore } from '../src/store/mirror.ts';
 import { statSync } from 'node:fs';
 import { storeContract } from './support/store-contract.ts';
+import { consoleSessionContract } from './support/console-session-contract.ts';
 import { seen } from './support/inventory-contract.ts';
 import { newStoreKeyLine, startPostgres, testStoreKeys } from './support/postgres.ts';
 import { PG_MIGRATIONS } from '../src/store/postgres-migrations.ts';
@@ -39,6 +40,14 @@ storeContract('PostgreSQL (postgres.js, a real server)', async () => {
     reopen: () => PostgresStore.open(url, { keys }),
     dispose: async () => {},
   };
+});
+
+const sessionStores: PostgresStore[] = [];
+after(() => Promise.all(sessionStores.map((store) => store.close())));
+consoleSessionContract('PostgreSQL (table console_sessions)', async () => {
+  const store = await PostgresStore.open(await server.createDatabase(), { keys: testStoreKeys() });
+  sessionStores.push(store);
+  return store.consoleSessions;
 });
 
 describe('PostgreSQL only', () => {

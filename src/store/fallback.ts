@@ -5,7 +5,8 @@ import type { RevisionOutcome } from '../model/outcome.ts';
 import type { ResourceDocument, StoredResource } from '../model/resources.ts';
 import type { ReplicaRegistry } from './replicas.ts';
 import type { ClientCertificateInventory } from './inventory.ts';
-import type { Change, ChangeListener, ChangeSet, ListQuery, PutOptions, PutResult, Store, WriteOptions } from './store.ts';
+import { StoreError, type Change, type ChangeListener, type ChangeSet, type ListQuery, type PutOptions, type PutResult, type Store, type WriteOptions } from './store.ts';
+import type { ConsoleSessionStore } from './console-sessions.ts';
 
 const RETRY_MS = 2_000;
 
@@ -26,6 +27,20 @@ export class FallbackStore implements Store {
     prune: (before) => this.#current.inventory.prune(before),
     expiring: (before, limit) => this.#current.inventory.expiring(before, limit),
   };
+
+  /** The database's, once it answers; until then the console cannot sign anyone in or recognise a session. */
+  readonly consoleSessions: ConsoleSessionStore = {
+    insert: (session, bounds) => this.#sessions().insert(session, bounds),
+    find: (idHash) => this.#sessions().find(idHash),
+    touch: (idHash, at) => this.#sessions().touch(idHash, at),
+    remove: (idHash) => this.#sessions().remove(idHash),
+  };
+
+  #sessions(): ConsoleSessionStore {
+    const sessions = this.#current.consoleSessions;
+    if (!sessions) throw new StoreError('Unavailable', 'the PostgreSQL store cannot be reached (the console needs it for sessions)');
+    return sessions;
+  }
 
   constructor(saved: Store, connect: () => Promise<Store>, onConnected: () => void) {
     this.#current = saved;

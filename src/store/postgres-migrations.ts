@@ -57,6 +57,15 @@ export const PG_MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX client_certificates_by_expiry ON client_certificates (not_after);
    CREATE INDEX client_certificates_by_last_seen ON client_certificates (last_seen);`,
+  // 5: the web console's sessions (postgres-console-sessions.ts), so any replica serves a signed-in
+  // user: the cookie id's hash, never the id; times in milliseconds. Not a resource either.
+  `CREATE TABLE console_sessions (
+     id_hash text PRIMARY KEY,
+     client_id text NOT NULL,
+     created_at bigint NOT NULL,
+     last_used_at bigint NOT NULL
+   );
+   CREATE INDEX console_sessions_by_created ON console_sessions (created_at);`,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

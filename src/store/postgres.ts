@@ -14,6 +14,8 @@ import { resourceKey, type ResourceDocument, type StoredResource } from '../mode
 import { migratePostgres } from './postgres-migrations.ts';
 import { guard } from './postgres-errors.ts';
 import { PostgresInventory } from './postgres-inventory.ts';
+import { PostgresConsoleSessions } from './postgres-console-sessions.ts';
+import type { ConsoleSessionStore } from './console-sessions.ts';
 import type { ClientCertificateInventory } from './inventory.ts';
 
 export { isUnreachable } from './postgres-errors.ts';
@@ -64,6 +66,8 @@ export class PostgresStore implements Store {
   readonly replicas: ReplicaRegistry;
   /** The client-certificate inventory, in the same database (each replica writes its own batches). */
   readonly inventory: ClientCertificateInventory;
+  /** The console's sessions, so a user signed in through one replica is signed in on all. */
+  readonly consoleSessions: ConsoleSessionStore;
   readonly #replicaListeners = new Set<() => void>();
 
   readonly #keys: readonly StoreKey[];
@@ -79,6 +83,7 @@ export class PostgresStore implements Store {
     this.#keys = keys;
     this.replicas = replicaRegistry(sql, liveWithinMs, this.#replicaListeners);
     this.inventory = new PostgresInventory(sql);
+    this.consoleSessions = new PostgresConsoleSessions(sql);
   }
 
   /** Connects, migrates (once, under an advisory lock) and starts following the change feed. */

@@ -6,6 +6,7 @@
 import type { ResourceDocument, StoredResource } from '../model/resources.ts';
 import type { ReplicaRegistry } from './replicas.ts';
 import type { ClientCertificateInventory } from './inventory.ts';
+import type { ConsoleSessionStore } from './console-sessions.ts';
 
 export interface WriteOptions {
   /** The write happens only when the stored etag equals this ('*': when the resource exists). */
@@ -91,6 +92,8 @@ export interface Store {
   /** Only a store several replicas share has one (PostgreSQL); the embedded one serves one machine. */
   readonly replicas?: ReplicaRegistry;
   close(): Promise<void>;
+  /** The web console's sessions, where replicas share the store (console-sessions.ts); else the console keeps them in memory. */
+  readonly consoleSessions?: ConsoleSessionStore;
   /** The client certificates each app saw (inventory.ts), in the same database (every backend keeps one). */
   readonly inventory: ClientCertificateInventory;
 }

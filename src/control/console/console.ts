@@ -11,6 +11,7 @@ import { authenticatePrincipal } from '../auth/principals.ts';
 import { consoleApi, isResourceId, type ApiError, type ConsoleApi, type Inject } from './api.ts';
 import { SessionTable, csrfTokenMatches, type ConsoleSession } from './sessions.ts';
 import { SignInThrottle } from './sign-in-throttle.ts';
+import { StoreError } from '../../store/store.ts';
 import { renderPage, notAvailable, notice, type Node } from './views/layout.ts';
 import { signInView } from './views/sign-in.ts';
 import { ALLOW_LISTS, appHref, appView, environmentsView, type AppViewOptions, type EnvironmentRow } from './views/apps.ts';
@@ -44,7 +45,8 @@ type Authed = { session: ConsoleSession; api: ConsoleApi };
 
 export async function consolePlugin(app: FastifyInstance, options: ConsoleOptions): Promise<void> {
   const { context, inject } = options;
-  const sessions = options.sessions ?? new SessionTable();
+  // Where replicas share the store, so do their sessions: any replica serves a signed-in user.
+  const sessions = options.sessions ?? new SessionTable({}, context.store.consoleSessions);
   const throttle = options.throttle ?? new SignInThrottle();
   // Multipart only here (the ARM routes keep JSON): one file, a few small fields.
   await app.register(multipart, { throwFileSizeLimit: false, limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 8, fieldSize: 4096, parts: 9, headerPairs: 20 } });
@@ -60,6 +62,11 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
   });
 
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    // Sessions live in the store where replicas share it: while it cannot be reached, say so.
+    if (error instanceof StoreError && error.code === 'Unavailable') {
+      request.log.warn({ path: CONSOLE_PREFIX, reason: 'store_unavailable' }, 'console request: the store cannot be reached');
+      return sendPage(reply.code(503).header('retry-after', '5'), { title: 'Unavailable' }, notice('error', 'The configuration store cannot be reached: try again in a moment.'));
+    }
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status >= 500) request.log.error({ err: error, path: CONSOLE_PREFIX }, 'console request failed');
     const text = status >= 500 ? 'The console failed to answer; the error is in the server log.' : `The request was refused: ${error.message}`;
@@ -72,14 +79,14 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
   app.route({ method: ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'POST', 'OPTIONS'], url: '/*', handler: notFound });
   app.route({ method: ['HEAD', 'PUT', 'PATCH', 'DELETE', 'POST', 'OPTIONS'], url: '/', handler: notFound });
 
-  const sessionOf = (request: FastifyRequest): ConsoleSession | undefined => sessions.get(cookieValue(request.headers.cookie, SESSION_COOKIE));
-  const authed = (request: FastifyRequest): Authed | undefined => {
-    const session = sessionOf(request);
+  const sessionOf = (request: FastifyRequest): Promise<ConsoleSession | undefined> => sessions.get(cookieValue(request.headers.cookie, SESSION_COOKIE));
+  const authed = async (request: FastifyRequest): Promise<Authed | undefined> => {
+    const session = await sessionOf(request);
     return session ? { session, api: consoleApi(inject, context.tokens, session, request.headers.host ?? 'localhost') } : undefined;
   };
   /** A page for a signed-in principal; anyone else is sent to sign in. */
   const page = (handler: (request: FastifyRequest, reply: FastifyReply, auth: Authed) => Promise<unknown>) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const auth = authed(request);
+    const auth = await authed(request);
     if (!auth) {
       // A cookie the table no longer has: the session ended (lifetime, idle time, sign-out, restart).
       const ended = cookieValue(request.headers.cookie, SESSION_COOKIE) !== undefined;
@@ -90,7 +97,7 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
   /** A state-changing call: same origin, a session, and that session's CSRF token. */
   const action = (handler: (request: FastifyRequest, reply: FastifyReply, auth: Authed, form: FormFields) => Promise<unknown>) => async (request: FastifyRequest, reply: FastifyReply) => {
     if (!sameOrigin(request)) return refuse(reply, 'The request did not come from a console page (cross-site requests are refused).');
-    const auth = authed(request);
+    const auth = await authed(request);
     if (!auth) return refuse(reply, 'Not signed in, or the session has ended: sign in again.');
     const form = await readForm(request);
     if (!csrfTokenMatches(auth.session, form.fields.get('csrf'))) return refuse(reply, 'The form is missing its CSRF token or has a stale one: reload the page and try again.');
@@ -101,10 +108,10 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
 
   app.get('/assets/console.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(STYLESHEET));
 
-  app.get('/', async (request, reply) => reply.code(303).header('location', `${CONSOLE_PREFIX}/${sessionOf(request) ? 'environments' : 'sign-in'}`).send());
+  app.get('/', async (request, reply) => reply.code(303).header('location', `${CONSOLE_PREFIX}/${(await sessionOf(request)) ? 'environments' : 'sign-in'}`).send());
 
   app.get('/sign-in', async (request, reply) => {
-    if (sessionOf(request)) return reply.code(303).header('location', `${CONSOLE_PREFIX}/environments`).send();
+    if (await sessionOf(request)) return reply.code(303).header('location', `${CONSOLE_PREFIX}/environments`).send();
     const { ended, out } = request.query as { ended?: string; out?: string };
     const note = out === '1' ? 'You are signed out.' : ended === '1' ? 'Your session has ended: sign in again.' : undefined;
     return sendPage(reply, { title: 'Sign in' }, signInView(undefined, '', note));
@@ -135,13 +142,13 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
       return sendPage(reply.code(401), { title: 'Sign in' }, signInView('The client id or secret is not valid.', clientId));
     }
     throttle.recordSuccess(request.ip);
-    const session = sessions.create(principal.clientId);
+    const session = await sessions.create(principal.clientId);
     reply.header('set-cookie', `${SESSION_COOKIE}=${session.id}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${sessions.maxAgeSeconds(session)}`);
     return reply.code(303).header('location', `${CONSOLE_PREFIX}/environments`).send();
   });
 
   app.post('/sign-out', action(async (_request, reply, auth) => {
-    sessions.delete(auth.session.id);
+    await sessions.delete(auth.session.id);
     return reply.code(303).header('set-cookie', `${SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0`).header('location', `${CONSOLE_PREFIX}/sign-in?out=1`).send();
   }));
 
@@ -281,9 +288,9 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
   }));
 
   /** An API error on a page: shown as such; a refused token (principal deleted) ends the session. */
-  function apiFailure(reply: FastifyReply, auth: Authed, error: ApiError, status = 502) {
+  async function apiFailure(reply: FastifyReply, auth: Authed, error: ApiError, status = 502) {
     if (status === 401) {
-      sessions.delete(auth.session.id);
+      await sessions.delete(auth.session.id);
       return reply.code(303).header('location', `${CONSOLE_PREFIX}/sign-in`).send();
     }
     return send(reply.code(status), auth, 'Error', '', notice('error', `${error.message} (${error.code})`));

@@ -1,7 +1,10 @@
 // The console's sessions: a server-side table, bounded in size and in time, so sign-out really ends
-// a session and a stolen cookie dies with it. The cookie holds only a random id; each session has
-// its own CSRF token (synchronizer pattern), compared in constant time.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+// a session and a stolen cookie dies with it. The cookie holds only a random id; the table holds
+// its hash (in memory on one machine, in the database where replicas share it:
+// store/console-sessions.ts). Each session has its own CSRF token (synchronizer pattern), derived
+// from the id so that every replica renders the same one, compared in constant time.
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ConsoleSessionStore, StoredConsoleSession } from '../../store/console-sessions.ts';
 
 export const SESSION_LIMITS = {
   /** Sessions kept at once; past it the oldest is dropped (a flood of sign-ins cannot grow memory). */
@@ -19,46 +22,85 @@ export interface ConsoleSession {
   readonly csrfToken: string;
   readonly createdAt: number;
   lastUsedAt: number;
-  /** A management token for the principal, reused until shortly before it expires. */
+  /** A management token for the principal, reused until shortly before it expires (kept in this process only). */
   token?: { readonly value: string; readonly expiresAt: number };
 }
 
-export class SessionTable {
-  readonly #sessions = new Map<string, ConsoleSession>();
-  readonly #limits: Record<keyof typeof SESSION_LIMITS, number>;
+type Limits = Record<keyof typeof SESSION_LIMITS, number>;
 
-  constructor(limits: Partial<Record<keyof typeof SESSION_LIMITS, number>> = {}) {
-    this.#limits = { ...SESSION_LIMITS, ...limits };
-  }
+/** The sessions of one process (no shared store): the same bounds as the database's table. */
+export class MemoryConsoleSessions implements ConsoleSessionStore {
+  readonly #rows = new Map<string, StoredConsoleSession>();
 
   get size(): number {
-    return this.#sessions.size;
+    return this.#rows.size;
   }
 
-  create(clientId: string, now = Date.now()): ConsoleSession {
-    this.#sweep(now);
+  async insert(session: StoredConsoleSession, bounds: { readonly maxSessions: number; readonly createdBy: number; readonly usedBy: number }): Promise<void> {
+    for (const [idHash, row] of this.#rows) if (row.createdAt <= bounds.createdBy || row.lastUsedAt <= bounds.usedBy) this.#rows.delete(idHash);
     // Map order is insertion order: the first key is the oldest session.
-    while (this.#sessions.size >= this.#limits.maxSessions) this.#sessions.delete(this.#sessions.keys().next().value!);
-    const session: ConsoleSession = { id: randomBytes(32).toString('base64url'), clientId, csrfToken: randomBytes(32).toString('base64url'), createdAt: now, lastUsedAt: now };
-    this.#sessions.set(session.id, session);
-    return session;
+    while (this.#rows.size >= bounds.maxSessions) this.#rows.delete(this.#rows.keys().next().value!);
+    this.#rows.set(session.idHash, session);
+  }
+
+  async find(idHash: string): Promise<StoredConsoleSession | undefined> {
+    return this.#rows.get(idHash);
+  }
+
+  async touch(idHash: string, at: number): Promise<void> {
+    const row = this.#rows.get(idHash);
+    if (row && at > row.lastUsedAt) this.#rows.set(idHash, { ...row, lastUsedAt: at });
+  }
+
+  async remove(idHash: string): Promise<void> {
+    this.#rows.delete(idHash);
+  }
+}
+
+/** A cookie value longer than this is no session id (ids are 43 characters): not even hashed. */
+const MAX_ID_LENGTH = 64;
+
+export class SessionTable {
+  readonly #store: ConsoleSessionStore;
+  readonly #limits: Limits;
+  /** How stale a session's last use may be in the store: a use is written at most this often. */
+  readonly #touchMs: number;
+  /** The session objects this process handed out (their cached tokens), by id; at most maxSessions. */
+  readonly #known = new Map<string, ConsoleSession>();
+
+  constructor(limits: Partial<Limits> = {}, store: ConsoleSessionStore = new MemoryConsoleSessions()) {
+    this.#limits = { ...SESSION_LIMITS, ...limits };
+    this.#store = store;
+    this.#touchMs = Math.min(60_000, this.#limits.idleMs / 10);
+  }
+
+  async create(clientId: string, now = Date.now()): Promise<ConsoleSession> {
+    const id = randomBytes(32).toString('base64url');
+    const { maxSessions, lifetimeMs, idleMs } = this.#limits;
+    await this.#store.insert({ idHash: hashOf(id), clientId, createdAt: now, lastUsedAt: now }, { maxSessions, createdBy: now - lifetimeMs, usedBy: now - idleMs });
+    return this.#remember({ id, clientId, csrfToken: csrfTokenOf(id), createdAt: now, lastUsedAt: now });
   }
 
   /** The live session for a cookie value, its idle clock restarted; undefined when unknown or expired. */
-  get(id: string | undefined, now = Date.now()): ConsoleSession | undefined {
-    if (id === undefined) return undefined;
-    const session = this.#sessions.get(id);
-    if (!session) return undefined;
-    if (this.#expired(session, now)) {
-      this.#sessions.delete(id);
+  async get(id: string | undefined, now = Date.now()): Promise<ConsoleSession | undefined> {
+    if (id === undefined || id.length > MAX_ID_LENGTH) return undefined;
+    const idHash = hashOf(id);
+    const stored = await this.#store.find(idHash);
+    if (!stored || this.#expired(stored, now)) {
+      this.#known.delete(id);
+      if (stored) await this.#store.remove(idHash);
       return undefined;
     }
+    if (now - stored.lastUsedAt >= this.#touchMs) await this.#store.touch(idHash, now);
+    const known = this.#known.get(id);
+    const session = known ?? { id, clientId: stored.clientId, csrfToken: csrfTokenOf(id), createdAt: stored.createdAt, lastUsedAt: now };
     session.lastUsedAt = now;
-    return session;
+    return known ? session : this.#remember(session);
   }
 
-  delete(id: string): void {
-    this.#sessions.delete(id);
+  async delete(id: string): Promise<void> {
+    this.#known.delete(id);
+    await this.#store.remove(hashOf(id));
   }
 
   /** Seconds the cookie may live: what is left of the session's lifetime. */
@@ -66,13 +108,24 @@ export class SessionTable {
     return Math.max(0, Math.floor((session.createdAt + this.#limits.lifetimeMs - now) / 1000));
   }
 
-  #expired(session: ConsoleSession, now: number): boolean {
+  #expired(session: StoredConsoleSession, now: number): boolean {
     return now - session.createdAt >= this.#limits.lifetimeMs || now - session.lastUsedAt >= this.#limits.idleMs;
   }
 
-  #sweep(now: number): void {
-    for (const [id, session] of this.#sessions) if (this.#expired(session, now)) this.#sessions.delete(id);
+  #remember(session: ConsoleSession): ConsoleSession {
+    while (this.#known.size >= this.#limits.maxSessions) this.#known.delete(this.#known.keys().next().value!);
+    this.#known.set(session.id, session);
+    return session;
   }
+}
+
+function hashOf(id: string): string {
+  return createHash('sha256').update(id).digest('hex');
+}
+
+/** The session's CSRF token: secret as the id is, the same on every replica, never stored. */
+function csrfTokenOf(id: string): string {
+  return createHmac('sha256', id).update('certgate console csrf').digest('base64url');
 }
 
 /** Whether the token a form sent is the session's (constant time; any other length is simply wrong). */
