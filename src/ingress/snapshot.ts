@@ -12,7 +12,7 @@ import type { ConfigurationProblem } from '../model/outcome.ts';
 import type { IpMatcher } from './listener/ip-rules.ts';
 import type { CompiledCors } from './http/cors.ts';
 import type { CompiledVerification } from './verify/policy.ts';
-import { installTicketKeys, policyTicketKeys, ringSeeds } from './ticket-keys.ts';
+import { installTicketKeys, ringSeeds } from './ticket-keys.ts';
 
 /** A TCP port route (transport tcp, additionalPortMappings): served by listener/tcp-proxy.ts. */
 export interface TcpRoute {
@@ -319,7 +319,7 @@ export class TlsPolicyCache {
     const sessionIdContext = createHash('sha256').update(key).digest('hex').slice(0, 32);
     const native = nativeContext(secureContext);
     native.setSessionIdContext(sessionIdContext);
-    if (this.#ticketRing) installTicketKeys(native, policyTicketKeys(this.#ticketRing, key));
+    if (this.#ticketRing) installTicketKeys(native, this.#ticketRing, key);
     const policy: TlsPolicy = Object.freeze({
       secureContext,
       admissionKey,
@@ -347,7 +347,7 @@ export class TlsPolicyCache {
   rotateTicketKeys(ring: Buffer): void {
     ringSeeds(ring);
     this.#ticketRing = ring;
-    for (const [key, policy] of this.#policies) installTicketKeys(nativeContext(policy.secureContext), policyTicketKeys(ring, key));
+    for (const [key, policy] of this.#policies) installTicketKeys(nativeContext(policy.secureContext), ring, key);
   }
 
   /** Drops the policies the last compilation did not use. */

@@ -69,18 +69,25 @@ export const TICKET_KEY_CALLBACK = typeof (tls.createSecureContext() as unknown 
 
 /**
  * Makes `native` issue tickets under the ring's current key and accept them under any of its keys.
- * Without the callback (see NativeContext) only the current key is set: tickets made before a
- * rotation then need a full handshake.
+ * The keys are derived on the context's first ticket, not here: a rotation, or a start with 10,000
+ * apps, costs no key derivation for the apps no client reaches. Without the callback (see
+ * NativeContext) only the current key is set: tickets made before a rotation then need a full
+ * handshake.
  */
-export function installTicketKeys(native: NativeContext, keys: readonly TicketKey[]): void {
-  const current = keys[encryptionIndex(keys.length)]!;
+export function installTicketKeys(native: NativeContext, ring: Uint8Array, policyKey: string): void {
   if (!TICKET_KEY_CALLBACK) {
+    const keys = policyTicketKeys(ring, policyKey);
+    const current = keys[encryptionIndex(keys.length)]!;
     native.setTicketKeys(Buffer.concat([current.name, current.hmac.subarray(0, 16), current.aes]));
     return;
   }
+  let keys: readonly TicketKey[] | undefined;
+  let current: TicketKey | undefined;
   // Return values are OpenSSL's: 1 decrypted (or made), 2 decrypted and to be renewed under the
   // current key, 0 unknown (the client makes a full handshake; Node reads the keys even then).
   native.onticketkeycallback = (name, _iv, encrypt) => {
+    keys ??= policyTicketKeys(ring, policyKey);
+    current ??= keys[encryptionIndex(keys.length)]!;
     if (encrypt) return [1, current.hmac, current.aes, current.name, randomBytes(16)];
     for (const key of keys) if (key.name.equals(name)) return [key === current ? 1 : 2, key.hmac, key.aes];
     return [0, current.hmac, current.aes];
