@@ -125,9 +125,10 @@ interface Round {
 type Until = { readonly seconds: number } | { readonly requests: number };
 
 async function keepAliveRound(serve: ServeProcess, until: Until, count?: InstructionCount): Promise<Round> {
-  const pool = new Pool(`https://127.0.0.1:${serve.httpsPort}`, { connections: CONNECTIONS, pipelining: 1, connect: { servername: HOST, ca: readFileSync(serve.caFile) } });
+  const pool = new Pool(`https://127.0.0.1:${serve.httpsPort}`, { connections: CONNECTIONS, pipelining: 1, connect: { servername: HOST, ca: readFileSync(serve.caFile), timeout: 120_000 } });
   const pid = serve.child.pid!;
-  // The pool's connections (and their handshakes) before the count starts: one request each.
+  // The pool's connections (and their handshakes) before the count starts: one request each
+  // (under callgrind, 16 handshakes at once take longer than undici's 10 s connect timeout).
   await Promise.all(Array.from({ length: CONNECTIONS }, async () => (await pool.request({ path: '/', method: 'GET', headers: { host: HOST } })).body.dump()));
   await count?.start();
   const deadline = 'seconds' in until ? Date.now() + until.seconds * 1000 : Number.POSITIVE_INFINITY;
