@@ -1,5 +1,6 @@
 // The cost of observing (issue 14), certgate alone on this machine:
 //   node bench/observe.ts [--seconds=N] [--rounds=N] [--connections=N] [--certs=N] [--instructions=auto|perf|callgrind|off]
+//     [--counted-requests=N] [--warm-up-requests=N] [--keep-dumps=DIR]
 // 1. Keep-alive HTTP/1.1 CPU per request with metrics and the access log on (to a file) against
 //    both off (--no-metrics --access-log off), two `certgate serve --workers 1` side by side in the
 //    same run, measured in alternating rounds (A B A B ...) from /proc/<pid>/stat.
@@ -14,7 +15,7 @@
 //    against its bound (1,000 rows a second), and how many were dropped or written in the end.
 // Prints a Markdown summary. Loopback only; nothing is installed.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os, { tmpdir } from 'node:os';
@@ -41,6 +42,8 @@ const INSTRUCTIONS = process.argv.find((arg) => arg.startsWith('--instructions='
 /** Under callgrind: requests per round, and uninstrumented warm-up requests before the first. */
 const COUNTED_REQUESTS = option('counted-requests', 600);
 const WARM_UP_REQUESTS = option('warm-up-requests', 3000);
+/** A folder to keep callgrind's dumps in (on.callgrind.<pid>.<n>, off...), for callgrind_annotate. */
+const KEEP_DUMPS = process.argv.find((arg) => arg.startsWith('--keep-dumps='))?.slice('--keep-dumps='.length);
 
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -91,7 +94,7 @@ function perfCount(pid: number): InstructionCount {
 }
 
 /** A process run under callgrind: its count zeroed before the round, dumped after (the dump's `totals:`). */
-function callgrindCount(pid: number, dir: string): InstructionCount {
+function callgrindCount(pid: number, dir: string, label: string): InstructionCount {
   const control = (option: string) => {
     const result = spawnSync('callgrind_control', [option, String(pid)], { encoding: 'utf8' });
     if (result.status !== 0 || !result.stdout.includes('OK')) throw new Error(`callgrind_control ${option} ${pid}: ${result.stdout}${result.stderr}`);
@@ -108,7 +111,8 @@ function callgrindCount(pid: number, dir: string): InstructionCount {
       if (dump === undefined) throw new Error(`callgrind wrote no dump for ${pid}`);
       const totals = /^totals: (\d+)/m.exec(readFileSync(join(dir, dump), 'utf8'));
       if (!totals) throw new Error(`no totals in ${dump}`);
-      rmSync(join(dir, dump));
+      if (KEEP_DUMPS === undefined) rmSync(join(dir, dump));
+      else renameSync(join(dir, dump), join(KEEP_DUMPS, `${label}.${dump}`));
       return Number(totals[1]);
     },
   };
@@ -259,7 +263,7 @@ async function callgrindFigures(dir: string, upstreamPort: number): Promise<Figu
     // Both instances at once: an instruction count does not depend on who else runs.
     const figures: Figures = { on: [], off: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      const [on, off] = await both((serve) => keepAliveRound(serve, { requests: COUNTED_REQUESTS }, callgrindCount(serve.child.pid!, dir)));
+      const [on, off] = await both((serve) => keepAliveRound(serve, { requests: COUNTED_REQUESTS }, callgrindCount(serve.child.pid!, dir, serve === pair.on ? 'on' : 'off')));
       figures.on.push(on);
       figures.off.push(off);
     }
