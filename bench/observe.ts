@@ -8,8 +8,10 @@
 //    else the machine runs: `perf stat -e instructions:u -p <pid>` around each round of part 1 where
 //    the CPU's counters can be read; where they cannot (a VM without a PMU: perf says
 //    `<not supported>`), two more instances run under valgrind's callgrind, instrumented only for
-//    the rounds (`callgrind_control` zeroes the count before a round and dumps it after). Callgrind
-//    runs certgate ~50x slower, so its rounds give instructions only, never time.
+//    the rounds (`callgrind_control` zeroes the count before a round and dumps it after), on the
+//    same connections throughout; reported also without V8's optimizing compilers, which at
+//    callgrind's pace are still tiering code up. Callgrind runs certgate ~50x slower, so its
+//    rounds give instructions only, never time.
 // 3. A flood of N distinct client certificates (one connection each) against the "on" instance:
 //    the inventory's write rate, sampled from certgate_inventory_rows_written_total every 200 ms,
 //    against its bound (1,000 rows a second), and how many were dropped or written in the end.
@@ -26,6 +28,7 @@ import { createCa, issueCertificate } from '../src/pki/issue.ts';
 import { NODE } from '../test/support/cli.ts';
 import { putServedApp, startServeProcess, type ServeProcess } from '../test/support/serve-process.ts';
 import { OPENSSL_CONFIG_PATH } from '../src/ingress/listener/openssl-config.ts';
+import { dumpInstructions } from './lib/callgrind-dump.ts';
 
 const option = (name: string, fallback: number) => Number(process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
 const SECONDS = option('seconds', 5);
@@ -53,7 +56,8 @@ function cpuSeconds(pid: number): number {
 /** Counts a process's user-space instructions from `start()` to the promise `stop()` returns. */
 interface InstructionCount {
   start(): Promise<void>;
-  stop(): Promise<number>;
+  /** `compiler`: of them, V8's optimizing compilers' (callgrind only). */
+  stop(): Promise<{ all: number; compiler?: number }>;
 }
 
 /** Whether perf can read the CPU's instruction counter here (not in a VM without a PMU). */
@@ -88,7 +92,7 @@ function perfCount(pid: number): InstructionCount {
       await exited;
       const count = /^(\d+),/m.exec(output);
       if (!count) throw new Error(`perf stat gave no instruction count: ${output}`);
-      return Number(count[1]);
+      return { all: Number(count[1]) };
     },
   };
 }
@@ -109,11 +113,14 @@ function callgrindCount(pid: number, dir: string, label: string): InstructionCou
       control('--dump');
       const dump = dumps().find((name) => !before.has(name));
       if (dump === undefined) throw new Error(`callgrind wrote no dump for ${pid}`);
-      const totals = /^totals: (\d+)/m.exec(readFileSync(join(dir, dump), 'utf8'));
+      const text = readFileSync(join(dir, dump), 'utf8');
+      const totals = /^totals: (\d+)/m.exec(text);
       if (!totals) throw new Error(`no totals in ${dump}`);
+      const counted = dumpInstructions(text);
+      if (counted.all !== Number(totals[1])) throw new Error(`${dump}: the functions' costs add up to ${counted.all}, not the totals ${totals[1]}`);
       if (KEEP_DUMPS === undefined) rmSync(join(dir, dump));
       else renameSync(join(dir, dump), join(KEEP_DUMPS, `${label}.${dump}`));
-      return Number(totals[1]);
+      return counted;
     },
   };
 }
@@ -123,17 +130,25 @@ interface Round {
   cpuUsPerRequest: number;
   /** User-space instructions per request; undefined when not counted. */
   instructionsPerRequest: number | undefined;
+  /** The same without V8's optimizing compilers (callgrind only): their work is tiering up, not serving. */
+  outsideCompilerPerRequest: number | undefined;
 }
 
 /** A round lasts so many seconds (CPU time), or so many requests (callgrind's rounds, whose pace means nothing). */
 type Until = { readonly seconds: number } | { readonly requests: number };
 
-async function keepAliveRound(serve: ServeProcess, until: Until, count?: InstructionCount): Promise<Round> {
+/** The client's connections to an instance, opened (one request each) before anything is measured. */
+async function openPool(serve: ServeProcess): Promise<Pool> {
+  // Under callgrind, 16 handshakes at once take longer than undici's 10 s connect timeout.
   const pool = new Pool(`https://127.0.0.1:${serve.httpsPort}`, { connections: CONNECTIONS, pipelining: 1, connect: { servername: HOST, ca: readFileSync(serve.caFile), timeout: 120_000 } });
-  const pid = serve.child.pid!;
-  // The pool's connections (and their handshakes) before the count starts: one request each
-  // (under callgrind, 16 handshakes at once take longer than undici's 10 s connect timeout).
   await Promise.all(Array.from({ length: CONNECTIONS }, async () => (await pool.request({ path: '/', method: 'GET', headers: { host: HOST } })).body.dump()));
+  return pool;
+}
+
+/** `pool`: connections kept across rounds (callgrind's); else a new pool, closed after the round. */
+async function keepAliveRound(serve: ServeProcess, until: Until, count?: InstructionCount, kept?: Pool): Promise<Round> {
+  const pool = kept ?? (await openPool(serve));
+  const pid = serve.child.pid!;
   await count?.start();
   const deadline = 'seconds' in until ? Date.now() + until.seconds * 1000 : Number.POSITIVE_INFINITY;
   const limit = 'requests' in until ? until.requests : Number.POSITIVE_INFINITY;
@@ -151,8 +166,13 @@ async function keepAliveRound(serve: ServeProcess, until: Until, count?: Instruc
   );
   const cpu = cpuSeconds(pid) - cpuBefore;
   const instructions = await count?.stop();
-  await pool.close();
-  return { requests, cpuUsPerRequest: (cpu * 1e6) / requests, instructionsPerRequest: instructions === undefined ? undefined : instructions / requests };
+  if (kept === undefined) await pool.close();
+  return {
+    requests,
+    cpuUsPerRequest: (cpu * 1e6) / requests,
+    instructionsPerRequest: instructions === undefined ? undefined : instructions.all / requests,
+    outsideCompilerPerRequest: instructions?.compiler === undefined ? undefined : (instructions.all - instructions.compiler) / requests,
+  };
 }
 
 async function rowsWritten(serve: ServeProcess): Promise<{ rows: number; dropped: number }> {
@@ -254,7 +274,10 @@ async function callgrindFigures(dir: string, upstreamPort: number): Promise<Figu
     ]);
     progress('callgrind instances started; warm-up');
     const both = (run: (serve: ServeProcess) => Promise<Round>) => Promise.all([run(pair.on), run(pair.off)]);
-    await both((serve) => keepAliveRound(serve, { requests: WARM_UP_REQUESTS }));
+    // The same connections for the warm-up and every round: new ones each round (their handshakes,
+    // new objects' shapes) kept V8 recompiling in the rounds.
+    const pools = new Map(await Promise.all([pair.on, pair.off].map(async (serve) => [serve, await openPool(serve)] as const)));
+    await both((serve) => keepAliveRound(serve, { requests: WARM_UP_REQUESTS }, undefined, pools.get(serve)));
     for (const serve of [pair.on, pair.off]) {
       const on = spawnSync('callgrind_control', ['--instr=on', String(serve.child.pid)], { encoding: 'utf8' });
       if (on.status !== 0) throw new Error(`callgrind_control --instr=on: ${on.stdout}${on.stderr}`);
@@ -263,10 +286,11 @@ async function callgrindFigures(dir: string, upstreamPort: number): Promise<Figu
     // Both instances at once: an instruction count does not depend on who else runs.
     const figures: Figures = { on: [], off: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      const [on, off] = await both((serve) => keepAliveRound(serve, { requests: COUNTED_REQUESTS }, callgrindCount(serve.child.pid!, dir, serve === pair.on ? 'on' : 'off')));
+      const [on, off] = await both((serve) => keepAliveRound(serve, { requests: COUNTED_REQUESTS }, callgrindCount(serve.child.pid!, dir, serve === pair.on ? 'on' : 'off'), pools.get(serve)));
       figures.on.push(on);
       figures.off.push(off);
     }
+    for (const pool of pools.values()) await pool.close();
     return figures;
   } finally {
     for (const serve of instances) await serve.kill();
@@ -291,7 +315,9 @@ async function main(): Promise<void> {
     progress('inventory flood');
     const cpu = (rounds: Round[]) => rounds.map((round) => round.cpuUsPerRequest);
     const instructions = (rounds: Round[]) => rounds.map((round) => round.instructionsPerRequest!);
-    const pooled = (rounds: Round[]) => rounds.reduce((sum, round) => sum + round.instructionsPerRequest! * round.requests, 0) / rounds.reduce((sum, round) => sum + round.requests, 0);
+    const pooled = (rounds: Round[], field: 'instructionsPerRequest' | 'outsideCompilerPerRequest') =>
+      rounds.reduce((sum, round) => sum + round[field]! * round.requests, 0) / rounds.reduce((sum, round) => sum + round.requests, 0);
+    const outside = (rounds: Round[]) => rounds.map((round) => round.outsideCompilerPerRequest!);
     const row = (values: number[], digits: number) => `${median(values).toFixed(digits)} | ${values.map((value) => value.toFixed(digits)).join(', ')}`;
     const lines = [
       `## Observability cost (${new Date().toISOString()}, ${os.cpus().length} CPUs, load ${os.loadavg().map((load) => load.toFixed(1)).join(' ')})`,
@@ -315,7 +341,19 @@ async function main(): Promise<void> {
             '|---|---|---|',
             `| metrics + access log on | ${row(instructions(counted.on), 0)} |`,
             `| both off | ${row(instructions(counted.off), 0)} |`,
-            `| on / off | ${ratio(instructions(counted.on), instructions(counted.off))} (medians); ${((pooled(counted.on) / pooled(counted.off) - 1) * 100).toFixed(1)}% (all rounds' instructions over all their requests) | |`,
+            `| on / off | ${ratio(instructions(counted.on), instructions(counted.off))} (medians); ${((pooled(counted.on, 'instructionsPerRequest') / pooled(counted.off, 'instructionsPerRequest') - 1) * 100).toFixed(1)}% (all rounds' instructions over all their requests) | |`,
+            ...(counted.on[0]?.outsideCompilerPerRequest === undefined
+              ? []
+              : [
+                  '',
+                  "The same without V8's optimizing compilers (TurboFan, Maglev), still tiering code up at callgrind's pace:",
+                  '',
+                  '| | instructions/request | rounds |',
+                  '|---|---|---|',
+                  `| metrics + access log on | ${row(outside(counted.on), 0)} |`,
+                  `| both off | ${row(outside(counted.off), 0)} |`,
+                  `| on / off | ${ratio(outside(counted.on), outside(counted.off))} (medians); ${((pooled(counted.on, 'outsideCompilerPerRequest') / pooled(counted.off, 'outsideCompilerPerRequest') - 1) * 100).toFixed(1)}% (all rounds together) | |`,
+                ]),
           ]),
       '',
       '| inventory flood | |',
