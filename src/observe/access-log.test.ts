@@ -27,6 +27,29 @@ test("quote is JSON.stringify's, quoting as is only what needs no escape", () =>
   }
 });
 
+test('a request line: every field, in order, as JSON.parse reads it (the line is put together by hand)', () => {
+  let written = '';
+  const log = AccessLog.create({ destination: 'memory' }, { write: (chunk: string) => (written += chunk) })!;
+  const connection = log.forConnection({
+    clientAddress: '192.0.2.1',
+    servername: 'app.env1.example',
+    tlsVersion: 'TLSv1.3',
+    resumed: false,
+    verdict: { code: 'OK', thumbprint: 'ab'.repeat(32), subject: 'CN="partner"', serial: '01' } as never,
+  });
+  const prefix = log.requestPrefix(connection, 'rg/app');
+  const base = { requestId: 'a2c3e7f0-1b2c-4d5e-8f90-0123456789ab', traceId: '0af7651916cd43dd8448eb211c80319c', status: 200, bytes: 3, protocol: 'HTTP/1.1' };
+  log.request(prefix, { ...base, method: 'GET', target: '/orders/42?token=secret', upstreamMs: 0.5004, reason: '' }, 1.2345);
+  log.request(prefix, { ...base, method: 'BREW', target: '/p\u00e9/"x"', upstreamMs: -1, reason: 'queue_full', protocol: 'HTTP/2' }, 2);
+  log.flush();
+  const [first, second] = written.trimEnd().split('\n').map((line) => JSON.parse(line));
+  const connectionFields = { clientAddress: '192.0.2.1', servername: 'app.env1.example', tlsVersion: 'TLSv1.3', resumed: false, verdict: 'OK', certThumbprint: 'ab'.repeat(32), certSubject: 'CN="partner"', certSerial: '01' };
+  assert.deepEqual(Object.keys(first), ['level', 'time', ...Object.keys(connectionFields), 'requestId', 'traceId', 'app', 'method', 'path', 'status', 'bytes', 'durationMs', 'upstreamMs', 'protocol', 'reason', 'msg']);
+  assert.deepEqual(first, { level: 30, time: first.time, ...connectionFields, ...base, app: 'rg/app', method: 'GET', path: '/orders/42', durationMs: 1.235, upstreamMs: 0.5, reason: '', msg: 'request' });
+  assert.ok(Math.abs(Date.parse(first.time) - Date.now()) < 5_000);
+  assert.deepEqual(second, { level: 30, time: second.time, ...connectionFields, ...base, app: 'rg/app', method: 'BREW', path: '/p\u00e9/"x"', durationMs: 2, protocol: 'HTTP/2', reason: 'queue_full', msg: 'request' });
+});
+
 test('a destination nobody drains holds at most ACCESS_LOG_BUFFER_BYTES; the rest is dropped and counted', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'certgate-access-log-'));
   const fifo = join(dir, 'stalled');
@@ -38,9 +61,9 @@ test('a destination nobody drains holds at most ACCESS_LOG_BUFFER_BYTES; the res
     await new Promise((resolve) => setTimeout(resolve, 200)); // the destination opens asynchronously
     const connection = log.forConnection({ clientAddress: '192.0.2.1' });
     const fields = { requestId: 'r', traceId: 't', method: 'GET', target: '/' + 'x'.repeat(900), status: 200, bytes: 0, upstreamMs: 1, protocol: 'HTTP/1.1', reason: '' };
-    const app = log.appField('rg/app');
+    const prefix = log.requestPrefix(connection, 'rg/app');
     // ~40 MiB of lines, well past the bound.
-    for (let i = 0; i < 40_000; i++) log.request(connection, app, fields, 1);
+    for (let i = 0; i < 40_000; i++) log.request(prefix, fields, 1);
     assert.ok(log.dropped > 0, 'lines beyond the bound are dropped');
     const heldMiB = process.memoryUsage().arrayBuffers / 1024 / 1024;
     assert.ok(heldMiB < ACCESS_LOG_BUFFER_BYTES / 1024 / 1024 + 16, `buffers held ${heldMiB.toFixed(1)} MiB`);

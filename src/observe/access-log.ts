@@ -73,6 +73,13 @@ export interface ConnectionLog {
   readonly fields: string;
 }
 
+/** A connection's fields and its app's, serialized for its request lines under that app (`requestPrefix`). */
+export interface RequestPrefix {
+  readonly fields: string;
+  /** `"app":"<label>",` */
+  readonly app: string;
+}
+
 /**
  * JSON for a string field: quoted as it is when JSON.stringify would escape nothing (no `"`, `\`,
  * control character or surrogate: JSON.stringify leaves every other character as it is), else
@@ -89,15 +96,31 @@ export function quote(value: string): string {
  */
 let isoSecond = -1;
 let isoPrefix = '';
+/** The last time made, and its millisecond: requests that end in the same millisecond share it. */
+let isoLast = '';
+let isoLastMs = -1;
 export function isoNow(now = Date.now()): string {
+  if (now === isoLastMs) return isoLast;
   const second = Math.floor(now / 1000);
   if (second !== isoSecond) {
     isoSecond = second;
     isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
   }
   const ms = now - second * 1000;
-  return `${isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
+  isoLastMs = now;
+  isoLast = `${isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
+  return isoLast;
 }
+
+/** `"method":"GET","path":` for the methods a request line mostly has (any other is quoted per line). */
+const METHOD_FIELDS = new Map(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((method) => [method, `"method":"${method}","path":`]));
+
+/** A request line's end: the protocol (a constant of the HTTP stage) and the reason (a catalog code). */
+function lineEnd(protocol: string, reason: string): string {
+  return `"protocol":${quote(protocol)},"reason":${quote(reason)},"msg":"request"}\n`;
+}
+/** The ends of the lines of requests the app answered (no reason), made once. */
+const PLAIN_ENDS = new Map(['HTTP/1.1', 'HTTP/2'].map((protocol) => [protocol, lineEnd(protocol, '')]));
 
 /** `.001` to `.999` without trailing zeros (`.5`, `.25`), index 0 empty: the fractions of a millisecond. */
 const MICROS = Array.from({ length: 1000 }, (_, us) => (us === 0 ? '' : `.${String(us).padStart(3, '0').replace(/0+$/, '')}`));
@@ -164,9 +187,12 @@ export class AccessLog {
     return { fields: json.length > 2 ? `${json.slice(1, -1)},` : '' };
   }
 
-  /** `"app":"<label>",` for the lines of requests under this app (made once per connection and app). */
-  appField(label: string): string {
-    return `"app":${quote(label)},`;
+  /**
+   * The fields a connection's requests under one app share, serialized once: the connection's
+   * (`forConnection`) and `"app":"<label>",` (in their places in the line).
+   */
+  requestPrefix(connection: ConnectionLog, appLabel: string): RequestPrefix {
+    return { fields: connection.fields, app: `"app":${quote(appLabel)},` };
   }
 
   /**
@@ -176,13 +202,16 @@ export class AccessLog {
    * (ids, codes, the protocol) as they are, and the method and path quoted (`quote`). Durations
    * to the microsecond.
    */
-  request(connection: ConnectionLog, app: string, fields: RequestFields, durationMs: number): void {
+  request(prefix: RequestPrefix, fields: RequestFields, durationMs: number): void {
     const target = fields.target;
     const query = this.includeQuery ? -1 : target.indexOf('?');
     const upstreamMs = fields.upstreamMs;
     const upstream = upstreamMs < 0 ? '' : `"upstreamMs":${millis(upstreamMs)},`;
+    const method = fields.method;
+    const reason = fields.reason;
+    const protocol = fields.protocol;
     this.#append(
-      `{"level":30,"time":"${isoNow()}",${connection.fields}"requestId":"${fields.requestId}","traceId":"${fields.traceId}",${app}"method":${quote(fields.method)},"path":${quote(query === -1 ? target : target.slice(0, query))},"status":${fields.status},"bytes":${fields.bytes},"durationMs":${millis(durationMs)},${upstream}"protocol":"${fields.protocol}","reason":"${fields.reason}","msg":"request"}\n`,
+      `{"level":30,"time":"${isoNow()}",${prefix.fields}"requestId":"${fields.requestId}","traceId":"${fields.traceId}",${prefix.app}${METHOD_FIELDS.get(method) ?? `"method":${quote(method)},"path":`}${quote(query === -1 ? target : target.slice(0, query))},"status":${fields.status},"bytes":${fields.bytes},"durationMs":${millis(durationMs)},${upstream}${reason === '' ? (PLAIN_ENDS.get(protocol) ?? lineEnd(protocol, reason)) : lineEnd(protocol, reason)}`,
     );
   }
 

@@ -6,7 +6,7 @@
 // handed to pino's asynchronous writer.
 import type { ConnectionState } from '../ingress/listener/connection.ts';
 import type { CompiledApp, RouteSnapshot } from '../ingress/snapshot.ts';
-import type { AccessLog, ConnectionLog } from './access-log.ts';
+import type { AccessLog, ConnectionLog, RequestPrefix } from './access-log.ts';
 import type { InventoryCollector } from './inventory-collector.ts';
 import { appLabel, type AppMetrics, type IngressMetrics } from './metrics.ts';
 import { RefusalRing } from './refusals.ts';
@@ -107,7 +107,7 @@ export class IngressObserver {
     }
     if (record.reason !== '') this.refusal({ reason: record.reason, clientAddress: connection.clientAddress, app, servername: connection.servername, verdict: connection.verdict }, false);
     const accessLog = this.accessLog;
-    if (accessLog !== undefined && accessLog.sampled()) accessLog.request(observed.log!, observed.appField, record, durationMs);
+    if (accessLog !== undefined && accessLog.sampled()) accessLog.request(observed.prefix!, record, durationMs);
   }
 
   /**
@@ -121,12 +121,13 @@ export class IngressObserver {
     if (known !== undefined && known.app === app && known.generation === this.#generation) return known;
     const metrics = this.metrics?.forApp(app);
     const accessLog = this.accessLog;
+    const log = known?.log ?? accessLog?.forConnection(connection);
     const observed: ObservedConnection = {
       app,
       generation: this.#generation,
       metrics,
-      log: known?.log ?? accessLog?.forConnection(connection),
-      appField: accessLog === undefined ? '' : accessLog.appField(app === undefined ? '' : metrics !== undefined ? metrics.label : appLabel(app)),
+      log,
+      prefix: accessLog === undefined ? undefined : accessLog.requestPrefix(log!, app === undefined ? '' : metrics !== undefined ? metrics.label : appLabel(app)),
     };
     this.#connections.set(connection, observed);
     return observed;
@@ -140,6 +141,6 @@ interface ObservedConnection {
   readonly metrics: AppMetrics | undefined;
   /** The connection's access-log fields; undefined when the access log is off. */
   readonly log: ConnectionLog | undefined;
-  /** `"app":"<label>",` for the access log. */
-  readonly appField: string;
+  /** The connection's and the app's access-log fields, serialized; undefined when the access log is off. */
+  readonly prefix: RequestPrefix | undefined;
 }
