@@ -38,9 +38,10 @@ export class RequestRecord {
   upstreamMs = -1;
   /** The reason code of an answer the ingress gave itself (refusals, failures); empty otherwise. */
   reason = '';
-  readonly #observer: RequestObserver;
-  readonly #connection: ConnectionState;
-  readonly #response: AnsweredResponse | undefined;
+  /** Who is told at the end, the connection the request came on, and its HTTP/1.1 response. */
+  readonly observer: RequestObserver;
+  readonly connection: ConnectionState;
+  readonly response: AnsweredResponse | undefined;
 
   constructor(
     observer: RequestObserver,
@@ -51,20 +52,20 @@ export class RequestRecord {
     protocol: 'HTTP/1.1' | 'HTTP/2',
     response?: AnsweredResponse,
   ) {
-    this.#observer = observer;
-    this.#connection = connection;
+    this.observer = observer;
+    this.connection = connection;
     this.start = start;
     this.method = method;
     this.target = target;
     this.protocol = protocol;
-    this.#response = response;
+    this.response = response;
   }
 
   /** The response closed (complete, or the exchange abandoned) at `now` (performance.now()). */
   closed(now: number): void {
-    const response = this.#response;
+    const response = this.response;
     if (response !== undefined && this.status === 0 && response.headersSent) this.status = response.statusCode;
-    this.#observer.requestDone(this, this.#connection, now);
+    this.observer.requestDone(this, this.connection, now);
   }
 }
 
