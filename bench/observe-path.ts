@@ -4,15 +4,22 @@
 // Per request, as http.ts, the sinks and proxy.ts do it: a RequestRecord (status, bytes, the time
 // to the app's answer noted), then its end (`closed`), with the metrics only, and with the metrics
 // and the access log (to /dev/null, through pino's destination). CPU time (user + system) per
-// request, the median of the samples. Under callgrind (`valgrind --tool=callgrind node
-// bench/observe-path.ts --requests=0` against `--requests=N`) the difference is instructions.
+// request, the median of the samples. Instructions instead, with the metrics and the access log's
+// lines made but handed to no destination (sonic-boom's share depends on timing):
+//   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=DIR/callgrind.%p \
+//     node --no-memory-reducer bench/observe-path.ts --callgrind=DIR [--requests=20000]
+// (50,000 requests uninstrumented first; then the count of N, read from callgrind's dump in DIR).
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ConnectionState } from '../src/ingress/listener/connection.ts';
 import type { CompiledApp } from '../src/ingress/snapshot.ts';
 import { AccessLog } from '../src/observe/access-log.ts';
 import { IngressMetrics } from '../src/observe/metrics.ts';
 import { IngressObserver } from '../src/observe/observer.ts';
 import { RequestRecord } from '../src/observe/request-record.ts';
+import { dumpInstructions } from './lib/callgrind-dump.ts';
 
 const option = (name: string, fallback: number) => Number(process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
 const REQUESTS = option('requests', 200_000);
@@ -47,6 +54,35 @@ function run(observer: IngressObserver, requests: number): number {
   }
   const used = process.cpuUsage(before);
   return ((used.user + used.system) * 1000) / Math.max(requests, 1);
+}
+
+/** Under callgrind: this process's own count, switched on, zeroed and dumped around `requests` requests. */
+async function callgrind(dumps: string, requests: number): Promise<void> {
+  // Lines go nowhere: what sonic-boom does with a chunk depends on whether its last write is done
+  // (timing), and would make the count vary from run to run by more than what is measured.
+  const observer = new IngressObserver({ metrics: new IngressMetrics(), accessLog: AccessLog.create({ destination: 'nowhere' }, { write() {} }) });
+  run(observer, 50_000);
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 600)); // the chunks written
+  await settle();
+  const control = (option: string) => {
+    const result = spawnSync('callgrind_control', [option, String(process.pid)], { encoding: 'utf8' });
+    if (!result.stdout.includes('OK')) throw new Error(`callgrind_control ${option}: ${result.stdout}${result.stderr}`);
+  };
+  control('--instr=on');
+  control('--zero');
+  run(observer, requests);
+  await settle();
+  control('--dump');
+  const dump = readdirSync(dumps).find((name) => name.startsWith(`callgrind.${process.pid}.`));
+  if (dump === undefined) throw new Error(`no callgrind.${process.pid}.* in ${dumps}`);
+  const counted = dumpInstructions(readFileSync(join(dumps, dump), 'utf8'));
+  process.stdout.write(`| observed path (metrics + access-log lines, handed to no destination), ${requests} requests under callgrind | ${(counted.all / requests).toFixed(0)} instructions/request (${((counted.all - counted.compiler) / requests).toFixed(0)} outside V8's compilers) |\n`);
+}
+
+const dumps = process.argv.find((arg) => arg.startsWith('--callgrind='))?.slice('--callgrind='.length);
+if (dumps !== undefined) {
+  await callgrind(dumps, option('requests', 20_000));
+  process.exit(0);
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
