@@ -1,13 +1,23 @@
 // The cost of observing (issue 14), certgate alone on this machine:
-//   node bench/observe.ts [--seconds=N] [--rounds=N] [--connections=N] [--certs=N]
+//   node bench/observe.ts [--seconds=N] [--rounds=N] [--connections=N] [--certs=N] [--instructions=auto|perf|callgrind|off]
+//     [--counted-requests=N] [--warm-up-requests=N] [--keep-dumps=DIR]
 // 1. Keep-alive HTTP/1.1 CPU per request with metrics and the access log on (to a file) against
 //    both off (--no-metrics --access-log off), two `certgate serve --workers 1` side by side in the
 //    same run, measured in alternating rounds (A B A B ...) from /proc/<pid>/stat.
-// 2. A flood of N distinct client certificates (one connection each) against the "on" instance:
+// 2. The same rounds counted in user-space instructions per request, far less sensitive to what
+//    else the machine runs: `perf stat -e instructions:u -p <pid>` around each round of part 1 where
+//    the CPU's counters can be read; where they cannot (a VM without a PMU: perf says
+//    `<not supported>`), two more instances run under valgrind's callgrind, instrumented only for
+//    the rounds (`callgrind_control` zeroes the count before a round and dumps it after), on the
+//    same connections throughout; reported also without V8's optimizing compilers, which at
+//    callgrind's pace are still tiering code up. Callgrind runs certgate ~50x slower, so its
+//    rounds give instructions only, never time.
+// 3. A flood of N distinct client certificates (one connection each) against the "on" instance:
 //    the inventory's write rate, sampled from certgate_inventory_rows_written_total every 200 ms,
 //    against its bound (1,000 rows a second), and how many were dropped or written in the end.
 // Prints a Markdown summary. Loopback only; nothing is installed.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os, { tmpdir } from 'node:os';
@@ -15,7 +25,10 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { Pool } from 'undici';
 import { createCa, issueCertificate } from '../src/pki/issue.ts';
+import { NODE } from '../test/support/cli.ts';
 import { putServedApp, startServeProcess, type ServeProcess } from '../test/support/serve-process.ts';
+import { OPENSSL_CONFIG_PATH } from '../src/ingress/listener/openssl-config.ts';
+import { dumpInstructions } from './lib/callgrind-dump.ts';
 
 const option = (name: string, fallback: number) => Number(process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
 const SECONDS = option('seconds', 5);
@@ -24,21 +37,127 @@ const CONNECTIONS = option('connections', 16);
 const CERTS = option('certs', 10_000);
 const HOST = 'bench.env1.certgate.localhost';
 const CLK_TCK = 100;
+const began = Date.now();
+/** Progress on stderr (the summary is stdout's). */
+const progress = (what: string) => process.stderr.write(`[${((Date.now() - began) / 1000).toFixed(0)} s] ${what}\n`);
+type Counter = 'perf' | 'callgrind' | 'off';
+const INSTRUCTIONS = process.argv.find((arg) => arg.startsWith('--instructions='))?.slice('--instructions='.length) ?? 'auto';
+/** Under callgrind: requests per round, and uninstrumented warm-up requests before the first. */
+const COUNTED_REQUESTS = option('counted-requests', 600);
+const WARM_UP_REQUESTS = option('warm-up-requests', 3000);
+/** A folder to keep callgrind's dumps in (on.callgrind.<pid>.<n>, off...), for callgrind_annotate. */
+const KEEP_DUMPS = process.argv.find((arg) => arg.startsWith('--keep-dumps='))?.slice('--keep-dumps='.length);
 
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
-async function keepAliveRound(serve: ServeProcess, seconds: number): Promise<{ requests: number; cpuUsPerRequest: number }> {
-  const pool = new Pool(`https://127.0.0.1:${serve.httpsPort}`, { connections: CONNECTIONS, pipelining: 1, connect: { servername: HOST, ca: readFileSync(serve.caFile) } });
+/** Counts a process's user-space instructions from `start()` to the promise `stop()` returns. */
+interface InstructionCount {
+  start(): Promise<void>;
+  /** `compiler`: of them, V8's optimizing compilers' (callgrind only). */
+  stop(): Promise<{ all: number; compiler?: number }>;
+}
+
+/** Whether perf can read the CPU's instruction counter here (not in a VM without a PMU). */
+function perfWorks(): boolean {
+  const probe = spawnSync('perf', ['stat', '-x,', '-e', 'instructions:u', '--', 'true'], { encoding: 'utf8' });
+  return probe.status === 0 && /^\d+,/m.test(probe.stderr);
+}
+
+function valgrindWorks(): boolean {
+  return spawnSync('valgrind', ['--version']).status === 0 && spawnSync('callgrind_control', ['-h']).status === 0;
+}
+
+function pickCounter(): Counter {
+  if (INSTRUCTIONS === 'perf' || INSTRUCTIONS === 'callgrind' || INSTRUCTIONS === 'off') return INSTRUCTIONS;
+  return perfWorks() ? 'perf' : valgrindWorks() ? 'callgrind' : 'off';
+}
+
+/** `perf stat -e instructions:u -p <pid>`, from start() to stop() (SIGINT makes perf print its count). */
+function perfCount(pid: number): InstructionCount {
+  let perf: ReturnType<typeof spawn> | undefined;
+  let output = '';
+  return {
+    async start() {
+      perf = spawn('perf', ['stat', '-x,', '-e', 'instructions:u', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      perf.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      // perf attaches within a few ms; give it time before the round starts.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    },
+    async stop() {
+      const exited = new Promise((resolve) => perf!.once('exit', resolve));
+      perf!.kill('SIGINT');
+      await exited;
+      const count = /^(\d+),/m.exec(output);
+      if (!count) throw new Error(`perf stat gave no instruction count: ${output}`);
+      return { all: Number(count[1]) };
+    },
+  };
+}
+
+/** A process run under callgrind: its count zeroed before the round, dumped after (the dump's `totals:`). */
+function callgrindCount(pid: number, dir: string, label: string): InstructionCount {
+  const control = (option: string) => {
+    const result = spawnSync('callgrind_control', [option, String(pid)], { encoding: 'utf8' });
+    if (result.status !== 0 || !result.stdout.includes('OK')) throw new Error(`callgrind_control ${option} ${pid}: ${result.stdout}${result.stderr}`);
+  };
+  const dumps = () => readdirSync(dir).filter((name) => name.startsWith(`callgrind.${pid}.`));
+  return {
+    async start() {
+      control('--zero');
+    },
+    async stop() {
+      const before = new Set(dumps());
+      control('--dump');
+      const dump = dumps().find((name) => !before.has(name));
+      if (dump === undefined) throw new Error(`callgrind wrote no dump for ${pid}`);
+      const text = readFileSync(join(dir, dump), 'utf8');
+      const totals = /^totals: (\d+)/m.exec(text);
+      if (!totals) throw new Error(`no totals in ${dump}`);
+      const counted = dumpInstructions(text);
+      if (counted.all !== Number(totals[1])) throw new Error(`${dump}: the functions' costs add up to ${counted.all}, not the totals ${totals[1]}`);
+      if (KEEP_DUMPS === undefined) rmSync(join(dir, dump));
+      else renameSync(join(dir, dump), join(KEEP_DUMPS, `${label}.${dump}`));
+      return counted;
+    },
+  };
+}
+
+interface Round {
+  requests: number;
+  cpuUsPerRequest: number;
+  /** User-space instructions per request; undefined when not counted. */
+  instructionsPerRequest: number | undefined;
+  /** The same without V8's optimizing compilers (callgrind only): their work is tiering up, not serving. */
+  outsideCompilerPerRequest: number | undefined;
+}
+
+/** A round lasts so many seconds (CPU time), or so many requests (callgrind's rounds, whose pace means nothing). */
+type Until = { readonly seconds: number } | { readonly requests: number };
+
+/** The client's connections to an instance, opened (one request each) before anything is measured. */
+async function openPool(serve: ServeProcess): Promise<Pool> {
+  // Under callgrind, 16 handshakes at once take longer than undici's 10 s connect timeout.
+  const pool = new Pool(`https://127.0.0.1:${serve.httpsPort}`, { connections: CONNECTIONS, pipelining: 1, connect: { servername: HOST, ca: readFileSync(serve.caFile), timeout: 120_000 } });
+  await Promise.all(Array.from({ length: CONNECTIONS }, async () => (await pool.request({ path: '/', method: 'GET', headers: { host: HOST } })).body.dump()));
+  return pool;
+}
+
+/** `pool`: connections kept across rounds (callgrind's); else a new pool, closed after the round. */
+async function keepAliveRound(serve: ServeProcess, until: Until, count?: InstructionCount, kept?: Pool): Promise<Round> {
+  const pool = kept ?? (await openPool(serve));
   const pid = serve.child.pid!;
-  const deadline = Date.now() + seconds * 1000;
+  await count?.start();
+  const deadline = 'seconds' in until ? Date.now() + until.seconds * 1000 : Number.POSITIVE_INFINITY;
+  const limit = 'requests' in until ? until.requests : Number.POSITIVE_INFINITY;
+  let started = 0;
   let requests = 0;
   const cpuBefore = cpuSeconds(pid);
   await Promise.all(
     Array.from({ length: CONNECTIONS }, async () => {
-      while (Date.now() < deadline) {
+      while (Date.now() < deadline && started++ < limit) {
         const response = await pool.request({ path: '/', method: 'GET', headers: { host: HOST } });
         await response.body.dump();
         if (response.statusCode === 200) requests++;
@@ -46,8 +165,14 @@ async function keepAliveRound(serve: ServeProcess, seconds: number): Promise<{ r
     }),
   );
   const cpu = cpuSeconds(pid) - cpuBefore;
-  await pool.close();
-  return { requests, cpuUsPerRequest: (cpu * 1e6) / requests };
+  const instructions = await count?.stop();
+  if (kept === undefined) await pool.close();
+  return {
+    requests,
+    cpuUsPerRequest: (cpu * 1e6) / requests,
+    instructionsPerRequest: instructions === undefined ? undefined : instructions.all / requests,
+    outsideCompilerPerRequest: instructions?.compiler === undefined ? undefined : (instructions.all - instructions.compiler) / requests,
+  };
 }
 
 async function rowsWritten(serve: ServeProcess): Promise<{ rows: number; dropped: number }> {
@@ -100,39 +225,140 @@ async function flood(serve: ServeProcess, count: number): Promise<string[]> {
   ];
 }
 
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const ratio = (on: number[], off: number[]) => `${((median(on) / median(off) - 1) * 100).toFixed(1)}%`;
+
+/** The two instances being compared: metrics and the access log (to a file) on, and both off. */
+async function startPair(dir: string, upstreamPort: number, instances: ServeProcess[], wrapper: readonly string[] = []): Promise<{ on: ServeProcess; off: ServeProcess }> {
+  const [on, off] = await Promise.all([
+    startServeProcess(join(dir, 'on'), ['--workers', '1', '--access-log', join(dir, 'access.log')], 'ignore', wrapper),
+    startServeProcess(join(dir, 'off'), ['--workers', '1', '--no-metrics', '--access-log', 'off'], 'ignore', wrapper),
+  ]);
+  instances.push(on!, off!);
+  for (const serve of [on!, off!]) await putServedApp(serve, 'bench', { targetPort: upstreamPort, clientCertificateMode: 'accept' });
+  return { on: on!, off: off! };
+}
+
+type Figures = Record<'on' | 'off', Round[]>;
+
+/** Rounds A B A B ... (CPU time: one instance at a time, so that neither takes the other's core). */
+async function alternate(pair: { on: ServeProcess; off: ServeProcess }, count?: (serve: ServeProcess) => InstructionCount): Promise<Figures> {
+  const figures: Figures = { on: [], off: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of ['on', 'off'] as const) figures[name].push(await keepAliveRound(pair[name], { seconds: SECONDS }, count?.(pair[name])));
+  }
+  return figures;
+}
+
+/**
+ * Instructions under callgrind: two more instances, run uninstrumented (valgrind's core only, a few
+ * times slower than native) through start-up and warm-up, so that V8 has tiered up as natively;
+ * then instrumented for the rounds. Node gets certgate's OpenSSL flag itself: the re-exec that adds
+ * it (openssl-config.ts) would leave valgrind.
+ */
+async function callgrindFigures(dir: string, upstreamPort: number): Promise<Figures> {
+  const instances: ServeProcess[] = [];
+  try {
+    const pair = await startPair(join(dir, 'valgrind'), upstreamPort, instances, [
+      'valgrind',
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      `--callgrind-out-file=${join(dir, 'callgrind.%p')}`,
+      `--log-file=${join(dir, 'valgrind.%p.log')}`,
+      NODE,
+      `--openssl-config=${OPENSSL_CONFIG_PATH}`,
+      // V8's memory reducer runs full collections when the allocation rate per second of wall
+      // time is low, which callgrind's slowdown fakes: rounds with one counted 2x (a loaded
+      // production process allocates too fast to trigger it).
+      '--no-memory-reducer',
+    ]);
+    progress('callgrind instances started; warm-up');
+    const both = (run: (serve: ServeProcess) => Promise<Round>) => Promise.all([run(pair.on), run(pair.off)]);
+    // The same connections for the warm-up and every round: new ones each round (their handshakes,
+    // new objects' shapes) kept V8 recompiling in the rounds.
+    const pools = new Map(await Promise.all([pair.on, pair.off].map(async (serve) => [serve, await openPool(serve)] as const)));
+    await both((serve) => keepAliveRound(serve, { requests: WARM_UP_REQUESTS }, undefined, pools.get(serve)));
+    for (const serve of [pair.on, pair.off]) {
+      const on = spawnSync('callgrind_control', ['--instr=on', String(serve.child.pid)], { encoding: 'utf8' });
+      if (on.status !== 0) throw new Error(`callgrind_control --instr=on: ${on.stdout}${on.stderr}`);
+    }
+    progress('callgrind rounds');
+    // Both instances at once: an instruction count does not depend on who else runs.
+    const figures: Figures = { on: [], off: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const [on, off] = await both((serve) => keepAliveRound(serve, { requests: COUNTED_REQUESTS }, callgrindCount(serve.child.pid!, dir, serve === pair.on ? 'on' : 'off'), pools.get(serve)));
+      figures.on.push(on);
+      figures.off.push(off);
+    }
+    for (const pool of pools.values()) await pool.close();
+    return figures;
+  } finally {
+    for (const serve of instances) await serve.kill();
+  }
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'certgate-bench-observe-'));
   const upstream = http.createServer((_req, res) => res.end('ok\n'));
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const upstreamPort = (upstream.address() as AddressInfo).port;
   const instances: ServeProcess[] = [];
+  const counter = pickCounter();
   try {
-    const on = await startServeProcess(join(dir, 'on'), ['--workers', '1', '--access-log', join(dir, 'access.log')]);
-    instances.push(on);
-    const off = await startServeProcess(join(dir, 'off'), ['--workers', '1', '--no-metrics', '--access-log', 'off']);
-    instances.push(off);
-    for (const serve of [on, off]) await putServedApp(serve, 'bench', { targetPort: upstreamPort, clientCertificateMode: 'accept' });
+    progress(`instructions counted by: ${counter}`);
+    const pair = await startPair(dir, upstreamPort, instances);
+    progress('CPU rounds');
     // Warm-up (JIT, pools), not measured.
-    for (const serve of [on, off]) await keepAliveRound(serve, 1);
-    const figures: Record<'on' | 'off', number[]> = { on: [], off: [] };
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, serve] of [['on', on], ['off', off]] as const) figures[name].push((await keepAliveRound(serve, SECONDS)).cpuUsPerRequest);
-    }
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    for (const serve of [pair.on, pair.off]) await keepAliveRound(serve, { seconds: 1 });
+    const figures = await alternate(pair, counter === 'perf' ? (serve) => perfCount(serve.child.pid!) : undefined);
+    const counted = counter === 'callgrind' ? await callgrindFigures(dir, upstreamPort) : counter === 'perf' ? figures : undefined;
+    progress('inventory flood');
+    const cpu = (rounds: Round[]) => rounds.map((round) => round.cpuUsPerRequest);
+    const instructions = (rounds: Round[]) => rounds.map((round) => round.instructionsPerRequest!);
+    const pooled = (rounds: Round[], field: 'instructionsPerRequest' | 'outsideCompilerPerRequest') =>
+      rounds.reduce((sum, round) => sum + round[field]! * round.requests, 0) / rounds.reduce((sum, round) => sum + round.requests, 0);
+    const outside = (rounds: Round[]) => rounds.map((round) => round.outsideCompilerPerRequest!);
+    const row = (values: number[], digits: number) => `${median(values).toFixed(digits)} | ${values.map((value) => value.toFixed(digits)).join(', ')}`;
     const lines = [
       `## Observability cost (${new Date().toISOString()}, ${os.cpus().length} CPUs, load ${os.loadavg().map((load) => load.toFixed(1)).join(' ')})`,
       '',
-      `Keep-alive HTTP/1.1, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s each, alternating; certgate CPU per request (median):`,
+      `Keep-alive HTTP/1.1, ${CONNECTIONS} connections (opened before each round), ${ROUNDS} rounds of ${SECONDS} s each, alternating; certgate CPU per request (median):`,
       '',
       '| | CPU µs/request | rounds |',
       '|---|---|---|',
-      `| metrics + access log on | ${median(figures.on).toFixed(1)} | ${figures.on.map((value) => value.toFixed(1)).join(', ')} |`,
-      `| both off | ${median(figures.off).toFixed(1)} | ${figures.off.map((value) => value.toFixed(1)).join(', ')} |`,
-      `| on / off | ${((median(figures.on) / median(figures.off) - 1) * 100).toFixed(1)}% | target: ≤ 5% |`,
+      `| metrics + access log on | ${row(cpu(figures.on), 1)} |`,
+      `| both off | ${row(cpu(figures.off), 1)} |`,
+      `| on / off | ${ratio(cpu(figures.on), cpu(figures.off))} | target: ≤ 5% |`,
+      '',
+      ...(counted === undefined
+        ? ['Instructions not counted (--instructions=off, or neither perf nor valgrind can count here).']
+        : [
+            counter === 'perf'
+              ? 'User-space instructions per request (perf stat -e instructions:u, the same rounds):'
+              : `User-space instructions per request (callgrind: two more instances, ${WARM_UP_REQUESTS} requests each uninstrumented, then ${ROUNDS} rounds of ${COUNTED_REQUESTS} requests, both at once):`,
+            '',
+            '| | instructions/request | rounds |',
+            '|---|---|---|',
+            `| metrics + access log on | ${row(instructions(counted.on), 0)} |`,
+            `| both off | ${row(instructions(counted.off), 0)} |`,
+            `| on / off | ${ratio(instructions(counted.on), instructions(counted.off))} (medians); ${((pooled(counted.on, 'instructionsPerRequest') / pooled(counted.off, 'instructionsPerRequest') - 1) * 100).toFixed(1)}% (all rounds' instructions over all their requests) | |`,
+            ...(counted.on[0]?.outsideCompilerPerRequest === undefined
+              ? []
+              : [
+                  '',
+                  "The same without V8's optimizing compilers (TurboFan, Maglev), still tiering code up at callgrind's pace:",
+                  '',
+                  '| | instructions/request | rounds |',
+                  '|---|---|---|',
+                  `| metrics + access log on | ${row(outside(counted.on), 0)} |`,
+                  `| both off | ${row(outside(counted.off), 0)} |`,
+                  `| on / off | ${ratio(outside(counted.on), outside(counted.off))} (medians); ${((pooled(counted.on, 'outsideCompilerPerRequest') / pooled(counted.off, 'outsideCompilerPerRequest') - 1) * 100).toFixed(1)}% (all rounds together) | |`,
+                ]),
+          ]),
       '',
       '| inventory flood | |',
       '|---|---|',
-      ...(await flood(on, CERTS)),
+      ...(await flood(pair.on, CERTS)),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

@@ -6,9 +6,9 @@
 // handed to pino's asynchronous writer.
 import type { ConnectionState } from '../ingress/listener/connection.ts';
 import type { CompiledApp, RouteSnapshot } from '../ingress/snapshot.ts';
-import type { AccessLog, ConnectionLog } from './access-log.ts';
+import type { AccessLog, ConnectionLog, RequestPrefix } from './access-log.ts';
 import type { InventoryCollector } from './inventory-collector.ts';
-import { appLabel, type IngressMetrics } from './metrics.ts';
+import { appLabel, type AppMetrics, type IngressMetrics } from './metrics.ts';
 import { RefusalRing } from './refusals.ts';
 import type { RequestRecord } from './request-record.ts';
 import type { ConnectionVerdict } from './verdict.ts';
@@ -43,8 +43,10 @@ export class IngressObserver {
   readonly refusals = new RefusalRing();
   /** Whether requests are followed at all (metrics or access log on). */
   readonly followsRequests: boolean;
-  /** Each connection's access-log child (its fields serialized once), made on its first request. */
-  readonly #connectionLogs = new WeakMap<ConnectionState, ConnectionLog>();
+  /** Each connection's observed part (its app's metrics, its access-log fields), made on its first request. */
+  readonly #connections = new WeakMap<ConnectionState, ObservedConnection>();
+  /** Counts the snapshots prepared: a connection's cached metric children are from one of them. */
+  #generation = 0;
 
   constructor(options: ObserverOptions = {}) {
     this.metrics = options.metrics;
@@ -56,6 +58,8 @@ export class IngressObserver {
   /** Before a snapshot serves: the per-app metric children. */
   prepare(snapshot: RouteSnapshot): void {
     this.metrics?.prepare(snapshot);
+    // The connections' cached children are looked up again (an app removed took its series along).
+    this.#generation++;
   }
 
   handshake(state: ConnectionState, tlsVersion: string | null, resumed: boolean, handshakeMs: number): void {
@@ -93,36 +97,50 @@ export class IngressObserver {
   /** At the end of a request (its answer complete, or the exchange abandoned). */
   requestDone(record: RequestRecord, connection: ConnectionState, now: number): void {
     const durationMs = now - record.start;
-    const metrics = this.metrics;
     const app = record.app;
-    if (metrics) {
-      const appMetrics = metrics.forApp(app);
+    const observed = this.#observedConnection(connection, app);
+    const appMetrics = observed.metrics;
+    if (appMetrics !== undefined) {
       appMetrics.request(record.method, record.status, durationMs / 1000);
       if (record.upstreamMs >= 0) appMetrics.upstreamDuration.observe(record.upstreamMs / 1000);
       else if (record.upstreamStart > 0 && record.reason !== '') appMetrics.upstreamFailure(record.reason);
     }
     if (record.reason !== '') this.refusal({ reason: record.reason, clientAddress: connection.clientAddress, app, servername: connection.servername, verdict: connection.verdict }, false);
     const accessLog = this.accessLog;
-    if (accessLog === undefined || !accessLog.sampled()) return;
-    let logger = this.#connectionLogs.get(connection);
-    if (logger === undefined) {
-      logger = accessLog.forConnection(connection);
-      this.#connectionLogs.set(connection, logger);
-    }
-    const target = record.target;
-    const query = accessLog.includeQuery ? -1 : target.indexOf('?');
-    accessLog.request(logger, {
-      requestId: record.requestId,
-      traceId: record.traceId,
-      app: app ? (metrics ? metrics.forApp(app).label : appLabel(app)) : '',
-      method: record.method,
-      path: query === -1 ? target : target.slice(0, query),
-      status: record.status,
-      bytes: record.bytes,
-      durationMs: Math.round(durationMs * 1000) / 1000,
-      upstreamMs: record.upstreamMs >= 0 ? Math.round(record.upstreamMs * 1000) / 1000 : undefined,
-      protocol: record.protocol,
-      reason: record.reason,
-    });
+    if (accessLog !== undefined && accessLog.sampled()) accessLog.request(observed.prefix!, record, durationMs);
   }
+
+  /**
+   * What every request of a connection shares, looked up once per request: the app's metric
+   * children, its access-log field and the connection's fields (serialized at its first request).
+   * Made again only when the app changes (a request refused, or admitted under another snapshot's
+   * app) or a snapshot was prepared since.
+   */
+  #observedConnection(connection: ConnectionState, app: CompiledApp | undefined): ObservedConnection {
+    const known = this.#connections.get(connection);
+    if (known !== undefined && known.app === app && known.generation === this.#generation) return known;
+    const metrics = this.metrics?.forApp(app);
+    const accessLog = this.accessLog;
+    const log = known?.log ?? accessLog?.forConnection(connection);
+    const observed: ObservedConnection = {
+      app,
+      generation: this.#generation,
+      metrics,
+      log,
+      prefix: accessLog === undefined ? undefined : accessLog.requestPrefix(log!, app === undefined ? '' : metrics !== undefined ? metrics.label : appLabel(app)),
+    };
+    this.#connections.set(connection, observed);
+    return observed;
+  }
+}
+
+/** Per connection, for its requests (IngressObserver.requestDone). */
+interface ObservedConnection {
+  readonly app: CompiledApp | undefined;
+  readonly generation: number;
+  readonly metrics: AppMetrics | undefined;
+  /** The connection's access-log fields; undefined when the access log is off. */
+  readonly log: ConnectionLog | undefined;
+  /** The connection's and the app's access-log fields, serialized; undefined when the access log is off. */
+  readonly prefix: RequestPrefix | undefined;
 }

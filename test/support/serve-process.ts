@@ -24,8 +24,10 @@ export interface ServeProcess {
   kill(): Promise<void>;
 }
 
-export async function startServeProcess(dataDir: string, args: readonly string[], stdout: 'ignore' | 'pipe' = 'ignore'): Promise<ServeProcess> {
-  const child = spawn(NODE, [MAIN, 'serve', '--data-dir', dataDir, '--https-port', '0', '--http-port', '0', '--management-port', '0', '--log-level', 'warn', ...args], {
+/** `wrapper`: a command that runs Node, its arguments first (bench/observe.ts: valgrind, and Node's own flags). */
+export async function startServeProcess(dataDir: string, args: readonly string[], stdout: 'ignore' | 'pipe' = 'ignore', wrapper: readonly string[] = []): Promise<ServeProcess> {
+  const [command, ...before] = wrapper.length > 0 ? [...wrapper] : [NODE];
+  const child = spawn(command!, [...before, MAIN, 'serve', '--data-dir', dataDir, '--https-port', '0', '--http-port', '0', '--management-port', '0', '--log-level', 'warn', ...args], {
     stdio: ['ignore', stdout, 'pipe'],
   });
   const banner = await serveBanner(child);

@@ -126,14 +126,14 @@ export function createPlainHttpServer(deps: HttpStageDeps, timeouts: HttpTimeout
 }
 
 function handleTlsRequest(deps: TlsStage, req: http.IncomingMessage, res: http.ServerResponse): void {
-  deps.keepAlive.requestStarted(req.socket, res);
   const connection = connectionState(req.socket);
+  const sink = new Http1Sink(res);
+  const record = connection !== undefined && deps.observer.followsRequests ? followHttp1(deps.observer, req, res, sink, connection) : undefined;
+  deps.keepAlive.requestStarted(req.socket, res, record);
   if (!connection) {
     sendPlain(res, 500, 'connection state missing (internal_error)');
     return;
   }
-  const sink = new Http1Sink(res);
-  const record = deps.observer.followsRequests ? followHttp1(deps.observer, req, res, sink, connection) : undefined;
   const authority = req.headers.host;
   const admission = admitCached(deps, connection, authority);
   if (!admission.admit) {
@@ -146,22 +146,22 @@ function handleTlsRequest(deps: TlsStage, req: http.IncomingMessage, res: http.S
   forward(deps, http1RequestLine(req, connection), req.rawHeaders, req.headers, sink, admission.app, connection, authority ?? admission.host, record);
 }
 
-/** Follows an HTTP/1.1 request to its end for the metrics and the access log (one listener, one record). */
+/**
+ * Follows an HTTP/1.1 request to its end for the metrics and the access log: one record, which the
+ * keep-alive sweeper's close hook (there for every request anyway) ends.
+ */
 function followHttp1(observer: IngressObserver, req: http.IncomingMessage, res: http.ServerResponse, sink: Http1Sink, connection: ConnectionState): RequestRecord {
-  const record = new RequestRecord(performance.now(), req.method ?? 'GET', req.url ?? '/', 'HTTP/1.1');
+  const record = new RequestRecord(observer, connection, performance.now(), req.method ?? 'GET', req.url ?? '/', 'HTTP/1.1', res);
   sink.record = record;
-  res.once('close', () => {
-    if (record.status === 0 && res.headersSent) record.status = res.statusCode;
-    observer.requestDone(record, connection, performance.now());
-  });
   return record;
 }
 
-/** The same for an HTTP/2 stream. */
+/** The same for an HTTP/2 stream, ended by the stream's close. */
 function followHttp2(observer: IngressObserver, sink: Http2Sink, headers: http2.IncomingHttpHeaders, connection: ConnectionState): RequestRecord {
-  const record = new RequestRecord(performance.now(), headers[':method'] ?? 'GET', headers[':path'] ?? '/', 'HTTP/2');
+  const record = new RequestRecord(observer, connection, performance.now(), headers[':method'] ?? 'GET', headers[':path'] ?? '/', 'HTTP/2');
   sink.record = record;
-  sink.stream.once('close', () => observer.requestDone(record, connection, performance.now()));
+  // 'close' comes once: `on` spares once()'s wrapper.
+  sink.stream.on('close', () => record.closed(performance.now()));
   return record;
 }
 
@@ -277,10 +277,10 @@ function ipAllowed(route: Route, connection: ConnectionState): boolean {
 }
 
 function handlePlainRequest(deps: HttpStageDeps, req: http.IncomingMessage, res: http.ServerResponse): void {
-  deps.keepAlive.requestStarted(req.socket, res);
   const connection = plainConnection(req.socket);
   const sink = new Http1Sink(res);
   const record = deps.observer.followsRequests ? followHttp1(deps.observer, req, res, sink, connection) : undefined;
+  deps.keepAlive.requestStarted(req.socket, res, record);
   const host = hostFromAuthority(req.headers.host ?? '');
   const answer = acmeChallengeAnswer(deps.snapshot(), req.method, host, req.url);
   if (answer !== undefined) {

@@ -4,6 +4,11 @@
 // docs/performance.md). HTTP/2 sessions keep Node's session timeout.
 import type { Duplex } from 'node:stream';
 
+/** Told when a response closed (a RequestRecord). */
+export interface ResponseEnd {
+  closed(now: number): void;
+}
+
 interface Activity {
   /** Requests whose response has not closed yet. */
   inFlight: number;
@@ -30,14 +35,23 @@ export class KeepAliveSweeper {
     this.#timer ??= setInterval(() => this.#sweep(), this.#sweepMs).unref();
   }
 
-  /** A request arrived on the connection; it is busy until the response closes. */
-  requestStarted(socket: Duplex, response: { once(event: 'close', listener: () => void): unknown }): void {
+  /**
+   * A request arrived on the connection; it is busy until the response closes. `ended`, when the
+   * request is followed (src/observe/), is told at that same close, with the same clock reading:
+   * the observed path adds no listener of its own.
+   */
+  requestStarted(socket: Duplex, response: { once(event: 'close', listener: () => void): unknown }, ended?: ResponseEnd): void {
     const activity = this.#connections.get(socket);
-    if (activity === undefined) return;
+    if (activity === undefined) {
+      if (ended !== undefined) response.once('close', () => ended.closed(performance.now()));
+      return;
+    }
     activity.inFlight++;
     response.once('close', () => {
       activity.inFlight--;
-      activity.idleSince = performance.now();
+      const now = performance.now();
+      activity.idleSince = now;
+      ended?.closed(now);
     });
   }
 
