@@ -1,6 +1,6 @@
 // The cost of observing (issue 14), certgate alone on this machine:
 //   node bench/observe.ts [--seconds=N] [--rounds=N] [--connections=N] [--certs=N] [--instructions=auto|perf|callgrind|off]
-//     [--counted-requests=N] [--warm-up-requests=N] [--keep-dumps=DIR]
+//     [--counted-requests=N] [--warm-up-requests=N] [--keep-dumps=DIR] [--no-pin] [--client=wrk|undici]
 // 1. Keep-alive HTTP/1.1 CPU per request with metrics and the access log on (to a file) against
 //    both off (--no-metrics --access-log off), two `certgate serve --workers 1` side by side in the
 //    same run, measured in alternating rounds (A B A B ...) from /proc/<pid>/stat.
@@ -29,6 +29,7 @@ import { NODE } from '../test/support/cli.ts';
 import { putServedApp, startServeProcess, type ServeProcess } from '../test/support/serve-process.ts';
 import { OPENSSL_CONFIG_PATH } from '../src/ingress/listener/openssl-config.ts';
 import { dumpInstructions } from './lib/callgrind-dump.ts';
+import { addHostsEntries } from './lib/system.ts';
 
 const option = (name: string, fallback: number) => Number(process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
 const SECONDS = option('seconds', 5);
@@ -46,7 +47,19 @@ const INSTRUCTIONS = process.argv.find((arg) => arg.startsWith('--instructions='
 const COUNTED_REQUESTS = option('counted-requests', 600);
 const WARM_UP_REQUESTS = option('warm-up-requests', 3000);
 /** A folder to keep callgrind's dumps in (on.callgrind.<pid>.<n>, off...), for callgrind_annotate. */
+/** --on-extra="--no-metrics" (say): more flags for the "on" instance, to price one part alone. */
+const ON_EXTRA = (process.argv.find((arg) => arg.startsWith('--on-extra='))?.slice('--on-extra='.length) ?? '').split(' ').filter(Boolean);
+/** --no-pin: leave scheduling to the kernel. */
+const PINNED_CLIENT = !process.argv.includes('--no-pin') && os.cpus().length >= 2;
+/** The CPU rounds' client: wrk (default, where installed) or undici (--client=undici). */
+const CLIENT = (process.argv.find((arg) => arg.startsWith('--client='))?.slice('--client='.length) ?? (spawnSync('wrk', ['-v']).error ? 'undici' : 'wrk')) as 'wrk' | 'undici';
 const KEEP_DUMPS = process.argv.find((arg) => arg.startsWith('--keep-dumps='))?.slice('--keep-dumps='.length);
+
+/** Kernel CPU seconds of a process (its system time), to split a round's CPU into user and kernel. */
+function systemSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[12]) / CLK_TCK;
+}
 
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -128,6 +141,8 @@ function callgrindCount(pid: number, dir: string, label: string): InstructionCou
 interface Round {
   requests: number;
   cpuUsPerRequest: number;
+  /** Of it, in the kernel (wrk rounds only). */
+  systemUsPerRequest?: number;
   /** User-space instructions per request; undefined when not counted. */
   instructionsPerRequest: number | undefined;
   /** The same without V8's optimizing compilers (callgrind only): their work is tiering up, not serving. */
@@ -173,6 +188,33 @@ async function keepAliveRound(serve: ServeProcess, until: Until, count?: Instruc
     instructionsPerRequest: instructions === undefined ? undefined : instructions.all / requests,
     outsideCompilerPerRequest: instructions?.compiler === undefined ? undefined : (instructions.all - instructions.compiler) / requests,
   };
+}
+
+/**
+ * A CPU round driven by wrk (C, one thread, on CPU 1 with the upstream) instead of undici: fast
+ * enough that certgate, alone on CPU 0, is the bottleneck and busy throughout. Its CPU per request
+ * is then its work per request, not also how often it waited for a slower client (with undici as
+ * the client, rounds spread from 70 to 111 µs). wrk sends the URL's host as SNI: the bench's
+ * name is put in /etc/hosts (127.0.0.1) for the run, as bench/run.ts does.
+ */
+async function wrkRound(serve: ServeProcess, seconds: number, count?: InstructionCount): Promise<Round> {
+  const pid = serve.child.pid!;
+  await count?.start();
+  const cpuBefore = cpuSeconds(pid);
+  const systemBefore = systemSeconds(pid);
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '-H', `Host: ${HOST}`, `https://${HOST}:${serve.httpsPort}/`];
+  const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+    const child = spawn(PINNED_CLIENT ? 'taskset' : 'wrk', PINNED_CLIENT ? ['-c', '1', 'wrk', ...args] : args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, stdout }));
+  });
+  const cpu = cpuSeconds(pid) - cpuBefore;
+  const system = systemSeconds(pid) - systemBefore;
+  const instructions = await count?.stop();
+  const requests = Number(/(\d+) requests in/.exec(result.stdout)?.[1] ?? 0);
+  if (result.code !== 0 || requests === 0 || /Non-2xx|Socket errors/.test(result.stdout)) throw new Error(`wrk failed or got errors:\n${result.stdout}`);
+  return { requests, cpuUsPerRequest: (cpu * 1e6) / requests, systemUsPerRequest: (system * 1e6) / requests, instructionsPerRequest: instructions === undefined ? undefined : instructions.all / requests, outsideCompilerPerRequest: undefined };
 }
 
 async function rowsWritten(serve: ServeProcess): Promise<{ rows: number; dropped: number }> {
@@ -226,12 +268,14 @@ async function flood(serve: ServeProcess, count: number): Promise<string[]> {
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** Round by round: this machine's speed drifts over tens of seconds, a pair of adjacent rounds shares it. */
+const paired = (on: number[], off: number[]) => `${((median(on.map((value, i) => value / off[i]!)) - 1) * 100).toFixed(1)}%`;
 const ratio = (on: number[], off: number[]) => `${((median(on) / median(off) - 1) * 100).toFixed(1)}%`;
 
 /** The two instances being compared: metrics and the access log (to a file) on, and both off. */
 async function startPair(dir: string, upstreamPort: number, instances: ServeProcess[], wrapper: readonly string[] = []): Promise<{ on: ServeProcess; off: ServeProcess }> {
   const [on, off] = await Promise.all([
-    startServeProcess(join(dir, 'on'), ['--workers', '1', '--access-log', join(dir, 'access.log')], 'ignore', wrapper),
+    startServeProcess(join(dir, 'on'), ['--workers', '1', '--access-log', join(dir, 'access.log'), ...ON_EXTRA], 'ignore', wrapper),
     startServeProcess(join(dir, 'off'), ['--workers', '1', '--no-metrics', '--access-log', 'off'], 'ignore', wrapper),
   ]);
   instances.push(on!, off!);
@@ -245,7 +289,10 @@ type Figures = Record<'on' | 'off', Round[]>;
 async function alternate(pair: { on: ServeProcess; off: ServeProcess }, count?: (serve: ServeProcess) => InstructionCount): Promise<Figures> {
   const figures: Figures = { on: [], off: [] };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const name of ['on', 'off'] as const) figures[name].push(await keepAliveRound(pair[name], { seconds: SECONDS }, count?.(pair[name])));
+    for (const name of ['on', 'off'] as const) {
+      const serve = pair[name];
+      figures[name].push(CLIENT === 'wrk' ? await wrkRound(serve, SECONDS, count?.(serve)) : await keepAliveRound(serve, { seconds: SECONDS }, count?.(serve)));
+    }
   }
   return figures;
 }
@@ -306,11 +353,17 @@ async function main(): Promise<void> {
   const counter = pickCounter();
   try {
     progress(`instructions counted by: ${counter}`);
-    const pair = await startPair(dir, upstreamPort, instances);
-    progress('CPU rounds');
+    // Pinned (two CPUs or more): certgate on CPU 0, this process (client and upstream) on CPU 1, so
+    // the instance measured has a core of its own and the client never takes its time.
+    const pinned = PINNED_CLIENT;
+    if (pinned) spawnSync('taskset', ['-a', '-pc', '1', String(process.pid)]);
+    const pair = await startPair(dir, upstreamPort, instances, pinned ? ['taskset', '-c', '0', NODE] : []);
+    progress(`CPU rounds${pinned ? ' (certgate pinned to CPU 0, the client to CPU 1)' : ''}`);
+    const restoreHosts = CLIENT === 'wrk' ? addHostsEntries([HOST]) : () => {};
     // Warm-up (JIT, pools), not measured.
-    for (const serve of [pair.on, pair.off]) await keepAliveRound(serve, { seconds: 1 });
+    for (const serve of [pair.on, pair.off]) await (CLIENT === 'wrk' ? wrkRound(serve, 2) : keepAliveRound(serve, { seconds: 1 }));
     const figures = await alternate(pair, counter === 'perf' ? (serve) => perfCount(serve.child.pid!) : undefined);
+    restoreHosts();
     const counted = counter === 'callgrind' ? await callgrindFigures(dir, upstreamPort) : counter === 'perf' ? figures : undefined;
     progress('inventory flood');
     const cpu = (rounds: Round[]) => rounds.map((round) => round.cpuUsPerRequest);
@@ -322,13 +375,14 @@ async function main(): Promise<void> {
     const lines = [
       `## Observability cost (${new Date().toISOString()}, ${os.cpus().length} CPUs, load ${os.loadavg().map((load) => load.toFixed(1)).join(' ')})`,
       '',
-      `Keep-alive HTTP/1.1, ${CONNECTIONS} connections (opened before each round), ${ROUNDS} rounds of ${SECONDS} s each, alternating; certgate CPU per request (median):`,
+      `Keep-alive HTTP/1.1, ${CONNECTIONS} connections (${CLIENT === 'wrk' ? 'wrk' : 'undici, opened before each round'}), ${ROUNDS} rounds of ${SECONDS} s each, alternating${pinned ? ', certgate pinned to CPU 0 and the client to CPU 1' : ''}; certgate CPU per request (median):`,
       '',
       '| | CPU µs/request | rounds |',
       '|---|---|---|',
       `| metrics + access log on | ${row(cpu(figures.on), 1)} |`,
       `| both off | ${row(cpu(figures.off), 1)} |`,
-      `| on / off | ${ratio(cpu(figures.on), cpu(figures.off))} | target: ≤ 5% |`,
+      ...(figures.on[0]?.systemUsPerRequest === undefined ? [] : [`| of which in the kernel, on / off | ${median(figures.on.map((round) => round.systemUsPerRequest!)).toFixed(1)} / ${median(figures.off.map((round) => round.systemUsPerRequest!)).toFixed(1)} | |`]),
+      `| on / off | ${ratio(cpu(figures.on), cpu(figures.off))} (medians); ${paired(cpu(figures.on), cpu(figures.off))} (median of each round's on over the off right after it) | target: ≤ 5% |`,
       '',
       ...(counted === undefined
         ? ['Instructions not counted (--instructions=off, or neither perf nor valgrind can count here).']

@@ -374,6 +374,23 @@ async function certgateAlone(definition: ProxyDefinition, pki: BenchPki, dir: st
   } catch (error) {
     log(`  bench/replicas.ts failed: ${(error as Error).message}`);
   }
+  // Issues 13 to 15, each its own script printing Markdown: verification at the handshake, the
+  // cost of observing (and the inventory flood), several ticket keys per TLS context.
+  out.sections = {};
+  for (const [name, script, args] of [
+    ['Client-certificate verification (bench/verification.ts)', 'verification.ts', quick ? ['--handshakes=200', '--seconds=1'] : []],
+    ['Observability cost (bench/observe.ts)', 'observe.ts', quick ? ['--seconds=2', '--rounds=6', '--certs=1000', '--instructions=off'] : ['--seconds=2', '--rounds=20', '--certs=10000']],
+    ['Ticket keys (bench/ticket-keys.ts)', 'ticket-keys.ts', quick ? ['--handshakes=300', '--rounds=2'] : []],
+  ] as const) {
+    try {
+      const result = await run(process.execPath, [new URL(`./${script}`, import.meta.url).pathname, ...args], { timeoutMs: 1_800_000 });
+      if (result.code !== 0) throw new Error(`exit ${result.code}: ${result.stderr.slice(-2_000)}`);
+      out.sections[name] = result.stdout;
+      log(`  ${name}: done`);
+    } catch (error) {
+      log(`  bench/${script} failed: ${(error as Error).message}`);
+    }
+  }
   return out;
 }
 

@@ -11,6 +11,8 @@ export interface CertgateAlone {
   xfcc?: unknown;
   /** bench/replicas.ts: enforcement across 3 replicas, write rates, many apps (issue 15). */
   replicas?: unknown;
+  /** The Markdown summaries of bench/verification.ts, bench/observe.ts and bench/ticket-keys.ts (issues 13 to 15). */
+  sections?: Record<string, string>;
   error?: string;
 }
 
@@ -136,6 +138,10 @@ export function markdownReport(report: Record<string, any>, summary: Summary, pr
     const xfcc = alone.xfcc as { results?: { name: string; opsPerSecond: number; microsecondsPerOp: number }[] } | undefined;
     if (xfcc?.results) lines.push(`- XFCC library (bench/xfcc.ts, one core): ${xfcc.results.map((r) => `${r.name} ${r.opsPerSecond.toLocaleString('en-US')}/s (${r.microsecondsPerOp} µs)`).join(', ')}.`);
     if (alone.error) lines.push(`- Failed: ${alone.error}`);
+    for (const [name, section] of Object.entries(alone.sections ?? {})) {
+      const text = section.trim();
+      lines.push('', `#### ${name}`, '', /^[#|]/.test(text) ? text : `\`\`\`text\n${text}\n\`\`\``);
+    }
   }
   if (multicoreSummary) {
     lines.push('', `## All cores (${report['machine'].cpus}): nothing pinned; proxies, upstream and load generator share the cores`, '');
