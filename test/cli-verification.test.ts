@@ -70,6 +70,14 @@ test('upload trust material, set a policy, see it enforced, remove it', async ()
   assert.equal(online.clientCertificateRevocationMode, 'SoftFail');
   assert.equal(online.clientCertificateRevocationLists, undefined);
   assert.equal(curlResult(await as(pki.clientDirect)).status, 200, 'no distribution point: status unknown, and SoftFail serves');
+  // Members the CLI sets no flag for (set through the API) are shown, and removed with the rest:
+  // naming anchors without anchors would be refused, so a remove that left it would fail.
+  const { id } = await ok('containerapp', 'show', ...APP);
+  const body = join(dir, 'verification-extra.json');
+  writeFileSync(body, JSON.stringify({ properties: { configuration: { ingress: { clientCertificateNameAnchors: true, clientCertificateExemptPaths: ['/healthz'] } } } }));
+  await ok('rest', '--method', 'patch', '--url', `${id}?api-version=2025-01-01`, '--body', `@${body}`);
+  const shown = await ok('containerapp', 'ingress', 'verification', 'show', ...APP);
+  assert.deepEqual([shown.clientCertificateNameAnchors, shown.clientCertificateExemptPaths], [true, ['/healthz']]);
   await ok('containerapp', 'ingress', 'verification', 'remove', ...APP);
   assert.deepEqual(await ok('containerapp', 'ingress', 'verification', 'show', ...APP), {});
   assert.equal(curlResult(await as(pki.clientDirect)).status, 200, 'ACA behaviour again: whatever was sent is forwarded');

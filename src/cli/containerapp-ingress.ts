@@ -2,7 +2,7 @@
 // restrictions, CORS, sticky sessions and traffic. Each sends the PATCH az would send; the
 // management API refuses what the ingress does not enforce (docs/ingress.md, Ingress settings).
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CLIENT_CERTIFICATE_MODES, TRANSPORTS } from '../model/ingress.ts';
+import { CLIENT_CERTIFICATE_MODES, TRANSPORTS, VERIFICATION_MEMBERS } from '../model/ingress.ts';
 import { CliError } from './errors.ts';
 import { enumOption, parseBoolean } from './options.ts';
 import { appCommand, getApp, getIngress, patchIngress, type AppOptions, type Ingress } from './containerapp-common.ts';
@@ -115,15 +115,6 @@ interface VerificationOptions extends AppOptions {
   allowSans?: string[];
 }
 
-const VERIFICATION_MEMBERS = [
-  'clientCertificateTrustAnchors',
-  'clientCertificateIntermediates',
-  'clientCertificateRevocationLists',
-  'clientCertificateValidationMode',
-  'clientCertificateRevocationMode',
-  'clientCertificateOnlineRevocation',
-  'clientCertificateAllow',
-];
 
 /** certgate: client-certificate verification at the edge (docs/ingress.md, Client-certificate verification). */
 function verificationCommand(): Command {

@@ -6,6 +6,24 @@ export const CLIENT_CERTIFICATE_MODES = ['ignore', 'accept', 'require'] as const
 export type ClientCertificateMode = (typeof CLIENT_CERTIFICATE_MODES)[number];
 
 export const TRANSPORTS = ['auto', 'http', 'http2', 'tcp'] as const;
+
+/**
+ * certgate's client-certificate verification members of the ingress (docs/ingress.md): one list
+ * for the policy compiler (ingress/verify/policy.ts), the CLI's `verification show|remove` and the
+ * console, so none of them forgets one.
+ */
+export const VERIFICATION_MEMBERS = [
+  'clientCertificateTrustAnchors',
+  'clientCertificateIntermediates',
+  'clientCertificateRevocationLists',
+  'clientCertificateValidationMode',
+  'clientCertificateAllow',
+  'clientCertificateRevocationMode',
+  'clientCertificateOnlineRevocation',
+  'clientCertificateNameAnchors',
+  'clientCertificateExemptPaths',
+  'clientCertificateVerifiedPaths',
+] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
 export interface CustomDomain {

@@ -8,6 +8,7 @@ import { createVerifier, type Verifier } from '../../app-auth/verifier.ts';
 import { compileCrl } from '../../app-auth/crl.ts';
 import type { AllowList } from '../../app-auth/options.ts';
 import { normalizeRequestPath, type PathRules } from './path-rules.ts';
+import { VERIFICATION_MEMBERS } from '../../model/ingress.ts';
 import { CRL_TYPE, INTERMEDIATE_TYPE, TRUST_ANCHOR_TYPE, type TrustMaterial, type TrustMaterialType } from '../../model/trust.ts';
 
 /** The certgate members of `properties.configuration.ingress` this reads. */
@@ -25,18 +26,6 @@ export interface VerificationSettings {
   readonly allowInsecure?: boolean;
 }
 
-export const VERIFICATION_MEMBERS = [
-  'clientCertificateTrustAnchors',
-  'clientCertificateIntermediates',
-  'clientCertificateRevocationLists',
-  'clientCertificateValidationMode',
-  'clientCertificateAllow',
-  'clientCertificateRevocationMode',
-  'clientCertificateOnlineRevocation',
-  'clientCertificateNameAnchors',
-  'clientCertificateExemptPaths',
-  'clientCertificateVerifiedPaths',
-] as const;
 
 /** The members that reference environment certificates (a referenced one cannot be deleted). */
 export const VERIFICATION_REFERENCE_MEMBERS = ['clientCertificateTrustAnchors', 'clientCertificateIntermediates', 'clientCertificateRevocationLists'] as const;

@@ -1,6 +1,7 @@
 // Environments with their apps, and one app's page with the client-certificate mode form.
 import { attr, html, csrfField, notice, time, type Node } from './layout.ts';
 import type { ApiError } from '../api.ts';
+import { VERIFICATION_MEMBERS } from '../../../model/ingress.ts';
 
 export interface EnvironmentRow {
   readonly environment: any;
@@ -23,19 +24,11 @@ function modeOf(app: any): string {
   return String(ingress.clientCertificateMode ?? 'ignore');
 }
 
-/** certgate's verification-policy members of an app's ingress (docs/ingress.md, client-certificate verification). */
-export const VERIFICATION_MEMBERS = [
-  'clientCertificateTrustAnchors',
-  'clientCertificateIntermediates',
-  'clientCertificateRevocationLists',
-  'clientCertificateValidationMode',
-  'clientCertificateAllow',
-] as const;
 
 /** The app's verification policy, shown as JSON text. */
 function verificationOf(app: any): Node {
   const ingress = ingressOf(app) ?? {};
-  const members = Object.entries(ingress).filter(([name]) => (VERIFICATION_MEMBERS as readonly string[]).includes(name) || /verif|trust/i.test(name));
+  const members = Object.entries(ingress).filter(([name]) => (VERIFICATION_MEMBERS as readonly string[]).includes(name));
   if (members.length === 0) return html`<span class="muted">none</span>`;
   return html`<code class="json">${JSON.stringify(Object.fromEntries(members))}</code>`;
 }
