@@ -3,11 +3,9 @@
 // src/ingress/ticket-keys.ts) and one without (OpenSSL's own keys, no call into JavaScript), in
 // alternating rounds, server and client in this process. CPU per handshake from process.cpuUsage().
 //   node bench/ticket-keys.ts [--handshakes=N] [--rounds=N]
-import { once } from 'node:events';
-import net from 'node:net';
-import tls from 'node:tls';
 import { createCa, issueCertificate } from '../src/pki/issue.ts';
-import { TlsPolicyCache, type TlsPolicy } from '../src/ingress/snapshot.ts';
+import { TlsPolicyCache } from '../src/ingress/snapshot.ts';
+import { connectTls13, servePolicy } from '../test/support/tls-policy-server.ts';
 import { newTicketRing, rotateTicketRing } from '../src/ingress/ticket-keys.ts';
 
 const option = (name: string, fallback: number) => Number(process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
@@ -18,25 +16,9 @@ const ca = await createCa({ commonName: 'bench CA' });
 const issued = await issueCertificate({ issuer: ca, commonName: 'a.test', kind: 'server', dnsNames: ['a.test'] });
 const credentials = { kind: 'pem' as const, certPem: issued.certPem, keyPem: issued.keyPem };
 
-async function serve(policy: TlsPolicy): Promise<{ port: number; close: () => void }> {
-  const server = net.createServer((raw) => {
-    const socket = new tls.TLSSocket(raw, { isServer: true, secureContext: policy.secureContext });
-    socket.on('error', () => socket.destroy());
-    socket.on('secure', () => socket.end('ok'));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
-}
-
 async function connect(port: number, session?: Buffer): Promise<Buffer | undefined> {
-  const socket = tls.connect({ host: '127.0.0.1', port, servername: 'a.test', rejectUnauthorized: false, minVersion: 'TLSv1.3', ...(session ? { session } : {}) });
-  let ticket: Buffer | undefined;
-  socket.on('session', (value: Buffer) => (ticket ??= value));
-  await once(socket, 'secureConnect');
-  if (session && !socket.isSessionReused()) throw new Error('not resumed');
-  socket.resume();
-  await once(socket, 'close');
+  const { reused, ticket } = await connectTls13(port, 'a.test', session);
+  if (session && !reused) throw new Error('not resumed');
   return ticket;
 }
 
@@ -51,8 +33,8 @@ async function round(port: number, resumed: boolean): Promise<number> {
 // The ring as replicas hold it after a few rotations: four seeds, the ticket under the current key.
 let ring = newTicketRing();
 for (let i = 0; i < 2; i++) ring = rotateTicketRing(ring);
-const ringed = await serve(new TlsPolicyCache(ring).policy('a', undefined, credentials));
-const own = await serve(new TlsPolicyCache().policy('a', undefined, credentials));
+const ringed = await servePolicy(new TlsPolicyCache(ring).policy('a', undefined, credentials));
+const own = await servePolicy(new TlsPolicyCache().policy('a', undefined, credentials));
 const results: Record<string, number[]> = { 'ring, full': [], 'own keys, full': [], 'ring, resumed': [], 'own keys, resumed': [] };
 for (let r = 0; r < ROUNDS; r++) {
   results['ring, full']!.push(await round(ringed.port, false));

@@ -3,11 +3,9 @@
 // what the others issue, and a ticket never crosses TLS policies.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import net from 'node:net';
-import tls from 'node:tls';
 import { createCa, issueCertificate } from '../pki/issue.ts';
 import { TlsPolicyCache, type ServerCredentials, type TlsPolicy } from './snapshot.ts';
+import { connectTls13, servePolicy } from '../../test/support/tls-policy-server.ts';
 import { newTicketRing, ringSeeds, rotateTicketRing, TICKET_KEY_CALLBACK, TICKET_RING_SIZE, TICKET_SEED_BYTES } from './ticket-keys.ts';
 
 let credentials: ServerCredentials;
@@ -18,33 +16,20 @@ before(async () => {
   credentials = { kind: 'pem', certPem: server.certPem, keyPem: server.keyPem };
 });
 
-/** Serves one policy as the listener does (a TLSSocket over each accepted socket) until the callback returns. */
+/** Serves one policy as the listener does until the callback returns. */
 async function serving<T>(policy: TlsPolicy, run: (port: number) => Promise<T>): Promise<T> {
-  const server = net.createServer((raw) => {
-    const socket = new tls.TLSSocket(raw, { isServer: true, secureContext: policy.secureContext });
-    socket.on('error', () => socket.destroy());
-    socket.on('secure', () => socket.end('ok'));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const server = await servePolicy(policy);
   try {
-    return await run((server.address() as net.AddressInfo).port);
+    return await run(server.port);
   } finally {
     server.close();
   }
 }
 
-/** One TLS 1.3 connection: whether it resumed `session`, and the first ticket the server gave (none when it resumed under the current key). */
 async function connect(port: number, session?: Buffer): Promise<{ reused: boolean; ticket: Buffer | undefined }> {
-  const socket = tls.connect({ host: '127.0.0.1', port, servername: 'a.test', rejectUnauthorized: false, minVersion: 'TLSv1.3', ...(session ? { session } : {}) });
-  let ticket: Buffer | undefined;
-  socket.on('session', (value: Buffer) => (ticket ??= value));
-  await once(socket, 'secureConnect');
-  const reused = socket.isSessionReused();
-  socket.resume();
-  await once(socket, 'close');
-  if (!reused) assert.ok(ticket, 'a full handshake gives a ticket');
-  return { reused, ticket };
+  const result = await connectTls13(port, 'a.test', session);
+  if (!result.reused) assert.ok(result.ticket, 'a full handshake gives a ticket');
+  return result;
 }
 
 const policyOf = (cache: TlsPolicyCache, scope = 'app-a') => cache.policy(scope, undefined, credentials);
