@@ -57,8 +57,8 @@ export class MemoryConsoleSessions implements ConsoleSessionStore {
   }
 }
 
-/** A cookie value longer than this is no session id (ids are 43 characters): not even hashed. */
-const MAX_ID_LENGTH = 64;
+/** What create() makes (32 random bytes, base64url): any other cookie value is no session, and is not looked up in the store. */
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
 export class SessionTable {
   readonly #store: ConsoleSessionStore;
@@ -83,7 +83,7 @@ export class SessionTable {
 
   /** The live session for a cookie value, its idle clock restarted; undefined when unknown or expired. */
   async get(id: string | undefined, now = Date.now()): Promise<ConsoleSession | undefined> {
-    if (id === undefined || id.length > MAX_ID_LENGTH) return undefined;
+    if (id === undefined || !SESSION_ID.test(id)) return undefined;
     const idHash = hashOf(id);
     const stored = await this.#store.find(idHash);
     if (!stored || this.#expired(stored, now)) {
