@@ -229,8 +229,14 @@ describe('leaf checks', () => {
 describe('malformed certificates', () => {
   it('refuses a certificate OpenSSL parses but whose validity dates cannot be read (found by fuzzing)', () => {
     const der = Buffer.from(pki.leaf.der);
-    const notBefore = der.indexOf(Buffer.from([0x17, 0x0d])); // UTCTime, 13 characters
-    der.set([0x05, 0x00], notBefore + 2);
+    // The notBefore UTCTime itself (tag, length 13, YYMMDDHHMMSSZ): the bytes 17 0d alone may also
+    // occur in the random serial number, before it.
+    const utcTime = new x509.X509Certificate(pki.leaf.der).notBefore.toISOString().replace(/^\d\d(\d\d)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.\d+Z$/, '$1$2$3$4$5$6Z');
+    const notBefore = der.indexOf(Buffer.concat([Buffer.from([0x17, 0x0d]), Buffer.from(utcTime, 'latin1')]));
+    assert.ok(notBefore > 0, `notBefore ${utcTime} found in the DER`);
+    // The whole time fixed, not only its first two bytes: with the certificate's own digits after
+    // them OpenSSL sometimes reads a far-future date instead (year 222623), and the test flaked.
+    der.write('\x05\x000101000000Z', notBefore + 2, 'latin1');
     const result = createVerifier({ trustAnchors: [pki.root.pem], clock }).verifyHeaders({ 'x-forwarded-client-cert': formatXfcc([der]) });
     assertCode(result, 'CERT_MALFORMED', /validity dates/);
   });

@@ -94,6 +94,9 @@ const OID = {
 // constraints and policy constraints are not, so a critical one makes the certificate unusable.
 const PROCESSED = new Set<string>(Object.values(OID));
 
+/** What OpenSSL's ASN1_TIME_print (Node's validFrom and validTo) gives for a time it cannot read. */
+const BAD_TIME = 'Bad time value';
+
 export function hasKeyUsage(info: CertificateInfo, bit: number): boolean {
   return info.keyUsage === undefined || (info.keyUsage & (1 << bit)) !== 0;
 }
@@ -233,8 +236,10 @@ function describe(certificate: X509Certificate): CertificateInfo | string {
   }
   const notBefore = certificate.validFromDate.getTime();
   const notAfter = certificate.validToDate.getTime();
-  // OpenSSL accepts some times Node cannot turn into a Date (years outside its range, odd forms).
-  if (!Number.isFinite(notBefore) || !Number.isFinite(notAfter)) return 'the validity dates cannot be read';
+  // OpenSSL accepts some times Node cannot turn into a Date (years outside its range, odd forms);
+  // for some of them OpenSSL cannot print the time either ('Bad time value') while Node's Date of
+  // it is still a number: either way the dates are unreadable.
+  if (!Number.isFinite(notBefore) || !Number.isFinite(notAfter) || certificate.validFrom === BAD_TIME || certificate.validTo === BAD_TIME) return 'the validity dates cannot be read';
   const subjectKey = certificate.subject;
   const issuerKey = certificate.issuer;
   const publicKey = certificate.publicKey;
