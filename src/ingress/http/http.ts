@@ -1,5 +1,6 @@
 // The HTTP stage: requests from HTTP/1.1 and HTTP/2 connections (already past TLS) are admitted
 // against the route snapshot, their headers rewritten, and forwarded to the app.
+import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type http2 from 'node:http2';

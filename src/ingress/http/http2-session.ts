@@ -2,6 +2,7 @@
 // bounds on what one session may make the ingress do: concurrent streams (advertised in SETTINGS),
 // streams the client resets before their answer (CVE-2023-44487, rapid reset), memory, refused
 // streams and invalid frames.
+import { performance } from 'node:perf_hooks';
 import { MAX_HEADER_COUNT_LIMIT } from '../../model/ingress.ts';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';

@@ -2,6 +2,7 @@
 // over the open connections every second replaces Node's own keepAliveTimeout, which re-arms a
 // socket timer twice per request (with the upstream's timers, ~5% of a proxied request's CPU;
 // docs/performance.md). HTTP/2 sessions keep Node's session timeout.
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 
 /** Told when a response closed (a RequestRecord). */

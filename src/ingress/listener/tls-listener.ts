@@ -1,6 +1,7 @@
 // The bytes and TLS stages. Each TCP connection's ClientHello is read (bounded in size and time)
 // to learn the SNI before any TLS is spoken; the SNI picks the app's route and with it the TLS
 // policy, so each app's client-certificate mode is enforced in its own handshake on the shared port.
+import { performance } from 'node:perf_hooks';
 import net from 'node:net';
 import tls from 'node:tls';
 import type http from 'node:http';

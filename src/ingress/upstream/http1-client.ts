@@ -5,6 +5,7 @@
 // connection is reused only after a complete, well-framed exchange. Requests waiting for a
 // connection queue per client connection (a bounded share each, round-robin, a bounded queue with a
 // deadline), and request bodies run on the client's clock: see docs/ingress.md, Limits and abuse.
+import { performance } from 'node:perf_hooks';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Readable } from 'node:stream';

@@ -1,6 +1,7 @@
 // Forwarding one admitted request to its app and streaming the answer back, for HTTP/1.1 and
 // HTTP/2 clients alike: the answer goes to a ResponseSink (response-sink.ts), an HTTP/1.1
 // ServerResponse or an HTTP/2 stream of Node's core API.
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ExchangeHandler, OutgoingRequest } from './http1-client.ts';
