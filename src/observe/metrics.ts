@@ -8,11 +8,9 @@
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import { CounterFamily, HistogramFamily, type CounterSeries, type HistogramSeries } from './series.ts';
 import { X509Certificate } from 'node:crypto';
+import { METHODS, methodIndex } from './methods.ts';
 import type { CompiledApp, RouteSnapshot, TlsPolicy } from '../ingress/snapshot.ts';
 
-/** Methods counted by name; any other is `other` (a client inventing methods adds no label value). */
-export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'other'] as const;
-const METHOD_INDEX = new Map<string, number>(METHODS.map((method, index) => [method, index]));
 /** `none`: the client went away before any answer. */
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'none'] as const;
 export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3', 'other'] as const;
@@ -90,12 +88,12 @@ export class AppMetrics {
   }
 
   request(method: string, status: number, durationSeconds: number): void {
-    const methodIndex = METHOD_INDEX.get(method) ?? METHODS.length - 1;
+    const methodAt = methodIndex(method);
     const statusIndex = status >= 100 && status < 600 ? Math.floor(status / 100) - 1 : 5;
-    const index = methodIndex * STATUS_CLASSES.length + statusIndex;
+    const index = methodAt * STATUS_CLASSES.length + statusIndex;
     let child = this.#requests[index];
     if (child === undefined) {
-      child = this.#child(this.#metrics.requests, { app: this.label, method: METHODS[methodIndex]!, status_class: STATUS_CLASSES[statusIndex]! });
+      child = this.#child(this.#metrics.requests, { app: this.label, method: METHODS[methodAt]!, status_class: STATUS_CLASSES[statusIndex]! });
       this.#requests[index] = child;
     }
     child.inc();
