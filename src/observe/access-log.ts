@@ -1,10 +1,11 @@
 // The access log: one JSON line per request (pino), and one per refused connection or request with
 // the same reason codes (src/ingress/reasons.ts) and the same fields. Lines are buffered and
-// written asynchronously (pino's sonic-boom destination) in chunks of ~180 lines (64 KiB), at least every
-// 500 ms, never on the request's own turn. The
+// written asynchronously (pino's sonic-boom destination, in its buffer mode) in chunks of ~150 lines
+// (64 KiB), at least every 500 ms, never on the request's own turn. The
 // destination is stdout or a file, reopened on SIGHUP (logrotate's `postrotate kill -HUP`).
 // Requests can be sampled; refusals always are logged (the metrics count them all the same).
 import pino, { type Logger } from 'pino';
+import { METHODS, methodIndex, OTHER_METHOD } from './methods.ts';
 import type { ConnectionVerdict } from './verdict.ts';
 
 export interface AccessLogOptions {
@@ -50,14 +51,23 @@ export interface RefusalFields extends ConnectionFields {
   readonly listener?: string | undefined;
 }
 
-/** pino's sonic-boom destination, as far as the access log uses it. */
-type Destination = pino.DestinationStream & { reopen?: () => void; flushSync?: () => void; flush?: () => void; destroy?: () => void };
+/**
+ * pino's sonic-boom destination, as far as the access log uses it: chunks are handed over as UTF-8
+ * bytes (sonic-boom's buffer mode). In its string mode sonic-boom measures and encodes each chunk
+ * four to five times (`Buffer.byteLength` on write, the write, `Buffer.from` on release); here it is
+ * encoded once.
+ */
+export interface AccessLogDestination {
+  write(chunk: Buffer): unknown;
+  reopen?: () => void;
+  flushSync?: () => void;
+}
 
 /**
- * Lines are handed to the destination in chunks of this many characters (one write for ~180 lines:
- * a write per line costs more than making the line), and at least every FLUSH_EVERY_MS.
+ * Lines are handed to the destination in chunks of this many bytes (one write for ~150 lines: a
+ * write per line costs more than making the line), and at least every FLUSH_EVERY_MS.
  */
-const CHUNK_CHARS = 65_536;
+const CHUNK_BYTES = 65_536;
 const FLUSH_EVERY_MS = 500;
 /**
  * At most this many bytes wait for a slow destination (a stdout pipe nobody drains, a stalled
@@ -73,21 +83,34 @@ export interface ConnectionLog {
   readonly fields: string;
 }
 
-/** A connection's fields and its app's, serialized for its request lines under that app (`requestPrefix`). */
+/**
+ * The start of a connection's request lines under one app, as bytes made once (`requestPrefix`):
+ * `{"level":30,` the connection's fields and `"app":"<label>",`. Each line copies them and adds
+ * its own fields: more than half of a line's bytes never pass through a string per request.
+ */
 export interface RequestPrefix {
-  readonly fields: string;
-  /** `"app":"<label>",` */
-  readonly app: string;
+  readonly bytes: Buffer;
 }
 
 /**
- * JSON for a string field: quoted as it is when JSON.stringify would escape nothing (no `"`, `\`,
- * control character or surrogate: JSON.stringify leaves every other character as it is), else
- * JSON.stringify's own escaping.
+ * Every line is ASCII, so that a character is a byte: lines are written into their chunk as
+ * latin1 (a copy) and never measured or encoded as UTF-8. A JSON text keeps its meaning with every
+ * character from DEL up written as `\uXXXX` (they can only be inside its strings).
  */
-const PLAIN = /^[^"\\\x00-\x1f\ud800-\udfff]*$/;
+const NOT_ASCII = /[\u007f-\uffff]/g;
+const escapeChar = (char: string) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+export function asciiJson(json: string): string {
+  return json.replace(NOT_ASCII, escapeChar);
+}
+
+/**
+ * JSON for a string field, in ASCII: quoted as it is when it is printable ASCII without `"` or
+ * `\` (JSON.stringify would return the same), else JSON.stringify's escaping, and `\uXXXX` for
+ * the characters beyond ASCII (asciiJson).
+ */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 export function quote(value: string): string {
-  return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
+  return PLAIN.test(value) ? `"${value}"` : asciiJson(JSON.stringify(value));
 }
 
 /**
@@ -112,15 +135,65 @@ export function isoNow(now = Date.now()): string {
   return isoLast;
 }
 
-/** `"method":"GET","path":` for the methods a request line mostly has (any other is quoted per line). */
-const METHOD_FIELDS = new Map(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((method) => [method, `"method":"${method}","path":`]));
+/**
+ * One flat string of its parts. A template literal's result is a rope of its pieces, and every
+ * line a rope is copied into walks it again, piece by piece (V8's WriteToFlat): the fragments
+ * every line has are made flat once, so that each is one piece of the line.
+ */
+const flat = (...parts: readonly (string | number)[]): string => parts.join('');
+
+/** `"time":"<ISO 8601>","requestId":"` for now, made flat once per millisecond (isoNow). */
+let timeFieldMs = -1;
+let timeField = '';
+function timeFieldNow(now = Date.now()): string {
+  if (now !== timeFieldMs) {
+    timeFieldMs = now;
+    timeField = flat('"time":"', isoNow(now), '","requestId":"');
+  }
+  return timeField;
+}
+
+/** `","method":"GET","path":"` for the methods a request line mostly has, by methodIndex (`other` is quoted per line). */
+const METHOD_FIELDS = METHODS.map((method) => flat('","method":"', method, '","path":"'));
+
+/** `","status":200,"bytes":` for the statuses a line can have (0: the client left before any answer). */
+const STATUS_FIELDS = Array.from({ length: 600 }, (_, status) => flat('","status":', status, ',"bytes":'));
 
 /** A request line's end: the protocol (a constant of the HTTP stage) and the reason (a catalog code). */
 function lineEnd(protocol: string, reason: string): string {
-  return `"protocol":${quote(protocol)},"reason":${quote(reason)},"msg":"request"}\n`;
+  return flat(',"protocol":', quote(protocol), ',"reason":', quote(reason), ',"msg":"request"}\n');
 }
 /** The ends of the lines of requests the app answered (no reason), made once. */
-const PLAIN_ENDS = new Map(['HTTP/1.1', 'HTTP/2'].map((protocol) => [protocol, lineEnd(protocol, '')]));
+const HTTP1_END = lineEnd('HTTP/1.1', '');
+const HTTP2_END = lineEnd('HTTP/2', '');
+/** The ends with a reason, made once per reason (codes of src/ingress/reasons.ts: a bounded set; beyond 256, made per line). */
+const REASON_ENDS = new Map<string, string>();
+function lineEndWith(protocol: string, reason: string): string {
+  const key = `${protocol} ${reason}`;
+  let end = REASON_ENDS.get(key);
+  if (end === undefined) {
+    end = lineEnd(protocol, reason);
+    if (REASON_ENDS.size < 256) REASON_ENDS.set(key, end);
+  }
+  return end;
+}
+
+/**
+ * A request line after its prefix (`"time":...` to the end of the line): numbers as they are,
+ * values that cannot need escaping as they are (the time; the request id, a UUID the ingress
+ * made; the trace id, hex digits of a traceparent it checked or made), the method and path quoted
+ * (`quote`), durations to the microsecond. Some thirteen pieces, most of them made once.
+ */
+function requestTail(fields: RequestFields, timeField: string, path: string, durationMs: number): string {
+  const method = fields.method;
+  const methodAt = methodIndex(method);
+  const status = fields.status;
+  const upstreamMs = fields.upstreamMs;
+  const reason = fields.reason;
+  const protocol = fields.protocol;
+  const end = reason !== '' ? lineEndWith(protocol, reason) : protocol === 'HTTP/1.1' ? HTTP1_END : protocol === 'HTTP/2' ? HTTP2_END : lineEnd(protocol, reason);
+  return `${timeField}${fields.requestId}","traceId":"${fields.traceId}${methodAt === OTHER_METHOD ? `","method":${quote(method)},"path":"` : METHOD_FIELDS[methodAt]}${PLAIN.test(path) ? path : quote(path).slice(1, -1)}${status >= 0 && status < 600 && status === Math.floor(status) ? STATUS_FIELDS[status] : flat('","status":', status, ',"bytes":')}${fields.bytes},"durationMs":${millis(durationMs)}${upstreamMs < 0 ? end : `,"upstreamMs":${millis(upstreamMs)}${end}`}`;
+}
 
 /** `.001` to `.999` without trailing zeros (`.5`, `.25`), index 0 empty: the fractions of a millisecond. */
 const MICROS = Array.from({ length: 1000 }, (_, us) => (us === 0 ? '' : `.${String(us).padStart(3, '0').replace(/0+$/, '')}`));
@@ -131,24 +204,31 @@ const MICROS = Array.from({ length: 1000 }, (_, us) => (us === 0 ? '' : `.${Stri
  */
 export function millis(ms: number): string {
   const us = Math.round(ms * 1000);
-  if (!(us >= 0 && us < 1e15)) return String(us / 1000);
+  if (!(us >= 0 && us < 1e15)) return Number.isFinite(us) ? String(us / 1000) : 'null';
   const whole = Math.floor(us / 1000);
   return `${whole}${MICROS[us - whole * 1000]}`;
 }
 
+/**
+ * What `buf.write(string, offset, 'latin1')` calls once it has sorted out its arguments (on
+ * Buffer.prototype since Node 0.x, not in its types): for a line, those checks cost more than the copy.
+ */
+type Latin1Writer = Buffer & { latin1Write(string: string, offset: number): number };
+
 export class AccessLog {
   readonly #logger: Logger;
-  readonly #destination: Destination;
+  readonly #destination: AccessLogDestination;
   readonly #sampleRate: number;
   readonly includeQuery: boolean;
-  /** Lines not yet handed to the destination. */
-  #chunk = '';
+  /** Lines not yet handed to the destination: the first `#used` bytes of `#chunk`. */
+  #chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  #used = 0;
   #dropped = 0;
 
-  private constructor(destination: Destination, options: AccessLogOptions) {
+  private constructor(destination: AccessLogDestination, options: AccessLogOptions) {
     this.#destination = destination;
     // Refusal lines go through pino itself, into the same chunks (one order in the file).
-    this.#logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, { write: (line: string) => this.#append(line) });
+    this.#logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, { write: (line: string) => this.#append(undefined, asciiJson(line)) });
     const timer = setInterval(() => this.#handOver(), FLUSH_EVERY_MS);
     timer.unref();
     this.#sampleRate = options.sampleRate ?? 1;
@@ -156,14 +236,15 @@ export class AccessLog {
   }
 
   /** undefined when the destination is `off`. */
-  static create(options: AccessLogOptions, destination?: pino.DestinationStream): AccessLog | undefined {
+  static create(options: AccessLogOptions, destination?: AccessLogDestination): AccessLog | undefined {
     if (options.destination === 'off') return undefined;
-    const bounded = { sync: false, maxLength: ACCESS_LOG_BUFFER_BYTES };
+    const bounded = { sync: false, maxLength: ACCESS_LOG_BUFFER_BYTES, contentMode: 'buffer' } as const;
+    // In buffer mode sonic-boom's write takes Buffers (its types declare strings only).
     const stream =
       destination ??
-      (options.destination === 'stdout' ? pino.destination({ fd: 1, ...bounded }) : pino.destination({ dest: options.destination, mkdir: true, ...bounded }));
+      ((options.destination === 'stdout' ? pino.destination({ fd: 1, ...bounded }) : pino.destination({ dest: options.destination, mkdir: true, ...bounded })) as unknown as AccessLogDestination);
     const log = new AccessLog(stream, options);
-    const events = stream as Destination & { on?: (event: 'drop' | 'error', listener: () => void) => void };
+    const events = stream as AccessLogDestination & { on?: (event: 'drop' | 'error', listener: () => void) => void };
     events.on?.('drop', () => log.#dropped++);
     // A failing destination (a full disk, a closed pipe) loses lines, never the gateway: an
     // unhandled 'error' would end the process.
@@ -183,36 +264,29 @@ export class AccessLog {
 
   /** A connection's fields, serialized once for all its request lines. */
   forConnection(connection: ConnectionFields): ConnectionLog {
-    const json = JSON.stringify(connectionBindings(connection));
+    const json = asciiJson(JSON.stringify(connectionBindings(connection)));
     return { fields: json.length > 2 ? `${json.slice(1, -1)},` : '' };
   }
 
   /**
-   * The fields a connection's requests under one app share, serialized once: the connection's
-   * (`forConnection`) and `"app":"<label>",` (in their places in the line).
+   * The fields a connection's requests under one app share, as the bytes that start each of its
+   * lines: the level, the connection's fields (`forConnection`) and `"app":"<label>",`.
    */
   requestPrefix(connection: ConnectionLog, appLabel: string): RequestPrefix {
-    return { fields: connection.fields, app: `"app":${quote(appLabel)},` };
+    return { bytes: Buffer.from(`{"level":30,${connection.fields}"app":${quote(appLabel)},`, 'latin1') };
   }
 
   /**
-   * One request line, in pino's format (level, time, the fields, msg) and through pino's
-   * asynchronous destination, but put together here by hand: the connection's fields and the app
-   * come serialized, the request's own are numbers as they are, values that cannot need escaping
-   * (ids, codes, the protocol) as they are, and the method and path quoted (`quote`). Durations
-   * to the microsecond.
+   * One request line, in pino's format (level, the fields, msg) and through pino's asynchronous
+   * destination, but put together here by hand: the level, the connection's fields and the app
+   * come as bytes (`requestPrefix`), the request's own as one string (`requestTail`) copied in
+   * after them. (Writing the fields into the chunk byte by byte from JavaScript was tried: at
+   * ~1.6 ns a byte it costs more than making the string and copying it in one call.)
    */
   request(prefix: RequestPrefix, fields: RequestFields, durationMs: number): void {
     const target = fields.target;
     const query = this.includeQuery ? -1 : target.indexOf('?');
-    const upstreamMs = fields.upstreamMs;
-    const upstream = upstreamMs < 0 ? '' : `"upstreamMs":${millis(upstreamMs)},`;
-    const method = fields.method;
-    const reason = fields.reason;
-    const protocol = fields.protocol;
-    this.#append(
-      `{"level":30,"time":"${isoNow()}",${prefix.fields}"requestId":"${fields.requestId}","traceId":"${fields.traceId}",${prefix.app}${METHOD_FIELDS.get(method) ?? `"method":${quote(method)},"path":`}${quote(query === -1 ? target : target.slice(0, query))},"status":${fields.status},"bytes":${fields.bytes},"durationMs":${millis(durationMs)},${upstream}${reason === '' ? (PLAIN_ENDS.get(protocol) ?? lineEnd(protocol, reason)) : lineEnd(protocol, reason)}`,
-    );
+    this.#append(prefix.bytes, requestTail(fields, timeFieldNow(), query === -1 ? target : target.slice(0, query), durationMs));
   }
 
   refusal(fields: RefusalFields): void {
@@ -225,22 +299,42 @@ export class AccessLog {
     this.#destination.reopen?.();
   }
 
-  #append(line: string): void {
-    this.#chunk += line;
-    if (this.#chunk.length >= CHUNK_CHARS) this.#handOver();
-  }
-
-  #handOver(): void {
-    if (this.#chunk === '') return;
+  /** A line: `head`'s bytes, then `tail` (ASCII: one byte per character). */
+  #append(head: Buffer | undefined, tail: string): void {
+    const length = (head === undefined ? 0 : head.length) + tail.length;
+    if (length > CHUNK_BYTES - this.#used) {
+      this.#handOver();
+      if (length > CHUNK_BYTES) {
+        // A line longer than a chunk (a very long path) is handed over on its own.
+        this.#destination.write(head === undefined ? Buffer.from(tail, 'latin1') : Buffer.concat([head, Buffer.from(tail, 'latin1')]));
+        return;
+      }
+    }
     const chunk = this.#chunk;
-    this.#chunk = '';
-    this.#destination.write(chunk);
+    let used = this.#used;
+    if (head !== undefined) {
+      chunk.set(head, used);
+      used += head.length;
+    }
+    this.#used = used + (chunk as Latin1Writer).latin1Write(tail, used);
   }
 
-  /** Gives up the destination and what still waits for it (a stalled pipe keeps retrying otherwise). */
-  destroy(): void {
-    this.#chunk = '';
-    this.#destination.destroy?.();
+  /**
+   * The chunk to the destination, which keeps it until written. A chunk less than half full (the
+   * timer's) is copied out and the chunk reused: a stalled destination then holds at most twice
+   * the bytes it counts against ACCESS_LOG_BUFFER_BYTES.
+   */
+  #handOver(): void {
+    const used = this.#used;
+    if (used === 0) return;
+    this.#used = 0;
+    if (used < CHUNK_BYTES / 2) {
+      this.#destination.write(Buffer.copyBytesFrom(this.#chunk, 0, used));
+      return;
+    }
+    const chunk = this.#chunk;
+    this.#chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.#destination.write(used === CHUNK_BYTES ? chunk : chunk.subarray(0, used));
   }
 
   /** Writes what is buffered (at exit). */
