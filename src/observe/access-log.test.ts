@@ -183,3 +183,9 @@ test('a destination nobody drains holds at most ACCESS_LOG_BUFFER_BYTES; the res
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('SIGHUP with the access log on stdout: reopen is a no-op (sonic-boom cannot reopen a descriptor, and would throw from the signal handler)', () => {
+  const log = AccessLog.create({ destination: 'stdout' })!;
+  assert.doesNotThrow(() => log.reopen());
+  assert.equal(log.dropped, 0);
+});

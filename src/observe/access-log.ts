@@ -224,6 +224,10 @@ export class AccessLog {
   #chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   #used = 0;
   #dropped = 0;
+  /** The destination is a file (stdout cannot be reopened: sonic-boom throws). */
+  #reopenable = false;
+  /** The destination's pipe broke (EPIPE): chunks are dropped, counted, not written. */
+  #broken = false;
 
   private constructor(destination: AccessLogDestination, options: AccessLogOptions) {
     this.#destination = destination;
@@ -238,17 +242,26 @@ export class AccessLog {
   /** undefined when the destination is `off`. */
   static create(options: AccessLogOptions, destination?: AccessLogDestination): AccessLog | undefined {
     if (options.destination === 'off') return undefined;
-    const bounded = { sync: false, maxLength: ACCESS_LOG_BUFFER_BYTES, contentMode: 'buffer' } as const;
+    // maxWrite 1: sonic-boom never groups two chunks into one write. Its buffer mode keeps a length
+    // per group, and its flushSync (at exit) puts a failed write back as a group without one, after
+    // which every group would be cut to the next one's length: with one chunk per group the
+    // lengths are never read.
+    const bounded = { sync: false, maxLength: ACCESS_LOG_BUFFER_BYTES, contentMode: 'buffer', maxWrite: 1 } as const;
     // In buffer mode sonic-boom's write takes Buffers (its types declare strings only).
     const stream =
       destination ??
       ((options.destination === 'stdout' ? pino.destination({ fd: 1, ...bounded }) : pino.destination({ dest: options.destination, mkdir: true, ...bounded })) as unknown as AccessLogDestination);
     const log = new AccessLog(stream, options);
-    const events = stream as AccessLogDestination & { on?: (event: 'drop' | 'error', listener: () => void) => void };
+    log.#reopenable = destination === undefined && options.destination !== 'stdout';
+    const events = stream as AccessLogDestination & { on?: (event: 'drop' | 'error', listener: (error?: NodeJS.ErrnoException) => void) => void };
     events.on?.('drop', () => log.#dropped++);
     // A failing destination (a full disk, a closed pipe) loses lines, never the gateway: an
-    // unhandled 'error' would end the process.
-    events.on?.('error', () => log.#dropped++);
+    // unhandled 'error' would end the process. After a broken pipe pino's destination takes
+    // nothing more (its write is a no-op): every later chunk is counted as dropped here.
+    events.on?.('error', (error) => {
+      log.#dropped++;
+      if (error?.code === 'EPIPE') log.#broken = true;
+    });
     return log;
   }
 
@@ -273,7 +286,11 @@ export class AccessLog {
    * lines: the level, the connection's fields (`forConnection`) and `"app":"<label>",`.
    */
   requestPrefix(connection: ConnectionLog, appLabel: string): RequestPrefix {
-    return { bytes: Buffer.from(`{"level":30,${connection.fields}"app":${quote(appLabel)},`, 'latin1') };
+    const text = `{"level":30,${connection.fields}"app":${quote(appLabel)},`;
+    // Its own memory, not a slice of Node's shared pool (a connection's prefix lives as long as it).
+    const bytes = Buffer.allocUnsafeSlow(text.length);
+    (bytes as Latin1Writer).latin1Write(text, 0);
+    return { bytes };
   }
 
   /**
@@ -296,7 +313,15 @@ export class AccessLog {
 
   /** After logrotate moved the file: lines go to a new file at the same path. */
   reopen(): void {
-    this.#destination.reopen?.();
+    // SIGHUP with the access log on stdout: nothing to reopen (sonic-boom would throw, and from a
+    // signal handler that ends the process).
+    if (!this.#reopenable) return;
+    try {
+      this.#destination.reopen?.();
+    } catch {
+      // Reopening failed (the folder is gone, no permission): the lines are lost, not the gateway.
+      this.#dropped++;
+    }
   }
 
   /** A line: `head`'s bytes, then `tail` (ASCII: one byte per character). */
@@ -328,8 +353,16 @@ export class AccessLog {
     const used = this.#used;
     if (used === 0) return;
     this.#used = 0;
+    if (this.#broken) {
+      this.#dropped++;
+      return;
+    }
     if (used < CHUNK_BYTES / 2) {
-      this.#destination.write(Buffer.copyBytesFrom(this.#chunk, 0, used));
+      // A copy of its own size: Buffer.copyBytesFrom and Buffer.from take small copies from
+      // Node's shared pool, and a copy the destination holds would keep a whole pool slab alive.
+      const copy = Buffer.allocUnsafeSlow(used);
+      this.#chunk.copy(copy, 0, 0, used);
+      this.#destination.write(copy);
       return;
     }
     const chunk = this.#chunk;
