@@ -38,15 +38,19 @@ const connection = {
   resumed: false,
   verdict: { code: 'UNVERIFIED', thumbprint: 'ab'.repeat(32), subject: 'CN=partner', serial: '0123456789abcdef' },
 } as unknown as ConnectionState;
-const requestId = randomUUID();
-const traceId = '0af7651916cd43dd8448eb211c80319c';
+// As the HTTP stage has them: each request's id a new randomUUID() (a rope of its hex pieces), the
+// trace id a slice of a traceparent. Made before, so that only observing is counted.
+const REQUEST_IDS = Array.from({ length: 1024 }, () => randomUUID());
+const TRACE_IDS = REQUEST_IDS.map((id) => `00-${id.replaceAll('-', '')}-b7ad6b7169203331-01`.slice(3, 35));
+let next = 0;
 
 /** One request as the HTTP stage follows it: its own function, so V8 optimizes it apart from the loop. */
 function oneRequest(observer: IngressObserver): void {
   const record = new RequestRecord(observer, connection, performance.now(), 'GET', '/orders/42?page=1', 'HTTP/1.1');
   record.app = app;
-  record.requestId = requestId;
-  record.traceId = traceId;
+  const at = next++ & 1023;
+  record.requestId = REQUEST_IDS[at]!;
+  record.traceId = TRACE_IDS[at]!;
   record.upstreamStart = performance.now();
   record.upstreamMs = performance.now() - record.upstreamStart;
   record.status = 200;

@@ -189,3 +189,19 @@ test('SIGHUP with the access log on stdout: reopen is a no-op (sonic-boom cannot
   assert.doesNotThrow(() => log.reopen());
   assert.equal(log.dropped, 0);
 });
+
+test('with includeQuery the path field is the whole target, escaped only where it must be', () => {
+  let written = '';
+  const log = AccessLog.create({ destination: 'memory', includeQuery: true }, { write: (chunk: Buffer) => (written += chunk.toString('latin1')) })!;
+  const prefix = log.requestPrefix(log.forConnection({ clientAddress: '192.0.2.1' }), 'rg/app');
+  const targets = ['/', '/a?b=1', '/a?b="c"', '/é?q=日', '/a"b?c\\d', '?', '/x?y?z', '/\t?\u007f'];
+  for (const target of targets) {
+    log.request(prefix, { requestId: '', traceId: '', method: 'GET', target, status: 200, bytes: 0, upstreamMs: -1, protocol: 'HTTP/1.1', reason: '' }, 1);
+  }
+  log.flush();
+  assert.match(written, /^[\x0a\x20-\x7e]*$/, 'ASCII only');
+  assert.deepEqual(
+    written.split('\n').slice(0, -1).map((line) => JSON.parse(line).path),
+    targets,
+  );
+});

@@ -113,9 +113,22 @@ export function quote(value: string): string {
   return PLAIN.test(value) ? `"${value}"` : asciiJson(JSON.stringify(value));
 }
 
-/** What `quote` puts between the quotes. */
-function quoted(value: string): string {
-  return PLAIN.test(value) ? value : asciiJson(JSON.stringify(value)).slice(1, -1);
+/**
+ * What `quote` puts between the quotes, for a request target: the path (and the query when
+ * `includeQuery`). One pass finds both the `?` and whether the path is plain: a typical path is
+ * returned as it is, or cut at its `?`, without a regular expression or a second scan.
+ */
+function pathField(target: string, includeQuery: boolean): string {
+  const length = target.length;
+  for (let i = 0; i < length; i++) {
+    const code = target.charCodeAt(i);
+    if (code === 0x3f /* ? */ && !includeQuery) return target.slice(0, i);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) {
+      const end = includeQuery ? -1 : target.indexOf('?', i);
+      return asciiJson(JSON.stringify(end === -1 ? target : target.slice(0, end))).slice(1, -1);
+    }
+  }
+  return target;
 }
 
 /**
@@ -184,7 +197,7 @@ function lineEndWith(protocol: string, reason: string): string {
  * made; the trace id, hex digits of a traceparent it checked or made), the method and path quoted
  * (`quote`), durations to the microsecond. Some thirteen pieces, most of them made once.
  */
-function requestTail(fields: RequestFields, timeField: string, path: string, durationMs: number): string {
+function requestTail(fields: RequestFields, timeField: string, includeQuery: boolean, durationMs: number): string {
   const method = fields.method;
   const methodAt = methodIndex(method);
   const status = fields.status;
@@ -192,7 +205,7 @@ function requestTail(fields: RequestFields, timeField: string, path: string, dur
   const reason = fields.reason;
   const protocol = fields.protocol;
   const end = reason !== '' ? lineEndWith(protocol, reason) : protocol === 'HTTP/1.1' ? HTTP1_END : protocol === 'HTTP/2' ? HTTP2_END : lineEnd(protocol, reason);
-  return `${timeField}${fields.requestId}","traceId":"${fields.traceId}${methodAt === OTHER_METHOD ? `","method":${quote(method)},"path":"` : METHOD_FIELDS[methodAt]}${quoted(path)}${status >= 0 && status < 600 && status === Math.floor(status) ? STATUS_FIELDS[status] : flat('","status":', status, ',"bytes":')}${fields.bytes},"durationMs":${millis(durationMs)}${upstreamMs < 0 ? end : `,"upstreamMs":${millis(upstreamMs)}${end}`}`;
+  return `${timeField}${fields.requestId}","traceId":"${fields.traceId}${methodAt === OTHER_METHOD ? `","method":${quote(method)},"path":"` : METHOD_FIELDS[methodAt]}${pathField(fields.target, includeQuery)}${status >= 0 && status < 600 && status === Math.floor(status) ? STATUS_FIELDS[status] : flat('","status":', status, ',"bytes":')}${fields.bytes},"durationMs":${millis(durationMs)}${upstreamMs < 0 ? end : `,"upstreamMs":${millis(upstreamMs)}${end}`}`;
 }
 
 /** `.001` to `.999` without trailing zeros (`.5`, `.25`), index 0 empty: the fractions of a millisecond. */
@@ -301,9 +314,7 @@ export class AccessLog {
    * ~1.6 ns a byte it costs more than making the string and copying it in one call.)
    */
   request(prefix: RequestPrefix, fields: RequestFields, durationMs: number): void {
-    const target = fields.target;
-    const query = this.includeQuery ? -1 : target.indexOf('?');
-    this.#append(prefix.bytes, requestTail(fields, timeFieldNow(), query === -1 ? target : target.slice(0, query), durationMs));
+    this.#append(prefix.bytes, requestTail(fields, timeFieldNow(), this.includeQuery, durationMs));
   }
 
   refusal(fields: RefusalFields): void {

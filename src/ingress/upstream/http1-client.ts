@@ -67,8 +67,11 @@ export class UpstreamError extends Error {
 }
 
 export interface ExchangeHandler {
-  /** The app's final response head. Returning false abandons the exchange. */
-  onHead(status: number, rawHeaders: string[]): boolean;
+  /**
+   * The app's final response head, at `now` (performance.now(), when the client read the clock
+   * anyway; else undefined). Returning false abandons the exchange.
+   */
+  onHead(status: number, rawHeaders: string[], now?: number): boolean;
   /** A piece of the body; returning false pauses the app until `Exchange.resume()`. */
   onBody(chunk: Buffer, last: boolean): boolean;
   onEnd(): void;
@@ -413,8 +416,9 @@ export class UpstreamConnection {
   #onHead(head: ResponseHead): void {
     const exchange = this.#exchange;
     if (exchange === undefined || exchange.finished) return;
-    this.#deadline = performance.now() + this.#pool.options.bodyTimeoutMs;
-    if (!exchange.handler.onHead(head.status, head.rawHeaders)) {
+    const now = performance.now();
+    this.#deadline = now + this.#pool.options.bodyTimeoutMs;
+    if (!exchange.handler.onHead(head.status, head.rawHeaders, now)) {
       exchange.finished = true;
       this.destroy();
     }

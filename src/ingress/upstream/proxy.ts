@@ -52,10 +52,10 @@ class ForwardHandler implements ExchangeHandler {
     });
   }
 
-  onHead(statusCode: number, rawHeaders: string[]): boolean {
+  onHead(statusCode: number, rawHeaders: string[], now?: number): boolean {
     if (this.#abandoned) return false;
     const record = this.#record;
-    if (record !== undefined) record.upstreamMs = performance.now() - record.upstreamStart;
+    if (record !== undefined) record.upstreamMs = (now ?? performance.now()) - record.upstreamStart;
     try {
       const headers = clientResponseRawHeaders(rawHeaders);
       if (this.#hsts !== undefined && !hasHeader(headers, 'strict-transport-security')) headers.push('strict-transport-security', this.#hsts);
