@@ -17,7 +17,7 @@
 //    against its bound (1,000 rows a second), and how many were dropped or written in the end.
 // Prints a Markdown summary. Loopback only; nothing is installed.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os, { tmpdir } from 'node:os';
@@ -52,14 +52,15 @@ const INSTRUCTIONS = process.argv.find((arg) => arg.startsWith('--instructions='
 const INSTRUCTION_ROUNDS = option('instruction-rounds', Math.min(ROUNDS, 5));
 const COUNTED_REQUESTS = option('counted-requests', 8000);
 const WARM_UP_REQUESTS = option('warm-up-requests', 10_000);
-/** A folder to keep callgrind's dumps in (on.callgrind.<pid>.<n>, off...), for callgrind_annotate. */
 /** --on-extra="--no-metrics" (say): more flags for the "on" instance, to price one part alone. */
 const ON_EXTRA = (process.argv.find((arg) => arg.startsWith('--on-extra='))?.slice('--on-extra='.length) ?? '').split(' ').filter(Boolean);
 /** --no-pin: leave scheduling to the kernel. */
 const PINNED_CLIENT = !process.argv.includes('--no-pin') && os.cpus().length >= 2;
 /** The CPU rounds' client: wrk (default, where installed) or undici (--client=undici). */
 const CLIENT = (process.argv.find((arg) => arg.startsWith('--client='))?.slice('--client='.length) ?? (spawnSync('wrk', ['-v']).error ? 'undici' : 'wrk')) as 'wrk' | 'undici';
+/** A folder to keep callgrind's dumps in (on.callgrind.<pid>.<n>, off...), for callgrind_annotate: made when missing. */
 const KEEP_DUMPS = process.argv.find((arg) => arg.startsWith('--keep-dumps='))?.slice('--keep-dumps='.length);
+if (KEEP_DUMPS !== undefined) mkdirSync(KEEP_DUMPS, { recursive: true });
 
 /** Kernel CPU seconds of a process (its system time), to split a round's CPU into user and kernel. */
 function systemSeconds(pid: number): number {

@@ -3,7 +3,7 @@
 // admits or refuses. Plus requests that bypass certgate, and resumed TLS sessions.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startThumbprintApp } from '../examples/by-thumbprint.ts';
@@ -23,12 +23,14 @@ type Example = (typeof EXAMPLES)[number];
 let gw: TestGateway;
 let pki: TestPki;
 let caFile: string;
+/** The test's keys and certificates: removed after. */
+let dir: string | undefined;
 const apps: RunningApp[] = [];
 const hosts = new Map<string, string>();
 const ports = new Map<string, number>();
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'certgate-app-library-'));
+  dir = mkdtempSync(join(tmpdir(), 'certgate-app-library-'));
   pki = await makeTestPki(dir);
   gw = await startTestGateway();
   caFile = join(dir, 'gateway-ca.pem');
@@ -55,6 +57,7 @@ before(async () => {
 after(async () => {
   await gw?.close();
   await Promise.all(apps.map((app) => app.close()));
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
 async function request(example: Example, framework: Framework, client?: { cert: string; key: string }) {

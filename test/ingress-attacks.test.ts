@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEchoApp, type EchoApp, type EchoRequest } from './support/echo-app.ts';
@@ -39,6 +39,7 @@ before(async () => {
 after(async () => {
   await gw?.close();
   await echo?.close();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
 async function stillServes(): Promise<void> {

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
@@ -48,8 +48,10 @@ const OWNED = [
 
 const FORGED_LINES = [...FORGED.map(([line]) => line), ...OWNED, 'X-Kept_Header: kept'].join('\r\n');
 
+/** The test's keys and certificates: removed after. */
+let dir: string | undefined;
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'certgate-identity-'));
+  dir = mkdtempSync(join(tmpdir(), 'certgate-identity-'));
   ids = await clientIdentities(dir);
   wsgi = await startWsgiApp();
   gw = await startTestGateway();
@@ -61,6 +63,7 @@ before(async () => {
 after(async () => {
   await gw?.close();
   await wsgi?.close();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
 function assertClean(seen: WsgiRequest, expectedCertificate: string | undefined): void {

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import http2 from 'node:http2';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEchoApp, type EchoApp, type EchoRequest } from './support/echo-app.ts';
@@ -43,6 +43,7 @@ before(async () => {
 after(async () => {
   await gw?.close();
   await echo?.close();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
 function lastReceived(): EchoRequest {

@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEchoApp, type EchoApp } from './support/echo-app.ts';
@@ -46,6 +46,7 @@ before(async () => {
 after(async () => {
   await gw?.close();
   await echo?.close();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
 function servedCertificate(servername: string): Promise<{ subject: string; issuer: string }> {

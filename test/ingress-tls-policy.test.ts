@@ -4,7 +4,7 @@
 // (lingering close), every time, also while other traffic runs.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
@@ -21,8 +21,10 @@ let open: string; // ignore, no HSTS
 let secure: string; // ignore, HSTS, allowInsecure
 let strict: string; // require
 
+/** The test's keys and certificates: removed after. */
+let dir: string | undefined;
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'certgate-tls-policy-'));
+  dir = mkdtempSync(join(tmpdir(), 'certgate-tls-policy-'));
   echo = await startEchoApp();
   gw = await startTestGateway();
   caFile = join(dir, 'ca.pem');
@@ -36,6 +38,7 @@ before(async () => {
 after(async () => {
   await gw?.close();
   await echo?.close();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
 /** ECDSA or RSA, whichever the served certificate needs. */
