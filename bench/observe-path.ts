@@ -51,8 +51,9 @@ function oneRequest(observer: IngressObserver): void {
   const at = next++ & 1023;
   record.requestId = REQUEST_IDS[at]!;
   record.traceId = TRACE_IDS[at]!;
-  record.upstreamStart = performance.now();
-  record.upstreamMs = performance.now() - record.upstreamStart;
+  // The app's time comes from the pool, from clock readings it makes anyway (ExchangeHandler.onHead).
+  record.forwarded = true;
+  record.upstreamMs = (at & 255) / 100;
   record.status = 200;
   record.bytes += 3;
   record.closed(performance.now());

@@ -103,7 +103,7 @@ export class IngressObserver {
     if (appMetrics !== undefined) {
       appMetrics.request(record.method, record.status, durationMs / 1000);
       if (record.upstreamMs >= 0) appMetrics.upstreamDuration.observe(record.upstreamMs / 1000);
-      else if (record.upstreamStart > 0 && record.reason !== '') appMetrics.upstreamFailure(record.reason);
+      else if (record.forwarded && record.reason !== '') appMetrics.upstreamFailure(record.reason);
     }
     if (record.reason !== '') this.refusal({ reason: record.reason, clientAddress: connection.clientAddress, app, servername: connection.servername, verdict: connection.verdict }, false);
     const accessLog = this.accessLog;

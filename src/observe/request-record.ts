@@ -32,8 +32,8 @@ export class RequestRecord {
   status = 0;
   /** Body bytes sent to the client. */
   bytes = 0;
-  /** performance.now() when the request was handed to the app's pool; 0: never. */
-  upstreamStart = 0;
+  /** The request was handed to the app's pool (the pool times the app's answer: ExchangeHandler.onHead). */
+  forwarded = false;
   /** Milliseconds until the app's response head; -1: no answer from the app. */
   upstreamMs = -1;
   /** The reason code of an answer the ingress gave itself (refusals, failures); empty otherwise. */

@@ -37,6 +37,16 @@ test('traceparent: a valid one is passed on with its tracestate; none, a malform
   assert.match(newTraceparent('not-a-uuid'), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
 });
 
+test('new traceparents: 2,000 in a row (several refills of the span ids\' random bytes), each valid, no span id twice', () => {
+  const spans = new Set<string>();
+  for (let i = 0; i < 2_000; i++) {
+    const traceparent = newTraceparent('3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b');
+    assert.match(traceparent, /^00-3f2a9c1e5b7d4e8f9a0b1c2d3e4f5a6b-(?!0{16})[0-9a-f]{16}-01$/);
+    spans.add(traceparent.slice(36, 52));
+  }
+  assert.equal(spans.size, 2_000);
+});
+
 test('client-certificate headers from the client are dropped in any casing and any number', () => {
   const raw = [
     'X-Forwarded-Client-Cert', 'Hash=forged',

@@ -1,5 +1,5 @@
 // Request and response header rewriting between the client and the app (pure but for new trace ids).
-import { randomUUID } from 'node:crypto';
+import { randomFillSync, randomUUID } from 'node:crypto';
 import { foldHeaderName, isIdentityHeader } from './identity-headers.ts';
 
 /** W3C Trace Context `traceparent`, version 00: trace id and parent id not all zeros. */
@@ -8,7 +8,25 @@ const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}
 /** A new trace for a request that came without a valid traceparent: the trace id is the request id's 128 bits. */
 export function newTraceparent(requestId: string): string {
   const traceId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(requestId) ? requestId.replaceAll('-', '') : randomUUID().replaceAll('-', '');
-  return `00-${traceId}-${randomUUID().replaceAll('-', '').slice(16)}-01`;
+  // One flat string (join), not a rope: the access log cuts the trace id out of it (traceIdOf),
+  // and a slice of a rope first copies the whole rope into a new string (~1,000 instructions).
+  return ['00-', traceId, '-', newSpanId(), '-01'].join('');
+}
+
+/** Random bytes for span ids, 8 each, refilled once used up (one call to the system's generator per 512 ids). */
+const SPAN_BYTES = Buffer.alloc(8 * 512);
+let spanAt = SPAN_BYTES.length;
+/** 16 hex digits, never all zeros (W3C Trace Context: an invalid parent-id). */
+function newSpanId(): string {
+  for (;;) {
+    if (spanAt === SPAN_BYTES.length) {
+      randomFillSync(SPAN_BYTES);
+      spanAt = 0;
+    }
+    const id = SPAN_BYTES.toString('hex', spanAt, spanAt + 8);
+    spanAt += 8;
+    if (id !== '0000000000000000') return id;
+  }
 }
 
 /** The trace id of the traceparent in a flat header list; empty when none. */

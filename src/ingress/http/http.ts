@@ -353,7 +353,7 @@ function forward(
   if (record !== undefined) {
     record.requestId = requestId;
     record.traceId = traceIdOf(headers);
-    record.upstreamStart = performance.now();
+    record.forwarded = true;
   }
   // RFC 6797 7.2: HSTS only over a secure transport. The app's own header, if any, wins.
   proxyRequest(request, sink, app.upstream, headers, connection.clientCertificate, deps.pools, deps.log, connection.proto === 'https' ? app.hsts : undefined, cors, record);

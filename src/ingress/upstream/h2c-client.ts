@@ -4,6 +4,7 @@
 // header list and body chunks with back-pressure. Per origin a few multiplexed sessions, each
 // carrying at most `maxStreamsPerSession` streams; requests beyond that wait in a bounded queue.
 import http2 from 'node:http2';
+import { performance } from 'node:perf_hooks';
 import { TOKEN, INVALID_FIELD_VALUE } from '../http/http-syntax.ts';
 import { UpstreamError, type ExchangeHandler, type OutgoingRequest } from './http1-client.ts';
 
@@ -44,6 +45,8 @@ export class H2cExchange {
   /** The request's HTTP/2 headers, made once (kept while the exchange waits for a stream). */
   headers: http2.OutgoingHttpHeaders | undefined;
   finished = false;
+  /** performance.now() when the pool took it (ExchangeHandler.onHead's `since`). */
+  readonly since = performance.now();
   #paused = false;
   readonly #bodyTimeoutMs: number;
   readonly #clientWriteTimeoutMs: number;
@@ -224,7 +227,7 @@ export class H2cOriginPool {
       if (status < 200) return;
       answered = true;
       stream.setTimeout(this.options.bodyTimeoutMs);
-      if (!handler.onHead(status, flatHeaders(responseHeaders))) exchange.abort();
+      if (!handler.onHead(status, flatHeaders(responseHeaders), performance.now(), exchange.since)) exchange.abort();
     });
     stream.on('data', (chunk: Buffer) => {
       if (exchange.finished) return;

@@ -94,6 +94,38 @@ test('waiting requests are served round-robin across client connections, not in 
   }
 });
 
+test("the app's time handed to onHead counts from when the pool took the request: a queued one's wait is in it", async () => {
+  const { pending, server, pool } = await holdingApp({ maxConnections: 1, maxConnectionsPerClient: 1 });
+  const times = new Map<string, { now: number; since: number; asked: number }>();
+  const handler = (name: string, asked: number): ExchangeHandler => ({
+    onHead: (_status, _headers, now, since) => (times.set(name, { now, since, asked }), true),
+    onBody: () => true,
+    onEnd: () => {},
+    onError: (error) => assert.fail(`${name}: ${error.message}`),
+  });
+  try {
+    pool.request(request({ path: '/first' }), handler('first', performance.now()));
+    pool.request(request({ path: '/second' }), handler('second', performance.now()));
+    // The app holds the first for 150 ms; the second waits for the one connection meanwhile.
+    while (pending.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    pending.shift()!.end('ok');
+    while (pending.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    pending.shift()!.end('ok');
+    while (times.size < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const [name, { now, since, asked }] of times) {
+      assert.ok(since >= asked && since - asked < 50, `${name}: taken when asked (${since - asked} ms after)`);
+      assert.ok(now >= since, name);
+    }
+    const second = times.get('second')!;
+    assert.ok(second.now - second.since >= 145, `the second's time includes its wait in the queue: ${second.now - second.since} ms`);
+  } finally {
+    pool.close();
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
 test('the per-address share: connections of one address together hold at most maxConnectionsPerAddress; another address starts at once', async () => {
   const { arrived, pending, server, pool } = await holdingApp({ maxConnections: 4, maxConnectionsPerClient: 2, maxConnectionsPerAddress: 2 });
   const handler: ExchangeHandler = { onHead: () => true, onBody: () => true, onEnd: () => {}, onError: () => {} };

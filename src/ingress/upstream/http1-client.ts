@@ -68,10 +68,11 @@ export class UpstreamError extends Error {
 
 export interface ExchangeHandler {
   /**
-   * The app's final response head, at `now` (performance.now(), when the client read the clock
-   * anyway; else undefined). Returning false abandons the exchange.
+   * The app's final response head, at `now` (performance.now()); `since` is when the pool took
+   * the exchange (queued, else sent): the app's time, its queue included, is `now - since`, from
+   * two clock readings the client makes anyway. Returning false abandons the exchange.
    */
-  onHead(status: number, rawHeaders: string[], now?: number): boolean;
+  onHead(status: number, rawHeaders: string[], now: number, since: number): boolean;
   /** A piece of the body; returning false pauses the app until `Exchange.resume()`. */
   onBody(chunk: Buffer, last: boolean): boolean;
   onEnd(): void;
@@ -116,6 +117,8 @@ export class Exchange {
   waiting: Client | undefined;
   /** performance.now() when it started waiting. */
   queuedAt = 0;
+  /** performance.now() when the pool took it: when it was queued, else when it was first sent. */
+  since = 0;
   finished = false;
   /** Sent once already on a reused connection that the app had closed: not tried a third time. */
   retried = false;
@@ -306,6 +309,7 @@ export class UpstreamConnection {
     this.socket.resume();
     const body = exchange.request.body;
     const now = performance.now();
+    if (exchange.since === 0) exchange.since = now;
     if (body === null) {
       this.#deadline = now + this.#pool.options.responseTimeoutMs;
       this.socket.write(head, 'latin1');
@@ -418,7 +422,7 @@ export class UpstreamConnection {
     if (exchange === undefined || exchange.finished) return;
     const now = performance.now();
     this.#deadline = now + this.#pool.options.bodyTimeoutMs;
-    if (!exchange.handler.onHead(head.status, head.rawHeaders, now)) {
+    if (!exchange.handler.onHead(head.status, head.rawHeaders, now, exchange.since)) {
       exchange.finished = true;
       this.destroy();
     }
@@ -715,6 +719,7 @@ export class OriginPool {
     this.#queued++;
     exchange.waiting = client;
     exchange.queuedAt = performance.now();
+    if (exchange.since === 0) exchange.since = exchange.queuedAt;
     if (!client.ringed) {
       client.ringed = true;
       this.#ring.push(client);

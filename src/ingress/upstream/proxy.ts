@@ -1,7 +1,6 @@
 // Forwarding one admitted request to its app and streaming the answer back, for HTTP/1.1 and
 // HTTP/2 clients alike: the answer goes to a ResponseSink (response-sink.ts), an HTTP/1.1
 // ServerResponse or an HTTP/2 stream of Node's core API.
-import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ExchangeHandler, OutgoingRequest } from './http1-client.ts';
@@ -52,10 +51,10 @@ class ForwardHandler implements ExchangeHandler {
     });
   }
 
-  onHead(statusCode: number, rawHeaders: string[], now?: number): boolean {
+  onHead(statusCode: number, rawHeaders: string[], now: number, since: number): boolean {
     if (this.#abandoned) return false;
     const record = this.#record;
-    if (record !== undefined) record.upstreamMs = (now ?? performance.now()) - record.upstreamStart;
+    if (record !== undefined) record.upstreamMs = now - since;
     try {
       const headers = clientResponseRawHeaders(rawHeaders);
       if (this.#hsts !== undefined && !hasHeader(headers, 'strict-transport-security')) headers.push('strict-transport-security', this.#hsts);
